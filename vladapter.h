@@ -1,0 +1,1701 @@
+/* vladapter.h - VL-Adapter (CLIP-ResNet + BART, with adapters) in one C header.
+ *
+ *   Do this in exactly one C or C++ file:
+ *       #define VLADAPTER_IMPLEMENTATION
+ *       #include "vladapter.h"
+ *   Everywhere else just #include "vladapter.h".
+ *
+ * ============================================================================
+ * TABLE OF CONTENTS  (search for the tag in brackets to jump to a layer)
+ * ============================================================================
+ *   Manual
+ *     [M1] What it does / what it does NOT do
+ *     [M2] Configuration macros
+ *     [M3] Memory: arenas, size queries, lifetimes
+ *     [M4] Errors, logging, thread safety, untrusted files
+ *   Declarations
+ *     [D1] Basic types, status codes, logging
+ *     [D2] Arena
+ *     [D3] Tensors, weight matrices, execution settings
+ *     [D4] Kernels (fp32 reference + fast paths)
+ *     [D5] GGUF reader and writer
+ *   Implementation
+ *     [I1] Portability: libc overrides, fp16, overflow-safe sizes
+ *     [I2] Status strings, logging
+ *     [I3] Arena
+ *     [I4] Kernels: scalar reference definitions
+ *     [I5] Kernels: fast paths (blocked, SIMD)
+ *     [I6] GGUF
+ *
+ * ============================================================================
+ * [M1] WHAT IT DOES
+ * ============================================================================
+ * vladapter.h runs (and, later, trains the adapters of) the CLIP-BART model of
+ * "VL-Adapter: Parameter-Efficient Transfer Learning for Vision-and-Language
+ * Tasks" (Sung, Cho, Bansal; CVPR 2022) in plain C99 on a caller-provided block
+ * of memory.  Model files are GGUF (v3, little-endian) produced by tools/.
+ *
+ * It does NOT:
+ *   - allocate memory (no malloc/free), exit, abort, or start threads;
+ *   - keep global mutable state (two models in one process are fine);
+ *   - download anything or read files behind your back (file helpers exist
+ *     only without VLA_NO_STDIO and only read the path you pass);
+ *   - copy or modify model weights: tensors point into your buffer (a mapped
+ *     file, a const array in flash, a file read into RAM), which must outlive
+ *     the model and stay unchanged;
+ *   - detect the CPU at run time: SIMD paths are chosen when you compile.
+ *
+ * ============================================================================
+ * [M2] CONFIGURATION MACROS (define before including the implementation)
+ * ============================================================================
+ *   VLADAPTER_IMPLEMENTATION  compile the implementation in this file
+ *   VLADAPTER_STATIC          make every function static (private copy)
+ *   VLA_NO_STDIO              drop the path-based helpers; only the
+ *                             from-memory loaders remain
+ *   VLA_NO_SIMD               compile only the scalar reference kernels
+ *   VLA_ASSERT(x)             debug checks (default: assert from <assert.h>;
+ *                             never used to validate input)
+ *   VLA_MEMCPY, VLA_MEMSET, VLA_MEMCMP, VLA_STRLEN
+ *                             libc memory/string functions
+ *   VLA_SQRTF VLA_EXPF VLA_LOGF VLA_TANHF VLA_ERFF VLA_POWF VLA_FABSF
+ *                             libm functions (define all or none)
+ *   VLA_MAX_LAYERS            largest layer count a file may declare (64)
+ *   VLA_MAX_DIMS              largest tensor rank (4, as GGUF)
+ *
+ * ============================================================================
+ * [M3] MEMORY
+ * ============================================================================
+ * Every object (model, inference context, adapter slot, trainer) follows the
+ * same two-step pattern:
+ *      size_t need;  vla_xxx_mem_req(..., &need);     // from the file header
+ *      vla_xxx_init(&obj, mem, need, ...);              // carve mem
+ * The size query and the init run the same layout code (the query in a
+ * "measuring" arena that hands out no memory), so the number returned is the
+ * peak that init and every later call will use: nothing grows afterwards.
+ *
+ * An arena has two regions that grow towards each other:
+ *      [ persistent ->            free            <- scratch ]
+ * Persistent blocks live as long as the object (tables, KV cache, encoder
+ * output, later: adapter weights, AdamW moments, saved activations).
+ * Scratch is a stack: a layer marks it, takes its temporaries, and releases
+ * them when it returns, so layer N+1 reuses layer N's bytes.  The arena
+ * records the high-water mark of both regions (vla_arena_stats).
+ *
+ * How later parts fit:  int8 weights (Q8_0 blocks of 32 with an fp16 scale,
+ * the ggml layout) are described by the same vla_mat as fp32 weights, so the
+ * linear and convolution APIs do not change.  The trainer allocates saved
+ * activations, gradients and the AdamW m/v vectors for the trainable tensors
+ * only as persistent blocks of its own arena, sized by its own mem_req.
+ *
+ * ============================================================================
+ * [M4] ERRORS, LOGGING, THREADS, UNTRUSTED FILES
+ * ============================================================================
+ * Every fallible call returns vla_status (VLA_OK == 0, errors < 0);
+ * vla_status_str() names it.  A log callback (optional) receives a sentence
+ * with details, e.g. the number of bytes that were missing.
+ * Thread safety: a model is read-only after init and may be shared by any
+ * number of threads; each context, adapter slot and trainer must be used by one
+ * thread at a time.  Parallel kernels run through a parallel-for callback you
+ * supply (vla_exec); the library itself owns no threads.
+ * Security: every count, length, offset, alignment and dimension of a GGUF
+ * file is checked against the bytes that exist, with overflow-safe arithmetic,
+ * before anything is read; a bad file returns VLA_ERR_FORMAT.  Weights that are
+ * well-formed but adversarial can still produce meaningless output.
+ */
+#ifndef VLADAPTER_H
+#define VLADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef VLADAPTER_STATIC
+#define VLA_DEF static
+#else
+#define VLA_DEF extern
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef VLA_MAX_LAYERS
+#define VLA_MAX_LAYERS 64
+#endif
+#define VLA_MAX_DIMS 4
+
+/* ==========================================================================
+ * [D1] Basic types, status codes, logging
+ * ========================================================================== */
+
+typedef enum vla_status {
+    VLA_OK = 0,
+    VLA_ERR_ARGS = -1,        /* a NULL pointer, a zero or negative size ...   */
+    VLA_ERR_NOMEM = -2,       /* the memory you gave is too small              */
+    VLA_ERR_FORMAT = -3,      /* a file is malformed or truncated              */
+    VLA_ERR_VERSION = -4,     /* a file version this build does not read       */
+    VLA_ERR_UNSUPPORTED = -5, /* valid, but a feature this build lacks         */
+    VLA_ERR_NOT_FOUND = -6,   /* a tensor, key or task name is missing         */
+    VLA_ERR_STATE = -7,       /* a call made in the wrong order                */
+    VLA_ERR_MISMATCH = -8,    /* shapes or fingerprints that must agree differ */
+    VLA_ERR_IO = -9,          /* reading or writing a file failed              */
+    VLA_ERR_RANGE = -10       /* a value outside its documented range          */
+} vla_status;
+
+VLA_DEF const char *vla_status_str(vla_status s);
+
+typedef enum vla_log_level { VLA_LOG_ERROR = 0, VLA_LOG_WARN = 1, VLA_LOG_INFO = 2, VLA_LOG_DEBUG = 3 } vla_log_level;
+/* Receives one complete sentence without a trailing newline. */
+typedef void (*vla_log_fn)(void *user, vla_log_level level, const char *msg);
+
+typedef struct vla_logger {
+    vla_log_fn fn; /* NULL: silent */
+    void *user;
+} vla_logger;
+
+/* A byte string that is not NUL-terminated (names inside a GGUF file). */
+typedef struct vla_str {
+    const char *s;
+    size_t n;
+} vla_str;
+
+/* ==========================================================================
+ * [D2] Arena: caller memory split into a persistent and a scratch region
+ * ========================================================================== */
+
+typedef struct vla_arena {
+    unsigned char *base;   /* caller memory; NULL while measuring          */
+    size_t size;           /* capacity in bytes                            */
+    size_t lo;             /* persistent region: [0, lo)                   */
+    size_t hi;             /* scratch region:    [hi, size) (grows down)   */
+    size_t peak_lo;        /* high-water marks                             */
+    size_t peak_scratch;
+    size_t peak_total;
+    size_t failed_need;    /* total bytes the failed request would need    */
+    int measuring;         /* 1: hand out no memory, only count            */
+    vla_logger log;
+} vla_arena;
+
+typedef struct vla_arena_stats {
+    size_t capacity;       /* bytes given                                  */
+    size_t persistent;     /* persistent bytes in use                      */
+    size_t scratch_peak;   /* largest scratch stack seen                   */
+    size_t peak;           /* largest persistent + scratch seen            */
+} vla_arena_stats;
+
+/* Alignment of every block: 64 bytes (a cache line, enough for AVX-512). */
+#define VLA_ALIGN 64
+
+VLA_DEF void vla_arena_init(vla_arena *a, void *mem, size_t size);
+/* A measuring arena: unlimited, hands out no memory, records the peak. */
+VLA_DEF void vla_arena_init_measure(vla_arena *a);
+/* Persistent block, aligned to VLA_ALIGN; NULL when out of memory (the
+ * arena then remembers how much would have been needed). */
+VLA_DEF void *vla_arena_alloc(vla_arena *a, size_t bytes);
+/* Scratch stack. mark = vla_arena_scratch_mark(a); ...; release(a, mark). */
+VLA_DEF size_t vla_arena_scratch_mark(const vla_arena *a);
+VLA_DEF void *vla_arena_scratch(vla_arena *a, size_t bytes);
+VLA_DEF void vla_arena_scratch_release(vla_arena *a, size_t mark);
+VLA_DEF vla_arena_stats vla_arena_get_stats(const vla_arena *a);
+
+/* ==========================================================================
+ * [D3] Tensors, weight matrices, execution settings
+ * ========================================================================== */
+
+/* Element types: the ggml/GGUF type ids, so other GGUF tools read our files. */
+typedef enum vla_type {
+    VLA_TYPE_F32 = 0,
+    VLA_TYPE_F16 = 1,
+    VLA_TYPE_Q8_0 = 8,  /* blocks of 32: fp16 scale d, then 32 int8 q; x = d*q */
+    VLA_TYPE_I8 = 24,
+    VLA_TYPE_I16 = 25,
+    VLA_TYPE_I32 = 26,
+    VLA_TYPE_I64 = 27,
+    VLA_TYPE_F64 = 28,
+    VLA_TYPE_BF16 = 30
+} vla_type;
+
+#define VLA_Q8_0_BLOCK 32
+#define VLA_Q8_0_BYTES 34 /* 2-byte fp16 scale + 32 int8 */
+
+/* A tensor as stored in a GGUF file.  ne[0] is the fastest-varying dimension
+ * (ggml order): a PyTorch weight of shape [out, in] has ne = {in, out}. */
+typedef struct vla_tensor {
+    vla_str name;
+    vla_type type;
+    int n_dims;
+    int64_t ne[VLA_MAX_DIMS];
+    const void *data;
+    uint64_t nbytes;
+} vla_tensor;
+
+/* A weight matrix W of shape [rows, cols] = [out, in], row-major, as PyTorch
+ * stores nn.Linear weights: y = x W^T.  Rows are contiguous.  F32, F16 and
+ * Q8_0 (cols a multiple of 32) all fit this one description. */
+typedef struct vla_mat {
+    vla_type type;
+    int rows;          /* N: output features */
+    int cols;          /* K: input features  */
+    const void *data;
+} vla_mat;
+
+/* Parallel-for supplied by the caller: run task(arg, i) for i in [0, n), in
+ * any order, possibly concurrently, and return when all are done. */
+typedef void (*vla_task_fn)(void *arg, int i);
+typedef void (*vla_parallel_fn)(void *user, vla_task_fn task, void *arg, int n);
+
+typedef struct vla_exec {
+    vla_parallel_fn parallel; /* NULL: run on the calling thread          */
+    void *parallel_user;
+    int n_threads;            /* how many tasks to split work into (>= 1) */
+    int force_reference;      /* 1: use the scalar reference kernels      */
+} vla_exec;
+
+/* Which SIMD path this build uses for fp32 kernels ("avx2+fma", "neon", ...). */
+VLA_DEF const char *vla_simd_name(void);
+
+/* ==========================================================================
+ * [D4] Kernels
+ *
+ * Every kernel has a scalar reference (suffix _ref) that is its definition,
+ * and a dispatching entry point (no suffix) that takes a vla_exec and uses the
+ * fast path unless ex->force_reference is set (or ex is NULL: reference).
+ * Layouts: activations are row-major "tokens x features"; images are
+ * channels-last (H, W, C) so that a 1x1 convolution is a plain linear layer.
+ * ========================================================================== */
+
+/* y[M,N] = x[M,K] . W[N,K]^T + b[N]      (b may be NULL; w: F32, F16, Q8_0) */
+VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M);
+VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const float *b, int M);
+
+/* Convolution, channels-last, no dilation, no groups.
+ * x[H, W, Cin] -> y[Ho, Wo, Cout], Ho = (H + 2*pad - k)/stride + 1.
+ * w is [Cout, k*k*Cin] with the inner order (ky, kx, cin) (tools/ reorders
+ * PyTorch's (cin, ky, kx) at conversion).  A k > 1 convolution needs scratch
+ * (im2col of a band of output rows) from the arena's scratch stack; its size
+ * is vla_conv2d_scratch_size(). */
+VLA_DEF size_t vla_conv2d_scratch_size(int H, int W, int Cin, int k, int stride, int pad);
+VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                              const float *b, int H, int W, int Cin, int k, int stride, int pad);
+VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin, int k,
+                            int stride, int pad);
+
+/* Average pooling with kernel = stride = s (floor), channels-last:
+ * x[H, W, C] -> y[H/s, W/s, C]. */
+VLA_DEF void vla_avgpool2d(float *y, const float *x, int H, int W, int C, int s);
+/* Adaptive max pooling to (oh, ow) as PyTorch: bin i covers
+ * [floor(i*H/oh), ceil((i+1)*H/oh)).  x[H, W, C] -> y[oh, ow, C]. */
+VLA_DEF void vla_adaptive_maxpool2d(float *y, const float *x, int H, int W, int C, int oh, int ow);
+
+/* Fold eval-mode BatchNorm into the preceding convolution (computed in
+ * double): w[co, :] *= g/sqrt(var+eps); b[co] = beta - mean*g/sqrt(var+eps)
+ * (+ the old bias times the same scale, if old_b is not NULL). */
+VLA_DEF void vla_bn_fold(float *w, float *b, const float *old_b, int cout, int k_per_out, const float *gamma,
+                         const float *beta, const float *mean, const float *var, float eps);
+
+/* y[M, N] = LayerNorm(x[M, N]) * g + b (biased variance, as PyTorch). In place is fine. */
+VLA_DEF void vla_layernorm(float *y, const float *x, const float *g, const float *b, int M, int N, float eps);
+/* Row softmax in place: x[M, N]. */
+VLA_DEF void vla_softmax(float *x, int M, int N);
+/* log_softmax of one row, in place. */
+VLA_DEF void vla_log_softmax(float *x, int N);
+VLA_DEF void vla_gelu_erf(float *x, size_t n);   /* exact: 0.5 x (1 + erf(x/sqrt 2)) */
+VLA_DEF void vla_gelu_tanh(float *x, size_t n);  /* 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3))) */
+VLA_DEF void vla_relu(float *x, size_t n);
+VLA_DEF void vla_add(float *y, const float *a, const float *b, size_t n); /* y = a + b (y may alias) */
+/* y[i, :] = row ids[i] of table E[rows, cols] (any vla_mat type), as fp32.
+ * Returns VLA_ERR_RANGE for an id outside [0, rows). */
+VLA_DEF vla_status vla_embedding(float *y, const vla_mat *E, const int32_t *ids, int n);
+/* One row of a weight matrix as fp32. */
+VLA_DEF void vla_mat_row(float *y, const vla_mat *w, int row);
+
+/* Multi-head attention core (projections are separate linear layers).
+ *   q[Lq, ldq], k[Lk, ldk], v[Lk, ldv] hold n_heads heads of size dh side by
+ *   side; out[Lq, ldo] gets softmax(q k^T + mask) v per head.
+ *   q must already be scaled (BART scales q by dh^-1/2 after its projection).
+ *   key_mask: NULL, or Lk additive values (0 keep, -INF masked) for all queries.
+ *   causal: query i sees keys j <= i + causal_offset (causal_offset = number of
+ *   cached keys before the first query); 0 disables causality when causal == 0.
+ *   Needs Lq*Lk floats of scratch: vla_attention_scratch_size(). */
+VLA_DEF size_t vla_attention_scratch_size(int Lq, int Lk);
+VLA_DEF vla_status vla_attention(const vla_exec *ex, vla_arena *scratch, float *out, int ldo, const float *q, int ldq,
+                                 const float *k, int ldk, const float *v, int ldv, int Lq, int Lk, int n_heads, int dh,
+                                 const float *key_mask, int causal, int causal_offset);
+VLA_DEF void vla_attention_ref(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
+                               int ldv, int Lq, int Lk, int n_heads, int dh, const float *key_mask, int causal,
+                               int causal_offset, float *scores /* [Lq*Lk] */);
+
+/* Q8_0: quantize n floats (n a multiple of 32) into n/32 blocks; the
+ * reference rounding is round-half-away-from-zero of x/d, d = amax/127. */
+VLA_DEF void vla_quantize_q8_0(void *dst, const float *x, size_t n);
+VLA_DEF float vla_fp16_to_fp32(uint16_t h);
+VLA_DEF uint16_t vla_fp32_to_fp16(float f);
+
+/* ==========================================================================
+ * [D5] GGUF reader (zero copy, hostile-file safe) and writer
+ *
+ * Layout (v3, little-endian): "GGUF", u32 version, u64 n_tensors, u64 n_kv,
+ * n_kv x (string key, u32 value type, value), n_tensors x (string name,
+ * u32 n_dims, u64 ne[n_dims], u32 type, u64 offset), zero padding to the
+ * alignment, then the data blob; tensor offsets are relative to the blob and
+ * multiples of the alignment.  A string is u64 length + bytes (no NUL).
+ * Our own keys live under "vladapter."; general.alignment is honoured.
+ * ========================================================================== */
+
+typedef enum vla_gguf_vtype {
+    VLA_GGUF_U8 = 0, VLA_GGUF_I8 = 1, VLA_GGUF_U16 = 2, VLA_GGUF_I16 = 3,
+    VLA_GGUF_U32 = 4, VLA_GGUF_I32 = 5, VLA_GGUF_F32 = 6, VLA_GGUF_BOOL = 7,
+    VLA_GGUF_STRING = 8, VLA_GGUF_ARRAY = 9, VLA_GGUF_U64 = 10, VLA_GGUF_I64 = 11,
+    VLA_GGUF_F64 = 12
+} vla_gguf_vtype;
+
+typedef struct vla_gguf_kv {
+    vla_str key;
+    vla_gguf_vtype type;      /* for arrays: VLA_GGUF_ARRAY                 */
+    vla_gguf_vtype arr_type;  /* element type of an array                   */
+    uint64_t arr_n;           /* element count of an array                  */
+    const unsigned char *val; /* the value's bytes (first element)          */
+    size_t val_bytes;         /* all of the value's bytes                   */
+} vla_gguf_kv;
+
+typedef struct vla_gguf {
+    const unsigned char *data; /* the whole file, caller memory            */
+    size_t size;
+    uint32_t version;
+    uint32_t alignment;
+    uint64_t n_kv;
+    uint64_t n_tensors;
+    size_t blob_offset;        /* start of the tensor data                 */
+    vla_gguf_kv *kv;           /* [n_kv]      (arena)                      */
+    vla_tensor *tensors;       /* [n_tensors] (arena)                      */
+    uint32_t *kv_hash;         /* open addressing, 2*n_kv slots, index+1   */
+    uint32_t *tensor_hash;     /* 2*n_tensors slots                        */
+} vla_gguf;
+
+/* Parse and validate.  The kv/tensor tables (about 100 bytes per entry) come
+ * from the arena's persistent region; with a measuring arena nothing is
+ * stored and the call only validates and counts. */
+VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla_arena *a);
+VLA_DEF const vla_gguf_kv *vla_gguf_find_kv(const vla_gguf *g, const char *key);
+VLA_DEF const vla_tensor *vla_gguf_find_tensor(const vla_gguf *g, const char *name);
+/* Typed getters: NOT_FOUND if absent, FORMAT if the type does not fit.
+ * Integers of any width are accepted when the value fits the output. */
+VLA_DEF vla_status vla_gguf_get_u32(const vla_gguf *g, const char *key, uint32_t *out);
+VLA_DEF vla_status vla_gguf_get_f32(const vla_gguf *g, const char *key, float *out);
+VLA_DEF vla_status vla_gguf_get_bool(const vla_gguf *g, const char *key, int *out);
+VLA_DEF vla_status vla_gguf_get_str(const vla_gguf *g, const char *key, vla_str *out);
+/* Array of strings: iterate with *pos = 0 first; returns 1 while items remain. */
+VLA_DEF int vla_gguf_arr_next_str(const vla_gguf_kv *kv, size_t *pos, vla_str *out);
+/* Size in bytes of n elements of a tensor type (0 for a bad n or type). */
+VLA_DEF uint64_t vla_type_size(vla_type t, uint64_t n);
+VLA_DEF const char *vla_type_name(vla_type t);
+/* A tensor's view as a weight matrix (2-D: rows = ne[1], cols = ne[0]). */
+VLA_DEF vla_status vla_tensor_as_mat(const vla_tensor *t, vla_mat *m);
+
+/* Writer.  Keys and scalar/string values are copied into the arena; array
+ * items and tensor data are referenced and must stay alive until write. */
+typedef vla_status (*vla_write_fn)(void *user, const void *data, size_t n);
+
+typedef struct vla_gguf_wkv {
+    const char *key;
+    vla_gguf_vtype type, arr_type;
+    uint64_t arr_n;
+    union { uint64_t u; int64_t i; double f; } num;
+    vla_str str;               /* STRING value                          */
+    const void *arr;           /* numeric array items, or vla_str items */
+} vla_gguf_wkv;
+
+typedef struct vla_gguf_wtensor {
+    const char *name;
+    vla_type type;
+    int n_dims;
+    int64_t ne[VLA_MAX_DIMS];
+    const void *data;
+    uint64_t nbytes;
+} vla_gguf_wtensor;
+
+typedef struct vla_gguf_writer {
+    vla_arena *a;
+    uint32_t alignment;
+    vla_gguf_wkv *kv;
+    int n_kv, cap_kv;
+    vla_gguf_wtensor *t;
+    int n_t, cap_t;
+    vla_status err;            /* first error; later calls do nothing     */
+} vla_gguf_writer;
+
+VLA_DEF vla_status vla_gguf_writer_init(vla_gguf_writer *w, vla_arena *a, int max_kv, int max_tensors, uint32_t alignment);
+VLA_DEF void vla_gguf_add_u32(vla_gguf_writer *w, const char *key, uint32_t v);
+VLA_DEF void vla_gguf_add_i32(vla_gguf_writer *w, const char *key, int32_t v);
+VLA_DEF void vla_gguf_add_u64(vla_gguf_writer *w, const char *key, uint64_t v);
+VLA_DEF void vla_gguf_add_f32(vla_gguf_writer *w, const char *key, float v);
+VLA_DEF void vla_gguf_add_bool(vla_gguf_writer *w, const char *key, int v);
+VLA_DEF void vla_gguf_add_str(vla_gguf_writer *w, const char *key, const char *s, size_t n);
+/* items: an array of n values of arr_type (for VLA_GGUF_STRING: vla_str[n]). */
+VLA_DEF void vla_gguf_add_arr(vla_gguf_writer *w, const char *key, vla_gguf_vtype arr_type, const void *items, uint64_t n);
+VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type type, int n_dims, const int64_t *ne,
+                                 const void *data);
+/* Total file size the writer will produce. */
+VLA_DEF uint64_t vla_gguf_writer_size(const vla_gguf_writer *w);
+VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VLADAPTER_H */
+
+/* ############################################################################
+ * IMPLEMENTATION
+ * ############################################################################ */
+#ifdef VLADAPTER_IMPLEMENTATION
+#ifndef VLADAPTER_IMPLEMENTATION_DONE
+#define VLADAPTER_IMPLEMENTATION_DONE
+
+/* ==========================================================================
+ * [I1] Portability: libc overrides, SIMD selection, fp16, safe sizes
+ * ========================================================================== */
+
+#ifndef VLA_ASSERT
+#include <assert.h>
+#define VLA_ASSERT(x) assert(x)
+#endif
+#if !defined(VLA_MEMCPY) || !defined(VLA_MEMSET) || !defined(VLA_MEMCMP) || !defined(VLA_STRLEN)
+#include <string.h>
+#endif
+#ifndef VLA_MEMCPY
+#define VLA_MEMCPY(d, s, n) memcpy(d, s, n)
+#endif
+#ifndef VLA_MEMSET
+#define VLA_MEMSET(d, v, n) memset(d, v, n)
+#endif
+#ifndef VLA_MEMCMP
+#define VLA_MEMCMP(a, b, n) memcmp(a, b, n)
+#endif
+#ifndef VLA_STRLEN
+#define VLA_STRLEN(s) strlen(s)
+#endif
+#if defined(VLA_SQRTF) || defined(VLA_EXPF) || defined(VLA_LOGF) || defined(VLA_TANHF) || defined(VLA_ERFF) || \
+    defined(VLA_POWF) || defined(VLA_FABSF)
+#if !defined(VLA_SQRTF) || !defined(VLA_EXPF) || !defined(VLA_LOGF) || !defined(VLA_TANHF) || !defined(VLA_ERFF) || \
+    !defined(VLA_POWF) || !defined(VLA_FABSF)
+#error "vladapter.h: define all of VLA_SQRTF VLA_EXPF VLA_LOGF VLA_TANHF VLA_ERFF VLA_POWF VLA_FABSF, or none"
+#endif
+#else
+#include <math.h>
+#define VLA_SQRTF(x) sqrtf(x)
+#define VLA_EXPF(x) expf(x)
+#define VLA_LOGF(x) logf(x)
+#define VLA_TANHF(x) tanhf(x)
+#define VLA_ERFF(x) erff(x)
+#define VLA_POWF(x, y) powf(x, y)
+#define VLA_FABSF(x) fabsf(x)
+#endif
+#if !defined(VLA_NO_STDIO)
+#include <stdio.h>
+#include <stdarg.h>
+#endif
+
+/* Compile-time checks of the type sizes the file formats rely on. */
+typedef char vla__check_u16[sizeof(uint16_t) == 2 ? 1 : -1];
+typedef char vla__check_u32[sizeof(uint32_t) == 4 ? 1 : -1];
+typedef char vla__check_f32[sizeof(float) == 4 ? 1 : -1];
+
+#define VLA__NEG_INF (-3.402823466e+38f * 2.0f) /* -inf without <math.h>'s INFINITY */
+
+/* SIMD path, chosen once at compile time. */
+#if !defined(VLA_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define VLA__AVX2 1
+#include <immintrin.h>
+#elif !defined(VLA_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
+#define VLA__NEON64 1
+#include <arm_neon.h>
+#elif !defined(VLA_NO_SIMD) && defined(__ARM_NEON)
+#define VLA__NEON32 1
+#include <arm_neon.h>
+#elif !defined(VLA_NO_SIMD) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define VLA__MVE 1
+#include <arm_mve.h>
+#elif !defined(VLA_NO_SIMD) && defined(__riscv_vector)
+#define VLA__RVV 1
+#endif
+
+VLA_DEF const char *vla_simd_name(void) {
+#if defined(VLA__AVX2) && defined(__AVX512F__)
+    return "avx2+fma (avx512f target)";
+#elif defined(VLA__AVX2)
+    return "avx2+fma";
+#elif defined(VLA__NEON64) && defined(__ARM_FEATURE_DOTPROD)
+    return "neon+dotprod";
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+    return "neon";
+#elif defined(VLA__MVE)
+    return "helium (mve)";
+#elif defined(VLA__RVV)
+    return "rvv1.0";
+#else
+    return "scalar";
+#endif
+}
+
+/* Overflow-safe size arithmetic: the result saturates to SIZE_MAX, which no
+ * buffer can hold, so a later bounds check fails instead of wrapping. */
+static size_t vla__add(size_t a, size_t b) { return (a > (size_t)-1 - b) ? (size_t)-1 : a + b; }
+static size_t vla__mul(size_t a, size_t b) { return (a != 0 && b > (size_t)-1 / a) ? (size_t)-1 : a * b; }
+static size_t vla__align_up(size_t x, size_t a) { return vla__add(x, a - 1) & ~(a - 1); }
+
+static uint16_t vla__rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t vla__rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t vla__rd64(const unsigned char *p) { return (uint64_t)vla__rd32(p) | ((uint64_t)vla__rd32(p + 4) << 32); }
+
+VLA_DEF float vla_fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
+    float f;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalise */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400u)) { man <<= 1; exp--; }
+            bits = sign | (exp << 23) | ((man & 0x3ffu) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    VLA_MEMCPY(&f, &bits, 4);
+    return f;
+}
+
+VLA_DEF uint16_t vla_fp32_to_fp16(float f) { /* round to nearest even */
+    uint32_t x, sign, mant;
+    int32_t exp;
+    VLA_MEMCPY(&x, &f, 4);
+    sign = (x >> 16) & 0x8000u;
+    exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    mant = x & 0x7fffffu;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (exp <= 0) {
+        uint32_t m, shift, half, r;
+        if (exp < -10) return (uint16_t)sign;
+        m = mant | 0x800000u;
+        shift = (uint32_t)(14 - exp);
+        half = 1u << (shift - 1);
+        r = m >> shift;
+        if ((m & ((1u << shift) - 1)) > half || ((m & ((1u << shift) - 1)) == half && (r & 1))) r++;
+        return (uint16_t)(sign | r);
+    } else {
+        uint32_t r = ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fffu;
+        if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) r++; /* may carry into the exponent: correct */
+        return (uint16_t)(sign | r);
+    }
+}
+
+/* ==========================================================================
+ * [I2] Status strings, logging
+ * ========================================================================== */
+
+VLA_DEF const char *vla_status_str(vla_status s) {
+    switch (s) {
+    case VLA_OK: return "ok";
+    case VLA_ERR_ARGS: return "invalid argument";
+    case VLA_ERR_NOMEM: return "not enough memory in the arena";
+    case VLA_ERR_FORMAT: return "malformed or truncated file";
+    case VLA_ERR_VERSION: return "unsupported file version";
+    case VLA_ERR_UNSUPPORTED: return "unsupported feature";
+    case VLA_ERR_NOT_FOUND: return "not found";
+    case VLA_ERR_STATE: return "call made in the wrong state";
+    case VLA_ERR_MISMATCH: return "mismatch";
+    case VLA_ERR_IO: return "i/o error";
+    case VLA_ERR_RANGE: return "value out of range";
+    }
+    return "unknown status";
+}
+
+/* Minimal formatter so logging works under VLA_NO_STDIO too: supports
+ * %s %d %u %zu %llu %g (as fixed 6 digits) and %%. */
+static void vla__fmt(char *out, size_t cap, const char *fmt, const void *const *args) {
+    size_t o = 0;
+    int ai = 0;
+    if (cap == 0) return;
+    while (*fmt && o + 1 < cap) {
+        if (*fmt != '%') { out[o++] = *fmt++; continue; }
+        fmt++;
+        if (*fmt == 's') {
+            const char *s = (const char *)args[ai++];
+            while (s && *s && o + 1 < cap) out[o++] = *s++;
+            fmt++;
+        } else if (*fmt == 'z' || *fmt == 'u' || *fmt == 'd') { /* numbers are passed as unsigned long long* / long long* */
+            char tmp[24];
+            int n = 0, neg = 0;
+            unsigned long long v;
+            if (*fmt == 'd') {
+                long long sv = *(const long long *)args[ai++];
+                neg = sv < 0;
+                v = neg ? (unsigned long long)(-(sv + 1)) + 1 : (unsigned long long)sv;
+            } else {
+                v = *(const unsigned long long *)args[ai++];
+            }
+            while (*fmt == 'z' || *fmt == 'u' || *fmt == 'd') fmt++;
+            do { tmp[n++] = (char)('0' + (int)(v % 10)); v /= 10; } while (v && n < 24);
+            if (neg && o + 1 < cap) out[o++] = '-';
+            while (n && o + 1 < cap) out[o++] = tmp[--n];
+        } else {
+            out[o++] = *fmt ? *fmt++ : '%';
+        }
+    }
+    out[o] = 0;
+}
+
+static void vla__log(const vla_logger *lg, vla_log_level lvl, const char *fmt, const void *a0, const void *a1,
+                     const void *a2) {
+    char buf[256];
+    const void *args[3];
+    if (!lg || !lg->fn) return;
+    args[0] = a0; args[1] = a1; args[2] = a2;
+    vla__fmt(buf, sizeof buf, fmt, args);
+    lg->fn(lg->user, lvl, buf);
+}
+
+/* ==========================================================================
+ * [I3] Arena
+ * ========================================================================== */
+
+VLA_DEF void vla_arena_init(vla_arena *a, void *mem, size_t size) {
+    VLA_MEMSET(a, 0, sizeof *a);
+    /* Align the start so that every block is VLA_ALIGN-aligned in memory. */
+    if (mem) {
+        size_t mis = (size_t)((uintptr_t)mem & (VLA_ALIGN - 1));
+        size_t skip = mis ? VLA_ALIGN - mis : 0;
+        if (size < skip) size = skip;
+        a->base = (unsigned char *)mem + skip;
+        a->size = (size - skip) & ~(size_t)(VLA_ALIGN - 1);
+    }
+    a->hi = a->size;
+}
+
+VLA_DEF void vla_arena_init_measure(vla_arena *a) {
+    VLA_MEMSET(a, 0, sizeof *a);
+    a->measuring = 1;
+    a->size = ((size_t)-1 / 4) & ~(size_t)(VLA_ALIGN - 1);
+    a->hi = a->size;
+}
+
+static void vla__arena_note_peak(vla_arena *a) {
+    size_t scratch = a->size - a->hi;
+    if (a->lo > a->peak_lo) a->peak_lo = a->lo;
+    if (scratch > a->peak_scratch) a->peak_scratch = scratch;
+    if (a->lo + scratch > a->peak_total) a->peak_total = a->lo + scratch;
+}
+
+static void vla__arena_fail(vla_arena *a, size_t bytes) {
+    size_t need = vla__add(vla__add(a->lo, a->size - a->hi), bytes);
+    unsigned long long n = need, have = a->size;
+    if (need > a->failed_need) a->failed_need = need;
+    vla__log(&a->log, VLA_LOG_ERROR, "arena exhausted: %llu bytes needed so far, %llu available", &n, &have, 0);
+}
+
+VLA_DEF void *vla_arena_alloc(vla_arena *a, size_t bytes) {
+    size_t n = vla__align_up(bytes ? bytes : 1, VLA_ALIGN);
+    void *p;
+    if (n > a->hi - a->lo) { vla__arena_fail(a, n); return NULL; }
+    p = a->measuring ? (void *)(uintptr_t)VLA_ALIGN : (void *)(a->base + a->lo); /* non-NULL, never dereferenced */
+    a->lo += n;
+    vla__arena_note_peak(a);
+    return p;
+}
+
+VLA_DEF size_t vla_arena_scratch_mark(const vla_arena *a) { return a->hi; }
+
+VLA_DEF void *vla_arena_scratch(vla_arena *a, size_t bytes) {
+    size_t n = vla__align_up(bytes ? bytes : 1, VLA_ALIGN);
+    if (n > a->hi - a->lo) { vla__arena_fail(a, n); return NULL; }
+    a->hi -= n;
+    vla__arena_note_peak(a);
+    return a->measuring ? (void *)(uintptr_t)VLA_ALIGN : (void *)(a->base + a->hi);
+}
+
+VLA_DEF void vla_arena_scratch_release(vla_arena *a, size_t mark) {
+    if (mark >= a->hi && mark <= a->size) a->hi = mark;
+}
+
+VLA_DEF vla_arena_stats vla_arena_get_stats(const vla_arena *a) {
+    vla_arena_stats s;
+    s.capacity = a->measuring ? 0 : a->size;
+    s.persistent = a->lo;
+    s.scratch_peak = a->peak_scratch;
+    s.peak = a->peak_total;
+    return s;
+}
+
+/* ==========================================================================
+ * [I4] Kernels: scalar reference definitions
+ *
+ * These loops are the definition of each operation.  They are written for
+ * clarity and used (a) when ex->force_reference is set, (b) by the tests as
+ * the oracle for the fast paths, (c) on targets without a fast path.
+ * ========================================================================== */
+
+static size_t vla__row_bytes(vla_type t, int cols) { return (size_t)vla_type_size(t, (uint64_t)cols); }
+
+/* Dot product of fp32 x[K] with row r of W, reference. */
+static float vla__dot_row_ref(const float *x, const vla_mat *w, int r) {
+    const unsigned char *row = (const unsigned char *)w->data + (size_t)r * vla__row_bytes(w->type, w->cols);
+    float acc = 0.0f;
+    int k, b;
+    switch (w->type) {
+    case VLA_TYPE_F32: {
+        const float *wr = (const float *)(const void *)row;
+        for (k = 0; k < w->cols; k++) acc += x[k] * wr[k];
+    } break;
+    case VLA_TYPE_F16:
+        for (k = 0; k < w->cols; k++) acc += x[k] * vla_fp16_to_fp32(vla__rd16(row + 2 * (size_t)k));
+        break;
+    case VLA_TYPE_Q8_0:
+        for (b = 0; b < w->cols / VLA_Q8_0_BLOCK; b++) {
+            const unsigned char *blk = row + (size_t)b * VLA_Q8_0_BYTES;
+            float d = vla_fp16_to_fp32(vla__rd16(blk)), s = 0.0f;
+            for (k = 0; k < VLA_Q8_0_BLOCK; k++) s += x[b * VLA_Q8_0_BLOCK + k] * (float)(int8_t)blk[2 + k];
+            acc += d * s;
+        }
+        break;
+    default: break;
+    }
+    return acc;
+}
+
+VLA_DEF void vla_mat_row(float *y, const vla_mat *w, int r) {
+    const unsigned char *row = (const unsigned char *)w->data + (size_t)r * vla__row_bytes(w->type, w->cols);
+    int k;
+    if (w->type == VLA_TYPE_F32) {
+        VLA_MEMCPY(y, row, sizeof(float) * (size_t)w->cols);
+    } else if (w->type == VLA_TYPE_F16) {
+        for (k = 0; k < w->cols; k++) y[k] = vla_fp16_to_fp32(vla__rd16(row + 2 * (size_t)k));
+    } else if (w->type == VLA_TYPE_Q8_0) {
+        for (k = 0; k < w->cols; k++) {
+            const unsigned char *blk = row + (size_t)(k / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
+            y[k] = vla_fp16_to_fp32(vla__rd16(blk)) * (float)(int8_t)blk[2 + k % VLA_Q8_0_BLOCK];
+        }
+    }
+}
+
+VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
+    int m, n;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < w->rows; n++)
+            y[(size_t)m * w->rows + n] = vla__dot_row_ref(x + (size_t)m * w->cols, w, n) + (b ? b[n] : 0.0f);
+}
+
+VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin, int k,
+                            int stride, int pad) {
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, Cout = w->rows;
+    int oy, ox, co, ky, kx, ci;
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Wo; ox++)
+            for (co = 0; co < Cout; co++) {
+                const float *wr = (const float *)w->data + (size_t)co * w->cols; /* (ky, kx, ci) */
+                float acc = b ? b[co] : 0.0f;
+                for (ky = 0; ky < k; ky++)
+                    for (kx = 0; kx < k; kx++) {
+                        int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                        for (ci = 0; ci < Cin; ci++)
+                            acc += x[((size_t)iy * W + ix) * Cin + ci] * wr[(ky * k + kx) * Cin + ci];
+                    }
+                y[((size_t)oy * Wo + ox) * Cout + co] = acc;
+            }
+}
+
+VLA_DEF void vla_avgpool2d(float *y, const float *x, int H, int W, int C, int s) {
+    int Ho = H / s, Wo = W / s, oy, ox, c, i, j;
+    float inv = 1.0f / (float)(s * s);
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Wo; ox++)
+            for (c = 0; c < C; c++) {
+                float acc = 0.0f;
+                for (i = 0; i < s; i++)
+                    for (j = 0; j < s; j++) acc += x[((size_t)(oy * s + i) * W + (ox * s + j)) * C + c];
+                y[((size_t)oy * Wo + ox) * C + c] = acc * inv;
+            }
+}
+
+VLA_DEF void vla_adaptive_maxpool2d(float *y, const float *x, int H, int W, int C, int oh, int ow) {
+    int i, j, c, r, q;
+    for (i = 0; i < oh; i++) {
+        int r0 = (i * H) / oh, r1 = ((i + 1) * H + oh - 1) / oh;
+        for (j = 0; j < ow; j++) {
+            int c0 = (j * W) / ow, c1 = ((j + 1) * W + ow - 1) / ow;
+            for (c = 0; c < C; c++) {
+                float m = x[((size_t)r0 * W + c0) * C + c];
+                for (r = r0; r < r1; r++)
+                    for (q = c0; q < c1; q++) {
+                        float v = x[((size_t)r * W + q) * C + c];
+                        if (v > m || v != v) m = v; /* NaN propagates, as PyTorch */
+                    }
+                y[((size_t)i * ow + j) * C + c] = m;
+            }
+        }
+    }
+}
+
+VLA_DEF void vla_bn_fold(float *w, float *b, const float *old_b, int cout, int k_per_out, const float *gamma,
+                         const float *beta, const float *mean, const float *var, float eps) {
+    int co, i;
+    for (co = 0; co < cout; co++) {
+        double s = (double)gamma[co] / sqrt((double)var[co] + (double)eps);
+        for (i = 0; i < k_per_out; i++) w[(size_t)co * k_per_out + i] = (float)((double)w[(size_t)co * k_per_out + i] * s);
+        b[co] = (float)((double)beta[co] + ((old_b ? (double)old_b[co] : 0.0) - (double)mean[co]) * s);
+    }
+}
+
+VLA_DEF void vla_layernorm(float *y, const float *x, const float *g, const float *b, int M, int N, float eps) {
+    int m, n;
+    for (m = 0; m < M; m++) {
+        const float *xr = x + (size_t)m * N;
+        float *yr = y + (size_t)m * N;
+        float mean = 0.0f, var = 0.0f, inv;
+        for (n = 0; n < N; n++) mean += xr[n];
+        mean /= (float)N;
+        for (n = 0; n < N; n++) var += (xr[n] - mean) * (xr[n] - mean);
+        var /= (float)N;
+        inv = 1.0f / VLA_SQRTF(var + eps);
+        for (n = 0; n < N; n++) yr[n] = (xr[n] - mean) * inv * (g ? g[n] : 1.0f) + (b ? b[n] : 0.0f);
+    }
+}
+
+VLA_DEF void vla_softmax(float *x, int M, int N) {
+    int m, n;
+    for (m = 0; m < M; m++) {
+        float *r = x + (size_t)m * N, mx = r[0], sum = 0.0f;
+        for (n = 1; n < N; n++) if (r[n] > mx) mx = r[n];
+        if (mx == VLA__NEG_INF) { /* every key masked: PyTorch gives NaN; we give zeros */
+            for (n = 0; n < N; n++) r[n] = 0.0f;
+            continue;
+        }
+        for (n = 0; n < N; n++) { r[n] = VLA_EXPF(r[n] - mx); sum += r[n]; }
+        for (n = 0; n < N; n++) r[n] /= sum;
+    }
+}
+
+VLA_DEF void vla_log_softmax(float *x, int N) {
+    float mx = x[0], sum = 0.0f, lse;
+    int n;
+    for (n = 1; n < N; n++) if (x[n] > mx) mx = x[n];
+    for (n = 0; n < N; n++) sum += VLA_EXPF(x[n] - mx);
+    lse = mx + VLA_LOGF(sum);
+    for (n = 0; n < N; n++) x[n] -= lse;
+}
+
+VLA_DEF void vla_gelu_erf(float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + VLA_ERFF(x[i] * 0.70710678118654752f));
+}
+
+VLA_DEF void vla_gelu_tanh(float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + VLA_TANHF(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    }
+}
+
+VLA_DEF void vla_relu(float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+VLA_DEF void vla_add(float *y, const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+VLA_DEF vla_status vla_embedding(float *y, const vla_mat *E, const int32_t *ids, int n) {
+    int i;
+    for (i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= E->rows) return VLA_ERR_RANGE;
+        vla_mat_row(y + (size_t)i * E->cols, E, ids[i]);
+    }
+    return VLA_OK;
+}
+
+VLA_DEF void vla_attention_ref(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
+                               int ldv, int Lq, int Lk, int n_heads, int dh, const float *key_mask, int causal,
+                               int causal_offset, float *scores) {
+    int h, i, j, d;
+    for (h = 0; h < n_heads; h++) {
+        for (i = 0; i < Lq; i++) {
+            float *s = scores + (size_t)i * Lk;
+            for (j = 0; j < Lk; j++) {
+                float acc = 0.0f;
+                for (d = 0; d < dh; d++) acc += q[(size_t)i * ldq + h * dh + d] * k[(size_t)j * ldk + h * dh + d];
+                if (key_mask) acc += key_mask[j];
+                if (causal && j > i + causal_offset) acc = VLA__NEG_INF;
+                s[j] = acc;
+            }
+        }
+        vla_softmax(scores, Lq, Lk);
+        for (i = 0; i < Lq; i++)
+            for (d = 0; d < dh; d++) {
+                float acc = 0.0f;
+                for (j = 0; j < Lk; j++) acc += scores[(size_t)i * Lk + j] * v[(size_t)j * ldv + h * dh + d];
+                out[(size_t)i * ldo + h * dh + d] = acc;
+            }
+    }
+}
+
+VLA_DEF void vla_quantize_q8_0(void *dst, const float *x, size_t n) {
+    unsigned char *o = (unsigned char *)dst;
+    size_t b, i;
+    for (b = 0; b < n / VLA_Q8_0_BLOCK; b++) {
+        const float *xb = x + b * VLA_Q8_0_BLOCK;
+        float amax = 0.0f, d, id;
+        uint16_t dh;
+        for (i = 0; i < VLA_Q8_0_BLOCK; i++) if (VLA_FABSF(xb[i]) > amax) amax = VLA_FABSF(xb[i]);
+        d = amax / 127.0f;
+        dh = vla_fp32_to_fp16(d);
+        d = vla_fp16_to_fp32(dh); /* quantize against the scale that is stored */
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        o[0] = (unsigned char)(dh & 0xff);
+        o[1] = (unsigned char)(dh >> 8);
+        for (i = 0; i < VLA_Q8_0_BLOCK; i++) {
+            float v = xb[i] * id;
+            int q = (int)(v < 0 ? v - 0.5f : v + 0.5f);
+            if (q > 127) q = 127;
+            if (q < -127) q = -127;
+            o[2 + i] = (unsigned char)(int8_t)q;
+        }
+        o += VLA_Q8_0_BYTES;
+    }
+}
+
+/* ==========================================================================
+ * [I5] Kernels: fast paths
+ *
+ * Structure: a kernel entry point splits its work into ex->n_threads tasks
+ * (through the caller's parallel-for) and each task runs a blocked loop
+ * built on the small SIMD primitives below.  Every SIMD loop has a scalar
+ * tail; with VLA_NO_SIMD only the tails remain.
+ * ========================================================================== */
+
+/* sum_k a[k] b[k] */
+static float vla__dot_f32(const float *a, const float *b, int n) {
+    int k = 0;
+    float acc = 0.0f;
+#if defined(VLA__AVX2)
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m128 h;
+    for (; k < (n & ~15); k += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), s1);
+    }
+    s0 = _mm256_add_ps(s0, s1);
+    h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    acc = _mm_cvtss_f32(h);
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
+    float32x2_t t;
+    for (; k < (n & ~7); k += 8) {
+#if defined(__ARM_FEATURE_FMA)
+        s0 = vfmaq_f32(s0, vld1q_f32(a + k), vld1q_f32(b + k));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + k + 4), vld1q_f32(b + k + 4));
+#else
+        s0 = vmlaq_f32(s0, vld1q_f32(a + k), vld1q_f32(b + k));
+        s1 = vmlaq_f32(s1, vld1q_f32(a + k + 4), vld1q_f32(b + k + 4));
+#endif
+    }
+    s0 = vaddq_f32(s0, s1);
+    t = vadd_f32(vget_low_f32(s0), vget_high_f32(s0));
+    t = vpadd_f32(t, t);
+    acc = vget_lane_f32(t, 0);
+#endif
+    for (; k < n; k++) acc += a[k] * b[k];
+    return acc;
+}
+
+/* y[k] += a * x[k] */
+static void vla__axpy_f32(float *y, float a, const float *x, int n) {
+    int k = 0;
+#if defined(VLA__AVX2)
+    __m256 va = _mm256_set1_ps(a);
+    for (; k < (n & ~7); k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+    float32x4_t va = vdupq_n_f32(a);
+    for (; k < (n & ~3); k += 4) vst1q_f32(y + k, vmlaq_f32(vld1q_f32(y + k), va, vld1q_f32(x + k)));
+#endif
+    for (; k < n; k++) y[k] += a * x[k];
+}
+
+/* Rows [n0, n1) of y = x W^T + b for all M rows of x. */
+typedef struct vla__linear_job {
+    float *y;
+    const float *x;
+    const vla_mat *w;
+    const float *b;
+    int M, n_tasks;
+} vla__linear_job;
+
+static void vla__linear_block(float *y, const float *x, const vla_mat *w, const float *b, int M, int n0, int n1) {
+    int m, n;
+    if (w->type != VLA_TYPE_F32) { /* fp16 / q8_0: reference rows */
+        for (m = 0; m < M; m++)
+            for (n = n0; n < n1; n++)
+                y[(size_t)m * w->rows + n] = vla__dot_row_ref(x + (size_t)m * w->cols, w, n) + (b ? b[n] : 0.0f);
+        return;
+    }
+    for (n = n0; n < n1; n++) {
+        const float *wr = (const float *)w->data + (size_t)n * w->cols;
+        float bn = b ? b[n] : 0.0f;
+        for (m = 0; m < M; m++) y[(size_t)m * w->rows + n] = vla__dot_f32(x + (size_t)m * w->cols, wr, w->cols) + bn;
+    }
+}
+
+static void vla__linear_task(void *arg, int t) {
+    const vla__linear_job *j = (const vla__linear_job *)arg;
+    int N = j->w->rows, per = (N + j->n_tasks - 1) / j->n_tasks;
+    int n0 = t * per, n1 = n0 + per < N ? n0 + per : N;
+    if (n0 < n1) vla__linear_block(j->y, j->x, j->w, j->b, j->M, n0, n1);
+}
+
+static void vla__run(const vla_exec *ex, vla_task_fn fn, void *arg, int n) {
+    int i;
+    if (ex && ex->parallel && n > 1) ex->parallel(ex->parallel_user, fn, arg, n);
+    else for (i = 0; i < n; i++) fn(arg, i);
+}
+
+static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 && ex->parallel) ? ex->n_threads : 1; }
+
+VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M) {
+    vla__linear_job j;
+    if (!ex || ex->force_reference) { vla_linear_ref(y, x, w, b, M); return; }
+    j.y = y; j.x = x; j.w = w; j.b = b; j.M = M; j.n_tasks = vla__n_tasks(ex);
+    vla__run(ex, vla__linear_task, &j, j.n_tasks);
+}
+
+/* Convolution = im2col of a band of output rows, then vla_linear. */
+#ifndef VLA_CONV_SCRATCH_BYTES
+#define VLA_CONV_SCRATCH_BYTES (1u << 20)
+#endif
+
+static int vla__conv_band(int Wo, int K, int Ho) {
+    size_t row = (size_t)Wo * (size_t)K * sizeof(float);
+    size_t band = row ? VLA_CONV_SCRATCH_BYTES / row : 1;
+    if (band < 1) band = 1;
+    if (band > (size_t)Ho) band = (size_t)Ho;
+    return (int)band;
+}
+
+VLA_DEF size_t vla_conv2d_scratch_size(int H, int W, int Cin, int k, int stride, int pad) {
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin;
+    if (k == 1 && stride == 1 && pad == 0) return 0;
+    return vla__align_up(vla__mul(vla__mul((size_t)vla__conv_band(Wo, K, Ho), (size_t)Wo), (size_t)K * sizeof(float)),
+                         VLA_ALIGN);
+}
+
+VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                              const float *b, int H, int W, int Cin, int k, int stride, int pad) {
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin, Cout = w->rows;
+    int band, r0, r, ox, ky, kx;
+    size_t mark;
+    float *col;
+    if (w->cols != K) return VLA_ERR_MISMATCH;
+    if (k == 1 && stride == 1 && pad == 0) { vla_linear(ex, y, x, w, b, H * W); return VLA_OK; }
+    if (!ex || ex->force_reference) { vla_conv2d_ref(y, x, w, b, H, W, Cin, k, stride, pad); return VLA_OK; }
+    band = vla__conv_band(Wo, K, Ho);
+    mark = vla_arena_scratch_mark(scratch);
+    col = (float *)vla_arena_scratch(scratch, (size_t)band * Wo * K * sizeof(float));
+    if (!col) return VLA_ERR_NOMEM;
+    for (r0 = 0; r0 < Ho; r0 += band) {
+        int nr = Ho - r0 < band ? Ho - r0 : band;
+        for (r = 0; r < nr; r++)
+            for (ox = 0; ox < Wo; ox++) {
+                float *dst = col + ((size_t)r * Wo + ox) * K;
+                for (ky = 0; ky < k; ky++)
+                    for (kx = 0; kx < k; kx++, dst += Cin) {
+                        int iy = (r0 + r) * stride + ky - pad, ix = ox * stride + kx - pad;
+                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) VLA_MEMSET(dst, 0, sizeof(float) * (size_t)Cin);
+                        else VLA_MEMCPY(dst, x + ((size_t)iy * W + ix) * Cin, sizeof(float) * (size_t)Cin);
+                    }
+            }
+        vla_linear(ex, y + (size_t)r0 * Wo * Cout, col, w, b, nr * Wo);
+    }
+    vla_arena_scratch_release(scratch, mark);
+    return VLA_OK;
+}
+
+VLA_DEF size_t vla_attention_scratch_size(int Lq, int Lk) {
+    return vla__align_up(vla__mul(vla__mul((size_t)Lq, (size_t)Lk), sizeof(float)), VLA_ALIGN);
+}
+
+VLA_DEF vla_status vla_attention(const vla_exec *ex, vla_arena *scratch, float *out, int ldo, const float *q, int ldq,
+                                 const float *k, int ldk, const float *v, int ldv, int Lq, int Lk, int n_heads, int dh,
+                                 const float *key_mask, int causal, int causal_offset) {
+    size_t mark = vla_arena_scratch_mark(scratch);
+    float *s = (float *)vla_arena_scratch(scratch, vla_attention_scratch_size(Lq, Lk));
+    int h, i, j;
+    if (!s) return VLA_ERR_NOMEM;
+    if (!ex || ex->force_reference) {
+        vla_attention_ref(out, ldo, q, ldq, k, ldk, v, ldv, Lq, Lk, n_heads, dh, key_mask, causal, causal_offset, s);
+    } else {
+        for (h = 0; h < n_heads; h++) {
+            for (i = 0; i < Lq; i++) {
+                float *si = s + (size_t)i * Lk;
+                const float *qi = q + (size_t)i * ldq + h * dh;
+                for (j = 0; j < Lk; j++) {
+                    if (causal && j > i + causal_offset) { si[j] = VLA__NEG_INF; continue; }
+                    si[j] = vla__dot_f32(qi, k + (size_t)j * ldk + h * dh, dh) + (key_mask ? key_mask[j] : 0.0f);
+                }
+            }
+            vla_softmax(s, Lq, Lk);
+            for (i = 0; i < Lq; i++) {
+                float *oi = out + (size_t)i * ldo + h * dh;
+                VLA_MEMSET(oi, 0, sizeof(float) * (size_t)dh);
+                for (j = 0; j < Lk; j++)
+                    if (s[(size_t)i * Lk + j] != 0.0f) vla__axpy_f32(oi, s[(size_t)i * Lk + j], v + (size_t)j * ldv + h * dh, dh);
+            }
+        }
+    }
+    vla_arena_scratch_release(scratch, mark);
+    return VLA_OK;
+}
+
+/* ==========================================================================
+ * [I6] GGUF
+ * ========================================================================== */
+
+VLA_DEF uint64_t vla_type_size(vla_type t, uint64_t n) {
+    uint64_t lim = (uint64_t)1 << 60; /* keeps every product below 2^63 */
+    if (n > lim) return 0;
+    switch (t) {
+    case VLA_TYPE_F32: case VLA_TYPE_I32: return 4 * n;
+    case VLA_TYPE_F16: case VLA_TYPE_BF16: case VLA_TYPE_I16: return 2 * n;
+    case VLA_TYPE_I8: return n;
+    case VLA_TYPE_I64: case VLA_TYPE_F64: return 8 * n;
+    case VLA_TYPE_Q8_0: return (n % VLA_Q8_0_BLOCK) ? 0 : n / VLA_Q8_0_BLOCK * VLA_Q8_0_BYTES;
+    }
+    return 0;
+}
+
+VLA_DEF const char *vla_type_name(vla_type t) {
+    switch (t) {
+    case VLA_TYPE_F32: return "F32";
+    case VLA_TYPE_F16: return "F16";
+    case VLA_TYPE_Q8_0: return "Q8_0";
+    case VLA_TYPE_I8: return "I8";
+    case VLA_TYPE_I16: return "I16";
+    case VLA_TYPE_I32: return "I32";
+    case VLA_TYPE_I64: return "I64";
+    case VLA_TYPE_F64: return "F64";
+    case VLA_TYPE_BF16: return "BF16";
+    }
+    return "?";
+}
+
+VLA_DEF vla_status vla_tensor_as_mat(const vla_tensor *t, vla_mat *m) {
+    if (t->n_dims < 1 || t->n_dims > 2 || t->ne[0] > 0x7fffffff || (t->n_dims == 2 && t->ne[1] > 0x7fffffff))
+        return VLA_ERR_MISMATCH;
+    if (t->type != VLA_TYPE_F32 && t->type != VLA_TYPE_F16 && t->type != VLA_TYPE_Q8_0) return VLA_ERR_UNSUPPORTED;
+    m->type = t->type;
+    m->cols = (int)t->ne[0];
+    m->rows = t->n_dims == 2 ? (int)t->ne[1] : 1;
+    m->data = t->data;
+    return VLA_OK;
+}
+
+/* A bounded reader over the file bytes: every read checks what remains. */
+typedef struct vla__cur {
+    const unsigned char *p;
+    size_t pos, size;
+    int bad;
+} vla__cur;
+
+static int vla__cur_need(vla__cur *c, size_t n) {
+    if (c->bad || n > c->size - c->pos) { c->bad = 1; return 0; }
+    return 1;
+}
+static uint32_t vla__cur_u32(vla__cur *c) {
+    uint32_t v;
+    if (!vla__cur_need(c, 4)) return 0;
+    v = vla__rd32(c->p + c->pos);
+    c->pos += 4;
+    return v;
+}
+static uint64_t vla__cur_u64(vla__cur *c) {
+    uint64_t v;
+    if (!vla__cur_need(c, 8)) return 0;
+    v = vla__rd64(c->p + c->pos);
+    c->pos += 8;
+    return v;
+}
+static vla_str vla__cur_str(vla__cur *c) {
+    vla_str s;
+    uint64_t n = vla__cur_u64(c);
+    s.s = NULL; s.n = 0;
+    if (c->bad || n > (uint64_t)(c->size - c->pos)) { c->bad = 1; return s; }
+    s.s = (const char *)(c->p + c->pos);
+    s.n = (size_t)n;
+    c->pos += (size_t)n;
+    return s;
+}
+
+static size_t vla__gguf_scalar_size(uint32_t t) {
+    switch (t) {
+    case VLA_GGUF_U8: case VLA_GGUF_I8: case VLA_GGUF_BOOL: return 1;
+    case VLA_GGUF_U16: case VLA_GGUF_I16: return 2;
+    case VLA_GGUF_U32: case VLA_GGUF_I32: case VLA_GGUF_F32: return 4;
+    case VLA_GGUF_U64: case VLA_GGUF_I64: case VLA_GGUF_F64: return 8;
+    }
+    return 0;
+}
+
+/* FNV-1a, for the name hash tables. */
+static uint32_t vla__hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 16777619u; }
+    return h;
+}
+
+static int vla__str_eq(vla_str a, const char *b, size_t bn) { return a.n == bn && VLA_MEMCMP(a.s, b, bn) == 0; }
+
+/* Insert index i (name nm) into a table of cap slots; 0 if the name exists. */
+static int vla__hash_insert(uint32_t *tab, uint32_t cap, const vla_str *names, size_t stride, uint32_t i) {
+    const vla_str *nm = (const vla_str *)(const void *)((const char *)names + stride * i);
+    uint32_t h = vla__hash(nm->s, nm->n) & (cap - 1);
+    while (tab[h]) {
+        const vla_str *o = (const vla_str *)(const void *)((const char *)names + stride * (tab[h] - 1));
+        if (vla__str_eq(*o, nm->s, nm->n)) return 0;
+        h = (h + 1) & (cap - 1);
+    }
+    tab[h] = i + 1;
+    return 1;
+}
+
+static uint32_t vla__pow2_at_least(uint64_t n) {
+    uint32_t c = 16;
+    while (c < n * 2 && c < 0x80000000u) c <<= 1;
+    return c;
+}
+
+VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla_arena *a) {
+    vla__cur c;
+    uint64_t i, n_kv, n_t;
+    uint32_t kv_cap, t_cap;
+    int store = a && !a->measuring;
+    size_t blob;
+    uint64_t max_end = 0;
+    if (!g || !data || !a) return VLA_ERR_ARGS;
+    VLA_MEMSET(g, 0, sizeof *g);
+    c.p = (const unsigned char *)data; c.pos = 0; c.size = size; c.bad = 0;
+    if (size < 24 || VLA_MEMCMP(c.p, "GGUF", 4) != 0) return VLA_ERR_FORMAT;
+    c.pos = 4;
+    g->version = vla__cur_u32(&c);
+    if (g->version != 3 && g->version != 2) return VLA_ERR_VERSION;
+    n_t = vla__cur_u64(&c);
+    n_kv = vla__cur_u64(&c);
+    /* Each kv needs >= 13 bytes and each tensor info >= 28, so these caps
+     * follow from the file size and stop huge counts before any allocation. */
+    if (n_kv > (size - c.pos) / 13 || n_t > (size - c.pos) / 28 || n_kv >= 0x40000000u || n_t >= 0x40000000u)
+        return VLA_ERR_FORMAT;
+    g->data = c.p; g->size = size; g->n_kv = n_kv; g->n_tensors = n_t; g->alignment = 32;
+    kv_cap = vla__pow2_at_least(n_kv);
+    t_cap = vla__pow2_at_least(n_t);
+    g->kv = (vla_gguf_kv *)vla_arena_alloc(a, vla__mul((size_t)n_kv + 1, sizeof(vla_gguf_kv)));
+    g->tensors = (vla_tensor *)vla_arena_alloc(a, vla__mul((size_t)n_t + 1, sizeof(vla_tensor)));
+    g->kv_hash = (uint32_t *)vla_arena_alloc(a, (size_t)kv_cap * 4);
+    g->tensor_hash = (uint32_t *)vla_arena_alloc(a, (size_t)t_cap * 4);
+    if (!g->kv || !g->tensors || !g->kv_hash || !g->tensor_hash) return VLA_ERR_NOMEM;
+    if (store) {
+        VLA_MEMSET(g->kv_hash, 0, (size_t)kv_cap * 4);
+        VLA_MEMSET(g->tensor_hash, 0, (size_t)t_cap * 4);
+    }
+    for (i = 0; i < n_kv; i++) {
+        vla_gguf_kv kv;
+        size_t start;
+        VLA_MEMSET(&kv, 0, sizeof kv);
+        kv.key = vla__cur_str(&c);
+        kv.type = (vla_gguf_vtype)vla__cur_u32(&c);
+        if (c.bad || kv.key.n == 0 || kv.key.n > 65535) return VLA_ERR_FORMAT;
+        start = c.pos;
+        if (kv.type == VLA_GGUF_STRING) {
+            (void)vla__cur_str(&c);
+        } else if (kv.type == VLA_GGUF_ARRAY) {
+            uint64_t k;
+            kv.arr_type = (vla_gguf_vtype)vla__cur_u32(&c);
+            kv.arr_n = vla__cur_u64(&c);
+            if (c.bad) return VLA_ERR_FORMAT;
+            start = c.pos;
+            if (kv.arr_type == VLA_GGUF_STRING) {
+                if (kv.arr_n > (c.size - c.pos) / 8) return VLA_ERR_FORMAT;
+                for (k = 0; k < kv.arr_n && !c.bad; k++) (void)vla__cur_str(&c);
+            } else {
+                size_t es = vla__gguf_scalar_size(kv.arr_type);
+                if (es == 0 || kv.arr_n > (c.size - c.pos) / es) return VLA_ERR_FORMAT;
+                c.pos += (size_t)kv.arr_n * es;
+            }
+        } else {
+            size_t es = vla__gguf_scalar_size(kv.type);
+            if (es == 0 || !vla__cur_need(&c, es)) return VLA_ERR_FORMAT;
+            if (kv.type == VLA_GGUF_BOOL && c.p[c.pos] > 1) return VLA_ERR_FORMAT;
+            c.pos += es;
+        }
+        if (c.bad) return VLA_ERR_FORMAT;
+        kv.val = c.p + start;
+        kv.val_bytes = c.pos - start;
+        if (store) {
+            g->kv[i] = kv;
+            if (!vla__hash_insert(g->kv_hash, kv_cap, &g->kv[0].key, sizeof(vla_gguf_kv), (uint32_t)i)) return VLA_ERR_FORMAT;
+        }
+        if (vla__str_eq(kv.key, "general.alignment", 17)) {
+            uint32_t al;
+            if (kv.type != VLA_GGUF_U32) return VLA_ERR_FORMAT;
+            al = vla__rd32(kv.val);
+            if (al == 0 || (al & (al - 1)) || al > 65536) return VLA_ERR_FORMAT; /* power of two, bounded */
+            g->alignment = al;
+        }
+    }
+    for (i = 0; i < n_t; i++) {
+        vla_tensor t;
+        uint32_t d, ty;
+        uint64_t nel = 1, off;
+        VLA_MEMSET(&t, 0, sizeof t);
+        t.name = vla__cur_str(&c);
+        t.n_dims = (int)vla__cur_u32(&c);
+        if (c.bad || t.name.n == 0 || t.name.n > 256 || t.n_dims < 1 || t.n_dims > VLA_MAX_DIMS) return VLA_ERR_FORMAT;
+        for (d = 0; d < (uint32_t)t.n_dims; d++) {
+            uint64_t ne = vla__cur_u64(&c);
+            if (ne == 0 || ne > ((uint64_t)1 << 40) || nel > ((uint64_t)1 << 60) / ne) return VLA_ERR_FORMAT;
+            t.ne[d] = (int64_t)ne;
+            nel *= ne;
+        }
+        ty = vla__cur_u32(&c);
+        off = vla__cur_u64(&c);
+        if (c.bad) return VLA_ERR_FORMAT;
+        t.type = (vla_type)ty;
+        t.nbytes = vla_type_size(t.type, nel);
+        if (t.nbytes == 0) return VLA_ERR_FORMAT; /* unknown type, or Q8_0 rows not a multiple of 32 */
+        if (t.type == VLA_TYPE_Q8_0 && t.ne[0] % VLA_Q8_0_BLOCK) return VLA_ERR_FORMAT;
+        if (off % g->alignment || off > ((uint64_t)1 << 62)) return VLA_ERR_FORMAT;
+        if (off + t.nbytes > max_end) max_end = off + t.nbytes;
+        t.data = (const void *)(uintptr_t)off; /* relative until the blob start is known */
+        if (store) {
+            g->tensors[i] = t;
+            if (!vla__hash_insert(g->tensor_hash, t_cap, &g->tensors[0].name, sizeof(vla_tensor), (uint32_t)i))
+                return VLA_ERR_FORMAT; /* duplicate name */
+        }
+    }
+    /* The blob starts at the next alignment boundary; every tensor must lie
+     * inside the bytes that exist (offsets are already aligned). */
+    blob = vla__align_up(c.pos, g->alignment);
+    if (blob > size || max_end > (uint64_t)(size - blob)) return VLA_ERR_FORMAT;
+    g->blob_offset = blob;
+    if (store)
+        for (i = 0; i < n_t; i++) g->tensors[i].data = c.p + blob + (size_t)(uintptr_t)g->tensors[i].data;
+    return VLA_OK;
+}
+
+VLA_DEF const vla_gguf_kv *vla_gguf_find_kv(const vla_gguf *g, const char *key) {
+    size_t n = VLA_STRLEN(key);
+    uint32_t cap = vla__pow2_at_least(g->n_kv), h = vla__hash(key, n) & (cap - 1);
+    if (!g->kv_hash) return NULL;
+    while (g->kv_hash[h]) {
+        const vla_gguf_kv *kv = &g->kv[g->kv_hash[h] - 1];
+        if (vla__str_eq(kv->key, key, n)) return kv;
+        h = (h + 1) & (cap - 1);
+    }
+    return NULL;
+}
+
+VLA_DEF const vla_tensor *vla_gguf_find_tensor(const vla_gguf *g, const char *name) {
+    size_t n = VLA_STRLEN(name);
+    uint32_t cap = vla__pow2_at_least(g->n_tensors), h = vla__hash(name, n) & (cap - 1);
+    if (!g->tensor_hash) return NULL;
+    while (g->tensor_hash[h]) {
+        const vla_tensor *t = &g->tensors[g->tensor_hash[h] - 1];
+        if (vla__str_eq(t->name, name, n)) return t;
+        h = (h + 1) & (cap - 1);
+    }
+    return NULL;
+}
+
+/* Read an integer kv of any width as int64 (u64 values above INT64_MAX fail). */
+static vla_status vla__gguf_int(const vla_gguf_kv *kv, int64_t *out) {
+    const unsigned char *p = kv->val;
+    switch (kv->type) {
+    case VLA_GGUF_U8: *out = p[0]; return VLA_OK;
+    case VLA_GGUF_I8: *out = (int8_t)p[0]; return VLA_OK;
+    case VLA_GGUF_U16: *out = vla__rd16(p); return VLA_OK;
+    case VLA_GGUF_I16: *out = (int16_t)vla__rd16(p); return VLA_OK;
+    case VLA_GGUF_U32: *out = vla__rd32(p); return VLA_OK;
+    case VLA_GGUF_I32: *out = (int32_t)vla__rd32(p); return VLA_OK;
+    case VLA_GGUF_U64: if (vla__rd64(p) > (uint64_t)INT64_MAX) return VLA_ERR_FORMAT; *out = (int64_t)vla__rd64(p); return VLA_OK;
+    case VLA_GGUF_I64: *out = (int64_t)vla__rd64(p); return VLA_OK;
+    default: return VLA_ERR_FORMAT;
+    }
+}
+
+VLA_DEF vla_status vla_gguf_get_u32(const vla_gguf *g, const char *key, uint32_t *out) {
+    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
+    int64_t v;
+    if (!kv) return VLA_ERR_NOT_FOUND;
+    if (vla__gguf_int(kv, &v) != VLA_OK || v < 0 || v > 0xffffffffLL) return VLA_ERR_FORMAT;
+    *out = (uint32_t)v;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_gguf_get_f32(const vla_gguf *g, const char *key, float *out) {
+    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
+    if (!kv) return VLA_ERR_NOT_FOUND;
+    if (kv->type == VLA_GGUF_F32) {
+        uint32_t b = vla__rd32(kv->val);
+        VLA_MEMCPY(out, &b, 4);
+    } else if (kv->type == VLA_GGUF_F64) {
+        uint64_t b = vla__rd64(kv->val);
+        double d;
+        VLA_MEMCPY(&d, &b, 8);
+        *out = (float)d;
+    } else {
+        return VLA_ERR_FORMAT;
+    }
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_gguf_get_bool(const vla_gguf *g, const char *key, int *out) {
+    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
+    if (!kv) return VLA_ERR_NOT_FOUND;
+    if (kv->type != VLA_GGUF_BOOL) return VLA_ERR_FORMAT;
+    *out = kv->val[0] != 0;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_gguf_get_str(const vla_gguf *g, const char *key, vla_str *out) {
+    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
+    if (!kv) return VLA_ERR_NOT_FOUND;
+    if (kv->type != VLA_GGUF_STRING) return VLA_ERR_FORMAT;
+    out->n = (size_t)vla__rd64(kv->val);
+    out->s = (const char *)kv->val + 8;
+    return VLA_OK;
+}
+
+VLA_DEF int vla_gguf_arr_next_str(const vla_gguf_kv *kv, size_t *pos, vla_str *out) {
+    uint64_t n;
+    if (kv->type != VLA_GGUF_ARRAY || kv->arr_type != VLA_GGUF_STRING || *pos + 8 > kv->val_bytes) return 0;
+    n = vla__rd64(kv->val + *pos); /* validated by vla_gguf_open */
+    out->s = (const char *)kv->val + *pos + 8;
+    out->n = (size_t)n;
+    *pos += 8 + (size_t)n;
+    return 1;
+}
+
+/* ---- writer ---- */
+
+VLA_DEF vla_status vla_gguf_writer_init(vla_gguf_writer *w, vla_arena *a, int max_kv, int max_tensors, uint32_t alignment) {
+    VLA_MEMSET(w, 0, sizeof *w);
+    if (!a || max_kv < 0 || max_tensors < 0 || alignment == 0 || (alignment & (alignment - 1))) return VLA_ERR_ARGS;
+    w->a = a;
+    w->alignment = alignment;
+    w->cap_kv = max_kv + 1; /* + general.alignment */
+    w->cap_t = max_tensors;
+    w->kv = (vla_gguf_wkv *)vla_arena_alloc(a, sizeof(vla_gguf_wkv) * (size_t)w->cap_kv);
+    w->t = (vla_gguf_wtensor *)vla_arena_alloc(a, sizeof(vla_gguf_wtensor) * (size_t)(w->cap_t + 1));
+    if (!w->kv || !w->t) return w->err = VLA_ERR_NOMEM;
+    vla_gguf_add_u32(w, "general.alignment", alignment);
+    return w->err;
+}
+
+static char *vla__arena_strdup(vla_arena *a, const char *s, size_t n) {
+    char *d = (char *)vla_arena_alloc(a, n + 1);
+    if (d) { VLA_MEMCPY(d, s, n); d[n] = 0; }
+    return d;
+}
+
+static vla_gguf_wkv *vla__wkv(vla_gguf_writer *w, const char *key, vla_gguf_vtype t) {
+    vla_gguf_wkv *kv;
+    if (w->err) return NULL;
+    if (w->n_kv >= w->cap_kv) { w->err = VLA_ERR_NOMEM; return NULL; }
+    kv = &w->kv[w->n_kv];
+    VLA_MEMSET(kv, 0, sizeof *kv);
+    kv->key = vla__arena_strdup(w->a, key, VLA_STRLEN(key));
+    if (!kv->key) { w->err = VLA_ERR_NOMEM; return NULL; }
+    kv->type = t;
+    w->n_kv++;
+    return kv;
+}
+
+VLA_DEF void vla_gguf_add_u32(vla_gguf_writer *w, const char *key, uint32_t v) { vla_gguf_wkv *kv = vla__wkv(w, key, VLA_GGUF_U32); if (kv) kv->num.u = v; }
+VLA_DEF void vla_gguf_add_i32(vla_gguf_writer *w, const char *key, int32_t v) { vla_gguf_wkv *kv = vla__wkv(w, key, VLA_GGUF_I32); if (kv) kv->num.i = v; }
+VLA_DEF void vla_gguf_add_u64(vla_gguf_writer *w, const char *key, uint64_t v) { vla_gguf_wkv *kv = vla__wkv(w, key, VLA_GGUF_U64); if (kv) kv->num.u = v; }
+VLA_DEF void vla_gguf_add_f32(vla_gguf_writer *w, const char *key, float v) { vla_gguf_wkv *kv = vla__wkv(w, key, VLA_GGUF_F32); if (kv) kv->num.f = v; }
+VLA_DEF void vla_gguf_add_bool(vla_gguf_writer *w, const char *key, int v) { vla_gguf_wkv *kv = vla__wkv(w, key, VLA_GGUF_BOOL); if (kv) kv->num.u = v ? 1 : 0; }
+
+VLA_DEF void vla_gguf_add_str(vla_gguf_writer *w, const char *key, const char *s, size_t n) {
+    vla_gguf_wkv *kv = vla__wkv(w, key, VLA_GGUF_STRING);
+    if (!kv) return;
+    kv->str.s = vla__arena_strdup(w->a, s, n);
+    kv->str.n = n;
+    if (!kv->str.s) w->err = VLA_ERR_NOMEM;
+}
+
+VLA_DEF void vla_gguf_add_arr(vla_gguf_writer *w, const char *key, vla_gguf_vtype arr_type, const void *items, uint64_t n) {
+    vla_gguf_wkv *kv;
+    if (arr_type != VLA_GGUF_STRING && vla__gguf_scalar_size(arr_type) == 0) { if (!w->err) w->err = VLA_ERR_ARGS; return; }
+    kv = vla__wkv(w, key, VLA_GGUF_ARRAY);
+    if (!kv) return;
+    kv->arr_type = arr_type;
+    kv->arr_n = n;
+    kv->arr = items;
+}
+
+VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type type, int n_dims, const int64_t *ne,
+                                 const void *data) {
+    vla_gguf_wtensor *t;
+    uint64_t nel = 1;
+    int d;
+    if (w->err) return;
+    if (w->n_t >= w->cap_t) { w->err = VLA_ERR_NOMEM; return; }
+    if (n_dims < 1 || n_dims > VLA_MAX_DIMS) { w->err = VLA_ERR_ARGS; return; }
+    t = &w->t[w->n_t];
+    t->name = vla__arena_strdup(w->a, name, VLA_STRLEN(name));
+    if (!t->name) { w->err = VLA_ERR_NOMEM; return; }
+    t->type = type;
+    t->n_dims = n_dims;
+    for (d = 0; d < n_dims; d++) {
+        if (ne[d] <= 0) { w->err = VLA_ERR_ARGS; return; }
+        t->ne[d] = ne[d];
+        nel *= (uint64_t)ne[d];
+    }
+    t->data = data;
+    t->nbytes = vla_type_size(type, nel);
+    if (t->nbytes == 0) { w->err = VLA_ERR_ARGS; return; }
+    w->n_t++;
+}
+
+static uint64_t vla__wkv_bytes(const vla_gguf_wkv *kv) {
+    uint64_t n = 8 + VLA_STRLEN(kv->key) + 4, i;
+    if (kv->type == VLA_GGUF_STRING) return n + 8 + kv->str.n;
+    if (kv->type != VLA_GGUF_ARRAY) return n + vla__gguf_scalar_size(kv->type);
+    n += 12;
+    if (kv->arr_type != VLA_GGUF_STRING) return n + kv->arr_n * vla__gguf_scalar_size(kv->arr_type);
+    for (i = 0; i < kv->arr_n; i++) n += 8 + ((const vla_str *)kv->arr)[i].n;
+    return n;
+}
+
+static uint64_t vla__gguf_header_bytes(const vla_gguf_writer *w) {
+    uint64_t n = 24;
+    int i;
+    for (i = 0; i < w->n_kv; i++) n += vla__wkv_bytes(&w->kv[i]);
+    for (i = 0; i < w->n_t; i++) n += 8 + VLA_STRLEN(w->t[i].name) + 4 + 8 * (uint64_t)w->t[i].n_dims + 4 + 8;
+    return n;
+}
+
+VLA_DEF uint64_t vla_gguf_writer_size(const vla_gguf_writer *w) {
+    uint64_t al = w->alignment, n = vla__gguf_header_bytes(w);
+    int i;
+    n = (n + al - 1) / al * al;
+    for (i = 0; i < w->n_t; i++) n += (w->t[i].nbytes + al - 1) / al * al;
+    return n;
+}
+
+/* Small buffered emitter so the header goes out in few callback calls. */
+typedef struct vla__wbuf {
+    vla_write_fn fn;
+    void *user;
+    unsigned char buf[512];
+    size_t n;
+    vla_status st;
+} vla__wbuf;
+
+static void vla__wflush(vla__wbuf *b) {
+    if (b->n && b->st == VLA_OK) b->st = b->fn(b->user, b->buf, b->n);
+    b->n = 0;
+}
+static void vla__wbytes(vla__wbuf *b, const void *p, size_t n) {
+    const unsigned char *s = (const unsigned char *)p;
+    if (n > sizeof b->buf) { vla__wflush(b); if (b->st == VLA_OK) b->st = b->fn(b->user, p, n); return; }
+    if (b->n + n > sizeof b->buf) vla__wflush(b);
+    VLA_MEMCPY(b->buf + b->n, s, n);
+    b->n += n;
+}
+static void vla__wu32(vla__wbuf *b, uint32_t v) {
+    unsigned char t[4];
+    t[0] = (unsigned char)v; t[1] = (unsigned char)(v >> 8); t[2] = (unsigned char)(v >> 16); t[3] = (unsigned char)(v >> 24);
+    vla__wbytes(b, t, 4);
+}
+static void vla__wu64(vla__wbuf *b, uint64_t v) { vla__wu32(b, (uint32_t)v); vla__wu32(b, (uint32_t)(v >> 32)); }
+static void vla__wstr(vla__wbuf *b, const char *s, size_t n) { vla__wu64(b, n); vla__wbytes(b, s, n); }
+static void vla__wpad(vla__wbuf *b, uint64_t n) {
+    static const unsigned char z[64] = {0};
+    while (n) { size_t k = n > 64 ? 64 : (size_t)n; vla__wbytes(b, z, k); n -= k; }
+}
+static void vla__wscalar(vla__wbuf *b, vla_gguf_vtype t, const void *p) { /* p: host value of that type */
+    size_t es = vla__gguf_scalar_size(t), i;
+    unsigned char tmp[8];
+    const unsigned char *s = (const unsigned char *)p;
+    /* serialise little-endian regardless of the host */
+    uint64_t v = 0;
+    if (es == 1) v = s[0];
+    else if (es == 2) { uint16_t x; VLA_MEMCPY(&x, p, 2); v = x; }
+    else if (es == 4) { uint32_t x; VLA_MEMCPY(&x, p, 4); v = x; }
+    else { VLA_MEMCPY(&v, p, 8); }
+    for (i = 0; i < es; i++) tmp[i] = (unsigned char)(v >> (8 * i));
+    vla__wbytes(b, tmp, es);
+}
+
+VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *user) {
+    vla__wbuf b;
+    uint64_t off = 0, al = w->alignment, hdr;
+    int i;
+    uint64_t k;
+    if (w->err) return w->err;
+    b.fn = fn; b.user = user; b.n = 0; b.st = VLA_OK;
+    vla__wbytes(&b, "GGUF", 4);
+    vla__wu32(&b, 3);
+    vla__wu64(&b, (uint64_t)w->n_t);
+    vla__wu64(&b, (uint64_t)w->n_kv);
+    for (i = 0; i < w->n_kv; i++) {
+        const vla_gguf_wkv *kv = &w->kv[i];
+        vla__wstr(&b, kv->key, VLA_STRLEN(kv->key));
+        vla__wu32(&b, (uint32_t)kv->type);
+        switch (kv->type) {
+        case VLA_GGUF_STRING: vla__wstr(&b, kv->str.s, kv->str.n); break;
+        case VLA_GGUF_ARRAY:
+            vla__wu32(&b, (uint32_t)kv->arr_type);
+            vla__wu64(&b, kv->arr_n);
+            for (k = 0; k < kv->arr_n; k++) {
+                if (kv->arr_type == VLA_GGUF_STRING) vla__wstr(&b, ((const vla_str *)kv->arr)[k].s, ((const vla_str *)kv->arr)[k].n);
+                else vla__wscalar(&b, kv->arr_type, (const unsigned char *)kv->arr + k * vla__gguf_scalar_size(kv->arr_type));
+            }
+            break;
+        case VLA_GGUF_F32: { float f = (float)kv->num.f; vla__wscalar(&b, kv->type, &f); } break;
+        case VLA_GGUF_F64: vla__wscalar(&b, kv->type, &kv->num.f); break;
+        case VLA_GGUF_U8: case VLA_GGUF_BOOL: { uint8_t v = (uint8_t)kv->num.u; vla__wscalar(&b, kv->type, &v); } break;
+        case VLA_GGUF_U32: { uint32_t v = (uint32_t)kv->num.u; vla__wscalar(&b, kv->type, &v); } break;
+        case VLA_GGUF_I32: { int32_t v = (int32_t)kv->num.i; vla__wscalar(&b, kv->type, &v); } break;
+        default: vla__wscalar(&b, kv->type, &kv->num.u); break;
+        }
+    }
+    for (i = 0; i < w->n_t; i++) {
+        const vla_gguf_wtensor *t = &w->t[i];
+        int d;
+        vla__wstr(&b, t->name, VLA_STRLEN(t->name));
+        vla__wu32(&b, (uint32_t)t->n_dims);
+        for (d = 0; d < t->n_dims; d++) vla__wu64(&b, (uint64_t)t->ne[d]);
+        vla__wu32(&b, (uint32_t)t->type);
+        vla__wu64(&b, off);
+        off += (t->nbytes + al - 1) / al * al;
+    }
+    hdr = vla__gguf_header_bytes(w);
+    vla__wpad(&b, (hdr + al - 1) / al * al - hdr);
+    for (i = 0; i < w->n_t; i++) {
+        vla__wbytes(&b, w->t[i].data, (size_t)w->t[i].nbytes);
+        vla__wpad(&b, (w->t[i].nbytes + al - 1) / al * al - w->t[i].nbytes);
+    }
+    vla__wflush(&b);
+    return b.st;
+}
+
+#endif /* VLADAPTER_IMPLEMENTATION_DONE */
+#endif /* VLADAPTER_IMPLEMENTATION */
