@@ -364,6 +364,8 @@ typedef struct vla_gguf {
     uint32_t alignment;
     uint64_t n_kv;
     uint64_t n_tensors;
+    size_t kv_offset;          /* start of the kv section                  */
+    size_t tinfo_offset;       /* start of the tensor infos                */
     size_t blob_offset;        /* start of the tensor data                 */
     vla_gguf_kv *kv;           /* [n_kv]      (arena)                      */
     vla_tensor *tensors;       /* [n_tensors] (arena)                      */
@@ -373,10 +375,13 @@ typedef struct vla_gguf {
 
 /* Parse and validate.  The kv/tensor tables (about 100 bytes per entry) come
  * from the arena's persistent region; with a measuring arena nothing is
- * stored and the call only validates and counts. */
+ * stored and the call only validates and counts. data must stay alive and
+ * unchanged while g is used (tensors point into it). */
 VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla_arena *a);
-VLA_DEF const vla_gguf_kv *vla_gguf_find_kv(const vla_gguf *g, const char *key);
-VLA_DEF const vla_tensor *vla_gguf_find_tensor(const vla_gguf *g, const char *name);
+/* Look-ups copy the entry out.  After a measuring open (a size query) there
+ * are no tables and look-ups scan the (already validated) file instead. */
+VLA_DEF vla_status vla_gguf_get_kv(const vla_gguf *g, const char *key, vla_gguf_kv *out);
+VLA_DEF vla_status vla_gguf_get_tensor(const vla_gguf *g, const char *name, vla_tensor *out);
 /* Typed getters: NOT_FOUND if absent, FORMAT if the type does not fit.
  * Integers of any width are accepted when the value fits the output. */
 VLA_DEF vla_status vla_gguf_get_u32(const vla_gguf *g, const char *key, uint32_t *out);
@@ -1280,14 +1285,76 @@ static uint32_t vla__pow2_at_least(uint64_t n) {
     return c;
 }
 
+/* One key/value pair at the cursor (validated against the bytes present). */
+static vla_status vla__gguf_read_kv(vla__cur *c, vla_gguf_kv *kv) {
+    size_t start;
+    VLA_MEMSET(kv, 0, sizeof *kv);
+    kv->key = vla__cur_str(c);
+    kv->type = (vla_gguf_vtype)vla__cur_u32(c);
+    if (c->bad || kv->key.n == 0 || kv->key.n > 65535) return VLA_ERR_FORMAT;
+    start = c->pos;
+    if (kv->type == VLA_GGUF_STRING) {
+        (void)vla__cur_str(c);
+    } else if (kv->type == VLA_GGUF_ARRAY) {
+        uint64_t k;
+        kv->arr_type = (vla_gguf_vtype)vla__cur_u32(c);
+        kv->arr_n = vla__cur_u64(c);
+        if (c->bad) return VLA_ERR_FORMAT;
+        start = c->pos;
+        if (kv->arr_type == VLA_GGUF_STRING) {
+            if (kv->arr_n > (c->size - c->pos) / 8) return VLA_ERR_FORMAT;
+            for (k = 0; k < kv->arr_n && !c->bad; k++) (void)vla__cur_str(c);
+        } else {
+            size_t es = vla__gguf_scalar_size(kv->arr_type);
+            if (es == 0 || kv->arr_n > (c->size - c->pos) / es) return VLA_ERR_FORMAT; /* also rejects nested arrays */
+            c->pos += (size_t)kv->arr_n * es;
+        }
+    } else {
+        size_t es = vla__gguf_scalar_size(kv->type);
+        if (es == 0 || !vla__cur_need(c, es)) return VLA_ERR_FORMAT;
+        if (kv->type == VLA_GGUF_BOOL && c->p[c->pos] > 1) return VLA_ERR_FORMAT;
+        c->pos += es;
+    }
+    if (c->bad) return VLA_ERR_FORMAT;
+    kv->val = c->p + start;
+    kv->val_bytes = c->pos - start;
+    return VLA_OK;
+}
+
+/* One tensor info at the cursor; t->data holds the blob-relative offset. */
+static vla_status vla__gguf_read_tinfo(vla__cur *c, uint32_t alignment, vla_tensor *t) {
+    uint32_t d;
+    uint64_t nel = 1, off;
+    VLA_MEMSET(t, 0, sizeof *t);
+    t->name = vla__cur_str(c);
+    t->n_dims = (int)vla__cur_u32(c);
+    if (c->bad || t->name.n == 0 || t->name.n > 256 || t->n_dims < 1 || t->n_dims > VLA_MAX_DIMS) return VLA_ERR_FORMAT;
+    for (d = 0; d < (uint32_t)t->n_dims; d++) {
+        uint64_t ne = vla__cur_u64(c);
+        if (ne == 0 || ne > ((uint64_t)1 << 40) || nel > ((uint64_t)1 << 60) / ne) return VLA_ERR_FORMAT;
+        t->ne[d] = (int64_t)ne;
+        nel *= ne;
+    }
+    t->type = (vla_type)vla__cur_u32(c);
+    off = vla__cur_u64(c);
+    if (c->bad) return VLA_ERR_FORMAT;
+    t->nbytes = vla_type_size(t->type, nel);
+    if (t->nbytes == 0) return VLA_ERR_FORMAT; /* unknown type, or Q8_0 count not a multiple of 32 */
+    if (t->type == VLA_TYPE_Q8_0 && t->ne[0] % VLA_Q8_0_BLOCK) return VLA_ERR_FORMAT;
+    if (off % alignment || off > ((uint64_t)1 << 62)) return VLA_ERR_FORMAT;
+    t->data = (const void *)(uintptr_t)off;
+    return VLA_OK;
+}
+
 VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla_arena *a) {
     vla__cur c;
-    uint64_t i, n_kv, n_t;
+    uint64_t i, n_kv, n_t, max_end = 0;
     uint32_t kv_cap, t_cap;
-    int store = a && !a->measuring;
+    int store;
     size_t blob;
-    uint64_t max_end = 0;
+    vla_status st;
     if (!g || !data || !a) return VLA_ERR_ARGS;
+    store = !a->measuring;
     VLA_MEMSET(g, 0, sizeof *g);
     c.p = (const unsigned char *)data; c.pos = 0; c.size = size; c.bad = 0;
     if (size < 24 || VLA_MEMCMP(c.p, "GGUF", 4) != 0) return VLA_ERR_FORMAT;
@@ -1308,46 +1375,20 @@ VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla
     g->kv_hash = (uint32_t *)vla_arena_alloc(a, (size_t)kv_cap * 4);
     g->tensor_hash = (uint32_t *)vla_arena_alloc(a, (size_t)t_cap * 4);
     if (!g->kv || !g->tensors || !g->kv_hash || !g->tensor_hash) return VLA_ERR_NOMEM;
-    if (store) {
+    if (!store) { /* a size query: validate and count, keep no tables */
+        g->kv = NULL; g->tensors = NULL; g->kv_hash = NULL; g->tensor_hash = NULL;
+    } else {
         VLA_MEMSET(g->kv_hash, 0, (size_t)kv_cap * 4);
         VLA_MEMSET(g->tensor_hash, 0, (size_t)t_cap * 4);
     }
+    g->kv_offset = c.pos;
     for (i = 0; i < n_kv; i++) {
         vla_gguf_kv kv;
-        size_t start;
-        VLA_MEMSET(&kv, 0, sizeof kv);
-        kv.key = vla__cur_str(&c);
-        kv.type = (vla_gguf_vtype)vla__cur_u32(&c);
-        if (c.bad || kv.key.n == 0 || kv.key.n > 65535) return VLA_ERR_FORMAT;
-        start = c.pos;
-        if (kv.type == VLA_GGUF_STRING) {
-            (void)vla__cur_str(&c);
-        } else if (kv.type == VLA_GGUF_ARRAY) {
-            uint64_t k;
-            kv.arr_type = (vla_gguf_vtype)vla__cur_u32(&c);
-            kv.arr_n = vla__cur_u64(&c);
-            if (c.bad) return VLA_ERR_FORMAT;
-            start = c.pos;
-            if (kv.arr_type == VLA_GGUF_STRING) {
-                if (kv.arr_n > (c.size - c.pos) / 8) return VLA_ERR_FORMAT;
-                for (k = 0; k < kv.arr_n && !c.bad; k++) (void)vla__cur_str(&c);
-            } else {
-                size_t es = vla__gguf_scalar_size(kv.arr_type);
-                if (es == 0 || kv.arr_n > (c.size - c.pos) / es) return VLA_ERR_FORMAT;
-                c.pos += (size_t)kv.arr_n * es;
-            }
-        } else {
-            size_t es = vla__gguf_scalar_size(kv.type);
-            if (es == 0 || !vla__cur_need(&c, es)) return VLA_ERR_FORMAT;
-            if (kv.type == VLA_GGUF_BOOL && c.p[c.pos] > 1) return VLA_ERR_FORMAT;
-            c.pos += es;
-        }
-        if (c.bad) return VLA_ERR_FORMAT;
-        kv.val = c.p + start;
-        kv.val_bytes = c.pos - start;
+        if ((st = vla__gguf_read_kv(&c, &kv)) != VLA_OK) return st;
         if (store) {
             g->kv[i] = kv;
-            if (!vla__hash_insert(g->kv_hash, kv_cap, &g->kv[0].key, sizeof(vla_gguf_kv), (uint32_t)i)) return VLA_ERR_FORMAT;
+            if (!vla__hash_insert(g->kv_hash, kv_cap, &g->kv[0].key, sizeof(vla_gguf_kv), (uint32_t)i))
+                return VLA_ERR_FORMAT; /* duplicate key */
         }
         if (vla__str_eq(kv.key, "general.alignment", 17)) {
             uint32_t al;
@@ -1357,30 +1398,11 @@ VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla
             g->alignment = al;
         }
     }
+    g->tinfo_offset = c.pos;
     for (i = 0; i < n_t; i++) {
         vla_tensor t;
-        uint32_t d, ty;
-        uint64_t nel = 1, off;
-        VLA_MEMSET(&t, 0, sizeof t);
-        t.name = vla__cur_str(&c);
-        t.n_dims = (int)vla__cur_u32(&c);
-        if (c.bad || t.name.n == 0 || t.name.n > 256 || t.n_dims < 1 || t.n_dims > VLA_MAX_DIMS) return VLA_ERR_FORMAT;
-        for (d = 0; d < (uint32_t)t.n_dims; d++) {
-            uint64_t ne = vla__cur_u64(&c);
-            if (ne == 0 || ne > ((uint64_t)1 << 40) || nel > ((uint64_t)1 << 60) / ne) return VLA_ERR_FORMAT;
-            t.ne[d] = (int64_t)ne;
-            nel *= ne;
-        }
-        ty = vla__cur_u32(&c);
-        off = vla__cur_u64(&c);
-        if (c.bad) return VLA_ERR_FORMAT;
-        t.type = (vla_type)ty;
-        t.nbytes = vla_type_size(t.type, nel);
-        if (t.nbytes == 0) return VLA_ERR_FORMAT; /* unknown type, or Q8_0 rows not a multiple of 32 */
-        if (t.type == VLA_TYPE_Q8_0 && t.ne[0] % VLA_Q8_0_BLOCK) return VLA_ERR_FORMAT;
-        if (off % g->alignment || off > ((uint64_t)1 << 62)) return VLA_ERR_FORMAT;
-        if (off + t.nbytes > max_end) max_end = off + t.nbytes;
-        t.data = (const void *)(uintptr_t)off; /* relative until the blob start is known */
+        if ((st = vla__gguf_read_tinfo(&c, g->alignment, &t)) != VLA_OK) return st;
+        if ((uint64_t)(uintptr_t)t.data + t.nbytes > max_end) max_end = (uint64_t)(uintptr_t)t.data + t.nbytes;
         if (store) {
             g->tensors[i] = t;
             if (!vla__hash_insert(g->tensor_hash, t_cap, &g->tensors[0].name, sizeof(vla_tensor), (uint32_t)i))
@@ -1397,28 +1419,51 @@ VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla
     return VLA_OK;
 }
 
-VLA_DEF const vla_gguf_kv *vla_gguf_find_kv(const vla_gguf *g, const char *key) {
+VLA_DEF vla_status vla_gguf_get_kv(const vla_gguf *g, const char *key, vla_gguf_kv *out) {
     size_t n = VLA_STRLEN(key);
-    uint32_t cap = vla__pow2_at_least(g->n_kv), h = vla__hash(key, n) & (cap - 1);
-    if (!g->kv_hash) return NULL;
-    while (g->kv_hash[h]) {
-        const vla_gguf_kv *kv = &g->kv[g->kv_hash[h] - 1];
-        if (vla__str_eq(kv->key, key, n)) return kv;
-        h = (h + 1) & (cap - 1);
+    uint64_t i;
+    if (g->kv_hash) {
+        uint32_t cap = vla__pow2_at_least(g->n_kv), h = vla__hash(key, n) & (cap - 1);
+        while (g->kv_hash[h]) {
+            const vla_gguf_kv *kv = &g->kv[g->kv_hash[h] - 1];
+            if (vla__str_eq(kv->key, key, n)) { *out = *kv; return VLA_OK; }
+            h = (h + 1) & (cap - 1);
+        }
+        return VLA_ERR_NOT_FOUND;
+    } else { /* opened for a size query: scan the validated file */
+        vla__cur c;
+        c.p = g->data; c.pos = g->kv_offset; c.size = g->size; c.bad = 0;
+        for (i = 0; g->data && i < g->n_kv; i++) {
+            if (vla__gguf_read_kv(&c, out) != VLA_OK) return VLA_ERR_FORMAT;
+            if (vla__str_eq(out->key, key, n)) return VLA_OK;
+        }
+        return VLA_ERR_NOT_FOUND;
     }
-    return NULL;
 }
 
-VLA_DEF const vla_tensor *vla_gguf_find_tensor(const vla_gguf *g, const char *name) {
+VLA_DEF vla_status vla_gguf_get_tensor(const vla_gguf *g, const char *name, vla_tensor *out) {
     size_t n = VLA_STRLEN(name);
-    uint32_t cap = vla__pow2_at_least(g->n_tensors), h = vla__hash(name, n) & (cap - 1);
-    if (!g->tensor_hash) return NULL;
-    while (g->tensor_hash[h]) {
-        const vla_tensor *t = &g->tensors[g->tensor_hash[h] - 1];
-        if (vla__str_eq(t->name, name, n)) return t;
-        h = (h + 1) & (cap - 1);
+    uint64_t i;
+    if (g->tensor_hash) {
+        uint32_t cap = vla__pow2_at_least(g->n_tensors), h = vla__hash(name, n) & (cap - 1);
+        while (g->tensor_hash[h]) {
+            const vla_tensor *t = &g->tensors[g->tensor_hash[h] - 1];
+            if (vla__str_eq(t->name, name, n)) { *out = *t; return VLA_OK; }
+            h = (h + 1) & (cap - 1);
+        }
+        return VLA_ERR_NOT_FOUND;
+    } else {
+        vla__cur c;
+        c.p = g->data; c.pos = g->tinfo_offset; c.size = g->size; c.bad = 0;
+        for (i = 0; g->data && i < g->n_tensors; i++) {
+            if (vla__gguf_read_tinfo(&c, g->alignment, out) != VLA_OK) return VLA_ERR_FORMAT;
+            if (vla__str_eq(out->name, name, n)) {
+                out->data = g->data + g->blob_offset + (size_t)(uintptr_t)out->data;
+                return VLA_OK;
+            }
+        }
+        return VLA_ERR_NOT_FOUND;
     }
-    return NULL;
 }
 
 /* Read an integer kv of any width as int64 (u64 values above INT64_MAX fail). */
@@ -1438,22 +1483,24 @@ static vla_status vla__gguf_int(const vla_gguf_kv *kv, int64_t *out) {
 }
 
 VLA_DEF vla_status vla_gguf_get_u32(const vla_gguf *g, const char *key, uint32_t *out) {
-    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
+    vla_gguf_kv kv;
     int64_t v;
-    if (!kv) return VLA_ERR_NOT_FOUND;
-    if (vla__gguf_int(kv, &v) != VLA_OK || v < 0 || v > 0xffffffffLL) return VLA_ERR_FORMAT;
+    vla_status st = vla_gguf_get_kv(g, key, &kv);
+    if (st != VLA_OK) return st;
+    if (vla__gguf_int(&kv, &v) != VLA_OK || v < 0 || v > 0xffffffffLL) return VLA_ERR_FORMAT;
     *out = (uint32_t)v;
     return VLA_OK;
 }
 
 VLA_DEF vla_status vla_gguf_get_f32(const vla_gguf *g, const char *key, float *out) {
-    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
-    if (!kv) return VLA_ERR_NOT_FOUND;
-    if (kv->type == VLA_GGUF_F32) {
-        uint32_t b = vla__rd32(kv->val);
+    vla_gguf_kv kv;
+    vla_status st = vla_gguf_get_kv(g, key, &kv);
+    if (st != VLA_OK) return st;
+    if (kv.type == VLA_GGUF_F32) {
+        uint32_t b = vla__rd32(kv.val);
         VLA_MEMCPY(out, &b, 4);
-    } else if (kv->type == VLA_GGUF_F64) {
-        uint64_t b = vla__rd64(kv->val);
+    } else if (kv.type == VLA_GGUF_F64) {
+        uint64_t b = vla__rd64(kv.val);
         double d;
         VLA_MEMCPY(&d, &b, 8);
         *out = (float)d;
@@ -1464,19 +1511,21 @@ VLA_DEF vla_status vla_gguf_get_f32(const vla_gguf *g, const char *key, float *o
 }
 
 VLA_DEF vla_status vla_gguf_get_bool(const vla_gguf *g, const char *key, int *out) {
-    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
-    if (!kv) return VLA_ERR_NOT_FOUND;
-    if (kv->type != VLA_GGUF_BOOL) return VLA_ERR_FORMAT;
-    *out = kv->val[0] != 0;
+    vla_gguf_kv kv;
+    vla_status st = vla_gguf_get_kv(g, key, &kv);
+    if (st != VLA_OK) return st;
+    if (kv.type != VLA_GGUF_BOOL) return VLA_ERR_FORMAT;
+    *out = kv.val[0] != 0;
     return VLA_OK;
 }
 
 VLA_DEF vla_status vla_gguf_get_str(const vla_gguf *g, const char *key, vla_str *out) {
-    const vla_gguf_kv *kv = vla_gguf_find_kv(g, key);
-    if (!kv) return VLA_ERR_NOT_FOUND;
-    if (kv->type != VLA_GGUF_STRING) return VLA_ERR_FORMAT;
-    out->n = (size_t)vla__rd64(kv->val);
-    out->s = (const char *)kv->val + 8;
+    vla_gguf_kv kv;
+    vla_status st = vla_gguf_get_kv(g, key, &kv);
+    if (st != VLA_OK) return st;
+    if (kv.type != VLA_GGUF_STRING) return VLA_ERR_FORMAT;
+    out->n = (size_t)vla__rd64(kv.val);
+    out->s = (const char *)kv.val + 8;
     return VLA_OK;
 }
 
