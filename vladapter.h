@@ -58,7 +58,8 @@
  *   VLA_MEMCPY, VLA_MEMSET, VLA_MEMCMP, VLA_STRLEN
  *                             libc memory/string functions
  *   VLA_SQRTF VLA_EXPF VLA_LOGF VLA_TANHF VLA_ERFF VLA_POWF VLA_FABSF
- *                             libm functions (define all or none)
+ *   VLA_POW VLA_SQRT           libm functions (define all or none; the two
+ *                             double ones serve beam scores and BN folding)
  *   VLA_MAX_LAYERS            largest layer count a file may declare (64)
  *   VLA_MAX_DIMS              largest tensor rank (4, as GGUF)
  *
@@ -443,6 +444,111 @@ VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type 
 VLA_DEF uint64_t vla_gguf_writer_size(const vla_gguf_writer *w);
 VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *user);
 
+/* ==========================================================================
+ * [D6] The model: hyperparameters, loading
+ *
+ * A model file holds the BART encoder-decoder, the visual embedding, the
+ * tokenizer and optionally the CLIP ResNet trunk.  Tensor names are the
+ * official state-dict names without the leading "model." (e.g.
+ * "encoder.layers.0.self_attn.q_proj.weight"); hyperparameters are
+ * "vladapter.*" keys (see tools/vla-convert).
+ * ========================================================================== */
+
+typedef struct vla_hparams {
+    /* BART */
+    int d_model, n_enc_layers, n_dec_layers, n_enc_heads, n_dec_heads, enc_ffn, dec_ffn;
+    int vocab;              /* rows of the shared embedding (50465 with VL tokens) */
+    int n_positions;        /* rows of each position table (max positions + 2)     */
+    float ln_eps;           /* 1e-5                                                 */
+    float embed_scale;      /* 1 (scale_embedding false)                            */
+    int pad_id, bos_id, eos_id, dec_start_id;
+    /* visual embedding (0 when the file has none) */
+    int has_visual;
+    int feat_dim;           /* channels of a grid feature (2048 for RN101)           */
+    int n_boxes;            /* visual tokens per image (36)                          */
+    int pool_h, pool_w;     /* adaptive max pool target (6 x 6); 0 = no pooling      */
+    int n_images;           /* rows of the image-order table (2)                     */
+    /* generation defaults from the file (the official config) */
+    int no_repeat_ngram, num_beams, max_length, min_length, early_stopping;
+    float length_penalty;
+} vla_hparams;
+
+typedef struct vla_model vla_model;
+
+/* Bytes vla_model_init needs for this file (from its header alone). */
+VLA_DEF vla_status vla_model_mem_req(const void *gguf, size_t gguf_size, size_t *bytes);
+/* Load: validates the file, points tensors into it (no copy), builds the
+ * tokenizer tables.  gguf must stay alive and unchanged while the model is
+ * used.  log may be NULL. */
+VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, const void *gguf, size_t gguf_size,
+                                  const vla_logger *log);
+VLA_DEF const vla_hparams *vla_model_hparams(const vla_model *m);
+VLA_DEF const vla_gguf *vla_model_gguf(const vla_model *m);
+
+/* ==========================================================================
+ * [D7] Inference context: encode once, then decode (teacher-forced logits,
+ *      greedy or beam search), all inside memory fixed at init.
+ * ========================================================================== */
+
+typedef struct vla_ctx_params {
+    int max_batch;          /* examples per call (B)                             */
+    int max_text_len;       /* text ids per example (Lt), incl. <s> and </s>     */
+    int max_images;         /* images per example: 0, 1 or 2 (NLVR2)              */
+    int max_grid;           /* grid cells per image (49 for a 7x7 grid)           */
+    int max_dec_len;        /* decoder length incl. the start token (max_length) */
+    int max_beams;          /* largest num_beams for vla_generate                */
+    vla_exec exec;          /* threads / reference switch                        */
+    vla_logger log;
+} vla_ctx_params;
+
+/* One batch of encoder inputs.  Zero-initialise and fill what you have. */
+typedef struct vla_input {
+    int batch;              /* B                                                     */
+    int text_len;           /* Lt                                                    */
+    const int32_t *ids;     /* [B, Lt] token ids, padded with pad_id                 */
+    int no_pad_mask;        /* 1: attend to pad tokens too (plain BART without an
+                               attention mask); 0 (default): pads are masked          */
+    int n_images;           /* images per example (0, 1, 2)                           */
+    int grid_h, grid_w;     /* each image's feature grid (7 x 7)                      */
+    const float *feats;     /* [B, n_images*grid_h*grid_w, feat_dim] channels-last   */
+    const float *boxes;     /* [B, n_images*grid_h*grid_w, 4] as (x1, x2, y1, y2), or
+                               NULL for all-zero boxes (CLIP grid features)           */
+} vla_input;
+
+typedef struct vla_gen_params {
+    int num_beams;          /* 1 = greedy                                          */
+    int max_length;         /* decoder length incl. the start token                */
+    int min_length;
+    int no_repeat_ngram;    /* 0 = off                                             */
+    int early_stopping;
+    float length_penalty;
+} vla_gen_params;
+
+typedef struct vla_ctx vla_ctx;
+
+VLA_DEF vla_status vla_ctx_mem_req(const vla_model *m, const vla_ctx_params *p, size_t *bytes);
+VLA_DEF vla_status vla_ctx_init(vla_ctx **out, const vla_model *m, const vla_ctx_params *p, void *mem, size_t mem_size);
+/* The file's generation defaults (num_beams from the file may be overridden). */
+VLA_DEF vla_gen_params vla_gen_defaults(const vla_model *m);
+
+/* Run the encoder; its output and key mask stay in the context. */
+VLA_DEF vla_status vla_encode(vla_ctx *c, const vla_input *in);
+/* Only the input assembly (text embeddings after layernorm_embedding, then
+ * the visual tokens): what the first encoder layer sees.  Decoding after it
+ * is refused (VLA_ERR_STATE) until vla_encode runs. */
+VLA_DEF vla_status vla_encode_embeddings(vla_ctx *c, const vla_input *in);
+/* Encoder output of example b: [*len, d_model]. */
+VLA_DEF const float *vla_encoder_output(const vla_ctx *c, int b, int *len);
+/* Teacher-forced decoder: dec_ids [B, T] (T <= max_dec_len) -> logits
+ * [B, T, vocab] (final_logits_bias included).  Uses the KV cache step by step. */
+VLA_DEF vla_status vla_decode_logits(vla_ctx *c, const int32_t *dec_ids, int T, float *logits);
+/* Generation with the official semantics (greedy or beam search).
+ * out_ids [B, max_length]: each row starts with the start token, rows that end
+ * early are padded with pad_id; *out_len = width used (as HF returns);
+ * scores [B] (optional): the beam's final score (sum logprob / len^lp). */
+VLA_DEF vla_status vla_generate(vla_ctx *c, const vla_gen_params *g, int32_t *out_ids, int *out_len, float *scores);
+VLA_DEF vla_arena_stats vla_ctx_stats(const vla_ctx *c);
+
 #ifdef __cplusplus
 }
 #endif
@@ -479,10 +585,10 @@ VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *use
 #define VLA_STRLEN(s) strlen(s)
 #endif
 #if defined(VLA_SQRTF) || defined(VLA_EXPF) || defined(VLA_LOGF) || defined(VLA_TANHF) || defined(VLA_ERFF) || \
-    defined(VLA_POWF) || defined(VLA_FABSF)
+    defined(VLA_POWF) || defined(VLA_FABSF) || defined(VLA_POW) || defined(VLA_SQRT)
 #if !defined(VLA_SQRTF) || !defined(VLA_EXPF) || !defined(VLA_LOGF) || !defined(VLA_TANHF) || !defined(VLA_ERFF) || \
-    !defined(VLA_POWF) || !defined(VLA_FABSF)
-#error "vladapter.h: define all of VLA_SQRTF VLA_EXPF VLA_LOGF VLA_TANHF VLA_ERFF VLA_POWF VLA_FABSF, or none"
+    !defined(VLA_POWF) || !defined(VLA_FABSF) || !defined(VLA_POW) || !defined(VLA_SQRT)
+#error "vladapter.h: define all of VLA_SQRTF VLA_EXPF VLA_LOGF VLA_TANHF VLA_ERFF VLA_POWF VLA_FABSF VLA_POW VLA_SQRT, or none"
 #endif
 #else
 #include <math.h>
@@ -493,6 +599,8 @@ VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *use
 #define VLA_ERFF(x) erff(x)
 #define VLA_POWF(x, y) powf(x, y)
 #define VLA_FABSF(x) fabsf(x)
+#define VLA_POW(x, y) pow(x, y)
+#define VLA_SQRT(x) sqrt(x)
 #endif
 #if !defined(VLA_NO_STDIO)
 #include <stdio.h>
@@ -849,7 +957,7 @@ VLA_DEF void vla_bn_fold(float *w, float *b, const float *old_b, int cout, int k
                          const float *beta, const float *mean, const float *var, float eps) {
     int co, i;
     for (co = 0; co < cout; co++) {
-        double s = (double)gamma[co] / sqrt((double)var[co] + (double)eps);
+        double s = (double)gamma[co] / VLA_SQRT((double)var[co] + (double)eps);
         for (i = 0; i < k_per_out; i++) w[(size_t)co * k_per_out + i] = (float)((double)w[(size_t)co * k_per_out + i] * s);
         b[co] = (float)((double)beta[co] + ((old_b ? (double)old_b[co] : 0.0) - (double)mean[co]) * s);
     }
@@ -1744,6 +1852,898 @@ VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *use
     }
     vla__wflush(&b);
     return b.st;
+}
+
+/* ==========================================================================
+ * [I7] Model loading
+ * ========================================================================== */
+
+typedef struct vla__lin { vla_mat w; const float *b; } vla__lin; /* y = x W^T + b */
+typedef struct vla__ln { const float *g, *b; } vla__ln;          /* LayerNorm gain, bias */
+typedef struct vla__attn { vla__lin q, k, v, o; } vla__attn;
+
+typedef struct vla__enc_layer {
+    vla__attn sa;           /* self-attention                       */
+    vla__ln sa_ln;          /* self_attn_layer_norm                 */
+    vla__lin fc1, fc2;      /* FFN d -> ffn -> d                    */
+    vla__ln ffn_ln;         /* final_layer_norm                     */
+} vla__enc_layer;
+
+typedef struct vla__dec_layer {
+    vla__attn sa, ca;       /* causal self-attention, cross-attention */
+    vla__ln sa_ln, ca_ln, ffn_ln;
+    vla__lin fc1, fc2;
+} vla__dec_layer;
+
+struct vla_model {
+    vla_gguf gguf;
+    vla_hparams hp;
+    vla_logger log;
+    vla_mat shared;                 /* [vocab, d]: token embedding = lm_head     */
+    const float *final_logits_bias; /* [vocab]                                   */
+    vla_mat enc_pos, dec_pos;       /* [n_positions, d], row p+2 for position p  */
+    vla__ln enc_ln_emb, dec_ln_emb; /* layernorm_embedding                       */
+    vla__enc_layer *enc;            /* [n_enc_layers]                            */
+    vla__dec_layer *dec;            /* [n_dec_layers]                            */
+    /* visual embedding (hp.has_visual) */
+    vla__lin vis_feat;              /* [d, feat_dim]                             */
+    vla__ln vis_feat_ln;
+    vla__lin vis_box;               /* [d, 5]: (x1, x2, y1, y2, area)            */
+    vla__ln vis_box_ln;
+    vla_mat img_order;              /* [n_images, d]                             */
+};
+
+/* "a<i>b" into buf (i < 0: "ab"). */
+static const char *vla__name(char *buf, size_t cap, const char *a, int i, const char *b) {
+    size_t n = 0;
+    char num[12];
+    int k = 0;
+    while (*a && n + 1 < cap) buf[n++] = *a++;
+    if (i >= 0) {
+        do { num[k++] = (char)('0' + i % 10); i /= 10; } while (i && k < 11);
+        while (k && n + 1 < cap) buf[n++] = num[--k];
+    }
+    while (*b && n + 1 < cap) buf[n++] = *b++;
+    buf[n] = 0;
+    return buf;
+}
+
+static vla_status vla__missing(const vla_logger *lg, const char *name, const char *what) {
+    vla__log(lg, VLA_LOG_ERROR, "model file: tensor '%s' %s", name, what, 0);
+    return VLA_ERR_FORMAT;
+}
+
+/* A weight matrix that must be [rows, cols] (ne = {cols, rows}). */
+static vla_status vla__load_mat(const vla_model *m, const char *name, int rows, int cols, vla_mat *out) {
+    vla_tensor t;
+    if (vla_gguf_get_tensor(&m->gguf, name, &t) != VLA_OK) return vla__missing(&m->log, name, "is missing");
+    if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) return vla__missing(&m->log, name, "has the wrong shape");
+    if (vla_tensor_as_mat(&t, out) != VLA_OK) return vla__missing(&m->log, name, "has an unsupported type");
+    return VLA_OK;
+}
+
+/* An fp32 vector of n elements (any shape with n elements). */
+static vla_status vla__load_vec(const vla_model *m, const char *name, int n, const float **out) {
+    vla_tensor t;
+    if (vla_gguf_get_tensor(&m->gguf, name, &t) != VLA_OK) return vla__missing(&m->log, name, "is missing");
+    if (t.type != VLA_TYPE_F32 || t.nbytes != (uint64_t)n * 4) return vla__missing(&m->log, name, "must be F32 of the expected size");
+    if ((uintptr_t)t.data % 4) return vla__missing(&m->log, name, "is misaligned");
+    *out = (const float *)t.data;
+    return VLA_OK;
+}
+
+static vla_status vla__load_lin(const vla_model *m, const char *prefix, int out_f, int in_f, vla__lin *l) {
+    char nm[128];
+    vla_status st;
+    if ((st = vla__load_mat(m, vla__name(nm, sizeof nm, prefix, -1, ".weight"), out_f, in_f, &l->w)) != VLA_OK) return st;
+    return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), out_f, &l->b);
+}
+
+static vla_status vla__load_ln(const vla_model *m, const char *prefix, int n, vla__ln *l) {
+    char nm[128];
+    vla_status st;
+    if ((st = vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".weight"), n, &l->g)) != VLA_OK) return st;
+    return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), n, &l->b);
+}
+
+static vla_status vla__load_attn(const vla_model *m, const char *prefix, int d, vla__attn *a) {
+    char nm[128];
+    vla_status st;
+    if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, prefix, -1, ".q_proj"), d, d, &a->q)) != VLA_OK) return st;
+    if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, prefix, -1, ".k_proj"), d, d, &a->k)) != VLA_OK) return st;
+    if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, prefix, -1, ".v_proj"), d, d, &a->v)) != VLA_OK) return st;
+    return vla__load_lin(m, vla__name(nm, sizeof nm, prefix, -1, ".out_proj"), d, d, &a->o);
+}
+
+static vla_status vla__hp_u32(const vla_gguf *g, const vla_logger *lg, const char *key, int *out, int dflt, int lo, int hi) {
+    uint32_t v;
+    vla_status st = vla_gguf_get_u32(g, key, &v);
+    if (st == VLA_ERR_NOT_FOUND && dflt >= lo) { *out = dflt; return VLA_OK; }
+    if (st != VLA_OK || (int64_t)v < lo || (int64_t)v > hi) {
+        long long l = lo, h = hi;
+        vla__log(lg, VLA_LOG_ERROR, "model file: key '%s' missing or outside [%d, %d]", key, &l, &h);
+        return VLA_ERR_FORMAT;
+    }
+    *out = (int)v;
+    return VLA_OK;
+}
+
+static vla_status vla__read_hparams(const vla_gguf *g, const vla_logger *lg, vla_hparams *hp) {
+    vla_status st = VLA_OK;
+    vla_tensor t;
+    float f;
+    int d_ok, b;
+    VLA_MEMSET(hp, 0, sizeof *hp);
+#define VLA__HP(key, field, dflt, lo, hi) if (st == VLA_OK) st = vla__hp_u32(g, lg, key, &hp->field, dflt, lo, hi)
+    VLA__HP("vladapter.bart.d_model", d_model, -1, 1, 65536);
+    VLA__HP("vladapter.bart.encoder_layers", n_enc_layers, -1, 0, VLA_MAX_LAYERS);
+    VLA__HP("vladapter.bart.decoder_layers", n_dec_layers, -1, 1, VLA_MAX_LAYERS);
+    VLA__HP("vladapter.bart.encoder_heads", n_enc_heads, -1, 1, 4096);
+    VLA__HP("vladapter.bart.decoder_heads", n_dec_heads, -1, 1, 4096);
+    VLA__HP("vladapter.bart.encoder_ffn", enc_ffn, -1, 1, 1 << 20);
+    VLA__HP("vladapter.bart.decoder_ffn", dec_ffn, -1, 1, 1 << 20);
+    VLA__HP("vladapter.bart.pad_id", pad_id, 1, 0, 0x7fffffff);
+    VLA__HP("vladapter.bart.bos_id", bos_id, 0, 0, 0x7fffffff);
+    VLA__HP("vladapter.bart.eos_id", eos_id, 2, 0, 0x7fffffff);
+    VLA__HP("vladapter.bart.decoder_start_id", dec_start_id, 2, 0, 0x7fffffff);
+    VLA__HP("vladapter.gen.no_repeat_ngram_size", no_repeat_ngram, 0, 0, 64);
+    VLA__HP("vladapter.gen.num_beams", num_beams, 1, 1, 64);
+    VLA__HP("vladapter.gen.max_length", max_length, 20, 1, 4096);
+    VLA__HP("vladapter.gen.min_length", min_length, 0, 0, 4096);
+    VLA__HP("vladapter.gen.early_stopping", early_stopping, 0, 0, 1);
+    if (st != VLA_OK) return st;
+    hp->ln_eps = 1e-5f;
+    if (vla_gguf_get_f32(g, "vladapter.bart.layer_norm_eps", &f) == VLA_OK) hp->ln_eps = f;
+    hp->embed_scale = 1.0f;
+    if (vla_gguf_get_bool(g, "vladapter.bart.scale_embedding", &b) == VLA_OK && b) hp->embed_scale = VLA_SQRTF((float)hp->d_model);
+    hp->length_penalty = 1.0f;
+    if (vla_gguf_get_f32(g, "vladapter.gen.length_penalty", &f) == VLA_OK) hp->length_penalty = f;
+    d_ok = hp->d_model % hp->n_enc_heads == 0 && hp->d_model % hp->n_dec_heads == 0;
+    if (!d_ok) { vla__log(lg, VLA_LOG_ERROR, "model file: d_model is not a multiple of the head count", 0, 0, 0); return VLA_ERR_FORMAT; }
+    /* sizes that come from tensors */
+    if (vla_gguf_get_tensor(g, "shared.weight", &t) != VLA_OK || t.n_dims != 2 || t.ne[0] != hp->d_model || t.ne[1] > 0x7fffffff)
+        return vla__missing(lg, "shared.weight", "is missing or not [vocab, d_model]");
+    hp->vocab = (int)t.ne[1];
+    if (vla_gguf_get_tensor(g, "decoder.embed_positions.weight", &t) != VLA_OK || t.n_dims != 2 || t.ne[1] < 3 || t.ne[1] > 1 << 20)
+        return vla__missing(lg, "decoder.embed_positions.weight", "is missing or malformed");
+    hp->n_positions = (int)t.ne[1];
+    if (hp->pad_id >= hp->vocab || hp->eos_id >= hp->vocab || hp->dec_start_id >= hp->vocab || hp->bos_id >= hp->vocab) {
+        vla__log(lg, VLA_LOG_ERROR, "model file: special token ids outside the vocabulary", 0, 0, 0);
+        return VLA_ERR_FORMAT;
+    }
+    if (vla_gguf_get_tensor(g, "encoder.visual_embedding.feat_embedding.0.weight", &t) == VLA_OK) {
+        hp->has_visual = 1;
+        if (t.n_dims != 2 || t.ne[1] != hp->d_model || t.ne[0] > 1 << 20) return vla__missing(lg, "encoder.visual_embedding.feat_embedding.0.weight", "is not [d_model, feat_dim]");
+        hp->feat_dim = (int)t.ne[0];
+        VLA__HP("vladapter.vis.n_boxes", n_boxes, 36, 1, 4096);
+        VLA__HP("vladapter.vis.pool_h", pool_h, 6, 0, 4096);
+        VLA__HP("vladapter.vis.pool_w", pool_w, 6, 0, 4096);
+        if (st != VLA_OK) return st;
+        if (hp->pool_h * hp->pool_w != 0 && hp->pool_h * hp->pool_w != hp->n_boxes) {
+            vla__log(lg, VLA_LOG_ERROR, "model file: pool_h * pool_w must equal n_boxes", 0, 0, 0);
+            return VLA_ERR_FORMAT;
+        }
+        if (vla_gguf_get_tensor(g, "encoder.visual_embedding.img_order_embedding.weight", &t) != VLA_OK || t.n_dims != 2 ||
+            t.ne[0] != hp->d_model || t.ne[1] > 64)
+            return vla__missing(lg, "encoder.visual_embedding.img_order_embedding.weight", "is missing or malformed");
+        hp->n_images = (int)t.ne[1];
+        if (hp->n_boxes > hp->vocab) return vla__missing(lg, "shared.weight", "has fewer rows than visual tokens");
+    }
+#undef VLA__HP
+    return VLA_OK;
+}
+
+/* Persistent layout of a model; the same calls in a measuring arena give the size. */
+static vla_status vla__model_alloc(vla_model **out, vla_arena *a, const void *gguf, size_t size, const vla_logger *log) {
+    vla_model *m = (vla_model *)vla_arena_alloc(a, sizeof(vla_model)), tmp;
+    vla_status st;
+    if (!m) return VLA_ERR_NOMEM;
+    if (a->measuring) m = &tmp; /* a size query: the struct lives on the stack */
+    VLA_MEMSET(m, 0, sizeof *m);
+    if (log) m->log = *log;
+    a->log = m->log;
+    if ((st = vla_gguf_open(&m->gguf, gguf, size, a)) != VLA_OK) {
+        if (st == VLA_ERR_FORMAT) vla__log(log, VLA_LOG_ERROR, "model file: not a valid GGUF file", 0, 0, 0);
+        return st;
+    }
+    if ((st = vla__read_hparams(&m->gguf, &m->log, &m->hp)) != VLA_OK) return st;
+    m->enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(m->hp.n_enc_layers + 1));
+    m->dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(m->hp.n_dec_layers + 1));
+    if (!m->enc || !m->dec) return VLA_ERR_NOMEM;
+    *out = a->measuring ? NULL : m;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_model_mem_req(const void *gguf, size_t gguf_size, size_t *bytes) {
+    vla_arena a;
+    vla_model *m;
+    vla_status st;
+    if (!gguf || !bytes) return VLA_ERR_ARGS;
+    vla_arena_init_measure(&a);
+    if ((st = vla__model_alloc(&m, &a, gguf, gguf_size, NULL)) != VLA_OK) return st;
+    *bytes = a.peak_total + VLA_ALIGN; /* + room to align the caller's pointer */
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, const void *gguf, size_t gguf_size,
+                                  const vla_logger *log) {
+    vla_arena a;
+    vla_model *m;
+    vla_status st;
+    vla_hparams *hp;
+    char nm[128];
+    int i, d;
+    if (!out || !mem || !gguf) return VLA_ERR_ARGS;
+    *out = NULL;
+    vla_arena_init(&a, mem, mem_size);
+    if (log) a.log = *log;
+    if ((st = vla__model_alloc(&m, &a, gguf, gguf_size, log)) != VLA_OK) {
+        if (st == VLA_ERR_NOMEM) {
+            size_t need = 0;
+            unsigned long long n;
+            vla_model_mem_req(gguf, gguf_size, &need);
+            n = need;
+            vla__log(log, VLA_LOG_ERROR, "model: %llu bytes of memory needed (vla_model_mem_req)", &n, 0, 0);
+        }
+        return st;
+    }
+    hp = &m->hp;
+    d = hp->d_model;
+    if ((st = vla__load_mat(m, "shared.weight", hp->vocab, d, &m->shared)) != VLA_OK) return st;
+    if ((st = vla__load_vec(m, "final_logits_bias", hp->vocab, &m->final_logits_bias)) != VLA_OK) return st;
+    if ((st = vla__load_mat(m, "encoder.embed_positions.weight", hp->n_positions, d, &m->enc_pos)) != VLA_OK) return st;
+    if ((st = vla__load_mat(m, "decoder.embed_positions.weight", hp->n_positions, d, &m->dec_pos)) != VLA_OK) return st;
+    if ((st = vla__load_ln(m, "encoder.layernorm_embedding", d, &m->enc_ln_emb)) != VLA_OK) return st;
+    if ((st = vla__load_ln(m, "decoder.layernorm_embedding", d, &m->dec_ln_emb)) != VLA_OK) return st;
+    for (i = 0; i < hp->n_enc_layers; i++) {
+        vla__enc_layer *L = &m->enc[i];
+        if ((st = vla__load_attn(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".self_attn"), d, &L->sa)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".self_attn_layer_norm"), d, &L->sa_ln)) != VLA_OK) return st;
+        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".fc1"), hp->enc_ffn, d, &L->fc1)) != VLA_OK) return st;
+        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".fc2"), d, hp->enc_ffn, &L->fc2)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".final_layer_norm"), d, &L->ffn_ln)) != VLA_OK) return st;
+    }
+    for (i = 0; i < hp->n_dec_layers; i++) {
+        vla__dec_layer *L = &m->dec[i];
+        if ((st = vla__load_attn(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".self_attn"), d, &L->sa)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".self_attn_layer_norm"), d, &L->sa_ln)) != VLA_OK) return st;
+        if ((st = vla__load_attn(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".encoder_attn"), d, &L->ca)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".encoder_attn_layer_norm"), d, &L->ca_ln)) != VLA_OK) return st;
+        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".fc1"), hp->dec_ffn, d, &L->fc1)) != VLA_OK) return st;
+        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".fc2"), d, hp->dec_ffn, &L->fc2)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".final_layer_norm"), d, &L->ffn_ln)) != VLA_OK) return st;
+    }
+    if (hp->has_visual) {
+        if ((st = vla__load_lin(m, "encoder.visual_embedding.feat_embedding.0", d, hp->feat_dim, &m->vis_feat)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, "encoder.visual_embedding.feat_embedding.1", d, &m->vis_feat_ln)) != VLA_OK) return st;
+        if ((st = vla__load_lin(m, "encoder.visual_embedding.absolute_vis_pos_embedding.0", d, 5, &m->vis_box)) != VLA_OK) return st;
+        if ((st = vla__load_ln(m, "encoder.visual_embedding.absolute_vis_pos_embedding.1", d, &m->vis_box_ln)) != VLA_OK) return st;
+        if ((st = vla__load_mat(m, "encoder.visual_embedding.img_order_embedding.weight", hp->n_images, d, &m->img_order)) != VLA_OK) return st;
+    }
+    *out = m;
+    return VLA_OK;
+}
+
+VLA_DEF const vla_hparams *vla_model_hparams(const vla_model *m) { return &m->hp; }
+VLA_DEF const vla_gguf *vla_model_gguf(const vla_model *m) { return &m->gguf; }
+
+/* ==========================================================================
+ * [I8] The BART encoder-decoder with the visual embedding
+ *
+ * Shapes: B examples, Lt text tokens, Nv visual tokens, L = Lt + Nv encoder
+ * tokens, d = d_model, H heads of dh = d/H, R decoder rows (B, or B*beams),
+ * V vocabulary.  Activations are row-major [tokens, d].
+ * ========================================================================== */
+
+struct vla_ctx {
+    const vla_model *m;
+    vla_ctx_params p;
+    vla_arena arena;
+    int Lmax, Rmax, Tmax;       /* capacities                                      */
+    int B, L, Nv;               /* the last vla_encode: batch, encoder length      */
+    int encoded;
+    float *enc_out;             /* [B, L, d] encoder output                        */
+    float *enc_mask;            /* [B, L] additive key mask (0 or -inf)            */
+    float *xk, *xv;             /* [n_dec][B, L, d] cross-attention keys/values    */
+    float *sk, *sv;             /* [n_dec][Rmax, Tmax, d] self-attention cache     */
+    float *logits;              /* [Rmax, V]                                       */
+    /* generation state */
+    int32_t *hist, *hist2;      /* [Rmax, Tmax] token histories (double buffer)    */
+    float *beam_score;          /* [Rmax] running scores (float32, as the official) */
+    int32_t *next_tok, *next_src; /* [Rmax]                                         */
+    float *next_score;          /* [Rmax]                                          */
+    int32_t *hyp_tok;           /* [Bmax, beams+1, Tmax] finished hypotheses       */
+    int32_t *hyp_len;           /* [Bmax, beams+1]                                 */
+    double *hyp_score;          /* [Bmax, beams+1]                                 */
+    double *worst;              /* [Bmax]                                          */
+    int32_t *n_hyp, *done;      /* [Bmax]                                          */
+};
+
+/* Encoder tokens per example for the given sizes. */
+static int vla__enc_len(const vla_hparams *hp, int Lt, int n_images) { return Lt + (hp->has_visual ? n_images * hp->n_boxes : 0); }
+
+/* ---- scratch layouts: the same function sizes (measuring) and carves ---- */
+
+typedef struct vla__enc_bufs {
+    float *q, *k, *v, *a;  /* [B*L, d]      */
+    float *h;              /* [B*L, ffn]    */
+    float *pool;           /* [n_boxes, feat_dim] pooled grid of one image */
+    float *box;            /* [n_boxes, d]  */
+} vla__enc_bufs;
+
+static int vla__enc_bufs_take(vla_arena *a, const vla_hparams *hp, int rows, vla__enc_bufs *e) {
+    size_t d = (size_t)hp->d_model, r = (size_t)rows;
+    e->q = (float *)vla_arena_scratch(a, r * d * 4);
+    e->k = (float *)vla_arena_scratch(a, r * d * 4);
+    e->v = (float *)vla_arena_scratch(a, r * d * 4);
+    e->a = (float *)vla_arena_scratch(a, r * d * 4);
+    e->h = (float *)vla_arena_scratch(a, r * (size_t)(hp->enc_ffn > hp->d_model ? hp->enc_ffn : hp->d_model) * 4);
+    e->pool = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) * (size_t)(hp->feat_dim + 1) * 4);
+    e->box = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) * d * 4);
+    return e->q && e->k && e->v && e->a && e->h && e->pool && e->box;
+}
+
+typedef struct vla__dec_bufs {
+    float *x, *q, *k, *v, *a;  /* [R, d]   */
+    float *h;                  /* [R, ffn] */
+    float *gather;             /* [R, Tmax, d]: beam reordering of the cache */
+} vla__dec_bufs;
+
+static int vla__dec_bufs_take(vla_arena *a, const vla_hparams *hp, int R, int Tmax, vla__dec_bufs *e) {
+    size_t d = (size_t)hp->d_model, r = (size_t)R;
+    e->x = (float *)vla_arena_scratch(a, r * d * 4);
+    e->q = (float *)vla_arena_scratch(a, r * d * 4);
+    e->k = (float *)vla_arena_scratch(a, r * d * 4);
+    e->v = (float *)vla_arena_scratch(a, r * d * 4);
+    e->a = (float *)vla_arena_scratch(a, r * d * 4);
+    e->h = (float *)vla_arena_scratch(a, r * (size_t)hp->dec_ffn * 4);
+    e->gather = (float *)vla_arena_scratch(a, r * (size_t)Tmax * d * 4);
+    return e->x && e->q && e->k && e->v && e->a && e->h && e->gather;
+}
+
+/* The context's persistent layout followed by the largest scratch phase. */
+static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
+    const vla_hparams *hp = &c->m->hp;
+    size_t d = (size_t)hp->d_model, nd = (size_t)hp->n_dec_layers, V = (size_t)hp->vocab;
+    size_t B = (size_t)c->p.max_batch, L = (size_t)c->Lmax, R = (size_t)c->Rmax, T = (size_t)c->Tmax, nb = (size_t)c->p.max_beams;
+    size_t mark, att;
+    vla__enc_bufs eb;
+    vla__dec_bufs db;
+    c->enc_out = (float *)vla_arena_alloc(a, vla__mul(B * L, d) * 4);
+    c->enc_mask = (float *)vla_arena_alloc(a, B * L * 4);
+    c->xk = (float *)vla_arena_alloc(a, vla__mul(nd * B * L, d) * 4);
+    c->xv = (float *)vla_arena_alloc(a, vla__mul(nd * B * L, d) * 4);
+    c->sk = (float *)vla_arena_alloc(a, vla__mul(nd * R * T, d) * 4);
+    c->sv = (float *)vla_arena_alloc(a, vla__mul(nd * R * T, d) * 4);
+    c->logits = (float *)vla_arena_alloc(a, vla__mul(R, V) * 4);
+    c->hist = (int32_t *)vla_arena_alloc(a, R * T * 4);
+    c->hist2 = (int32_t *)vla_arena_alloc(a, R * T * 4);
+    c->beam_score = (float *)vla_arena_alloc(a, R * 4);
+    c->next_tok = (int32_t *)vla_arena_alloc(a, R * 4);
+    c->next_src = (int32_t *)vla_arena_alloc(a, R * 4);
+    c->next_score = (float *)vla_arena_alloc(a, R * 4);
+    c->hyp_tok = (int32_t *)vla_arena_alloc(a, B * (nb + 1) * T * 4); /* nb + 1: room to insert before dropping */
+    c->hyp_len = (int32_t *)vla_arena_alloc(a, B * (nb + 1) * 4);
+    c->hyp_score = (double *)vla_arena_alloc(a, B * (nb + 1) * 8);
+    c->worst = (double *)vla_arena_alloc(a, B * 8);
+    c->n_hyp = (int32_t *)vla_arena_alloc(a, B * 4);
+    c->done = (int32_t *)vla_arena_alloc(a, B * 4);
+    if (!c->enc_out || !c->enc_mask || !c->xk || !c->xv || !c->sk || !c->sv || !c->logits || !c->hist || !c->hist2 ||
+        !c->beam_score || !c->next_tok || !c->next_src || !c->next_score || !c->hyp_tok || !c->hyp_len ||
+        !c->hyp_score || !c->worst || !c->n_hyp || !c->done)
+        return VLA_ERR_NOMEM;
+    /* Scratch phases, each measured with what its kernels take on top. */
+    mark = vla_arena_scratch_mark(a);
+    if (!vla__enc_bufs_take(a, hp, (int)(B * L), &eb)) return VLA_ERR_NOMEM;
+    if (!vla_arena_scratch(a, vla_attention_scratch_size((int)L, (int)L))) return VLA_ERR_NOMEM;
+    vla_arena_scratch_release(a, mark);
+    if (!vla__dec_bufs_take(a, hp, (int)R, (int)T, &db)) return VLA_ERR_NOMEM;
+    att = vla_attention_scratch_size(1, (int)(L > T ? L : T));
+    if (!vla_arena_scratch(a, att)) return VLA_ERR_NOMEM;
+    vla_arena_scratch_release(a, mark);
+    return VLA_OK;
+}
+
+static vla_status vla__ctx_check(const vla_model *m, const vla_ctx_params *p) {
+    if (!m || !p) return VLA_ERR_ARGS;
+    if (p->max_batch < 1 || p->max_text_len < 1 || p->max_dec_len < 2 || p->max_beams < 1 || p->max_images < 0 ||
+        p->max_images > 2 || p->max_batch > 4096 || p->max_text_len > 1 << 16 || p->max_dec_len > 4096 ||
+        p->max_beams > 64)
+        return VLA_ERR_ARGS;
+    if (p->max_text_len + 2 > m->hp.n_positions || p->max_dec_len + 2 > m->hp.n_positions) return VLA_ERR_RANGE;
+    return VLA_OK;
+}
+
+static void vla__ctx_dims(vla_ctx *c) {
+    c->Lmax = vla__enc_len(&c->m->hp, c->p.max_text_len, c->p.max_images);
+    c->Rmax = c->p.max_batch * c->p.max_beams;
+    c->Tmax = c->p.max_dec_len;
+}
+
+VLA_DEF vla_status vla_ctx_mem_req(const vla_model *m, const vla_ctx_params *p, size_t *bytes) {
+    vla_ctx c;
+    vla_arena a;
+    vla_status st;
+    if (!bytes) return VLA_ERR_ARGS;
+    if ((st = vla__ctx_check(m, p)) != VLA_OK) return st;
+    VLA_MEMSET(&c, 0, sizeof c);
+    c.m = m; c.p = *p;
+    vla__ctx_dims(&c);
+    vla_arena_init_measure(&a);
+    if (!vla_arena_alloc(&a, sizeof(vla_ctx))) return VLA_ERR_NOMEM;
+    if ((st = vla__ctx_layout(&c, &a)) != VLA_OK) return st;
+    *bytes = a.peak_total + VLA_ALIGN;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_ctx_init(vla_ctx **out, const vla_model *m, const vla_ctx_params *p, void *mem, size_t mem_size) {
+    vla_arena a;
+    vla_ctx *c;
+    vla_status st;
+    if (!out || !mem) return VLA_ERR_ARGS;
+    *out = NULL;
+    if ((st = vla__ctx_check(m, p)) != VLA_OK) return st;
+    vla_arena_init(&a, mem, mem_size);
+    a.log = p->log;
+    c = (vla_ctx *)vla_arena_alloc(&a, sizeof(vla_ctx));
+    if (!c) return VLA_ERR_NOMEM;
+    VLA_MEMSET(c, 0, sizeof *c);
+    c->m = m; c->p = *p;
+    vla__ctx_dims(c);
+    if ((st = vla__ctx_layout(c, &a)) != VLA_OK) {
+        size_t need = 0;
+        unsigned long long n;
+        vla_ctx_mem_req(m, p, &need);
+        n = need;
+        vla__log(&p->log, VLA_LOG_ERROR, "context: %llu bytes of memory needed (vla_ctx_mem_req)", &n, 0, 0);
+        return st;
+    }
+    c->arena = a;
+    *out = c;
+    return VLA_OK;
+}
+
+VLA_DEF vla_arena_stats vla_ctx_stats(const vla_ctx *c) { return vla_arena_get_stats(&c->arena); }
+
+VLA_DEF vla_gen_params vla_gen_defaults(const vla_model *m) {
+    vla_gen_params g;
+    g.num_beams = m->hp.num_beams;
+    g.max_length = m->hp.max_length;
+    g.min_length = m->hp.min_length;
+    g.no_repeat_ngram = m->hp.no_repeat_ngram;
+    g.early_stopping = m->hp.early_stopping;
+    g.length_penalty = m->hp.length_penalty;
+    return g;
+}
+
+/* y = x W^T + b for a vla__lin. */
+static void vla__lin_fwd(const vla_ctx *c, float *y, const float *x, const vla__lin *l, int M) {
+    vla_linear(&c->p.exec, y, x, &l->w, l->b, M);
+}
+
+static void vla__scale(float *x, size_t n, float s) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] *= s;
+}
+
+/* x = LN(x + y) over M rows of width d (the post-LN residual of BART). */
+static void vla__add_ln(float *x, const float *y, const vla__ln *ln, int M, int d, float eps) {
+    vla_add(x, x, y, (size_t)M * d);
+    vla_layernorm(x, x, ln->g, ln->b, M, d, eps);
+}
+
+/* Visual tokens of example b appended at x[0 .. n_images*n_boxes):
+ *   v_i = LN_f(W_f feat_i + c_f) + LN_p(W_p [x1, x2, y1, y2, area] + c_p)
+ *         + E_img[m] + E_tok[V - 1 - i]
+ * with the grid of each image max-pooled to pool_h x pool_w first. */
+static vla_status vla__visual_embed(vla_ctx *c, const vla_input *in, int b, float *x, vla__enc_bufs *e) {
+    const vla_model *m = c->m;
+    const vla_hparams *hp = &m->hp;
+    int d = hp->d_model, F = hp->feat_dim, nbx = hp->n_boxes, grid = in->grid_h * in->grid_w, img, i, j;
+    float *row = e->a; /* one d-row of temporary space */
+    for (img = 0; img < in->n_images; img++) {
+        const float *feat = in->feats + ((size_t)b * in->n_images + img) * (size_t)grid * F;   /* [grid, F] */
+        const float *box = in->boxes ? in->boxes + ((size_t)b * in->n_images + img) * (size_t)grid * 4 : NULL;
+        float *xv = x + (size_t)img * nbx * d;                                                 /* [nbx, d] */
+        if (hp->pool_h) vla_adaptive_maxpool2d(e->pool, feat, in->grid_h, in->grid_w, F, hp->pool_h, hp->pool_w);
+        else VLA_MEMCPY(e->pool, feat, sizeof(float) * (size_t)nbx * F); /* first n_boxes grid cells */
+        vla__lin_fwd(c, xv, e->pool, &m->vis_feat, nbx);
+        vla_layernorm(xv, xv, m->vis_feat_ln.g, m->vis_feat_ln.b, nbx, d, hp->ln_eps);
+        /* box branch: boxes truncated to the first n_boxes rows of this image */
+        for (i = 0; i < nbx; i++) {
+            float bx[5] = {0, 0, 0, 0, 0};
+            if (box) {
+                const float *q = box + (size_t)i * 4;
+                bx[0] = q[0]; bx[1] = q[1]; bx[2] = q[2]; bx[3] = q[3];
+                bx[4] = (q[3] - q[2]) * (q[1] - q[0]); /* (y2 - y1)(x2 - x1) */
+            }
+            vla__lin_fwd(c, e->box + (size_t)i * d, bx, &m->vis_box, 1);
+        }
+        vla_layernorm(e->box, e->box, m->vis_box_ln.g, m->vis_box_ln.b, nbx, d, hp->ln_eps);
+        vla_add(xv, xv, e->box, (size_t)nbx * d);
+        vla_mat_row(row, &m->img_order, img);
+        for (i = 0; i < nbx; i++) {
+            float *xi = xv + (size_t)i * d;
+            for (j = 0; j < d; j++) xi[j] += row[j];
+            vla_mat_row(row + d, &m->shared, hp->vocab - 1 - i); /* obj-order: E_tok[V-1-i] */
+            for (j = 0; j < d; j++) xi[j] += row[d + j];
+        }
+    }
+    return VLA_OK;
+}
+
+static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
+    const vla_model *m;
+    const vla_hparams *hp;
+    vla__enc_bufs e;
+    size_t mark;
+    int B, Lt, L, d, H, dh, b, t, l, rows, nd;
+    float scale;
+    vla_status st = VLA_OK;
+    if (!c || !in) return VLA_ERR_ARGS;
+    m = c->m; hp = &m->hp;
+    B = in->batch; Lt = in->text_len;
+    c->encoded = 0;
+    if (B < 1 || B > c->p.max_batch || Lt < 0 || Lt > c->p.max_text_len || (Lt > 0 && !in->ids)) return VLA_ERR_ARGS;
+    if (in->n_images < 0 || in->n_images > c->p.max_images) return VLA_ERR_ARGS;
+    if (in->n_images > 0) {
+        if (!hp->has_visual) return VLA_ERR_UNSUPPORTED;
+        if (!in->feats || in->grid_h < 1 || in->grid_w < 1 || in->grid_h * in->grid_w > c->p.max_grid ||
+            in->n_images > hp->n_images)
+            return VLA_ERR_ARGS;
+        if (hp->pool_h ? (in->grid_h < hp->pool_h || in->grid_w < hp->pool_w) : in->grid_h * in->grid_w < hp->n_boxes)
+            return VLA_ERR_ARGS;
+    }
+    L = vla__enc_len(hp, Lt, in->n_images);
+    if (L < 1) return VLA_ERR_ARGS;
+    d = hp->d_model; H = hp->n_enc_heads; dh = d / H; rows = B * L; nd = hp->n_dec_layers;
+    scale = 1.0f / VLA_SQRTF((float)dh);
+    for (b = 0; b < B * Lt; b++)
+        if (in->ids[b] < 0 || in->ids[b] >= hp->vocab) return VLA_ERR_RANGE;
+    mark = vla_arena_scratch_mark(&c->arena);
+    if (!vla__enc_bufs_take(&c->arena, hp, rows, &e)) return VLA_ERR_NOMEM;
+    /* Input assembly: x[b] = [LN_emb(E_tok[ids]*scale + P[t+2]); visual tokens]. */
+    for (b = 0; b < B; b++) {
+        float *xb = c->enc_out + (size_t)b * L * d;
+        float *mb = c->enc_mask + (size_t)b * L;
+        for (t = 0; t < Lt; t++) {
+            int32_t id = in->ids[(size_t)b * Lt + t];
+            float *xt = xb + (size_t)t * d;
+            vla_mat_row(xt, &m->shared, id);
+            if (hp->embed_scale != 1.0f) vla__scale(xt, (size_t)d, hp->embed_scale);
+            vla_mat_row(e.a, &m->enc_pos, t + 2);
+            vla_add(xt, xt, e.a, (size_t)d);
+            mb[t] = (!in->no_pad_mask && id == hp->pad_id) ? VLA__NEG_INF : 0.0f;
+        }
+        vla_layernorm(xb, xb, m->enc_ln_emb.g, m->enc_ln_emb.b, Lt, d, hp->ln_eps);
+        if (in->n_images > 0) vla__visual_embed(c, in, b, xb + (size_t)Lt * d, &e);
+        for (t = Lt; t < L; t++) mb[t] = 0.0f;
+    }
+    /* Encoder layers (post-LN):  x = LN1(x + SA(x));  x = LN2(x + fc2(gelu(fc1(x)))) */
+    for (l = 0; l < hp->n_enc_layers && st == VLA_OK && run_layers; l++) {
+        const vla__enc_layer *ly = &m->enc[l];
+        float *x = c->enc_out;
+        vla__lin_fwd(c, e.q, x, &ly->sa.q, rows);
+        vla__scale(e.q, (size_t)rows * d, scale);
+        vla__lin_fwd(c, e.k, x, &ly->sa.k, rows);
+        vla__lin_fwd(c, e.v, x, &ly->sa.v, rows);
+        for (b = 0; b < B && st == VLA_OK; b++) {
+            size_t o = (size_t)b * L * d;
+            st = vla_attention(&c->p.exec, &c->arena, e.h + o, d, e.q + o, d, e.k + o, d, e.v + o, d, L, L, H, dh,
+                               c->enc_mask + (size_t)b * L, 0, 0);
+        }
+        vla__lin_fwd(c, e.a, e.h, &ly->sa.o, rows);
+        vla__add_ln(x, e.a, &ly->sa_ln, rows, d, hp->ln_eps);
+        vla__lin_fwd(c, e.h, x, &ly->fc1, rows);
+        vla_gelu_erf(e.h, (size_t)rows * hp->enc_ffn);
+        vla__lin_fwd(c, e.a, e.h, &ly->fc2, rows);
+        vla__add_ln(x, e.a, &ly->ffn_ln, rows, d, hp->ln_eps);
+    }
+    /* Cross-attention keys and values of every decoder layer, once. */
+    for (l = 0; l < nd && st == VLA_OK && run_layers; l++) {
+        vla__lin_fwd(c, c->xk + (size_t)l * rows * d, c->enc_out, &m->dec[l].ca.k, rows);
+        vla__lin_fwd(c, c->xv + (size_t)l * rows * d, c->enc_out, &m->dec[l].ca.v, rows);
+    }
+    vla_arena_scratch_release(&c->arena, mark);
+    if (st != VLA_OK) return st;
+    c->B = B; c->L = L; c->Nv = L - Lt;
+    c->encoded = run_layers ? 1 : 2;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_encode(vla_ctx *c, const vla_input *in) { return vla__encode(c, in, 1); }
+VLA_DEF vla_status vla_encode_embeddings(vla_ctx *c, const vla_input *in) { return vla__encode(c, in, 0); }
+
+VLA_DEF const float *vla_encoder_output(const vla_ctx *c, int b, int *len) {
+    if (!c || !c->encoded || b < 0 || b >= c->B) return NULL;
+    if (len) *len = c->L;
+    return c->enc_out + (size_t)b * c->L * c->m->hp.d_model;
+}
+
+/* One decoder step for R rows at position t: row r holds token tok[r] and
+ * reads the encoder output of example r / group.  Appends K/V to the cache
+ * and writes logits [R, V] to c->logits. */
+static vla_status vla__dec_step(vla_ctx *c, vla__dec_bufs *e, const int32_t *tok, int R, int group, int t) {
+    const vla_model *m = c->m;
+    const vla_hparams *hp = &m->hp;
+    int d = hp->d_model, H = hp->n_dec_heads, dh = d / H, L = c->L, T = c->Tmax, r, l;
+    float scale = 1.0f / VLA_SQRTF((float)dh);
+    vla_status st = VLA_OK;
+    for (r = 0; r < R; r++) {
+        float *x = e->x + (size_t)r * d;
+        if (tok[r] < 0 || tok[r] >= hp->vocab) return VLA_ERR_RANGE;
+        vla_mat_row(x, &m->shared, tok[r]);
+        if (hp->embed_scale != 1.0f) vla__scale(x, (size_t)d, hp->embed_scale);
+        vla_mat_row(e->a, &m->dec_pos, t + 2);
+        vla_add(x, x, e->a, (size_t)d);
+    }
+    vla_layernorm(e->x, e->x, m->dec_ln_emb.g, m->dec_ln_emb.b, R, d, hp->ln_eps);
+    for (l = 0; l < hp->n_dec_layers && st == VLA_OK; l++) {
+        const vla__dec_layer *ly = &m->dec[l];
+        float *K = c->sk + (size_t)l * c->Rmax * T * d, *Vc = c->sv + (size_t)l * c->Rmax * T * d;
+        const float *XK = c->xk + (size_t)l * c->B * L * d, *XV = c->xv + (size_t)l * c->B * L * d;
+        /* causal self-attention over the cache [0, t] */
+        vla__lin_fwd(c, e->q, e->x, &ly->sa.q, R);
+        vla__scale(e->q, (size_t)R * d, scale);
+        vla__lin_fwd(c, e->k, e->x, &ly->sa.k, R);
+        vla__lin_fwd(c, e->v, e->x, &ly->sa.v, R);
+        for (r = 0; r < R && st == VLA_OK; r++) {
+            float *Kr = K + (size_t)r * T * d, *Vr = Vc + (size_t)r * T * d;
+            VLA_MEMCPY(Kr + (size_t)t * d, e->k + (size_t)r * d, sizeof(float) * (size_t)d);
+            VLA_MEMCPY(Vr + (size_t)t * d, e->v + (size_t)r * d, sizeof(float) * (size_t)d);
+            st = vla_attention(&c->p.exec, &c->arena, e->h + (size_t)r * d, d, e->q + (size_t)r * d, d, Kr, d, Vr, d, 1,
+                               t + 1, H, dh, NULL, 0, 0);
+        }
+        vla__lin_fwd(c, e->a, e->h, &ly->sa.o, R);
+        vla__add_ln(e->x, e->a, &ly->sa_ln, R, d, hp->ln_eps);
+        /* cross-attention over the encoder output of the row's example */
+        vla__lin_fwd(c, e->q, e->x, &ly->ca.q, R);
+        vla__scale(e->q, (size_t)R * d, scale);
+        for (r = 0; r < R && st == VLA_OK; r++) {
+            int b = r / group;
+            st = vla_attention(&c->p.exec, &c->arena, e->h + (size_t)r * d, d, e->q + (size_t)r * d, d,
+                               XK + (size_t)b * L * d, d, XV + (size_t)b * L * d, d, 1, L, H, dh,
+                               c->enc_mask + (size_t)b * L, 0, 0);
+        }
+        vla__lin_fwd(c, e->a, e->h, &ly->ca.o, R);
+        vla__add_ln(e->x, e->a, &ly->ca_ln, R, d, hp->ln_eps);
+        /* feed-forward */
+        vla__lin_fwd(c, e->h, e->x, &ly->fc1, R);
+        vla_gelu_erf(e->h, (size_t)R * hp->dec_ffn);
+        vla__lin_fwd(c, e->a, e->h, &ly->fc2, R);
+        vla__add_ln(e->x, e->a, &ly->ffn_ln, R, d, hp->ln_eps);
+    }
+    /* logits = x E^T + final_logits_bias */
+    vla_linear(&c->p.exec, c->logits, e->x, &m->shared, m->final_logits_bias, R);
+    return st;
+}
+
+VLA_DEF vla_status vla_decode_logits(vla_ctx *c, const int32_t *dec_ids, int T, float *logits) {
+    vla__dec_bufs e;
+    size_t mark, V;
+    int t, b;
+    int32_t *tok;
+    vla_status st = VLA_OK;
+    if (!c || !dec_ids || !logits) return VLA_ERR_ARGS;
+    if (c->encoded != 1) return VLA_ERR_STATE;
+    if (T < 1 || T > c->Tmax) return VLA_ERR_ARGS;
+    tok = c->next_tok; /* [Rmax] >= B */
+    V = (size_t)c->m->hp.vocab;
+    mark = vla_arena_scratch_mark(&c->arena);
+    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->Rmax, c->Tmax, &e)) return VLA_ERR_NOMEM;
+    for (t = 0; t < T && st == VLA_OK; t++) {
+        for (b = 0; b < c->B; b++) tok[b] = dec_ids[(size_t)b * T + t];
+        st = vla__dec_step(c, &e, tok, c->B, 1, t);
+        for (b = 0; b < c->B && st == VLA_OK; b++)
+            VLA_MEMCPY(logits + ((size_t)b * T + t) * V, c->logits + (size_t)b * V, V * sizeof(float));
+    }
+    vla_arena_scratch_release(&c->arena, mark);
+    return st;
+}
+
+/* ==========================================================================
+ * [I9] Decoding: greedy and beam search with transformers-4.2.1 semantics
+ * ========================================================================== */
+
+/* Ban every token that would repeat an n-gram of hist[0, len): for the last
+ * n-1 tokens as prefix, each earlier occurrence of that prefix bans the token
+ * that followed it. */
+static void vla__ban_ngrams(float *scores, const int32_t *hist, int len, int n, int V) {
+    int i, k;
+    if (n <= 0 || len + 1 < n) return;
+    for (i = 0; i + n <= len; i++) {
+        for (k = 0; k < n - 1; k++)
+            if (hist[i + k] != hist[len - n + 1 + k]) break;
+        if (k == n - 1 && hist[i + n - 1] >= 0 && hist[i + n - 1] < V) scores[hist[i + n - 1]] = VLA__NEG_INF;
+    }
+}
+
+static vla_status vla__greedy(vla_ctx *c, vla__dec_bufs *e, const vla_gen_params *g, int32_t *out, int *out_len) {
+    const vla_hparams *hp = &c->m->hp;
+    int B = c->B, V = hp->vocab, T = g->max_length, b, cur, n_done = 0, width = 1;
+    vla_status st;
+    for (b = 0; b < B; b++) { c->hist[(size_t)b * c->Tmax] = hp->dec_start_id; c->done[b] = 0; }
+    for (cur = 1; cur < T; cur++) {
+        for (b = 0; b < B; b++) c->next_tok[b] = c->hist[(size_t)b * c->Tmax + cur - 1];
+        if ((st = vla__dec_step(c, e, c->next_tok, B, 1, cur - 1)) != VLA_OK) return st;
+        for (b = 0; b < B; b++) {
+            float *s = c->logits + (size_t)b * V;
+            int32_t *h = c->hist + (size_t)b * c->Tmax, best = 0, v;
+            if (c->done[b]) { h[cur] = hp->pad_id; continue; }
+            vla__ban_ngrams(s, h, cur, g->no_repeat_ngram, V);
+            if (cur < g->min_length) s[hp->eos_id] = VLA__NEG_INF;
+            for (v = 1; v < V; v++) if (s[v] > s[best]) best = v;
+            h[cur] = best;
+            if (best == hp->eos_id) { c->done[b] = 1; n_done++; }
+        }
+        width = cur + 1;
+        if (n_done == B) break;
+    }
+    for (b = 0; b < B; b++) {
+        int k;
+        for (k = 0; k < T; k++) out[(size_t)b * T + k] = k < width ? c->hist[(size_t)b * c->Tmax + k] : hp->pad_id;
+    }
+    *out_len = width;
+    return VLA_OK;
+}
+
+/* A finished hypothesis of example b (BeamHypotheses.add): tokens src[0, len)
+ * with the summed log-probs; score = sum / len^lp in double, as Python does.
+ * Up to nb are kept; an insertion into a full list drops the lowest score
+ * (the earliest of equal ones) and "worst" becomes the lowest kept. */
+static void vla__hyp_add(vla_ctx *c, int b, int nb, const int32_t *src, int len, double sum_logprobs, double lp) {
+    double score = sum_logprobs / VLA_POW((double)len, lp);
+    int n = c->n_hyp[b], i, lo;
+    size_t base = (size_t)b * (nb + 1);
+    double *sc = c->hyp_score + base;
+    int32_t *ln = c->hyp_len + base, *tk = c->hyp_tok + base * c->Tmax;
+    if (!(n < nb || score > c->worst[b])) return;
+    sc[n] = score; ln[n] = len;
+    VLA_MEMCPY(tk + (size_t)n * c->Tmax, src, sizeof(int32_t) * (size_t)len);
+    n++;
+    if (n > nb) {
+        for (lo = 0, i = 1; i < n; i++) if (sc[i] < sc[lo]) lo = i;
+        for (i = lo; i + 1 < n; i++) { /* delete slot lo, keeping the order */
+            sc[i] = sc[i + 1]; ln[i] = ln[i + 1];
+            VLA_MEMCPY(tk + (size_t)i * c->Tmax, tk + (size_t)(i + 1) * c->Tmax, sizeof(int32_t) * (size_t)c->Tmax);
+        }
+        n--;
+        for (c->worst[b] = sc[0], i = 1; i < n; i++) if (sc[i] < c->worst[b]) c->worst[b] = sc[i];
+    } else {
+        if (score < c->worst[b]) c->worst[b] = score;
+    }
+    c->n_hyp[b] = n;
+}
+
+/* Swap the self-attention cache rows into the order of c->next_src. */
+static void vla__cache_gather(vla_ctx *c, vla__dec_bufs *e, int R, int len) {
+    size_t d = (size_t)c->m->hp.d_model, T = (size_t)c->Tmax, row = (size_t)len * d;
+    int l, r, kv;
+    for (l = 0; l < c->m->hp.n_dec_layers; l++)
+        for (kv = 0; kv < 2; kv++) {
+            float *base = (kv ? c->sv : c->sk) + (size_t)l * c->Rmax * T * d;
+            for (r = 0; r < R; r++) VLA_MEMCPY(e->gather + (size_t)r * row, base + (size_t)c->next_src[r] * T * d, row * 4);
+            for (r = 0; r < R; r++) VLA_MEMCPY(base + (size_t)r * T * d, e->gather + (size_t)r * row, row * 4);
+        }
+}
+
+/* Top-k (k = 2*nb) of the nb*V scores of one example, descending; ties keep
+ * the lower index first.  s: nb rows of V. */
+static void vla__topk(const float *s, int nb, int V, int k, float *val, int32_t *idx) {
+    int n = 0, i, j;
+    for (i = 0; i < nb * V; i++) {
+        float v = s[i];
+        if (n == k && !(v > val[k - 1])) continue;
+        j = n < k ? n++ : k - 1;
+        while (j > 0 && v > val[j - 1]) { val[j] = val[j - 1]; idx[j] = idx[j - 1]; j--; }
+        val[j] = v; idx[j] = i;
+    }
+}
+
+static vla_status vla__beam(vla_ctx *c, vla__dec_bufs *e, const vla_gen_params *g, int32_t *out, int *out_len, float *scores) {
+    const vla_hparams *hp = &c->m->hp;
+    int B = c->B, nb = g->num_beams, R = B * nb, V = hp->vocab, T = g->max_length, Tm = c->Tmax;
+    int b, k, r, cur, width = 0;
+    float cval[128];
+    int32_t cidx[128];
+    vla_status st;
+    for (r = 0; r < R; r++) {
+        c->hist[(size_t)r * Tm] = hp->dec_start_id;
+        c->beam_score[r] = (r % nb == 0) ? 0.0f : -1e9f; /* only beam 0 is expanded first */
+    }
+    for (b = 0; b < B; b++) { c->done[b] = 0; c->n_hyp[b] = 0; c->worst[b] = 1e9; }
+    for (cur = 1; cur < T; cur++) {
+        int all_done = 1;
+        for (r = 0; r < R; r++) c->next_tok[r] = c->hist[(size_t)r * Tm + cur - 1];
+        if ((st = vla__dec_step(c, e, c->next_tok, R, nb, cur - 1)) != VLA_OK) return st;
+        /* scores = log_softmax(forced logits) with bans, + running score */
+        for (r = 0; r < R; r++) {
+            float *s = c->logits + (size_t)r * V;
+            int v;
+            if (cur == T - 1) /* BART forces EOS at the last step, before log_softmax */
+                for (v = 0; v < V; v++) if (v != hp->eos_id) s[v] = VLA__NEG_INF;
+            vla_log_softmax(s, V);
+            vla__ban_ngrams(s, c->hist + (size_t)r * Tm, cur, g->no_repeat_ngram, V);
+            if (cur < g->min_length) s[hp->eos_id] = VLA__NEG_INF;
+            for (v = 0; v < V; v++) s[v] += c->beam_score[r];
+        }
+        for (b = 0; b < B; b++) {
+            int live = 0;
+            if (c->done[b]) { /* finished examples feed pad with score 0 */
+                for (k = 0; k < nb; k++) {
+                    r = b * nb + k;
+                    c->next_score[r] = 0.0f; c->next_tok[r] = hp->pad_id; c->next_src[r] = r;
+                }
+                continue;
+            }
+            vla__topk(c->logits + (size_t)b * nb * V, nb, V, 2 * nb, cval, cidx);
+            for (k = 0; k < 2 * nb && live < nb; k++) {
+                int src = b * nb + cidx[k] / V, tok = cidx[k] % V;
+                if (tok == hp->eos_id) {
+                    if (k >= nb) continue; /* an EOS outside the first nb candidates is dropped */
+                    vla__hyp_add(c, b, nb, c->hist + (size_t)src * Tm, cur, (double)cval[k], (double)g->length_penalty);
+                } else {
+                    r = b * nb + live++;
+                    c->next_score[r] = cval[k]; c->next_tok[r] = tok; c->next_src[r] = src;
+                }
+            }
+            /* is_done: nb hypotheses and (early stopping, or none of this step's
+             * candidates can beat the worst kept one) */
+            if (c->n_hyp[b] >= nb) {
+                if (g->early_stopping) c->done[b] = 1;
+                else if (c->worst[b] >= (double)cval[0] / VLA_POW((double)cur, (double)g->length_penalty)) c->done[b] = 1;
+            }
+        }
+        /* reorder histories and cache by source beam, append the new tokens */
+        for (r = 0; r < R; r++) {
+            VLA_MEMCPY(c->hist2 + (size_t)r * Tm, c->hist + (size_t)c->next_src[r] * Tm, sizeof(int32_t) * (size_t)cur);
+            c->hist2[(size_t)r * Tm + cur] = c->next_tok[r];
+            c->beam_score[r] = c->next_score[r];
+        }
+        { int32_t *t = c->hist; c->hist = c->hist2; c->hist2 = t; }
+        vla__cache_gather(c, e, R, cur);
+        for (b = 0; b < B; b++) all_done &= c->done[b] != 0;
+        if (all_done) { cur++; break; }
+    }
+    /* finalize: unfinished examples offer their live beams */
+    for (b = 0; b < B; b++) {
+        int best = 0, len, i;
+        const int32_t *tk;
+        if (!c->done[b])
+            for (k = 0; k < nb; k++)
+                vla__hyp_add(c, b, nb, c->hist + (size_t)(b * nb + k) * Tm, cur, (double)c->beam_score[b * nb + k],
+                             (double)g->length_penalty);
+        for (i = 1; i < c->n_hyp[b]; i++) /* the highest score; the later one on ties (Python's sorted + pop) */
+            if (c->hyp_score[(size_t)b * (nb + 1) + i] >= c->hyp_score[(size_t)b * (nb + 1) + best]) best = i;
+        len = c->hyp_len[(size_t)b * (nb + 1) + best];
+        if (len + 1 > width) width = len + 1;
+        tk = c->hyp_tok + ((size_t)b * (nb + 1) + best) * Tm;
+        for (i = 0; i < T; i++) out[(size_t)b * T + i] = i < len ? tk[i] : (i == len ? hp->eos_id : hp->pad_id);
+        if (scores) scores[b] = (float)c->hyp_score[(size_t)b * (nb + 1) + best];
+    }
+    *out_len = width < T ? width : T;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_generate(vla_ctx *c, const vla_gen_params *g, int32_t *out_ids, int *out_len, float *scores) {
+    vla__dec_bufs e;
+    size_t mark;
+    vla_status st;
+    if (!c || !g || !out_ids || !out_len) return VLA_ERR_ARGS;
+    if (c->encoded != 1) return VLA_ERR_STATE;
+    if (g->num_beams < 1 || g->num_beams > c->p.max_beams || g->num_beams > 64 || g->max_length < 2 ||
+        g->max_length > c->Tmax || g->no_repeat_ngram < 0 || g->min_length < 0)
+        return VLA_ERR_ARGS;
+    mark = vla_arena_scratch_mark(&c->arena);
+    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->Rmax, c->Tmax, &e)) return VLA_ERR_NOMEM;
+    if (g->num_beams == 1) {
+        st = vla__greedy(c, &e, g, out_ids, out_len);
+        if (scores) { int b; for (b = 0; b < c->B; b++) scores[b] = 0.0f; }
+    } else {
+        st = vla__beam(c, &e, g, out_ids, out_len, scores);
+    }
+    vla_arena_scratch_release(&c->arena, mark);
+    return st;
 }
 
 #endif /* VLADAPTER_IMPLEMENTATION_DONE */

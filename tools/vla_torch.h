@@ -1460,8 +1460,8 @@ static int vla_torch__walkable(const vla_torch__val *v)
            v->type == VLA_TORCH__DICT || v->type == VLA_TORCH__OBJECT;
 }
 
-/* Depth-first walk.  in_object: we are in a TorchScript module's attributes,
- * where only tensors and submodules are followed. */
+/* Depth-first walk from the root; inside a TorchScript module object only
+ * tensor and submodule attributes are followed (that gives the state_dict). */
 static int vla_torch__walk_val(vla_torch__walk *w, vla_torch__val *v, int depth)
 {
     size_t i, keep;

@@ -1,0 +1,765 @@
+/* vla-fixtures: run the oracle fixture cases against vladapter.h.
+ *
+ *   build/vla-fixtures [--cases a,b,c] [-v] DIR
+ *
+ * Every subdirectory of DIR with a manifest.json is a case (format:
+ * DIR/README.md).  What is run depends on what a case holds, never on its
+ * sizes: the model shape comes from the config and the tensors.  One line per
+ * checked output:
+ *     <case>/<output> PASS|FAIL|SKIP max_abs_err=<x> tol=<y>
+ * then "N passed, M failed, K skipped"; the exit status is 1 if anything
+ * failed.  SKIP says which feature is not available yet.
+ */
+#define VLADAPTER_IMPLEMENTATION
+#include "../vladapter.h"
+#define VLA_TOOL_IMPLEMENTATION
+#include "vla_tool.h"
+#define VLA_CONVERT_IMPLEMENTATION
+#include "vla_convert.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_pass, g_fail, g_skip, g_verbose;
+
+typedef struct fx_case {
+    char dir[1024];
+    char name[256];
+    vla_json *man;
+    const vla_json *files;
+} fx_case;
+
+static void report(const fx_case *c, const char *out, int ok, double err, double tol, const char *note) {
+    const char *res = ok > 0 ? "PASS" : ok == 0 ? "FAIL" : "SKIP";
+    if (ok > 0) g_pass++;
+    else if (ok == 0) g_fail++;
+    else g_skip++;
+    if (ok < 0) printf("%s/%s SKIP max_abs_err=- tol=- (%s)\n", c->name, out, note ? note : "");
+    else printf("%s/%s %s max_abs_err=%.3g tol=%.3g%s%s\n", c->name, out, res, err, tol, note ? " " : "", note ? note : "");
+    fflush(stdout);
+}
+
+/* Path of a file key of the manifest: "x.npy" in the case dir, or a reference. */
+static int case_path(const fx_case *c, const char *key, char *out, size_t cap) {
+    const vla_json *f = vla_json_get(c->files, key), *fn;
+    if (!f) return 0;
+    fn = vla_json_get(f, "file");
+    if (fn && fn->type == VLA_JSON_STRING) snprintf(out, cap, "%s/%s", c->dir, fn->s);
+    else if (f->type == VLA_JSON_STRING) snprintf(out, cap, "%s/%s", c->dir, f->s);
+    else snprintf(out, cap, "%s/%s", c->dir, key);
+    return 1;
+}
+
+static int load_npy(const fx_case *c, const char *key, vla_npy *a) {
+    char p[2048], err[256];
+    if (!case_path(c, key, p, sizeof p)) return 0;
+    if (vla_npy_load(p, a, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", c->name, err);
+        return 0;
+    }
+    return 1;
+}
+
+static void tolerances(const fx_case *c, const char *key, double *atol, double *rtol, int *exact) {
+    const vla_json *f = vla_json_get(c->files, key), *t;
+    *atol = 1e-4; *rtol = 1e-4; *exact = 0;
+    if (!f) return;
+    *atol = vla_json_num(f, "atol", *atol);
+    *rtol = vla_json_num(f, "rtol", *rtol);
+    t = vla_json_get(f, "tolerance");
+    if (t && t->type == VLA_JSON_STRING && !strcmp(t->s, "exact")) *exact = 1;
+}
+
+/* Compare n floats against an expected .npy; report one line. */
+static void check_floats(const fx_case *c, const char *key, const float *got, size_t n) {
+    vla_npy e;
+    double atol, rtol, err = 0, worst = 0;
+    int exact, ok = 1;
+    size_t i, bad = 0;
+    if (!load_npy(c, key, &e)) { report(c, key, 0, 0, 0, "(expected file missing)"); return; }
+    tolerances(c, key, &atol, &rtol, &exact);
+    if (e.count != n) {
+        char note[96];
+        snprintf(note, sizeof note, "(size %zu, expected %zu)", n, e.count);
+        report(c, key, 0, 0, atol, note);
+        vla_npy_free(&e);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        double x = vla_npy_f(&e, i), d = fabs((double)got[i] - x);
+        if (!(d <= atol + rtol * fabs(x))) { ok = 0; if (!bad++ && g_verbose) fprintf(stderr, "  %s[%zu]: got %.7g expected %.7g\n", key, i, got[i], x); }
+        if (d > err || d != d) err = d;
+        if (d - rtol * fabs(x) > worst) worst = d - rtol * fabs(x);
+    }
+    report(c, key, ok, err, atol, NULL);
+    vla_npy_free(&e);
+}
+
+/* Compare token ids [rows, width] against [rows, W] where columns past the
+ * produced width are -1 in the expected array (or the widths must match). */
+static int ids_equal(const vla_npy *e, size_t off, int rows, int W, const int32_t *got, int gw, int gstride) {
+    int r, k, ew = W;
+    /* expected width: columns that are not -1 in every row */
+    while (ew > 0) {
+        for (r = 0; r < rows; r++) if (vla_npy_i(e, off + (size_t)r * W + ew - 1) != -1) break;
+        if (r < rows) break;
+        ew--;
+    }
+    if (ew != gw) return 0;
+    for (r = 0; r < rows; r++)
+        for (k = 0; k < gw; k++)
+            if (vla_npy_i(e, off + (size_t)r * W + k) != got[(size_t)r * gstride + k]) return 0;
+    return 1;
+}
+
+/* ---- model building ---- */
+
+typedef struct fx_model {
+    unsigned char *st_buf;
+    vla_st_file st;
+    vla_json *cfg_owned;     /* merged config */
+    vla_conv cv;
+    unsigned char *gguf;
+    size_t gguf_size;
+    void *model_mem;
+    vla_model *m;
+} fx_model;
+
+static void fx_model_free(fx_model *f) {
+    free(f->model_mem);
+    free(f->gguf);
+    vla_conv_free(&f->cv);
+    vla_json_free(f->cfg_owned);
+    vla_st_free(&f->st);
+    free(f->st_buf);
+    memset(f, 0, sizeof *f);
+}
+
+static void log_stderr(void *user, vla_log_level lvl, const char *msg) {
+    (void)user;
+    if (lvl <= VLA_LOG_WARN) fprintf(stderr, "  vladapter: %s\n", msg);
+}
+
+/* The model config: the weights' __metadata__.config with the manifest's
+ * config keys on top. */
+static vla_json *merged_config(const fx_case *c, const vla_st_file *st) {
+    const vla_json *mc = vla_json_get(c->man, "config"), *meta = st->metadata ? vla_json_get(st->metadata, "config") : NULL;
+    vla_json *base = NULL;
+    char err[256];
+    int i, j;
+    if (meta && meta->type == VLA_JSON_STRING) base = vla_json_parse(meta->s, meta->n, err, sizeof err);
+    if (!base) { base = vla_json_parse("{}", 2, err, sizeof err); }
+    if (mc && mc->type == VLA_JSON_OBJECT) {
+        for (i = 0; i < mc->n_kid; i++) {
+            const vla_json *src = &mc->kid[i];
+            vla_json *dst = NULL;
+            for (j = 0; j < base->n_kid; j++) if (!strcmp(base->kid[j].key, src->key)) dst = &base->kid[j];
+            if (!dst) {
+                vla_json *nk = (vla_json *)realloc(base->kid, sizeof(vla_json) * (size_t)(base->n_kid + 1));
+                if (!nk) continue;
+                base->kid = nk;
+                dst = &base->kid[base->n_kid++];
+                memset(dst, 0, sizeof *dst);
+                dst->key = (char *)malloc(strlen(src->key) + 1);
+                strcpy(dst->key, src->key);
+                dst->key_n = strlen(src->key);
+            }
+            /* only scalars are merged (numbers, booleans, strings) */
+            if (src->type == VLA_JSON_NUMBER || src->type == VLA_JSON_TRUE || src->type == VLA_JSON_FALSE) {
+                free(dst->s); dst->s = NULL;
+                dst->type = src->type; dst->num = src->num; dst->inum = src->inum; dst->is_int = src->is_int;
+            } else if (src->type == VLA_JSON_STRING) {
+                free(dst->s);
+                dst->type = VLA_JSON_STRING;
+                dst->s = (char *)malloc(src->n + 1);
+                memcpy(dst->s, src->s, src->n + 1);
+                dst->n = src->n;
+            }
+        }
+    }
+    return base;
+}
+
+/* Which parameter-efficient method a config asks for (NULL: none). */
+static const char *peft_method(const vla_json *cfg) {
+    if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
+    if (vla_json_num(cfg, "use_compacter", 0)) return "compacter";
+    if (vla_json_num(cfg, "use_lradapter", 0)) return "lradapter";
+    if (vla_json_num(cfg, "use_adapter", 0)) return "adapter";
+    if (vla_json_num(cfg, "use_lora", 0)) return "lora";
+    if (vla_json_num(cfg, "encoder_prompt_len", 0) > 0) return "prompt";
+    return NULL;
+}
+
+/* Convert the case's weights to an in-memory GGUF and load it. bias_override
+ * >= 0: set final_logits_bias[eos] to bias_value first. */
+static int fx_model_load(const fx_case *c, fx_model *f, int eos_override, float eos_value, char *why, size_t why_n) {
+    char p[2048], err[512];
+    size_t n, need;
+    vla_conv_src *src;
+    int i, skipped;
+    vla_logger lg;
+    vla_status st;
+    memset(f, 0, sizeof *f);
+    if (!case_path(c, "weights", p, sizeof p)) {
+        const vla_json *w = vla_json_get(c->man, "weights"), *fn = w ? vla_json_get(w, "file") : NULL;
+        if (!fn || fn->type != VLA_JSON_STRING) { snprintf(why, why_n, "no weights in the manifest"); return -1; }
+        snprintf(p, sizeof p, "%s/%s", c->dir, fn->s);
+    }
+    f->st_buf = vla_tool_read_file(p, &n, err, sizeof err);
+    if (!f->st_buf) { snprintf(why, why_n, "%s", err); return -1; }
+    if (vla_st_parse(&f->st, f->st_buf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
+    f->cfg_owned = merged_config(c, &f->st);
+    vla_conv_init(&f->cv);
+    f->cv.quiet = 1;
+    src = (vla_conv_src *)calloc((size_t)f->st.n + 1, sizeof *src);
+    for (i = 0; i < f->st.n; i++) {
+        src[i].name = f->st.t[i].name; src[i].dtype = f->st.t[i].dtype; src[i].n_dims = f->st.t[i].n_dims;
+        memcpy(src[i].shape, f->st.t[i].shape, sizeof src[i].shape);
+        src[i].data = f->st.t[i].data; src[i].nbytes = f->st.t[i].nbytes;
+    }
+    if (vla_conv_bart(&f->cv, src, f->st.n, f->cfg_owned, &skipped) != 0) {
+        snprintf(why, why_n, "convert: %s", f->cv.err);
+        free(src);
+        return -1;
+    }
+    free(src);
+    if (eos_override >= 0) {
+        const vla_conv_tensor *t = vla_conv_find(&f->cv, "final_logits_bias");
+        if (!t || (size_t)eos_override * 4 >= t->nbytes) { snprintf(why, why_n, "no final_logits_bias"); return -1; }
+        ((float *)t->data)[eos_override] = eos_value;
+    }
+    if (vla_conv_write_mem(&f->cv, &f->gguf, &f->gguf_size) != 0) { snprintf(why, why_n, "%s", f->cv.err); return -1; }
+    if ((st = vla_model_mem_req(f->gguf, f->gguf_size, &need)) != VLA_OK) { snprintf(why, why_n, "mem_req: %s", vla_status_str(st)); return -1; }
+    f->model_mem = malloc(need);
+    lg.fn = log_stderr; lg.user = NULL;
+    if ((st = vla_model_init(&f->m, f->model_mem, need, f->gguf, f->gguf_size, &lg)) != VLA_OK) {
+        snprintf(why, why_n, "model init: %s", vla_status_str(st));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- a context for B examples ---- */
+typedef struct fx_ctx { void *mem; size_t size; vla_ctx *c; } fx_ctx;
+
+static int fx_ctx_make(fx_ctx *x, const vla_model *m, int B, int Lt, int n_img, int grid, int T, int beams) {
+    vla_ctx_params p;
+    memset(&p, 0, sizeof p);
+    p.max_batch = B; p.max_text_len = Lt > 0 ? Lt : 1; p.max_images = n_img; p.max_grid = grid > 0 ? grid : 1;
+    p.max_dec_len = T; p.max_beams = beams;
+    p.exec.n_threads = 1;
+    p.log.fn = log_stderr;
+    memset(x, 0, sizeof *x);
+    if (vla_ctx_mem_req(m, &p, &x->size) != VLA_OK) return -1;
+    x->mem = malloc(x->size);
+    if (!x->mem || vla_ctx_init(&x->c, m, &p, x->mem, x->size) != VLA_OK) return -1;
+    return 0;
+}
+
+static void fx_ctx_free(fx_ctx *x) { free(x->mem); memset(x, 0, sizeof *x); }
+
+/* Inputs of one variant ("" or "_caption"): ids, feats, boxes. */
+typedef struct fx_inputs {
+    vla_npy ids, feats, boxes;
+    int have_feats, have_boxes;
+    int32_t *ids32;
+    int B, Lt, n_img, grid_h, grid_w;
+    vla_input in;
+} fx_inputs;
+
+static void fx_inputs_free(fx_inputs *x) {
+    vla_npy_free(&x->ids);
+    if (x->have_feats) vla_npy_free(&x->feats);
+    if (x->have_boxes) vla_npy_free(&x->boxes);
+    free(x->ids32);
+    memset(x, 0, sizeof *x);
+}
+
+static int fx_inputs_load(const fx_case *c, const char *suffix, const vla_hparams *hp, int n_images_hint, fx_inputs *x) {
+    char k[128];
+    int i, grid;
+    memset(x, 0, sizeof *x);
+    snprintf(k, sizeof k, "input_ids%s", suffix);
+    if (!load_npy(c, k, &x->ids) || x->ids.n_dims != 2) return -1;
+    x->B = (int)x->ids.shape[0];
+    x->Lt = (int)x->ids.shape[1];
+    x->ids32 = (int32_t *)malloc(sizeof(int32_t) * x->ids.count + 4);
+    for (i = 0; i < (int)x->ids.count; i++) x->ids32[i] = (int32_t)vla_npy_i(&x->ids, (size_t)i);
+    memset(&x->in, 0, sizeof x->in);
+    x->in.batch = x->B; x->in.text_len = x->Lt; x->in.ids = x->ids32;
+    snprintf(k, sizeof k, "vis_feats%s", suffix);
+    if (hp->has_visual && load_npy(c, k, &x->feats)) {
+        x->have_feats = 1;
+        if (x->feats.n_dims != 3 || x->feats.shape[0] != x->B || x->feats.shape[2] != hp->feat_dim || strcmp(x->feats.descr, "<f4"))
+            return -1;
+        x->n_img = n_images_hint;
+        grid = (int)x->feats.shape[1] / x->n_img;
+        x->grid_h = 0;
+        while ((x->grid_h + 1) * (x->grid_h + 1) <= grid) x->grid_h++;
+        if (x->grid_h * x->grid_h != grid) return -1; /* square grids (7x7 CLIP) */
+        x->grid_w = x->grid_h;
+        x->in.n_images = x->n_img; x->in.grid_h = x->grid_h; x->in.grid_w = x->grid_w;
+        x->in.feats = (const float *)x->feats.data;
+        snprintf(k, sizeof k, "boxes%s", suffix);
+        if (load_npy(c, k, &x->boxes)) {
+            x->have_boxes = 1;
+            if (x->boxes.count != (size_t)x->B * x->n_img * grid * 4 || strcmp(x->boxes.descr, "<f4")) return -1;
+            x->in.boxes = (const float *)x->boxes.data;
+        }
+    }
+    return 0;
+}
+
+static int max_beams_in(const fx_case *c, const char *suffix) {
+    int i, nb = 1;
+    for (i = 0; i < c->files->n_kid; i++) {
+        const char *k = c->files->kid[i].key;
+        int n;
+        char tail[64];
+        if (sscanf(k, "beam%d_ids%63s", &n, tail) == 2 && n > nb) {
+            char want[64];
+            snprintf(want, sizeof want, "%s.npy", suffix);
+            if (!strcmp(tail, want)) nb = n;
+        }
+    }
+    return nb;
+}
+
+/* One variant of a VLBart / BART case: forward outputs and generation. */
+static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, const vla_json *gen, int hf_plain) {
+    const vla_hparams *hp = vla_model_hparams(fm->m);
+    fx_inputs x;
+    fx_ctx cx;
+    vla_npy dec, tgt, e;
+    char key[128];
+    int n_img = 1, T = 1, Tgen, nb, b, t, i, have_dec;
+    const vla_json *nl = vla_json_get(c->man, "nlvr");
+    vla_status st;
+    if (nl) n_img = 2;
+    if (fx_inputs_load(c, suffix, hp, n_img, &x) != 0) {
+        snprintf(key, sizeof key, "inputs%s", suffix);
+        report(c, key, 0, 0, 0, "(inputs missing or malformed)");
+        fx_inputs_free(&x);
+        return;
+    }
+    snprintf(key, sizeof key, "decoder_input_ids%s.npy", suffix);
+    have_dec = load_npy(c, key, &dec);
+    if (!have_dec) { /* shift_tokens_right(labels): [start, labels[:-1]], -100 -> pad */
+        char tk[64];
+        snprintf(tk, sizeof tk, "target_ids%s", suffix);
+        if (load_npy(c, tk, &dec) && dec.n_dims == 2 && !strcmp(dec.descr, "<i8")) {
+            int64_t *v = (int64_t *)(void *)(dec.file + ((const unsigned char *)dec.data - dec.file));
+            int rr, q, W2 = (int)dec.shape[1];
+            for (rr = 0; rr < (int)dec.shape[0]; rr++) {
+                for (q = W2 - 1; q > 0; q--) v[(size_t)rr * W2 + q] = v[(size_t)rr * W2 + q - 1] == -100 ? hp->pad_id : v[(size_t)rr * W2 + q - 1];
+                v[(size_t)rr * W2] = hp->dec_start_id;
+            }
+            have_dec = 1;
+        }
+    }
+    if (have_dec) T = (int)dec.shape[1];
+    Tgen = (int)vla_json_num(gen, "max_length", 0);
+    /* widths of the expected generations bound the decoder length */
+    for (i = 0; i < c->files->n_kid; i++) {
+        const vla_json *sh = vla_json_get(&c->files->kid[i], "shape");
+        if (strstr(c->files->kid[i].key, "_ids") && sh && sh->n_kid == 2 && (int)sh->kid[1].num > Tgen && !Tgen) Tgen = (int)sh->kid[1].num;
+    }
+    if (Tgen < 2) Tgen = 2;
+    nb = max_beams_in(c, suffix);
+    if (fx_ctx_make(&cx, fm->m, x.B, x.Lt, x.n_img, x.grid_h * x.grid_w, T > Tgen ? T : (Tgen > 2 ? Tgen : 2), nb) != 0) {
+        report(c, "context", 0, 0, 0, "(context init failed)");
+        fx_inputs_free(&x);
+        if (have_dec) vla_npy_free(&dec);
+        return;
+    }
+    /* visual embeddings */
+    snprintf(key, sizeof key, "vis_embeds%s.npy", suffix);
+    if (vla_json_get(c->files, key) && x.have_feats) {
+        int L = 0, d = hp->d_model, Nv = x.n_img * hp->n_boxes;
+        float *ve = (float *)malloc(sizeof(float) * (size_t)x.B * Nv * d);
+        if ((st = vla_encode_embeddings(cx.c, &x.in)) != VLA_OK) report(c, key, 0, 0, 0, vla_status_str(st));
+        else {
+            for (b = 0; b < x.B; b++) {
+                const float *o = vla_encoder_output(cx.c, b, &L);
+                memcpy(ve + (size_t)b * Nv * d, o + (size_t)(L - Nv) * d, sizeof(float) * (size_t)Nv * d);
+            }
+            check_floats(c, key, ve, (size_t)x.B * Nv * d);
+        }
+        free(ve);
+    }
+    /* encoder output and teacher-forced logits: plain HF BART passes no mask */
+    x.in.no_pad_mask = hf_plain;
+    st = vla_encode(cx.c, &x.in);
+    snprintf(key, sizeof key, "encoder_hidden%s.npy", suffix);
+    if (vla_json_get(c->files, key)) {
+        if (st != VLA_OK) report(c, key, 0, 0, 0, vla_status_str(st));
+        else {
+            int L = 0, d = hp->d_model;
+            float *h;
+            vla_encoder_output(cx.c, 0, &L);
+            h = (float *)malloc(sizeof(float) * (size_t)x.B * L * d);
+            for (b = 0; b < x.B; b++) memcpy(h + (size_t)b * L * d, vla_encoder_output(cx.c, b, NULL), sizeof(float) * (size_t)L * d);
+            check_floats(c, key, h, (size_t)x.B * L * d);
+            free(h);
+        }
+    }
+    if (have_dec && st == VLA_OK) {
+        int V = hp->vocab;
+        float *lg = (float *)malloc(sizeof(float) * (size_t)x.B * T * V);
+        int32_t *di = (int32_t *)malloc(sizeof(int32_t) * (size_t)x.B * T);
+        for (i = 0; i < x.B * T; i++) di[i] = (int32_t)vla_npy_i(&dec, (size_t)i);
+        st = vla_decode_logits(cx.c, di, T, lg);
+        snprintf(key, sizeof key, "logits%s.npy", suffix);
+        if (vla_json_get(c->files, key)) {
+            if (st != VLA_OK) report(c, key, 0, 0, 0, vla_status_str(st));
+            else check_floats(c, key, lg, (size_t)x.B * T * V);
+        }
+        snprintf(key, sizeof key, "token_loss%s.npy", suffix);
+        if (vla_json_get(c->files, key) && st == VLA_OK) {
+            char tk[64];
+            float *loss = (float *)calloc((size_t)x.B * T, sizeof(float));
+            snprintf(tk, sizeof tk, "target_ids%s", suffix);
+            if (load_npy(c, tk, &tgt) && tgt.count == (size_t)x.B * T) {
+                for (i = 0; i < x.B * T; i++) {
+                    int64_t lab = vla_npy_i(&tgt, (size_t)i);
+                    if (lab < 0 || lab >= V) continue; /* -100: ignored, loss 0 */
+                    vla_log_softmax(lg + (size_t)i * V, V);
+                    loss[i] = -lg[(size_t)i * V + lab];
+                }
+                check_floats(c, key, loss, (size_t)x.B * T);
+                vla_npy_free(&tgt);
+            } else report(c, key, 0, 0, 0, "(target ids missing)");
+            free(loss);
+        }
+        free(lg);
+        free(di);
+    }
+    /* NLVR2: decoder input [2, 0], logits at position 1, true if l[true] > l[false] */
+    if (nl && vla_json_get(c->files, "nlvr_logits.npy")) {
+        int V = hp->vocab, tid = (int)vla_json_num(nl, "true_id", -1), fid = (int)vla_json_num(nl, "false_id", -1);
+        float *lg = (float *)malloc(sizeof(float) * (size_t)x.B * 2 * V), *pos1 = (float *)malloc(sizeof(float) * (size_t)x.B * V);
+        float *pred = (float *)malloc(sizeof(float) * (size_t)x.B);
+        int32_t *di = (int32_t *)malloc(sizeof(int32_t) * (size_t)x.B * 2);
+        for (b = 0; b < x.B; b++) { di[2 * b] = hp->dec_start_id; di[2 * b + 1] = hp->bos_id; }
+        x.in.no_pad_mask = 0;
+        st = vla_encode(cx.c, &x.in);
+        if (st == VLA_OK) st = vla_decode_logits(cx.c, di, 2, lg);
+        if (st != VLA_OK) report(c, "nlvr_logits.npy", 0, 0, 0, vla_status_str(st));
+        else {
+            for (b = 0; b < x.B; b++) memcpy(pos1 + (size_t)b * V, lg + ((size_t)b * 2 + 1) * V, sizeof(float) * (size_t)V);
+            check_floats(c, "nlvr_logits.npy", pos1, (size_t)x.B * V);
+            if (vla_json_get(c->files, "pred_ans_id.npy") && tid >= 0 && fid >= 0 && tid < V && fid < V) {
+                for (b = 0; b < x.B; b++) pred[b] = pos1[(size_t)b * V + tid] > pos1[(size_t)b * V + fid] ? 1.0f : 0.0f;
+                check_floats(c, "pred_ans_id.npy", pred, (size_t)x.B);
+            }
+        }
+        free(lg); free(pos1); free(pred); free(di);
+    }
+    /* generation (VLBart masks pads; so does generate() of plain BART) */
+    x.in.no_pad_mask = 0;
+    if (hf_plain) st = vla_encode(cx.c, &x.in);
+    for (i = 0; i < c->files->n_kid; i++) {
+        const char *k = c->files->kid[i].key;
+        char want[96];
+        int beams = 0;
+        if (snprintf(want, sizeof want, "greedy_ids%s.npy", suffix) > 0 && !strcmp(k, want)) beams = 1;
+        else {
+            int n;
+            char tail[64];
+            if (sscanf(k, "beam%d_ids%63s", &n, tail) == 2) {
+                snprintf(want, sizeof want, "%s.npy", suffix);
+                if (!strcmp(tail, want)) beams = n;
+            }
+        }
+        if (!beams) continue;
+        if (!load_npy(c, k, &e) || e.n_dims != 2) { report(c, k, 0, 0, 0, "(expected file unreadable)"); continue; }
+        {
+            vla_gen_params g = vla_gen_defaults(fm->m);
+            int W = (int)e.shape[1], ow = 0;
+            int32_t *out = (int32_t *)malloc(sizeof(int32_t) * (size_t)x.B * W);
+            g.num_beams = beams;
+            g.max_length = Tgen > 0 ? Tgen : W;
+            if (g.max_length > W) g.max_length = W;
+            g.no_repeat_ngram = (int)vla_json_num(gen, "no_repeat_ngram_size", g.no_repeat_ngram);
+            g.min_length = (int)vla_json_num(gen, "min_length", 0);
+            g.early_stopping = 1;   /* bart-base's config; what every beam fixture uses */
+            g.length_penalty = 1.0f;
+            if (st == VLA_OK) st = vla_generate(cx.c, &g, out, &ow, NULL);
+            if (st != VLA_OK) report(c, k, 0, 0, 0, vla_status_str(st));
+            else {
+                int ok = ids_equal(&e, 0, x.B, W, out, ow, g.max_length);
+                report(c, k, ok, ok ? 0 : 1, 0, NULL);
+                if (!ok && g_verbose) {
+                    int r, q;
+                    for (r = 0; r < x.B; r++) {
+                        fprintf(stderr, "  got:");
+                        for (q = 0; q < ow; q++) fprintf(stderr, " %d", out[r * g.max_length + q]);
+                        fprintf(stderr, "\n  exp:");
+                        for (q = 0; q < W; q++) fprintf(stderr, " %lld", (long long)vla_npy_i(&e, (size_t)r * W + q));
+                        fprintf(stderr, "\n");
+                    }
+                }
+            }
+            free(out);
+        }
+        vla_npy_free(&e);
+    }
+    (void)t;
+    if (have_dec) vla_npy_free(&dec);
+    fx_ctx_free(&cx);
+    fx_inputs_free(&x);
+}
+
+static void skip_outputs(const fx_case *c, const char *why) {
+    int i;
+    for (i = 0; i < c->files->n_kid; i++) {
+        const char *k = c->files->kid[i].key;
+        size_t n = strlen(k);
+        if (vla_json_get(&c->files->kid[i], "file")) continue; /* an input reference */
+        if (n > 4 && (!strcmp(k + n - 4, ".npy") || (n > 12 && !strcmp(k + n - 12, ".safetensors")))) {
+            if (strstr(k, "decoder_input_ids") || strstr(k, "settings")) continue; /* inputs */
+            report(c, k, -1, 0, 0, why);
+        }
+    }
+}
+
+static void skip_training(const fx_case *c) {
+    int i;
+    for (i = 0; i < c->files->n_kid; i++) {
+        const char *k = c->files->kid[i].key;
+        if (strstr(k, "grads_step") || strstr(k, "params_step") || strstr(k, "adam_state"))
+            report(c, k, -1, 0, 0, "trainer not implemented yet");
+    }
+}
+
+static void run_bart_case(const fx_case *c) {
+    fx_model fm;
+    char why[600];
+    const vla_json *cfg;
+    const char *peft;
+    const vla_json *second = vla_json_get(c->man, "second_task");
+    int hf_plain = vla_json_get(c->man, "weights") == NULL && vla_json_get(c->man, "task") == NULL;
+    if (fx_model_load(c, &fm, -1, 0, why, sizeof why) != 0) {
+        report(c, "model", 0, 0, 0, why);
+        fx_model_free(&fm);
+        return;
+    }
+    cfg = fm.cfg_owned;
+    peft = peft_method(cfg);
+    if (peft) {
+        char note[128];
+        snprintf(note, sizeof note, "PEFT method '%s' not implemented yet", peft);
+        skip_outputs(c, note);
+        fx_model_free(&fm);
+        return;
+    }
+    run_variant(c, &fm, "", vla_json_get(c->man, "generation"), hf_plain);
+    if (second) {
+        const vla_json *task = vla_json_get(second, "task");
+        char suffix[64];
+        if (task && task->type == VLA_JSON_STRING) {
+            snprintf(suffix, sizeof suffix, "_%s", task->s);
+            run_variant(c, &fm, suffix, vla_json_get(second, "generation"), hf_plain);
+        }
+    }
+    skip_training(c);
+    fx_model_free(&fm);
+}
+
+/* bart_decode_eos: greedy and beam search over a grid of settings with the
+ * EOS logit bias raised. */
+static void run_decode_eos(const fx_case *c) {
+    vla_npy gs, gi, bs, bi, bsc, ids1, ids2, feats, boxes;
+    fx_model fm;
+    char why[600];
+    const vla_json *ov = vla_json_get(c->man, "eos_override"), *vpo = ov ? vla_json_get(ov, "value_per_offset") : NULL;
+    int B, Lt, grid, s, r, k, bad_g = 0, bad_b = 0, bad_sc = 0, n_g, n_b, W;
+    double base = ov ? vla_json_num(ov, "bart_base_value", 0) : 0, worst_score = 0, atol, rtol;
+    int exact;
+    int32_t *ids, *out;
+    float *fe, *bx, *scores;
+    fx_model *mp = &fm;
+    if (!load_npy(c, "greedy_settings.npy", &gs) || !load_npy(c, "greedy_ids.npy", &gi) || !load_npy(c, "beam_settings.npy", &bs) ||
+        !load_npy(c, "beam_ids.npy", &bi) || !load_npy(c, "beam_scores.npy", &bsc) || !load_npy(c, "input_ids", &ids1) ||
+        !load_npy(c, "step2_input_ids", &ids2) || !load_npy(c, "vis_feats", &feats) || !load_npy(c, "boxes", &boxes)) {
+        report(c, "inputs", 0, 0, 0, "(files missing)");
+        return;
+    }
+    B = (int)(ids1.shape[0] + ids2.shape[0]);
+    Lt = (int)ids1.shape[1];
+    grid = (int)feats.shape[1];
+    ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * Lt);
+    for (r = 0; r < (int)ids1.count; r++) ids[r] = (int32_t)vla_npy_i(&ids1, (size_t)r);
+    for (r = 0; r < (int)ids2.count; r++) ids[ids1.count + (size_t)r] = (int32_t)vla_npy_i(&ids2, (size_t)r);
+    fe = (float *)malloc(feats.count * 4 * 2);
+    bx = (float *)malloc(boxes.count * 4 * 2);
+    memcpy(fe, feats.data, feats.count * 4); memcpy(fe + feats.count, feats.data, feats.count * 4);
+    memcpy(bx, boxes.data, boxes.count * 4); memcpy(bx + boxes.count, boxes.data, boxes.count * 4);
+    W = (int)gi.shape[2];
+    out = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * 64);
+    scores = (float *)malloc(sizeof(float) * (size_t)B);
+    n_g = (int)gs.shape[0];
+    n_b = (int)bs.shape[0];
+    tolerances(c, "beam_scores.npy", &atol, &rtol, &exact);
+    for (s = 0; s < n_g + n_b; s++) {
+        int is_beam = s >= n_g, si = is_beam ? s - n_g : s, ow = 0;
+        const vla_npy *set = is_beam ? &bs : &gs;
+        int ncol = (int)set->shape[1];
+        double off = vla_npy_f(set, (size_t)si * ncol);
+        float val = (float)(base + off);
+        vla_gen_params g;
+        fx_ctx cx;
+        vla_input in;
+        vla_status st;
+        if (vpo) { /* the exact float32 values the manifest lists */
+            int q;
+            for (q = 0; q < vpo->n_kid; q++)
+                if (fabs(atof(vpo->kid[q].key) - off) < 1e-9) val = (float)vpo->kid[q].num;
+        }
+        if (fx_model_load(c, mp, 2, val, why, sizeof why) != 0) { report(c, "model", 0, 0, 0, why); fx_model_free(mp); break; }
+        g = vla_gen_defaults(mp->m);
+        g.no_repeat_ngram = 3;
+        g.min_length = 0;
+        if (is_beam) {
+            g.num_beams = (int)vla_npy_f(set, (size_t)si * ncol + 1);
+            g.length_penalty = (float)vla_npy_f(set, (size_t)si * ncol + 2);
+            g.early_stopping = vla_npy_f(set, (size_t)si * ncol + 3) != 0;
+            g.max_length = (int)vla_npy_f(set, (size_t)si * ncol + 4);
+        } else {
+            g.num_beams = 1;
+            g.max_length = (int)vla_npy_f(set, (size_t)si * ncol + 1);
+        }
+        if (fx_ctx_make(&cx, mp->m, B, Lt, 1, grid, g.max_length, g.num_beams) != 0) { report(c, "context", 0, 0, 0, NULL); fx_model_free(mp); break; }
+        memset(&in, 0, sizeof in);
+        in.batch = B; in.text_len = Lt; in.ids = ids; in.n_images = 1;
+        in.grid_h = in.grid_w = (int)(sqrt((double)grid) + 0.5);
+        in.feats = fe; in.boxes = bx;
+        st = vla_encode(cx.c, &in);
+        if (st == VLA_OK) st = vla_generate(cx.c, &g, out, &ow, scores);
+        if (st != VLA_OK) { if (is_beam) bad_b++; else bad_g++; }
+        else {
+            const vla_npy *exp = is_beam ? &bi : &gi;
+            int okk = ids_equal(exp, (size_t)si * B * W, B, W, out, ow, g.max_length);
+            if (!okk) {
+                if (is_beam) bad_b++; else bad_g++;
+                if (g_verbose) fprintf(stderr, "  setting %s %d differs\n", is_beam ? "beam" : "greedy", si);
+            }
+            if (is_beam)
+                for (k = 0; k < B; k++) {
+                    double x = vla_npy_f(&bsc, (size_t)si * B + k), d = fabs(scores[k] - x);
+                    if (d > worst_score) worst_score = d;
+                    if (!(d <= atol + rtol * fabs(x))) bad_sc++;
+                }
+        }
+        fx_ctx_free(&cx);
+        fx_model_free(mp);
+    }
+    report(c, "greedy_ids.npy", bad_g == 0, bad_g, 0, NULL);
+    report(c, "beam_ids.npy", bad_b == 0, bad_b, 0, NULL);
+    report(c, "beam_scores.npy", bad_sc == 0, worst_score, atol, NULL);
+    free(ids); free(fe); free(bx); free(out); free(scores);
+    vla_npy_free(&gs); vla_npy_free(&gi); vla_npy_free(&bs); vla_npy_free(&bi); vla_npy_free(&bsc);
+    vla_npy_free(&ids1); vla_npy_free(&ids2); vla_npy_free(&feats); vla_npy_free(&boxes);
+}
+
+/* The adaptive max pool fixtures of the input cases. */
+static void run_pool_case(const fx_case *c, const char *in_key, const char *out_key, int n_img) {
+    vla_npy in, ex;
+    char p[2048];
+    int B, N, F, b, m, side, gs;
+    float *o;
+    if (!case_path(c, in_key, p, sizeof p) || !load_npy(c, in_key, &in)) return;
+    if (!load_npy(c, out_key, &ex)) { vla_npy_free(&in); return; }
+    B = (int)in.shape[0]; N = (int)in.shape[1] / n_img; F = (int)in.shape[2];
+    side = 0; while ((side + 1) * (side + 1) <= N) side++;
+    gs = 0; while ((gs + 1) * (gs + 1) <= (int)ex.shape[1] / n_img) gs++;
+    o = (float *)malloc(sizeof(float) * ex.count);
+    for (b = 0; b < B; b++)
+        for (m = 0; m < n_img; m++)
+            vla_adaptive_maxpool2d(o + ((size_t)b * n_img + m) * gs * gs * F, (const float *)in.data + ((size_t)b * n_img + m) * N * F,
+                                   side, side, F, gs, gs);
+    vla_npy_free(&ex);
+    check_floats(c, out_key, o, (size_t)B * n_img * gs * gs * F);
+    free(o);
+    vla_npy_free(&in);
+}
+
+static int in_list(const char *list, const char *name) {
+    const char *p = list;
+    size_t n = strlen(name);
+    if (!list) return 1;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t k = e ? (size_t)(e - p) : strlen(p);
+        if (k == n && !strncmp(p, name, n)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static void run_case(const char *root, const char *name) {
+    fx_case c;
+    char p[2048], err[256];
+    size_t n;
+    unsigned char *buf;
+    memset(&c, 0, sizeof c);
+    snprintf(c.dir, sizeof c.dir, "%s/%s", root, name);
+    snprintf(c.name, sizeof c.name, "%s", name);
+    snprintf(p, sizeof p, "%s/manifest.json", c.dir);
+    buf = vla_tool_read_file(p, &n, err, sizeof err);
+    if (!buf) return; /* not a case directory */
+    c.man = vla_json_parse((const char *)buf, n, err, sizeof err);
+    free(buf);
+    if (!c.man) { report(&c, "manifest.json", 0, 0, 0, err); return; }
+    c.files = vla_json_get(c.man, "files");
+    if (!c.files || c.files->type != VLA_JSON_OBJECT) { vla_json_free(c.man); return; }
+    if (vla_json_get(c.files, "cases.json")) skip_outputs(&c, "tokenizer not integrated yet"), report(&c, "cases.json", -1, 0, 0, "tokenizer not integrated yet");
+    else if (vla_json_get(c.man, "mapping_to_cases")) report(&c, "checkpoint_formats", -1, 0, 0, "torch readers not integrated yet");
+    else if (vla_json_get(c.files, "resized_uint8.npy") || vla_json_get(c.files, "grid_features.npy") || vla_json_get(c.man, "inputs"))
+        skip_outputs(&c, "CLIP side not implemented yet");
+    else if (vla_json_get(c.files, "beam_settings.npy")) run_decode_eos(&c);
+    else if (vla_json_get(c.files, "logits.npy") || vla_json_get(c.files, "encoder_hidden.npy")) run_bart_case(&c);
+    else {
+        if (vla_json_get(c.files, "downsampled_feats.npy")) run_pool_case(&c, "vis_feats.npy", "downsampled_feats.npy", 1);
+        if (vla_json_get(c.files, "nlvr_downsampled_feats.npy")) run_pool_case(&c, "nlvr_vis_feats.npy", "nlvr_downsampled_feats.npy", 2);
+    }
+    vla_json_free(c.man);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = NULL, *cases = NULL;
+    char *names[512];
+    int n = 0, i;
+    DIR *d;
+    struct dirent *de;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = argv[++i];
+        else if (!strcmp(argv[i], "-v")) g_verbose = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s [--cases a,b] [-v] FIXTURES_DIR\n", argv[0]);
+            return 0;
+        } else dir = argv[i];
+    }
+    if (!dir) { fprintf(stderr, "usage: %s [--cases a,b] [-v] FIXTURES_DIR\n", argv[0]); return 2; }
+    d = opendir(dir);
+    if (!d) { fprintf(stderr, "vla-fixtures: cannot open %s\n", dir); return 2; }
+    while ((de = readdir(d)) && n < 512) {
+        if (de->d_name[0] == '.') continue;
+        names[n] = (char *)malloc(strlen(de->d_name) + 1);
+        strcpy(names[n++], de->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], cmp_str);
+    for (i = 0; i < n; i++) {
+        if (in_list(cases, names[i])) run_case(dir, names[i]);
+        free(names[i]);
+    }
+    printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
+    return g_fail ? 1 : 0;
+}

@@ -1,0 +1,399 @@
+/* vla_convert.h - turn checkpoint tensors into a vladapter GGUF model file.
+ *
+ * Host-side (malloc/stdio allowed), shared by tools/vla-convert and
+ * tools/vla-fixtures.  Include after vladapter.h and vla_tool.h; define
+ * VLA_CONVERT_IMPLEMENTATION in one file.
+ *
+ * Naming: a model file keeps the official state-dict names without the
+ * "module." (DDP) and "model." prefixes, e.g. "encoder.layers.0.fc1.weight".
+ * The tied copies of the word embedding (lm_head, embed_tokens of encoder and
+ * decoder, the visual obj_order_embedding) are stored once as "shared.weight".
+ * Every tensor is written as F32 here (tools/vla-quantize makes Q8_0 files).
+ *
+ * Hyperparameters (all "vladapter.*" keys) come from the model config JSON
+ * (HF config.json, or the __metadata__.config of a safetensors file), with
+ * layer counts and FFN sizes checked against the tensors.
+ */
+#ifndef VLA_CONVERT_H
+#define VLA_CONVERT_H
+
+typedef struct vla_conv_tensor {
+    char *name;
+    vla_type type;
+    int n_dims;
+    int64_t ne[VLA_MAX_DIMS]; /* ggml order */
+    void *data;               /* owned */
+    size_t nbytes;
+} vla_conv_tensor;
+
+typedef struct vla_conv {
+    vla_conv_tensor *t;
+    int n, cap;
+    /* scalar metadata, written in order */
+    struct vla_conv_kv { char *key; int kind; /* 0 u32, 1 f32, 2 bool, 3 str */ uint32_t u; float f; char *s; } *kv;
+    int n_kv, cap_kv;
+    /* extra array metadata (tokenizer) added through a writer callback */
+    void (*add_arrays)(void *user, vla_gguf_writer *w);
+    void *add_arrays_user;
+    int n_array_kv;           /* how many kv the callback adds */
+    int quiet;                /* 1: no progress on stderr */
+    char err[512];
+} vla_conv;
+
+/* A source tensor (from safetensors or a torch file), PyTorch shape order. */
+typedef struct vla_conv_src {
+    const char *name;
+    int dtype;                /* vla_type id; 100 = U8, 101 = BOOL */
+    int n_dims;
+    int64_t shape[8];
+    const void *data;
+    size_t nbytes;
+} vla_conv_src;
+
+void vla_conv_init(vla_conv *cv);
+void vla_conv_free(vla_conv *cv);
+void vla_conv_u32(vla_conv *cv, const char *key, uint32_t v);
+void vla_conv_f32(vla_conv *cv, const char *key, float v);
+void vla_conv_bool(vla_conv *cv, const char *key, int v);
+void vla_conv_str(vla_conv *cv, const char *key, const char *s);
+/* Add a tensor converted to F32 under name (shape in PyTorch order). */
+int vla_conv_add_f32(vla_conv *cv, const char *name, const vla_conv_src *src);
+/* Add an F32 tensor from a float buffer (takes ownership of data). */
+int vla_conv_add_owned(vla_conv *cv, const char *name, int n_dims, const int64_t *shape_pt, float *data);
+const vla_conv_tensor *vla_conv_find(const vla_conv *cv, const char *name);
+/* The BART + visual-embedding part: src[n] are the checkpoint tensors,
+ * config the model config object.  Unknown tensors are reported and skipped
+ * (skipped counts them). */
+int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *config, int *skipped);
+/* Write the GGUF file. */
+int vla_conv_write(vla_conv *cv, const char *path);
+/* Or into a malloc'd buffer. */
+int vla_conv_write_mem(vla_conv *cv, unsigned char **buf, size_t *size);
+/* Canonical name of a checkpoint key: strips "module." and "model."; maps
+ * the tied embedding aliases to "shared.weight". */
+void vla_conv_canonical(const char *in, char *out, size_t cap);
+
+#endif /* VLA_CONVERT_H */
+
+#ifdef VLA_CONVERT_IMPLEMENTATION
+#ifndef VLA_CONVERT_IMPLEMENTATION_DONE
+#define VLA_CONVERT_IMPLEMENTATION_DONE
+#include <stdlib.h>
+#include <string.h>
+
+static char *vla_conv__strdup(const char *s) {
+    size_t n = strlen(s);
+    char *d = (char *)malloc(n + 1);
+    if (d) memcpy(d, s, n + 1);
+    return d;
+}
+
+void vla_conv_init(vla_conv *cv) { memset(cv, 0, sizeof *cv); }
+
+void vla_conv_free(vla_conv *cv) {
+    int i;
+    for (i = 0; i < cv->n; i++) { free(cv->t[i].name); free(cv->t[i].data); }
+    for (i = 0; i < cv->n_kv; i++) { free(cv->kv[i].key); free(cv->kv[i].s); }
+    free(cv->t);
+    free(cv->kv);
+    memset(cv, 0, sizeof *cv);
+}
+
+static struct vla_conv_kv *vla_conv__kv(vla_conv *cv, const char *key, int kind) {
+    int i;
+    for (i = 0; i < cv->n_kv; i++)
+        if (!strcmp(cv->kv[i].key, key)) { free(cv->kv[i].s); cv->kv[i].s = NULL; cv->kv[i].kind = kind; return &cv->kv[i]; }
+    if (cv->n_kv == cv->cap_kv) {
+        int nc = cv->cap_kv ? cv->cap_kv * 2 : 32;
+        struct vla_conv_kv *nk = (struct vla_conv_kv *)realloc(cv->kv, sizeof *nk * (size_t)nc);
+        if (!nk) return NULL;
+        cv->kv = nk;
+        cv->cap_kv = nc;
+    }
+    memset(&cv->kv[cv->n_kv], 0, sizeof cv->kv[0]);
+    cv->kv[cv->n_kv].key = vla_conv__strdup(key);
+    cv->kv[cv->n_kv].kind = kind;
+    return &cv->kv[cv->n_kv++];
+}
+
+void vla_conv_u32(vla_conv *cv, const char *key, uint32_t v) { struct vla_conv_kv *k = vla_conv__kv(cv, key, 0); if (k) k->u = v; }
+void vla_conv_f32(vla_conv *cv, const char *key, float v) { struct vla_conv_kv *k = vla_conv__kv(cv, key, 1); if (k) k->f = v; }
+void vla_conv_bool(vla_conv *cv, const char *key, int v) { struct vla_conv_kv *k = vla_conv__kv(cv, key, 2); if (k) k->u = v != 0; }
+void vla_conv_str(vla_conv *cv, const char *key, const char *s) { struct vla_conv_kv *k = vla_conv__kv(cv, key, 3); if (k) k->s = vla_conv__strdup(s); }
+
+const vla_conv_tensor *vla_conv_find(const vla_conv *cv, const char *name) {
+    int i;
+    for (i = 0; i < cv->n; i++)
+        if (!strcmp(cv->t[i].name, name)) return &cv->t[i];
+    return NULL;
+}
+
+int vla_conv_add_owned(vla_conv *cv, const char *name, int n_dims, const int64_t *shape_pt, float *data) {
+    vla_conv_tensor *t;
+    int d;
+    size_t nel = 1;
+    if (n_dims < 1 || n_dims > VLA_MAX_DIMS) {
+        snprintf(cv->err, sizeof cv->err, "tensor '%s': %d dimensions (at most %d supported)", name, n_dims, VLA_MAX_DIMS);
+        free(data);
+        return -1;
+    }
+    if (vla_conv_find(cv, name)) { snprintf(cv->err, sizeof cv->err, "tensor '%s' given twice", name); free(data); return -1; }
+    if (cv->n == cv->cap) {
+        int nc = cv->cap ? cv->cap * 2 : 256;
+        vla_conv_tensor *nt = (vla_conv_tensor *)realloc(cv->t, sizeof *nt * (size_t)nc);
+        if (!nt) { free(data); snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+        cv->t = nt;
+        cv->cap = nc;
+    }
+    t = &cv->t[cv->n];
+    memset(t, 0, sizeof *t);
+    t->name = vla_conv__strdup(name);
+    t->type = VLA_TYPE_F32;
+    t->n_dims = n_dims;
+    for (d = 0; d < n_dims; d++) { t->ne[d] = shape_pt[n_dims - 1 - d]; nel *= (size_t)shape_pt[d]; }
+    t->data = data;
+    t->nbytes = nel * 4;
+    cv->n++;
+    return 0;
+}
+
+static double vla_conv__half(uint16_t h) { return (double)vla_fp16_to_fp32(h); }
+
+int vla_conv_add_f32(vla_conv *cv, const char *name, const vla_conv_src *s) {
+    size_t nel = 1, i;
+    int d;
+    float *o;
+    const unsigned char *p = (const unsigned char *)s->data;
+    int64_t shape[8];
+    int nd = s->n_dims;
+    for (d = 0; d < s->n_dims; d++) { nel *= (size_t)s->shape[d]; shape[d] = s->shape[d]; }
+    if (nd == 0) { nd = 1; shape[0] = 1; } /* a scalar becomes a 1-element vector */
+    o = (float *)malloc(nel * 4 + 4);
+    if (!o) { snprintf(cv->err, sizeof cv->err, "out of memory converting '%s'", name); return -1; }
+    for (i = 0; i < nel; i++) {
+        switch (s->dtype) {
+        case VLA_TYPE_F32: memcpy(&o[i], p + 4 * i, 4); break;
+        case VLA_TYPE_F16: { uint16_t h = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)); o[i] = (float)vla_conv__half(h); } break;
+        case VLA_TYPE_BF16: { uint32_t b = (uint32_t)(p[2 * i] | (p[2 * i + 1] << 8)) << 16; memcpy(&o[i], &b, 4); } break;
+        case VLA_TYPE_F64: { double v; memcpy(&v, p + 8 * i, 8); o[i] = (float)v; } break;
+        default:
+            free(o);
+            snprintf(cv->err, sizeof cv->err, "tensor '%s': dtype %d is not a float type", name, s->dtype);
+            return -1;
+        }
+    }
+    return vla_conv_add_owned(cv, name, nd, shape, o);
+}
+
+void vla_conv_canonical(const char *in, char *out, size_t cap) {
+    static const char *aliases[] = {"lm_head.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+                                    "encoder.visual_embedding.obj_order_embedding.weight"};
+    size_t i;
+    if (!strncmp(in, "module.", 7)) in += 7;
+    if (!strncmp(in, "model.", 6)) in += 6;
+    for (i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(in, aliases[i])) in = "shared.weight";
+    snprintf(out, cap, "%s", in);
+}
+
+static int vla_conv__cfg_int(const vla_json *cfg, const char *key, int dflt) {
+    const vla_json *v = vla_json_get(cfg, key);
+    if (!v) return dflt;
+    if (v->type == VLA_JSON_NUMBER) return (int)v->num;
+    if (v->type == VLA_JSON_TRUE) return 1;
+    if (v->type == VLA_JSON_FALSE) return 0;
+    return dflt;
+}
+
+/* Is this a tensor the BART part understands? */
+static int vla_conv__is_bart(const char *n) {
+    static const char *pre[] = {"shared.weight", "final_logits_bias", "encoder.embed_positions.", "decoder.embed_positions.",
+                                "encoder.layernorm_embedding.", "decoder.layernorm_embedding.",
+                                "encoder.visual_embedding.feat_embedding.", "encoder.visual_embedding.absolute_vis_pos_embedding.",
+                                "encoder.visual_embedding.img_order_embedding."};
+    size_t i;
+    for (i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        if (!strncmp(n, pre[i], strlen(pre[i]))) return 1;
+    if (!strncmp(n, "encoder.layers.", 15) || !strncmp(n, "decoder.layers.", 15)) {
+        const char *p = strchr(n + 15, '.');
+        static const char *parts[] = {".self_attn.q_proj.", ".self_attn.k_proj.", ".self_attn.v_proj.", ".self_attn.out_proj.",
+                                      ".encoder_attn.q_proj.", ".encoder_attn.k_proj.", ".encoder_attn.v_proj.",
+                                      ".encoder_attn.out_proj.", ".self_attn_layer_norm.", ".encoder_attn_layer_norm.",
+                                      ".fc1.", ".fc2.", ".final_layer_norm."};
+        if (!p) return 0;
+        for (i = 0; i < sizeof parts / sizeof parts[0]; i++)
+            if (!strncmp(p, parts[i], strlen(parts[i])) && (!strcmp(p + strlen(parts[i]), "weight") || !strcmp(p + strlen(parts[i]), "bias")))
+                return 1;
+    }
+    return 0;
+}
+
+static int vla_conv__count_layers(const vla_conv *cv, const char *prefix) {
+    int n = 0;
+    char nm[128];
+    for (;;) {
+        snprintf(nm, sizeof nm, "%s%d.fc1.weight", prefix, n);
+        if (!vla_conv_find(cv, nm)) return n;
+        n++;
+    }
+}
+
+int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *cfg, int *skipped) {
+    int i, d_model, n_enc, n_dec, heads_e, heads_d, n_boxes, side;
+    char nm[256];
+    const vla_conv_tensor *t;
+    if (skipped) *skipped = 0;
+    for (i = 0; i < n; i++) {
+        vla_conv_canonical(src[i].name, nm, sizeof nm);
+        if (!vla_conv__is_bart(nm)) { if (skipped) (*skipped)++; continue; }
+        if (vla_conv_find(cv, nm)) continue; /* a tied alias of a tensor already taken */
+        if (vla_conv_add_f32(cv, nm, &src[i]) != 0) return -1;
+        if (!cv->quiet && (i % 64) == 63) fprintf(stderr, "\r  converted %d/%d tensors", i + 1, n);
+    }
+    if (!cv->quiet && n >= 64) fprintf(stderr, "\r  converted %d/%d tensors\n", n, n);
+    t = vla_conv_find(cv, "shared.weight");
+    if (!t || t->n_dims != 2) { snprintf(cv->err, sizeof cv->err, "no word embedding (shared.weight / embed_tokens / lm_head) in the checkpoint"); return -1; }
+    d_model = (int)t->ne[0];
+    if (!vla_conv_find(cv, "final_logits_bias")) { /* BartModel checkpoints have none: zeros, as HF creates */
+        float *z = (float *)calloc((size_t)t->ne[1], 4);
+        int64_t sh[2];
+        sh[0] = 1; sh[1] = t->ne[1];
+        if (!z || vla_conv_add_owned(cv, "final_logits_bias", 2, sh, z) != 0) return -1;
+    }
+    if (vla_conv__cfg_int(cfg, "d_model", d_model) != d_model) {
+        snprintf(cv->err, sizeof cv->err, "config d_model %d does not match the embedding width %d", vla_conv__cfg_int(cfg, "d_model", 0), d_model);
+        return -1;
+    }
+    n_enc = vla_conv__count_layers(cv, "encoder.layers.");
+    n_dec = vla_conv__count_layers(cv, "decoder.layers.");
+    if (vla_conv__cfg_int(cfg, "encoder_layers", n_enc) != n_enc || vla_conv__cfg_int(cfg, "decoder_layers", n_dec) != n_dec) {
+        snprintf(cv->err, sizeof cv->err, "config layer counts (%d, %d) differ from the checkpoint's (%d, %d)",
+                 vla_conv__cfg_int(cfg, "encoder_layers", -1), vla_conv__cfg_int(cfg, "decoder_layers", -1), n_enc, n_dec);
+        return -1;
+    }
+    heads_e = vla_conv__cfg_int(cfg, "encoder_attention_heads", 0);
+    heads_d = vla_conv__cfg_int(cfg, "decoder_attention_heads", heads_e);
+    if (heads_e <= 0 || heads_d <= 0 || d_model % heads_e || d_model % heads_d) {
+        snprintf(cv->err, sizeof cv->err, "config: attention head counts missing or not dividing d_model");
+        return -1;
+    }
+    vla_conv_str(cv, "general.architecture", "vladapter");
+    vla_conv_u32(cv, "vladapter.bart.d_model", (uint32_t)d_model);
+    vla_conv_u32(cv, "vladapter.bart.encoder_layers", (uint32_t)n_enc);
+    vla_conv_u32(cv, "vladapter.bart.decoder_layers", (uint32_t)n_dec);
+    vla_conv_u32(cv, "vladapter.bart.encoder_heads", (uint32_t)heads_e);
+    vla_conv_u32(cv, "vladapter.bart.decoder_heads", (uint32_t)heads_d);
+    t = vla_conv_find(cv, "encoder.layers.0.fc1.weight");
+    vla_conv_u32(cv, "vladapter.bart.encoder_ffn", t ? (uint32_t)t->ne[1] : 1u);
+    t = vla_conv_find(cv, "decoder.layers.0.fc1.weight");
+    vla_conv_u32(cv, "vladapter.bart.decoder_ffn", t ? (uint32_t)t->ne[1] : 1u);
+    vla_conv_u32(cv, "vladapter.bart.pad_id", (uint32_t)vla_conv__cfg_int(cfg, "pad_token_id", 1));
+    vla_conv_u32(cv, "vladapter.bart.bos_id", (uint32_t)vla_conv__cfg_int(cfg, "bos_token_id", 0));
+    vla_conv_u32(cv, "vladapter.bart.eos_id", (uint32_t)vla_conv__cfg_int(cfg, "eos_token_id", 2));
+    vla_conv_u32(cv, "vladapter.bart.decoder_start_id", (uint32_t)vla_conv__cfg_int(cfg, "decoder_start_token_id", 2));
+    vla_conv_bool(cv, "vladapter.bart.scale_embedding", vla_conv__cfg_int(cfg, "scale_embedding", 0));
+    vla_conv_f32(cv, "vladapter.bart.layer_norm_eps", (float)vla_json_num(cfg, "layer_norm_eps", 1e-5));
+    {
+        const vla_json *act = vla_json_get(cfg, "activation_function");
+        if (act && act->type == VLA_JSON_STRING && strcmp(act->s, "gelu") != 0) {
+            snprintf(cv->err, sizeof cv->err, "activation_function '%s' is not supported (BART uses exact gelu)", act->s);
+            return -1;
+        }
+    }
+    /* generation defaults of the config (PretrainedConfig defaults otherwise) */
+    vla_conv_u32(cv, "vladapter.gen.no_repeat_ngram_size", (uint32_t)vla_conv__cfg_int(cfg, "no_repeat_ngram_size", 0));
+    vla_conv_u32(cv, "vladapter.gen.num_beams", (uint32_t)vla_conv__cfg_int(cfg, "num_beams", 1));
+    vla_conv_u32(cv, "vladapter.gen.max_length", (uint32_t)vla_conv__cfg_int(cfg, "gen_max_length", vla_conv__cfg_int(cfg, "max_length", 20)));
+    vla_conv_u32(cv, "vladapter.gen.min_length", (uint32_t)vla_conv__cfg_int(cfg, "min_length", 0));
+    vla_conv_u32(cv, "vladapter.gen.early_stopping", (uint32_t)vla_conv__cfg_int(cfg, "early_stopping", 0));
+    vla_conv_f32(cv, "vladapter.gen.length_penalty", (float)vla_json_num(cfg, "length_penalty", 1.0));
+    if (vla_conv_find(cv, "encoder.visual_embedding.feat_embedding.0.weight")) {
+        n_boxes = vla_conv__cfg_int(cfg, "n_boxes", 36);
+        vla_conv_u32(cv, "vladapter.vis.n_boxes", (uint32_t)n_boxes);
+        side = 0;
+        while ((side + 1) * (side + 1) <= n_boxes) side++;
+        if (vla_conv__cfg_int(cfg, "downsample", 1) && side * side == n_boxes) {
+            vla_conv_u32(cv, "vladapter.vis.pool_h", (uint32_t)side);
+            vla_conv_u32(cv, "vladapter.vis.pool_w", (uint32_t)side);
+        } else {
+            vla_conv_u32(cv, "vladapter.vis.pool_h", 0);
+            vla_conv_u32(cv, "vladapter.vis.pool_w", 0);
+        }
+    }
+    return 0;
+}
+
+typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;
+
+static vla_status vla_conv__write_cb(void *user, const void *data, size_t n) {
+    vla_conv__sink *s = (vla_conv__sink *)user;
+    if (s->f) return fwrite(data, 1, n, s->f) == n ? VLA_OK : VLA_ERR_IO;
+    if (s->n + n > s->cap) return VLA_ERR_IO;
+    memcpy(s->buf + s->n, data, n);
+    s->n += n;
+    return VLA_OK;
+}
+
+static int vla_conv__build(vla_conv *cv, vla_gguf_writer *w, vla_arena *a, void **mem) {
+    size_t bytes = 1u << 20;
+    int i;
+    bytes += (size_t)cv->n * 512 + (size_t)cv->n_kv * 512;
+    *mem = malloc(bytes);
+    if (!*mem) { snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+    vla_arena_init(a, *mem, bytes);
+    if (vla_gguf_writer_init(w, a, cv->n_kv + cv->n_array_kv + 4, cv->n, 64) != VLA_OK) {
+        snprintf(cv->err, sizeof cv->err, "gguf writer init failed");
+        return -1;
+    }
+    for (i = 0; i < cv->n_kv; i++) {
+        struct vla_conv_kv *k = &cv->kv[i];
+        if (k->kind == 0) vla_gguf_add_u32(w, k->key, k->u);
+        else if (k->kind == 1) vla_gguf_add_f32(w, k->key, k->f);
+        else if (k->kind == 2) vla_gguf_add_bool(w, k->key, (int)k->u);
+        else vla_gguf_add_str(w, k->key, k->s, strlen(k->s));
+    }
+    if (cv->add_arrays) cv->add_arrays(cv->add_arrays_user, w);
+    for (i = 0; i < cv->n; i++) vla_gguf_add_tensor(w, cv->t[i].name, cv->t[i].type, cv->t[i].n_dims, cv->t[i].ne, cv->t[i].data);
+    if (w->err) { snprintf(cv->err, sizeof cv->err, "gguf writer: %s", vla_status_str(w->err)); return -1; }
+    return 0;
+}
+
+int vla_conv_write(vla_conv *cv, const char *path) {
+    vla_gguf_writer w;
+    vla_arena a;
+    void *mem = NULL;
+    vla_conv__sink s;
+    vla_status st;
+    if (vla_conv__build(cv, &w, &a, &mem) != 0) { free(mem); return -1; }
+    memset(&s, 0, sizeof s);
+    s.f = fopen(path, "wb");
+    if (!s.f) { snprintf(cv->err, sizeof cv->err, "cannot create %s", path); free(mem); return -1; }
+    st = vla_gguf_write(&w, vla_conv__write_cb, &s);
+    if (fclose(s.f) != 0 && st == VLA_OK) st = VLA_ERR_IO;
+    free(mem);
+    if (st != VLA_OK) { snprintf(cv->err, sizeof cv->err, "writing %s: %s", path, vla_status_str(st)); remove(path); return -1; }
+    return 0;
+}
+
+int vla_conv_write_mem(vla_conv *cv, unsigned char **buf, size_t *size) {
+    vla_gguf_writer w;
+    vla_arena a;
+    void *mem = NULL;
+    vla_conv__sink s;
+    vla_status st;
+    *buf = NULL;
+    if (vla_conv__build(cv, &w, &a, &mem) != 0) { free(mem); return -1; }
+    memset(&s, 0, sizeof s);
+    s.cap = (size_t)vla_gguf_writer_size(&w);
+    s.buf = (unsigned char *)malloc(s.cap + 64);
+    if (!s.buf) { free(mem); snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+    st = vla_gguf_write(&w, vla_conv__write_cb, &s);
+    free(mem);
+    if (st != VLA_OK || s.n != s.cap) { free(s.buf); snprintf(cv->err, sizeof cv->err, "gguf write failed"); return -1; }
+    *buf = s.buf;
+    *size = s.n;
+    return 0;
+}
+
+#endif /* VLA_CONVERT_IMPLEMENTATION_DONE */
+#endif /* VLA_CONVERT_IMPLEMENTATION */
