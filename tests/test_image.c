@@ -805,8 +805,8 @@ static void test_pnm(void) {
               vla_status_str(st), vla_status_str(cases[k].expect));
         CHECK(inside, "pnm case %d: view outside the buffer / not cleared", (int)k);
         if (st == VLA_OK && cases[k].expect == VLA_OK) {
-            CHECK(v.width == cases[k].w && v.height == cases[k].h && v.channels == cases[k].ch && used == hl + raster &&
-                      v.data[0] == 0x5a,
+            /* (v.data pointed into the freed copy; `inside` checked it is at used - raster) */
+            CHECK(v.width == cases[k].w && v.height == cases[k].h && v.channels == cases[k].ch && used == hl + raster,
                   "pnm case %d: %dx%dx%d used %lu", (int)k, v.width, v.height, v.channels, (unsigned long)used);
             /* every truncation (header or raster) must fail cleanly; long
              * rasters are cut at every header byte and at 300 raster points */

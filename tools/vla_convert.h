@@ -65,6 +65,17 @@ const vla_conv_tensor *vla_conv_find(const vla_conv *cv, const char *name);
  * config the model config object.  Unknown tensors are reported and skipped
  * (skipped counts them). */
 int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *config, int *skipped);
+/* Random weights of any BART/VL-BART shape (for tests and benchmarks):
+ * N(0, 0.02) matrices, LayerNorm (1, 0) plus a small jitter, seeded. */
+typedef struct vla_rand_bart {
+    int d_model, enc_layers, dec_layers, heads, ffn, vocab, max_pos;
+    int feat_dim;             /* 0: no visual embedding */
+    int n_boxes;              /* 36 */
+    uint64_t seed;
+} vla_rand_bart;
+int vla_conv_random_bart(vla_conv *cv, const vla_rand_bart *r);
+/* Uniform / normal numbers from a 64-bit seed (xorshift*), for tools. */
+double vla_conv_randn(uint64_t *state);
 /* Write the GGUF file. */
 int vla_conv_write(vla_conv *cv, const char *path);
 /* Or into a malloc'd buffer. */
@@ -80,6 +91,7 @@ void vla_conv_canonical(const char *in, char *out, size_t cap);
 #define VLA_CONVERT_IMPLEMENTATION_DONE
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 static char *vla_conv__strdup(const char *s) {
     size_t n = strlen(s);
@@ -321,6 +333,85 @@ int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         }
     }
     return 0;
+}
+
+double vla_conv_randn(uint64_t *st) {
+    double u1, u2;
+    uint64_t x;
+    x = *st; x ^= x >> 12; x ^= x << 25; x ^= x >> 27; *st = x;
+    u1 = ((double)((x * 2685821657736338717ull) >> 11) + 0.5) / 9007199254740992.0;
+    x = *st; x ^= x >> 12; x ^= x << 25; x ^= x >> 27; *st = x;
+    u2 = ((double)((x * 2685821657736338717ull) >> 11) + 0.5) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static int vla_conv__rand(vla_conv *cv, const char *name, int64_t a, int64_t b, double mean, double std, uint64_t *st) {
+    int64_t sh[2];
+    size_t n = (size_t)a * (size_t)(b > 0 ? b : 1), i;
+    float *d = (float *)malloc(n * 4 + 4);
+    if (!d) { snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+    for (i = 0; i < n; i++) d[i] = (float)(mean + std * vla_conv_randn(st));
+    sh[0] = a; sh[1] = b;
+    return b > 0 ? vla_conv_add_owned(cv, name, 2, sh, d) : vla_conv_add_owned(cv, name, 1, sh, d);
+}
+
+int vla_conv_random_bart(vla_conv *cv, const vla_rand_bart *r) {
+    uint64_t st = r->seed * 0x9E3779B97F4A7C15ull + 1;
+    char nm[160], cfg[512], err[128];
+    int l, s, k, rc = 0, d = r->d_model;
+    static const char *attn[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+    vla_json *cj;
+#define VLA__R(name, a, b, mean, std) if (!rc) rc = vla_conv__rand(cv, name, a, b, mean, std, &st)
+    VLA__R("shared.weight", r->vocab, d, 0, 0.02);
+    VLA__R("final_logits_bias", 1, r->vocab, 0, 0.0);
+    for (s = 0; s < 2; s++) {
+        const char *side = s ? "decoder" : "encoder";
+        int nl = s ? r->dec_layers : r->enc_layers;
+        snprintf(nm, sizeof nm, "%s.embed_positions.weight", side); VLA__R(nm, r->max_pos + 2, d, 0, 0.02);
+        snprintf(nm, sizeof nm, "%s.layernorm_embedding.weight", side); VLA__R(nm, d, 0, 1, 0.01);
+        snprintf(nm, sizeof nm, "%s.layernorm_embedding.bias", side); VLA__R(nm, d, 0, 0, 0.01);
+        for (l = 0; l < nl; l++) {
+            int blk;
+            for (blk = 0; blk < (s ? 2 : 1); blk++) {
+                const char *a = blk ? "encoder_attn" : "self_attn";
+                for (k = 0; k < 4; k++) {
+                    snprintf(nm, sizeof nm, "%s.layers.%d.%s.%s.weight", side, l, a, attn[k]); VLA__R(nm, d, d, 0, 0.02);
+                    snprintf(nm, sizeof nm, "%s.layers.%d.%s.%s.bias", side, l, a, attn[k]); VLA__R(nm, d, 0, 0, 0.01);
+                }
+                snprintf(nm, sizeof nm, "%s.layers.%d.%s_layer_norm.weight", side, l, a); VLA__R(nm, d, 0, 1, 0.01);
+                snprintf(nm, sizeof nm, "%s.layers.%d.%s_layer_norm.bias", side, l, a); VLA__R(nm, d, 0, 0, 0.01);
+            }
+            snprintf(nm, sizeof nm, "%s.layers.%d.fc1.weight", side, l); VLA__R(nm, r->ffn, d, 0, 0.02);
+            snprintf(nm, sizeof nm, "%s.layers.%d.fc1.bias", side, l); VLA__R(nm, r->ffn, 0, 0, 0.01);
+            snprintf(nm, sizeof nm, "%s.layers.%d.fc2.weight", side, l); VLA__R(nm, d, r->ffn, 0, 0.02);
+            snprintf(nm, sizeof nm, "%s.layers.%d.fc2.bias", side, l); VLA__R(nm, d, 0, 0, 0.01);
+            snprintf(nm, sizeof nm, "%s.layers.%d.final_layer_norm.weight", side, l); VLA__R(nm, d, 0, 1, 0.01);
+            snprintf(nm, sizeof nm, "%s.layers.%d.final_layer_norm.bias", side, l); VLA__R(nm, d, 0, 0, 0.01);
+        }
+    }
+    if (r->feat_dim > 0) {
+        VLA__R("encoder.visual_embedding.feat_embedding.0.weight", d, r->feat_dim, 0, 0.02);
+        VLA__R("encoder.visual_embedding.feat_embedding.0.bias", d, 0, 0, 0.01);
+        VLA__R("encoder.visual_embedding.feat_embedding.1.weight", d, 0, 1, 0.01);
+        VLA__R("encoder.visual_embedding.feat_embedding.1.bias", d, 0, 0, 0.01);
+        VLA__R("encoder.visual_embedding.absolute_vis_pos_embedding.0.weight", d, 5, 0, 0.02);
+        VLA__R("encoder.visual_embedding.absolute_vis_pos_embedding.0.bias", d, 0, 0, 0.01);
+        VLA__R("encoder.visual_embedding.absolute_vis_pos_embedding.1.weight", d, 0, 1, 0.01);
+        VLA__R("encoder.visual_embedding.absolute_vis_pos_embedding.1.bias", d, 0, 0, 0.01);
+        VLA__R("encoder.visual_embedding.img_order_embedding.weight", 2, d, 0, 0.02);
+    }
+#undef VLA__R
+    if (rc) return rc;
+    snprintf(cfg, sizeof cfg,
+             "{\"d_model\": %d, \"encoder_layers\": %d, \"decoder_layers\": %d, \"encoder_attention_heads\": %d, "
+             "\"decoder_attention_heads\": %d, \"no_repeat_ngram_size\": 3, \"early_stopping\": true, \"num_beams\": 5, "
+             "\"n_boxes\": %d, \"downsample\": true}",
+             d, r->enc_layers, r->dec_layers, r->heads, r->heads, r->n_boxes > 0 ? r->n_boxes : 36);
+    cj = vla_json_parse(cfg, strlen(cfg), err, sizeof err);
+    if (!cj) { snprintf(cv->err, sizeof cv->err, "internal: %s", err); return -1; }
+    rc = vla_conv_bart(cv, NULL, 0, cj, NULL);
+    vla_json_free(cj);
+    return rc;
 }
 
 typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;

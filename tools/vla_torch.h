@@ -19,8 +19,9 @@
  *        local header offset + 30 + name length + LOCAL extra length.
  *    All records live under one folder <p>; <p> is found as the folder of the
  *    single "<p>/data.pkl" record ("archive", "LAST", "clip_RN", ...).
- *    Unknown records are ignored; DEFLATE records (TorchScript code/) are
- *    walked past and never inflated.
+ *    Unknown records are ignored (TorchScript code/ and constants.pkl too:
+ *    graph constants are not weights); DEFLATE records are walked past and
+ *    never inflated.
  *  * <p>/data.pkl is a pickle (protocol 2; the protocol 4 framing opcodes are
  *    accepted too) run by a small RESTRICTED unpickler (below).  A tensor is
  *        torch._utils._rebuild_tensor_v2(storage, storage_offset, size,
@@ -191,6 +192,8 @@ VLA_TORCH_DEF const char *vla_torch_format_name(int format);
 #define VLA_TORCH_COPY_FACTOR 8 /* non-contiguous copies: at most this many
                                    times the input size (+16 MiB) in total */
 #endif
+
+#define VLA_TORCH__MAX_KEY 256 /* bytes of a storage key */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define VLA_TORCH__PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -368,40 +371,75 @@ typedef struct vla_torch__zip {
     size_t len;
     vla_torch__rec *recs;
     size_t n;
-    size_t *slots; /* open-addressing hash of names: record index + 1, 0 = empty */
-    size_t nslots; /* power of two */
+    size_t *sorted; /* record indices in name order (binary search) */
 } vla_torch__zip;
 
-/* FNV-1a over up to three pieces, so "<p>" "/data/" "<key>" needs no copy */
-static uint64_t vla_torch__hash3(const char *a, size_t an, const char *b, size_t bn, const char *c, size_t cn)
+/* Bottom-up merge sort of an index array: O(n log n) whatever the input
+ * (no hash flooding, no quadratic qsort); stable.  -1 on malloc failure. */
+typedef int (*vla_torch__cmpfn)(const void *ctx, size_t a, size_t b);
+static int vla_torch__sort(size_t *idx, size_t n, vla_torch__cmpfn cmp, const void *ctx)
 {
-    uint64_t h = 1469598103934665603u;
-    size_t i;
-    for (i = 0; i < an; i++) h = (h ^ (unsigned char)a[i]) * 1099511628211u;
-    for (i = 0; i < bn; i++) h = (h ^ (unsigned char)b[i]) * 1099511628211u;
-    for (i = 0; i < cn; i++) h = (h ^ (unsigned char)c[i]) * 1099511628211u;
-    return h;
+    size_t *tmp, width, i;
+    if (n < 2) return 0;
+    tmp = (size_t *)malloc(n * sizeof *tmp);
+    if (!tmp) return -1;
+    for (width = 1; width < n; width *= 2) {
+        for (i = 0; i < n; i += 2 * width) {
+            size_t mid = n - i > width ? i + width : n, hi = n - i > 2 * width ? i + 2 * width : n;
+            size_t a = i, b = mid, o = i;
+            while (a < mid && b < hi) tmp[o++] = cmp(ctx, idx[b], idx[a]) < 0 ? idx[b++] : idx[a++];
+            while (a < mid) tmp[o++] = idx[a++];
+            while (b < hi) tmp[o++] = idx[b++];
+        }
+        memcpy(idx, tmp, n * sizeof *idx);
+    }
+    free(tmp);
+    return 0;
 }
 
-static int vla_torch__name_is3(const vla_torch__rec *r, const char *a, size_t an, const char *b, size_t bn,
-                               const char *c, size_t cn)
+/* byte-wise name order: a record name against the concatenation p[0]+p[1]+p[2] */
+static int vla_torch__cmp_name3(const char *name, size_t len, const char *const *p, const size_t *pn)
 {
-    if (r->name_len != an + bn + cn) return 0;
-    return memcmp(r->name, a, an) == 0 && memcmp(r->name + an, b, bn) == 0 &&
-           memcmp(r->name + an + bn, c, cn) == 0;
+    size_t off = 0;
+    int i;
+    for (i = 0; i < 3; i++) {
+        size_t k = pn[i] < len - off ? pn[i] : len - off;
+        int c = k ? memcmp(name + off, p[i], k) : 0;
+        if (c) return c;
+        if (k < pn[i]) return -1; /* name is a proper prefix of the target */
+        off += k;
+    }
+    return off < len ? 1 : 0;
 }
 
-/* index of the record named a+b+c, or -1 */
+static int vla_torch__cmp_recs(const void *ctx, size_t a, size_t b)
+{
+    const vla_torch__rec *r = (const vla_torch__rec *)ctx;
+    const char *p[3];
+    size_t pn[3];
+    p[0] = r[b].name;
+    pn[0] = r[b].name_len;
+    p[1] = p[2] = "";
+    pn[1] = pn[2] = 0;
+    return vla_torch__cmp_name3(r[a].name, r[a].name_len, p, pn);
+}
+
+/* index of the record named a+b+c (pieces, so "<p>" "/data/" "<key>" needs no copy), or -1 */
 static long vla_torch__zip_find3(const vla_torch__zip *z, const char *a, size_t an, const char *b, size_t bn,
                                  const char *c, size_t cn)
 {
-    size_t i;
-    if (!z->nslots) return -1;
-    i = (size_t)vla_torch__hash3(a, an, b, bn, c, cn) & (z->nslots - 1);
-    while (z->slots[i]) {
-        const vla_torch__rec *r = &z->recs[z->slots[i] - 1];
-        if (vla_torch__name_is3(r, a, an, b, bn, c, cn)) return (long)(z->slots[i] - 1);
-        i = (i + 1) & (z->nslots - 1);
+    const char *p[3];
+    size_t pn[3], lo = 0, hi = z->n;
+    p[0] = a; p[1] = b; p[2] = c;
+    pn[0] = an; pn[1] = bn; pn[2] = cn;
+    if (!z->sorted) return -1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const vla_torch__rec *r = &z->recs[z->sorted[mid]];
+        int d = vla_torch__cmp_name3(r->name, r->name_len, p, pn);
+        if (d == 0) return (long)z->sorted[mid];
+        if (d < 0) lo = mid + 1;
+        else hi = mid;
     }
     return -1;
 }
@@ -409,14 +447,13 @@ static long vla_torch__zip_find3(const vla_torch__zip *z, const char *a, size_t 
 static void vla_torch__zip_free(vla_torch__zip *z)
 {
     free(z->recs);
-    free(z->slots);
+    free(z->sorted);
     z->recs = NULL;
-    z->slots = NULL;
-    z->n = z->nslots = 0;
+    z->sorted = NULL;
+    z->n = 0;
 }
 
-/* Reads the end records and the whole central directory.  quiet: used by
- * vla_torch_detect, which only needs success/failure. */
+/* Reads the end records and the whole central directory. */
 static int vla_torch__zip_open(vla_torch__zip *z, const unsigned char *buf, size_t len, vla_torch__err *e)
 {
     size_t eocd = 0, i, lim, p, cd_end;
@@ -524,25 +561,19 @@ static int vla_torch__zip_open(vla_torch__zip *z, const unsigned char *buf, size
         return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "zip: ZIP64 extra field of entry %zu is too short", i);
     }
 
-    /* name hash (load factor <= 1/2); duplicated names are refused */
-    z->nslots = 16;
-    while (z->nslots < 2 * z->n) z->nslots *= 2;
-    z->slots = (size_t *)calloc(z->nslots, sizeof *z->slots);
-    if (!z->slots) return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (zip directory)");
-    for (i = 0; i < z->n; i++) {
-        const vla_torch__rec *r = &z->recs[i];
-        size_t s = (size_t)vla_torch__hash3(r->name, r->name_len, "", 0, "", 0) & (z->nslots - 1);
-        while (z->slots[s]) {
-            const vla_torch__rec *o = &z->recs[z->slots[s] - 1];
-            if (o->name_len == r->name_len && memcmp(o->name, r->name, r->name_len) == 0) {
-                char tmp[80];
-                return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "zip: record name '%s' occurs twice",
-                                       vla_torch__show(tmp, sizeof tmp, r->name, r->name_len));
-            }
-            s = (s + 1) & (z->nslots - 1);
+    /* name index for lookups; duplicated names are refused */
+    z->sorted = (size_t *)malloc(z->n * sizeof *z->sorted);
+    if (!z->sorted) return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (zip directory)");
+    for (i = 0; i < z->n; i++) z->sorted[i] = i;
+    if (vla_torch__sort(z->sorted, z->n, vla_torch__cmp_recs, z->recs))
+        return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (zip directory)");
+    for (i = 1; i < z->n; i++)
+        if (vla_torch__cmp_recs(z->recs, z->sorted[i - 1], z->sorted[i]) == 0) {
+            const vla_torch__rec *r = &z->recs[z->sorted[i]];
+            char tmp[80];
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "zip: record name '%s' occurs twice",
+                                   vla_torch__show(tmp, sizeof tmp, r->name, r->name_len));
         }
-        z->slots[s] = i + 1;
-    }
     return 0;
 }
 
@@ -957,9 +988,14 @@ static int vla_torch__persid(vla_torch__pk *k, vla_torch__val *pid)
         return vla_torch__pfail(k, VLA_TORCH_ERR_UNSUPPORTED, "persistent id: storage views are not supported");
     dtype = f[1]->u.g.dtype;
     vla_torch__show(key, sizeof key, f[2]->u.s.p, f[2]->u.s.n);
+    /* torch's keys are small decimal numbers; a bound keeps lookups cheap */
+    if (f[2]->u.s.n > VLA_TORCH__MAX_KEY)
+        return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, "persistent id: storage key longer than 256 bytes");
     rec = vla_torch__zip_find3(k->zip, k->pre, k->plen, "/data/", 6, f[2]->u.s.p, f[2]->u.s.n);
     if (rec < 0) {
-        snprintf(msg, sizeof msg, "storage record '<prefix>/data/%s' does not exist", key);
+        char pre[80];
+        snprintf(msg, sizeof msg, "storage record '%s/data/%s' does not exist",
+                 vla_torch__show(pre, sizeof pre, k->pre, k->plen), key);
         return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, msg);
     }
     if (vla_torch__zip_data(k->zip, (size_t)rec, &data, &size, k->e)) return k->e->code;
@@ -1352,20 +1388,39 @@ typedef struct vla_torch__walk {
     char path[VLA_TORCH_MAX_NAME + 1];
     size_t plen;
     uint64_t visits, max_visits;
-    uint64_t name_bytes, max_name_bytes;
+    uint64_t bytes, max_bytes; /* path components pushed + names emitted */
     uint64_t copy_bytes, max_copy_bytes;
 } vla_torch__walk;
+
+/* the start of the current path, for messages */
+static const char *vla_torch__where(vla_torch__walk *w, char *tmp, size_t cap)
+{
+    return vla_torch__show(tmp, cap, w->path, w->plen);
+}
+
+/* byte budget shared by path building and names (linear in the input) */
+static int vla_torch__spend(vla_torch__walk *w, size_t n)
+{
+    w->bytes += n;
+    if (w->bytes > w->max_bytes)
+        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "tensor names add up to more than %llu bytes",
+                               (unsigned long long)w->max_bytes);
+    return 0;
+}
 
 /* appends ".comp" (or "comp" at the root); 0 ok */
 static int vla_torch__path_push(vla_torch__walk *w, const char *s, size_t n)
 {
     size_t sep = w->plen ? 1 : 0;
-    if (memchr(s, 0, n)) return vla_torch__fail(w->e, VLA_TORCH_ERR_CORRUPT, "a key contains a NUL byte");
-    if (n + sep > VLA_TORCH_MAX_NAME - w->plen) {
-        char tmp[64];
-        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "tensor name longer than %d bytes ('%s...')",
-                               VLA_TORCH_MAX_NAME, vla_torch__show(tmp, sizeof tmp, w->path, w->plen < 40 ? w->plen : 40));
-    }
+    char tmp[64], tmp2[40];
+    if (memchr(s, 0, n))
+        return vla_torch__fail(w->e, VLA_TORCH_ERR_CORRUPT, "a key under '%s' contains a NUL byte",
+                               vla_torch__where(w, tmp, sizeof tmp));
+    if (n + sep > VLA_TORCH_MAX_NAME - w->plen)
+        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "tensor name longer than %d bytes ('%s' + '%s')",
+                               VLA_TORCH_MAX_NAME, vla_torch__where(w, tmp, sizeof tmp),
+                               vla_torch__show(tmp2, sizeof tmp2, s, n));
+    if (vla_torch__spend(w, n + sep)) return w->e->code;
     if (sep) w->path[w->plen] = '.';
     memcpy(w->path + w->plen + sep, s, n);
     w->plen += n + sep;
@@ -1407,10 +1462,7 @@ static int vla_torch__emit(vla_torch__walk *w, vla_torch__val *v)
         w->f->tensors = nt;
         w->cap = cap;
     }
-    w->name_bytes += w->plen + 1;
-    if (w->name_bytes > w->max_name_bytes)
-        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "tensor names add up to more than %llu bytes",
-                               (unsigned long long)w->max_name_bytes);
+    if (vla_torch__spend(w, w->plen + 1)) return w->e->code;
     o = &w->f->tensors[w->f->n_tensors];
     memset(o, 0, sizeof *o);
     o->name = (char *)malloc(w->plen + 1);
@@ -1465,11 +1517,13 @@ static int vla_torch__walkable(const vla_torch__val *v)
 static int vla_torch__walk_val(vla_torch__walk *w, vla_torch__val *v, int depth)
 {
     size_t i, keep;
+    char tmp[64];
     if (++w->visits > w->max_visits)
-        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "object graph too large (shared sub-objects?)");
+        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "object graph too large (shared sub-objects?) at '%s'",
+                               vla_torch__where(w, tmp, sizeof tmp));
     if (depth > VLA_TORCH_MAX_DEPTH)
-        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "containers nested more than %d deep (or cyclic)",
-                               VLA_TORCH_MAX_DEPTH);
+        return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "containers nested more than %d deep (or cyclic) at '%s'",
+                               VLA_TORCH_MAX_DEPTH, vla_torch__where(w, tmp, sizeof tmp));
     switch (v->type) {
     case VLA_TORCH__TENSOR:
         return vla_torch__emit(w, v);
@@ -1565,14 +1619,10 @@ static char *vla_torch__strdup(const char *s, size_t n)
     return r;
 }
 
-typedef struct vla_torch__sortent {
-    const char *name;
-    int idx;
-} vla_torch__sortent;
-
-static int vla_torch__cmp(const void *a, const void *b)
+static int vla_torch__cmp_tensors(const void *ctx, size_t a, size_t b)
 {
-    return strcmp(((const vla_torch__sortent *)a)->name, ((const vla_torch__sortent *)b)->name);
+    const vla_torch_tensor *t = (const vla_torch_tensor *)ctx;
+    return strcmp(t[a].name, t[b].name);
 }
 
 /* ---- public entry points -------------------------------------------------- */
@@ -1630,7 +1680,7 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
     vla_torch__pk k;
     vla_torch__walk *w = NULL;
     vla_torch__val *root = NULL;
-    vla_torch__sortent *ents = NULL;
+    size_t *ents = NULL;
     size_t pkl = 0, plen = 0;
     const unsigned char *pdata;
     uint64_t psize;
@@ -1700,7 +1750,7 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
     w->zip = &z;
     w->f = f;
     w->max_visits = 2 * (uint64_t)k.nvals + 1024;
-    w->max_name_bytes = 16 * (uint64_t)len + ((uint64_t)1 << 20);
+    w->max_bytes = 32 * (uint64_t)psize + ((uint64_t)16 << 20);
     w->max_copy_bytes = VLA_TORCH_COPY_FACTOR * (uint64_t)len + ((uint64_t)16 << 20);
     if (root->type == VLA_TORCH__OBJECT) {
         f->root_type = vla_torch__class_name(root->u.o.cls);
@@ -1720,23 +1770,24 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
 
     /* 4. name index; duplicated names would make lookups ambiguous */
     if (f->n_tensors) {
-        ents = (vla_torch__sortent *)malloc((size_t)f->n_tensors * sizeof *ents);
+        ents = (size_t *)malloc((size_t)f->n_tensors * sizeof *ents);
         f->sorted_ = (int *)malloc((size_t)f->n_tensors * sizeof *f->sorted_);
         if (!ents || !f->sorted_) {
             vla_torch__fail(&e, VLA_TORCH_ERR_NOMEM, "out of memory");
             goto done;
         }
-        for (i = 0; i < f->n_tensors; i++) {
-            ents[i].name = f->tensors[i].name;
-            ents[i].idx = i;
+        for (i = 0; i < f->n_tensors; i++) ents[i] = (size_t)i;
+        if (vla_torch__sort(ents, (size_t)f->n_tensors, vla_torch__cmp_tensors, f->tensors)) {
+            vla_torch__fail(&e, VLA_TORCH_ERR_NOMEM, "out of memory");
+            goto done;
         }
-        qsort(ents, (size_t)f->n_tensors, sizeof *ents, vla_torch__cmp);
         for (i = 0; i < f->n_tensors; i++) {
-            if (i && strcmp(ents[i - 1].name, ents[i].name) == 0) {
-                vla_torch__fail(&e, VLA_TORCH_ERR_CORRUPT, "tensor name '%.200s' occurs twice", ents[i].name);
+            if (i && strcmp(f->tensors[ents[i - 1]].name, f->tensors[ents[i]].name) == 0) {
+                vla_torch__fail(&e, VLA_TORCH_ERR_CORRUPT, "tensor name '%.200s' occurs twice",
+                                f->tensors[ents[i]].name);
                 goto done;
             }
-            f->sorted_[i] = ents[i].idx;
+            f->sorted_[i] = (int)ents[i];
         }
     }
 

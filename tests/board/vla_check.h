@@ -44,6 +44,8 @@ typedef struct vc_state {
     int force_fail;                /* --fail or VLA_SELFTEST_FAIL       */
     int verbose;                   /* -v: print every section summary  */
     long reports;                  /* failure messages printed so far   */
+    double sec_worst;              /* largest error/tolerance of passing
+                                      comparisons in this section (-v)  */
 } vc_state;
 
 static vc_state vc_st;
@@ -85,7 +87,8 @@ VC__FN int vc_has_arg(int argc, char **argv, const char *flag) {
 VC__FN void vc__close_section(void) {
     if (!vc_st.section) return;
     if (vc_st.sec_failed || vc_st.verbose)
-        printf("  [%s] %ld passed, %ld failed\n", vc_st.section, vc_st.sec_passed, vc_st.sec_failed);
+        printf("  [%s] %ld passed, %ld failed; worst passing error/tolerance %.3g\n", vc_st.section,
+               vc_st.sec_passed, vc_st.sec_failed, vc_st.sec_worst);
     vc_st.section = NULL;
 }
 
@@ -95,6 +98,7 @@ VC__FN void vc_section(const char *name) {
     vc__close_section();
     vc_st.section = name;
     vc_st.sec_passed = vc_st.sec_failed = 0;
+    vc_st.sec_worst = 0.0;
     if (vc_st.verbose) printf("-- %s\n", name);
 }
 
@@ -170,6 +174,7 @@ VC__FN VC__PRINTF(4, 5) int vc_check_cmp(const vc_cmp *c, const char *file, int 
     va_list ap;
     int ok = c->n_bad == 0;
     vc__count(ok);
+    if (ok && c->n && c->worst_ratio > vc_st.sec_worst) vc_st.sec_worst = c->worst_ratio;
     if (!ok && vc__report_allowed()) {
         printf("FAIL %s:%d [%s] ", file, line, vc_st.section ? vc_st.section : "-");
         va_start(ap, fmt);

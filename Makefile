@@ -1,0 +1,86 @@
+# vladapter.h - build, test and benchmark.
+#
+#   make                 build the tools, examples and tests into build/
+#   make test            the whole native test suite (what CI runs first)
+#   make test TARGET=t   the unit tests for one board under QEMU (see README)
+#   make test-cross      every board target, one line each
+#   make bench           speed and memory next to OpenBLAS / PyTorch
+#   make paper-table     trainable-parameter percentages of the paper's Table 1
+#   make clean
+#
+# Variables: CC, CFLAGS, ARCH (default -march=native on the build machine),
+# THREADS (for bench), FIXTURES (default tests/fixtures).
+
+CC       ?= cc
+CXX      ?= c++
+CLANG    ?= clang
+ARCH     ?= -march=native
+CFLAGS   ?= -O2 -g
+WARN     := -std=c99 -Wall -Wextra -Wpedantic
+WERROR   := -Werror
+SAN      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDLIBS   := -lm
+B        := build
+FIXTURES ?= tests/fixtures
+
+# stb_image is optional: used by the examples when Debian's libstb-dev is present.
+STB_H    := $(wildcard /usr/include/stb/stb_image.h)
+ifneq ($(STB_H),)
+IMG_FLAGS := -DVLA_HAVE_STB_IMAGE -I/usr/include/stb
+IMG_LIBS  := -lstb
+endif
+
+HDR      := vladapter.h
+TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
+
+TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect
+TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model
+
+.PHONY: all tools tests test test-native check-header clean bench paper-table
+all: tools tests
+
+tools: $(TOOLS)
+tests: $(TESTS)
+
+$(B):
+	@mkdir -p $(B)
+
+$(B)/vla-fixtures: tools/vla-fixtures.c $(HDR) $(TOOL_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/vla-inspect: tools/vla-inspect.c $(HDR) $(TOOL_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_gguf: tests/test_gguf.c $(HDR) tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_gguf_asan: tests/test_gguf.c $(HDR) tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
+$(B)/test_model: tests/test_model.c $(HDR) $(TOOL_HDR) tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+# The header must compile on its own as C99 and as C++ with gcc and clang,
+# warning-free, and its implementation must not reference allocation or exit.
+check-header: | $(B)
+	@printf '#define VLADAPTER_IMPLEMENTATION\n#include "../vladapter.h"\n' > $(B)/hdr_impl.c
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -c $(B)/hdr_impl.c -o $(B)/hdr_impl.o
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 $(ARCH) -c $(B)/hdr_impl.c -o $(B)/hdr_impl_arch.o
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -DVLA_NO_SIMD -DVLA_NO_STDIO -c $(B)/hdr_impl.c -o $(B)/hdr_impl_nosimd.o
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -O2 -c $(B)/hdr_impl.c -o $(B)/hdr_impl_cxx.o
+	$(CLANG) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 $(ARCH) -c $(B)/hdr_impl.c -o $(B)/hdr_impl_clang.o
+	$(CLANG) -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -O2 -c $(B)/hdr_impl.c -o $(B)/hdr_impl_clangxx.o
+	@bad=$$(for o in $(B)/hdr_impl*.o; do nm -u $$o; done | awk '{print $$NF}' | grep -E '^(malloc|calloc|realloc|free|exit|abort|_exit|atexit|__assert_fail)$$' | sort -u | tr '\n' ' '); \
+	 if [ -n "$$bad" ]; then echo "check-header: the implementation references: $$bad"; exit 1; fi; \
+	 echo "check-header: C99, C++, gcc and clang clean; no malloc/free/exit/abort referenced"
+
+test-native: tools tests check-header
+	$(B)/test_gguf
+	$(B)/test_gguf_asan
+	$(B)/test_model $(FIXTURES)
+	$(B)/vla-fixtures $(FIXTURES)
+
+test: test-native
+
+clean:
+	rm -rf $(B)
