@@ -455,7 +455,8 @@ VLA_DEF vla_status vla_gguf_write(vla_gguf_writer *w, vla_write_fn fn, void *use
  * ========================================================================== */
 
 typedef struct vla_hparams {
-    /* BART */
+    /* BART (has_bart = 0: a vision-only file holding just the CLIP trunk) */
+    int has_bart;
     int d_model, n_enc_layers, n_dec_layers, n_enc_heads, n_dec_heads, enc_ffn, dec_ffn;
     int vocab;              /* rows of the shared embedding (50465 with VL tokens) */
     int n_positions;        /* rows of each position table (max positions + 2)     */
@@ -471,6 +472,12 @@ typedef struct vla_hparams {
     /* generation defaults from the file (the official config) */
     int no_repeat_ngram, num_beams, max_length, min_length, early_stopping;
     float length_penalty;
+    /* CLIP ModifiedResNet trunk (0 when the file has none) */
+    int has_clip;
+    int clip_width;         /* 64 for RN101: stem 3 -> w/2 -> w/2 -> w           */
+    int clip_blocks[4];     /* bottlenecks per stage: (3, 4, 23, 3) for RN101    */
+    int clip_image_size;    /* input side S (224); the grid is S/32 x S/32        */
+    int clip_out_ch;        /* channels of the grid: 32 * width (2048)            */
 } vla_hparams;
 
 typedef struct vla_model vla_model;
@@ -497,6 +504,7 @@ typedef struct vla_ctx_params {
     int max_grid;           /* grid cells per image (49 for a 7x7 grid)           */
     int max_dec_len;        /* decoder length incl. the start token (max_length) */
     int max_beams;          /* largest num_beams for vla_generate                */
+    int use_clip;           /* 1: reserve memory to run the CLIP trunk on images */
     vla_exec exec;          /* threads / reference switch                        */
     vla_logger log;
 } vla_ctx_params;
@@ -513,6 +521,9 @@ typedef struct vla_input {
     const float *feats;     /* [B, n_images*grid_h*grid_w, feat_dim] channels-last   */
     const float *boxes;     /* [B, n_images*grid_h*grid_w, 4] as (x1, x2, y1, y2), or
                                NULL for all-zero boxes (CLIP grid features)           */
+    const float *images;    /* instead of feats: [B*n_images, S, S, 3] preprocessed
+                               images (vla_image_preprocess); the CLIP trunk of the
+                               model turns them into grid features (use_clip = 1)    */
 } vla_input;
 
 typedef struct vla_gen_params {
@@ -548,6 +559,168 @@ VLA_DEF vla_status vla_decode_logits(vla_ctx *c, const int32_t *dec_ids, int T, 
  * scores [B] (optional): the beam's final score (sum logprob / len^lp). */
 VLA_DEF vla_status vla_generate(vla_ctx *c, const vla_gen_params *g, int32_t *out_ids, int *out_len, float *scores);
 VLA_DEF vla_arena_stats vla_ctx_stats(const vla_ctx *c);
+
+/* ==========================================================================
+ * [D8] CLIP ModifiedResNet trunk (image -> grid features)
+ *
+ * image: [S, S, 3] preprocessed, channels-last (S = hp.clip_image_size).
+ * stage 0 stops after the stem, 1..4 after layer1..layer4; the output is
+ * channels-last [h, w, ch] (stage 4: the grid features [S/32 * S/32, 32*width],
+ * token index = row * w + col, what the official feature extraction stores).
+ * Needs a context made with use_clip = 1.
+ * ========================================================================== */
+VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float *out, int *h, int *w, int *ch);
+
+/* ============================================================================
+ * [D9] Image input: raw pixels, Pillow-exact bicubic resize, CLIP
+ *      normalisation, PNM reader
+ * ============================================================================
+ * What VL-Adapter's feature extraction does to a picture (coco_CLIP.py):
+ *
+ *     PIL Image.open(path).convert("RGB")
+ *       -> Resize((S, S), BICUBIC)      both sides forced to S: the aspect
+ *                                       ratio is NOT kept (squash)
+ *       -> CenterCrop(S)                a no-op after the squash
+ *       -> ToTensor, (v/255 - mean)/std per channel, float32
+ *
+ * This layer reproduces it bit for bit from 8-bit pixels in memory:
+ *
+ *     vla_image        a view of caller pixels: gray, gray+alpha, RGB or RGBA,
+ *                      any row stride (camera frames, decoded files)
+ *     vla_image_resize     Pillow 9.4 Image.resize(BICUBIC) of the RGB image,
+ *                          down- and upscaling, fixed-point as Pillow -> uint8
+ *     vla_image_normalize  uint8 RGB -> float (v/255 - mean)/std, HWC or CHW
+ *     vla_clip_preprocess  both in one call: pixels -> CLIP trunk input
+ *     vla_pnm_read         binary PGM/PPM (P5/P6) from memory, zero copy
+ *
+ * Channel conversion is Pillow's convert("RGB"): gray is replicated to
+ * R = G = B, alpha is simply dropped (no compositing onto a background).
+ *
+ * Layouts.  Pixel buffers are row-major, top row first, channels interleaved:
+ *     8-bit image   [height][stride bytes], pixel (x, y) channel c at
+ *                   data[y * stride + x * channels + c]
+ *     resized RGB   [out_h][out_w][3] uint8, packed (no padding)
+ *     float HWC     [H][W][3] float32 (channels-last: what the library's
+ *                   convolutions take)
+ *     float CHW     [3][H][W] float32 (PyTorch's NCHW without N, i.e. the
+ *                   layout of the fixtures' pixel_values.npy)
+ *
+ * Memory.  The resize takes its scratch (filter tables and a small ring of
+ * intermediate rows) from the caller's arena scratch stack and releases it
+ * before returning; *_scratch_size() says how much.  With a measuring arena
+ * (vla_arena_init_measure) the calls read and write no pixels and only record
+ * that need.  No heap, no VLAs, a few dozen bytes of stack.
+ *
+ * Exactness.  The resize needs IEEE double arithmetic without excess
+ * precision (FLT_EVAL_METHOD 0, i.e. any SSE2/ARM/RISC-V target, not an x87
+ * build): its filter weights are computed in double as Pillow computes them,
+ * and every product is rounded before it is added so that compilers which fuse
+ * multiply-adds (FMA on ARMv8, RISC-V, x86 with -mfma) build the same filter
+ * tables as Pillow's x86-64 build.  On a target without a double FPU the
+ * weights are computed in software, once per call (2 kernel evaluations per tap, i.e.
+ * about 2 * (out_w * kw + out_h * kh), kw/kh the taps per output sample:
+ * 2 * ceil(2 * max(in/out, 1)) + 1), not per pixel.
+ */
+#define VLADAPTER_IMAGE_H 1 /* examples/image_io.h checks for this layer */
+
+
+/* Largest width or height accepted anywhere in this layer (input, output,
+ * PNM header); at most 65536.  The default 16384 keeps every byte count of an
+ * image below 2^30 (fine for 32-bit size_t). */
+#ifndef VLA_MAX_IMAGE_DIM
+#define VLA_MAX_IMAGE_DIM 16384
+#endif
+#if VLA_MAX_IMAGE_DIM < 1 || VLA_MAX_IMAGE_DIM > 65536
+#error "VLA_MAX_IMAGE_DIM must be in 1..65536 (row byte counts and tap counts are ints)"
+#endif
+
+/* A read-only view of 8-bit pixels in caller memory (nothing is copied). */
+typedef struct vla_image {
+    const unsigned char *data; /* pixel (0, 0); rows go downwards            */
+    int width, height;         /* 1 .. VLA_MAX_IMAGE_DIM                     */
+    int channels;              /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA        */
+    size_t stride;             /* bytes from a row to the next (>= width *
+                                  channels; padding bytes are never read)    */
+} vla_image;
+
+/* Layout of a float image. */
+typedef enum vla_layout {
+    VLA_LAYOUT_HWC = 0, /* [H][W][3], channels-last (the library's default) */
+    VLA_LAYOUT_CHW = 1  /* [3][H][W], planar, as PyTorch's pixel_values     */
+} vla_layout;
+
+/* Fill a view after checking it: pixels not NULL, 1 <= width, height <=
+ * VLA_MAX_IMAGE_DIM (else VLA_ERR_RANGE), channels in 1..4, stride >= width *
+ * channels or 0 for packed rows.  Returns VLA_ERR_ARGS for anything else (the
+ * view is then zeroed). */
+VLA_DEF vla_status vla_image_view(vla_image *img, const void *pixels, int width, int height, int channels,
+                                  size_t stride);
+
+/* Scratch bytes vla_image_resize needs for these sizes (a multiple of
+ * VLA_ALIGN; 0 when no pass is needed, i.e. equal sizes, or when an argument
+ * is out of range; (size_t)-1 when it does not fit the address space). */
+VLA_DEF size_t vla_image_resize_scratch_size(int in_w, int in_h, int out_w, int out_h);
+
+/* Resize src (converted to RGB as above) to dst[out_h][out_w][3] exactly as
+ * Pillow 9.4's Image.resize((out_w, out_h), Image.BICUBIC) does on an 8-bit
+ * RGB image: Keys' cubic kernel (a = -0.5), antialiased when shrinking (the
+ * kernel is widened by the scale), two separable passes in 22-bit fixed point,
+ * each rounded and clamped to 0..255, the horizontal pass first; an axis whose
+ * size does not change is not filtered.  Both sides are forced (no aspect
+ * preservation); upscaling uses the same code.
+ *   scratch: arena whose scratch stack supplies
+ *            vla_image_resize_scratch_size(src->width, src->height, out_w,
+ *            out_h) bytes (may be NULL when that is 0); released on return.
+ *   dst:     out_h * out_w * 3 bytes; must not overlap src.
+ * Returns VLA_ERR_ARGS / VLA_ERR_RANGE for a bad view or size, VLA_ERR_NOMEM
+ * when the scratch does not fit. */
+VLA_DEF vla_status vla_image_resize(vla_arena *scratch, unsigned char *dst, int out_w, int out_h,
+                                    const vla_image *src);
+
+/* dst = (rgb / 255 - mean[c]) / std[c] in float32, each step rounded to float
+ * as PyTorch's ToTensor + Normalize do (so the result equals pixel_values).
+ *   rgb:  [height][width][3] uint8, packed
+ *   dst:  width * height * 3 floats in the given layout (HWC or CHW)
+ *   mean, std: 3 floats each, or NULL for CLIP's values
+ *              mean = (0.48145466, 0.4578275, 0.40821073),
+ *              std  = (0.26862954, 0.26130258, 0.27577711).
+ * Returns VLA_ERR_ARGS for NULL buffers, a bad layout or a zero std. */
+VLA_DEF vla_status vla_image_normalize(float *dst, const unsigned char *rgb, int width, int height,
+                                       const float *mean, const float *std, vla_layout layout);
+
+/* Scratch bytes vla_clip_preprocess needs (= the resize's need). */
+VLA_DEF size_t vla_clip_preprocess_scratch_size(int in_w, int in_h, int size);
+
+/* One call from camera/decoded pixels to the CLIP trunk's input:
+ * Resize((size, size), BICUBIC) then CLIP normalisation.
+ *   size:   the model's input resolution (224 for VL-Adapter's RN101)
+ *   dst:    size * size * 3 floats, HWC (what the trunk takes) or CHW.
+ *           The resized uint8 image is staged in the last quarter of dst,
+ *           so no extra scratch is needed beyond the resize's.
+ *   scratch: vla_clip_preprocess_scratch_size(src->width, src->height, size)
+ *            bytes of scratch stack (NULL allowed when that is 0). */
+VLA_DEF vla_status vla_clip_preprocess(vla_arena *scratch, float *dst, int size, vla_layout layout,
+                                       const vla_image *src);
+
+/* Binary PNM from memory: P5 (PGM, 1 channel) and P6 (PPM, 3 channels) with
+ * maxval 255.  On success img views the raster inside data (zero copy:
+ * data must outlive img) and *used (if not NULL) is the offset just past the
+ * raster, where a next image of a stream would start.
+ * Header: magic, width, height, maxval as ASCII decimals separated by
+ * whitespace (space, tab, CR, LF, VT, FF) and/or '#' comments running to the
+ * end of the line; after maxval exactly one whitespace byte, then the raster.
+ * Results:
+ *   VLA_ERR_FORMAT       not a PNM, missing/garbled token, width or height 0,
+ *                        maxval 0 or > 65535, a comment right after maxval,
+ *                        raster shorter than width * height * channels
+ *   VLA_ERR_UNSUPPORTED  a valid PNM this reader does not take: P1-P4 (plain
+ *                        or 1-bit), P7 (PAM), maxval != 255 (16-bit samples,
+ *                        or 8-bit with a smaller range, which Pillow would
+ *                        rescale by v * 255 / maxval), width or height above
+ *                        VLA_MAX_IMAGE_DIM
+ * Every check is made against the bytes present; the reader never reads
+ * outside [data, data + size). */
+VLA_DEF vla_status vla_pnm_read(vla_image *img, const void *data, size_t size, size_t *used);
 
 #ifdef __cplusplus
 }
@@ -1869,6 +2042,16 @@ typedef struct vla__enc_layer {
     vla__ln ffn_ln;         /* final_layer_norm                     */
 } vla__enc_layer;
 
+/* A convolution with folded BatchNorm: w [cout, k*k*cin] in (ky, kx, cin) order. */
+typedef struct vla__conv { vla_mat w; const float *b; int k, cin, cout; } vla__conv;
+
+/* CLIP Bottleneck: conv1 1x1, conv2 3x3, [avgpool stride], conv3 1x1 (x4),
+ * identity = [avgpool stride] conv 1x1 when the shape changes. */
+typedef struct vla__bottleneck {
+    vla__conv c1, c2, c3, down;
+    int stride, has_down;
+} vla__bottleneck;
+
 typedef struct vla__dec_layer {
     vla__attn sa, ca;       /* causal self-attention, cross-attention */
     vla__ln sa_ln, ca_ln, ffn_ln;
@@ -1891,6 +2074,9 @@ struct vla_model {
     vla__lin vis_box;               /* [d, 5]: (x1, x2, y1, y2, area)            */
     vla__ln vis_box_ln;
     vla_mat img_order;              /* [n_images, d]                             */
+    /* CLIP trunk (hp.has_clip): BatchNorm folded into every convolution */
+    vla__conv clip_stem[3];         /* 3x3: 3 -> w/2 (stride 2), w/2 -> w/2, w/2 -> w */
+    vla__bottleneck *clip_blocks;   /* all stages, in order                      */
 };
 
 /* "a<i>b" into buf (i < 0: "ab"). */
@@ -1930,6 +2116,21 @@ static vla_status vla__load_vec(const vla_model *m, const char *name, int n, con
     if ((uintptr_t)t.data % 4) return vla__missing(&m->log, name, "is misaligned");
     *out = (const float *)t.data;
     return VLA_OK;
+}
+
+/* A folded convolution "<prefix>.weight" [cout, k, k, cin] + ".bias" [cout]. */
+static vla_status vla__load_conv(const vla_model *m, const char *prefix, int cin, int k, vla__conv *cv) {
+    char nm[128];
+    vla_tensor t;
+    vla__name(nm, sizeof nm, prefix, -1, ".weight");
+    if (vla_gguf_get_tensor(&m->gguf, nm, &t) != VLA_OK) return vla__missing(&m->log, nm, "is missing");
+    if (t.n_dims != 4 || t.ne[0] != cin || t.ne[1] != k || t.ne[2] != k || t.ne[3] < 1 || t.ne[3] > 1 << 16 ||
+        (t.type != VLA_TYPE_F32 && t.type != VLA_TYPE_F16 && t.type != VLA_TYPE_Q8_0))
+        return vla__missing(&m->log, nm, "is not a [cout, k, k, cin] convolution of the expected size");
+    if (t.type == VLA_TYPE_Q8_0 && (k * k * cin) % VLA_Q8_0_BLOCK) return vla__missing(&m->log, nm, "cannot be Q8_0 (row not a multiple of 32)");
+    cv->w.type = t.type; cv->w.rows = (int)t.ne[3]; cv->w.cols = k * k * cin; cv->w.data = t.data;
+    cv->k = k; cv->cin = cin; cv->cout = (int)t.ne[3];
+    return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), cv->cout, &cv->b);
 }
 
 static vla_status vla__load_lin(const vla_model *m, const char *prefix, int out_f, int in_f, vla__lin *l) {
@@ -1975,43 +2176,46 @@ static vla_status vla__read_hparams(const vla_gguf *g, const vla_logger *lg, vla
     int d_ok, b;
     VLA_MEMSET(hp, 0, sizeof *hp);
 #define VLA__HP(key, field, dflt, lo, hi) if (st == VLA_OK) st = vla__hp_u32(g, lg, key, &hp->field, dflt, lo, hi)
-    VLA__HP("vladapter.bart.d_model", d_model, -1, 1, 65536);
-    VLA__HP("vladapter.bart.encoder_layers", n_enc_layers, -1, 0, VLA_MAX_LAYERS);
-    VLA__HP("vladapter.bart.decoder_layers", n_dec_layers, -1, 1, VLA_MAX_LAYERS);
-    VLA__HP("vladapter.bart.encoder_heads", n_enc_heads, -1, 1, 4096);
-    VLA__HP("vladapter.bart.decoder_heads", n_dec_heads, -1, 1, 4096);
-    VLA__HP("vladapter.bart.encoder_ffn", enc_ffn, -1, 1, 1 << 20);
-    VLA__HP("vladapter.bart.decoder_ffn", dec_ffn, -1, 1, 1 << 20);
-    VLA__HP("vladapter.bart.pad_id", pad_id, 1, 0, 0x7fffffff);
-    VLA__HP("vladapter.bart.bos_id", bos_id, 0, 0, 0x7fffffff);
-    VLA__HP("vladapter.bart.eos_id", eos_id, 2, 0, 0x7fffffff);
-    VLA__HP("vladapter.bart.decoder_start_id", dec_start_id, 2, 0, 0x7fffffff);
-    VLA__HP("vladapter.gen.no_repeat_ngram_size", no_repeat_ngram, 0, 0, 64);
-    VLA__HP("vladapter.gen.num_beams", num_beams, 1, 1, 64);
-    VLA__HP("vladapter.gen.max_length", max_length, 20, 1, 4096);
-    VLA__HP("vladapter.gen.min_length", min_length, 0, 0, 4096);
-    VLA__HP("vladapter.gen.early_stopping", early_stopping, 0, 0, 1);
-    if (st != VLA_OK) return st;
-    hp->ln_eps = 1e-5f;
-    if (vla_gguf_get_f32(g, "vladapter.bart.layer_norm_eps", &f) == VLA_OK) hp->ln_eps = f;
-    hp->embed_scale = 1.0f;
-    if (vla_gguf_get_bool(g, "vladapter.bart.scale_embedding", &b) == VLA_OK && b) hp->embed_scale = VLA_SQRTF((float)hp->d_model);
-    hp->length_penalty = 1.0f;
-    if (vla_gguf_get_f32(g, "vladapter.gen.length_penalty", &f) == VLA_OK) hp->length_penalty = f;
-    d_ok = hp->d_model % hp->n_enc_heads == 0 && hp->d_model % hp->n_dec_heads == 0;
-    if (!d_ok) { vla__log(lg, VLA_LOG_ERROR, "model file: d_model is not a multiple of the head count", 0, 0, 0); return VLA_ERR_FORMAT; }
-    /* sizes that come from tensors */
-    if (vla_gguf_get_tensor(g, "shared.weight", &t) != VLA_OK || t.n_dims != 2 || t.ne[0] != hp->d_model || t.ne[1] > 0x7fffffff)
-        return vla__missing(lg, "shared.weight", "is missing or not [vocab, d_model]");
-    hp->vocab = (int)t.ne[1];
-    if (vla_gguf_get_tensor(g, "decoder.embed_positions.weight", &t) != VLA_OK || t.n_dims != 2 || t.ne[1] < 3 || t.ne[1] > 1 << 20)
-        return vla__missing(lg, "decoder.embed_positions.weight", "is missing or malformed");
-    hp->n_positions = (int)t.ne[1];
-    if (hp->pad_id >= hp->vocab || hp->eos_id >= hp->vocab || hp->dec_start_id >= hp->vocab || hp->bos_id >= hp->vocab) {
-        vla__log(lg, VLA_LOG_ERROR, "model file: special token ids outside the vocabulary", 0, 0, 0);
-        return VLA_ERR_FORMAT;
+    hp->has_bart = vla_gguf_get_tensor(g, "shared.weight", &t) == VLA_OK;
+    if (hp->has_bart) {
+        VLA__HP("vladapter.bart.d_model", d_model, -1, 1, 65536);
+        VLA__HP("vladapter.bart.encoder_layers", n_enc_layers, -1, 0, VLA_MAX_LAYERS);
+        VLA__HP("vladapter.bart.decoder_layers", n_dec_layers, -1, 1, VLA_MAX_LAYERS);
+        VLA__HP("vladapter.bart.encoder_heads", n_enc_heads, -1, 1, 4096);
+        VLA__HP("vladapter.bart.decoder_heads", n_dec_heads, -1, 1, 4096);
+        VLA__HP("vladapter.bart.encoder_ffn", enc_ffn, -1, 1, 1 << 20);
+        VLA__HP("vladapter.bart.decoder_ffn", dec_ffn, -1, 1, 1 << 20);
+        VLA__HP("vladapter.bart.pad_id", pad_id, 1, 0, 0x7fffffff);
+        VLA__HP("vladapter.bart.bos_id", bos_id, 0, 0, 0x7fffffff);
+        VLA__HP("vladapter.bart.eos_id", eos_id, 2, 0, 0x7fffffff);
+        VLA__HP("vladapter.bart.decoder_start_id", dec_start_id, 2, 0, 0x7fffffff);
+        VLA__HP("vladapter.gen.no_repeat_ngram_size", no_repeat_ngram, 0, 0, 64);
+        VLA__HP("vladapter.gen.num_beams", num_beams, 1, 1, 64);
+        VLA__HP("vladapter.gen.max_length", max_length, 20, 1, 4096);
+        VLA__HP("vladapter.gen.min_length", min_length, 0, 0, 4096);
+        VLA__HP("vladapter.gen.early_stopping", early_stopping, 0, 0, 1);
+        if (st != VLA_OK) return st;
+        hp->ln_eps = 1e-5f;
+        if (vla_gguf_get_f32(g, "vladapter.bart.layer_norm_eps", &f) == VLA_OK) hp->ln_eps = f;
+        hp->embed_scale = 1.0f;
+        if (vla_gguf_get_bool(g, "vladapter.bart.scale_embedding", &b) == VLA_OK && b) hp->embed_scale = VLA_SQRTF((float)hp->d_model);
+        hp->length_penalty = 1.0f;
+        if (vla_gguf_get_f32(g, "vladapter.gen.length_penalty", &f) == VLA_OK) hp->length_penalty = f;
+        d_ok = hp->d_model % hp->n_enc_heads == 0 && hp->d_model % hp->n_dec_heads == 0;
+        if (!d_ok) { vla__log(lg, VLA_LOG_ERROR, "model file: d_model is not a multiple of the head count", 0, 0, 0); return VLA_ERR_FORMAT; }
+        /* sizes that come from tensors */
+        if (vla_gguf_get_tensor(g, "shared.weight", &t) != VLA_OK || t.n_dims != 2 || t.ne[0] != hp->d_model || t.ne[1] > 0x7fffffff)
+            return vla__missing(lg, "shared.weight", "is missing or not [vocab, d_model]");
+        hp->vocab = (int)t.ne[1];
+        if (vla_gguf_get_tensor(g, "decoder.embed_positions.weight", &t) != VLA_OK || t.n_dims != 2 || t.ne[1] < 3 || t.ne[1] > 1 << 20)
+            return vla__missing(lg, "decoder.embed_positions.weight", "is missing or malformed");
+        hp->n_positions = (int)t.ne[1];
+        if (hp->pad_id >= hp->vocab || hp->eos_id >= hp->vocab || hp->dec_start_id >= hp->vocab || hp->bos_id >= hp->vocab) {
+            vla__log(lg, VLA_LOG_ERROR, "model file: special token ids outside the vocabulary", 0, 0, 0);
+            return VLA_ERR_FORMAT;
+        }
     }
-    if (vla_gguf_get_tensor(g, "encoder.visual_embedding.feat_embedding.0.weight", &t) == VLA_OK) {
+    if (hp->has_bart && vla_gguf_get_tensor(g, "encoder.visual_embedding.feat_embedding.0.weight", &t) == VLA_OK) {
         hp->has_visual = 1;
         if (t.n_dims != 2 || t.ne[1] != hp->d_model || t.ne[0] > 1 << 20) return vla__missing(lg, "encoder.visual_embedding.feat_embedding.0.weight", "is not [d_model, feat_dim]");
         hp->feat_dim = (int)t.ne[0];
@@ -2028,6 +2232,30 @@ static vla_status vla__read_hparams(const vla_gguf *g, const vla_logger *lg, vla
             return vla__missing(lg, "encoder.visual_embedding.img_order_embedding.weight", "is missing or malformed");
         hp->n_images = (int)t.ne[1];
         if (hp->n_boxes > hp->vocab) return vla__missing(lg, "shared.weight", "has fewer rows than visual tokens");
+    }
+    if (vla_gguf_get_tensor(g, "visual.conv3.weight", &t) == VLA_OK) {
+        char nm[64];
+        int st_i, nbk;
+        hp->has_clip = 1;
+        if (t.n_dims != 4 || t.ne[3] < 2 || t.ne[3] > 4096 || t.ne[3] % 2) return vla__missing(lg, "visual.conv3.weight", "is malformed");
+        hp->clip_width = (int)t.ne[3];
+        for (st_i = 0; st_i < 4; st_i++) {
+            for (nbk = 0; nbk < 256; nbk++) {
+                vla__name(nm, sizeof nm, "visual.layer", st_i + 1, ".");
+                vla__name(nm + VLA_STRLEN(nm), sizeof nm - VLA_STRLEN(nm), "", nbk, ".conv1.weight");
+                if (vla_gguf_get_tensor(g, nm, &t) != VLA_OK) break;
+            }
+            if (nbk == 0) return vla__missing(lg, "visual.layerN.0.conv1.weight", "is missing (a CLIP stage without blocks)");
+            hp->clip_blocks[st_i] = nbk;
+        }
+        VLA__HP("vladapter.clip.image_size", clip_image_size, 224, 32, 4096);
+        if (st != VLA_OK) return st;
+        if (hp->clip_image_size % 32) { vla__log(lg, VLA_LOG_ERROR, "model file: CLIP image size must be a multiple of 32", 0, 0, 0); return VLA_ERR_FORMAT; }
+        hp->clip_out_ch = 32 * hp->clip_width;
+    }
+    if (!hp->has_bart && !hp->has_clip) {
+        vla__log(lg, VLA_LOG_ERROR, "model file: neither BART (shared.weight) nor a CLIP trunk (visual.conv3.weight)", 0, 0, 0);
+        return VLA_ERR_FORMAT;
     }
 #undef VLA__HP
     return VLA_OK;
@@ -2049,7 +2277,8 @@ static vla_status vla__model_alloc(vla_model **out, vla_arena *a, const void *gg
     if ((st = vla__read_hparams(&m->gguf, &m->log, &m->hp)) != VLA_OK) return st;
     m->enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(m->hp.n_enc_layers + 1));
     m->dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(m->hp.n_dec_layers + 1));
-    if (!m->enc || !m->dec) return VLA_ERR_NOMEM;
+    m->clip_blocks = (vla__bottleneck *)vla_arena_alloc(a, sizeof(vla__bottleneck) * (size_t)(m->hp.clip_blocks[0] + m->hp.clip_blocks[1] + m->hp.clip_blocks[2] + m->hp.clip_blocks[3] + 1));
+    if (!m->enc || !m->dec || !m->clip_blocks) return VLA_ERR_NOMEM;
     *out = a->measuring ? NULL : m;
     return VLA_OK;
 }
@@ -2089,6 +2318,7 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
     }
     hp = &m->hp;
     d = hp->d_model;
+    if (hp->has_bart) {
     if ((st = vla__load_mat(m, "shared.weight", hp->vocab, d, &m->shared)) != VLA_OK) return st;
     if ((st = vla__load_vec(m, "final_logits_bias", hp->vocab, &m->final_logits_bias)) != VLA_OK) return st;
     if ((st = vla__load_mat(m, "encoder.embed_positions.weight", hp->n_positions, d, &m->enc_pos)) != VLA_OK) return st;
@@ -2120,6 +2350,40 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
         if ((st = vla__load_ln(m, "encoder.visual_embedding.absolute_vis_pos_embedding.1", d, &m->vis_box_ln)) != VLA_OK) return st;
         if ((st = vla__load_mat(m, "encoder.visual_embedding.img_order_embedding.weight", hp->n_images, d, &m->img_order)) != VLA_OK) return st;
     }
+    } /* has_bart */
+    if (hp->has_clip) {
+        int w = hp->clip_width, inpl = w, si, bi, nb = 0;
+        if ((st = vla__load_conv(m, "visual.conv1", 3, 3, &m->clip_stem[0])) != VLA_OK) return st;
+        if ((st = vla__load_conv(m, "visual.conv2", w / 2, 3, &m->clip_stem[1])) != VLA_OK) return st;
+        if ((st = vla__load_conv(m, "visual.conv3", w / 2, 3, &m->clip_stem[2])) != VLA_OK) return st;
+        if (m->clip_stem[0].cout != w / 2 || m->clip_stem[1].cout != w / 2) return vla__missing(&m->log, "visual.conv1", "has the wrong width");
+        for (si = 0; si < 4; si++) {
+            int planes = w << si;
+            for (bi = 0; bi < hp->clip_blocks[si]; bi++, nb++) {
+                vla__bottleneck *bk = &m->clip_blocks[nb];
+                char pre[64];
+                size_t pl;
+                vla__name(pre, sizeof pre, "visual.layer", si + 1, ".");
+                pl = VLA_STRLEN(pre);
+                bk->stride = (bi == 0 && si > 0) ? 2 : 1;
+                vla__name(pre + pl, sizeof pre - pl, "", bi, ".conv1");
+                if ((st = vla__load_conv(m, pre, inpl, 1, &bk->c1)) != VLA_OK) return st;
+                vla__name(pre + pl, sizeof pre - pl, "", bi, ".conv2");
+                if ((st = vla__load_conv(m, pre, planes, 3, &bk->c2)) != VLA_OK) return st;
+                vla__name(pre + pl, sizeof pre - pl, "", bi, ".conv3");
+                if ((st = vla__load_conv(m, pre, planes, 1, &bk->c3)) != VLA_OK) return st;
+                if (bk->c1.cout != planes || bk->c2.cout != planes || bk->c3.cout != 4 * planes)
+                    return vla__missing(&m->log, pre, "has the wrong channel count");
+                bk->has_down = bk->stride > 1 || inpl != 4 * planes;
+                if (bk->has_down) {
+                    vla__name(pre + pl, sizeof pre - pl, "", bi, ".downsample.0");
+                    if ((st = vla__load_conv(m, pre, inpl, 1, &bk->down)) != VLA_OK) return st;
+                    if (bk->down.cout != 4 * planes) return vla__missing(&m->log, pre, "has the wrong channel count");
+                }
+                inpl = 4 * planes;
+            }
+        }
+    }
     *out = m;
     return VLA_OK;
 }
@@ -2147,6 +2411,7 @@ struct vla_ctx {
     float *xk, *xv;             /* [n_dec][B, L, d] cross-attention keys/values    */
     float *sk, *sv;             /* [n_dec][Rmax, Tmax, d] self-attention cache     */
     float *logits;              /* [Rmax, V]                                       */
+    float *clip_feats;          /* [Bmax*max_images, grid, C] (use_clip)           */
     /* generation state */
     int32_t *hist, *hist2;      /* [Rmax, Tmax] token histories (double buffer)    */
     float *beam_score;          /* [Rmax] running scores (float32, as the official) */
@@ -2201,6 +2466,8 @@ static int vla__dec_bufs_take(vla_arena *a, const vla_hparams *hp, int R, int Tm
     return e->x && e->q && e->k && e->v && e->a && e->h && e->gather;
 }
 
+static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv);
+
 /* The context's persistent layout followed by the largest scratch phase. */
 static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
     const vla_hparams *hp = &c->m->hp;
@@ -2232,8 +2499,22 @@ static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
         !c->beam_score || !c->next_tok || !c->next_src || !c->next_score || !c->hyp_tok || !c->hyp_len ||
         !c->hyp_score || !c->worst || !c->n_hyp || !c->done)
         return VLA_ERR_NOMEM;
+    if (c->p.use_clip) {
+        const vla_hparams *h = hp;
+        size_t g = (size_t)(h->clip_image_size / 32) * (size_t)(h->clip_image_size / 32);
+        c->clip_feats = (float *)vla_arena_alloc(a, vla__mul(B * (size_t)c->p.max_images * g, (size_t)h->clip_out_ch) * 4);
+        if (!c->clip_feats) return VLA_ERR_NOMEM;
+    }
     /* Scratch phases, each measured with what its kernels take on top. */
     mark = vla_arena_scratch_mark(a);
+    if (c->p.use_clip) { /* the trunk: four activation buffers + im2col */
+        size_t act, conv;
+        vla__clip_sizes(hp, &act, &conv);
+        if (!vla_arena_scratch(a, act * 4) || !vla_arena_scratch(a, act * 4) || !vla_arena_scratch(a, act * 4) ||
+            !vla_arena_scratch(a, act * 4) || (conv && !vla_arena_scratch(a, conv)))
+            return VLA_ERR_NOMEM;
+        vla_arena_scratch_release(a, mark);
+    }
     if (!vla__enc_bufs_take(a, hp, (int)(B * L), &eb)) return VLA_ERR_NOMEM;
     if (!vla_arena_scratch(a, vla_attention_scratch_size((int)L, (int)L))) return VLA_ERR_NOMEM;
     vla_arena_scratch_release(a, mark);
@@ -2250,11 +2531,17 @@ static vla_status vla__ctx_check(const vla_model *m, const vla_ctx_params *p) {
         p->max_images > 2 || p->max_batch > 4096 || p->max_text_len > 1 << 16 || p->max_dec_len > 4096 ||
         p->max_beams > 64)
         return VLA_ERR_ARGS;
-    if (p->max_text_len + 2 > m->hp.n_positions || p->max_dec_len + 2 > m->hp.n_positions) return VLA_ERR_RANGE;
+    if (m->hp.has_bart && (p->max_text_len + 2 > m->hp.n_positions || p->max_dec_len + 2 > m->hp.n_positions)) return VLA_ERR_RANGE;
+    if (p->use_clip && (!m->hp.has_clip || p->max_images < 1)) return VLA_ERR_UNSUPPORTED;
+    if (p->use_clip && m->hp.has_visual && m->hp.clip_out_ch != m->hp.feat_dim) return VLA_ERR_MISMATCH;
     return VLA_OK;
 }
 
 static void vla__ctx_dims(vla_ctx *c) {
+    if (c->p.use_clip) {
+        int g = (c->m->hp.clip_image_size / 32) * (c->m->hp.clip_image_size / 32);
+        if (c->p.max_grid < g) c->p.max_grid = g;
+    }
     c->Lmax = vla__enc_len(&c->m->hp, c->p.max_text_len, c->p.max_images);
     c->Rmax = c->p.max_batch * c->p.max_beams;
     c->Tmax = c->p.max_dec_len;
@@ -2384,8 +2671,25 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
     m = c->m; hp = &m->hp;
     B = in->batch; Lt = in->text_len;
     c->encoded = 0;
+    if (!hp->has_bart) return VLA_ERR_UNSUPPORTED;
     if (B < 1 || B > c->p.max_batch || Lt < 0 || Lt > c->p.max_text_len || (Lt > 0 && !in->ids)) return VLA_ERR_ARGS;
     if (in->n_images < 0 || in->n_images > c->p.max_images) return VLA_ERR_ARGS;
+    if (in->n_images > 0 && in->images && !in->feats) { /* run the CLIP trunk first */
+        vla_input in2 = *in;
+        int i, gh = 0, gw = 0, ch = 0;
+        size_t per;
+        if (!c->p.use_clip) return hp->has_clip ? VLA_ERR_STATE : VLA_ERR_UNSUPPORTED;
+        per = (size_t)(hp->clip_image_size / 32) * (size_t)(hp->clip_image_size / 32) * (size_t)hp->clip_out_ch;
+        for (i = 0; i < B * in->n_images; i++) {
+            const float *img = in->images + (size_t)i * hp->clip_image_size * hp->clip_image_size * 3;
+            vla_status cs = vla_clip_run(c, img, 4, c->clip_feats + (size_t)i * per, &gh, &gw, &ch);
+            if (cs != VLA_OK) return cs;
+        }
+        in2.feats = c->clip_feats;
+        in2.grid_h = gh; in2.grid_w = gw;
+        in2.images = NULL;
+        return vla__encode(c, &in2, run_layers);
+    }
     if (in->n_images > 0) {
         if (!hp->has_visual) return VLA_ERR_UNSUPPORTED;
         if (!in->feats || in->grid_h < 1 || in->grid_w < 1 || in->grid_h * in->grid_w > c->p.max_grid ||
@@ -2744,6 +3048,618 @@ VLA_DEF vla_status vla_generate(vla_ctx *c, const vla_gen_params *g, int32_t *ou
     }
     vla_arena_scratch_release(&c->arena, mark);
     return st;
+}
+
+/* ==========================================================================
+ * [I10] CLIP ModifiedResNet trunk
+ *
+ * Channels-last activations [H, W, C].  Every convolution has its
+ * BatchNorm folded in (tools/vla-convert), so each stage is
+ *   stem:        x = avgpool2(relu(conv3(relu(conv2(relu(conv1_s2(img)))))))
+ *   bottleneck:  y = relu(conv3(avgpool_s(relu(conv2(relu(conv1(x)))))) + id)
+ *                id = conv_down(avgpool_s(x)) when the shape changes, else x
+ * Four buffers of the largest activation rotate through the blocks.
+ * ========================================================================== */
+
+/* Largest activation (floats) and largest conv scratch of the trunk. */
+static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv) {
+    int S = hp->clip_image_size, w = hp->clip_width, H = S / 2, si, bi, inpl = w;
+    size_t a = 0, cs = 0, t;
+#define VLA__MAXA(x) do { t = (x); if (t > a) a = t; } while (0)
+#define VLA__MAXC(x) do { t = (x); if (t > cs) cs = t; } while (0)
+    VLA__MAXA((size_t)H * H * w);
+    VLA__MAXC(vla_conv2d_scratch_size(S, S, 3, 3, 2, 1));
+    VLA__MAXC(vla_conv2d_scratch_size(H, H, w / 2, 3, 1, 1));
+    H /= 2;
+    for (si = 0; si < 4; si++) {
+        int planes = w << si;
+        for (bi = 0; bi < hp->clip_blocks[si]; bi++) {
+            int s = (bi == 0 && si > 0) ? 2 : 1;
+            VLA__MAXA((size_t)H * H * planes);
+            VLA__MAXA((size_t)H * H * inpl);
+            VLA__MAXC(vla_conv2d_scratch_size(H, H, planes, 3, 1, 1));
+            H /= s;
+            VLA__MAXA((size_t)H * H * 4 * planes);
+            inpl = 4 * planes;
+        }
+    }
+#undef VLA__MAXA
+#undef VLA__MAXC
+    *act = a;
+    *conv = cs;
+}
+
+static vla_status vla__clip_conv(vla_ctx *c, float *y, const float *x, const vla__conv *cv, int H, int stride, int relu) {
+    int pad = cv->k / 2, Ho = (H + 2 * pad - cv->k) / stride + 1;
+    vla_status st = vla_conv2d(&c->p.exec, &c->arena, y, x, &cv->w, cv->b, H, H, cv->cin, cv->k, stride, pad);
+    if (st == VLA_OK && relu) vla_relu(y, (size_t)Ho * Ho * cv->cout);
+    return st;
+}
+
+VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float *out, int *h, int *w, int *ch) {
+    const vla_model *m;
+    const vla_hparams *hp;
+    float *P, *Q, *R, *S4, *t;
+    size_t act, conv, mark;
+    int H, si, bi, nb = 0, C;
+    vla_status st = VLA_OK;
+    if (!c || !image || !out || stage < 0 || stage > 4) return VLA_ERR_ARGS;
+    m = c->m; hp = &m->hp;
+    if (!hp->has_clip) return VLA_ERR_UNSUPPORTED;
+    if (!c->p.use_clip) return VLA_ERR_STATE;
+    vla__clip_sizes(hp, &act, &conv);
+    mark = vla_arena_scratch_mark(&c->arena);
+    P = (float *)vla_arena_scratch(&c->arena, act * 4);
+    Q = (float *)vla_arena_scratch(&c->arena, act * 4);
+    R = (float *)vla_arena_scratch(&c->arena, act * 4);
+    S4 = (float *)vla_arena_scratch(&c->arena, act * 4);
+    if (!P || !Q || !R || !S4) { vla_arena_scratch_release(&c->arena, mark); return VLA_ERR_NOMEM; }
+    /* stem: [S, S, 3] -> [S/2, S/2, w/2] -> [S/2, S/2, w/2] -> [S/2, S/2, w] -> [S/4, S/4, w] */
+    H = hp->clip_image_size;
+    st = vla__clip_conv(c, P, image, &m->clip_stem[0], H, 2, 1);
+    H /= 2;
+    if (st == VLA_OK) st = vla__clip_conv(c, Q, P, &m->clip_stem[1], H, 1, 1);
+    if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &m->clip_stem[2], H, 1, 1);
+    vla_avgpool2d(P, R, H, H, hp->clip_width, 2);
+    H /= 2;
+    C = hp->clip_width;
+    for (si = 0; si < 4 && si < stage && st == VLA_OK; si++) {
+        for (bi = 0; bi < hp->clip_blocks[si] && st == VLA_OK; bi++, nb++) {
+            const vla__bottleneck *bk = &m->clip_blocks[nb];
+            int s = bk->stride, Ho = H / s, planes = bk->c1.cout;
+            float *main_in;
+            /* main branch: P -> Q -> R -> (pool) -> conv3 into S4 */
+            st = vla__clip_conv(c, Q, P, &bk->c1, H, 1, 1);
+            if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &bk->c2, H, 1, 1);
+            if (st != VLA_OK) break;
+            main_in = R;
+            if (s > 1) { vla_avgpool2d(Q, R, H, H, planes, s); main_in = Q; }
+            st = vla__clip_conv(c, S4, main_in, &bk->c3, Ho, 1, 0);
+            if (st != VLA_OK) break;
+            /* identity branch, added into S4 */
+            if (bk->has_down) {
+                float *id_in = P, *id_out = (main_in == Q) ? R : Q;
+                if (s > 1) { vla_avgpool2d(R, P, H, H, bk->c1.cin, s); id_in = R; id_out = Q; }
+                st = vla__clip_conv(c, id_out, id_in, &bk->down, Ho, 1, 0);
+                vla_add(S4, S4, id_out, (size_t)Ho * Ho * bk->c3.cout);
+            } else {
+                vla_add(S4, S4, P, (size_t)Ho * Ho * bk->c3.cout);
+            }
+            vla_relu(S4, (size_t)Ho * Ho * bk->c3.cout);
+            t = P; P = S4; S4 = t; /* the output becomes the next block's input */
+            H = Ho;
+            C = bk->c3.cout;
+        }
+    }
+    if (st == VLA_OK) {
+        VLA_MEMCPY(out, P, sizeof(float) * (size_t)H * H * C);
+        if (h) *h = H;
+        if (w) *w = H;
+        if (ch) *ch = C;
+    }
+    vla_arena_scratch_release(&c->arena, mark);
+    return st;
+}
+
+/* ==========================================================================
+ * [I11] Image input: implementation
+ * ========================================================================== */
+
+
+/* The resize's weights must be computed in IEEE binary64, as Pillow does. */
+typedef char vla__check_f64[sizeof(double) == 8 ? 1 : -1];
+
+/* ---------------------------------------------------------------------------
+ * Views
+ * ------------------------------------------------------------------------- */
+
+static vla_status vla__image_check(const vla_image *im) {
+    size_t row;
+    if (!im || !im->data) return VLA_ERR_ARGS;
+    if (im->width < 1 || im->height < 1 || im->channels < 1 || im->channels > 4) return VLA_ERR_ARGS;
+    if (im->width > VLA_MAX_IMAGE_DIM || im->height > VLA_MAX_IMAGE_DIM) return VLA_ERR_RANGE;
+    row = (size_t)im->width * (size_t)im->channels;
+    if (im->stride < row) return VLA_ERR_ARGS;
+    /* The last byte read is at (height - 1) * stride + row - 1: it must be addressable. */
+    if (vla__add(vla__mul((size_t)(im->height - 1), im->stride), row) == (size_t)-1) return VLA_ERR_ARGS;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_image_view(vla_image *img, const void *pixels, int width, int height, int channels,
+                                  size_t stride) {
+    vla_status st;
+    if (!img) return VLA_ERR_ARGS;
+    img->data = (const unsigned char *)pixels;
+    img->width = width;
+    img->height = height;
+    img->channels = channels;
+    img->stride = stride;
+    if (stride == 0 && width > 0 && channels > 0) img->stride = (size_t)width * (size_t)channels;
+    st = vla__image_check(img);
+    if (st != VLA_OK) VLA_MEMSET(img, 0, sizeof *img);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------
+ * Bicubic resize, Pillow 9.4 fixed point
+ *
+ * One pass maps n_in samples to n_out along an axis.  For output sample o:
+ *
+ *   scale   = n_in / n_out                 (input samples per output sample)
+ *   fs      = max(scale, 1)                (kernel stretch: > 1 only when
+ *                                           shrinking -- the antialiasing)
+ *   support = 2 * fs                       (the cubic is 0 beyond |t| = 2)
+ *   center  = (o + 0.5) * scale            (output pixel centre, in input
+ *                                           coordinates where pixel i spans
+ *                                           [i, i+1))
+ *   first   = max(0,    trunc(center - support + 0.5))
+ *   last+1  = min(n_in, trunc(center + support + 0.5))
+ *   w_i     = K((i - center + 0.5) / fs)   for i = first .. last
+ *             (evaluated as (i - center + 0.5) * (1 / fs), as Pillow does)
+ *   w_i    /= sum_i w_i                    (skipped if the sum is 0)
+ *   W_i     = trunc(w_i * 2^22 + 0.5)      (w_i >= 0)
+ *             trunc(w_i * 2^22 - 0.5)      (w_i <  0)
+ *   out     = clamp((2^21 + sum_i in[i] * W_i) >> 22, 0, 255)
+ *
+ * K is Keys' cubic with a = -0.5 (vla__bicubic).  Per output sample there are
+ * at most 2 * ceil(support) + 1 taps, the row stride of the weight table.
+ *
+ * Pillow runs the horizontal pass over the source rows the vertical pass will
+ * read into an 8-bit intermediate image, then the vertical pass over that.
+ * Here the vertical pass pulls intermediate rows through a ring of
+ * max-taps rows instead: output row yy reads rows [first(yy), last(yy)], both
+ * non-decreasing in yy, so each intermediate row is made once, in order, and
+ * lives in slot (row mod ring_rows) until no later output row needs it.  The
+ * values are the same bytes Pillow's intermediate holds; the memory is
+ * ring_rows * out_w * 3 bytes instead of (source rows) * out_w * 3.
+ * ------------------------------------------------------------------------- */
+
+#define VLA__RS_BITS 22                                 /* Pillow's PRECISION_BITS   */
+#define VLA__RS_ONE ((double)((int32_t)1 << VLA__RS_BITS)) /* 1.0 in fixed point  */
+#define VLA__RS_HALF ((int32_t)1 << (VLA__RS_BITS - 1)) /* rounding offset           */
+
+/* Force a double through memory: rounds it to binary64 and stops the compiler
+ * from fusing the product it holds with a later addition into an FMA (see
+ * "Exactness" above).  Measured on 107,800 size pairs up to 700: fusing
+ * `center - support` moves a window edge (first/end) for 13,372 output
+ * samples; the rounded weights never changed.  The edge taps weigh 0, so
+ * pixels would match anyway, but with this the tables equal Pillow's. */
+static double vla__dround(double x) {
+    volatile double v = x;
+    return v;
+}
+
+/* Keys' cubic convolution kernel, a = -0.5 (Pillow's BICUBIC):
+ *   K(t) = (a+2)|t|^3 - (a+3)|t|^2 + 1        |t| < 1
+ *        = a (|t|^3 - 5|t|^2 + 8|t| - 4)      1 <= |t| < 2
+ *        = 0                                  otherwise
+ * evaluated in Pillow's Horner order ((1.5 t - 2.5) t t + 1 and
+ * (((t - 5) t + 8) t - 4) * -0.5), every product rounded on its own. */
+static double vla__bicubic(double t) {
+    if (t < 0.0) t = -t;
+    if (t < 1.0) {
+        double p = vla__dround(1.5 * t) - 2.5;
+        return vla__dround(p * t * t) + 1.0;
+    }
+    if (t < 2.0) {
+        double p = vla__dround((t - 5.0) * t) + 8.0;
+        p = vla__dround(p * t) - 4.0;
+        return vla__dround(p * -0.5);
+    }
+    return 0.0;
+}
+
+/* Filter geometry of one axis. */
+typedef struct vla__rs_axis {
+    int n_in, n_out;
+    int ksize;       /* most taps an output sample can have = weight row stride */
+    int32_t *bounds; /* [n_out][2]: first input sample, number of taps          */
+    int32_t *w;      /* [n_out][ksize]: fixed-point weights (2^22 = 1.0)        */
+} vla__rs_axis;
+
+static void vla__rs_geometry(int n_in, int n_out, double *scale, double *fs, double *support) {
+    *scale = (double)n_in / (double)n_out;
+    *fs = *scale < 1.0 ? 1.0 : *scale;
+    *support = 2.0 * *fs;
+}
+
+static int vla__rs_ksize(int n_in, int n_out) {
+    double scale, fs, support;
+    int c;
+    vla__rs_geometry(n_in, n_out, &scale, &fs, &support);
+    c = (int)support; /* ceil(support), support > 0 */
+    if ((double)c < support) c++;
+    return 2 * c + 1;
+}
+
+/* Fill bounds and weights of an axis.  Also proves the fixed-point sums of
+ * the passes fit int32: with every pixel 0..255 an accumulator stays within
+ * [2^21 - 255 * neg, 2^21 + 255 * pos] (pos/neg: sums of the positive and
+ * negative weights).  For the cubic kernel pos is at most about 1.13 * 2^22,
+ * about half of the 2^31 / 255 = 2.0 * 2^22 available; VLA_ERR_RANGE would
+ * only mean a broken build. */
+static vla_status vla__rs_axis_fill(vla__rs_axis *ax) {
+    double scale, fs, support, inv_fs;
+    int o, t;
+    vla__rs_geometry(ax->n_in, ax->n_out, &scale, &fs, &support);
+    inv_fs = 1.0 / fs;
+    for (o = 0; o < ax->n_out; o++) {
+        double center = vla__dround((o + 0.5) * scale), sum = 0.0;
+        int first = (int)(center - support + 0.5), end = (int)(center + support + 0.5), n;
+        int32_t *w = ax->w + (size_t)o * (size_t)ax->ksize;
+        int64_t pos = 0, neg = 0;
+        if (first < 0) first = 0;
+        if (end > ax->n_in) end = ax->n_in;
+        n = end - first;
+        if (n < 0) n = 0;
+        if (n > ax->ksize) n = ax->ksize; /* cannot happen: ksize bounds the window */
+        for (t = 0; t < n; t++) sum += vla__bicubic(vla__dround(((double)(first + t) - center + 0.5) * inv_fs));
+        for (t = 0; t < n; t++) {
+            double k = vla__bicubic(vla__dround(((double)(first + t) - center + 0.5) * inv_fs));
+            if (sum != 0.0) k /= sum;
+            w[t] = (int32_t)(k < 0.0 ? k * VLA__RS_ONE - 0.5 : k * VLA__RS_ONE + 0.5);
+            if (w[t] > 0) pos += w[t];
+            else neg -= w[t];
+        }
+        if (255 * pos + VLA__RS_HALF > INT32_MAX || 255 * neg - VLA__RS_HALF > INT32_MAX) return VLA_ERR_RANGE;
+        ax->bounds[2 * o] = first;
+        ax->bounds[2 * o + 1] = n;
+    }
+    return VLA_OK;
+}
+
+/* floor(acc / 2^22) clamped to 0..255 (acc <= 0 gives 0 without shifting a
+ * negative number). */
+static unsigned char vla__rs_clip(int32_t acc) {
+    if (acc <= 0) return 0;
+    if (acc >= ((int32_t)255 << VLA__RS_BITS)) return 255;
+    return (unsigned char)(acc >> VLA__RS_BITS);
+}
+
+/* One source row (n pixels of `channels` bytes) -> n RGB pixels, unfiltered:
+ * gray is replicated, alpha dropped. */
+static void vla__rs_convert_row(unsigned char *dst, const unsigned char *src, int channels, int n) {
+    int x;
+    for (x = 0; x < n; x++, src += channels, dst += 3) {
+        if (channels <= 2) {
+            dst[0] = dst[1] = dst[2] = src[0];
+        } else {
+            dst[0] = src[0];
+            dst[1] = src[1];
+            dst[2] = src[2];
+        }
+    }
+}
+
+/* Horizontal pass over one source row -> ax->n_out RGB pixels.
+ *   dst[o][c] = clip(2^21 + sum_t src[first + t][c] * W[o][t])
+ * A gray source gives three identical channels, so one sum is replicated. */
+static void vla__rs_hrow(unsigned char *dst, const unsigned char *src, int channels, const vla__rs_axis *ax) {
+    int o, t;
+    for (o = 0; o < ax->n_out; o++, dst += 3) {
+        const int32_t *w = ax->w + (size_t)o * (size_t)ax->ksize;
+        const unsigned char *p = src + (size_t)ax->bounds[2 * o] * (size_t)channels;
+        int n = ax->bounds[2 * o + 1];
+        if (channels <= 2) {
+            int32_t acc = VLA__RS_HALF;
+            for (t = 0; t < n; t++, p += channels) acc += (int32_t)p[0] * w[t];
+            dst[0] = dst[1] = dst[2] = vla__rs_clip(acc);
+        } else {
+            int32_t r = VLA__RS_HALF, g = VLA__RS_HALF, b = VLA__RS_HALF;
+            for (t = 0; t < n; t++, p += channels) {
+                r += (int32_t)p[0] * w[t];
+                g += (int32_t)p[1] * w[t];
+                b += (int32_t)p[2] * w[t];
+            }
+            dst[0] = vla__rs_clip(r);
+            dst[1] = vla__rs_clip(g);
+            dst[2] = vla__rs_clip(b);
+        }
+    }
+}
+
+/* Vertical pass for one output row of n_bytes bytes:
+ *   dst[i] = clip(2^21 + sum_t row(first + t)[i] * W[t]),
+ * row(r) being ring slot r mod ring_rows.  Taps outermost, so the inner loop
+ * streams over contiguous bytes (acc: n_bytes int32 of scratch). */
+static void vla__rs_vrow(unsigned char *dst, int32_t *acc, const unsigned char *ring, int ring_rows, int n_bytes,
+                         int first, int n, const int32_t *w) {
+    int i, t;
+    for (i = 0; i < n_bytes; i++) acc[i] = VLA__RS_HALF;
+    for (t = 0; t < n; t++) {
+        const unsigned char *row = ring + (size_t)((first + t) % ring_rows) * (size_t)n_bytes;
+        int32_t wt = w[t];
+        for (i = 0; i < n_bytes; i++) acc[i] += (int32_t)row[i] * wt;
+    }
+    for (i = 0; i < n_bytes; i++) dst[i] = vla__rs_clip(acc[i]);
+}
+
+/* Scratch layout of a resize: one block, each array VLA_ALIGN-aligned.
+ *   hb [out_w][2] int32, hw [out_w][kw] int32     (if the width changes)
+ *   vb [out_h][2] int32, vw [out_h][kh] int32,
+ *   ring [ring_rows][out_w * 3] uint8, acc [out_w * 3] int32
+ *                                                 (if the height changes) */
+typedef struct vla__rs_plan {
+    int need_h, need_v;
+    int kw, kh, ring_rows;
+    size_t off_hb, off_hw, off_vb, off_vw, off_ring, off_acc, total;
+} vla__rs_plan;
+
+/* Reserve an aligned array; a size that saturated stays saturated. */
+static size_t vla__rs_take(size_t *total, size_t bytes) {
+    size_t off = *total;
+    if (bytes > (size_t)-1 - VLA_ALIGN) *total = (size_t)-1;
+    else *total = vla__add(*total, vla__align_up(bytes, VLA_ALIGN));
+    return off;
+}
+
+static void vla__rs_plan_make(vla__rs_plan *p, int in_w, int in_h, int out_w, int out_h) {
+    size_t row = (size_t)out_w * 3;
+    VLA_MEMSET(p, 0, sizeof *p);
+    p->need_h = in_w != out_w;
+    p->need_v = in_h != out_h;
+    if (p->need_h) {
+        p->kw = vla__rs_ksize(in_w, out_w);
+        p->off_hb = vla__rs_take(&p->total, vla__mul((size_t)out_w, 2 * sizeof(int32_t)));
+        p->off_hw = vla__rs_take(&p->total, vla__mul(vla__mul((size_t)out_w, (size_t)p->kw), sizeof(int32_t)));
+    }
+    if (p->need_v) {
+        p->kh = vla__rs_ksize(in_h, out_h);
+        p->ring_rows = p->kh < in_h ? p->kh : in_h; /* a window never has more rows */
+        p->off_vb = vla__rs_take(&p->total, vla__mul((size_t)out_h, 2 * sizeof(int32_t)));
+        p->off_vw = vla__rs_take(&p->total, vla__mul(vla__mul((size_t)out_h, (size_t)p->kh), sizeof(int32_t)));
+        p->off_ring = vla__rs_take(&p->total, vla__mul((size_t)p->ring_rows, row));
+        p->off_acc = vla__rs_take(&p->total, vla__mul(row, sizeof(int32_t)));
+    }
+}
+
+static int vla__rs_dims_ok(int w, int h) {
+    return w >= 1 && h >= 1 && w <= VLA_MAX_IMAGE_DIM && h <= VLA_MAX_IMAGE_DIM;
+}
+
+VLA_DEF size_t vla_image_resize_scratch_size(int in_w, int in_h, int out_w, int out_h) {
+    vla__rs_plan p;
+    if (!vla__rs_dims_ok(in_w, in_h) || !vla__rs_dims_ok(out_w, out_h)) return 0;
+    vla__rs_plan_make(&p, in_w, in_h, out_w, out_h);
+    return p.total;
+}
+
+VLA_DEF vla_status vla_image_resize(vla_arena *scratch, unsigned char *dst, int out_w, int out_h,
+                                    const vla_image *src) {
+    vla__rs_plan p;
+    vla__rs_axis ah, av;
+    unsigned char *mem = NULL, *ring = NULL;
+    int32_t *acc = NULL;
+    size_t mark = 0, row_bytes;
+    vla_status st;
+    int y, yy, next;
+
+    st = vla__image_check(src);
+    if (st != VLA_OK) return st;
+    if (!dst || out_w < 1 || out_h < 1) return VLA_ERR_ARGS;
+    if (out_w > VLA_MAX_IMAGE_DIM || out_h > VLA_MAX_IMAGE_DIM) return VLA_ERR_RANGE;
+    vla__rs_plan_make(&p, src->width, src->height, out_w, out_h);
+    if (p.total == (size_t)-1) return VLA_ERR_NOMEM;
+    if (p.total) {
+        if (!scratch) return VLA_ERR_ARGS;
+        mark = vla_arena_scratch_mark(scratch);
+        mem = (unsigned char *)vla_arena_scratch(scratch, p.total);
+        if (!mem) return VLA_ERR_NOMEM;
+    }
+    if (scratch && scratch->measuring) { /* size query: touch no pixels */
+        if (mem) vla_arena_scratch_release(scratch, mark);
+        return VLA_OK;
+    }
+
+    /* Filter tables.  The casts are fine: every array starts VLA_ALIGN-aligned. */
+    ah.n_in = src->width; ah.n_out = out_w; ah.ksize = p.kw; ah.bounds = NULL; ah.w = NULL;
+    av.n_in = src->height; av.n_out = out_h; av.ksize = p.kh; av.bounds = NULL; av.w = NULL;
+    if (p.need_h) {
+        ah.bounds = (int32_t *)(void *)(mem + p.off_hb);
+        ah.w = (int32_t *)(void *)(mem + p.off_hw);
+        st = vla__rs_axis_fill(&ah);
+    }
+    if (p.need_v && st == VLA_OK) {
+        av.bounds = (int32_t *)(void *)(mem + p.off_vb);
+        av.w = (int32_t *)(void *)(mem + p.off_vw);
+        ring = mem + p.off_ring;
+        acc = (int32_t *)(void *)(mem + p.off_acc);
+        st = vla__rs_axis_fill(&av);
+    }
+    if (st != VLA_OK) {
+        if (mem) vla_arena_scratch_release(scratch, mark);
+        return st;
+    }
+
+    row_bytes = (size_t)out_w * 3;
+    if (!p.need_v) {
+        /* Same height: the horizontal pass (or the plain RGB conversion)
+         * writes straight into the output rows. */
+        for (y = 0; y < out_h; y++) {
+            const unsigned char *s = src->data + (size_t)y * src->stride;
+            if (p.need_h) vla__rs_hrow(dst + (size_t)y * row_bytes, s, src->channels, &ah);
+            else vla__rs_convert_row(dst + (size_t)y * row_bytes, s, src->channels, out_w);
+        }
+    } else {
+        /* next: the first source row not yet in the ring. */
+        for (yy = 0, next = 0; yy < out_h; yy++) {
+            int first = av.bounds[2 * yy], n = av.bounds[2 * yy + 1];
+            if (next < first) next = first;
+            for (; next < first + n; next++) {
+                unsigned char *slot = ring + (size_t)(next % p.ring_rows) * row_bytes;
+                const unsigned char *s = src->data + (size_t)next * src->stride;
+                if (p.need_h) vla__rs_hrow(slot, s, src->channels, &ah);
+                else vla__rs_convert_row(slot, s, src->channels, out_w);
+            }
+            vla__rs_vrow(dst + (size_t)yy * row_bytes, acc, ring, p.ring_rows, (int)row_bytes, first, n,
+                         av.w + (size_t)yy * (size_t)p.kh);
+        }
+    }
+    if (mem) vla_arena_scratch_release(scratch, mark);
+    return VLA_OK;
+}
+
+/* ---------------------------------------------------------------------------
+ * Normalisation
+ * ------------------------------------------------------------------------- */
+
+static const float vla__clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+static const float vla__clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+/* Pixels are processed in order and each pixel's three bytes are read before
+ * its floats are written.  That makes it safe for rgb to be the LAST quarter
+ * of dst's own bytes (rgb == (unsigned char *)dst + 3 * N, N = 3 * np floats):
+ * the floats of pixel p end at byte 12p + 12 (HWC) or 4 * (2 np + p) + 4 (CHW),
+ * never past byte 9 np + 3p + 3, the first byte not yet read.
+ * vla_clip_preprocess relies on this. */
+VLA_DEF vla_status vla_image_normalize(float *dst, const unsigned char *rgb, int width, int height,
+                                       const float *mean, const float *std, vla_layout layout) {
+    size_t np, p;
+    float m[3], s[3];
+    int c;
+    if (!dst || !rgb || width < 1 || height < 1) return VLA_ERR_ARGS;
+    if (layout != VLA_LAYOUT_HWC && layout != VLA_LAYOUT_CHW) return VLA_ERR_ARGS;
+    if (width > VLA_MAX_IMAGE_DIM || height > VLA_MAX_IMAGE_DIM) return VLA_ERR_RANGE;
+    for (c = 0; c < 3; c++) {
+        m[c] = mean ? mean[c] : vla__clip_mean[c];
+        s[c] = std ? std[c] : vla__clip_std[c];
+        if (s[c] == 0.0f) return VLA_ERR_ARGS;
+    }
+    np = (size_t)width * (size_t)height;
+    for (p = 0; p < np; p++) {
+        float v[3];
+        for (c = 0; c < 3; c++) {
+            /* ToTensor: v / 255 in float32; Normalize: (v - mean) / std, each rounded to float. */
+            float x = (float)rgb[3 * p + (size_t)c] / 255.0f;
+            x = x - m[c];
+            v[c] = x / s[c];
+        }
+        if (layout == VLA_LAYOUT_HWC) {
+            dst[3 * p] = v[0];
+            dst[3 * p + 1] = v[1];
+            dst[3 * p + 2] = v[2];
+        } else {
+            dst[p] = v[0];
+            dst[np + p] = v[1];
+            dst[2 * np + p] = v[2];
+        }
+    }
+    return VLA_OK;
+}
+
+VLA_DEF size_t vla_clip_preprocess_scratch_size(int in_w, int in_h, int size) {
+    return vla_image_resize_scratch_size(in_w, in_h, size, size);
+}
+
+VLA_DEF vla_status vla_clip_preprocess(vla_arena *scratch, float *dst, int size, vla_layout layout,
+                                       const vla_image *src) {
+    size_t n;
+    unsigned char *staged;
+    vla_status st;
+    if (!dst || size < 1) return VLA_ERR_ARGS;
+    if (layout != VLA_LAYOUT_HWC && layout != VLA_LAYOUT_CHW) return VLA_ERR_ARGS;
+    if (size > VLA_MAX_IMAGE_DIM) return VLA_ERR_RANGE;
+    n = (size_t)size * (size_t)size * 3; /* floats in dst */
+    staged = (unsigned char *)dst + 3 * n; /* the last n of dst's 4n bytes */
+    st = vla_image_resize(scratch, staged, size, size, src);
+    if (st != VLA_OK || (scratch && scratch->measuring)) return st;
+    return vla_image_normalize(dst, staged, size, size, NULL, NULL, layout);
+}
+
+/* ---------------------------------------------------------------------------
+ * PNM (P5 / P6) reader
+ * ------------------------------------------------------------------------- */
+
+static int vla__pnm_is_space(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Skip whitespace and '#' comments (a comment runs up to, not including, the
+ * next CR or LF).  Returns the number of bytes skipped. */
+static size_t vla__pnm_skip(const unsigned char *b, size_t n, size_t *i) {
+    size_t start = *i;
+    while (*i < n) {
+        if (vla__pnm_is_space(b[*i])) {
+            (*i)++;
+        } else if (b[*i] == '#') {
+            while (*i < n && b[*i] != '\n' && b[*i] != '\r') (*i)++;
+        } else {
+            break;
+        }
+    }
+    return *i - start;
+}
+
+/* Read a decimal number.  The value stops growing once it exceeds cap (the
+ * result is then cap + 1 or a bit more), so long digit strings cannot
+ * overflow.  Returns 0 when there is no digit. */
+static int vla__pnm_number(const unsigned char *b, size_t n, size_t *i, unsigned long cap, unsigned long *out) {
+    unsigned long v = 0;
+    size_t start = *i;
+    while (*i < n && b[*i] >= '0' && b[*i] <= '9') {
+        if (v <= cap) v = v * 10 + (unsigned long)(b[*i] - '0');
+        (*i)++;
+    }
+    *out = v;
+    return *i > start;
+}
+
+VLA_DEF vla_status vla_pnm_read(vla_image *img, const void *data, size_t size, size_t *used) {
+    const unsigned char *b = (const unsigned char *)data;
+    unsigned long val[3]; /* width, height, maxval */
+    size_t i = 2, raster;
+    int channels, k;
+    if (used) *used = 0;
+    if (!img) return VLA_ERR_ARGS;
+    VLA_MEMSET(img, 0, sizeof *img);
+    if (!b) return VLA_ERR_ARGS;
+    if (size < 2 || b[0] != 'P') return VLA_ERR_FORMAT;
+    switch (b[1]) {
+    case '5': channels = 1; break;
+    case '6': channels = 3; break;
+    case '1': case '2': case '3': case '4': case '7': return VLA_ERR_UNSUPPORTED;
+    default: return VLA_ERR_FORMAT;
+    }
+    for (k = 0; k < 3; k++) {
+        /* Every token is preceded by at least one whitespace byte or comment. */
+        if (vla__pnm_skip(b, size, &i) == 0) return VLA_ERR_FORMAT;
+        if (!vla__pnm_number(b, size, &i, k < 2 ? (unsigned long)VLA_MAX_IMAGE_DIM : 65535ul, &val[k]))
+            return VLA_ERR_FORMAT;
+    }
+    /* Exactly one whitespace byte separates maxval from the raster. */
+    if (i >= size || !vla__pnm_is_space(b[i])) return VLA_ERR_FORMAT;
+    i++;
+    if (val[0] == 0 || val[1] == 0 || val[2] == 0 || val[2] > 65535ul) return VLA_ERR_FORMAT;
+    if (val[0] > VLA_MAX_IMAGE_DIM || val[1] > VLA_MAX_IMAGE_DIM || val[2] != 255) return VLA_ERR_UNSUPPORTED;
+    raster = vla__mul(vla__mul((size_t)val[0], (size_t)val[1]), (size_t)channels); /* saturates */
+    if (raster > size - i) return VLA_ERR_FORMAT;                                  /* truncated */
+    img->data = b + i;
+    img->width = (int)val[0];
+    img->height = (int)val[1];
+    img->channels = channels;
+    img->stride = (size_t)val[0] * (size_t)channels;
+    if (used) *used = i + raster;
+    return VLA_OK;
 }
 
 #endif /* VLADAPTER_IMPLEMENTATION_DONE */

@@ -39,7 +39,7 @@
 #include <string.h>
 
 #ifndef VLADAPTER_IMAGE_H
-#error "examples/image_io.h needs the image part of vladapter.h (parts/image.h until it is merged)"
+#error "include vladapter.h before examples/image_io.h"
 #endif
 
 /* Pick the stb_image header, if any. */

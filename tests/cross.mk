@@ -82,7 +82,10 @@ VX_PICO := --specs=picolibc.specs --oslib=semihost --crt0=semihost -DVLA_BOARD_B
 # The test's flash check uses the same numbers.
 vx_pico_mem = -Wl,--defsym=__flash=$(1),--defsym=__flash_size=$(2),--defsym=__ram=$(3),--defsym=__ram_size=$(4),--defsym=__stack_size=0x10000 \
               -DVLA_BOARD_FLASH_BASE=$(1) -DVLA_BOARD_FLASH_SIZE=$(2)
-VX_RV_CPU = rv64,v=true,vlen=$(1),vext_spec=v1.0
+# rvv_ta_all_1s / rvv_ma_all_1s: QEMU fills tail- and mask-agnostic elements
+# with ones instead of leaving them alone, so code that declares "agnostic"
+# but relies on "undisturbed" fails here instead of on some real core.
+VX_RV_CPU = rv64,v=true,vlen=$(1),vext_spec=v1.0,rvv_ta_all_1s=true,rvv_ma_all_1s=true
 
 X_SYSTEM :=
 X_BUILD := $(TARGET)
@@ -205,7 +208,7 @@ endif
 # ---------------------------------------------------------------------------
 
 VX_WARN := -std=c99 -Wall -Wextra -pedantic $(X_WERROR)
-VX_DEFS := -DVLA_TEST_TARGET=\"$(TARGET)\" -DVLA_TEST_WORK=$(VLA_TEST_WORK) -DVLA_TEST_ARENA_BYTES=$(VLA_TEST_ARENA_BYTES)
+VX_DEFS := -DVLA_TEST_TARGET=\"$(X_BUILD)\" -DVLA_TEST_WORK=$(VLA_TEST_WORK) -DVLA_TEST_ARENA_BYTES=$(VLA_TEST_ARENA_BYTES)
 VX_DIR := $(VX_OUT)/$(X_BUILD)
 VX_BIN := $(VX_DIR)/test_unit$(if $(X_SYSTEM),.elf)
 VX_HOST := $(VX_OUT)/host

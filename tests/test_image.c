@@ -14,7 +14,7 @@
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
-#include "../parts/image.h"
+
 #include "../examples/image_io.h"
 
 #include <stdio.h>

@@ -1076,8 +1076,8 @@ static void test_flash_model(void) {
     VC_CHECKF((uintptr_t)img % TINY_ALIGN == 0, "embedded model at %p is not %d-byte aligned", (const void *)img,
               TINY_ALIGN);
 #if defined(VLA_BOARD_FLASH_BASE) && defined(VLA_BOARD_FLASH_SIZE)
-    VC_CHECKF((uintptr_t)img >= (uintptr_t)(VLA_BOARD_FLASH_BASE) &&
-                  (uintptr_t)img + size <= (uintptr_t)(VLA_BOARD_FLASH_BASE) + (uintptr_t)(VLA_BOARD_FLASH_SIZE),
+    /* unsigned wrap-around turns "below the base" into "too far" */
+    VC_CHECKF((uintptr_t)img - (uintptr_t)(VLA_BOARD_FLASH_BASE) <= (uintptr_t)(VLA_BOARD_FLASH_SIZE) - size,
               "embedded model at %p is not in the board's flash", (const void *)img);
 #endif
     /* Size query first, then an arena of exactly that size. */

@@ -70,6 +70,7 @@ static void tolerances(const fx_case *c, const char *key, double *atol, double *
     *rtol = vla_json_num(f, "rtol", *rtol);
     t = vla_json_get(f, "tolerance");
     if (t && t->type == VLA_JSON_STRING && !strcmp(t->s, "exact")) *exact = 1;
+    if (t && t->type == VLA_JSON_OBJECT) { *atol = vla_json_num(t, "atol", *atol); *rtol = vla_json_num(t, "rtol", 0); }
 }
 
 /* Compare n floats against an expected .npy; report one line. */
@@ -687,6 +688,151 @@ static void run_pool_case(const fx_case *c, const char *in_key, const char *out_
     vla_npy_free(&in);
 }
 
+/* ---- CLIP: preprocessing and the trunk ---- */
+
+static void run_clip_preprocess(const fx_case *c) {
+    vla_npy rgb, ex;
+    int S, H, W;
+    unsigned char *resized, *arena_mem;
+    float *pv;
+    size_t need;
+    vla_arena a;
+    vla_image img;
+    vla_status st;
+    if (!load_npy(c, "rgb_uint8.npy", &rgb) || rgb.n_dims != 3 || rgb.shape[2] != 3) { report(c, "rgb_uint8.npy", 0, 0, 0, "(unreadable)"); return; }
+    if (!load_npy(c, "resized_uint8.npy", &ex)) { report(c, "resized_uint8.npy", 0, 0, 0, "(unreadable)"); vla_npy_free(&rgb); return; }
+    S = (int)ex.shape[0]; H = (int)rgb.shape[0]; W = (int)rgb.shape[1];
+    need = vla_clip_preprocess_scratch_size(W, H, S);
+    if (vla_image_resize_scratch_size(W, H, S, S) > need) need = vla_image_resize_scratch_size(W, H, S, S);
+    arena_mem = (unsigned char *)malloc(need + 2 * VLA_ALIGN);
+    resized = (unsigned char *)malloc((size_t)S * S * 3);
+    pv = (float *)malloc(sizeof(float) * (size_t)S * S * 3);
+    vla_arena_init(&a, arena_mem, need + 2 * VLA_ALIGN);
+    vla_image_view(&img, rgb.data, W, H, 3, 0);
+    st = vla_image_resize(&a, resized, S, S, &img);
+    if (st != VLA_OK) report(c, "resized_uint8.npy", 0, 0, 0, vla_status_str(st));
+    else {
+        float *f = (float *)malloc(sizeof(float) * (size_t)S * S * 3);
+        size_t i;
+        for (i = 0; i < (size_t)S * S * 3; i++) f[i] = resized[i];
+        check_floats(c, "resized_uint8.npy", f, (size_t)S * S * 3);
+        free(f);
+    }
+    st = vla_clip_preprocess(&a, pv, S, VLA_LAYOUT_CHW, &img);
+    if (st != VLA_OK) report(c, "pixel_values.npy", 0, 0, 0, vla_status_str(st));
+    else check_floats(c, "pixel_values.npy", pv, (size_t)S * S * 3);
+    free(arena_mem); free(resized); free(pv);
+    vla_npy_free(&rgb); vla_npy_free(&ex);
+}
+
+/* Build a model file from a CLIP checkpoint (and optionally a BART one). */
+static int clip_model(const fx_case *c, const char *clip_path, const char *bart_path, int image_size, fx_model *f, char *why, size_t why_n) {
+    char err[512];
+    size_t n, need;
+    vla_conv_src *src;
+    int i;
+    vla_status st;
+    unsigned char *cbuf;
+    vla_st_file cst;
+    (void)c;
+    memset(f, 0, sizeof *f);
+    vla_conv_init(&f->cv);
+    f->cv.quiet = 1;
+    cbuf = vla_tool_read_file(clip_path, &n, err, sizeof err);
+    if (!cbuf || vla_st_parse(&cst, cbuf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); free(cbuf); return -1; }
+    src = (vla_conv_src *)calloc((size_t)cst.n + 1, sizeof *src);
+    for (i = 0; i < cst.n; i++) {
+        src[i].name = cst.t[i].name; src[i].dtype = cst.t[i].dtype; src[i].n_dims = cst.t[i].n_dims;
+        memcpy(src[i].shape, cst.t[i].shape, sizeof src[i].shape);
+        src[i].data = cst.t[i].data; src[i].nbytes = cst.t[i].nbytes;
+    }
+    i = vla_conv_clip(&f->cv, src, cst.n, image_size);
+    free(src);
+    vla_st_free(&cst);
+    free(cbuf);
+    if (i != 0) { snprintf(why, why_n, "convert: %s", f->cv.err); return -1; }
+    if (bart_path) {
+        int skipped;
+        f->st_buf = vla_tool_read_file(bart_path, &n, err, sizeof err);
+        if (!f->st_buf || vla_st_parse(&f->st, f->st_buf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
+        f->cfg_owned = merged_config(c, &f->st);
+        src = (vla_conv_src *)calloc((size_t)f->st.n + 1, sizeof *src);
+        for (i = 0; i < f->st.n; i++) {
+            src[i].name = f->st.t[i].name; src[i].dtype = f->st.t[i].dtype; src[i].n_dims = f->st.t[i].n_dims;
+            memcpy(src[i].shape, f->st.t[i].shape, sizeof src[i].shape);
+            src[i].data = f->st.t[i].data; src[i].nbytes = f->st.t[i].nbytes;
+        }
+        i = vla_conv_bart(&f->cv, src, f->st.n, f->cfg_owned, &skipped);
+        free(src);
+        if (i != 0) { snprintf(why, why_n, "convert: %s", f->cv.err); return -1; }
+    }
+    if (vla_conv_write_mem(&f->cv, &f->gguf, &f->gguf_size) != 0) { snprintf(why, why_n, "%s", f->cv.err); return -1; }
+    if ((st = vla_model_mem_req(f->gguf, f->gguf_size, &need)) != VLA_OK) { snprintf(why, why_n, "mem_req: %s", vla_status_str(st)); return -1; }
+    f->model_mem = malloc(need);
+    if ((st = vla_model_init(&f->m, f->model_mem, need, f->gguf, f->gguf_size, NULL)) != VLA_OK) {
+        snprintf(why, why_n, "model init: %s", vla_status_str(st));
+        return -1;
+    }
+    return 0;
+}
+
+/* NCHW [1, C, S, S] float input -> HWC */
+static float *nchw_to_hwc(const vla_npy *a) {
+    int C = (int)a->shape[1], H = (int)a->shape[2], W = (int)a->shape[3], ch, y, x;
+    float *o = (float *)malloc(sizeof(float) * (size_t)C * H * W);
+    for (ch = 0; ch < C; ch++)
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) o[((size_t)y * W + x) * C + ch] = (float)vla_npy_f(a, ((size_t)ch * H + y) * W + x);
+    return o;
+}
+
+static void run_clip_trunk(const fx_case *c) {
+    fx_model fm;
+    fx_ctx cx;
+    vla_ctx_params p;
+    char wp[2048], ip[2048], why[600], err[256];
+    vla_npy px;
+    float *img, *out, *nchw;
+    int S, stage, h, w, ch, k;
+    static const char *names[5] = {"stem_out.npy", "layer1_out.npy", "layer2_out.npy", "layer3_out.npy", "grid_features.npy"};
+    const vla_json *wj = vla_json_get(c->man, "weights"), *wf = wj ? vla_json_get(wj, "file") : NULL;
+    if (!case_path(c, "input", ip, sizeof ip) || !wf) { report(c, "inputs", 0, 0, 0, "(manifest has no input or weights)"); return; }
+    snprintf(wp, sizeof wp, "%s/%s", c->dir, wf->s);
+    if (vla_npy_load(ip, &px, err, sizeof err) != 0 || px.n_dims != 4 || px.shape[1] != 3) { report(c, "inputs", 0, 0, 0, err); return; }
+    S = (int)px.shape[2];
+    if (clip_model(c, wp, NULL, S, &fm, why, sizeof why) != 0) { report(c, "model", 0, 0, 0, why); fx_model_free(&fm); vla_npy_free(&px); return; }
+    memset(&p, 0, sizeof p);
+    p.max_batch = 1; p.max_text_len = 1; p.max_images = 1; p.max_dec_len = 2; p.max_beams = 1; p.use_clip = 1; p.exec.n_threads = 1;
+    memset(&cx, 0, sizeof cx);
+    if (vla_ctx_mem_req(fm.m, &p, &cx.size) != VLA_OK || !(cx.mem = malloc(cx.size)) || vla_ctx_init(&cx.c, fm.m, &p, cx.mem, cx.size) != VLA_OK) {
+        report(c, "context", 0, 0, 0, "(context init failed)");
+        fx_model_free(&fm); vla_npy_free(&px); free(cx.mem);
+        return;
+    }
+    img = nchw_to_hwc(&px);
+    out = (float *)malloc(sizeof(float) * (size_t)S * S * 64 + (size_t)S * S * 64 * 4);
+    nchw = (float *)malloc(sizeof(float) * (size_t)S * S * 64 + (size_t)S * S * 64 * 4);
+    for (stage = 0; stage <= 4; stage++) {
+        vla_status st;
+        if (!vla_json_get(c->files, names[stage])) continue;
+        st = vla_clip_run(cx.c, img, stage, out, &h, &w, &ch);
+        if (st != VLA_OK) { report(c, names[stage], 0, 0, 0, vla_status_str(st)); continue; }
+        if (stage < 4) { /* compare as NCHW */
+            for (k = 0; k < h * w * ch; k++) nchw[(size_t)(k % ch) * h * w + k / ch] = out[k];
+            check_floats(c, names[stage], nchw, (size_t)h * w * ch);
+        } else {
+            check_floats(c, names[stage], out, (size_t)h * w * ch);
+            if (vla_json_get(c->files, "pooled_6x6.npy")) {
+                vla_adaptive_maxpool2d(nchw, out, h, w, ch, 6, 6);
+                check_floats(c, "pooled_6x6.npy", nchw, (size_t)36 * ch);
+            }
+        }
+    }
+    free(img); free(out); free(nchw); free(cx.mem);
+    fx_model_free(&fm);
+    vla_npy_free(&px);
+}
+
 static int in_list(const char *list, const char *name) {
     const char *p = list;
     size_t n = strlen(name);
@@ -721,8 +867,9 @@ static void run_case(const char *root, const char *name) {
     if (!c.files || c.files->type != VLA_JSON_OBJECT) { vla_json_free(c.man); return; }
     if (vla_json_get(c.files, "cases.json")) skip_outputs(&c, "tokenizer not integrated yet"), report(&c, "cases.json", -1, 0, 0, "tokenizer not integrated yet");
     else if (vla_json_get(c.man, "mapping_to_cases")) report(&c, "checkpoint_formats", -1, 0, 0, "torch readers not integrated yet");
-    else if (vla_json_get(c.files, "resized_uint8.npy") || vla_json_get(c.files, "grid_features.npy") || vla_json_get(c.man, "inputs"))
-        skip_outputs(&c, "CLIP side not implemented yet");
+    else if (vla_json_get(c.files, "resized_uint8.npy")) run_clip_preprocess(&c);
+    else if (vla_json_get(c.files, "grid_features.npy")) run_clip_trunk(&c);
+    else if (vla_json_get(c.man, "inputs")) skip_outputs(&c, "e2e chains CLIP into a single-adapter model: adapters not implemented yet");
     else if (vla_json_get(c.files, "beam_settings.npy")) run_decode_eos(&c);
     else if (vla_json_get(c.files, "logits.npy") || vla_json_get(c.files, "encoder_hidden.npy")) run_bart_case(&c);
     else {

@@ -65,6 +65,11 @@ const vla_conv_tensor *vla_conv_find(const vla_conv *cv, const char *name);
  * config the model config object.  Unknown tensors are reported and skipped
  * (skipped counts them). */
 int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *config, int *skipped);
+/* The CLIP ModifiedResNet trunk ("visual.*" keys, or the same keys without
+ * the prefix): BatchNorm folded into each convolution (in double), weights
+ * reordered to [cout, ky, kx, cin], written as "visual.<conv>.weight/.bias".
+ * The attention pool and the text tower are skipped. */
+int vla_conv_clip(vla_conv *cv, const vla_conv_src *src, int n, int image_size);
 /* Random weights of any BART/VL-BART shape (for tests and benchmarks):
  * N(0, 0.02) matrices, LayerNorm (1, 0) plus a small jitter, seeded. */
 typedef struct vla_rand_bart {
@@ -412,6 +417,113 @@ int vla_conv_random_bart(vla_conv *cv, const vla_rand_bart *r) {
     rc = vla_conv_bart(cv, NULL, 0, cj, NULL);
     vla_json_free(cj);
     return rc;
+}
+
+static const vla_conv_src *vla_conv__src(const vla_conv_src *src, int n, const char *prefix, const char *name) {
+    char want[256], have[256];
+    int i;
+    snprintf(want, sizeof want, "%s%s", prefix, name);
+    for (i = 0; i < n; i++) {
+        const char *h = src[i].name;
+        if (!strncmp(h, "module.", 7)) h += 7;
+        snprintf(have, sizeof have, "%s", h);
+        if (!strcmp(have, want)) return &src[i];
+    }
+    return NULL;
+}
+
+static float *vla_conv__f32(vla_conv *cv, const vla_conv_src *s, size_t want) {
+    vla_conv tmp;
+    float *o;
+    size_t nel = 1;
+    int d;
+    for (d = 0; d < s->n_dims; d++) nel *= (size_t)s->shape[d];
+    if (nel != want) { snprintf(cv->err, sizeof cv->err, "tensor '%s' has %zu elements, expected %zu", s->name, nel, want); return NULL; }
+    vla_conv_init(&tmp);
+    if (vla_conv_add_f32(&tmp, "x", s) != 0) { snprintf(cv->err, sizeof cv->err, "%s", tmp.err); vla_conv_free(&tmp); return NULL; }
+    o = (float *)tmp.t[0].data;
+    tmp.t[0].data = NULL;
+    vla_conv_free(&tmp);
+    return o;
+}
+
+/* conv "<prefix><conv>.weight" [cout, cin, k, k] + BN "<prefix><bn>.*" -> out name. */
+static int vla_conv__fold(vla_conv *cv, const vla_conv_src *src, int n, const char *prefix, const char *conv, const char *bn,
+                          const char *out) {
+    char nm[256];
+    const vla_conv_src *w = NULL, *g, *b, *mu, *var;
+    float *wf = NULL, *gf = NULL, *bf = NULL, *mf = NULL, *vf = NULL, *perm = NULL, *bias = NULL;
+    int cout, cin, k, co, ci, ky, kx, rc = -1;
+    int64_t sh[4];
+    snprintf(nm, sizeof nm, "%s.weight", conv); w = vla_conv__src(src, n, prefix, nm);
+    snprintf(nm, sizeof nm, "%s.weight", bn); g = vla_conv__src(src, n, prefix, nm);
+    snprintf(nm, sizeof nm, "%s.bias", bn); b = vla_conv__src(src, n, prefix, nm);
+    snprintf(nm, sizeof nm, "%s.running_mean", bn); mu = vla_conv__src(src, n, prefix, nm);
+    snprintf(nm, sizeof nm, "%s.running_var", bn); var = vla_conv__src(src, n, prefix, nm);
+    if (!w || !g || !b || !mu || !var) { snprintf(cv->err, sizeof cv->err, "CLIP: %s%s or its BatchNorm %s%s is missing", prefix, conv, prefix, bn); return -1; }
+    if (w->n_dims != 4 || w->shape[2] != w->shape[3] || w->shape[0] < 1 || w->shape[1] < 1) { snprintf(cv->err, sizeof cv->err, "CLIP: %s%s.weight is not a square 4-D kernel", prefix, conv); return -1; }
+    cout = (int)w->shape[0]; cin = (int)w->shape[1]; k = (int)w->shape[2];
+    wf = vla_conv__f32(cv, w, (size_t)cout * cin * k * k);
+    gf = vla_conv__f32(cv, g, (size_t)cout); bf = vla_conv__f32(cv, b, (size_t)cout);
+    mf = vla_conv__f32(cv, mu, (size_t)cout); vf = vla_conv__f32(cv, var, (size_t)cout);
+    perm = (float *)malloc(sizeof(float) * (size_t)cout * cin * k * k);
+    bias = (float *)malloc(sizeof(float) * (size_t)cout);
+    if (!wf || !gf || !bf || !mf || !vf || !perm || !bias) goto done;
+    for (co = 0; co < cout; co++) /* [cout, cin, ky, kx] -> [cout, ky, kx, cin] */
+        for (ci = 0; ci < cin; ci++)
+            for (ky = 0; ky < k; ky++)
+                for (kx = 0; kx < k; kx++)
+                    perm[(((size_t)co * k + ky) * k + kx) * cin + ci] = wf[(((size_t)co * cin + ci) * k + ky) * k + kx];
+    vla_bn_fold(perm, bias, NULL, cout, cin * k * k, gf, bf, mf, vf, 1e-5f);
+    sh[0] = cout; sh[1] = k; sh[2] = k; sh[3] = cin;
+    snprintf(nm, sizeof nm, "%s.weight", out);
+    if (vla_conv_add_owned(cv, nm, 4, sh, perm) != 0) { perm = NULL; goto done; }
+    perm = NULL;
+    sh[0] = cout;
+    snprintf(nm, sizeof nm, "%s.bias", out);
+    if (vla_conv_add_owned(cv, nm, 1, sh, bias) != 0) { bias = NULL; goto done; }
+    bias = NULL;
+    rc = 0;
+done:
+    free(wf); free(gf); free(bf); free(mf); free(vf); free(perm); free(bias);
+    return rc;
+}
+
+int vla_conv_clip(vla_conv *cv, const vla_conv_src *src, int n, int image_size) {
+    const char *prefix = vla_conv__src(src, n, "visual.", "conv1.weight") ? "visual." : "";
+    char conv[96], bn[96], out[96];
+    int i, st, b, blocks = 0;
+    if (!vla_conv__src(src, n, prefix, "conv1.weight")) { snprintf(cv->err, sizeof cv->err, "no CLIP trunk (visual.conv1.weight) in the checkpoint"); return -1; }
+    for (i = 1; i <= 3; i++) {
+        snprintf(conv, sizeof conv, "conv%d", i); snprintf(bn, sizeof bn, "bn%d", i); snprintf(out, sizeof out, "visual.conv%d", i);
+        if (vla_conv__fold(cv, src, n, prefix, conv, bn, out) != 0) return -1;
+    }
+    for (st = 1; st <= 4; st++) {
+        for (b = 0;; b++) {
+            snprintf(conv, sizeof conv, "layer%d.%d.conv1.weight", st, b);
+            if (!vla_conv__src(src, n, prefix, conv)) break;
+            for (i = 1; i <= 3; i++) {
+                snprintf(conv, sizeof conv, "layer%d.%d.conv%d", st, b, i);
+                snprintf(bn, sizeof bn, "layer%d.%d.bn%d", st, b, i);
+                snprintf(out, sizeof out, "visual.layer%d.%d.conv%d", st, b, i);
+                if (vla_conv__fold(cv, src, n, prefix, conv, bn, out) != 0) return -1;
+            }
+            snprintf(conv, sizeof conv, "layer%d.%d.downsample.0.weight", st, b);
+            if (vla_conv__src(src, n, prefix, conv)) {
+                snprintf(conv, sizeof conv, "layer%d.%d.downsample.0", st, b);
+                snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", st, b);
+                snprintf(out, sizeof out, "visual.layer%d.%d.downsample.0", st, b);
+                if (vla_conv__fold(cv, src, n, prefix, conv, bn, out) != 0) return -1;
+            }
+            blocks++;
+            if (!cv->quiet) fprintf(stderr, "\r  CLIP: folded %d bottlenecks", blocks);
+        }
+        if (b == 0) { snprintf(cv->err, sizeof cv->err, "CLIP: layer%d has no blocks", st); return -1; }
+    }
+    if (!cv->quiet) fprintf(stderr, "\n");
+    vla_conv_u32(cv, "vladapter.clip.image_size", (uint32_t)image_size);
+    vla_conv_bool(cv, "vladapter.clip.bn_folded", 1);
+    return 0;
 }
 
 typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;

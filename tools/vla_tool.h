@@ -390,7 +390,6 @@ int vla_npy_parse(unsigned char *file, size_t size, vla_npy *a, char *err, size_
     if (hlen > size - off) { vla_tool__err(err, err_len, "truncated .npy header"); return -1; }
     h = (const char *)file + off;
     end = h + hlen;
-    if (vla_tool__find(h, hlen, "'fortran_order': True")) { vla_tool__err(err, err_len, "fortran-order arrays are not supported"); return -1; }
     p = vla_tool__find(h, hlen, "'descr':");
     if (!p) { vla_tool__err(err, err_len, "no descr in .npy header"); return -1; }
     p = memchr(p + 8, '\'', (size_t)(end - p - 8));
@@ -423,6 +422,22 @@ int vla_npy_parse(unsigned char *file, size_t size, vla_npy *a, char *err, size_
     off += hlen;
     if (a->count > (size - off) / a->elem) { vla_tool__err(err, err_len, "truncated .npy data"); return -1; }
     a->data = file + off;
+    if (vla_tool__find(h, hlen, "'fortran_order': True") && a->n_dims > 1) {
+        /* column-major on disk: reorder into row-major, in a copy */
+        unsigned char *c = (unsigned char *)malloc(a->count * a->elem + 1);
+        size_t idx[8] = {0}, k, src;
+        int d;
+        if (!c) { vla_tool__err(err, err_len, "out of memory"); return -1; }
+        for (k = 0; k < a->count; k++) {
+            size_t stride = 1;
+            src = 0;
+            for (d = 0; d < a->n_dims; d++) { src += idx[d] * stride; stride *= (size_t)a->shape[d]; }
+            memcpy(c + k * a->elem, (const unsigned char *)a->data + src * a->elem, a->elem);
+            for (d = a->n_dims - 1; d >= 0; d--) { if (++idx[d] < (size_t)a->shape[d]) break; idx[d] = 0; }
+        }
+        memcpy(file + off, c, a->count * a->elem);
+        free(c);
+    }
     (void)i;
     return 0;
 }

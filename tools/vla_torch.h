@@ -313,6 +313,26 @@ VLA_TORCH_DEF const char *vla_torch_format_name(int format)
     }
 }
 
+/* Grows a malloc'ed array so it holds at least `need` elements (doubling,
+ * overflow-checked, new part zeroed).  0 ok, -1 out of memory / too large. */
+static int vla_torch__grow(void **arr, size_t *cap, size_t elem, size_t need)
+{
+    size_t ncap = *cap ? *cap : 64;
+    void *np;
+    if (need <= *cap) return 0;
+    while (ncap < need) {
+        if (ncap > ((size_t)-1) / 2) return -1;
+        ncap *= 2;
+    }
+    if (ncap > ((size_t)-1) / elem) return -1;
+    np = realloc(*arr, ncap * elem);
+    if (!np) return -1;
+    memset((unsigned char *)np + *cap * elem, 0, (ncap - *cap) * elem);
+    *arr = np;
+    *cap = ncap;
+    return 0;
+}
+
 /* ---- arena: every unpickled value lives here, freed in one go ----------- */
 
 typedef struct vla_torch__chunk {
@@ -424,24 +444,27 @@ static int vla_torch__cmp_recs(const void *ctx, size_t a, size_t b)
     return vla_torch__cmp_name3(r[a].name, r[a].name_len, p, pn);
 }
 
-/* index of the record named a+b+c (pieces, so "<p>" "/data/" "<key>" needs no copy), or -1 */
-static long vla_torch__zip_find3(const vla_torch__zip *z, const char *a, size_t an, const char *b, size_t bn,
+#define VLA_TORCH__NOREC ((size_t)-1)
+
+/* index of the record named a+b+c (pieces, so "<p>" "/data/" "<key>" needs no
+ * copy), or VLA_TORCH__NOREC */
+static size_t vla_torch__zip_find3(const vla_torch__zip *z, const char *a, size_t an, const char *b, size_t bn,
                                  const char *c, size_t cn)
 {
     const char *p[3];
     size_t pn[3], lo = 0, hi = z->n;
     p[0] = a; p[1] = b; p[2] = c;
     pn[0] = an; pn[1] = bn; pn[2] = cn;
-    if (!z->sorted) return -1;
+    if (!z->sorted) return VLA_TORCH__NOREC;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const vla_torch__rec *r = &z->recs[z->sorted[mid]];
         int d = vla_torch__cmp_name3(r->name, r->name_len, p, pn);
-        if (d == 0) return (long)z->sorted[mid];
+        if (d == 0) return z->sorted[mid];
         if (d < 0) lo = mid + 1;
         else hi = mid;
     }
-    return -1;
+    return VLA_TORCH__NOREC;
 }
 
 static void vla_torch__zip_free(vla_torch__zip *z)
@@ -638,7 +661,7 @@ static int vla_torch__zip_prefix(const vla_torch__zip *z, size_t *pkl, size_t *p
 static int vla_torch__zip_is_torchscript(const vla_torch__zip *z, const char *pre, size_t plen)
 {
     size_t i;
-    if (vla_torch__zip_find3(z, pre, plen, "/constants.pkl", 14, "", 0) >= 0) return 1;
+    if (vla_torch__zip_find3(z, pre, plen, "/constants.pkl", 14, "", 0) != VLA_TORCH__NOREC) return 1;
     for (i = 0; i < z->n; i++) {
         const vla_torch__rec *r = &z->recs[i];
         if (r->name_len > plen + 6 && memcmp(r->name, pre, plen) == 0 && memcmp(r->name + plen, "/code/", 6) == 0)
@@ -791,11 +814,10 @@ static int vla_torch__push(vla_torch__pk *k, vla_torch__val *v)
 {
     if (!v) return k->e->code ? k->e->code : vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory");
     if (k->sp == k->scap) {
-        size_t cap = k->scap ? 2 * k->scap : 256;
-        vla_torch__val **ns = (vla_torch__val **)realloc(k->stack, cap * sizeof *ns);
-        if (!ns) return vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory (stack)");
-        k->stack = ns;
-        k->scap = cap;
+        void *arr = k->stack;
+        int r = vla_torch__grow(&arr, &k->scap, sizeof *k->stack, k->sp + 1);
+        k->stack = (vla_torch__val **)arr;
+        if (r) return vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory (stack)");
     }
     k->stack[k->sp++] = v;
     return 0;
@@ -876,14 +898,10 @@ static int vla_torch__memo_put(vla_torch__pk *k, uint64_t id)
     /* ids are handed out sequentially by picklers; each put costs >= 1 byte */
     if (id > (uint64_t)k->n + 16) return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, "memo id is implausibly large");
     if (id >= k->memo_cap) {
-        size_t cap = k->memo_cap ? k->memo_cap : 256, old = k->memo_cap;
-        vla_torch__val **nm;
-        while (cap <= id) cap *= 2;
-        nm = (vla_torch__val **)realloc(k->memo, cap * sizeof *nm);
-        if (!nm) return vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory (memo)");
-        memset(nm + old, 0, (cap - old) * sizeof *nm);
-        k->memo = nm;
-        k->memo_cap = cap;
+        void *arr = k->memo;
+        int r = vla_torch__grow(&arr, &k->memo_cap, sizeof *k->memo, (size_t)id + 1);
+        k->memo = (vla_torch__val **)arr;
+        if (r) return vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory (memo)");
     }
     if (!k->memo[id]) k->memo_count++;
     k->memo[id] = v;
@@ -970,7 +988,7 @@ static int vla_torch__persid(vla_torch__pk *k, vla_torch__val *pid)
     vla_torch__val **f, *v;
     uint64_t nbytes, size;
     const unsigned char *data;
-    long rec;
+    size_t rec;
     char key[80], msg[300];
     int dtype;
     if (pid->type != VLA_TORCH__TUPLE || (pid->u.seq.n != 5 && pid->u.seq.n != 6))
@@ -992,13 +1010,13 @@ static int vla_torch__persid(vla_torch__pk *k, vla_torch__val *pid)
     if (f[2]->u.s.n > VLA_TORCH__MAX_KEY)
         return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, "persistent id: storage key longer than 256 bytes");
     rec = vla_torch__zip_find3(k->zip, k->pre, k->plen, "/data/", 6, f[2]->u.s.p, f[2]->u.s.n);
-    if (rec < 0) {
+    if (rec == VLA_TORCH__NOREC) {
         char pre[80];
         snprintf(msg, sizeof msg, "storage record '%s/data/%s' does not exist",
                  vla_torch__show(pre, sizeof pre, k->pre, k->plen), key);
         return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, msg);
     }
-    if (vla_torch__zip_data(k->zip, (size_t)rec, &data, &size, k->e)) return k->e->code;
+    if (vla_torch__zip_data(k->zip, rec, &data, &size, k->e)) return k->e->code;
     if (!vla_torch__mul64((uint64_t)f[4]->u.i, vla_torch_dtype_size(dtype), &nbytes) || nbytes > size) {
         snprintf(msg, sizeof msg, "storage '%s': %lld elements of %s do not fit its %llu-byte record", key,
                  (long long)f[4]->u.i, vla_torch_dtype_name(dtype), (unsigned long long)size);
@@ -1012,7 +1030,7 @@ static int vla_torch__persid(vla_torch__pk *k, vla_torch__val *pid)
     k->zip->recs[rec].dtype = dtype;
     v = vla_torch__new(k, VLA_TORCH__STORAGE);
     if (!v) return k->e->code;
-    v->u.st.rec = (size_t)rec;
+    v->u.st.rec = rec;
     v->u.st.dtype = dtype;
     v->u.st.numel = (uint64_t)f[4]->u.i;
     v->u.st.data = data;
@@ -1155,11 +1173,10 @@ static int vla_torch__unpickle(vla_torch__pk *k, vla_torch__val **root)
         /* -- stack manipulation ------------------------------------------- */
         case '(': /* MARK */
             if (k->mp == k->mcap) {
-                size_t cap = k->mcap ? 2 * k->mcap : 64;
-                size_t *nm = (size_t *)realloc(k->marks, cap * sizeof *nm);
-                if (!nm) return vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory (marks)");
-                k->marks = nm;
-                k->mcap = cap;
+                void *arr = k->marks;
+                int r = vla_torch__grow(&arr, &k->mcap, sizeof *k->marks, k->mp + 1);
+                k->marks = (size_t *)arr;
+                if (r) return vla_torch__pfail(k, VLA_TORCH_ERR_NOMEM, "out of memory (marks)");
             }
             k->marks[k->mp++] = k->sp;
             break;
@@ -1454,13 +1471,12 @@ static int vla_torch__emit(vla_torch__walk *w, vla_torch__val *v)
     vla_torch__rec *r = &w->zip->recs[t->storage->u.st.rec];
     size_t es = vla_torch_dtype_size(t->storage->u.st.dtype);
     if ((size_t)w->f->n_tensors == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 64;
-        vla_torch_tensor *nt;
-        if (cap > (size_t)0x3fffffff) return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "too many tensors");
-        nt = (vla_torch_tensor *)realloc(w->f->tensors, cap * sizeof *nt);
-        if (!nt) return vla_torch__fail(w->e, VLA_TORCH_ERR_NOMEM, "out of memory (tensor list)");
-        w->f->tensors = nt;
-        w->cap = cap;
+        void *arr = w->f->tensors;
+        int bad;
+        if (w->f->n_tensors >= 0x3fffffff) return vla_torch__fail(w->e, VLA_TORCH_ERR_LIMIT, "too many tensors");
+        bad = vla_torch__grow(&arr, &w->cap, sizeof *w->f->tensors, (size_t)w->f->n_tensors + 1);
+        w->f->tensors = (vla_torch_tensor *)arr;
+        if (bad) return vla_torch__fail(w->e, VLA_TORCH_ERR_NOMEM, "out of memory (tensor list)");
     }
     if (vla_torch__spend(w, w->plen + 1)) return w->e->code;
     o = &w->f->tensors[w->f->n_tensors];
@@ -1633,7 +1649,11 @@ VLA_TORCH_DEF void vla_torch_close(vla_torch_file *f)
     if (!f) return;
     for (i = 0; i < f->n_tensors; i++) {
         free(f->tensors[i].name);
-        if (f->tensors[i].owns_data) free((void *)f->tensors[i].data);
+        if (f->tensors[i].owns_data) { /* our own copy: drop the const without a cast */
+            void *own;
+            memcpy(&own, &f->tensors[i].data, sizeof own);
+            free(own);
+        }
     }
     free(f->tensors);
     free(f->prefix);
@@ -1684,7 +1704,7 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
     size_t pkl = 0, plen = 0;
     const unsigned char *pdata;
     uint64_t psize;
-    long bo;
+    size_t bo;
     int i, fmt;
 
     memset(&e, 0, sizeof e);
@@ -1720,10 +1740,10 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
     }
     /* torch >= 2.1 records the byte order; our data pointers assume little */
     bo = vla_torch__zip_find3(&z, z.recs[pkl].name, plen, "/byteorder", 10, "", 0);
-    if (bo >= 0) {
+    if (bo != VLA_TORCH__NOREC) {
         const unsigned char *bd;
         uint64_t bs;
-        if (vla_torch__zip_data(&z, (size_t)bo, &bd, &bs, &e)) goto done;
+        if (vla_torch__zip_data(&z, bo, &bd, &bs, &e)) goto done;
         if (bs >= 3 && memcmp(bd, "big", 3) == 0) {
             vla_torch__fail(&e, VLA_TORCH_ERR_UNSUPPORTED, "big-endian checkpoint (byteorder record) is not supported");
             goto done;
