@@ -505,6 +505,9 @@ typedef struct vla_ctx_params {
     int max_dec_len;        /* decoder length incl. the start token (max_length) */
     int max_beams;          /* largest num_beams for vla_generate                */
     int use_clip;           /* 1: reserve memory to run the CLIP trunk on images */
+    int max_prompt_len;     /* prompt vectors an adapter may prepend (0: none)    */
+    int max_adapter_dim;    /* widest adapter / LoRA rank to allow (0: up to what
+                               fits in the FFN buffers, d + hidden <= ffn)        */
     vla_exec exec;          /* threads / reference switch                        */
     vla_logger log;
 } vla_ctx_params;
@@ -721,6 +724,55 @@ VLA_DEF vla_status vla_clip_preprocess(vla_arena *scratch, float *dst, int size,
  * Every check is made against the bytes present; the reader never reads
  * outside [data, data + size). */
 VLA_DEF vla_status vla_pnm_read(vla_image *img, const void *data, size_t size, size_t *used);
+
+/* ==========================================================================
+ * [D10] Parameter-efficient modules: adapter files and hot-swapping
+ *
+ * An adapter file is a GGUF with general.type = "adapter" holding one adapter
+ * set: its method (adapter, compacter, hyperformer, lora, prompt), its task
+ * names with their text prefixes and decoding presets, the modules (per task,
+ * or shared by all tasks under the task name "*"), and optionally tensors
+ * with base-model names that replace the base's (the LayerNorms, biases and
+ * visual embedding that training updated).  It is bound to its base model by
+ * vladapter.adapter.base_fingerprint.
+ *
+ * Attaching carves a slot out of memory you size with vla_adapter_mem_req
+ * (from the file header): it never touches or copies the base model, and
+ * whatever can be computed once is computed there (Compacter's Kronecker
+ * sums, Hyperformer's generated adapters per task and layer, the prompt MLP
+ * outputs).  Several slots may be attached to one model at once; a context
+ * selects one (and a task) per request with vla_ctx_set_adapter.
+ *
+ * Placement (as the official code): an adapter site rewrites a sublayer
+ * output y (after out_proj / fc2, before the residual and LayerNorm) as
+ *     y <- y + up(gelu_tanh(down(y)))
+ * at 30 sites of BART-base: encoder self-attention and FFN, decoder self-,
+ * cross-attention and FFN.  LoRA adds s * B(A x) (s = alpha / r) to q_proj and
+ * v_proj of every attention (for cross-attention v it acts on the encoder
+ * output).  Prompt tuning prepends prompt vectors to the text embeddings
+ * before layernorm_embedding (no positions; they are attended like text).
+ * ========================================================================== */
+
+typedef struct vla_adapter vla_adapter;
+
+VLA_DEF vla_status vla_adapter_mem_req(const vla_model *m, const void *file, size_t size, size_t *bytes);
+/* file must stay alive and unchanged while the slot is attached. */
+VLA_DEF vla_status vla_adapter_attach(vla_adapter **out, const vla_model *m, void *mem, size_t mem_size, const void *file,
+                                      size_t size, const vla_logger *log);
+/* Marks the slot unusable; its memory is yours again (contexts using it must
+ * select another adapter or none first). */
+VLA_DEF void vla_adapter_detach(vla_adapter *a);
+VLA_DEF const char *vla_adapter_method(const vla_adapter *a);
+VLA_DEF int vla_adapter_n_tasks(const vla_adapter *a);
+/* Index of a task by name, or -1. */
+VLA_DEF int vla_adapter_find_task(const vla_adapter *a, const char *task);
+/* Name, text prefix ("vqa: ", or empty) and decoding preset of task i. */
+VLA_DEF vla_status vla_adapter_task(const vla_adapter *a, int i, vla_str *name, vla_str *prefix, vla_gen_params *preset);
+/* Select the adapter set and task for the next requests (a = NULL: the base
+ * model alone).  Takes effect at the next vla_encode. */
+VLA_DEF vla_status vla_ctx_set_adapter(vla_ctx *c, const vla_adapter *a, const char *task);
+/* 64-bit fingerprint stored in a model file by the converter (0 if none). */
+VLA_DEF uint64_t vla_model_fingerprint(const vla_model *m);
 
 #ifdef __cplusplus
 }
@@ -2058,10 +2110,11 @@ typedef struct vla__dec_layer {
     vla__lin fc1, fc2;
 } vla__dec_layer;
 
-struct vla_model {
-    vla_gguf gguf;
-    vla_hparams hp;
-    vla_logger log;
+/* Every BART weight the forward pass reads, as pointers into files.  The
+ * model has one; an attached adapter set has its own copy in which the
+ * tensors it overrides (trained LayerNorms, biases, the visual embedding...)
+ * point into the adapter file instead. */
+typedef struct vla__weights {
     vla_mat shared;                 /* [vocab, d]: token embedding = lm_head     */
     const float *final_logits_bias; /* [vocab]                                   */
     vla_mat enc_pos, dec_pos;       /* [n_positions, d], row p+2 for position p  */
@@ -2074,10 +2127,32 @@ struct vla_model {
     vla__lin vis_box;               /* [d, 5]: (x1, x2, y1, y2, area)            */
     vla__ln vis_box_ln;
     vla_mat img_order;              /* [n_images, d]                             */
+} vla__weights;
+
+struct vla_model {
+    vla_gguf gguf;
+    vla_hparams hp;
+    vla_logger log;
+    vla__weights w;
     /* CLIP trunk (hp.has_clip): BatchNorm folded into every convolution */
     vla__conv clip_stem[3];         /* 3x3: 3 -> w/2 (stride 2), w/2 -> w/2, w/2 -> w */
     vla__bottleneck *clip_blocks;   /* all stages, in order                      */
 };
+
+/* Where tensors are looked up: the first file that has the name wins (an
+ * adapter file, then its base model). */
+typedef struct vla__src {
+    const vla_gguf *g[2];
+    int n;
+    const vla_logger *log;
+} vla__src;
+
+static vla_status vla__find(const vla__src *s, const char *name, vla_tensor *t) {
+    int i;
+    for (i = 0; i < s->n; i++)
+        if (vla_gguf_get_tensor(s->g[i], name, t) == VLA_OK) return VLA_OK;
+    return VLA_ERR_NOT_FOUND;
+}
 
 /* "a<i>b" into buf (i < 0: "ab"). */
 static const char *vla__name(char *buf, size_t cap, const char *a, int i, const char *b) {
@@ -2100,54 +2175,54 @@ static vla_status vla__missing(const vla_logger *lg, const char *name, const cha
 }
 
 /* A weight matrix that must be [rows, cols] (ne = {cols, rows}). */
-static vla_status vla__load_mat(const vla_model *m, const char *name, int rows, int cols, vla_mat *out) {
+static vla_status vla__load_mat(const vla__src *m, const char *name, int rows, int cols, vla_mat *out) {
     vla_tensor t;
-    if (vla_gguf_get_tensor(&m->gguf, name, &t) != VLA_OK) return vla__missing(&m->log, name, "is missing");
-    if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) return vla__missing(&m->log, name, "has the wrong shape");
-    if (vla_tensor_as_mat(&t, out) != VLA_OK) return vla__missing(&m->log, name, "has an unsupported type");
+    if (vla__find(m, name, &t) != VLA_OK) return vla__missing(m->log, name, "is missing");
+    if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) return vla__missing(m->log, name, "has the wrong shape");
+    if (vla_tensor_as_mat(&t, out) != VLA_OK) return vla__missing(m->log, name, "has an unsupported type");
     return VLA_OK;
 }
 
 /* An fp32 vector of n elements (any shape with n elements). */
-static vla_status vla__load_vec(const vla_model *m, const char *name, int n, const float **out) {
+static vla_status vla__load_vec(const vla__src *m, const char *name, int n, const float **out) {
     vla_tensor t;
-    if (vla_gguf_get_tensor(&m->gguf, name, &t) != VLA_OK) return vla__missing(&m->log, name, "is missing");
-    if (t.type != VLA_TYPE_F32 || t.nbytes != (uint64_t)n * 4) return vla__missing(&m->log, name, "must be F32 of the expected size");
-    if ((uintptr_t)t.data % 4) return vla__missing(&m->log, name, "is misaligned");
+    if (vla__find(m, name, &t) != VLA_OK) return vla__missing(m->log, name, "is missing");
+    if (t.type != VLA_TYPE_F32 || t.nbytes != (uint64_t)n * 4) return vla__missing(m->log, name, "must be F32 of the expected size");
+    if ((uintptr_t)t.data % 4) return vla__missing(m->log, name, "is misaligned");
     *out = (const float *)t.data;
     return VLA_OK;
 }
 
 /* A folded convolution "<prefix>.weight" [cout, k, k, cin] + ".bias" [cout]. */
-static vla_status vla__load_conv(const vla_model *m, const char *prefix, int cin, int k, vla__conv *cv) {
+static vla_status vla__load_conv(const vla__src *m, const char *prefix, int cin, int k, vla__conv *cv) {
     char nm[128];
     vla_tensor t;
     vla__name(nm, sizeof nm, prefix, -1, ".weight");
-    if (vla_gguf_get_tensor(&m->gguf, nm, &t) != VLA_OK) return vla__missing(&m->log, nm, "is missing");
+    if (vla__find(m, nm, &t) != VLA_OK) return vla__missing(m->log, nm, "is missing");
     if (t.n_dims != 4 || t.ne[0] != cin || t.ne[1] != k || t.ne[2] != k || t.ne[3] < 1 || t.ne[3] > 1 << 16 ||
         (t.type != VLA_TYPE_F32 && t.type != VLA_TYPE_F16 && t.type != VLA_TYPE_Q8_0))
-        return vla__missing(&m->log, nm, "is not a [cout, k, k, cin] convolution of the expected size");
-    if (t.type == VLA_TYPE_Q8_0 && (k * k * cin) % VLA_Q8_0_BLOCK) return vla__missing(&m->log, nm, "cannot be Q8_0 (row not a multiple of 32)");
+        return vla__missing(m->log, nm, "is not a [cout, k, k, cin] convolution of the expected size");
+    if (t.type == VLA_TYPE_Q8_0 && (k * k * cin) % VLA_Q8_0_BLOCK) return vla__missing(m->log, nm, "cannot be Q8_0 (row not a multiple of 32)");
     cv->w.type = t.type; cv->w.rows = (int)t.ne[3]; cv->w.cols = k * k * cin; cv->w.data = t.data;
     cv->k = k; cv->cin = cin; cv->cout = (int)t.ne[3];
     return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), cv->cout, &cv->b);
 }
 
-static vla_status vla__load_lin(const vla_model *m, const char *prefix, int out_f, int in_f, vla__lin *l) {
+static vla_status vla__load_lin(const vla__src *m, const char *prefix, int out_f, int in_f, vla__lin *l) {
     char nm[128];
     vla_status st;
     if ((st = vla__load_mat(m, vla__name(nm, sizeof nm, prefix, -1, ".weight"), out_f, in_f, &l->w)) != VLA_OK) return st;
     return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), out_f, &l->b);
 }
 
-static vla_status vla__load_ln(const vla_model *m, const char *prefix, int n, vla__ln *l) {
+static vla_status vla__load_ln(const vla__src *m, const char *prefix, int n, vla__ln *l) {
     char nm[128];
     vla_status st;
     if ((st = vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".weight"), n, &l->g)) != VLA_OK) return st;
     return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), n, &l->b);
 }
 
-static vla_status vla__load_attn(const vla_model *m, const char *prefix, int d, vla__attn *a) {
+static vla_status vla__load_attn(const vla__src *m, const char *prefix, int d, vla__attn *a) {
     char nm[128];
     vla_status st;
     if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, prefix, -1, ".q_proj"), d, d, &a->q)) != VLA_OK) return st;
@@ -2275,10 +2350,10 @@ static vla_status vla__model_alloc(vla_model **out, vla_arena *a, const void *gg
         return st;
     }
     if ((st = vla__read_hparams(&m->gguf, &m->log, &m->hp)) != VLA_OK) return st;
-    m->enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(m->hp.n_enc_layers + 1));
-    m->dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(m->hp.n_dec_layers + 1));
+    m->w.enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(m->hp.n_enc_layers + 1));
+    m->w.dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(m->hp.n_dec_layers + 1));
     m->clip_blocks = (vla__bottleneck *)vla_arena_alloc(a, sizeof(vla__bottleneck) * (size_t)(m->hp.clip_blocks[0] + m->hp.clip_blocks[1] + m->hp.clip_blocks[2] + m->hp.clip_blocks[3] + 1));
-    if (!m->enc || !m->dec || !m->clip_blocks) return VLA_ERR_NOMEM;
+    if (!m->w.enc || !m->w.dec || !m->clip_blocks) return VLA_ERR_NOMEM;
     *out = a->measuring ? NULL : m;
     return VLA_OK;
 }
@@ -2294,14 +2369,51 @@ VLA_DEF vla_status vla_model_mem_req(const void *gguf, size_t gguf_size, size_t 
     return VLA_OK;
 }
 
+/* Every BART weight of the view W from the files of s (arrays already carved). */
+static vla_status vla__load_weights(const vla__src *s, const vla_hparams *hp, vla__weights *W) {
+    vla_status st;
+    char nm[128];
+    int i, d = hp->d_model;
+    if ((st = vla__load_mat(s, "shared.weight", hp->vocab, d, &W->shared)) != VLA_OK) return st;
+    if ((st = vla__load_vec(s, "final_logits_bias", hp->vocab, &W->final_logits_bias)) != VLA_OK) return st;
+    if ((st = vla__load_mat(s, "encoder.embed_positions.weight", hp->n_positions, d, &W->enc_pos)) != VLA_OK) return st;
+    if ((st = vla__load_mat(s, "decoder.embed_positions.weight", hp->n_positions, d, &W->dec_pos)) != VLA_OK) return st;
+    if ((st = vla__load_ln(s, "encoder.layernorm_embedding", d, &W->enc_ln_emb)) != VLA_OK) return st;
+    if ((st = vla__load_ln(s, "decoder.layernorm_embedding", d, &W->dec_ln_emb)) != VLA_OK) return st;
+    for (i = 0; i < hp->n_enc_layers; i++) {
+        vla__enc_layer *L = &W->enc[i];
+        if ((st = vla__load_attn(s, vla__name(nm, sizeof nm, "encoder.layers.", i, ".self_attn"), d, &L->sa)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, vla__name(nm, sizeof nm, "encoder.layers.", i, ".self_attn_layer_norm"), d, &L->sa_ln)) != VLA_OK) return st;
+        if ((st = vla__load_lin(s, vla__name(nm, sizeof nm, "encoder.layers.", i, ".fc1"), hp->enc_ffn, d, &L->fc1)) != VLA_OK) return st;
+        if ((st = vla__load_lin(s, vla__name(nm, sizeof nm, "encoder.layers.", i, ".fc2"), d, hp->enc_ffn, &L->fc2)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, vla__name(nm, sizeof nm, "encoder.layers.", i, ".final_layer_norm"), d, &L->ffn_ln)) != VLA_OK) return st;
+    }
+    for (i = 0; i < hp->n_dec_layers; i++) {
+        vla__dec_layer *L = &W->dec[i];
+        if ((st = vla__load_attn(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".self_attn"), d, &L->sa)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".self_attn_layer_norm"), d, &L->sa_ln)) != VLA_OK) return st;
+        if ((st = vla__load_attn(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".encoder_attn"), d, &L->ca)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".encoder_attn_layer_norm"), d, &L->ca_ln)) != VLA_OK) return st;
+        if ((st = vla__load_lin(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".fc1"), hp->dec_ffn, d, &L->fc1)) != VLA_OK) return st;
+        if ((st = vla__load_lin(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".fc2"), d, hp->dec_ffn, &L->fc2)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, vla__name(nm, sizeof nm, "decoder.layers.", i, ".final_layer_norm"), d, &L->ffn_ln)) != VLA_OK) return st;
+    }
+    if (hp->has_visual) {
+        if ((st = vla__load_lin(s, "encoder.visual_embedding.feat_embedding.0", d, hp->feat_dim, &W->vis_feat)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, "encoder.visual_embedding.feat_embedding.1", d, &W->vis_feat_ln)) != VLA_OK) return st;
+        if ((st = vla__load_lin(s, "encoder.visual_embedding.absolute_vis_pos_embedding.0", d, 5, &W->vis_box)) != VLA_OK) return st;
+        if ((st = vla__load_ln(s, "encoder.visual_embedding.absolute_vis_pos_embedding.1", d, &W->vis_box_ln)) != VLA_OK) return st;
+        if ((st = vla__load_mat(s, "encoder.visual_embedding.img_order_embedding.weight", hp->n_images, d, &W->img_order)) != VLA_OK) return st;
+    }
+    return VLA_OK;
+}
+
 VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, const void *gguf, size_t gguf_size,
                                   const vla_logger *log) {
     vla_arena a;
     vla_model *m;
     vla_status st;
     vla_hparams *hp;
-    char nm[128];
-    int i, d;
     if (!out || !mem || !gguf) return VLA_ERR_ARGS;
     *out = NULL;
     vla_arena_init(&a, mem, mem_size);
@@ -2317,45 +2429,18 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
         return st;
     }
     hp = &m->hp;
-    d = hp->d_model;
     if (hp->has_bart) {
-    if ((st = vla__load_mat(m, "shared.weight", hp->vocab, d, &m->shared)) != VLA_OK) return st;
-    if ((st = vla__load_vec(m, "final_logits_bias", hp->vocab, &m->final_logits_bias)) != VLA_OK) return st;
-    if ((st = vla__load_mat(m, "encoder.embed_positions.weight", hp->n_positions, d, &m->enc_pos)) != VLA_OK) return st;
-    if ((st = vla__load_mat(m, "decoder.embed_positions.weight", hp->n_positions, d, &m->dec_pos)) != VLA_OK) return st;
-    if ((st = vla__load_ln(m, "encoder.layernorm_embedding", d, &m->enc_ln_emb)) != VLA_OK) return st;
-    if ((st = vla__load_ln(m, "decoder.layernorm_embedding", d, &m->dec_ln_emb)) != VLA_OK) return st;
-    for (i = 0; i < hp->n_enc_layers; i++) {
-        vla__enc_layer *L = &m->enc[i];
-        if ((st = vla__load_attn(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".self_attn"), d, &L->sa)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".self_attn_layer_norm"), d, &L->sa_ln)) != VLA_OK) return st;
-        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".fc1"), hp->enc_ffn, d, &L->fc1)) != VLA_OK) return st;
-        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".fc2"), d, hp->enc_ffn, &L->fc2)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "encoder.layers.", i, ".final_layer_norm"), d, &L->ffn_ln)) != VLA_OK) return st;
+        vla__src src;
+        src.g[0] = &m->gguf; src.n = 1; src.log = &m->log;
+        if ((st = vla__load_weights(&src, hp, &m->w)) != VLA_OK) return st;
     }
-    for (i = 0; i < hp->n_dec_layers; i++) {
-        vla__dec_layer *L = &m->dec[i];
-        if ((st = vla__load_attn(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".self_attn"), d, &L->sa)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".self_attn_layer_norm"), d, &L->sa_ln)) != VLA_OK) return st;
-        if ((st = vla__load_attn(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".encoder_attn"), d, &L->ca)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".encoder_attn_layer_norm"), d, &L->ca_ln)) != VLA_OK) return st;
-        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".fc1"), hp->dec_ffn, d, &L->fc1)) != VLA_OK) return st;
-        if ((st = vla__load_lin(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".fc2"), d, hp->dec_ffn, &L->fc2)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, vla__name(nm, sizeof nm, "decoder.layers.", i, ".final_layer_norm"), d, &L->ffn_ln)) != VLA_OK) return st;
-    }
-    if (hp->has_visual) {
-        if ((st = vla__load_lin(m, "encoder.visual_embedding.feat_embedding.0", d, hp->feat_dim, &m->vis_feat)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, "encoder.visual_embedding.feat_embedding.1", d, &m->vis_feat_ln)) != VLA_OK) return st;
-        if ((st = vla__load_lin(m, "encoder.visual_embedding.absolute_vis_pos_embedding.0", d, 5, &m->vis_box)) != VLA_OK) return st;
-        if ((st = vla__load_ln(m, "encoder.visual_embedding.absolute_vis_pos_embedding.1", d, &m->vis_box_ln)) != VLA_OK) return st;
-        if ((st = vla__load_mat(m, "encoder.visual_embedding.img_order_embedding.weight", hp->n_images, d, &m->img_order)) != VLA_OK) return st;
-    }
-    } /* has_bart */
     if (hp->has_clip) {
         int w = hp->clip_width, inpl = w, si, bi, nb = 0;
-        if ((st = vla__load_conv(m, "visual.conv1", 3, 3, &m->clip_stem[0])) != VLA_OK) return st;
-        if ((st = vla__load_conv(m, "visual.conv2", w / 2, 3, &m->clip_stem[1])) != VLA_OK) return st;
-        if ((st = vla__load_conv(m, "visual.conv3", w / 2, 3, &m->clip_stem[2])) != VLA_OK) return st;
+        vla__src cs, *sp = &cs;
+        cs.g[0] = &m->gguf; cs.n = 1; cs.log = &m->log;
+        if ((st = vla__load_conv(sp, "visual.conv1", 3, 3, &m->clip_stem[0])) != VLA_OK) return st;
+        if ((st = vla__load_conv(sp, "visual.conv2", w / 2, 3, &m->clip_stem[1])) != VLA_OK) return st;
+        if ((st = vla__load_conv(sp, "visual.conv3", w / 2, 3, &m->clip_stem[2])) != VLA_OK) return st;
         if (m->clip_stem[0].cout != w / 2 || m->clip_stem[1].cout != w / 2) return vla__missing(&m->log, "visual.conv1", "has the wrong width");
         for (si = 0; si < 4; si++) {
             int planes = w << si;
@@ -2367,17 +2452,17 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
                 pl = VLA_STRLEN(pre);
                 bk->stride = (bi == 0 && si > 0) ? 2 : 1;
                 vla__name(pre + pl, sizeof pre - pl, "", bi, ".conv1");
-                if ((st = vla__load_conv(m, pre, inpl, 1, &bk->c1)) != VLA_OK) return st;
+                if ((st = vla__load_conv(sp, pre, inpl, 1, &bk->c1)) != VLA_OK) return st;
                 vla__name(pre + pl, sizeof pre - pl, "", bi, ".conv2");
-                if ((st = vla__load_conv(m, pre, planes, 3, &bk->c2)) != VLA_OK) return st;
+                if ((st = vla__load_conv(sp, pre, planes, 3, &bk->c2)) != VLA_OK) return st;
                 vla__name(pre + pl, sizeof pre - pl, "", bi, ".conv3");
-                if ((st = vla__load_conv(m, pre, planes, 1, &bk->c3)) != VLA_OK) return st;
+                if ((st = vla__load_conv(sp, pre, planes, 1, &bk->c3)) != VLA_OK) return st;
                 if (bk->c1.cout != planes || bk->c2.cout != planes || bk->c3.cout != 4 * planes)
                     return vla__missing(&m->log, pre, "has the wrong channel count");
                 bk->has_down = bk->stride > 1 || inpl != 4 * planes;
                 if (bk->has_down) {
                     vla__name(pre + pl, sizeof pre - pl, "", bi, ".downsample.0");
-                    if ((st = vla__load_conv(m, pre, inpl, 1, &bk->down)) != VLA_OK) return st;
+                    if ((st = vla__load_conv(sp, pre, inpl, 1, &bk->down)) != VLA_OK) return st;
                     if (bk->down.cout != 4 * planes) return vla__missing(&m->log, pre, "has the wrong channel count");
                 }
                 inpl = 4 * planes;
@@ -2390,6 +2475,38 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
 
 VLA_DEF const vla_hparams *vla_model_hparams(const vla_model *m) { return &m->hp; }
 VLA_DEF const vla_gguf *vla_model_gguf(const vla_model *m) { return &m->gguf; }
+
+/* Parameter-efficient modules as the forward pass sees them ([I12] builds them). */
+enum { VLA__M_ADAPTER = 1, VLA__M_COMPACTER, VLA__M_HYPERFORMER, VLA__M_LORA, VLA__M_PROMPT };
+
+typedef struct vla__adp { vla__lin down, up; int on; } vla__adp;   /* y += up(gelu_tanh(down(y)))  */
+typedef struct vla__lora { vla_mat A, B; int on; } vla__lora;      /* y += s * B(A x)              */
+
+/* Site numbering.  Adapter sites: encoder layer l: 2l (attn), 2l+1 (ffn);
+ * decoder layer l: 2Le + 3l + (0 self, 1 cross, 2 ffn).  LoRA sites: encoder
+ * 2l + (0 q, 1 v); decoder 2Le + 4l + (0 q, 1 v, 2 cross q, 3 cross v). */
+typedef struct vla__task {
+    vla_str name, prefix;
+    vla_gen_params preset;
+    int has_preset;
+    vla__adp *adp;          /* [n_adp_sites] or NULL */
+    vla__lora *lora;        /* [n_lora_sites] or NULL */
+    const float *prompt;    /* [n_prompt, d] or NULL */
+    int n_prompt;
+} vla__task;
+
+struct vla_adapter {
+    const vla_model *m;
+    vla_gguf gguf;
+    vla_logger log;
+    vla__weights w;         /* the base's weights with this file's overrides */
+    int method;
+    float lora_scale;       /* alpha / r */
+    int max_dim;            /* widest adapter hidden size or LoRA rank */
+    int n_tasks;
+    vla__task *tasks;
+    int attached;
+};
 
 /* ==========================================================================
  * [I8] The BART encoder-decoder with the visual embedding
@@ -2412,6 +2529,9 @@ struct vla_ctx {
     float *sk, *sv;             /* [n_dec][Rmax, Tmax, d] self-attention cache     */
     float *logits;              /* [Rmax, V]                                       */
     float *clip_feats;          /* [Bmax*max_images, grid, C] (use_clip)           */
+    const vla_adapter *ad;      /* active adapter set (NULL: base model)            */
+    int task;                   /* its task index                                  */
+    int adp_cap;                /* widest adapter / LoRA rank the buffers take      */
     /* generation state */
     int32_t *hist, *hist2;      /* [Rmax, Tmax] token histories (double buffer)    */
     float *beam_score;          /* [Rmax] running scores (float32, as the official) */
@@ -2436,13 +2556,16 @@ typedef struct vla__enc_bufs {
     float *box;            /* [n_boxes, d]  */
 } vla__enc_bufs;
 
-static int vla__enc_bufs_take(vla_arena *a, const vla_hparams *hp, int rows, vla__enc_bufs *e) {
+/* Width of the FFN buffer: the FFN, or an adapter's d + hidden if wider. */
+static size_t vla__hbuf(int ffn, int d, int cap) { return (size_t)(ffn > d + cap ? ffn : d + cap); }
+
+static int vla__enc_bufs_take(vla_arena *a, const vla_hparams *hp, int rows, int cap, vla__enc_bufs *e) {
     size_t d = (size_t)hp->d_model, r = (size_t)rows;
     e->q = (float *)vla_arena_scratch(a, r * d * 4);
     e->k = (float *)vla_arena_scratch(a, r * d * 4);
     e->v = (float *)vla_arena_scratch(a, r * d * 4);
     e->a = (float *)vla_arena_scratch(a, r * d * 4);
-    e->h = (float *)vla_arena_scratch(a, r * (size_t)(hp->enc_ffn > hp->d_model ? hp->enc_ffn : hp->d_model) * 4);
+    e->h = (float *)vla_arena_scratch(a, r * vla__hbuf(hp->enc_ffn, hp->d_model, cap) * 4);
     e->pool = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) * (size_t)(hp->feat_dim + 1) * 4);
     e->box = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) * d * 4);
     return e->q && e->k && e->v && e->a && e->h && e->pool && e->box;
@@ -2454,14 +2577,14 @@ typedef struct vla__dec_bufs {
     float *gather;             /* [R, Tmax, d]: beam reordering of the cache */
 } vla__dec_bufs;
 
-static int vla__dec_bufs_take(vla_arena *a, const vla_hparams *hp, int R, int Tmax, vla__dec_bufs *e) {
+static int vla__dec_bufs_take(vla_arena *a, const vla_hparams *hp, int R, int Tmax, int cap, vla__dec_bufs *e) {
     size_t d = (size_t)hp->d_model, r = (size_t)R;
     e->x = (float *)vla_arena_scratch(a, r * d * 4);
     e->q = (float *)vla_arena_scratch(a, r * d * 4);
     e->k = (float *)vla_arena_scratch(a, r * d * 4);
     e->v = (float *)vla_arena_scratch(a, r * d * 4);
     e->a = (float *)vla_arena_scratch(a, r * d * 4);
-    e->h = (float *)vla_arena_scratch(a, r * (size_t)hp->dec_ffn * 4);
+    e->h = (float *)vla_arena_scratch(a, r * vla__hbuf(hp->dec_ffn, hp->d_model, cap) * 4);
     e->gather = (float *)vla_arena_scratch(a, r * (size_t)Tmax * d * 4);
     return e->x && e->q && e->k && e->v && e->a && e->h && e->gather;
 }
@@ -2515,10 +2638,10 @@ static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
             return VLA_ERR_NOMEM;
         vla_arena_scratch_release(a, mark);
     }
-    if (!vla__enc_bufs_take(a, hp, (int)(B * L), &eb)) return VLA_ERR_NOMEM;
+    if (!vla__enc_bufs_take(a, hp, (int)(B * L), c->adp_cap, &eb)) return VLA_ERR_NOMEM;
     if (!vla_arena_scratch(a, vla_attention_scratch_size((int)L, (int)L))) return VLA_ERR_NOMEM;
     vla_arena_scratch_release(a, mark);
-    if (!vla__dec_bufs_take(a, hp, (int)R, (int)T, &db)) return VLA_ERR_NOMEM;
+    if (!vla__dec_bufs_take(a, hp, (int)R, (int)T, c->adp_cap, &db)) return VLA_ERR_NOMEM;
     att = vla_attention_scratch_size(1, (int)(L > T ? L : T));
     if (!vla_arena_scratch(a, att)) return VLA_ERR_NOMEM;
     vla_arena_scratch_release(a, mark);
@@ -2529,7 +2652,7 @@ static vla_status vla__ctx_check(const vla_model *m, const vla_ctx_params *p) {
     if (!m || !p) return VLA_ERR_ARGS;
     if (p->max_batch < 1 || p->max_text_len < 1 || p->max_dec_len < 2 || p->max_beams < 1 || p->max_images < 0 ||
         p->max_images > 2 || p->max_batch > 4096 || p->max_text_len > 1 << 16 || p->max_dec_len > 4096 ||
-        p->max_beams > 64)
+        p->max_beams > 64 || p->max_prompt_len < 0 || p->max_prompt_len > 4096 || p->max_adapter_dim < 0 || p->max_adapter_dim > 1 << 16)
         return VLA_ERR_ARGS;
     if (m->hp.has_bart && (p->max_text_len + 2 > m->hp.n_positions || p->max_dec_len + 2 > m->hp.n_positions)) return VLA_ERR_RANGE;
     if (p->use_clip && (!m->hp.has_clip || p->max_images < 1)) return VLA_ERR_UNSUPPORTED;
@@ -2538,11 +2661,14 @@ static vla_status vla__ctx_check(const vla_model *m, const vla_ctx_params *p) {
 }
 
 static void vla__ctx_dims(vla_ctx *c) {
+    const vla_hparams *hp = &c->m->hp;
+    int ffn = hp->enc_ffn < hp->dec_ffn ? hp->enc_ffn : hp->dec_ffn;
+    c->adp_cap = c->p.max_adapter_dim > 0 ? c->p.max_adapter_dim : (ffn > hp->d_model ? ffn - hp->d_model : 0);
     if (c->p.use_clip) {
         int g = (c->m->hp.clip_image_size / 32) * (c->m->hp.clip_image_size / 32);
         if (c->p.max_grid < g) c->p.max_grid = g;
     }
-    c->Lmax = vla__enc_len(&c->m->hp, c->p.max_text_len, c->p.max_images);
+    c->Lmax = c->p.max_prompt_len + vla__enc_len(&c->m->hp, c->p.max_text_len, c->p.max_images);
     c->Rmax = c->p.max_batch * c->p.max_beams;
     c->Tmax = c->p.max_dec_len;
 }
@@ -2619,13 +2745,81 @@ static void vla__add_ln(float *x, const float *y, const vla__ln *ln, int M, int 
     vla_layernorm(x, x, ln->g, ln->b, M, d, eps);
 }
 
+/* The weights and modules of the active request. */
+static const vla__weights *vla__W(const vla_ctx *c) { return c->ad ? &c->ad->w : &c->m->w; }
+static const vla__task *vla__T(const vla_ctx *c) { return c->ad ? &c->ad->tasks[c->task] : NULL; }
+
+/* Adapter at a site:  y[rows, d] <- y + up(gelu_tanh(down(y)));
+ * tmp holds rows * (hidden + d) floats. */
+static void vla__apply_adp(const vla_ctx *c, float *y, int rows, const vla__task *T, int site, float *tmp) {
+    const vla__adp *ad;
+    float *h, *u;
+    if (!T || !T->adp || !T->adp[site].on) return;
+    ad = &T->adp[site];
+    h = tmp;
+    u = tmp + (size_t)rows * ad->down.w.rows;
+    vla__lin_fwd(c, h, y, &ad->down, rows);                   /* [rows, r] */
+    vla_gelu_tanh(h, (size_t)rows * ad->down.w.rows);
+    vla__lin_fwd(c, u, h, &ad->up, rows);                     /* [rows, d] */
+    vla_add(y, y, u, (size_t)rows * ad->up.w.rows);
+}
+
+/* LoRA at a projection:  y[rows, d] += s * B(A x);  tmp: rows * (r + d). */
+static void vla__apply_lora(const vla_ctx *c, float *y, const float *x, int rows, const vla__task *T, int site, float *tmp) {
+    const vla__lora *lo;
+    float *h, *u, s;
+    size_t i, n;
+    if (!T || !T->lora || !T->lora[site].on) return;
+    lo = &T->lora[site];
+    s = c->ad->lora_scale;
+    h = tmp;
+    u = tmp + (size_t)rows * lo->A.rows;
+    vla_linear(&c->p.exec, h, x, &lo->A, NULL, rows);          /* [rows, r] */
+    vla_linear(&c->p.exec, u, h, &lo->B, NULL, rows);          /* [rows, d] */
+    n = (size_t)rows * lo->B.rows;
+    for (i = 0; i < n; i++) y[i] += s * u[i];
+}
+
+VLA_DEF vla_status vla_ctx_set_adapter(vla_ctx *c, const vla_adapter *a, const char *task) {
+    int t = 0, i, np = 0;
+    if (!c) return VLA_ERR_ARGS;
+    c->encoded = 0; /* the encoder output belonged to the previous selection */
+    if (!a) { c->ad = NULL; c->task = 0; return VLA_OK; }
+    if (!a->attached) return VLA_ERR_STATE;
+    if (a->m != c->m) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "adapter belongs to another model", 0, 0, 0);
+        return VLA_ERR_MISMATCH;
+    }
+    if (task) {
+        t = vla_adapter_find_task(a, task);
+        if (t < 0) {
+            vla__log(&c->p.log, VLA_LOG_ERROR, "adapter has no task '%s'", task, 0, 0);
+            return VLA_ERR_NOT_FOUND;
+        }
+    }
+    if (a->max_dim > c->adp_cap) {
+        long long need = a->max_dim, have = c->adp_cap;
+        vla__log(&c->p.log, VLA_LOG_ERROR, "adapter hidden size %d exceeds the context's max_adapter_dim %d", &need, &have, 0);
+        return VLA_ERR_RANGE;
+    }
+    for (i = 0; i < a->n_tasks; i++) if (a->tasks[i].n_prompt > np) np = a->tasks[i].n_prompt;
+    if (a->tasks[t].n_prompt > c->p.max_prompt_len) {
+        long long need = a->tasks[t].n_prompt, have = c->p.max_prompt_len;
+        vla__log(&c->p.log, VLA_LOG_ERROR, "adapter prompt of %d vectors exceeds the context's max_prompt_len %d", &need, &have, 0);
+        return VLA_ERR_RANGE;
+    }
+    c->ad = a;
+    c->task = t;
+    return VLA_OK;
+}
+
 /* Visual tokens of example b appended at x[0 .. n_images*n_boxes):
  *   v_i = LN_f(W_f feat_i + c_f) + LN_p(W_p [x1, x2, y1, y2, area] + c_p)
  *         + E_img[m] + E_tok[V - 1 - i]
  * with the grid of each image max-pooled to pool_h x pool_w first. */
 static vla_status vla__visual_embed(vla_ctx *c, const vla_input *in, int b, float *x, vla__enc_bufs *e) {
-    const vla_model *m = c->m;
-    const vla_hparams *hp = &m->hp;
+    const vla__weights *W = vla__W(c);
+    const vla_hparams *hp = &c->m->hp;
     int d = hp->d_model, F = hp->feat_dim, nbx = hp->n_boxes, grid = in->grid_h * in->grid_w, img, i, j;
     float *row = e->a; /* one d-row of temporary space */
     for (img = 0; img < in->n_images; img++) {
@@ -2634,8 +2828,8 @@ static vla_status vla__visual_embed(vla_ctx *c, const vla_input *in, int b, floa
         float *xv = x + (size_t)img * nbx * d;                                                 /* [nbx, d] */
         if (hp->pool_h) vla_adaptive_maxpool2d(e->pool, feat, in->grid_h, in->grid_w, F, hp->pool_h, hp->pool_w);
         else VLA_MEMCPY(e->pool, feat, sizeof(float) * (size_t)nbx * F); /* first n_boxes grid cells */
-        vla__lin_fwd(c, xv, e->pool, &m->vis_feat, nbx);
-        vla_layernorm(xv, xv, m->vis_feat_ln.g, m->vis_feat_ln.b, nbx, d, hp->ln_eps);
+        vla__lin_fwd(c, xv, e->pool, &W->vis_feat, nbx);
+        vla_layernorm(xv, xv, W->vis_feat_ln.g, W->vis_feat_ln.b, nbx, d, hp->ln_eps);
         /* box branch: boxes truncated to the first n_boxes rows of this image */
         for (i = 0; i < nbx; i++) {
             float bx[5] = {0, 0, 0, 0, 0};
@@ -2644,15 +2838,15 @@ static vla_status vla__visual_embed(vla_ctx *c, const vla_input *in, int b, floa
                 bx[0] = q[0]; bx[1] = q[1]; bx[2] = q[2]; bx[3] = q[3];
                 bx[4] = (q[3] - q[2]) * (q[1] - q[0]); /* (y2 - y1)(x2 - x1) */
             }
-            vla__lin_fwd(c, e->box + (size_t)i * d, bx, &m->vis_box, 1);
+            vla__lin_fwd(c, e->box + (size_t)i * d, bx, &W->vis_box, 1);
         }
-        vla_layernorm(e->box, e->box, m->vis_box_ln.g, m->vis_box_ln.b, nbx, d, hp->ln_eps);
+        vla_layernorm(e->box, e->box, W->vis_box_ln.g, W->vis_box_ln.b, nbx, d, hp->ln_eps);
         vla_add(xv, xv, e->box, (size_t)nbx * d);
-        vla_mat_row(row, &m->img_order, img);
+        vla_mat_row(row, &W->img_order, img);
         for (i = 0; i < nbx; i++) {
             float *xi = xv + (size_t)i * d;
             for (j = 0; j < d; j++) xi[j] += row[j];
-            vla_mat_row(row + d, &m->shared, hp->vocab - 1 - i); /* obj-order: E_tok[V-1-i] */
+            vla_mat_row(row + d, &W->shared, hp->vocab - 1 - i); /* obj-order: E_tok[V-1-i] */
             for (j = 0; j < d; j++) xi[j] += row[d + j];
         }
     }
@@ -2662,13 +2856,17 @@ static vla_status vla__visual_embed(vla_ctx *c, const vla_input *in, int b, floa
 static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
     const vla_model *m;
     const vla_hparams *hp;
+    const vla__weights *W;
+    const vla__task *T;
     vla__enc_bufs e;
     size_t mark;
-    int B, Lt, L, d, H, dh, b, t, l, rows, nd;
+    int B, Lt, L, d, H, dh, b, t, l, rows, nd, P;
     float scale;
     vla_status st = VLA_OK;
     if (!c || !in) return VLA_ERR_ARGS;
     m = c->m; hp = &m->hp;
+    W = vla__W(c); T = vla__T(c);
+    P = T && T->prompt ? T->n_prompt : 0;
     B = in->batch; Lt = in->text_len;
     c->encoded = 0;
     if (!hp->has_bart) return VLA_ERR_UNSUPPORTED;
@@ -2698,59 +2896,69 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
         if (hp->pool_h ? (in->grid_h < hp->pool_h || in->grid_w < hp->pool_w) : in->grid_h * in->grid_w < hp->n_boxes)
             return VLA_ERR_ARGS;
     }
-    L = vla__enc_len(hp, Lt, in->n_images);
+    if (c->ad && !c->ad->attached) return VLA_ERR_STATE;
+    L = P + vla__enc_len(hp, Lt, in->n_images);
     if (L < 1) return VLA_ERR_ARGS;
     d = hp->d_model; H = hp->n_enc_heads; dh = d / H; rows = B * L; nd = hp->n_dec_layers;
     scale = 1.0f / VLA_SQRTF((float)dh);
     for (b = 0; b < B * Lt; b++)
         if (in->ids[b] < 0 || in->ids[b] >= hp->vocab) return VLA_ERR_RANGE;
     mark = vla_arena_scratch_mark(&c->arena);
-    if (!vla__enc_bufs_take(&c->arena, hp, rows, &e)) return VLA_ERR_NOMEM;
-    /* Input assembly: x[b] = [LN_emb(E_tok[ids]*scale + P[t+2]); visual tokens]. */
+    if (!vla__enc_bufs_take(&c->arena, hp, rows, c->adp_cap, &e)) return VLA_ERR_NOMEM;
+    /* Input assembly:
+     *   x[b] = [LN_emb([prompt; E_tok[ids]*scale + P_pos[t+2]]); visual tokens]
+     * (the prompt, when an adapter has one, gets no position embedding). */
     for (b = 0; b < B; b++) {
         float *xb = c->enc_out + (size_t)b * L * d;
         float *mb = c->enc_mask + (size_t)b * L;
+        if (P) VLA_MEMCPY(xb, T->prompt, sizeof(float) * (size_t)P * d);
+        for (t = 0; t < P; t++) mb[t] = 0.0f;
         for (t = 0; t < Lt; t++) {
             int32_t id = in->ids[(size_t)b * Lt + t];
-            float *xt = xb + (size_t)t * d;
-            vla_mat_row(xt, &m->shared, id);
+            float *xt = xb + (size_t)(P + t) * d;
+            vla_mat_row(xt, &W->shared, id);
             if (hp->embed_scale != 1.0f) vla__scale(xt, (size_t)d, hp->embed_scale);
-            vla_mat_row(e.a, &m->enc_pos, t + 2);
+            vla_mat_row(e.a, &W->enc_pos, t + 2);
             vla_add(xt, xt, e.a, (size_t)d);
-            mb[t] = (!in->no_pad_mask && id == hp->pad_id) ? VLA__NEG_INF : 0.0f;
+            mb[P + t] = (!in->no_pad_mask && id == hp->pad_id) ? VLA__NEG_INF : 0.0f;
         }
-        vla_layernorm(xb, xb, m->enc_ln_emb.g, m->enc_ln_emb.b, Lt, d, hp->ln_eps);
-        if (in->n_images > 0) vla__visual_embed(c, in, b, xb + (size_t)Lt * d, &e);
-        for (t = Lt; t < L; t++) mb[t] = 0.0f;
+        vla_layernorm(xb, xb, W->enc_ln_emb.g, W->enc_ln_emb.b, P + Lt, d, hp->ln_eps);
+        if (in->n_images > 0) vla__visual_embed(c, in, b, xb + (size_t)(P + Lt) * d, &e);
+        for (t = P + Lt; t < L; t++) mb[t] = 0.0f;
     }
     /* Encoder layers (post-LN):  x = LN1(x + SA(x));  x = LN2(x + fc2(gelu(fc1(x)))) */
     for (l = 0; l < hp->n_enc_layers && st == VLA_OK && run_layers; l++) {
-        const vla__enc_layer *ly = &m->enc[l];
+        const vla__enc_layer *ly = &W->enc[l];
         float *x = c->enc_out;
         vla__lin_fwd(c, e.q, x, &ly->sa.q, rows);
+        vla__apply_lora(c, e.q, x, rows, T, 2 * l + 0, e.h);       /* LoRA on q_proj */
         vla__scale(e.q, (size_t)rows * d, scale);
         vla__lin_fwd(c, e.k, x, &ly->sa.k, rows);
         vla__lin_fwd(c, e.v, x, &ly->sa.v, rows);
+        vla__apply_lora(c, e.v, x, rows, T, 2 * l + 1, e.h);       /* LoRA on v_proj */
         for (b = 0; b < B && st == VLA_OK; b++) {
             size_t o = (size_t)b * L * d;
             st = vla_attention(&c->p.exec, &c->arena, e.h + o, d, e.q + o, d, e.k + o, d, e.v + o, d, L, L, H, dh,
                                c->enc_mask + (size_t)b * L, 0, 0);
         }
         vla__lin_fwd(c, e.a, e.h, &ly->sa.o, rows);
+        vla__apply_adp(c, e.a, rows, T, 2 * l + 0, e.h);            /* adapter after self-attention */
         vla__add_ln(x, e.a, &ly->sa_ln, rows, d, hp->ln_eps);
         vla__lin_fwd(c, e.h, x, &ly->fc1, rows);
         vla_gelu_erf(e.h, (size_t)rows * hp->enc_ffn);
         vla__lin_fwd(c, e.a, e.h, &ly->fc2, rows);
+        vla__apply_adp(c, e.a, rows, T, 2 * l + 1, e.h);            /* adapter after the FFN */
         vla__add_ln(x, e.a, &ly->ffn_ln, rows, d, hp->ln_eps);
     }
     /* Cross-attention keys and values of every decoder layer, once. */
     for (l = 0; l < nd && st == VLA_OK && run_layers; l++) {
-        vla__lin_fwd(c, c->xk + (size_t)l * rows * d, c->enc_out, &m->dec[l].ca.k, rows);
-        vla__lin_fwd(c, c->xv + (size_t)l * rows * d, c->enc_out, &m->dec[l].ca.v, rows);
+        vla__lin_fwd(c, c->xk + (size_t)l * rows * d, c->enc_out, &W->dec[l].ca.k, rows);
+        vla__lin_fwd(c, c->xv + (size_t)l * rows * d, c->enc_out, &W->dec[l].ca.v, rows);
+        vla__apply_lora(c, c->xv + (size_t)l * rows * d, c->enc_out, rows, T, 2 * hp->n_enc_layers + 4 * l + 3, e.h);
     }
     vla_arena_scratch_release(&c->arena, mark);
     if (st != VLA_OK) return st;
-    c->B = B; c->L = L; c->Nv = L - Lt;
+    c->B = B; c->L = L; c->Nv = L - P - Lt;
     c->encoded = run_layers ? 1 : 2;
     return VLA_OK;
 }
@@ -2768,40 +2976,46 @@ VLA_DEF const float *vla_encoder_output(const vla_ctx *c, int b, int *len) {
  * reads the encoder output of example r / group.  Appends K/V to the cache
  * and writes logits [R, V] to c->logits. */
 static vla_status vla__dec_step(vla_ctx *c, vla__dec_bufs *e, const int32_t *tok, int R, int group, int t) {
-    const vla_model *m = c->m;
-    const vla_hparams *hp = &m->hp;
-    int d = hp->d_model, H = hp->n_dec_heads, dh = d / H, L = c->L, T = c->Tmax, r, l;
+    const vla_hparams *hp = &c->m->hp;
+    const vla__weights *W = vla__W(c);
+    const vla__task *T = vla__T(c);
+    int d = hp->d_model, H = hp->n_dec_heads, dh = d / H, L = c->L, Tm = c->Tmax, r, l;
     float scale = 1.0f / VLA_SQRTF((float)dh);
     vla_status st = VLA_OK;
     for (r = 0; r < R; r++) {
         float *x = e->x + (size_t)r * d;
         if (tok[r] < 0 || tok[r] >= hp->vocab) return VLA_ERR_RANGE;
-        vla_mat_row(x, &m->shared, tok[r]);
+        vla_mat_row(x, &W->shared, tok[r]);
         if (hp->embed_scale != 1.0f) vla__scale(x, (size_t)d, hp->embed_scale);
-        vla_mat_row(e->a, &m->dec_pos, t + 2);
+        vla_mat_row(e->a, &W->dec_pos, t + 2);
         vla_add(x, x, e->a, (size_t)d);
     }
-    vla_layernorm(e->x, e->x, m->dec_ln_emb.g, m->dec_ln_emb.b, R, d, hp->ln_eps);
+    vla_layernorm(e->x, e->x, W->dec_ln_emb.g, W->dec_ln_emb.b, R, d, hp->ln_eps);
     for (l = 0; l < hp->n_dec_layers && st == VLA_OK; l++) {
-        const vla__dec_layer *ly = &m->dec[l];
-        float *K = c->sk + (size_t)l * c->Rmax * T * d, *Vc = c->sv + (size_t)l * c->Rmax * T * d;
+        const vla__dec_layer *ly = &W->dec[l];
+        float *K = c->sk + (size_t)l * c->Rmax * Tm * d, *Vc = c->sv + (size_t)l * c->Rmax * Tm * d;
         const float *XK = c->xk + (size_t)l * c->B * L * d, *XV = c->xv + (size_t)l * c->B * L * d;
         /* causal self-attention over the cache [0, t] */
+        int s0 = 2 * hp->n_enc_layers + 4 * l, a0 = 2 * hp->n_enc_layers + 3 * l; /* LoRA and adapter sites */
         vla__lin_fwd(c, e->q, e->x, &ly->sa.q, R);
+        vla__apply_lora(c, e->q, e->x, R, T, s0 + 0, e->h);
         vla__scale(e->q, (size_t)R * d, scale);
         vla__lin_fwd(c, e->k, e->x, &ly->sa.k, R);
         vla__lin_fwd(c, e->v, e->x, &ly->sa.v, R);
+        vla__apply_lora(c, e->v, e->x, R, T, s0 + 1, e->h);
         for (r = 0; r < R && st == VLA_OK; r++) {
-            float *Kr = K + (size_t)r * T * d, *Vr = Vc + (size_t)r * T * d;
+            float *Kr = K + (size_t)r * Tm * d, *Vr = Vc + (size_t)r * Tm * d;
             VLA_MEMCPY(Kr + (size_t)t * d, e->k + (size_t)r * d, sizeof(float) * (size_t)d);
             VLA_MEMCPY(Vr + (size_t)t * d, e->v + (size_t)r * d, sizeof(float) * (size_t)d);
             st = vla_attention(&c->p.exec, &c->arena, e->h + (size_t)r * d, d, e->q + (size_t)r * d, d, Kr, d, Vr, d, 1,
                                t + 1, H, dh, NULL, 0, 0);
         }
         vla__lin_fwd(c, e->a, e->h, &ly->sa.o, R);
+        vla__apply_adp(c, e->a, R, T, a0 + 0, e->h);
         vla__add_ln(e->x, e->a, &ly->sa_ln, R, d, hp->ln_eps);
         /* cross-attention over the encoder output of the row's example */
         vla__lin_fwd(c, e->q, e->x, &ly->ca.q, R);
+        vla__apply_lora(c, e->q, e->x, R, T, s0 + 2, e->h);
         vla__scale(e->q, (size_t)R * d, scale);
         for (r = 0; r < R && st == VLA_OK; r++) {
             int b = r / group;
@@ -2810,15 +3024,17 @@ static vla_status vla__dec_step(vla_ctx *c, vla__dec_bufs *e, const int32_t *tok
                                c->enc_mask + (size_t)b * L, 0, 0);
         }
         vla__lin_fwd(c, e->a, e->h, &ly->ca.o, R);
+        vla__apply_adp(c, e->a, R, T, a0 + 1, e->h);
         vla__add_ln(e->x, e->a, &ly->ca_ln, R, d, hp->ln_eps);
         /* feed-forward */
         vla__lin_fwd(c, e->h, e->x, &ly->fc1, R);
         vla_gelu_erf(e->h, (size_t)R * hp->dec_ffn);
         vla__lin_fwd(c, e->a, e->h, &ly->fc2, R);
+        vla__apply_adp(c, e->a, R, T, a0 + 2, e->h);
         vla__add_ln(e->x, e->a, &ly->ffn_ln, R, d, hp->ln_eps);
     }
     /* logits = x E^T + final_logits_bias */
-    vla_linear(&c->p.exec, c->logits, e->x, &m->shared, m->final_logits_bias, R);
+    vla_linear(&c->p.exec, c->logits, e->x, &W->shared, W->final_logits_bias, R);
     return st;
 }
 
@@ -2834,7 +3050,7 @@ VLA_DEF vla_status vla_decode_logits(vla_ctx *c, const int32_t *dec_ids, int T, 
     tok = c->next_tok; /* [Rmax] >= B */
     V = (size_t)c->m->hp.vocab;
     mark = vla_arena_scratch_mark(&c->arena);
-    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->Rmax, c->Tmax, &e)) return VLA_ERR_NOMEM;
+    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->Rmax, c->Tmax, c->adp_cap, &e)) return VLA_ERR_NOMEM;
     for (t = 0; t < T && st == VLA_OK; t++) {
         for (b = 0; b < c->B; b++) tok[b] = dec_ids[(size_t)b * T + t];
         st = vla__dec_step(c, &e, tok, c->B, 1, t);
@@ -3039,7 +3255,7 @@ VLA_DEF vla_status vla_generate(vla_ctx *c, const vla_gen_params *g, int32_t *ou
         g->max_length > c->Tmax || g->no_repeat_ngram < 0 || g->min_length < 0)
         return VLA_ERR_ARGS;
     mark = vla_arena_scratch_mark(&c->arena);
-    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->Rmax, c->Tmax, &e)) return VLA_ERR_NOMEM;
+    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->Rmax, c->Tmax, c->adp_cap, &e)) return VLA_ERR_NOMEM;
     if (g->num_beams == 1) {
         st = vla__greedy(c, &e, g, out_ids, out_len);
         if (scores) { int b; for (b = 0; b < c->B; b++) scores[b] = 0.0f; }
@@ -3659,6 +3875,488 @@ VLA_DEF vla_status vla_pnm_read(vla_image *img, const void *data, size_t size, s
     img->channels = channels;
     img->stride = (size_t)val[0] * (size_t)channels;
     if (used) *used = i + raster;
+    return VLA_OK;
+}
+
+/* ==========================================================================
+ * [I12] Parameter-efficient modules: attach, precompute, apply
+ * ========================================================================== */
+
+static const char *vla__method_names[] = {"none", "adapter", "compacter", "hyperformer", "lora", "prompt"};
+
+VLA_DEF uint64_t vla_model_fingerprint(const vla_model *m) {
+    vla_gguf_kv kv;
+    if (!m || vla_gguf_get_kv(&m->gguf, "vladapter.fingerprint", &kv) != VLA_OK || kv.type != VLA_GGUF_U64) return 0;
+    return vla__rd64(kv.val);
+}
+
+/* i-th string of a string-array kv (validated at open). */
+static int vla__kv_str_at(const vla_gguf_kv *kv, uint64_t i, vla_str *out) {
+    size_t pos = 0;
+    uint64_t k;
+    for (k = 0; k <= i; k++)
+        if (!vla_gguf_arr_next_str(kv, &pos, out)) return 0;
+    return 1;
+}
+
+static uint32_t vla__kv_u32_at(const vla_gguf_kv *kv, uint64_t i, uint32_t dflt) {
+    if (kv->type != VLA_GGUF_ARRAY || i >= kv->arr_n) return dflt;
+    if (kv->arr_type == VLA_GGUF_U32 || kv->arr_type == VLA_GGUF_I32) return vla__rd32(kv->val + 4 * i);
+    return dflt;
+}
+
+/* "<kind>.<task>.<site><suffix>" looked up for the task, then for "*"
+ * (a module shared by all tasks); *shared tells which one was found. */
+static vla_status vla__adp_find2(const vla_adapter *ad, const char *kind, vla_str task, const char *site, const char *suffix,
+                                 vla_tensor *t, int *shared) {
+    char nm[160];
+    size_t n = 0, k;
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        const char *p;
+        n = 0;
+        for (p = kind; *p && n < 150; p++) nm[n++] = *p;
+        nm[n++] = '.';
+        if (pass == 0) { for (k = 0; k < task.n && n < 150; k++) nm[n++] = task.s[k]; }
+        else nm[n++] = '*';
+        nm[n++] = '.';
+        for (p = site; *p && n < 158; p++) nm[n++] = *p;
+        for (p = suffix; *p && n < 158; p++) nm[n++] = *p;
+        nm[n] = 0;
+        if (vla_gguf_get_tensor(&ad->gguf, nm, t) == VLA_OK) { if (shared) *shared = pass; return VLA_OK; }
+    }
+    return VLA_ERR_NOT_FOUND;
+}
+
+static vla_status vla__adp_find(const vla_adapter *ad, const char *kind, vla_str task, const char *site, const char *suffix,
+                                vla_tensor *t) {
+    return vla__adp_find2(ad, kind, task, site, suffix, t, NULL);
+}
+
+static vla_status vla__bad(const vla_adapter *ad, const char *what) {
+    vla__log(&ad->log, VLA_LOG_ERROR, "adapter file: %s", what, 0, 0);
+    return VLA_ERR_FORMAT;
+}
+
+/* A 2-D F32 tensor [rows, cols] as a matrix. */
+static int vla__t_mat(const vla_tensor *t, int rows, int cols, vla_mat *m) {
+    if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows) return 0;
+    if (t->type != VLA_TYPE_F32 && t->type != VLA_TYPE_F16 && t->type != VLA_TYPE_Q8_0) return 0;
+    m->type = t->type; m->rows = rows; m->cols = cols; m->data = t->data;
+    return 1;
+}
+static int vla__t_vec(const vla_tensor *t, int n, const float **v) {
+    if (t->type != VLA_TYPE_F32 || t->nbytes != (uint64_t)n * 4 || (uintptr_t)t->data % 4) return 0;
+    *v = (const float *)t->data;
+    return 1;
+}
+
+static void vla__site_name(char *buf, size_t cap, int Le, int site, int lora) {
+    static const char *enc_a[2] = {"attn", "ffn"}, *dec_a[3] = {"self", "cross", "ffn"};
+    static const char *enc_l[2] = {"q", "v"}, *dec_l[4] = {"q", "v", "xq", "xv"};
+    int per_e = 2, per_d = lora ? 4 : 3, l, k;
+    const char *side, *what;
+    if (site < per_e * Le) { l = site / per_e; k = site % per_e; side = "enc."; what = lora ? enc_l[k] : enc_a[k]; }
+    else { site -= per_e * Le; l = site / per_d; k = site % per_d; side = "dec."; what = lora ? dec_l[k] : dec_a[k]; }
+    vla__name(buf, cap, side, l, ".");
+    vla__name(buf + VLA_STRLEN(buf), cap - VLA_STRLEN(buf), what, -1, "");
+}
+
+/* Compacter's PHM layer as a dense [out, in] matrix:
+ *   H[in, out] = sum_i kron(rule_i [k, k], W_i [in/k, out/k]);  y = x H + b
+ * so the weight in nn.Linear orientation is H^T. */
+static void vla__phm_dense(float *Wt, const float *rule, const float *W, int k, int in, int out) {
+    int P = in / k, Q = out / k, i, a, c2, r, q;
+    VLA_MEMSET(Wt, 0, sizeof(float) * (size_t)in * out);
+    for (i = 0; i < k; i++)
+        for (a = 0; a < k; a++)
+            for (c2 = 0; c2 < k; c2++) {
+                float rv = rule[((size_t)i * k + a) * k + c2];
+                for (r = 0; r < P; r++)
+                    for (q = 0; q < Q; q++)
+                        Wt[(size_t)(c2 * Q + q) * in + (a * P + r)] += rv * W[((size_t)i * P + r) * Q + q];
+            }
+}
+
+/* One adapter site of one task: plain down/up, or Compacter's PHM factors
+ * made dense into the slot.  fill = 0: only count memory. */
+static vla_status vla__load_adp_site(vla_adapter *ad, vla_arena *a, int fill, vla_str task, const char *site, vla__adp *out) {
+    int d = ad->m->hp.d_model, half;
+    vla_tensor t, tb;
+    for (half = 0; half < 2; half++) {
+        const char *which = half ? ".up" : ".down";
+        char suf[32];
+        vla__lin *L = half ? &out->up : &out->down;
+        vla__name(suf, sizeof suf, which, -1, ".weight");
+        if (vla__adp_find(ad, "A", task, site, suf, &t) == VLA_OK) { /* dense */
+            int r = half ? (int)t.ne[0] : (int)t.ne[1];
+            if (t.n_dims != 2 || r < 1 || r > 65536) return vla__bad(ad, "adapter weight is not 2-D");
+            if (!vla__t_mat(&t, half ? d : r, half ? r : d, &L->w)) return vla__bad(ad, "adapter weight has the wrong shape or type");
+            if (r > ad->max_dim) ad->max_dim = r;
+        } else { /* compacter: rule [k, k, k], W [k, in/k, out/k] */
+            vla_tensor rule;
+            int k, in, outd;
+            float *dense;
+            vla__name(suf, sizeof suf, which, -1, ".rule");
+            if (vla__adp_find(ad, "A", task, site, suf, &rule) != VLA_OK) return VLA_ERR_NOT_FOUND;
+            vla__name(suf, sizeof suf, which, -1, ".W");
+            if (vla__adp_find(ad, "A", task, site, suf, &t) != VLA_OK) return vla__bad(ad, "Compacter rule without W");
+            if (rule.n_dims != 3 || t.n_dims != 3 || rule.type != VLA_TYPE_F32 || t.type != VLA_TYPE_F32) return vla__bad(ad, "Compacter tensors must be 3-D F32");
+            k = (int)rule.ne[0];
+            if (k < 1 || k > 64 || rule.ne[1] != k || rule.ne[2] != k || t.ne[2] != k || t.ne[0] > 65536 || t.ne[1] > 65536)
+                return vla__bad(ad, "Compacter rule/W shapes do not agree");
+            in = (int)t.ne[1] * k; outd = (int)t.ne[0] * k;
+            if ((half ? outd : in) != d || (half ? in : outd) > 65536) return vla__bad(ad, "Compacter layer does not match d_model");
+            if ((half ? in : outd) > ad->max_dim) ad->max_dim = half ? in : outd;
+            dense = (float *)vla_arena_alloc(a, sizeof(float) * (size_t)in * outd);
+            if (!dense) return VLA_ERR_NOMEM;
+            if (fill) vla__phm_dense(dense, (const float *)rule.data, (const float *)t.data, k, in, outd);
+            L->w.type = VLA_TYPE_F32; L->w.rows = outd; L->w.cols = in; L->w.data = dense;
+        }
+        vla__name(suf, sizeof suf, which, -1, ".bias");
+        if (vla__adp_find(ad, "A", task, site, suf, &tb) != VLA_OK || !vla__t_vec(&tb, L->w.rows, &L->b))
+            return vla__bad(ad, "adapter bias missing or of the wrong size");
+    }
+    if (out->down.w.rows != out->up.w.cols) return vla__bad(ad, "adapter down/up sizes differ");
+    out->on = 1;
+    return VLA_OK;
+}
+
+/* One LoRA site of one task: A [r, d], B [d, r]. */
+static vla_status vla__load_lora_site(vla_adapter *ad, vla_str task, const char *site, vla__lora *out) {
+    int d = ad->m->hp.d_model, r;
+    vla_tensor A, Bt;
+    if (vla__adp_find(ad, "L", task, site, ".A", &A) != VLA_OK) return VLA_ERR_NOT_FOUND;
+    if (vla__adp_find(ad, "L", task, site, ".B", &Bt) != VLA_OK) return vla__bad(ad, "LoRA A without B");
+    if (A.n_dims != 2 || A.ne[1] < 1 || A.ne[1] > 65536) return vla__bad(ad, "LoRA A is not 2-D");
+    r = (int)A.ne[1];
+    if (!vla__t_mat(&A, r, d, &out->A) || !vla__t_mat(&Bt, d, r, &out->B)) return vla__bad(ad, "LoRA A/B shapes do not match d_model");
+    if (r > ad->max_dim) ad->max_dim = r;
+    out->on = 1;
+    return VLA_OK;
+}
+
+/* Prompt vectors of one task: stored precomputed ("P.<task>.prompt" [n, d]),
+ * or computed here once: P = fc2(tanh(fc1(emb))) (the reparameterisation MLP). */
+static vla_status vla__load_prompt(vla_adapter *ad, vla_arena *a, int fill, vla_str task, const float **out, int *n_out) {
+    int d = ad->m->hp.d_model, n, mid;
+    vla_tensor t, e, w1, b1, w2, b2;
+    vla_mat m1, m2;
+    const float *c1, *c2;
+    float *P, *H;
+    size_t mark;
+    if (vla__adp_find(ad, "P", task, "prompt", "", &t) == VLA_OK) {
+        if (t.n_dims != 2 || t.ne[0] != d || t.ne[1] > 4096 || t.type != VLA_TYPE_F32) return vla__bad(ad, "prompt is not [n, d_model] F32");
+        *out = (const float *)t.data;
+        *n_out = (int)t.ne[1];
+        return VLA_OK;
+    }
+    if (vla__adp_find(ad, "P", task, "emb", "", &e) != VLA_OK) return VLA_ERR_NOT_FOUND;
+    if (vla__adp_find(ad, "P", task, "fc1", ".weight", &w1) != VLA_OK || vla__adp_find(ad, "P", task, "fc1", ".bias", &b1) != VLA_OK ||
+        vla__adp_find(ad, "P", task, "fc2", ".weight", &w2) != VLA_OK || vla__adp_find(ad, "P", task, "fc2", ".bias", &b2) != VLA_OK)
+        return vla__bad(ad, "prompt MLP tensors missing");
+    if (e.n_dims != 2 || e.ne[0] != d || e.ne[1] > 4096 || e.type != VLA_TYPE_F32 || w1.n_dims != 2 || w1.ne[1] > 1 << 20)
+        return vla__bad(ad, "prompt embedding is not [n, d_model] F32");
+    n = (int)e.ne[1];
+    mid = (int)w1.ne[1];
+    if (!vla__t_mat(&w1, mid, d, &m1) || !vla__t_vec(&b1, mid, &c1) || !vla__t_mat(&w2, d, mid, &m2) || !vla__t_vec(&b2, d, &c2))
+        return vla__bad(ad, "prompt MLP shapes do not agree");
+    P = (float *)vla_arena_alloc(a, sizeof(float) * (size_t)n * d);
+    if (!P) return VLA_ERR_NOMEM;
+    mark = vla_arena_scratch_mark(a);
+    H = (float *)vla_arena_scratch(a, sizeof(float) * (size_t)n * mid);
+    if (!H) return VLA_ERR_NOMEM;
+    if (fill) {
+        vla_linear_ref(H, (const float *)e.data, &m1, c1, n); /* [n, mid] */
+        { size_t i; for (i = 0; i < (size_t)n * mid; i++) H[i] = VLA_TANHF(H[i]); }
+        vla_linear_ref(P, H, &m2, c2, n);                       /* [n, d]   */
+    }
+    vla_arena_scratch_release(a, mark);
+    *out = P;
+    *n_out = n;
+    return VLA_OK;
+}
+
+/* Hyperformer: every adapter of one task, generated into the slot.
+ *   e_l = LN_1e-6(W2 relu(W1 [task; layer_l] + c1) + c2)     per side, layer
+ *   W_down = reshape(G e + g) [r, d],  b_down = Gb e + gb     per site type
+ *   W_up   = reshape(G e + g) [d, r],  b_up   = Gb e + gb                    */
+static vla_status vla__hyper_task(vla_adapter *ad, vla_arena *a, int fill, vla_str task, vla__adp *sites) {
+    const vla_hparams *hp = &ad->m->hp;
+    int d = hp->d_model, side, l, ty, E, hid, dp, half;
+    char nm[96];
+    vla_tensor temb, lemb, p1w, p1b, p2w, p2b, lnw, lnb, gw, gb, bw, bb;
+    vla_mat m1, m2, mg, mb;
+    const float *c1, *c2, *lg, *lb, *gbias, *bbias;
+    static const char *types_e[2] = {"attn", "ffn"}, *types_d[3] = {"self", "cross", "ffn"};
+    size_t mark;
+    float *in, *h1, *e;
+    vla_str none;
+    none.s = ""; none.n = 0;
+    (void)none;
+    vla__name(nm, sizeof nm, "H.task.", -1, "");
+    {
+        size_t k, n = VLA_STRLEN(nm);
+        for (k = 0; k < task.n && n + 1 < sizeof nm; k++) nm[n++] = task.s[k];
+        nm[n] = 0;
+    }
+    if (vla_gguf_get_tensor(&ad->gguf, nm, &temb) != VLA_OK) return vla__bad(ad, "Hyperformer task embedding H.task.<task> missing");
+    if (temb.n_dims != 1 || temb.type != VLA_TYPE_F32 || temb.ne[0] > 65536) return vla__bad(ad, "Hyperformer task embedding malformed");
+    E = (int)temb.ne[0];
+    mark = vla_arena_scratch_mark(a);
+    in = (float *)vla_arena_scratch(a, sizeof(float) * 2 * (size_t)E);
+    h1 = (float *)vla_arena_scratch(a, sizeof(float) * 65536);
+    e = (float *)vla_arena_scratch(a, sizeof(float) * 4096);
+    if (!in || !h1 || !e) return VLA_ERR_NOMEM;
+    for (side = 0; side < 2; side++) {
+        const char *sd = side ? "H.dec." : "H.enc.";
+        int nl = side ? hp->n_dec_layers : hp->n_enc_layers, nty = side ? 3 : 2;
+#define VLA__HT(var, suffix) (vla__name(nm, sizeof nm, sd, -1, suffix), vla_gguf_get_tensor(&ad->gguf, nm, &var) == VLA_OK)
+        if (!VLA__HT(lemb, "layer_emb") || !VLA__HT(p1w, "proj1.weight") || !VLA__HT(p1b, "proj1.bias") || !VLA__HT(p2w, "proj2.weight") ||
+            !VLA__HT(p2b, "proj2.bias") || !VLA__HT(lnw, "ln.weight") || !VLA__HT(lnb, "ln.bias"))
+            return vla__bad(ad, "Hyperformer controller tensors missing");
+        if (lemb.n_dims != 2 || lemb.ne[0] != E || lemb.ne[1] < nl || lemb.type != VLA_TYPE_F32) return vla__bad(ad, "Hyperformer layer embedding malformed");
+        hid = (int)p1w.ne[1];
+        dp = (int)p2w.ne[1];
+        if (p1w.n_dims != 2 || hid < 1 || hid > 65536 || dp < 1 || dp > 4096 || !vla__t_mat(&p1w, hid, 2 * E, &m1) ||
+            !vla__t_vec(&p1b, hid, &c1) || !vla__t_mat(&p2w, dp, hid, &m2) || !vla__t_vec(&p2b, dp, &c2) ||
+            !vla__t_vec(&lnw, dp, &lg) || !vla__t_vec(&lnb, dp, &lb))
+            return vla__bad(ad, "Hyperformer projector shapes do not agree");
+        for (l = 0; l < nl; l++) {
+            if (fill) {
+                VLA_MEMCPY(in, temb.data, sizeof(float) * (size_t)E);                        /* [task; layer] */
+                VLA_MEMCPY(in + E, (const float *)lemb.data + (size_t)l * E, sizeof(float) * (size_t)E);
+                vla_linear_ref(h1, in, &m1, c1, 1);
+                vla_relu(h1, (size_t)hid);
+                vla_linear_ref(e, h1, &m2, c2, 1);
+                vla_layernorm(e, e, lg, lb, 1, dp, 1e-6f);
+            }
+            for (ty = 0; ty < nty; ty++) {
+                int site = side ? 2 * hp->n_enc_layers + 3 * l + ty : 2 * l + ty;
+                vla__adp *S = &sites[site];
+                vla__adp tmp;
+                if (!fill) S = &tmp;
+                for (half = 0; half < 2; half++) {
+                    char pre[48];
+                    int r, outd, ind;
+                    float *W, *bvec;
+                    vla__lin *L = half ? &S->up : &S->down;
+                    vla__name(pre, sizeof pre, side ? types_d[ty] : types_e[ty], -1, half ? ".up." : ".down.");
+#define VLA__HG(var, suffix) (vla__name(nm, sizeof nm, sd, -1, pre), vla__name(nm + VLA_STRLEN(nm), sizeof nm - VLA_STRLEN(nm), suffix, -1, ""), vla_gguf_get_tensor(&ad->gguf, nm, &var) == VLA_OK)
+                    if (!VLA__HG(gw, "wgen.weight") || !VLA__HG(gb, "wgen.bias") || !VLA__HG(bw, "bgen.weight") || !VLA__HG(bb, "bgen.bias"))
+                        return vla__bad(ad, "Hyperformer generator tensors missing");
+#undef VLA__HG
+                    if (bw.n_dims != 2 || bw.ne[1] < 1 || bw.ne[1] > 65536) return vla__bad(ad, "Hyperformer bias generator malformed");
+                    outd = (int)bw.ne[1];
+                    r = half ? 0 : outd;
+                    if (half && outd != d) return vla__bad(ad, "Hyperformer up-projection must produce d_model");
+                    if (half) r = gw.n_dims == 2 ? (int)(gw.ne[1] / d) : 0;
+                    ind = half ? r : d;
+                    if (r < 1 || gw.n_dims != 2 || gw.ne[1] != (int64_t)outd * ind || !vla__t_mat(&gw, outd * ind, dp, &mg) ||
+                        !vla__t_vec(&gb, outd * ind, &gbias) || !vla__t_mat(&bw, outd, dp, &mb) || !vla__t_vec(&bb, outd, &bbias))
+                        return vla__bad(ad, "Hyperformer generator shapes do not agree");
+                    if (r > ad->max_dim) ad->max_dim = r;
+                    W = (float *)vla_arena_alloc(a, sizeof(float) * (size_t)outd * ind);
+                    bvec = (float *)vla_arena_alloc(a, sizeof(float) * (size_t)outd);
+                    if (!W || !bvec) return VLA_ERR_NOMEM;
+                    if (fill) {
+                        vla_linear_ref(W, e, &mg, gbias, 1);    /* [outd * ind], row-major [out, in] */
+                        vla_linear_ref(bvec, e, &mb, bbias, 1); /* [outd] */
+                    }
+                    L->w.type = VLA_TYPE_F32; L->w.rows = outd; L->w.cols = ind; L->w.data = W; L->b = bvec;
+                }
+                S->on = 1;
+            }
+        }
+#undef VLA__HT
+    }
+    vla_arena_scratch_release(a, mark);
+    (void)hid;
+    return VLA_OK;
+}
+
+/* Lay out (fill = 0: only count) or build (fill = 1) an attached slot. */
+static vla_status vla__adapter_build(vla_adapter *ad, vla_arena *a, int fill) {
+    const vla_model *m = ad->m;
+    const vla_hparams *hp = &m->hp;
+    vla_gguf_kv kv, kpre, knb, kml;
+    vla_str sv;
+    int Le = hp->n_enc_layers, Ld = hp->n_dec_layers, n_adp = 2 * Le + 3 * Ld, n_lora = 2 * Le + 4 * Ld, ti, si, any;
+    char site[40];
+    vla_status st;
+    float alpha = 0.0f;
+    int have_pre, have_nb, have_ml;
+    if (vla_gguf_get_str(&ad->gguf, "general.type", &sv) != VLA_OK || !vla__str_eq(sv, "adapter", 7))
+        return vla__bad(ad, "not an adapter file (general.type is not \"adapter\")");
+    if (vla_gguf_get_str(&ad->gguf, "vladapter.adapter.method", &sv) != VLA_OK) return vla__bad(ad, "no vladapter.adapter.method");
+    for (ad->method = 1; ad->method <= VLA__M_PROMPT; ad->method++)
+        if (vla__str_eq(sv, vla__method_names[ad->method], VLA_STRLEN(vla__method_names[ad->method]))) break;
+    if (ad->method > VLA__M_PROMPT) return vla__bad(ad, "unknown method (adapter, compacter, hyperformer, lora, prompt)");
+    if (vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.base_fingerprint", &kv) == VLA_OK) {
+        uint64_t want = kv.type == VLA_GGUF_U64 ? vla__rd64(kv.val) : 0, have = vla_model_fingerprint(m);
+        if (want != have) {
+            vla__log(&ad->log, VLA_LOG_ERROR, "adapter file: made for a different base model (fingerprint mismatch)", 0, 0, 0);
+            return VLA_ERR_MISMATCH;
+        }
+    } else if (vla_model_fingerprint(m) != 0) {
+        vla__log(&ad->log, VLA_LOG_ERROR, "adapter file: no base fingerprint, refusing to attach it", 0, 0, 0);
+        return VLA_ERR_MISMATCH;
+    }
+    if (vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.tasks", &kv) != VLA_OK || kv.type != VLA_GGUF_ARRAY ||
+        kv.arr_type != VLA_GGUF_STRING || kv.arr_n < 1 || kv.arr_n > 256)
+        return vla__bad(ad, "vladapter.adapter.tasks must list 1..256 task names");
+    ad->n_tasks = (int)kv.arr_n;
+    have_pre = vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.prefixes", &kpre) == VLA_OK && kpre.type == VLA_GGUF_ARRAY &&
+               kpre.arr_type == VLA_GGUF_STRING && kpre.arr_n == kv.arr_n;
+    have_nb = vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.num_beams", &knb) == VLA_OK && knb.arr_n == kv.arr_n;
+    have_ml = vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.max_length", &kml) == VLA_OK && kml.arr_n == kv.arr_n;
+    if (vla_gguf_get_f32(&ad->gguf, "vladapter.adapter.lora_alpha", &alpha) != VLA_OK) alpha = 0.0f;
+    /* the weights view: base tensors, replaced where the file has the same name */
+    ad->w.enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(Le + 1));
+    ad->w.dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(Ld + 1));
+    ad->tasks = (vla__task *)vla_arena_alloc(a, sizeof(vla__task) * (size_t)ad->n_tasks);
+    if (!ad->w.enc || !ad->w.dec || !ad->tasks) return VLA_ERR_NOMEM;
+    if (fill && hp->has_bart) {
+        vla__src src;
+        src.g[0] = &ad->gguf; src.g[1] = &m->gguf; src.n = 2; src.log = &ad->log;
+        if ((st = vla__load_weights(&src, hp, &ad->w)) != VLA_OK) return st;
+    }
+    for (ti = 0; ti < ad->n_tasks; ti++) {
+        vla__task tt, *T = fill ? &ad->tasks[ti] : &tt;
+        VLA_MEMSET(T, 0, sizeof *T);
+        vla__kv_str_at(&kv, (uint64_t)ti, &T->name);
+        if (T->name.n == 0 || T->name.n > 32) return vla__bad(ad, "task names must have 1..32 bytes");
+        if (have_pre) vla__kv_str_at(&kpre, (uint64_t)ti, &T->prefix);
+        else { T->prefix.s = ""; T->prefix.n = 0; }
+        T->preset = vla_gen_defaults(m);
+        if (have_nb) T->preset.num_beams = (int)vla__kv_u32_at(&knb, (uint64_t)ti, (uint32_t)T->preset.num_beams);
+        if (have_ml) T->preset.max_length = (int)vla__kv_u32_at(&kml, (uint64_t)ti, (uint32_t)T->preset.max_length);
+        if (T->preset.num_beams < 1 || T->preset.num_beams > 64 || T->preset.max_length < 2 || T->preset.max_length > 4096)
+            return vla__bad(ad, "task decoding preset out of range");
+        T->has_preset = have_nb || have_ml;
+        any = 0;
+        if (ad->method == VLA__M_ADAPTER || ad->method == VLA__M_COMPACTER || ad->method == VLA__M_HYPERFORMER) {
+            T->adp = (vla__adp *)vla_arena_alloc(a, sizeof(vla__adp) * (size_t)n_adp);
+            if (!T->adp) return VLA_ERR_NOMEM;
+            if (fill) VLA_MEMSET(T->adp, 0, sizeof(vla__adp) * (size_t)n_adp);
+            if (ad->method == VLA__M_HYPERFORMER) {
+                if ((st = vla__hyper_task(ad, a, fill, T->name, T->adp)) != VLA_OK) return st;
+                any = 1;
+            } else {
+                for (si = 0; si < n_adp; si++) {
+                    vla__adp tmp, *S = fill ? &T->adp[si] : &tmp;
+                    vla_tensor probe;
+                    int shared = 0, tj;
+                    vla__site_name(site, sizeof site, Le, si, 0);
+                    /* a module shared by all tasks ("*") is made once: later tasks reuse it */
+                    if (ad->method == VLA__M_COMPACTER && ti > 0 &&
+                        vla__adp_find2(ad, "A", T->name, site, ".down.rule", &probe, &shared) == VLA_OK && shared &&
+                        vla__adp_find2(ad, "A", T->name, site, ".up.rule", &probe, &shared) == VLA_OK && shared) {
+                        for (tj = 0; tj < ti; tj++) { /* any earlier task that also used "*" */
+                            vla_tensor p2;
+                            int sh2 = 0;
+                            vla_str on;
+                            if (fill) on = ad->tasks[tj].name;
+                            else { vla__kv_str_at(&kv, (uint64_t)tj, &on); }
+                            if (vla__adp_find2(ad, "A", on, site, ".down.rule", &p2, &sh2) == VLA_OK && sh2 &&
+                                vla__adp_find2(ad, "A", on, site, ".up.rule", &p2, &sh2) == VLA_OK && sh2)
+                                break;
+                        }
+                        if (tj < ti) { if (fill) *S = ad->tasks[tj].adp[si]; any = 1; continue; }
+                    }
+                    st = vla__load_adp_site(ad, a, fill, T->name, site, S);
+                    if (st == VLA_OK) any = 1;
+                    else if (st != VLA_ERR_NOT_FOUND) return st;
+                }
+            }
+        } else if (ad->method == VLA__M_LORA) {
+            T->lora = (vla__lora *)vla_arena_alloc(a, sizeof(vla__lora) * (size_t)n_lora);
+            if (!T->lora) return VLA_ERR_NOMEM;
+            if (fill) VLA_MEMSET(T->lora, 0, sizeof(vla__lora) * (size_t)n_lora);
+            for (si = 0; si < n_lora; si++) {
+                vla__lora tmp, *S = fill ? &T->lora[si] : &tmp;
+                vla__site_name(site, sizeof site, Le, si, 1);
+                st = vla__load_lora_site(ad, T->name, site, S);
+                if (st == VLA_OK) any = 1;
+                else if (st != VLA_ERR_NOT_FOUND) return st;
+            }
+        } else {
+            st = vla__load_prompt(ad, a, fill, T->name, &T->prompt, &T->n_prompt);
+            if (st == VLA_OK) any = 1;
+            else if (st != VLA_ERR_NOT_FOUND) return st;
+        }
+        if (!any) return vla__bad(ad, "a task has no modules");
+    }
+    ad->lora_scale = (ad->method == VLA__M_LORA && ad->max_dim > 0) ? (alpha > 0.0f ? alpha : (float)ad->max_dim) / (float)ad->max_dim : 1.0f;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_adapter_mem_req(const vla_model *m, const void *file, size_t size, size_t *bytes) {
+    vla_arena a;
+    vla_adapter tmp;
+    vla_status st;
+    if (!m || !file || !bytes) return VLA_ERR_ARGS;
+    vla_arena_init_measure(&a);
+    if (!vla_arena_alloc(&a, sizeof(vla_adapter))) return VLA_ERR_NOMEM;
+    VLA_MEMSET(&tmp, 0, sizeof tmp);
+    tmp.m = m;
+    if ((st = vla_gguf_open(&tmp.gguf, file, size, &a)) != VLA_OK) return st;
+    if ((st = vla__adapter_build(&tmp, &a, 0)) != VLA_OK) return st;
+    *bytes = a.peak_total + VLA_ALIGN;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_adapter_attach(vla_adapter **out, const vla_model *m, void *mem, size_t mem_size, const void *file,
+                                      size_t size, const vla_logger *log) {
+    vla_arena a;
+    vla_adapter *ad;
+    vla_status st;
+    if (!out || !m || !mem || !file) return VLA_ERR_ARGS;
+    *out = NULL;
+    if (!m->hp.has_bart) return VLA_ERR_UNSUPPORTED;
+    vla_arena_init(&a, mem, mem_size);
+    if (log) a.log = *log;
+    ad = (vla_adapter *)vla_arena_alloc(&a, sizeof(vla_adapter));
+    if (!ad) return VLA_ERR_NOMEM;
+    VLA_MEMSET(ad, 0, sizeof *ad);
+    ad->m = m;
+    if (log) ad->log = *log;
+    if ((st = vla_gguf_open(&ad->gguf, file, size, &a)) != VLA_OK) {
+        if (st == VLA_ERR_FORMAT) vla__log(log, VLA_LOG_ERROR, "adapter file: not a valid GGUF file", 0, 0, 0);
+        return st;
+    }
+    if ((st = vla__adapter_build(ad, &a, 1)) != VLA_OK) {
+        if (st == VLA_ERR_NOMEM) {
+            size_t need = 0;
+            unsigned long long n;
+            vla_adapter_mem_req(m, file, size, &need);
+            n = need;
+            vla__log(log, VLA_LOG_ERROR, "adapter slot: %llu bytes of memory needed (vla_adapter_mem_req)", &n, 0, 0);
+        }
+        return st;
+    }
+    ad->attached = 1;
+    *out = ad;
+    return VLA_OK;
+}
+
+VLA_DEF void vla_adapter_detach(vla_adapter *a) { if (a) a->attached = 0; }
+VLA_DEF const char *vla_adapter_method(const vla_adapter *a) { return a ? vla__method_names[a->method] : "none"; }
+VLA_DEF int vla_adapter_n_tasks(const vla_adapter *a) { return a ? a->n_tasks : 0; }
+
+VLA_DEF int vla_adapter_find_task(const vla_adapter *a, const char *task) {
+    int i;
+    if (!a || !task) return -1;
+    for (i = 0; i < a->n_tasks; i++)
+        if (vla__str_eq(a->tasks[i].name, task, VLA_STRLEN(task))) return i;
+    return -1;
+}
+
+VLA_DEF vla_status vla_adapter_task(const vla_adapter *a, int i, vla_str *name, vla_str *prefix, vla_gen_params *preset) {
+    if (!a || i < 0 || i >= a->n_tasks) return VLA_ERR_ARGS;
+    if (name) *name = a->tasks[i].name;
+    if (prefix) *prefix = a->tasks[i].prefix;
+    if (preset) *preset = a->tasks[i].preset;
     return VLA_OK;
 }
 
