@@ -126,9 +126,19 @@ typedef struct fx_model {
     size_t gguf_size;
     void *model_mem;
     vla_model *m;
+    /* the PEFT modules as an adapter file attached to the model */
+    vla_conv acv;
+    unsigned char *agguf;
+    size_t agguf_size;
+    void *adp_mem;
+    vla_adapter *ad;
+    int max_prompt;
 } fx_model;
 
 static void fx_model_free(fx_model *f) {
+    free(f->adp_mem);
+    free(f->agguf);
+    vla_conv_free(&f->acv);
     free(f->model_mem);
     free(f->gguf);
     vla_conv_free(&f->cv);
@@ -183,6 +193,44 @@ static vla_json *merged_config(const fx_case *c, const vla_st_file *st) {
     return base;
 }
 
+/* The checkpoint's tensors plus every alias of __metadata__.tied (the
+ * safetensors file stores a tied tensor once). Caller frees. */
+static vla_conv_src *fx_sources(const vla_st_file *st, int *n_out) {
+    const vla_json *tj = st->metadata ? vla_json_get(st->metadata, "tied") : NULL;
+    vla_json *tied = NULL;
+    char err[128];
+    int i, n = st->n, extra = 0;
+    vla_conv_src *src;
+    if (tj && tj->type == VLA_JSON_STRING) tied = vla_json_parse(tj->s, tj->n, err, sizeof err);
+    if (tied) extra = tied->n_kid;
+    src = (vla_conv_src *)calloc((size_t)(n + extra) + 1, sizeof *src);
+    for (i = 0; i < n; i++) {
+        src[i].name = st->t[i].name; src[i].dtype = st->t[i].dtype; src[i].n_dims = st->t[i].n_dims;
+        memcpy(src[i].shape, st->t[i].shape, sizeof src[i].shape);
+        src[i].data = st->t[i].data; src[i].nbytes = st->t[i].nbytes;
+    }
+    for (i = 0; tied && i < tied->n_kid; i++) {
+        const vla_st_tensor *c = tied->kid[i].type == VLA_JSON_STRING ? vla_st_find(st, tied->kid[i].s) : NULL;
+        char *nm;
+        if (!c || vla_st_find(st, tied->kid[i].key)) continue;
+        nm = (char *)malloc(tied->kid[i].key_n + 1);
+        memcpy(nm, tied->kid[i].key, tied->kid[i].key_n + 1);
+        src[n].name = nm; src[n].dtype = c->dtype; src[n].n_dims = c->n_dims;
+        memcpy(src[n].shape, c->shape, sizeof src[n].shape);
+        src[n].data = c->data; src[n].nbytes = c->nbytes;
+        n++;
+    }
+    vla_json_free(tied);
+    *n_out = n;
+    return src;
+}
+
+static void fx_sources_free(vla_conv_src *src, int n, const vla_st_file *st) {
+    int i;
+    for (i = st->n; i < n; i++) free((char *)src[i].name);
+    free(src);
+}
+
 /* Which parameter-efficient method a config asks for (NULL: none). */
 static const char *peft_method(const vla_json *cfg) {
     if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
@@ -200,7 +248,7 @@ static int fx_model_load(const fx_case *c, fx_model *f, int eos_override, float 
     char p[2048], err[512];
     size_t n, need;
     vla_conv_src *src;
-    int i, skipped;
+    int skipped, n_src, n_peft;
     vla_logger lg;
     vla_status st;
     memset(f, 0, sizeof *f);
@@ -214,24 +262,24 @@ static int fx_model_load(const fx_case *c, fx_model *f, int eos_override, float 
     if (vla_st_parse(&f->st, f->st_buf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
     f->cfg_owned = merged_config(c, &f->st);
     vla_conv_init(&f->cv);
-    f->cv.quiet = 1;
-    src = (vla_conv_src *)calloc((size_t)f->st.n + 1, sizeof *src);
-    for (i = 0; i < f->st.n; i++) {
-        src[i].name = f->st.t[i].name; src[i].dtype = f->st.t[i].dtype; src[i].n_dims = f->st.t[i].n_dims;
-        memcpy(src[i].shape, f->st.t[i].shape, sizeof src[i].shape);
-        src[i].data = f->st.t[i].data; src[i].nbytes = f->st.t[i].nbytes;
-    }
-    if (vla_conv_bart(&f->cv, src, f->st.n, f->cfg_owned, &skipped) != 0) {
+    vla_conv_init(&f->acv);
+    f->cv.quiet = f->acv.quiet = 1;
+    src = fx_sources(&f->st, &n_src);
+    if (vla_conv_bart(&f->cv, src, n_src, f->cfg_owned, &skipped) != 0) {
         snprintf(why, why_n, "convert: %s", f->cv.err);
-        free(src);
+        fx_sources_free(src, n_src, &f->st);
         return -1;
     }
-    free(src);
+    /* the PEFT modules become an adapter file bound to this base */
+    n_peft = vla_conv_peft(&f->acv, src, n_src, f->cfg_owned);
+    fx_sources_free(src, n_src, &f->st);
+    if (n_peft < 0) { snprintf(why, why_n, "convert adapter: %s", f->acv.err); return -1; }
     if (eos_override >= 0) {
         const vla_conv_tensor *t = vla_conv_find(&f->cv, "final_logits_bias");
         if (!t || (size_t)eos_override * 4 >= t->nbytes) { snprintf(why, why_n, "no final_logits_bias"); return -1; }
         ((float *)t->data)[eos_override] = eos_value;
     }
+    f->cv.fingerprint = vla_conv_fingerprint(&f->cv);
     if (vla_conv_write_mem(&f->cv, &f->gguf, &f->gguf_size) != 0) { snprintf(why, why_n, "%s", f->cv.err); return -1; }
     if ((st = vla_model_mem_req(f->gguf, f->gguf_size, &need)) != VLA_OK) { snprintf(why, why_n, "mem_req: %s", vla_status_str(st)); return -1; }
     f->model_mem = malloc(need);
@@ -240,15 +288,27 @@ static int fx_model_load(const fx_case *c, fx_model *f, int eos_override, float 
         snprintf(why, why_n, "model init: %s", vla_status_str(st));
         return -1;
     }
+    if (n_peft > 0) {
+        f->acv.base_fingerprint = f->cv.fingerprint;
+        if (vla_conv_write_mem(&f->acv, &f->agguf, &f->agguf_size) != 0) { snprintf(why, why_n, "%s", f->acv.err); return -1; }
+        if ((st = vla_adapter_mem_req(f->m, f->agguf, f->agguf_size, &need)) != VLA_OK) { snprintf(why, why_n, "adapter mem_req: %s", vla_status_str(st)); return -1; }
+        f->adp_mem = malloc(need);
+        if ((st = vla_adapter_attach(&f->ad, f->m, f->adp_mem, need, f->agguf, f->agguf_size, &lg)) != VLA_OK) {
+            snprintf(why, why_n, "adapter attach: %s", vla_status_str(st));
+            return -1;
+        }
+        f->max_prompt = vla_adapter_prompt_len(f->ad);
+    }
     return 0;
 }
 
 /* ---- a context for B examples ---- */
 typedef struct fx_ctx { void *mem; size_t size; vla_ctx *c; } fx_ctx;
 
-static int fx_ctx_make(fx_ctx *x, const vla_model *m, int B, int Lt, int n_img, int grid, int T, int beams) {
+static int fx_ctx_make(fx_ctx *x, const vla_model *m, int B, int Lt, int n_img, int grid, int T, int beams, int prompt) {
     vla_ctx_params p;
     memset(&p, 0, sizeof p);
+    p.max_prompt_len = prompt;
     p.max_batch = B; p.max_text_len = Lt > 0 ? Lt : 1; p.max_images = n_img; p.max_grid = grid > 0 ? grid : 1;
     p.max_dec_len = T; p.max_beams = beams;
     p.exec.n_threads = 1;
@@ -330,7 +390,7 @@ static int max_beams_in(const fx_case *c, const char *suffix) {
 }
 
 /* One variant of a VLBart / BART case: forward outputs and generation. */
-static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, const vla_json *gen, int hf_plain) {
+static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, const vla_json *gen, int hf_plain, const char *task) {
     const vla_hparams *hp = vla_model_hparams(fm->m);
     fx_inputs x;
     fx_ctx cx;
@@ -370,8 +430,15 @@ static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, cons
     }
     if (Tgen < 2) Tgen = 2;
     nb = max_beams_in(c, suffix);
-    if (fx_ctx_make(&cx, fm->m, x.B, x.Lt, x.n_img, x.grid_h * x.grid_w, T > Tgen ? T : (Tgen > 2 ? Tgen : 2), nb) != 0) {
+    if (fx_ctx_make(&cx, fm->m, x.B, x.Lt, x.n_img, x.grid_h * x.grid_w, T > Tgen ? T : (Tgen > 2 ? Tgen : 2), nb, fm->max_prompt) != 0) {
         report(c, "context", 0, 0, 0, "(context init failed)");
+        fx_inputs_free(&x);
+        if (have_dec) vla_npy_free(&dec);
+        return;
+    }
+    if (fm->ad && (st = vla_ctx_set_adapter(cx.c, fm->ad, task)) != VLA_OK) {
+        report(c, "adapter", 0, 0, 0, vla_status_str(st));
+        fx_ctx_free(&cx);
         fx_inputs_free(&x);
         if (have_dec) vla_npy_free(&dec);
         return;
@@ -550,20 +617,23 @@ static void run_bart_case(const fx_case *c) {
     }
     cfg = fm.cfg_owned;
     peft = peft_method(cfg);
-    if (peft) {
+    if (peft && !fm.ad) {
         char note[128];
-        snprintf(note, sizeof note, "PEFT method '%s' not implemented yet", peft);
-        skip_outputs(c, note);
+        snprintf(note, sizeof note, "config asks for '%s' but the weights hold no such modules", peft);
+        report(c, "model", 0, 0, 0, note);
         fx_model_free(&fm);
         return;
     }
-    run_variant(c, &fm, "", vla_json_get(c->man, "generation"), hf_plain);
+    {
+        const vla_json *tj = vla_json_get(c->man, "task");
+        run_variant(c, &fm, "", vla_json_get(c->man, "generation"), hf_plain, tj && tj->type == VLA_JSON_STRING ? tj->s : NULL);
+    }
     if (second) {
         const vla_json *task = vla_json_get(second, "task");
         char suffix[64];
         if (task && task->type == VLA_JSON_STRING) {
             snprintf(suffix, sizeof suffix, "_%s", task->s);
-            run_variant(c, &fm, suffix, vla_json_get(second, "generation"), hf_plain);
+            run_variant(c, &fm, suffix, vla_json_get(second, "generation"), hf_plain, task->s);
         }
     }
     skip_training(c);
@@ -633,7 +703,7 @@ static void run_decode_eos(const fx_case *c) {
             g.num_beams = 1;
             g.max_length = (int)vla_npy_f(set, (size_t)si * ncol + 1);
         }
-        if (fx_ctx_make(&cx, mp->m, B, Lt, 1, grid, g.max_length, g.num_beams) != 0) { report(c, "context", 0, 0, 0, NULL); fx_model_free(mp); break; }
+        if (fx_ctx_make(&cx, mp->m, B, Lt, 1, grid, g.max_length, g.num_beams, 0) != 0) { report(c, "context", 0, 0, 0, NULL); fx_model_free(mp); break; }
         memset(&in, 0, sizeof in);
         in.batch = B; in.text_len = Lt; in.ids = ids; in.n_images = 1;
         in.grid_h = in.grid_w = (int)(sqrt((double)grid) + 0.5);

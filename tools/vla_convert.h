@@ -37,6 +37,14 @@ typedef struct vla_conv {
     void *add_arrays_user;
     int n_array_kv;           /* how many kv the callback adds */
     int quiet;                /* 1: no progress on stderr */
+    /* adapter files: tasks, prefixes, presets (written as arrays) */
+    int n_tasks;
+    char task_names[16][64];
+    char task_prefix[16][32];
+    uint32_t task_beams[16], task_maxlen[16];
+    uint64_t fingerprint;       /* written as vladapter.fingerprint if set      */
+    uint64_t base_fingerprint;  /* written as vladapter.adapter.base_fingerprint */
+    vla_str task_str[16], prefix_str[16];
     char err[512];
 } vla_conv;
 
@@ -70,6 +78,21 @@ int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
  * reordered to [cout, ky, kx, cin], written as "visual.<conv>.weight/.bias".
  * The attention pool and the text tower are skipped. */
 int vla_conv_clip(vla_conv *cv, const vla_conv_src *src, int n, int image_size);
+/* Parameter-efficient modules.  Splits checkpoint tensors into the adapter
+ * file's naming (see vladapter.h [D10]):
+ *   A.<task>.<site>.<down|up>.<weight|bias|W|rule>   adapters, Compacter
+ *   L.<task>.<site>.<A|B>                            LoRA
+ *   P.<task>.<emb|fc1.*|fc2.*>                       prompt tuning
+ *   H.<enc|dec>.<...>, H.task.<task>                 Hyperformer
+ * with <task> = "*" for a module that every task shares (found through tied
+ * names: the same storage, or the same bytes).  Writes the method, tasks,
+ * prefixes, presets and alpha as metadata.  Returns the number of tensors
+ * that went into the adapter (0: the checkpoint has no PEFT modules). */
+int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *config);
+/* Is this checkpoint name part of a PEFT module? */
+int vla_conv_is_peft(const char *name);
+/* FNV-1a 64 fingerprint over a converted file's tensors (names, shapes, bytes). */
+uint64_t vla_conv_fingerprint(const vla_conv *cv);
 /* Random weights of any BART/VL-BART shape (for tests and benchmarks):
  * N(0, 0.02) matrices, LayerNorm (1, 0) plus a small jitter, seeded. */
 typedef struct vla_rand_bart {
@@ -526,6 +549,212 @@ int vla_conv_clip(vla_conv *cv, const vla_conv_src *src, int n, int image_size) 
     return 0;
 }
 
+int vla_conv_is_peft(const char *name) {
+    char nm[256];
+    vla_conv_canonical(name, nm, sizeof nm);
+    return strstr(nm, "_adapter.adapters.") || strstr(nm, ".lora_As.") || strstr(nm, ".lora_Bs.") ||
+           strstr(nm, "prompt_modules.") || strstr(nm, "adapter_layers_hyper_net.") || strstr(nm, "task_embed.") ||
+           !strncmp(nm, "shared_task_embed.", 18);
+}
+
+uint64_t vla_conv_fingerprint(const vla_conv *cv) {
+    uint64_t h = 1469598103934665603ull;
+    int i, d;
+    size_t k;
+    for (i = 0; i < cv->n; i++) {
+        const vla_conv_tensor *t = &cv->t[i];
+        const unsigned char *p = (const unsigned char *)t->name;
+        for (; *p; p++) { h ^= *p; h *= 1099511628211ull; }
+        for (d = 0; d < t->n_dims; d++) { h ^= (uint64_t)t->ne[d]; h *= 1099511628211ull; }
+        p = (const unsigned char *)t->data;
+        for (k = 0; k < t->nbytes; k++) { h ^= p[k]; h *= 1099511628211ull; }
+    }
+    return h ? h : 1;
+}
+
+/* Map one official PEFT name to the adapter naming with a task placeholder:
+ * out = "<kind>.%s.<site>.<param>" style parts; returns the kind letter or 0. */
+static char vla_conv__peft_map(const char *nm, char *task, size_t tcap, char *rest, size_t rcap) {
+    int l;
+    char side[8], mod[64], tk[64], part[64], par[64], tail[128];
+    const char *p;
+    /* adapters / compacters: <side>.layers.<l>.<site>_adapter.adapters.<task>.<down|up>_sampler.<param> */
+    if (sscanf(nm, "%7[a-z].layers.%d.%63[a-z_].adapters.%63[^.].%63[a-z_].%63s", side, &l, mod, tk, part, par) == 6 &&
+        strstr(mod, "adapter")) {
+        const char *site = NULL, *pp = NULL, *hf;
+        int enc = !strcmp(side, "encoder");
+        if (enc && !strcmp(mod, "attn_adapter")) site = "attn";
+        else if (!strcmp(mod, "ff_adapter")) site = "ffn";
+        else if (!enc && !strcmp(mod, "self_attn_adapter")) site = "self";
+        else if (!enc && !strcmp(mod, "enc_attn_adapter")) site = "cross";
+        hf = !strcmp(part, "down_sampler") ? "down" : !strcmp(part, "up_sampler") ? "up" : NULL;
+        if (!strcmp(par, "weight")) pp = "weight";
+        else if (!strcmp(par, "bias") || !strcmp(par, "b")) pp = "bias";
+        else if (!strcmp(par, "W")) pp = "W";
+        else if (!strcmp(par, "phm_rule")) pp = "rule";
+        if (!site || !hf || !pp) return 0;
+        snprintf(task, tcap, "%s", tk);
+        snprintf(rest, rcap, "%s.%d.%s.%s.%s", enc ? "enc" : "dec", l, site, hf, pp);
+        return 'A';
+    }
+    /* LoRA: <side>.layers.<l>.<self_attn|encoder_attn>.<q|v>_proj.lora_<As|Bs>.<task> */
+    if (sscanf(nm, "%7[a-z].layers.%d.%63[a-z_].%63[a-z_].%63[a-zA-Z_].%63s", side, &l, mod, part, par, tk) == 6 &&
+        !strncmp(par, "lora_", 5)) {
+        int enc = !strcmp(side, "encoder"), cross = !strcmp(mod, "encoder_attn");
+        const char *w = !strcmp(part, "q_proj") ? "q" : !strcmp(part, "v_proj") ? "v" : NULL;
+        if (!w || (enc && cross)) return 0;
+        snprintf(task, tcap, "%s", tk);
+        snprintf(rest, rcap, "%s.%d.%s%s.%s", enc ? "enc" : "dec", l, cross ? "x" : "", w, !strcmp(par, "lora_As") ? "A" : "B");
+        return 'L';
+    }
+    /* prompts: encoder.prompt_modules.prompts.<task>.prefix_embedding.<0|1|3>.<weight|bias> */
+    if ((p = strstr(nm, "prompt_modules.prompts.")) != NULL && sscanf(p, "prompt_modules.prompts.%63[^.].prefix_embedding.%127s", tk, tail) == 2) {
+        const char *r = !strcmp(tail, "0.weight") ? "emb" : !strcmp(tail, "1.weight") ? "fc1.weight" : !strcmp(tail, "1.bias") ? "fc1.bias"
+                      : !strcmp(tail, "3.weight") ? "fc2.weight" : !strcmp(tail, "3.bias") ? "fc2.bias" : NULL;
+        if (!r) return 0;
+        snprintf(task, tcap, "%s", tk);
+        snprintf(rest, rcap, "%s", r);
+        return 'P';
+    }
+    /* Hyperformer */
+    if (!strncmp(nm, "shared_task_embed.task_to_embeddings.", 37)) {
+        snprintf(task, tcap, "%s", nm + 37);
+        snprintf(rest, rcap, "task");
+        return 'T';
+    }
+    if (sscanf(nm, "%7[a-z].adapter_layers_hyper_net.%127s", side, tail) == 2) {
+        int enc = !strcmp(side, "encoder");
+        char typ[32], ud[8], gen[32], wb[16];
+        task[0] = 0;
+        if (!strcmp(tail, "layer_id_embeddings.weight")) snprintf(rest, rcap, "%s.layer_emb", enc ? "enc" : "dec");
+        else if (sscanf(tail, "task_hypernet.task_embeding_generator.%d.%15s", &l, wb) == 2 && (l == 0 || l == 2))
+            snprintf(rest, rcap, "%s.proj%d.%s", enc ? "enc" : "dec", l == 0 ? 1 : 2, wb);
+        else if (sscanf(tail, "LayerNorm.%15s", wb) == 1) snprintf(rest, rcap, "%s.ln.%s", enc ? "enc" : "dec", wb);
+        else if ((p = strstr(tail, "_sampler_hyper_net.")) != NULL && p - tail < 31 &&
+                 sscanf(p + 19, "%31[a-z_].0.%15s", gen, wb) == 2) {
+            size_t tl = (size_t)(p - tail);
+            memcpy(typ, tail, tl);
+            typ[tl] = 0;
+            if (tl > 5 && !strcmp(typ + tl - 5, "_down")) { typ[tl - 5] = 0; snprintf(ud, sizeof ud, "down"); }
+            else if (tl > 3 && !strcmp(typ + tl - 3, "_up")) { typ[tl - 3] = 0; snprintf(ud, sizeof ud, "up"); }
+            else return 0;
+            const char *t2 = !strcmp(typ, "self_attention") ? (enc ? "attn" : "self") : !strcmp(typ, "feed_forward") ? "ffn"
+                           : !strcmp(typ, "cross_attention") ? "cross" : NULL;
+            const char *g2 = !strcmp(gen, "weight_generator") ? "wgen" : !strcmp(gen, "bias_generator") ? "bgen" : NULL;
+            if (!t2 || !g2) return 0;
+            snprintf(rest, rcap, "%s.%s.%s.%s.%s", enc ? "enc" : "dec", t2, ud, g2, wb);
+        } else return 0;
+        return 'H';
+    }
+    return 0;
+}
+
+static int vla_conv__same(const vla_conv_src *a, const vla_conv_src *b) {
+    return a->data == b->data || (a->nbytes == b->nbytes && a->dtype == b->dtype && !memcmp(a->data, b->data, a->nbytes));
+}
+
+int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *config) {
+    char nm[256], task[64], rest[160], out[256], tasks[16][64];
+    int i, j, k, n_tasks = 0, count = 0, method = 0;
+    char *done = (char *)calloc((size_t)n + 1, 1);
+    const char *mname;
+    /* tasks of the run, in config order */
+    {
+        const vla_json *tj = vla_json_get(config, "tasks");
+        const char *ts = tj && tj->type == VLA_JSON_STRING ? tj->s : "vqa,gqa,nlvr,caption";
+        while (*ts && n_tasks < 16) {
+            size_t m = strcspn(ts, ",");
+            snprintf(tasks[n_tasks++], 64, "%.*s", (int)m, ts);
+            ts += m;
+            if (*ts == ',') ts++;
+        }
+    }
+    if (!done) { snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+    for (i = 0; i < n; i++) {
+        char kind;
+        int t_of = -1, shared = 1;
+        if (done[i]) continue;
+        vla_conv_canonical(src[i].name, nm, sizeof nm);
+        if (!strncmp(nm, "encoder.task_embed.", 19) || !strncmp(nm, "decoder.task_embed.", 19)) { done[i] = 1; continue; } /* aliases */
+        kind = vla_conv__peft_map(nm, task, sizeof task, rest, sizeof rest);
+        if (!kind) continue;
+        done[i] = 1;
+        if (kind == 'H') {
+            snprintf(out, sizeof out, "H.%s", rest);
+            if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); return -1; }
+            count++; method = 3;
+            continue;
+        }
+        if (kind == 'T') {
+            snprintf(out, sizeof out, "H.task.%s", task);
+            if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); return -1; }
+            count++; method = 3;
+            continue;
+        }
+        /* the same module for every task?  (a "single" module is registered
+         * under each task name with one storage) */
+        for (j = 0; j < n_tasks; j++) if (!strcmp(tasks[j], task)) t_of = j;
+        for (j = 0; j < n_tasks && shared; j++) {
+            int found = 0;
+            for (k = 0; k < n; k++) {
+                char nm2[256], t2[64], r2[160];
+                if (vla_conv__peft_map((vla_conv_canonical(src[k].name, nm2, sizeof nm2), nm2), t2, sizeof t2, r2, sizeof r2) == kind &&
+                    !strcmp(t2, tasks[j]) && !strcmp(r2, rest)) {
+                    found = 1;
+                    if (!vla_conv__same(&src[k], &src[i])) shared = 0;
+                }
+            }
+            if (!found) shared = 0;
+        }
+        if (t_of < 0 || n_tasks < 2) shared = 0;
+        if (shared) { /* mark every task's copy as done, write one "*" */
+            for (k = 0; k < n; k++) {
+                char nm2[256], t2[64], r2[160];
+                vla_conv_canonical(src[k].name, nm2, sizeof nm2);
+                if (vla_conv__peft_map(nm2, t2, sizeof t2, r2, sizeof r2) == kind && !strcmp(r2, rest)) done[k] = 1;
+            }
+            snprintf(out, sizeof out, "%c.*.%s", kind, rest);
+        } else {
+            snprintf(out, sizeof out, "%c.%s.%s", kind, task, rest);
+        }
+        if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); return -1; }
+        count++;
+        if (kind == 'L') method = 4;
+        else if (kind == 'P') method = 5;
+        else if (!method) method = strstr(rest, ".rule") || strstr(rest, ".W") ? 2 : 1;
+        else if (method == 1 && (strstr(rest, ".rule") || strstr(rest, ".W"))) method = 2;
+    }
+    free(done);
+    if (!count) return 0;
+    mname = method == 1 ? "adapter" : method == 2 ? "compacter" : method == 3 ? "hyperformer" : method == 4 ? "lora" : "prompt";
+    vla_conv_str(cv, "general.architecture", "vladapter");
+    vla_conv_str(cv, "general.type", "adapter");
+    vla_conv_str(cv, "vladapter.adapter.method", mname);
+    {
+        const vla_json *lc = vla_json_get(config, "lora_config");
+        double alpha = vla_json_num(lc, "lora_alpha", vla_json_num(config, "lora_alpha", 32));
+        if (method == 4) vla_conv_f32(cv, "vladapter.adapter.lora_alpha", (float)alpha);
+    }
+    cv->n_tasks = n_tasks;
+    for (j = 0; j < n_tasks; j++) {
+        int pref = (int)vla_json_num(config, "use_tasks_prompts", 0) ||
+                   ((int)vla_json_num(config, "use_single_adapter", 0) || (int)vla_json_num(config, "use_single_lora", 0) ||
+                    (int)vla_json_num(config, "use_single_prompt", 0));
+        snprintf(cv->task_names[j], sizeof cv->task_names[j], "%s", tasks[j]);
+        /* the official text prefixes (multitask.py; "gpa: " is the code's spelling) */
+        cv->task_prefix[j][0] = 0;
+        if (pref) {
+            if (!strcmp(tasks[j], "vqa")) snprintf(cv->task_prefix[j], 32, "vqa: ");
+            else if (!strcmp(tasks[j], "gqa")) snprintf(cv->task_prefix[j], 32, "gpa: ");
+            else if (!strcmp(tasks[j], "nlvr")) snprintf(cv->task_prefix[j], 32, "nlvr: ");
+            else if (!strcmp(tasks[j], "caption")) snprintf(cv->task_prefix[j], 32, "caption: ");
+        }
+        cv->task_beams[j] = !strcmp(tasks[j], "caption") ? 5 : 1;
+        cv->task_maxlen[j] = 20;
+    }
+    return count;
+}
+
 typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;
 
 static vla_status vla_conv__write_cb(void *user, const void *data, size_t n) {
@@ -544,7 +773,7 @@ static int vla_conv__build(vla_conv *cv, vla_gguf_writer *w, vla_arena *a, void 
     *mem = malloc(bytes);
     if (!*mem) { snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
     vla_arena_init(a, *mem, bytes);
-    if (vla_gguf_writer_init(w, a, cv->n_kv + cv->n_array_kv + 4, cv->n, 64) != VLA_OK) {
+    if (vla_gguf_writer_init(w, a, cv->n_kv + cv->n_array_kv + 10, cv->n, 64) != VLA_OK) {
         snprintf(cv->err, sizeof cv->err, "gguf writer init failed");
         return -1;
     }
@@ -556,6 +785,18 @@ static int vla_conv__build(vla_conv *cv, vla_gguf_writer *w, vla_arena *a, void 
         else vla_gguf_add_str(w, k->key, k->s, strlen(k->s));
     }
     if (cv->add_arrays) cv->add_arrays(cv->add_arrays_user, w);
+    if (cv->fingerprint) vla_gguf_add_u64(w, "vladapter.fingerprint", cv->fingerprint);
+    if (cv->base_fingerprint) vla_gguf_add_u64(w, "vladapter.adapter.base_fingerprint", cv->base_fingerprint);
+    if (cv->n_tasks > 0) {
+        for (i = 0; i < cv->n_tasks; i++) {
+            cv->task_str[i].s = cv->task_names[i]; cv->task_str[i].n = strlen(cv->task_names[i]);
+            cv->prefix_str[i].s = cv->task_prefix[i]; cv->prefix_str[i].n = strlen(cv->task_prefix[i]);
+        }
+        vla_gguf_add_arr(w, "vladapter.adapter.tasks", VLA_GGUF_STRING, cv->task_str, (uint64_t)cv->n_tasks);
+        vla_gguf_add_arr(w, "vladapter.adapter.prefixes", VLA_GGUF_STRING, cv->prefix_str, (uint64_t)cv->n_tasks);
+        vla_gguf_add_arr(w, "vladapter.adapter.num_beams", VLA_GGUF_U32, cv->task_beams, (uint64_t)cv->n_tasks);
+        vla_gguf_add_arr(w, "vladapter.adapter.max_length", VLA_GGUF_U32, cv->task_maxlen, (uint64_t)cv->n_tasks);
+    }
     for (i = 0; i < cv->n; i++) vla_gguf_add_tensor(w, cv->t[i].name, cv->t[i].type, cv->t[i].n_dims, cv->t[i].ne, cv->t[i].data);
     if (w->err) { snprintf(cv->err, sizeof cv->err, "gguf writer: %s", vla_status_str(w->err)); return -1; }
     return 0;
