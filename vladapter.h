@@ -771,11 +771,6 @@ VLA_DEF int vla_adapter_find_task(const vla_adapter *a, const char *task);
  * (ctx max_adapter_dim). */
 VLA_DEF int vla_adapter_prompt_len(const vla_adapter *a);
 VLA_DEF int vla_adapter_max_dim(const vla_adapter *a);
-/* What a context needs to run this set: the longest prompt any task
- * prepends (ctx max_prompt_len) and the widest adapter / LoRA rank
- * (ctx max_adapter_dim). */
-VLA_DEF int vla_adapter_prompt_len(const vla_adapter *a);
-VLA_DEF int vla_adapter_max_dim(const vla_adapter *a);
 /* Name, text prefix ("vqa: ", or empty) and decoding preset of task i. */
 VLA_DEF vla_status vla_adapter_task(const vla_adapter *a, int i, vla_str *name, vla_str *prefix, vla_gen_params *preset);
 /* Select the adapter set and task for the next requests (a = NULL: the base
@@ -4353,13 +4348,6 @@ VLA_DEF vla_status vla_adapter_attach(vla_adapter **out, const vla_model *m, voi
 VLA_DEF void vla_adapter_detach(vla_adapter *a) { if (a) a->attached = 0; }
 VLA_DEF const char *vla_adapter_method(const vla_adapter *a) { return a ? vla__method_names[a->method] : "none"; }
 VLA_DEF int vla_adapter_n_tasks(const vla_adapter *a) { return a ? a->n_tasks : 0; }
-VLA_DEF int vla_adapter_max_dim(const vla_adapter *a) { return a ? a->max_dim : 0; }
-VLA_DEF int vla_adapter_prompt_len(const vla_adapter *a) {
-    int i, n = 0;
-    for (i = 0; a && i < a->n_tasks; i++)
-        if (a->tasks[i].prompt && a->tasks[i].n_prompt > n) n = a->tasks[i].n_prompt;
-    return n;
-}
 VLA_DEF int vla_adapter_max_dim(const vla_adapter *a) { return a ? a->max_dim : 0; }
 VLA_DEF int vla_adapter_prompt_len(const vla_adapter *a) {
     int i, n = 0;
