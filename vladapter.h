@@ -779,6 +779,198 @@ VLA_DEF vla_status vla_ctx_set_adapter(vla_ctx *c, const vla_adapter *a, const c
 /* 64-bit fingerprint stored in a model file by the converter (0 if none). */
 VLA_DEF uint64_t vla_model_fingerprint(const vla_model *m);
 
+/* ============================================================================
+ * [D11] Tokenizer: GPT-2 / RoBERTa byte-level BPE, as BART and VL-Adapter use it
+ * ============================================================================
+ * Reproduces, id for id and byte for byte, the official slow tokenizer
+ * (transformers 4.2.1 BartTokenizer: vocab.json + merges.txt of bart-base,
+ * add_prefix_space False, errors "replace", clean_up_tokenization_spaces on)
+ * and VL-Adapter's 200 added tokens:
+ *     <extra_id_99> .. <extra_id_0>          = ids 50265 .. 50364
+ *     <vis_extra_id_99> .. <vis_extra_id_0>  = ids 50365 .. 50464
+ * The same tables serve two tokenizers, chosen per call: use_added_tokens = 0
+ * is plain BART (the added tokens are ordinary text, BPE'd like any other),
+ * 1 is VL-Adapter's tokenizer (they are cut out of the text as single ids).
+ *
+ *     size_t persistent, peak;
+ *     vla_tokenizer_mem_req(&gguf, &persistent, &peak);        // or measure
+ *     vla_tokenizer_init(&tok, &gguf, &arena);                 // tables
+ *     vla_tokenize(tok, &arena, "vqa: what is it?", 16, 1, 1, 20, ids, 20, &n);
+ *     vla_detokenize(tok, ids, n, 1, 1, text, sizeof text, &len);
+ *
+ * ENCODE (vla_tokenize), in this order:
+ *  1. Blank text: text that is empty or only whitespace in Python's sense
+ *     (White_Space plus U+001C..U+001F) gives no ids at all: "" and "\x1c"
+ *     both encode to [<s>, </s>].  Only the whole text is tested.
+ *  2. Special tokens (<s> </s> <pad> <unk> <mask>, plus the 200 added ones
+ *     when use_added_tokens = 1) are cut out wherever their exact spelling
+ *     occurs ("Hello<mask>world" -> Hello, <mask>, world).  Whitespace
+ *     (Python's set) next to one is removed from the neighbouring text:
+ *     before <mask> only ("a <mask> b" -> a, <mask>, Ġb), on both sides of
+ *     an added token, never for <s> </s> <pad> <unk>.  Text left empty
+ *     disappears; any other text between cuts is tokenized on its own.
+ *  3. Pre-split each text piece with GPT-2's pattern (Unicode 15.0 classes):
+ *     's 't 're 've 'm 'll 'd (lower case, only where a piece starts);
+ *     an optional U+0020 + a run of letters (L*); the same with numbers
+ *     (N*); the same with anything else that is not White_Space; a
+ *     White_Space run (all of it at the end of the text, otherwise all but
+ *     its last character, which starts the next piece).
+ *  4. Each piece's UTF-8 bytes are BPE'd: start with one symbol per byte,
+ *     repeatedly take the adjacent pair with the lowest merge rank and merge
+ *     all its occurrences left to right, until no pair has a rule.
+ *  5. Truncation (max_length M > 0): <s> and </s> count towards M, the first
+ *     M - 2 content ids are kept (M = 1 still gives [<s>, </s>]).
+ *  6. add_special adds <s> in front and </s> at the end.
+ * Invalid UTF-8 in the input (Python strings cannot hold it) is accepted:
+ * each byte that does not start a valid sequence is a character of the
+ * "anything else" class and goes through BPE as that byte.
+ *
+ * DECODE (vla_detokenize):
+ *  - skip_special drops every special id: <s> <pad> </s> <unk> <mask> (token
+ *    type control/unknown) and the added tokens (user-defined).
+ *  - The remaining ids form units: each maximal run of base-vocabulary ids
+ *    (special ones included when kept) becomes bytes through the inverse
+ *    byte alphabet and is decoded as UTF-8 as one unit; each added token is
+ *    a unit of its own; units are joined with one space:
+ *    [<s>, <extra_id_0>, </s>] -> "<s> <extra_id_0> </s>".
+ *  - Invalid UTF-8 becomes one U+FFFD per maximal subpart (Python's
+ *    errors="replace"): E2 82 -> 1, ED A0 80 -> 3, C0 AF -> 2.
+ *  - clean_up_spaces applies Python's ten replacements, in order, each over
+ *    the result of the previous one: " ." " ?" " !" " ," lose their space,
+ *    " ' " -> "'", and " n't" " 'm" " 's" " 've" " 're" lose their space.
+ *
+ * GGUF KEYS (written by tools/vla_tokconv.h; ggml's names, so other GGUF
+ * tools read the vocabulary too):
+ *   tokenizer.ggml.model          string  "gpt2" (required)
+ *   tokenizer.ggml.pre            string  "gpt-2" (informational, not read)
+ *   tokenizer.ggml.tokens         string array [n_tokens], indexed by id.
+ *                                 Normal tokens are spelled exactly as in
+ *                                 vocab.json, i.e. in GPT-2's byte alphabet
+ *                                 ("Ġthe"); control and user-defined tokens
+ *                                 are their literal text ("<s>").
+ *   tokenizer.ggml.token_type     int32 array [n_tokens]: 1 normal,
+ *                                 2 unknown, 3 control (<s> <pad> </s> <unk>
+ *                                 <mask>), 4 user-defined (the added
+ *                                 tokens; they must be the last ids).
+ *                                 Types 2/3/4 are "special": cut out of the
+ *                                 text, dropped by skip_special.
+ *   tokenizer.ggml.merges         string array [n_merges], "A B" in rank order
+ *                                 (rank = index), both parts and the result AB
+ *                                 normal tokens
+ *   tokenizer.ggml.bos_token_id, eos_token_id, unknown_token_id,
+ *   padding_token_id              u32 (required); mask_token_id u32 (optional)
+ *   tokenizer.ggml.add_bos_token, add_eos_token   bool (informational)
+ *   vladapter.tokenizer.lstrip_ids  int32 array: special tokens that remove
+ *                                 the whitespace on their left (<mask> and the
+ *                                 added tokens)
+ *   vladapter.tokenizer.rstrip_ids  int32 array: special tokens that remove
+ *                                 the whitespace on their right (the added
+ *                                 tokens)
+ * vla_tokenizer_init validates all of it (alphabet of every normal token,
+ * UTF-8 of every special token, no duplicate tokens or merges, every merge
+ * part and result present and normal, all 256 one-byte tokens present, ids
+ * in range, limits below) and returns VLA_ERR_FORMAT for a bad file,
+ * VLA_ERR_NOT_FOUND if there is no tokenizer.ggml.model key, and
+ * VLA_ERR_UNSUPPORTED for a model other than "gpt2".
+ *
+ * MEMORY.  Zero copy: token strings stay in the GGUF buffer, which must stay
+ * alive and unchanged while the tokenizer is used.  Persistent tables:
+ *     8 bytes per token          id -> (offset, length, type, flags)
+ *     12 bytes per merge         rank -> (left id, right id, merged id)
+ *     4 * P(n_merges) bytes      hash (left, right) -> rank
+ *     4 * P(n_special) bytes     hash of special-token spellings
+ *     about 1.2 KB               the tokenizer struct (byte -> id table)
+ * where P(n) is the smallest power of two >= 2n (at least 16).  During init
+ * only, 4 * P(n_tokens) bytes of scratch (hash spelling -> id) are used and
+ * released.  BART with VL tokens (50465 tokens, 50000 merges, 205 special):
+ * 1,531,328 bytes persistent, 2,055,616 peak.  With a measuring arena init
+ * only counts (reads the file's counts and token types, builds nothing,
+ * checks less); *out must then not be used.
+ * vla_tokenize needs 28 bytes of scratch per input byte (BPE symbols and a
+ * min-heap of candidate merges: O(n log n) for any piece, no quadratic
+ * case), vla_tokenize_scratch_size(len) rounded to VLA_ALIGN, released on
+ * return.  vla_detokenize needs no memory at all.
+ * Time: linear in the text apart from BPE's log factor; special tokens are
+ * found with a 256-bit first-byte map and one hash pass of at most 255 bytes
+ * where a spelling may start (100 KB of one letter: a few milliseconds).
+ *
+ * LIMITS (VLA_ERR_FORMAT in a file, VLA_ERR_RANGE for a text):
+ *   VLA_TOKENIZER_MAX_TOKENS  tokens and merges in a file (1 << 22 each)
+ *   VLA_TOKENIZER_MAX_TEXT    bytes of one vla_tokenize text (1 << 24)
+ *   a token's stored spelling: 1..65535 bytes; special tokens 1..255 bytes
+ *
+ * OUTPUT BUFFERS.  When ids or text do not fit, the call writes what fits,
+ * stores the full size in *n_ids / *len and returns VLA_ERR_NOMEM; call again
+ * with a bigger buffer (vla_detokenize with out = NULL, cap = 0 is a size
+ * query).  Decoded text is always NUL-terminated when cap > 0 and is cut at
+ * a UTF-8 character boundary.
+ *
+ * Threads: an initialised tokenizer is read-only; any number of threads may
+ * use it at once, each with its own scratch arena.
+ */
+#define VLADAPTER_TOKENIZER_H 1
+
+
+#ifndef VLA_TOKENIZER_MAX_TOKENS
+#define VLA_TOKENIZER_MAX_TOKENS (1 << 22)
+#endif
+#ifndef VLA_TOKENIZER_MAX_TEXT
+#define VLA_TOKENIZER_MAX_TEXT ((size_t)1 << 24)
+#endif
+
+/* Token types (ggml's numbering). */
+#define VLA_TOKEN_NORMAL 1
+#define VLA_TOKEN_UNKNOWN 2
+#define VLA_TOKEN_CONTROL 3
+#define VLA_TOKEN_USER_DEFINED 4
+
+typedef struct vla_tokenizer vla_tokenizer; /* lives in the arena */
+
+typedef struct vla_tokenizer_info {
+    int32_t n_tokens;  /* all ids, added tokens included (50465)                  */
+    int32_t n_base;    /* ids before the added (user-defined) tokens (50265)      */
+    int32_t n_merges;  /* 50000                                                    */
+    int32_t n_special; /* control/unknown/user-defined tokens (205)               */
+    int32_t bos, eos, pad, unk; /* 0, 2, 1, 3                                      */
+    int32_t mask;      /* 50264, or -1 if the file names none                     */
+} vla_tokenizer_info;
+
+/* Build the tables from an opened GGUF (g and its buffer must outlive the
+ * tokenizer).  With a measuring arena: size query only (see MEMORY). */
+VLA_DEF vla_status vla_tokenizer_init(vla_tokenizer **out, const vla_gguf *g, vla_arena *a);
+/* Bytes init takes: persistent (stays) and peak (persistent + init scratch). */
+VLA_DEF vla_status vla_tokenizer_mem_req(const vla_gguf *g, size_t *persistent, size_t *peak);
+VLA_DEF vla_tokenizer_info vla_tokenizer_get_info(const vla_tokenizer *t);
+
+/* The stored spelling of a token (zero copy, not NUL-terminated): byte-alphabet
+ * form for normal tokens ("Ġworld"), literal text for special ones.  These are
+ * the strings BartTokenizer.tokenize() returns.  type (may be NULL) receives
+ * VLA_TOKEN_*.  VLA_ERR_RANGE for an id outside [0, n_tokens). */
+VLA_DEF vla_status vla_tokenizer_token(const vla_tokenizer *t, int32_t id, vla_str *text, int *type);
+/* The raw bytes a token stands for ("Ġworld" -> " world"), for streaming
+ * output; may be part of a UTF-8 character.  NOMEM if cap < *len. */
+VLA_DEF vla_status vla_tokenizer_token_bytes(const vla_tokenizer *t, int32_t id, unsigned char *buf, size_t cap,
+                                             size_t *len);
+
+/* Scratch bytes vla_tokenize needs for a text of up to max_text_bytes. */
+VLA_DEF size_t vla_tokenize_scratch_size(size_t max_text_bytes);
+/* text[0, len) (UTF-8, no NUL needed) -> ids[0, *n_ids).
+ *   add_special       1: <s> ... </s> around the content (encode()), 0: not
+ *   use_added_tokens  1: VL-Adapter's tokenizer, 0: plain BART
+ *   max_length        0: no truncation; M > 0: at most M ids in all (HF's
+ *                     truncation=True for one sequence)
+ * scratch: a real (not measuring) arena with vla_tokenize_scratch_size(len)
+ * free bytes.  VLA_ERR_RANGE if len > VLA_TOKENIZER_MAX_TEXT. */
+VLA_DEF vla_status vla_tokenize(const vla_tokenizer *t, vla_arena *scratch, const char *text, size_t len,
+                                int add_special, int use_added_tokens, int max_length, int32_t *ids, int max_ids,
+                                int *n_ids);
+/* ids[0, n) -> UTF-8 text out[0, *len) + NUL (tokenizer.decode()).
+ * VLA_ERR_RANGE (nothing written) if an id is outside [0, n_tokens). */
+VLA_DEF vla_status vla_detokenize(const vla_tokenizer *t, const int32_t *ids, int n, int skip_special,
+                                  int clean_up_spaces, char *out, size_t cap, size_t *len);
+/* The tokenizer of a loaded model (NULL if its file has none). */
+VLA_DEF const vla_tokenizer *vla_model_tokenizer(const vla_model *m);
+
 #ifdef __cplusplus
 }
 #endif
@@ -2139,6 +2331,7 @@ struct vla_model {
     vla_hparams hp;
     vla_logger log;
     vla__weights w;
+    vla_tokenizer *tok;             /* NULL when the file has no tokenizer       */
     /* CLIP trunk (hp.has_clip): BatchNorm folded into every convolution */
     vla__conv clip_stem[3];         /* 3x3: 3 -> w/2 (stride 2), w/2 -> w/2, w/2 -> w */
     vla__bottleneck *clip_blocks;   /* all stages, in order                      */
@@ -2355,6 +2548,12 @@ static vla_status vla__model_alloc(vla_model **out, vla_arena *a, const void *gg
         return st;
     }
     if ((st = vla__read_hparams(&m->gguf, &m->log, &m->hp)) != VLA_OK) return st;
+    {   /* the tokenizer, when the file carries one */
+        vla_gguf_kv kv;
+        if (vla_gguf_get_kv(&m->gguf, "tokenizer.ggml.tokens", &kv) == VLA_OK &&
+            (st = vla_tokenizer_init(&m->tok, &m->gguf, a)) != VLA_OK)
+            return st;
+    }
     m->w.enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(m->hp.n_enc_layers + 1));
     m->w.dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(m->hp.n_dec_layers + 1));
     m->clip_blocks = (vla__bottleneck *)vla_arena_alloc(a, sizeof(vla__bottleneck) * (size_t)(m->hp.clip_blocks[0] + m->hp.clip_blocks[1] + m->hp.clip_blocks[2] + m->hp.clip_blocks[3] + 1));
@@ -2480,6 +2679,7 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
 
 VLA_DEF const vla_hparams *vla_model_hparams(const vla_model *m) { return &m->hp; }
 VLA_DEF const vla_gguf *vla_model_gguf(const vla_model *m) { return &m->gguf; }
+VLA_DEF const vla_tokenizer *vla_model_tokenizer(const vla_model *m) { return m ? m->tok : NULL; }
 
 /* Parameter-efficient modules as the forward pass sees them ([I12] builds them). */
 enum { VLA__M_ADAPTER = 1, VLA__M_COMPACTER, VLA__M_HYPERFORMER, VLA__M_LORA, VLA__M_PROMPT };
@@ -4370,6 +4570,1057 @@ VLA_DEF vla_status vla_adapter_task(const vla_adapter *a, int i, vla_str *name, 
     if (prefix) *prefix = a->tasks[i].prefix;
     if (preset) *preset = a->tasks[i].preset;
     return VLA_OK;
+}
+
+
+/* ==========================================================================
+ * [I13] Tokenizer
+ * ========================================================================== */
+
+/* ---- Unicode 15.0 classes ------------------------------------------------
+ * The pre-split must use Unicode 15.0 (the `regex` module that produced the
+ * reference outputs), not an older table: U+11F04 (a letter new in 15.0)
+ * followed by "'s" ends with the contraction 's only with 15.0 classes. */
+
+/* BEGIN generated by tools/gen_unicode_tables.c from Unicode 15.0.0 UnicodeData.txt and
+ * PropList.txt (25 White_Space code points). Do not edit; rebuild with
+ *   cc -std=c99 -O2 -o gen_unicode_tables tools/gen_unicode_tables.c
+ *   ./gen_unicode_tables /usr/share/unicode > tables.inc
+ * and paste tables.inc over this block. */
+/* L* = Lu Ll Lt Lm Lo: 659 ranges */
+static const uint32_t vla__uc_letter[659][2] = {
+    {0x41, 0x5A}, {0x61, 0x7A}, {0xAA, 0xAA}, {0xB5, 0xB5}, {0xBA, 0xBA},
+    {0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x2C1}, {0x2C6, 0x2D1}, {0x2E0, 0x2E4},
+    {0x2EC, 0x2EC}, {0x2EE, 0x2EE}, {0x370, 0x374}, {0x376, 0x377}, {0x37A, 0x37D},
+    {0x37F, 0x37F}, {0x386, 0x386}, {0x388, 0x38A}, {0x38C, 0x38C}, {0x38E, 0x3A1},
+    {0x3A3, 0x3F5}, {0x3F7, 0x481}, {0x48A, 0x52F}, {0x531, 0x556}, {0x559, 0x559},
+    {0x560, 0x588}, {0x5D0, 0x5EA}, {0x5EF, 0x5F2}, {0x620, 0x64A}, {0x66E, 0x66F},
+    {0x671, 0x6D3}, {0x6D5, 0x6D5}, {0x6E5, 0x6E6}, {0x6EE, 0x6EF}, {0x6FA, 0x6FC},
+    {0x6FF, 0x6FF}, {0x710, 0x710}, {0x712, 0x72F}, {0x74D, 0x7A5}, {0x7B1, 0x7B1},
+    {0x7CA, 0x7EA}, {0x7F4, 0x7F5}, {0x7FA, 0x7FA}, {0x800, 0x815}, {0x81A, 0x81A},
+    {0x824, 0x824}, {0x828, 0x828}, {0x840, 0x858}, {0x860, 0x86A}, {0x870, 0x887},
+    {0x889, 0x88E}, {0x8A0, 0x8C9}, {0x904, 0x939}, {0x93D, 0x93D}, {0x950, 0x950},
+    {0x958, 0x961}, {0x971, 0x980}, {0x985, 0x98C}, {0x98F, 0x990}, {0x993, 0x9A8},
+    {0x9AA, 0x9B0}, {0x9B2, 0x9B2}, {0x9B6, 0x9B9}, {0x9BD, 0x9BD}, {0x9CE, 0x9CE},
+    {0x9DC, 0x9DD}, {0x9DF, 0x9E1}, {0x9F0, 0x9F1}, {0x9FC, 0x9FC}, {0xA05, 0xA0A},
+    {0xA0F, 0xA10}, {0xA13, 0xA28}, {0xA2A, 0xA30}, {0xA32, 0xA33}, {0xA35, 0xA36},
+    {0xA38, 0xA39}, {0xA59, 0xA5C}, {0xA5E, 0xA5E}, {0xA72, 0xA74}, {0xA85, 0xA8D},
+    {0xA8F, 0xA91}, {0xA93, 0xAA8}, {0xAAA, 0xAB0}, {0xAB2, 0xAB3}, {0xAB5, 0xAB9},
+    {0xABD, 0xABD}, {0xAD0, 0xAD0}, {0xAE0, 0xAE1}, {0xAF9, 0xAF9}, {0xB05, 0xB0C},
+    {0xB0F, 0xB10}, {0xB13, 0xB28}, {0xB2A, 0xB30}, {0xB32, 0xB33}, {0xB35, 0xB39},
+    {0xB3D, 0xB3D}, {0xB5C, 0xB5D}, {0xB5F, 0xB61}, {0xB71, 0xB71}, {0xB83, 0xB83},
+    {0xB85, 0xB8A}, {0xB8E, 0xB90}, {0xB92, 0xB95}, {0xB99, 0xB9A}, {0xB9C, 0xB9C},
+    {0xB9E, 0xB9F}, {0xBA3, 0xBA4}, {0xBA8, 0xBAA}, {0xBAE, 0xBB9}, {0xBD0, 0xBD0},
+    {0xC05, 0xC0C}, {0xC0E, 0xC10}, {0xC12, 0xC28}, {0xC2A, 0xC39}, {0xC3D, 0xC3D},
+    {0xC58, 0xC5A}, {0xC5D, 0xC5D}, {0xC60, 0xC61}, {0xC80, 0xC80}, {0xC85, 0xC8C},
+    {0xC8E, 0xC90}, {0xC92, 0xCA8}, {0xCAA, 0xCB3}, {0xCB5, 0xCB9}, {0xCBD, 0xCBD},
+    {0xCDD, 0xCDE}, {0xCE0, 0xCE1}, {0xCF1, 0xCF2}, {0xD04, 0xD0C}, {0xD0E, 0xD10},
+    {0xD12, 0xD3A}, {0xD3D, 0xD3D}, {0xD4E, 0xD4E}, {0xD54, 0xD56}, {0xD5F, 0xD61},
+    {0xD7A, 0xD7F}, {0xD85, 0xD96}, {0xD9A, 0xDB1}, {0xDB3, 0xDBB}, {0xDBD, 0xDBD},
+    {0xDC0, 0xDC6}, {0xE01, 0xE30}, {0xE32, 0xE33}, {0xE40, 0xE46}, {0xE81, 0xE82},
+    {0xE84, 0xE84}, {0xE86, 0xE8A}, {0xE8C, 0xEA3}, {0xEA5, 0xEA5}, {0xEA7, 0xEB0},
+    {0xEB2, 0xEB3}, {0xEBD, 0xEBD}, {0xEC0, 0xEC4}, {0xEC6, 0xEC6}, {0xEDC, 0xEDF},
+    {0xF00, 0xF00}, {0xF40, 0xF47}, {0xF49, 0xF6C}, {0xF88, 0xF8C}, {0x1000, 0x102A},
+    {0x103F, 0x103F}, {0x1050, 0x1055}, {0x105A, 0x105D}, {0x1061, 0x1061}, {0x1065, 0x1066},
+    {0x106E, 0x1070}, {0x1075, 0x1081}, {0x108E, 0x108E}, {0x10A0, 0x10C5}, {0x10C7, 0x10C7},
+    {0x10CD, 0x10CD}, {0x10D0, 0x10FA}, {0x10FC, 0x1248}, {0x124A, 0x124D}, {0x1250, 0x1256},
+    {0x1258, 0x1258}, {0x125A, 0x125D}, {0x1260, 0x1288}, {0x128A, 0x128D}, {0x1290, 0x12B0},
+    {0x12B2, 0x12B5}, {0x12B8, 0x12BE}, {0x12C0, 0x12C0}, {0x12C2, 0x12C5}, {0x12C8, 0x12D6},
+    {0x12D8, 0x1310}, {0x1312, 0x1315}, {0x1318, 0x135A}, {0x1380, 0x138F}, {0x13A0, 0x13F5},
+    {0x13F8, 0x13FD}, {0x1401, 0x166C}, {0x166F, 0x167F}, {0x1681, 0x169A}, {0x16A0, 0x16EA},
+    {0x16F1, 0x16F8}, {0x1700, 0x1711}, {0x171F, 0x1731}, {0x1740, 0x1751}, {0x1760, 0x176C},
+    {0x176E, 0x1770}, {0x1780, 0x17B3}, {0x17D7, 0x17D7}, {0x17DC, 0x17DC}, {0x1820, 0x1878},
+    {0x1880, 0x1884}, {0x1887, 0x18A8}, {0x18AA, 0x18AA}, {0x18B0, 0x18F5}, {0x1900, 0x191E},
+    {0x1950, 0x196D}, {0x1970, 0x1974}, {0x1980, 0x19AB}, {0x19B0, 0x19C9}, {0x1A00, 0x1A16},
+    {0x1A20, 0x1A54}, {0x1AA7, 0x1AA7}, {0x1B05, 0x1B33}, {0x1B45, 0x1B4C}, {0x1B83, 0x1BA0},
+    {0x1BAE, 0x1BAF}, {0x1BBA, 0x1BE5}, {0x1C00, 0x1C23}, {0x1C4D, 0x1C4F}, {0x1C5A, 0x1C7D},
+    {0x1C80, 0x1C88}, {0x1C90, 0x1CBA}, {0x1CBD, 0x1CBF}, {0x1CE9, 0x1CEC}, {0x1CEE, 0x1CF3},
+    {0x1CF5, 0x1CF6}, {0x1CFA, 0x1CFA}, {0x1D00, 0x1DBF}, {0x1E00, 0x1F15}, {0x1F18, 0x1F1D},
+    {0x1F20, 0x1F45}, {0x1F48, 0x1F4D}, {0x1F50, 0x1F57}, {0x1F59, 0x1F59}, {0x1F5B, 0x1F5B},
+    {0x1F5D, 0x1F5D}, {0x1F5F, 0x1F7D}, {0x1F80, 0x1FB4}, {0x1FB6, 0x1FBC}, {0x1FBE, 0x1FBE},
+    {0x1FC2, 0x1FC4}, {0x1FC6, 0x1FCC}, {0x1FD0, 0x1FD3}, {0x1FD6, 0x1FDB}, {0x1FE0, 0x1FEC},
+    {0x1FF2, 0x1FF4}, {0x1FF6, 0x1FFC}, {0x2071, 0x2071}, {0x207F, 0x207F}, {0x2090, 0x209C},
+    {0x2102, 0x2102}, {0x2107, 0x2107}, {0x210A, 0x2113}, {0x2115, 0x2115}, {0x2119, 0x211D},
+    {0x2124, 0x2124}, {0x2126, 0x2126}, {0x2128, 0x2128}, {0x212A, 0x212D}, {0x212F, 0x2139},
+    {0x213C, 0x213F}, {0x2145, 0x2149}, {0x214E, 0x214E}, {0x2183, 0x2184}, {0x2C00, 0x2CE4},
+    {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3}, {0x2D00, 0x2D25}, {0x2D27, 0x2D27}, {0x2D2D, 0x2D2D},
+    {0x2D30, 0x2D67}, {0x2D6F, 0x2D6F}, {0x2D80, 0x2D96}, {0x2DA0, 0x2DA6}, {0x2DA8, 0x2DAE},
+    {0x2DB0, 0x2DB6}, {0x2DB8, 0x2DBE}, {0x2DC0, 0x2DC6}, {0x2DC8, 0x2DCE}, {0x2DD0, 0x2DD6},
+    {0x2DD8, 0x2DDE}, {0x2E2F, 0x2E2F}, {0x3005, 0x3006}, {0x3031, 0x3035}, {0x303B, 0x303C},
+    {0x3041, 0x3096}, {0x309D, 0x309F}, {0x30A1, 0x30FA}, {0x30FC, 0x30FF}, {0x3105, 0x312F},
+    {0x3131, 0x318E}, {0x31A0, 0x31BF}, {0x31F0, 0x31FF}, {0x3400, 0x4DBF}, {0x4E00, 0xA48C},
+    {0xA4D0, 0xA4FD}, {0xA500, 0xA60C}, {0xA610, 0xA61F}, {0xA62A, 0xA62B}, {0xA640, 0xA66E},
+    {0xA67F, 0xA69D}, {0xA6A0, 0xA6E5}, {0xA717, 0xA71F}, {0xA722, 0xA788}, {0xA78B, 0xA7CA},
+    {0xA7D0, 0xA7D1}, {0xA7D3, 0xA7D3}, {0xA7D5, 0xA7D9}, {0xA7F2, 0xA801}, {0xA803, 0xA805},
+    {0xA807, 0xA80A}, {0xA80C, 0xA822}, {0xA840, 0xA873}, {0xA882, 0xA8B3}, {0xA8F2, 0xA8F7},
+    {0xA8FB, 0xA8FB}, {0xA8FD, 0xA8FE}, {0xA90A, 0xA925}, {0xA930, 0xA946}, {0xA960, 0xA97C},
+    {0xA984, 0xA9B2}, {0xA9CF, 0xA9CF}, {0xA9E0, 0xA9E4}, {0xA9E6, 0xA9EF}, {0xA9FA, 0xA9FE},
+    {0xAA00, 0xAA28}, {0xAA40, 0xAA42}, {0xAA44, 0xAA4B}, {0xAA60, 0xAA76}, {0xAA7A, 0xAA7A},
+    {0xAA7E, 0xAAAF}, {0xAAB1, 0xAAB1}, {0xAAB5, 0xAAB6}, {0xAAB9, 0xAABD}, {0xAAC0, 0xAAC0},
+    {0xAAC2, 0xAAC2}, {0xAADB, 0xAADD}, {0xAAE0, 0xAAEA}, {0xAAF2, 0xAAF4}, {0xAB01, 0xAB06},
+    {0xAB09, 0xAB0E}, {0xAB11, 0xAB16}, {0xAB20, 0xAB26}, {0xAB28, 0xAB2E}, {0xAB30, 0xAB5A},
+    {0xAB5C, 0xAB69}, {0xAB70, 0xABE2}, {0xAC00, 0xD7A3}, {0xD7B0, 0xD7C6}, {0xD7CB, 0xD7FB},
+    {0xF900, 0xFA6D}, {0xFA70, 0xFAD9}, {0xFB00, 0xFB06}, {0xFB13, 0xFB17}, {0xFB1D, 0xFB1D},
+    {0xFB1F, 0xFB28}, {0xFB2A, 0xFB36}, {0xFB38, 0xFB3C}, {0xFB3E, 0xFB3E}, {0xFB40, 0xFB41},
+    {0xFB43, 0xFB44}, {0xFB46, 0xFBB1}, {0xFBD3, 0xFD3D}, {0xFD50, 0xFD8F}, {0xFD92, 0xFDC7},
+    {0xFDF0, 0xFDFB}, {0xFE70, 0xFE74}, {0xFE76, 0xFEFC}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A},
+    {0xFF66, 0xFFBE}, {0xFFC2, 0xFFC7}, {0xFFCA, 0xFFCF}, {0xFFD2, 0xFFD7}, {0xFFDA, 0xFFDC},
+    {0x10000, 0x1000B}, {0x1000D, 0x10026}, {0x10028, 0x1003A}, {0x1003C, 0x1003D}, {0x1003F, 0x1004D},
+    {0x10050, 0x1005D}, {0x10080, 0x100FA}, {0x10280, 0x1029C}, {0x102A0, 0x102D0}, {0x10300, 0x1031F},
+    {0x1032D, 0x10340}, {0x10342, 0x10349}, {0x10350, 0x10375}, {0x10380, 0x1039D}, {0x103A0, 0x103C3},
+    {0x103C8, 0x103CF}, {0x10400, 0x1049D}, {0x104B0, 0x104D3}, {0x104D8, 0x104FB}, {0x10500, 0x10527},
+    {0x10530, 0x10563}, {0x10570, 0x1057A}, {0x1057C, 0x1058A}, {0x1058C, 0x10592}, {0x10594, 0x10595},
+    {0x10597, 0x105A1}, {0x105A3, 0x105B1}, {0x105B3, 0x105B9}, {0x105BB, 0x105BC}, {0x10600, 0x10736},
+    {0x10740, 0x10755}, {0x10760, 0x10767}, {0x10780, 0x10785}, {0x10787, 0x107B0}, {0x107B2, 0x107BA},
+    {0x10800, 0x10805}, {0x10808, 0x10808}, {0x1080A, 0x10835}, {0x10837, 0x10838}, {0x1083C, 0x1083C},
+    {0x1083F, 0x10855}, {0x10860, 0x10876}, {0x10880, 0x1089E}, {0x108E0, 0x108F2}, {0x108F4, 0x108F5},
+    {0x10900, 0x10915}, {0x10920, 0x10939}, {0x10980, 0x109B7}, {0x109BE, 0x109BF}, {0x10A00, 0x10A00},
+    {0x10A10, 0x10A13}, {0x10A15, 0x10A17}, {0x10A19, 0x10A35}, {0x10A60, 0x10A7C}, {0x10A80, 0x10A9C},
+    {0x10AC0, 0x10AC7}, {0x10AC9, 0x10AE4}, {0x10B00, 0x10B35}, {0x10B40, 0x10B55}, {0x10B60, 0x10B72},
+    {0x10B80, 0x10B91}, {0x10C00, 0x10C48}, {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x10D00, 0x10D23},
+    {0x10E80, 0x10EA9}, {0x10EB0, 0x10EB1}, {0x10F00, 0x10F1C}, {0x10F27, 0x10F27}, {0x10F30, 0x10F45},
+    {0x10F70, 0x10F81}, {0x10FB0, 0x10FC4}, {0x10FE0, 0x10FF6}, {0x11003, 0x11037}, {0x11071, 0x11072},
+    {0x11075, 0x11075}, {0x11083, 0x110AF}, {0x110D0, 0x110E8}, {0x11103, 0x11126}, {0x11144, 0x11144},
+    {0x11147, 0x11147}, {0x11150, 0x11172}, {0x11176, 0x11176}, {0x11183, 0x111B2}, {0x111C1, 0x111C4},
+    {0x111DA, 0x111DA}, {0x111DC, 0x111DC}, {0x11200, 0x11211}, {0x11213, 0x1122B}, {0x1123F, 0x11240},
+    {0x11280, 0x11286}, {0x11288, 0x11288}, {0x1128A, 0x1128D}, {0x1128F, 0x1129D}, {0x1129F, 0x112A8},
+    {0x112B0, 0x112DE}, {0x11305, 0x1130C}, {0x1130F, 0x11310}, {0x11313, 0x11328}, {0x1132A, 0x11330},
+    {0x11332, 0x11333}, {0x11335, 0x11339}, {0x1133D, 0x1133D}, {0x11350, 0x11350}, {0x1135D, 0x11361},
+    {0x11400, 0x11434}, {0x11447, 0x1144A}, {0x1145F, 0x11461}, {0x11480, 0x114AF}, {0x114C4, 0x114C5},
+    {0x114C7, 0x114C7}, {0x11580, 0x115AE}, {0x115D8, 0x115DB}, {0x11600, 0x1162F}, {0x11644, 0x11644},
+    {0x11680, 0x116AA}, {0x116B8, 0x116B8}, {0x11700, 0x1171A}, {0x11740, 0x11746}, {0x11800, 0x1182B},
+    {0x118A0, 0x118DF}, {0x118FF, 0x11906}, {0x11909, 0x11909}, {0x1190C, 0x11913}, {0x11915, 0x11916},
+    {0x11918, 0x1192F}, {0x1193F, 0x1193F}, {0x11941, 0x11941}, {0x119A0, 0x119A7}, {0x119AA, 0x119D0},
+    {0x119E1, 0x119E1}, {0x119E3, 0x119E3}, {0x11A00, 0x11A00}, {0x11A0B, 0x11A32}, {0x11A3A, 0x11A3A},
+    {0x11A50, 0x11A50}, {0x11A5C, 0x11A89}, {0x11A9D, 0x11A9D}, {0x11AB0, 0x11AF8}, {0x11C00, 0x11C08},
+    {0x11C0A, 0x11C2E}, {0x11C40, 0x11C40}, {0x11C72, 0x11C8F}, {0x11D00, 0x11D06}, {0x11D08, 0x11D09},
+    {0x11D0B, 0x11D30}, {0x11D46, 0x11D46}, {0x11D60, 0x11D65}, {0x11D67, 0x11D68}, {0x11D6A, 0x11D89},
+    {0x11D98, 0x11D98}, {0x11EE0, 0x11EF2}, {0x11F02, 0x11F02}, {0x11F04, 0x11F10}, {0x11F12, 0x11F33},
+    {0x11FB0, 0x11FB0}, {0x12000, 0x12399}, {0x12480, 0x12543}, {0x12F90, 0x12FF0}, {0x13000, 0x1342F},
+    {0x13441, 0x13446}, {0x14400, 0x14646}, {0x16800, 0x16A38}, {0x16A40, 0x16A5E}, {0x16A70, 0x16ABE},
+    {0x16AD0, 0x16AED}, {0x16B00, 0x16B2F}, {0x16B40, 0x16B43}, {0x16B63, 0x16B77}, {0x16B7D, 0x16B8F},
+    {0x16E40, 0x16E7F}, {0x16F00, 0x16F4A}, {0x16F50, 0x16F50}, {0x16F93, 0x16F9F}, {0x16FE0, 0x16FE1},
+    {0x16FE3, 0x16FE3}, {0x17000, 0x187F7}, {0x18800, 0x18CD5}, {0x18D00, 0x18D08}, {0x1AFF0, 0x1AFF3},
+    {0x1AFF5, 0x1AFFB}, {0x1AFFD, 0x1AFFE}, {0x1B000, 0x1B122}, {0x1B132, 0x1B132}, {0x1B150, 0x1B152},
+    {0x1B155, 0x1B155}, {0x1B164, 0x1B167}, {0x1B170, 0x1B2FB}, {0x1BC00, 0x1BC6A}, {0x1BC70, 0x1BC7C},
+    {0x1BC80, 0x1BC88}, {0x1BC90, 0x1BC99}, {0x1D400, 0x1D454}, {0x1D456, 0x1D49C}, {0x1D49E, 0x1D49F},
+    {0x1D4A2, 0x1D4A2}, {0x1D4A5, 0x1D4A6}, {0x1D4A9, 0x1D4AC}, {0x1D4AE, 0x1D4B9}, {0x1D4BB, 0x1D4BB},
+    {0x1D4BD, 0x1D4C3}, {0x1D4C5, 0x1D505}, {0x1D507, 0x1D50A}, {0x1D50D, 0x1D514}, {0x1D516, 0x1D51C},
+    {0x1D51E, 0x1D539}, {0x1D53B, 0x1D53E}, {0x1D540, 0x1D544}, {0x1D546, 0x1D546}, {0x1D54A, 0x1D550},
+    {0x1D552, 0x1D6A5}, {0x1D6A8, 0x1D6C0}, {0x1D6C2, 0x1D6DA}, {0x1D6DC, 0x1D6FA}, {0x1D6FC, 0x1D714},
+    {0x1D716, 0x1D734}, {0x1D736, 0x1D74E}, {0x1D750, 0x1D76E}, {0x1D770, 0x1D788}, {0x1D78A, 0x1D7A8},
+    {0x1D7AA, 0x1D7C2}, {0x1D7C4, 0x1D7CB}, {0x1DF00, 0x1DF1E}, {0x1DF25, 0x1DF2A}, {0x1E030, 0x1E06D},
+    {0x1E100, 0x1E12C}, {0x1E137, 0x1E13D}, {0x1E14E, 0x1E14E}, {0x1E290, 0x1E2AD}, {0x1E2C0, 0x1E2EB},
+    {0x1E4D0, 0x1E4EB}, {0x1E7E0, 0x1E7E6}, {0x1E7E8, 0x1E7EB}, {0x1E7ED, 0x1E7EE}, {0x1E7F0, 0x1E7FE},
+    {0x1E800, 0x1E8C4}, {0x1E900, 0x1E943}, {0x1E94B, 0x1E94B}, {0x1EE00, 0x1EE03}, {0x1EE05, 0x1EE1F},
+    {0x1EE21, 0x1EE22}, {0x1EE24, 0x1EE24}, {0x1EE27, 0x1EE27}, {0x1EE29, 0x1EE32}, {0x1EE34, 0x1EE37},
+    {0x1EE39, 0x1EE39}, {0x1EE3B, 0x1EE3B}, {0x1EE42, 0x1EE42}, {0x1EE47, 0x1EE47}, {0x1EE49, 0x1EE49},
+    {0x1EE4B, 0x1EE4B}, {0x1EE4D, 0x1EE4F}, {0x1EE51, 0x1EE52}, {0x1EE54, 0x1EE54}, {0x1EE57, 0x1EE57},
+    {0x1EE59, 0x1EE59}, {0x1EE5B, 0x1EE5B}, {0x1EE5D, 0x1EE5D}, {0x1EE5F, 0x1EE5F}, {0x1EE61, 0x1EE62},
+    {0x1EE64, 0x1EE64}, {0x1EE67, 0x1EE6A}, {0x1EE6C, 0x1EE72}, {0x1EE74, 0x1EE77}, {0x1EE79, 0x1EE7C},
+    {0x1EE7E, 0x1EE7E}, {0x1EE80, 0x1EE89}, {0x1EE8B, 0x1EE9B}, {0x1EEA1, 0x1EEA3}, {0x1EEA5, 0x1EEA9},
+    {0x1EEAB, 0x1EEBB}, {0x20000, 0x2A6DF}, {0x2A700, 0x2B739}, {0x2B740, 0x2B81D}, {0x2B820, 0x2CEA1},
+    {0x2CEB0, 0x2EBE0}, {0x2F800, 0x2FA1D}, {0x30000, 0x3134A}, {0x31350, 0x323AF},
+};
+/* N* = Nd Nl No: 137 ranges */
+static const uint32_t vla__uc_number[137][2] = {
+    {0x30, 0x39}, {0xB2, 0xB3}, {0xB9, 0xB9}, {0xBC, 0xBE}, {0x660, 0x669},
+    {0x6F0, 0x6F9}, {0x7C0, 0x7C9}, {0x966, 0x96F}, {0x9E6, 0x9EF}, {0x9F4, 0x9F9},
+    {0xA66, 0xA6F}, {0xAE6, 0xAEF}, {0xB66, 0xB6F}, {0xB72, 0xB77}, {0xBE6, 0xBF2},
+    {0xC66, 0xC6F}, {0xC78, 0xC7E}, {0xCE6, 0xCEF}, {0xD58, 0xD5E}, {0xD66, 0xD78},
+    {0xDE6, 0xDEF}, {0xE50, 0xE59}, {0xED0, 0xED9}, {0xF20, 0xF33}, {0x1040, 0x1049},
+    {0x1090, 0x1099}, {0x1369, 0x137C}, {0x16EE, 0x16F0}, {0x17E0, 0x17E9}, {0x17F0, 0x17F9},
+    {0x1810, 0x1819}, {0x1946, 0x194F}, {0x19D0, 0x19DA}, {0x1A80, 0x1A89}, {0x1A90, 0x1A99},
+    {0x1B50, 0x1B59}, {0x1BB0, 0x1BB9}, {0x1C40, 0x1C49}, {0x1C50, 0x1C59}, {0x2070, 0x2070},
+    {0x2074, 0x2079}, {0x2080, 0x2089}, {0x2150, 0x2182}, {0x2185, 0x2189}, {0x2460, 0x249B},
+    {0x24EA, 0x24FF}, {0x2776, 0x2793}, {0x2CFD, 0x2CFD}, {0x3007, 0x3007}, {0x3021, 0x3029},
+    {0x3038, 0x303A}, {0x3192, 0x3195}, {0x3220, 0x3229}, {0x3248, 0x324F}, {0x3251, 0x325F},
+    {0x3280, 0x3289}, {0x32B1, 0x32BF}, {0xA620, 0xA629}, {0xA6E6, 0xA6EF}, {0xA830, 0xA835},
+    {0xA8D0, 0xA8D9}, {0xA900, 0xA909}, {0xA9D0, 0xA9D9}, {0xA9F0, 0xA9F9}, {0xAA50, 0xAA59},
+    {0xABF0, 0xABF9}, {0xFF10, 0xFF19}, {0x10107, 0x10133}, {0x10140, 0x10178}, {0x1018A, 0x1018B},
+    {0x102E1, 0x102FB}, {0x10320, 0x10323}, {0x10341, 0x10341}, {0x1034A, 0x1034A}, {0x103D1, 0x103D5},
+    {0x104A0, 0x104A9}, {0x10858, 0x1085F}, {0x10879, 0x1087F}, {0x108A7, 0x108AF}, {0x108FB, 0x108FF},
+    {0x10916, 0x1091B}, {0x109BC, 0x109BD}, {0x109C0, 0x109CF}, {0x109D2, 0x109FF}, {0x10A40, 0x10A48},
+    {0x10A7D, 0x10A7E}, {0x10A9D, 0x10A9F}, {0x10AEB, 0x10AEF}, {0x10B58, 0x10B5F}, {0x10B78, 0x10B7F},
+    {0x10BA9, 0x10BAF}, {0x10CFA, 0x10CFF}, {0x10D30, 0x10D39}, {0x10E60, 0x10E7E}, {0x10F1D, 0x10F26},
+    {0x10F51, 0x10F54}, {0x10FC5, 0x10FCB}, {0x11052, 0x1106F}, {0x110F0, 0x110F9}, {0x11136, 0x1113F},
+    {0x111D0, 0x111D9}, {0x111E1, 0x111F4}, {0x112F0, 0x112F9}, {0x11450, 0x11459}, {0x114D0, 0x114D9},
+    {0x11650, 0x11659}, {0x116C0, 0x116C9}, {0x11730, 0x1173B}, {0x118E0, 0x118F2}, {0x11950, 0x11959},
+    {0x11C50, 0x11C6C}, {0x11D50, 0x11D59}, {0x11DA0, 0x11DA9}, {0x11F50, 0x11F59}, {0x11FC0, 0x11FD4},
+    {0x12400, 0x1246E}, {0x16A60, 0x16A69}, {0x16AC0, 0x16AC9}, {0x16B50, 0x16B59}, {0x16B5B, 0x16B61},
+    {0x16E80, 0x16E96}, {0x1D2C0, 0x1D2D3}, {0x1D2E0, 0x1D2F3}, {0x1D360, 0x1D378}, {0x1D7CE, 0x1D7FF},
+    {0x1E140, 0x1E149}, {0x1E2F0, 0x1E2F9}, {0x1E4F0, 0x1E4F9}, {0x1E8C7, 0x1E8CF}, {0x1E950, 0x1E959},
+    {0x1EC71, 0x1ECAB}, {0x1ECAD, 0x1ECAF}, {0x1ECB1, 0x1ECB4}, {0x1ED01, 0x1ED2D}, {0x1ED2F, 0x1ED3D},
+    {0x1F100, 0x1F10C}, {0x1FBF0, 0x1FBF9},
+};
+/* White_Space (PropList.txt): 10 ranges */
+static const uint32_t vla__uc_space[10][2] = {
+    {0x9, 0xD}, {0x20, 0x20}, {0x85, 0x85}, {0xA0, 0xA0}, {0x1680, 0x1680},
+    {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
+};
+/* Python str.isspace(): bidi WS/B/S or Zs = White_Space + U+001C..U+001F: 10 ranges */
+static const uint32_t vla__uc_pyspace[10][2] = {
+    {0x9, 0xD}, {0x1C, 0x20}, {0x85, 0x85}, {0xA0, 0xA0}, {0x1680, 0x1680},
+    {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
+};
+/* END generated tables */
+
+#define VLA__CP_BAD 0xFFFFFFFFu /* a byte that does not start valid UTF-8 */
+
+enum { VLA__CL_OTHER = 0, VLA__CL_LETTER = 1, VLA__CL_NUMBER = 2, VLA__CL_SPACE = 3 };
+
+static int vla__uc_has(const uint32_t (*tab)[2], int n, uint32_t cp) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) { /* binary search over sorted, disjoint ranges */
+        int mid = (lo + hi) >> 1;
+        if (cp < tab[mid][0]) hi = mid - 1;
+        else if (cp > tab[mid][1]) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+#define VLA__UC_HAS(tab, cp) vla__uc_has(tab, (int)(sizeof(tab) / sizeof(tab[0])), cp)
+
+/* Pre-split class of a code point: letter (L*), number (N*), White_Space,
+ * or other (everything else, including invalid bytes). */
+static int vla__tok_class(uint32_t cp) {
+    if (cp < 0x80) { /* ASCII fast path */
+        if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return VLA__CL_LETTER;
+        if (cp >= '0' && cp <= '9') return VLA__CL_NUMBER;
+        if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return VLA__CL_SPACE;
+        return VLA__CL_OTHER; /* includes U+001C..U+001F: "x\x1c's" keeps ' and s apart */
+    }
+    if (cp > 0x10FFFF) return VLA__CL_OTHER;
+    if (VLA__UC_HAS(vla__uc_space, cp)) return VLA__CL_SPACE;
+    if (VLA__UC_HAS(vla__uc_letter, cp)) return VLA__CL_LETTER;
+    if (VLA__UC_HAS(vla__uc_number, cp)) return VLA__CL_NUMBER;
+    return VLA__CL_OTHER;
+}
+
+/* Python's str.isspace(): White_Space plus U+001C..U+001F ("\x1c" is blank). */
+static int vla__tok_pyspace(uint32_t cp) {
+    if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F);
+    return cp <= 0x10FFFF && VLA__UC_HAS(vla__uc_pyspace, cp);
+}
+
+/* ---- UTF-8 ---------------------------------------------------------------
+ * One code point at s[0, n), n >= 1; returns its length.  Strict: the second
+ * byte after E0 is A0..BF, after ED 80..9F, after F0 90..BF, after F4
+ * 80..8F, otherwise 80..BF.  A byte that does not start a complete valid
+ * sequence gives VLA__CP_BAD and length 1 ("\xE2\x82" -> BAD, BAD). */
+static size_t vla__utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need, k;
+    uint32_t v;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xC2 && c <= 0xDF) { need = 2; v = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 3; v = c & 0x0F; lo = c == 0xE0 ? 0xA0 : 0x80; hi = c == 0xED ? 0x9F : 0xBF; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 4; v = c & 0x07; lo = c == 0xF0 ? 0x90 : 0x80; hi = c == 0xF4 ? 0x8F : 0xBF; }
+    else { *cp = VLA__CP_BAD; return 1; }
+    if (n < need) { *cp = VLA__CP_BAD; return 1; }
+    for (k = 1; k < need; k++) {
+        if (s[k] < lo || s[k] > hi) { *cp = VLA__CP_BAD; return 1; }
+        lo = 0x80; hi = 0xBF;
+        v = (v << 6) | (s[k] & 0x3Fu);
+    }
+    *cp = v;
+    return need;
+}
+
+/* Start of the last character of s[0, n), n >= 1 (*cp = it, or BAD). */
+static size_t vla__utf8_last(const unsigned char *s, size_t n, uint32_t *cp) {
+    size_t k = n - 1, lim = n > 4 ? n - 4 : 0;
+    while (k > lim && (s[k] & 0xC0) == 0x80) k--; /* back over continuation bytes */
+    if (vla__utf8_next(s + k, n - k, cp) == n - k) return k;
+    *cp = VLA__CP_BAD;
+    return n - 1;
+}
+
+static int vla__utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    uint32_t cp;
+    while (i < n) {
+        i += vla__utf8_next(s + i, n - i, &cp);
+        if (cp == VLA__CP_BAD) return 0;
+    }
+    return 1;
+}
+
+/* ---- GPT-2's byte alphabet ------------------------------------------------
+ * Every byte stands for one printable code point: 0x21-0x7E, 0xA1-0xAC and
+ * 0xAE-0xFF for themselves, the other 68 bytes (in increasing order) for
+ * U+0100..U+0143.  Space 0x20 -> U+0120 'Ġ', LF -> U+010A 'Ċ',
+ * 0x7F -> U+0121, 0xA0 -> U+0142, 0xAD -> U+0143. */
+static uint32_t vla__tok_byte_cp(unsigned b) {
+    if (b <= 0x20) return 0x100 + b;                /* controls and space  */
+    if (b >= 0x7F && b <= 0xA0) return 0x121 + (b - 0x7F); /* DEL, C1, NBSP */
+    if (b == 0xAD) return 0x143;                    /* soft hyphen         */
+    return b;
+}
+
+/* Inverse: the byte an alphabet code point stands for, or -1. */
+static int vla__tok_cp_byte(uint32_t cp) {
+    if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF)) return (int)cp;
+    if (cp >= 0x100 && cp <= 0x120) return (int)(cp - 0x100);
+    if (cp >= 0x121 && cp <= 0x142) return (int)(cp - 0x121 + 0x7F);
+    if (cp == 0x143) return 0xAD;
+    return -1;
+}
+
+/* Next raw byte of an alphabet-form string s[*i, n): "Ġ" (C4 A0) -> 0x20.
+ * Returns -1 (and steps one byte) where s is not an alphabet character. */
+static int vla__tok_alpha_next(const unsigned char *s, size_t n, size_t *i) {
+    unsigned c = s[*i];
+    if (c < 0x80) { (*i)++; return vla__tok_cp_byte(c); }
+    if (c >= 0xC2 && c <= 0xC5 && *i + 1 < n && (s[*i + 1] & 0xC0) == 0x80) { /* U+0080..U+017F */
+        uint32_t cp = ((uint32_t)(c & 0x1F) << 6) | (s[*i + 1] & 0x3Fu);
+        *i += 2;
+        return vla__tok_cp_byte(cp);
+    }
+    (*i)++;
+    return -1;
+}
+
+/* UTF-8 spelling of byte b's alphabet character: 1 or 2 bytes. */
+static size_t vla__tok_byte_utf8(unsigned b, unsigned char *o) {
+    uint32_t cp = vla__tok_byte_cp(b);
+    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
+    o[0] = (unsigned char)(0xC0 | (cp >> 6));
+    o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 2;
+}
+
+/* ---- Tables ---------------------------------------------------------------- */
+
+#define VLA__TF_SPECIAL 1 /* type 2/3/4: cut out of text, skipped by skip_special */
+#define VLA__TF_LSTRIP 2  /* removes the whitespace on its left  (<mask>)       */
+#define VLA__TF_RSTRIP 4  /* removes the whitespace on its right (added tokens) */
+#define VLA__TOK_MAX_SPECIAL 255
+#define VLA__TOK_NONE 0xFFFFFFFFu
+
+typedef struct vla__tok {
+    uint32_t off;  /* spelling: strs + off (inside the GGUF buffer) */
+    uint16_t len;  /* spelling length in bytes                      */
+    uint8_t type;  /* VLA_TOKEN_*                                   */
+    uint8_t flags; /* VLA__TF_*                                     */
+} vla__tok;
+
+struct vla_tokenizer {
+    const unsigned char *strs; /* value of tokenizer.ggml.tokens in the GGUF buffer */
+    vla__tok *tok;             /* [n_tokens]                                         */
+    uint32_t *merge;           /* [3 * n_merges]: left, right, merged id, by rank    */
+    uint32_t *merge_hash;      /* [merge_cap]: rank + 1 (0 = empty slot)             */
+    uint32_t *special_hash;    /* [special_cap]: id + 1 of the special tokens        */
+    uint32_t merge_cap, special_cap;
+    uint32_t special_first[8]; /* bitmap: first bytes of special spellings           */
+    uint32_t special_lens[8];  /* bitmap: lengths (1..255) of special spellings      */
+    uint32_t special_max;      /* longest special spelling                           */
+    vla_tokenizer_info info;
+    int32_t byte_id[256];      /* id of each one-byte token                          */
+};
+
+#define VLA__BIT_SET(m, i) ((m)[(i) >> 5] |= 1u << ((i) & 31))
+#define VLA__BIT_GET(m, i) (((m)[(i) >> 5] >> ((i) & 31)) & 1u)
+
+/* FNV-1a, continued over several pieces (A then B hashes like "AB"). */
+static uint32_t vla__tok_fnv(uint32_t h, const unsigned char *s, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= s[i]; h *= 16777619u; }
+    return h;
+}
+#define VLA__FNV0 2166136261u
+
+static uint32_t vla__tok_pair_hash(uint32_t l, uint32_t r) {
+    uint32_t h = l * 0x9E3779B1u ^ (r + 0x7F4A7C15u) * 0x85EBCA77u;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    return h ^ (h >> 12);
+}
+
+static const unsigned char *vla__tok_spell(const vla_tokenizer *t, uint32_t id) { return t->strs + t->tok[id].off; }
+
+/* Rank of the merge rule (l, r), or VLA__TOK_NONE. */
+static uint32_t vla__tok_rank(const vla_tokenizer *t, uint32_t l, uint32_t r) {
+    uint32_t m = t->merge_cap - 1, h = vla__tok_pair_hash(l, r) & m, s;
+    while ((s = t->merge_hash[h]) != 0) {
+        const uint32_t *e = t->merge + 3 * (size_t)(s - 1);
+        if (e[0] == l && e[1] == r) return s - 1;
+        h = (h + 1) & m;
+    }
+    return VLA__TOK_NONE;
+}
+
+/* Spelling index used during init: the id spelled a||b, or VLA__TOK_NONE.
+ * With ins != VLA__TOK_NONE, insert id ins instead (returns the old id if the
+ * spelling exists already). */
+static uint32_t vla__tok_index(const vla_tokenizer *t, uint32_t *idx, uint32_t cap, const unsigned char *a, size_t an,
+                               const unsigned char *b, size_t bn, uint32_t ins) {
+    uint32_t h = vla__tok_fnv(vla__tok_fnv(VLA__FNV0, a, an), b, bn) & (cap - 1);
+    while (idx[h]) {
+        const vla__tok *k = &t->tok[idx[h] - 1];
+        const unsigned char *s = t->strs + k->off;
+        if (k->len == an + bn && VLA_MEMCMP(s, a, an) == 0 && (bn == 0 || VLA_MEMCMP(s + an, b, bn) == 0))
+            return idx[h] - 1;
+        h = (h + 1) & (cap - 1);
+    }
+    if (ins != VLA__TOK_NONE) idx[h] = ins + 1;
+    return VLA__TOK_NONE;
+}
+
+/* Index of the first space in p[0, n), or n. */
+static size_t vla__tok_space_at(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    while (i < n && p[i] != ' ') i++;
+    return i;
+}
+
+static vla_status vla__tok_bad(vla_arena *a, const char *what, uint64_t i) {
+    unsigned long long v = i;
+    vla__log(&a->log, VLA_LOG_ERROR, "tokenizer file: %s (entry %u)", what, &v, 0); /* %u takes an unsigned long long */
+    return VLA_ERR_FORMAT;
+}
+
+/* An int32 array kv (token types, strip lists) or FORMAT. */
+static vla_status vla__tok_i32_array(const vla_gguf *g, const char *key, vla_gguf_kv *kv, int required) {
+    vla_status st = vla_gguf_get_kv(g, key, kv);
+    if (st == VLA_ERR_NOT_FOUND && !required) { kv->arr_n = 0; return VLA_OK; }
+    if (st != VLA_OK) return VLA_ERR_FORMAT;
+    if (kv->type != VLA_GGUF_ARRAY || kv->arr_type != VLA_GGUF_I32) return VLA_ERR_FORMAT;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_tokenizer_init(vla_tokenizer **out, const vla_gguf *g, vla_arena *a) {
+    vla_gguf_kv kt, ktype, km, kl, kr;
+    vla_str model, s;
+    vla_tokenizer *T;
+    vla_status st;
+    uint32_t n_tok, n_merge, n_special = 0, n_base, i, idx_cap, v;
+    uint32_t *idx;
+    size_t pos, mark;
+    int seen_user = 0, store;
+    if (!out || !g || !a) return VLA_ERR_ARGS;
+    *out = NULL;
+    store = !a->measuring;
+    st = vla_gguf_get_str(g, "tokenizer.ggml.model", &model);
+    if (st == VLA_ERR_NOT_FOUND) return st;
+    if (st != VLA_OK) return VLA_ERR_FORMAT;
+    if (!(model.n == 4 && VLA_MEMCMP(model.s, "gpt2", 4) == 0)) return VLA_ERR_UNSUPPORTED;
+    /* counts and array types */
+    if (vla_gguf_get_kv(g, "tokenizer.ggml.tokens", &kt) != VLA_OK || kt.type != VLA_GGUF_ARRAY ||
+        kt.arr_type != VLA_GGUF_STRING || kt.arr_n < 256 || kt.arr_n > (uint64_t)VLA_TOKENIZER_MAX_TOKENS ||
+        (uint64_t)kt.val_bytes > 0xFFFFFFFFu)
+        return vla__tok_bad(a, "tokenizer.ggml.tokens is missing, not a string array, or of a bad size", 0);
+    if (vla_gguf_get_kv(g, "tokenizer.ggml.merges", &km) != VLA_OK || km.type != VLA_GGUF_ARRAY ||
+        km.arr_type != VLA_GGUF_STRING || km.arr_n > (uint64_t)VLA_TOKENIZER_MAX_TOKENS)
+        return vla__tok_bad(a, "tokenizer.ggml.merges is missing, not a string array, or too long", 0);
+    if (vla__tok_i32_array(g, "tokenizer.ggml.token_type", &ktype, 1) != VLA_OK || ktype.arr_n != kt.arr_n)
+        return vla__tok_bad(a, "tokenizer.ggml.token_type is missing, not int32, or not one per token", 0);
+    if (vla__tok_i32_array(g, "vladapter.tokenizer.lstrip_ids", &kl, 0) != VLA_OK ||
+        vla__tok_i32_array(g, "vladapter.tokenizer.rstrip_ids", &kr, 0) != VLA_OK)
+        return vla__tok_bad(a, "vladapter.tokenizer.lstrip_ids/rstrip_ids are not int32 arrays", 0);
+    n_tok = (uint32_t)kt.arr_n;
+    n_merge = (uint32_t)km.arr_n;
+    /* token types: 1..4, the user-defined (added) ones form the tail */
+    n_base = n_tok;
+    for (i = 0; i < n_tok; i++) {
+        uint32_t ty = vla__rd32(ktype.val + 4 * (size_t)i);
+        if (ty < VLA_TOKEN_NORMAL || ty > VLA_TOKEN_USER_DEFINED) return vla__tok_bad(a, "unknown token type", i);
+        if (ty == VLA_TOKEN_USER_DEFINED && !seen_user) { seen_user = 1; n_base = i; }
+        if (ty != VLA_TOKEN_USER_DEFINED && seen_user) return vla__tok_bad(a, "added tokens must be the last ids", i);
+        if (ty != VLA_TOKEN_NORMAL) n_special++;
+    }
+    /* memory: the same requests in measuring and real mode */
+    T = (vla_tokenizer *)vla_arena_alloc(a, sizeof(vla_tokenizer));
+    if (!T) return VLA_ERR_NOMEM;
+    {
+        vla__tok *tok = (vla__tok *)vla_arena_alloc(a, (size_t)n_tok * sizeof(vla__tok));
+        uint32_t *merge = (uint32_t *)vla_arena_alloc(a, (size_t)n_merge * 12);
+        uint32_t mcap = vla__pow2_at_least(n_merge), scap = vla__pow2_at_least(n_special);
+        uint32_t *mh = (uint32_t *)vla_arena_alloc(a, (size_t)mcap * 4);
+        uint32_t *sh = (uint32_t *)vla_arena_alloc(a, (size_t)scap * 4);
+        if (!tok || !merge || !mh || !sh) return VLA_ERR_NOMEM;
+        mark = vla_arena_scratch_mark(a);
+        idx_cap = vla__pow2_at_least(n_tok);
+        idx = (uint32_t *)vla_arena_scratch(a, (size_t)idx_cap * 4);
+        if (!idx) return VLA_ERR_NOMEM;
+        if (!store) { /* size query: nothing is written */
+            vla_arena_scratch_release(a, mark);
+            *out = T;
+            return VLA_OK;
+        }
+        VLA_MEMSET(T, 0, sizeof *T);
+        VLA_MEMSET(mh, 0, (size_t)mcap * 4);
+        VLA_MEMSET(sh, 0, (size_t)scap * 4);
+        VLA_MEMSET(idx, 0, (size_t)idx_cap * 4);
+        T->strs = kt.val;
+        T->tok = tok;
+        T->merge = merge;
+        T->merge_hash = mh;
+        T->merge_cap = mcap;
+        T->special_hash = sh;
+        T->special_cap = scap;
+    }
+    st = VLA_ERR_FORMAT; /* every early exit below is a bad file */
+    /* 1. token spellings: alphabet (normal) or UTF-8 (special); unique */
+    pos = 0;
+    for (i = 0; i < n_tok; i++) {
+        vla__tok *k = &T->tok[i];
+        const unsigned char *p;
+        if (!vla_gguf_arr_next_str(&kt, &pos, &s)) goto bad;
+        p = (const unsigned char *)s.s;
+        k->type = (uint8_t)vla__rd32(ktype.val + 4 * (size_t)i);
+        if (s.n == 0 || s.n > 65535 || (k->type != VLA_TOKEN_NORMAL && s.n > VLA__TOK_MAX_SPECIAL)) {
+            vla__tok_bad(a, "token spelling empty or too long", i);
+            goto bad;
+        }
+        if (k->type == VLA_TOKEN_NORMAL) {
+            size_t j = 0;
+            while (j < s.n)
+                if (vla__tok_alpha_next(p, s.n, &j) < 0) { vla__tok_bad(a, "normal token not in the byte alphabet", i); goto bad; }
+        } else if (!vla__utf8_valid(p, s.n)) {
+            vla__tok_bad(a, "special token is not valid UTF-8", i);
+            goto bad;
+        }
+        k->off = (uint32_t)(p - kt.val);
+        k->len = (uint16_t)s.n;
+        k->flags = (uint8_t)(k->type != VLA_TOKEN_NORMAL ? VLA__TF_SPECIAL : 0);
+        if (vla__tok_index(T, idx, idx_cap, p, s.n, p, 0, i) != VLA__TOK_NONE) { vla__tok_bad(a, "duplicate token", i); goto bad; }
+    }
+    /* 2. the 256 one-byte tokens: "a" -> id of byte 0x61, "Ġ" -> id of 0x20 */
+    for (i = 0; i < 256; i++) {
+        unsigned char u[2];
+        size_t un = vla__tok_byte_utf8(i, u);
+        v = vla__tok_index(T, idx, idx_cap, u, un, u, 0, VLA__TOK_NONE);
+        if (v == VLA__TOK_NONE || T->tok[v].type != VLA_TOKEN_NORMAL) { vla__tok_bad(a, "a one-byte token is missing", i); goto bad; }
+        T->byte_id[i] = (int32_t)v;
+    }
+    /* 3. merges "A B": A, B and AB normal tokens, each pair once; rank = index */
+    pos = 0;
+    for (i = 0; i < n_merge; i++) {
+        const unsigned char *p, *sp;
+        uint32_t l, r, res, h;
+        size_t an;
+        if (!vla_gguf_arr_next_str(&km, &pos, &s)) goto bad;
+        p = (const unsigned char *)s.s;
+        an = vla__tok_space_at(p, s.n);
+        sp = p + an;
+        if (an == 0 || an + 1 >= s.n || vla__tok_space_at(sp + 1, s.n - an - 1) != s.n - an - 1) {
+            vla__tok_bad(a, "merge is not \"A B\"", i);
+            goto bad;
+        }
+        l = vla__tok_index(T, idx, idx_cap, p, an, p, 0, VLA__TOK_NONE);
+        r = vla__tok_index(T, idx, idx_cap, sp + 1, s.n - an - 1, p, 0, VLA__TOK_NONE);
+        res = vla__tok_index(T, idx, idx_cap, p, an, sp + 1, s.n - an - 1, VLA__TOK_NONE);
+        if (l == VLA__TOK_NONE || r == VLA__TOK_NONE || res == VLA__TOK_NONE || T->tok[l].type != VLA_TOKEN_NORMAL ||
+            T->tok[r].type != VLA_TOKEN_NORMAL || T->tok[res].type != VLA_TOKEN_NORMAL) {
+            vla__tok_bad(a, "merge part or result is not a normal token", i);
+            goto bad;
+        }
+        if (vla__tok_rank(T, l, r) != VLA__TOK_NONE) { vla__tok_bad(a, "duplicate merge", i); goto bad; }
+        T->merge[3 * (size_t)i] = l;
+        T->merge[3 * (size_t)i + 1] = r;
+        T->merge[3 * (size_t)i + 2] = res;
+        h = vla__tok_pair_hash(l, r) & (T->merge_cap - 1);
+        while (T->merge_hash[h]) h = (h + 1) & (T->merge_cap - 1);
+        T->merge_hash[h] = i + 1;
+    }
+    /* 4. special tokens: hash of spellings, first bytes, lengths */
+    for (i = 0; i < n_tok; i++) {
+        const vla__tok *k = &T->tok[i];
+        const unsigned char *p = vla__tok_spell(T, i);
+        uint32_t h;
+        if (!(k->flags & VLA__TF_SPECIAL)) continue;
+        h = vla__tok_fnv(VLA__FNV0, p, k->len) & (T->special_cap - 1);
+        while (T->special_hash[h]) h = (h + 1) & (T->special_cap - 1);
+        T->special_hash[h] = i + 1;
+        VLA__BIT_SET(T->special_first, p[0]);
+        VLA__BIT_SET(T->special_lens, k->len);
+        if (k->len > T->special_max) T->special_max = k->len;
+    }
+    /* 5. strip rules: ids of special tokens */
+    for (i = 0; i < 2; i++) {
+        const vla_gguf_kv *kv = i ? &kr : &kl;
+        uint64_t j;
+        for (j = 0; j < kv->arr_n; j++) {
+            uint32_t id = vla__rd32(kv->val + 4 * (size_t)j);
+            if (id >= n_tok || !(T->tok[id].flags & VLA__TF_SPECIAL)) { vla__tok_bad(a, "strip id is not a special token", j); goto bad; }
+            T->tok[id].flags |= (uint8_t)(i ? VLA__TF_RSTRIP : VLA__TF_LSTRIP);
+        }
+    }
+    /* 6. special ids */
+    {
+        static const char *const keys[5] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                                            "tokenizer.ggml.padding_token_id", "tokenizer.ggml.unknown_token_id",
+                                            "tokenizer.ggml.mask_token_id"};
+        int32_t *dst[5];
+        dst[0] = &T->info.bos; dst[1] = &T->info.eos; dst[2] = &T->info.pad; dst[3] = &T->info.unk; dst[4] = &T->info.mask;
+        for (i = 0; i < 5; i++) {
+            vla_status s2 = vla_gguf_get_u32(g, keys[i], &v);
+            if (s2 == VLA_ERR_NOT_FOUND && i == 4) { *dst[i] = -1; continue; } /* mask is optional */
+            if (s2 != VLA_OK || v >= n_tok) { vla__tok_bad(a, "special token id missing or out of range", i); goto bad; }
+            *dst[i] = (int32_t)v;
+        }
+    }
+    T->info.n_tokens = (int32_t)n_tok;
+    T->info.n_base = (int32_t)n_base;
+    T->info.n_merges = (int32_t)n_merge;
+    T->info.n_special = (int32_t)n_special;
+    st = VLA_OK;
+    *out = T;
+bad:
+    vla_arena_scratch_release(a, mark);
+    return st;
+}
+
+VLA_DEF vla_status vla_tokenizer_mem_req(const vla_gguf *g, size_t *persistent, size_t *peak) {
+    vla_arena m;
+    vla_tokenizer *t;
+    vla_status st;
+    vla_arena_stats s;
+    if (!g) return VLA_ERR_ARGS;
+    vla_arena_init_measure(&m);
+    st = vla_tokenizer_init(&t, g, &m);
+    s = vla_arena_get_stats(&m);
+    if (persistent) *persistent = s.persistent;
+    if (peak) *peak = s.peak;
+    return st;
+}
+
+VLA_DEF vla_tokenizer_info vla_tokenizer_get_info(const vla_tokenizer *t) { return t->info; }
+
+VLA_DEF vla_status vla_tokenizer_token(const vla_tokenizer *t, int32_t id, vla_str *text, int *type) {
+    if (!t) return VLA_ERR_ARGS;
+    if (id < 0 || id >= t->info.n_tokens) return VLA_ERR_RANGE;
+    if (text) { text->s = (const char *)vla__tok_spell(t, (uint32_t)id); text->n = t->tok[id].len; }
+    if (type) *type = t->tok[id].type;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_tokenizer_token_bytes(const vla_tokenizer *t, int32_t id, unsigned char *buf, size_t cap,
+                                             size_t *len) {
+    const unsigned char *p;
+    size_t n = 0, i = 0, L;
+    if (!t || (!buf && cap)) return VLA_ERR_ARGS;
+    if (id < 0 || id >= t->info.n_tokens) return VLA_ERR_RANGE;
+    p = vla__tok_spell(t, (uint32_t)id);
+    L = t->tok[id].len;
+    while (i < L) {
+        /* special tokens are literal text; normal ones go through the alphabet */
+        int b = t->tok[id].type == VLA_TOKEN_NORMAL ? vla__tok_alpha_next(p, L, &i) : (int)p[i++];
+        if (n < cap) buf[n] = (unsigned char)b;
+        n++;
+    }
+    if (len) *len = n;
+    return n > cap ? VLA_ERR_NOMEM : VLA_OK;
+}
+
+/* ---- Encode ----------------------------------------------------------------- */
+
+typedef struct vla__enc {
+    const vla_tokenizer *t;
+    int32_t *ids;      /* output                                               */
+    int max_ids;
+    int base;          /* index of the first content id (1 after <s>)           */
+    int count;         /* content ids so far                                    */
+    int limit;         /* content ids wanted (truncation)                       */
+    int use_added;
+    uint64_t *heap;    /* [2n] BPE candidates: rank << 32 | position            */
+    int32_t *sym;      /* [n] symbol id at each start byte, -1 once merged away */
+    int32_t *prv, *nxt;/* [n] linked list of live symbols                      */
+} vla__enc;
+
+static void vla__enc_emit(vla__enc *e, int32_t id) {
+    if (e->count >= e->limit) return; /* truncated */
+    if (e->base + e->count < e->max_ids) e->ids[e->base + e->count] = id;
+    e->count++;
+}
+
+/* Min-heap on (rank, position): the lowest rank first, leftmost first. */
+static void vla__heap_down(uint64_t *h, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, m = i;
+        uint64_t x;
+        if (l < n && h[l] < h[m]) m = l;
+        if (l + 1 < n && h[l + 1] < h[m]) m = l + 1;
+        if (m == i) return;
+        x = h[i]; h[i] = h[m]; h[m] = x;
+        i = m;
+    }
+}
+static void vla__heap_up(uint64_t *h, int i) {
+    while (i > 0 && h[(i - 1) / 2] > h[i]) {
+        uint64_t x = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+}
+
+/* BPE of one pre-split piece s[0, n) (raw bytes), emitting its ids.
+ *
+ * Python's loop is: find the best-ranked adjacent pair (A, B), merge every
+ * occurrence of it in one left-to-right pass without overlap ("aaa" with
+ * rule "a a" -> "aa" "a"), repeat.  Here every adjacent pair that has a rule
+ * sits in a min-heap keyed (rank, position), so equal ranks pop left to
+ * right: one "round" of rank r is exactly Python's pass.  Pairs created by a
+ * merge wait in a pending list until the round ends (Python only sees them
+ * in its next pass), then join the heap.  An entry is stale (skipped) when
+ * the symbols at its position are no longer (A, B).  Heap + pending never
+ * exceed 2n - 2 entries: each merge pops one and pushes at most two. */
+static void vla__bpe(vla__enc *e, const unsigned char *s, int n) {
+    const vla_tokenizer *t = e->t;
+    int32_t *sym = e->sym, *prv = e->prv, *nxt = e->nxt;
+    uint64_t *heap = e->heap;
+    int hn = 0, pn = 0, cap = 2 * n, i;
+    if (n == 1) { vla__enc_emit(e, t->byte_id[s[0]]); return; }
+    for (i = 0; i < n; i++) {
+        sym[i] = t->byte_id[s[i]];
+        prv[i] = i - 1;
+        nxt[i] = i + 1 < n ? i + 1 : -1;
+    }
+    for (i = 0; i + 1 < n; i++) {
+        uint32_t r = vla__tok_rank(t, (uint32_t)sym[i], (uint32_t)sym[i + 1]);
+        if (r != VLA__TOK_NONE) heap[hn++] = (uint64_t)r << 32 | (uint32_t)i;
+    }
+    for (i = hn / 2 - 1; i >= 0; i--) vla__heap_down(heap, hn, i);
+    while (hn > 0) {
+        uint64_t top = heap[0];
+        uint32_t r = (uint32_t)(top >> 32);
+        const uint32_t *rule = t->merge + 3 * (size_t)r;
+        int p = (int)(uint32_t)top, q;
+        heap[0] = heap[--hn];
+        vla__heap_down(heap, hn, 0);
+        q = nxt[p];
+        if (q >= 0 && sym[p] == (int32_t)rule[0] && sym[q] == (int32_t)rule[1]) {
+            /* merge p and q into p: "a" "b" -> "ab" */
+            sym[p] = (int32_t)rule[2];
+            sym[q] = -1;
+            nxt[p] = nxt[q];
+            if (nxt[q] >= 0) prv[nxt[q]] = p;
+            if (prv[p] >= 0) { /* new pair (left neighbour, ab) */
+                uint32_t r2 = vla__tok_rank(t, (uint32_t)sym[prv[p]], (uint32_t)sym[p]);
+                if (r2 != VLA__TOK_NONE) heap[cap - 1 - pn++] = (uint64_t)r2 << 32 | (uint32_t)prv[p];
+            }
+            if (nxt[p] >= 0) { /* new pair (ab, right neighbour) */
+                uint32_t r2 = vla__tok_rank(t, (uint32_t)sym[p], (uint32_t)sym[nxt[p]]);
+                if (r2 != VLA__TOK_NONE) heap[cap - 1 - pn++] = (uint64_t)r2 << 32 | (uint32_t)p;
+            }
+            /* hn + pn <= 2n - 2 < cap always holds (see above) */
+        }
+        if (pn > 0 && (hn == 0 || (uint32_t)(heap[0] >> 32) != r)) { /* round over: pending pairs join */
+            while (pn > 0) {
+                heap[hn] = heap[cap - pn];
+                pn--;
+                vla__heap_up(heap, hn++);
+            }
+        }
+    }
+    for (i = 0; i >= 0 && e->count < e->limit; i = nxt[i]) vla__enc_emit(e, sym[i]);
+}
+
+/* End of the pre-split piece that starts at s[i] (i < n); see [D11] step 3. */
+static size_t vla__presplit_next(const unsigned char *s, size_t n, size_t i) {
+    uint32_t c0, c1;
+    size_t l0 = vla__utf8_next(s + i, n - i, &c0), j, k, last;
+    int cls;
+    /* contractions, lower case only: "it's" -> it 's; "IT'S" -> IT ' S */
+    if (s[i] == '\'' && i + 1 < n) {
+        unsigned char a = s[i + 1];
+        if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+        if (i + 2 < n && ((a == 'r' && s[i + 2] == 'e') || (a == 'v' && s[i + 2] == 'e') || (a == 'l' && s[i + 2] == 'l')))
+            return i + 3;
+    }
+    /* optional U+0020 before a letter/number/other run: " world" is one piece */
+    k = i;
+    cls = vla__tok_class(c0);
+    if (c0 == ' ' && i + 1 < n) {
+        vla__utf8_next(s + i + 1, n - i - 1, &c1);
+        if (vla__tok_class(c1) != VLA__CL_SPACE) { k = i + 1; cls = vla__tok_class(c1); }
+    }
+    if (cls != VLA__CL_SPACE) { /* the longest run of one class: "Hello", "123", "?!" */
+        j = k;
+        while (j < n) {
+            size_t l = vla__utf8_next(s + j, n - j, &c1);
+            if (vla__tok_class(c1) != cls) break;
+            j += l;
+        }
+        return j;
+    }
+    /* whitespace run: "a   b" -> a, "  ", " b"; at the end all of it */
+    j = i + l0;
+    last = i;
+    while (j < n) {
+        size_t l = vla__utf8_next(s + j, n - j, &c1);
+        if (vla__tok_class(c1) != VLA__CL_SPACE) break;
+        last = j;
+        j += l;
+    }
+    if (j == n) return n;        /* "  " at the end: one piece         */
+    if (last > i) return last;   /* "\n\n b": "\n\n" then " b"        */
+    return j;                    /* a single space before a non-space */
+}
+
+/* Pre-split s[0, n) and BPE every piece. */
+static void vla__encode_text(vla__enc *e, const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n && e->count < e->limit) {
+        size_t j = vla__presplit_next(s, n, i);
+        vla__bpe(e, s + i, (int)(j - i));
+        i = j;
+    }
+}
+
+/* Special token whose spelling starts at s[0] (longest one if several), or
+ * VLA__TOK_NONE; *len = its length.  Plain mode skips the added tokens. */
+static uint32_t vla__special_at(const vla_tokenizer *t, const unsigned char *s, size_t n, int use_added, size_t *len) {
+    uint32_t h = VLA__FNV0, best = VLA__TOK_NONE;
+    size_t k, maxk = n < t->special_max ? n : t->special_max;
+    if (!VLA__BIT_GET(t->special_first, s[0])) return VLA__TOK_NONE;
+    for (k = 1; k <= maxk; k++) {
+        uint32_t slot;
+        h = (h ^ s[k - 1]) * 16777619u; /* FNV-1a of s[0, k) */
+        if (!VLA__BIT_GET(t->special_lens, k)) continue;
+        slot = h & (t->special_cap - 1);
+        while (t->special_hash[slot]) {
+            uint32_t id = t->special_hash[slot] - 1;
+            const vla__tok *tk = &t->tok[id];
+            if (tk->len == k && VLA_MEMCMP(vla__tok_spell(t, id), s, k) == 0) {
+                if (use_added || tk->type != VLA_TOKEN_USER_DEFINED) { best = id; *len = k; }
+                break;
+            }
+            slot = (slot + 1) & (t->special_cap - 1);
+        }
+    }
+    return best;
+}
+
+VLA_DEF size_t vla_tokenize_scratch_size(size_t max_text_bytes) {
+    /* per byte: 2 heap entries (16) + sym, prv, nxt (12) */
+    return max_text_bytes ? vla__align_up(vla__mul(max_text_bytes, 28), VLA_ALIGN) : 0;
+}
+
+VLA_DEF vla_status vla_tokenize(const vla_tokenizer *t, vla_arena *scratch, const char *text, size_t len,
+                                int add_special, int use_added_tokens, int max_length, int32_t *ids, int max_ids,
+                                int *n_ids) {
+    const unsigned char *s = (const unsigned char *)text;
+    vla__enc e;
+    size_t mark, i, pos;
+    uint32_t cp;
+    int blank = 1, total;
+    unsigned left_strip = 0; /* the special token on the left removes whitespace to its right */
+    if (n_ids) *n_ids = 0;
+    if (!t || !scratch || scratch->measuring || (!text && len) || max_length < 0 || max_ids < 0 || (!ids && max_ids) ||
+        !n_ids)
+        return VLA_ERR_ARGS;
+    if (len > VLA_TOKENIZER_MAX_TEXT) return VLA_ERR_RANGE;
+    VLA_MEMSET(&e, 0, sizeof e);
+    mark = vla_arena_scratch_mark(scratch);
+    if (len) {
+        unsigned char *w = (unsigned char *)vla_arena_scratch(scratch, vla_tokenize_scratch_size(len));
+        if (!w) return VLA_ERR_NOMEM;
+        e.heap = (uint64_t *)(void *)w;                 /* [2 len] */
+        e.sym = (int32_t *)(void *)(w + 16 * len);      /* [len]   */
+        e.prv = e.sym + len;
+        e.nxt = e.prv + len;
+    }
+    e.t = t;
+    e.ids = ids;
+    e.max_ids = max_ids;
+    e.base = add_special ? 1 : 0;
+    e.use_added = use_added_tokens != 0;
+    e.limit = 0x7FFFFFFF;
+    if (max_length > 0) e.limit = max_length > 2 * e.base ? max_length - 2 * e.base : 0; /* <s> </s> count */
+    if (add_special && max_ids > 0) ids[0] = t->info.bos;
+    /* 1. blank text (Python's whitespace only) gives no content ids */
+    for (i = 0; i < len && blank;) {
+        i += vla__utf8_next(s + i, len - i, &cp);
+        blank = vla__tok_pyspace(cp);
+    }
+    /* 2. cut special tokens; each text piece between them is pre-split */
+    pos = 0;
+    while (!blank && e.count < e.limit) {
+        size_t a = pos, m, b, mlen = 0;
+        uint32_t id = VLA__TOK_NONE;
+        for (m = pos; m < len; m++) /* the next special spelling at or after pos */
+            if ((id = vla__special_at(t, s + m, len - m, e.use_added, &mlen)) != VLA__TOK_NONE) break;
+        b = m; /* the text piece is s[a, b) */
+        if (left_strip) /* "<extra_id_0>  x": the spaces after the token go */
+            while (a < b) {
+                size_t l = vla__utf8_next(s + a, b - a, &cp);
+                if (!vla__tok_pyspace(cp)) break;
+                a += l;
+            }
+        if (id != VLA__TOK_NONE && (t->tok[id].flags & VLA__TF_LSTRIP)) /* "x <mask>": the space before goes */
+            while (b > a) {
+                size_t k = vla__utf8_last(s + a, b - a, &cp);
+                if (!vla__tok_pyspace(cp)) break;
+                b = a + k;
+            }
+        if (a < b) vla__encode_text(&e, s + a, b - a); /* empty pieces disappear */
+        if (id == VLA__TOK_NONE) break;
+        vla__enc_emit(&e, (int32_t)id);
+        left_strip = t->tok[id].flags & VLA__TF_RSTRIP;
+        pos = m + mlen;
+    }
+    total = e.base + e.count + (add_special ? 1 : 0);
+    if (add_special && e.base + e.count < max_ids) ids[e.base + e.count] = t->info.eos;
+    *n_ids = total;
+    vla_arena_scratch_release(scratch, mark);
+    return total > max_ids ? VLA_ERR_NOMEM : VLA_OK;
+}
+
+/* ---- Decode ------------------------------------------------------------------
+ * A streaming pipeline, no scratch memory:
+ *   token bytes -> UTF-8 repair (U+FFFD per maximal subpart)
+ *               -> ten clean-up stages (optional) -> output with a cap. */
+
+static const char *const vla__cleanup_from[10] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're"};
+static const char *const vla__cleanup_to[10] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
+static const unsigned char vla__cleanup_len[10] = {2, 2, 2, 2, 3, 4, 3, 3, 4, 4}; /* of _from */
+
+typedef struct vla__dec {
+    char *out;
+    size_t cap;
+    size_t n;             /* bytes of the full result so far                 */
+    size_t kept;          /* bytes stored in out (< cap)                      */
+    int full;             /* out ran out of room                              */
+    int clean;            /* clean-up stages active                           */
+    unsigned char pend[10][4]; /* per stage: a proper prefix of its pattern  */
+    unsigned char plen[10];
+    unsigned char u8[4];  /* UTF-8 repair: the sequence read so far          */
+    int u8n, u8need;
+    unsigned char lo2, hi2; /* allowed range of the sequence's second byte   */
+} vla__dec;
+
+/* Final stage: store the byte if it fits; on overflow drop the partial
+ * character at the end so the kept text stays valid UTF-8. */
+static void vla__dec_sink(vla__dec *d, unsigned char c) {
+    d->n++;
+    if (d->full) return;
+    if (d->kept + 1 < d->cap) { d->out[d->kept++] = (char)c; return; }
+    d->full = 1;
+    if ((c & 0xC0) == 0x80) { /* c continues a character that is already partly stored */
+        while (d->kept > 0 && ((unsigned char)d->out[d->kept - 1] & 0xC0) == 0x80) d->kept--;
+        if (d->kept > 0) d->kept--;
+    }
+}
+
+/* Clean-up stage k: Python's str.replace(from[k], to[k]) on a stream.  The
+ * pending bytes are always a proper prefix of the pattern; a byte that can no
+ * longer start an occurrence moves on to stage k + 1 ("x ' ' y": the first
+ * " ' " becomes "'", the scan resumes after it, so the result is "x'' y"). */
+static void vla__dec_put(vla__dec *d, int k, unsigned char c) {
+    const char *pat;
+    size_t pl;
+    unsigned char *buf;
+    if (k >= 10 || !d->clean) { vla__dec_sink(d, c); return; }
+    pat = vla__cleanup_from[k];
+    pl = vla__cleanup_len[k];
+    buf = d->pend[k];
+    buf[d->plen[k]++] = c;
+    while (d->plen[k] > 0) {
+        size_t n = d->plen[k];
+        if (VLA_MEMCMP(buf, pat, n) == 0) {
+            if (n == pl) { /* an occurrence: replace it */
+                const char *r = vla__cleanup_to[k];
+                d->plen[k] = 0;
+                while (*r) vla__dec_put(d, k + 1, (unsigned char)*r++);
+            }
+            return;
+        }
+        c = buf[0]; /* buf[0] cannot start an occurrence: pass it on */
+        {
+            size_t j;
+            for (j = 1; j < n; j++) buf[j - 1] = buf[j];
+        }
+        d->plen[k] = (unsigned char)(n - 1);
+        vla__dec_put(d, k + 1, c);
+    }
+}
+
+static void vla__dec_emit_fffd(vla__dec *d) {
+    vla__dec_put(d, 0, 0xEF); vla__dec_put(d, 0, 0xBF); vla__dec_put(d, 0, 0xBD);
+}
+
+/* UTF-8 repair, Python's errors="replace": a complete valid sequence passes;
+ * an incomplete one gives one U+FFFD for its lead byte and the continuation
+ * bytes read so far, and the offending byte is looked at again ("\xE2\x82A"
+ * -> U+FFFD "A"); a byte that cannot start a sequence gives one U+FFFD. */
+static void vla__dec_byte(vla__dec *d, unsigned char b) {
+    if (d->u8need) {
+        unsigned lo = d->u8n == 1 ? d->lo2 : 0x80, hi = d->u8n == 1 ? d->hi2 : 0xBF;
+        if (b >= lo && b <= hi) {
+            d->u8[d->u8n++] = b;
+            if (d->u8n == d->u8need) {
+                int i;
+                for (i = 0; i < d->u8n; i++) vla__dec_put(d, 0, d->u8[i]);
+                d->u8need = d->u8n = 0;
+            }
+            return;
+        }
+        vla__dec_emit_fffd(d);
+        d->u8need = d->u8n = 0;
+    }
+    if (b < 0x80) { vla__dec_put(d, 0, b); return; }
+    d->lo2 = 0x80; d->hi2 = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) d->u8need = 2;
+    else if (b >= 0xE0 && b <= 0xEF) { d->u8need = 3; if (b == 0xE0) d->lo2 = 0xA0; if (b == 0xED) d->hi2 = 0x9F; }
+    else if (b >= 0xF0 && b <= 0xF4) { d->u8need = 4; if (b == 0xF0) d->lo2 = 0x90; if (b == 0xF4) d->hi2 = 0x8F; }
+    else { vla__dec_emit_fffd(d); return; } /* 80..C1, F5..FF */
+    d->u8[0] = b;
+    d->u8n = 1;
+}
+
+/* End of a unit: an unfinished sequence becomes one U+FFFD. */
+static void vla__dec_unit_end(vla__dec *d) {
+    if (d->u8need) vla__dec_emit_fffd(d);
+    d->u8need = d->u8n = 0;
+}
+
+VLA_DEF vla_status vla_detokenize(const vla_tokenizer *t, const int32_t *ids, int n, int skip_special,
+                                  int clean_up_spaces, char *out, size_t cap, size_t *len) {
+    vla__dec d;
+    int i, k, first_unit = 1, in_run = 0;
+    if (len) *len = 0;
+    if (!t || n < 0 || (!ids && n) || (!out && cap)) return VLA_ERR_ARGS;
+    for (i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= t->info.n_tokens) return VLA_ERR_RANGE;
+    VLA_MEMSET(&d, 0, sizeof d);
+    d.out = out;
+    d.cap = cap;
+    d.clean = clean_up_spaces != 0;
+    for (i = 0; i < n; i++) {
+        const vla__tok *tk = &t->tok[ids[i]];
+        const unsigned char *p = vla__tok_spell(t, (uint32_t)ids[i]);
+        size_t j = 0;
+        if (skip_special && (tk->flags & VLA__TF_SPECIAL)) continue; /* <s> <pad> </s> <unk> <mask>, added */
+        if (tk->type == VLA_TOKEN_USER_DEFINED) { /* an added token is a unit of its own */
+            if (in_run) vla__dec_unit_end(&d);
+            in_run = 0;
+            if (!first_unit) vla__dec_put(&d, 0, ' ');
+            first_unit = 0;
+            for (j = 0; j < tk->len; j++) vla__dec_put(&d, 0, p[j]); /* valid UTF-8 (checked at init) */
+            continue;
+        }
+        if (!in_run) { /* a new run of base-vocabulary tokens */
+            if (!first_unit) vla__dec_put(&d, 0, ' ');
+            first_unit = 0;
+            in_run = 1;
+        }
+        if (tk->type == VLA_TOKEN_NORMAL)
+            while (j < tk->len) vla__dec_byte(&d, (unsigned char)vla__tok_alpha_next(p, tk->len, &j));
+        else
+            for (j = 0; j < tk->len; j++) vla__dec_byte(&d, p[j]); /* "<s>" kept: literal */
+    }
+    if (in_run) vla__dec_unit_end(&d);
+    for (k = 0; k < 10; k++) { /* flush the clean-up stages in order */
+        int m, pl = d.plen[k];
+        d.plen[k] = 0;
+        for (m = 0; m < pl; m++) vla__dec_put(&d, k + 1, d.pend[k][m]);
+    }
+    if (cap) out[d.kept] = 0;
+    if (len) *len = d.n;
+    return d.n + 1 > cap ? VLA_ERR_NOMEM : VLA_OK;
 }
 
 #endif /* VLADAPTER_IMPLEMENTATION_DONE */

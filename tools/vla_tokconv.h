@@ -14,7 +14,7 @@
  *   ... vla_gguf_write(&w, fn, user) ...     // keep tc alive until written
  *   vla_tokconv_free(&tc);
  *
- * The keys written are described in vladapter.h, section [D8] (GGUF KEYS).
+ * The keys written are described in vladapter.h, section [D11] "Tokenizer" (GGUF KEYS).
  * With add_vl_tokens = 1, VL-Adapter's 200 added tokens are appended:
  * <extra_id_99>..<extra_id_0> = ids n..n+99, then <vis_extra_id_99>..
  * <vis_extra_id_0> = ids n+100..n+199 (n = 50265 for BART: 50265..50464),
@@ -46,7 +46,7 @@
 extern "C" {
 #endif
 
-#ifndef VLA_TOKEN_NORMAL /* token types (ggml's numbering), as in vladapter.h [D8] */
+#ifndef VLA_TOKEN_NORMAL /* token types (ggml's numbering), as in vladapter.h [D11] */
 #define VLA_TOKEN_NORMAL 1
 #define VLA_TOKEN_UNKNOWN 2
 #define VLA_TOKEN_CONTROL 3
