@@ -14,6 +14,8 @@
 #include "../vladapter.h"
 #define VLA_TOOL_IMPLEMENTATION
 #include "vla_tool.h"
+#define VLA_TORCH_IMPLEMENTATION
+#include "vla_torch.h"
 #define VLA_CONVERT_IMPLEMENTATION
 #include "vla_convert.h"
 #define VLA_TOKCONV_IMPLEMENTATION
@@ -26,6 +28,10 @@
 #include <string.h>
 
 static int g_pass, g_fail, g_skip, g_verbose;
+/* checkpoint_formats runs other cases with their weights taken from another
+ * file: then results are counted here instead of printed */
+static const char *g_weights_override;
+static int g_capture, g_cap_pass, g_cap_fail;
 
 typedef struct fx_case {
     char dir[1024];
@@ -36,6 +42,12 @@ typedef struct fx_case {
 
 static void report(const fx_case *c, const char *out, int ok, double err, double tol, const char *note) {
     const char *res = ok > 0 ? "PASS" : ok == 0 ? "FAIL" : "SKIP";
+    if (g_capture) {
+        if (ok > 0) g_cap_pass++;
+        else if (ok == 0) g_cap_fail++;
+        if (g_verbose || ok == 0) fprintf(stderr, "    %s/%s %s %s\n", c->name, out, res, note ? note : "");
+        return;
+    }
     if (ok > 0) g_pass++;
     else if (ok == 0) g_fail++;
     else g_skip++;
@@ -121,8 +133,7 @@ static int ids_equal(const vla_npy *e, size_t off, int rows, int W, const int32_
 /* ---- model building ---- */
 
 typedef struct fx_model {
-    unsigned char *st_buf;
-    vla_st_file st;
+    vla_ckpt ck;             /* the BART checkpoint */
     vla_json *cfg_owned;     /* merged config */
     vla_conv cv;
     unsigned char *gguf;
@@ -136,13 +147,9 @@ typedef struct fx_model {
     void *adp_mem;
     vla_adapter *ad;
     int max_prompt;
-    unsigned char *ov_buf;   /* optional safetensors overlay (trained values) */
-    vla_st_file ov;
 } fx_model;
 
 static void fx_model_free(fx_model *f) {
-    vla_st_free(&f->ov);
-    free(f->ov_buf);
     free(f->adp_mem);
     free(f->agguf);
     vla_conv_free(&f->acv);
@@ -150,8 +157,7 @@ static void fx_model_free(fx_model *f) {
     free(f->gguf);
     vla_conv_free(&f->cv);
     vla_json_free(f->cfg_owned);
-    vla_st_free(&f->st);
-    free(f->st_buf);
+    vla_ckpt_close(&f->ck);
     memset(f, 0, sizeof *f);
 }
 
@@ -162,12 +168,14 @@ static void log_stderr(void *user, vla_log_level lvl, const char *msg) {
 
 /* The model config: the weights' __metadata__.config with the manifest's
  * config keys on top. */
-static vla_json *merged_config(const fx_case *c, const vla_st_file *st) {
-    const vla_json *mc = vla_json_get(c->man, "config"), *meta = st->metadata ? vla_json_get(st->metadata, "config") : NULL;
+static vla_json *merged_config(const fx_case *c, const vla_json *file_cfg) {
+    const vla_json *mc = vla_json_get(c->man, "config");
     vla_json *base = NULL;
     char err[256];
     int i, j;
-    if (meta && meta->type == VLA_JSON_STRING) base = vla_json_parse(meta->s, meta->n, err, sizeof err);
+    if (file_cfg) { /* a deep copy through text is simplest: re-parse a serialisation */
+        base = vla_json_copy(file_cfg);
+    }
     if (!base) { base = vla_json_parse("{}", 2, err, sizeof err); }
     if (mc && mc->type == VLA_JSON_OBJECT) {
         for (i = 0; i < mc->n_kid; i++) {
@@ -200,47 +208,6 @@ static vla_json *merged_config(const fx_case *c, const vla_st_file *st) {
     return base;
 }
 
-/* The checkpoint's tensors plus every alias of __metadata__.tied (the
- * safetensors file stores a tied tensor once). Caller frees. */
-static vla_conv_src *fx_sources(const vla_st_file *st, const vla_st_file *overlay, int *n_out) {
-    const vla_json *tj = st->metadata ? vla_json_get(st->metadata, "tied") : NULL;
-    vla_json *tied = NULL;
-    char err[128];
-    int i, n = st->n, extra = 0;
-    vla_conv_src *src;
-    if (tj && tj->type == VLA_JSON_STRING) tied = vla_json_parse(tj->s, tj->n, err, sizeof err);
-    if (tied) extra = tied->n_kid;
-    src = (vla_conv_src *)calloc((size_t)(n + extra) + 1, sizeof *src);
-    for (i = 0; i < n; i++) {
-        const vla_st_tensor *t = &st->t[i], *o = overlay ? vla_st_find(overlay, t->name) : NULL;
-        if (o && o->nbytes == t->nbytes && o->dtype == t->dtype) t = o; /* the overlay's value wins */
-        src[i].name = st->t[i].name; src[i].dtype = t->dtype; src[i].n_dims = t->n_dims;
-        memcpy(src[i].shape, t->shape, sizeof src[i].shape);
-        src[i].data = t->data; src[i].nbytes = t->nbytes;
-    }
-    for (i = 0; tied && i < tied->n_kid; i++) {
-        const vla_st_tensor *c = tied->kid[i].type == VLA_JSON_STRING ? vla_st_find(st, tied->kid[i].s) : NULL;
-        if (c && overlay && vla_st_find(overlay, c->name)) c = vla_st_find(overlay, c->name);
-        char *nm;
-        if (!c || vla_st_find(st, tied->kid[i].key)) continue;
-        nm = (char *)malloc(tied->kid[i].key_n + 1);
-        memcpy(nm, tied->kid[i].key, tied->kid[i].key_n + 1);
-        src[n].name = nm; src[n].dtype = c->dtype; src[n].n_dims = c->n_dims;
-        memcpy(src[n].shape, c->shape, sizeof src[n].shape);
-        src[n].data = c->data; src[n].nbytes = c->nbytes;
-        n++;
-    }
-    vla_json_free(tied);
-    *n_out = n;
-    return src;
-}
-
-static void fx_sources_free(vla_conv_src *src, int n, const vla_st_file *st) {
-    int i;
-    for (i = st->n; i < n; i++) free((char *)src[i].name);
-    free(src);
-}
-
 /* Which parameter-efficient method a config asks for (NULL: none). */
 static const char *peft_method(const vla_json *cfg) {
     if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
@@ -261,9 +228,8 @@ static int fx_clip_into(vla_conv *cv, const char *clip_path, int image_size, cha
 static int fx_model_build(const fx_case *c, const char *bart_path, const char *clip_path, int image_size, fx_model *f,
                           int eos_override, float eos_value, const char *overlay_path, char *why, size_t why_n) {
     char err[512];
-    size_t n, need;
-    vla_conv_src *src;
-    int skipped, n_src, n_peft = 0;
+    size_t need;
+    int skipped, n_peft = 0;
     vla_logger lg;
     vla_status st;
     memset(f, 0, sizeof *f);
@@ -273,23 +239,14 @@ static int fx_model_build(const fx_case *c, const char *bart_path, const char *c
     lg.fn = log_stderr; lg.user = NULL;
     if (clip_path && fx_clip_into(&f->cv, clip_path, image_size, why, why_n) != 0) return -1;
     if (!bart_path) goto write_base;
-    f->st_buf = vla_tool_read_file(bart_path, &n, err, sizeof err);
-    if (!f->st_buf) { snprintf(why, why_n, "%s", err); return -1; }
-    if (vla_st_parse(&f->st, f->st_buf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
-    f->cfg_owned = merged_config(c, &f->st);
-    if (overlay_path) {
-        f->ov_buf = vla_tool_read_file(overlay_path, &n, err, sizeof err);
-        if (!f->ov_buf || vla_st_parse(&f->ov, f->ov_buf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
-    }
-    src = fx_sources(&f->st, overlay_path ? &f->ov : NULL, &n_src);
-    if (vla_conv_bart(&f->cv, src, n_src, f->cfg_owned, &skipped) != 0) {
+    if (vla_ckpt_open(&f->ck, bart_path, overlay_path, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
+    f->cfg_owned = merged_config(c, f->ck.config);
+    if (vla_conv_bart(&f->cv, f->ck.src, f->ck.n, f->cfg_owned, &skipped) != 0) {
         snprintf(why, why_n, "convert: %s", f->cv.err);
-        fx_sources_free(src, n_src, &f->st);
         return -1;
     }
     /* the PEFT modules become an adapter file bound to this base */
-    n_peft = vla_conv_peft(&f->acv, src, n_src, f->cfg_owned);
-    fx_sources_free(src, n_src, &f->st);
+    n_peft = vla_conv_peft(&f->acv, f->ck.src, f->ck.n, f->cfg_owned);
     if (n_peft < 0) { snprintf(why, why_n, "convert adapter: %s", f->acv.err); return -1; }
     if (eos_override >= 0) {
         const vla_conv_tensor *t = vla_conv_find(&f->cv, "final_logits_bias");
@@ -321,6 +278,7 @@ write_base:
 
 static int fx_model_load(const fx_case *c, fx_model *f, int eos_override, float eos_value, char *why, size_t why_n) {
     char p[2048];
+    if (g_weights_override) return fx_model_build(c, g_weights_override, NULL, 0, f, eos_override, eos_value, NULL, why, why_n);
     if (!case_path(c, "weights", p, sizeof p)) {
         const vla_json *w = vla_json_get(c->man, "weights"), *fn = w ? vla_json_get(w, "file") : NULL;
         if (!fn || fn->type != VLA_JSON_STRING) { memset(f, 0, sizeof *f); snprintf(why, why_n, "no weights in the manifest"); return -1; }
@@ -654,7 +612,7 @@ static void run_bart_case(const fx_case *c) {
             run_variant(c, &fm, suffix, vla_json_get(second, "generation"), hf_plain, task->s);
         }
     }
-    skip_training(c);
+    if (!g_capture) skip_training(c);
     fx_model_free(&fm);
 }
 
@@ -813,27 +771,15 @@ static void run_clip_preprocess(const fx_case *c) {
     vla_npy_free(&rgb); vla_npy_free(&ex);
 }
 
-/* Convert a CLIP checkpoint (safetensors) into cv. */
+/* Convert a CLIP checkpoint (any supported format) into cv. */
 static int fx_clip_into(vla_conv *cv, const char *clip_path, int image_size, char *why, size_t why_n) {
     char err[512];
-    size_t n;
-    vla_conv_src *src;
-    int i, rc;
-    unsigned char *cbuf;
-    vla_st_file cst;
-    cbuf = vla_tool_read_file(clip_path, &n, err, sizeof err);
-    if (!cbuf || vla_st_parse(&cst, cbuf, n, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); free(cbuf); return -1; }
-    src = (vla_conv_src *)calloc((size_t)cst.n + 1, sizeof *src);
-    for (i = 0; i < cst.n; i++) {
-        src[i].name = cst.t[i].name; src[i].dtype = cst.t[i].dtype; src[i].n_dims = cst.t[i].n_dims;
-        memcpy(src[i].shape, cst.t[i].shape, sizeof src[i].shape);
-        src[i].data = cst.t[i].data; src[i].nbytes = cst.t[i].nbytes;
-    }
-    rc = vla_conv_clip(cv, src, cst.n, image_size);
-    free(src);
-    vla_st_free(&cst);
-    free(cbuf);
+    vla_ckpt k;
+    int rc;
+    if (vla_ckpt_open(&k, clip_path, NULL, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
+    rc = vla_conv_clip(cv, k.src, k.n, image_size);
     if (rc != 0) snprintf(why, why_n, "convert: %s", cv->err);
+    vla_ckpt_close(&k);
     return rc;
 }
 
@@ -859,6 +805,7 @@ static void run_clip_trunk(const fx_case *c) {
     const vla_json *wj = vla_json_get(c->man, "weights"), *wf = wj ? vla_json_get(wj, "file") : NULL;
     if (!case_path(c, "input", ip, sizeof ip) || !wf) { report(c, "inputs", 0, 0, 0, "(manifest has no input or weights)"); return; }
     snprintf(wp, sizeof wp, "%s/%s", c->dir, wf->s);
+    if (g_weights_override) snprintf(wp, sizeof wp, "%s", g_weights_override);
     if (vla_npy_load(ip, &px, err, sizeof err) != 0 || px.n_dims != 4 || px.shape[1] != 3) { report(c, "inputs", 0, 0, 0, err); return; }
     S = (int)px.shape[2];
     if (fx_model_build(c, NULL, wp, S, &fm, -1, 0, NULL, why, sizeof why) != 0) { report(c, "model", 0, 0, 0, why); fx_model_free(&fm); vla_npy_free(&px); return; }
@@ -1116,6 +1063,74 @@ done:
     vla_tokconv_free(&tc);
 }
 
+/* checkpoint_formats: every file its manifest maps to a case is converted and
+ * must reproduce that case's outputs; the legacy torch format must be refused. */
+static void run_case(const char *root, const char *name);
+
+static void run_checkpoint_formats(const fx_case *c, const char *root) {
+    const vla_json *map = vla_json_get(c->man, "mapping_to_cases");
+    int i;
+    for (i = 0; map && map->type == VLA_JSON_OBJECT && i < map->n_kid; i++) {
+        const vla_json *e = &map->kid[i];
+        char target[128], keys[512], *tok, *next;
+        if (e->type != VLA_JSON_STRING) continue;
+        snprintf(target, sizeof target, "%.*s", (int)strcspn(e->s, " ("), e->s);
+        snprintf(keys, sizeof keys, "%s", e->key);
+        for (tok = keys; *tok; tok = next) { /* "a, b" lists */
+            next = tok + strcspn(tok, ",");
+            if (*next) *next++ = 0;
+            while (*next == ' ') next++;
+            while (*tok == ' ') tok++;
+            if (!*tok) continue;
+            {
+            char files[64][256];
+            int nf = 0, f;
+            size_t tl = strlen(tok);
+            if (tl >= 2 && !strcmp(tok + tl - 2, "/*")) { /* a directory of files */
+                char dp[2048];
+                DIR *d;
+                struct dirent *de;
+                snprintf(dp, sizeof dp, "%s/%.*s", c->dir, (int)(tl - 2), tok);
+                if ((d = opendir(dp)) != NULL) {
+                    while ((de = readdir(d)) && nf < 64) {
+                        size_t nl = strlen(de->d_name);
+                        if (de->d_name[0] == '.' || (nl > 5 && !strcmp(de->d_name + nl - 5, ".json"))) continue;
+                        snprintf(files[nf++], 256, "%.*s/%s", (int)(tl - 2), tok, de->d_name);
+                    }
+                    closedir(d);
+                }
+            } else snprintf(files[nf++], 256, "%s", tok);
+            for (f = 0; f < nf; f++) {
+                char path[2048], key[300], note[200], err[512];
+                unsigned char head[16];
+                FILE *fp;
+                size_t got = 0;
+                snprintf(path, sizeof path, "%s/%s", c->dir, files[f]);
+                snprintf(key, sizeof key, "%s", files[f]);
+                fp = fopen(path, "rb");
+                if (fp) { got = fread(head, 1, sizeof head, fp); fclose(fp); }
+                if (!fp) { report(c, key, 0, 0, 0, "(missing)"); continue; }
+                if (vla_torch_detect(head, got) == VLA_TORCH_FORMAT_LEGACY) {
+                    vla_ckpt k;
+                    int rc = vla_ckpt_open(&k, path, NULL, err, sizeof err);
+                    if (rc == 0) vla_ckpt_close(&k);
+                    snprintf(note, sizeof note, "(refused: %.150s)", err);
+                    report(c, key, rc != 0 && strstr(err, "legacy") != NULL, 0, 0, rc != 0 ? note : "(a legacy file was accepted)");
+                    continue;
+                }
+                g_weights_override = path;
+                g_capture = 1; g_cap_pass = g_cap_fail = 0;
+                run_case(root, target);
+                g_capture = 0;
+                g_weights_override = NULL;
+                snprintf(note, sizeof note, "(%d outputs of %s)", g_cap_pass + g_cap_fail, target);
+                report(c, key, g_cap_fail == 0 && g_cap_pass > 0, (double)g_cap_fail, 0, note);
+            }
+            }
+        }
+    }
+}
+
 static int in_list(const char *list, const char *name) {
     const char *p = list;
     size_t n = strlen(name);
@@ -1149,7 +1164,7 @@ static void run_case(const char *root, const char *name) {
     c.files = vla_json_get(c.man, "files");
     if (!c.files || c.files->type != VLA_JSON_OBJECT) { vla_json_free(c.man); return; }
     if (vla_json_get(c.files, "cases.json")) run_tokenizer_case(&c);
-    else if (vla_json_get(c.man, "mapping_to_cases")) report(&c, "checkpoint_formats", -1, 0, 0, "torch readers not integrated yet");
+    else if (vla_json_get(c.man, "mapping_to_cases")) run_checkpoint_formats(&c, root);
     else if (vla_json_get(c.files, "resized_uint8.npy")) run_clip_preprocess(&c);
     else if (vla_json_get(c.files, "grid_features.npy")) run_clip_trunk(&c);
     else if (vla_json_get(c.man, "inputs")) run_e2e(&c);

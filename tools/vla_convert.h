@@ -17,6 +17,9 @@
 #ifndef VLA_CONVERT_H
 #define VLA_CONVERT_H
 
+#include "vla_tool.h"
+#include "vla_torch.h"
+
 typedef struct vla_conv_tensor {
     char *name;
     vla_type type;
@@ -104,6 +107,24 @@ typedef struct vla_rand_bart {
 int vla_conv_random_bart(vla_conv *cv, const vla_rand_bart *r);
 /* Uniform / normal numbers from a 64-bit seed (xorshift*), for tools. */
 double vla_conv_randn(uint64_t *state);
+/* A checkpoint file of any supported format as a list of source tensors:
+ * safetensors (tied aliases of __metadata__.tied expanded), torch.save zip
+ * (pytorch_model.bin, VL-Adapter LAST.pth), TorchScript (OpenAI CLIP .pt).
+ * The legacy (pre-1.6) torch format is refused with a clear message.
+ * overlay (optional, safetensors): tensors whose values replace the file's. */
+typedef struct vla_ckpt {
+    unsigned char *buf, *ov_buf;
+    size_t size;
+    int format;               /* VLA_TORCH_FORMAT_* */
+    vla_st_file st, ov;
+    vla_torch_file tf;
+    vla_conv_src *src;
+    int n;
+    int n_owned_names;        /* aliases whose names are malloc'd (at the end) */
+    vla_json *config;         /* the model config, if the file has one nearby */
+} vla_ckpt;
+int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err, size_t err_len);
+void vla_ckpt_close(vla_ckpt *k);
 /* Write the GGUF file. */
 int vla_conv_write(vla_conv *cv, const char *path);
 /* Or into a malloc'd buffer. */
@@ -753,6 +774,96 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         cv->task_maxlen[j] = 20;
     }
     return count;
+}
+
+void vla_ckpt_close(vla_ckpt *k) {
+    int i;
+    if (k->src) for (i = k->n - k->n_owned_names; i < k->n; i++) free((char *)k->src[i].name);
+    free(k->src);
+    vla_json_free(k->config);
+    vla_st_free(&k->st);
+    vla_st_free(&k->ov);
+    vla_torch_close(&k->tf);
+    free(k->buf);
+    free(k->ov_buf);
+    memset(k, 0, sizeof *k);
+}
+
+int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err, size_t err_len) {
+    int i, fmt;
+    memset(k, 0, sizeof *k);
+    k->buf = vla_tool_read_file(path, &k->size, err, err_len);
+    if (!k->buf) return -1;
+    fmt = vla_torch_detect(k->buf, k->size);
+    k->format = fmt;
+    if (fmt == VLA_TORCH_FORMAT_SAFETENSORS || fmt == VLA_TORCH_FORMAT_UNKNOWN) {
+        const vla_json *tj, *cj;
+        vla_json *tied = NULL;
+        char e2[128];
+        if (vla_st_parse(&k->st, k->buf, k->size, err, err_len) != 0) {
+            if (fmt == VLA_TORCH_FORMAT_UNKNOWN) snprintf(err, err_len, "%s: not a safetensors, torch zip or TorchScript file", path);
+            vla_ckpt_close(k);
+            return -1;
+        }
+        k->format = VLA_TORCH_FORMAT_SAFETENSORS;
+        if (overlay) {
+            size_t on;
+            k->ov_buf = vla_tool_read_file(overlay, &on, err, err_len);
+            if (!k->ov_buf || vla_st_parse(&k->ov, k->ov_buf, on, err, err_len) != 0) { vla_ckpt_close(k); return -1; }
+        }
+        tj = k->st.metadata ? vla_json_get(k->st.metadata, "tied") : NULL;
+        if (tj && tj->type == VLA_JSON_STRING) tied = vla_json_parse(tj->s, tj->n, e2, sizeof e2);
+        cj = k->st.metadata ? vla_json_get(k->st.metadata, "config") : NULL;
+        if (cj && cj->type == VLA_JSON_STRING) k->config = vla_json_parse(cj->s, cj->n, e2, sizeof e2);
+        k->src = (vla_conv_src *)calloc((size_t)k->st.n + (tied ? (size_t)tied->n_kid : 0) + 1, sizeof *k->src);
+        if (!k->src) { vla_json_free(tied); snprintf(err, err_len, "out of memory"); vla_ckpt_close(k); return -1; }
+        for (i = 0; i < k->st.n; i++) {
+            const vla_st_tensor *t = &k->st.t[i], *o = overlay ? vla_st_find(&k->ov, t->name) : NULL;
+            if (o && o->nbytes == t->nbytes && o->dtype == t->dtype) t = o; /* the overlay's value wins */
+            k->src[k->n].name = k->st.t[i].name; k->src[k->n].dtype = t->dtype; k->src[k->n].n_dims = t->n_dims;
+            memcpy(k->src[k->n].shape, t->shape, sizeof k->src[k->n].shape);
+            k->src[k->n].data = t->data; k->src[k->n].nbytes = t->nbytes;
+            k->n++;
+        }
+        for (i = 0; tied && i < tied->n_kid; i++) { /* a tied tensor is stored once: add its other names */
+            const vla_st_tensor *c = tied->kid[i].type == VLA_JSON_STRING ? vla_st_find(&k->st, tied->kid[i].s) : NULL;
+            char *nm;
+            if (!c || vla_st_find(&k->st, tied->kid[i].key)) continue;
+            if (overlay && vla_st_find(&k->ov, c->name)) c = vla_st_find(&k->ov, c->name);
+            nm = (char *)malloc(tied->kid[i].key_n + 1);
+            if (!nm) continue;
+            memcpy(nm, tied->kid[i].key, tied->kid[i].key_n + 1);
+            k->src[k->n].name = nm; k->src[k->n].dtype = c->dtype; k->src[k->n].n_dims = c->n_dims;
+            memcpy(k->src[k->n].shape, c->shape, sizeof k->src[k->n].shape);
+            k->src[k->n].data = c->data; k->src[k->n].nbytes = c->nbytes;
+            k->n++;
+            k->n_owned_names++;
+        }
+        vla_json_free(tied);
+    } else {
+        if (vla_torch_open(&k->tf, k->buf, k->size, err, err_len) != 0) { vla_ckpt_close(k); return -1; }
+        k->src = (vla_conv_src *)calloc((size_t)k->tf.n_tensors + 1, sizeof *k->src);
+        if (!k->src) { snprintf(err, err_len, "out of memory"); vla_ckpt_close(k); return -1; }
+        for (i = 0; i < k->tf.n_tensors; i++) {
+            const vla_torch_tensor *t = &k->tf.tensors[i];
+            int d;
+            k->src[i].name = t->name; k->src[i].dtype = t->dtype; k->src[i].n_dims = t->n_dims;
+            for (d = 0; d < t->n_dims && d < 8; d++) k->src[i].shape[d] = t->shape[d];
+            k->src[i].data = t->data; k->src[i].nbytes = t->nbytes;
+        }
+        k->n = k->tf.n_tensors;
+    }
+    if (!k->config) { /* a HF directory: config.json beside the weights */
+        char cp[4096];
+        const char *sl = strrchr(path, '/');
+        unsigned char *cb;
+        size_t cn;
+        char e2[128];
+        snprintf(cp, sizeof cp, "%.*sconfig.json", sl ? (int)(sl - path + 1) : 0, path);
+        cb = vla_tool_read_file(cp, &cn, e2, sizeof e2);
+        if (cb) { k->config = vla_json_parse((const char *)cb, cn, e2, sizeof e2); free(cb); }
+    }
+    return 0;
 }
 
 typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;

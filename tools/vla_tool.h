@@ -50,6 +50,8 @@ typedef struct vla_json {
 /* Parse text[0, len).  Depth is limited to 256.  Returns NULL on error. */
 vla_json *vla_json_parse(const char *text, size_t len, char *err, size_t err_len);
 void vla_json_free(vla_json *j);
+/* A deep copy (NULL on failure). */
+vla_json *vla_json_copy(const vla_json *j);
 /* Member of an object by name (first match), or NULL. */
 const vla_json *vla_json_get(const vla_json *obj, const char *key);
 /* Convenience: number member as double / int with a default. */
@@ -349,6 +351,29 @@ vla_json *vla_json_parse(const char *text, size_t len, char *err, size_t err_len
     return root;
 }
 
+static int vla_tool__jcopy(vla_json *d, const vla_json *s) {
+    int i;
+    *d = *s;
+    d->s = NULL; d->key = NULL; d->kid = NULL; d->n_kid = 0;
+    if (s->s) { d->s = (char *)malloc(s->n + 1); if (!d->s) return 0; memcpy(d->s, s->s, s->n + 1); }
+    if (s->key) { d->key = (char *)malloc(s->key_n + 1); if (!d->key) return 0; memcpy(d->key, s->key, s->key_n + 1); }
+    if (s->n_kid) {
+        d->kid = (vla_json *)calloc((size_t)s->n_kid, sizeof(vla_json));
+        if (!d->kid) return 0;
+        for (i = 0; i < s->n_kid; i++) { d->n_kid = i + 1; if (!vla_tool__jcopy(&d->kid[i], &s->kid[i])) return 0; }
+    }
+    return 1;
+}
+
+vla_json *vla_json_copy(const vla_json *j) {
+    vla_json *d;
+    if (!j) return NULL;
+    d = (vla_json *)calloc(1, sizeof *d);
+    if (!d) return NULL;
+    if (!vla_tool__jcopy(d, j)) { vla_json_free(d); return NULL; }
+    return d;
+}
+
 const vla_json *vla_json_get(const vla_json *obj, const char *key) {
     int i;
     size_t n = strlen(key);
@@ -392,7 +417,7 @@ int vla_npy_parse(unsigned char *file, size_t size, vla_npy *a, char *err, size_
     end = h + hlen;
     p = vla_tool__find(h, hlen, "'descr':");
     if (!p) { vla_tool__err(err, err_len, "no descr in .npy header"); return -1; }
-    p = memchr(p + 8, '\'', (size_t)(end - p - 8));
+    p = (const char *)memchr(p + 8, '\'', (size_t)(end - p - 8));
     if (!p || end - p < 5 || p[4] != '\'') { vla_tool__err(err, err_len, "bad descr"); return -1; }
     memcpy(a->descr, p + 1, 3);
     a->descr[3] = 0;
@@ -403,7 +428,7 @@ int vla_npy_parse(unsigned char *file, size_t size, vla_npy *a, char *err, size_
     else { vla_tool__err(err, err_len, "unsupported dtype %s", a->descr); return -1; }
     p = vla_tool__find(h, hlen, "'shape':");
     if (!p) { vla_tool__err(err, err_len, "no shape in .npy header"); return -1; }
-    p = memchr(p, '(', (size_t)(end - p));
+    p = (const char *)memchr(p, '(', (size_t)(end - p));
     if (!p) { vla_tool__err(err, err_len, "bad shape"); return -1; }
     p++;
     a->count = 1;

@@ -53,6 +53,9 @@
  *    Several names may share one storage (tied weights): storage_id (dense,
  *    0..n_storages-1, first use order) and storage_offset let the caller
  *    detect aliases.  The caller's buffer must outlive the vla_torch_file.
+ *    Names are unique (a file that would produce a name twice is refused);
+ *    vla_torch_find is a binary search.  A bare tensor saved as the root
+ *    gets the empty name "".
  *
  * SAFETY MODEL
  *    The input is hostile.  Every offset, length and count is checked against
@@ -66,13 +69,25 @@
  *        restore_type_tag (identity on their argument), __torch__.* classes
  *        (TorchScript module objects, only instantiated as inert records).
  *    Anything else (os.system, builtins.eval, a pickled nn.Module, numpy
- *    scalars...) fails with the offending name.  The unpickler is iterative;
- *    the only recursion is the tree walk, bounded by VLA_TORCH_MAX_DEPTH, and
- *    the walk has a visit budget so that shared (memoized) sub-objects cannot
- *    blow up exponentially; cycles hit the depth limit.  Memory is linear in
- *    the input size (plus a bounded budget for contiguous copies).  On any
- *    error the function returns non-zero, fills err and leaves nothing to
- *    free (vla_torch_close is still safe to call).
+ *    scalars...) fails with the offending name.  Accepted opcodes:
+ *        PROTO FRAME STOP | MARK POP POP_MARK DUP | NONE NEWTRUE NEWFALSE
+ *        BININT BININT1 BININT2 LONG1 LONG4 (<= 64 bits) BINFLOAT |
+ *        BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINSTRING SHORT_BINSTRING
+ *        BINBYTES SHORT_BINBYTES BINBYTES8 | EMPTY_TUPLE TUPLE TUPLE1..3 |
+ *        EMPTY_LIST LIST APPEND APPENDS | EMPTY_DICT DICT SETITEM SETITEMS |
+ *        BINPUT LONG_BINPUT MEMOIZE BINGET LONG_BINGET | GLOBAL STACK_GLOBAL
+ *        REDUCE NEWOBJ BUILD BINPERSID.
+ *    The unpickler is iterative; the only recursion is the tree walk,
+ *    bounded by VLA_TORCH_MAX_DEPTH (64), and the walk has a visit budget
+ *    (2 x values + 1024) so shared (memoized) sub-objects cannot blow up
+ *    exponentially; cycles hit the depth limit.  Other limits: 8 dims, names
+ *    <= VLA_TORCH_MAX_NAME (4096) bytes and <= 32 x pickle size + 16 MiB in
+ *    total, storage keys <= 256 bytes, contiguous copies <=
+ *    VLA_TORCH_COPY_FACTOR (8) x file size + 16 MiB in total.  Name lookups
+ *    use a merge-sorted index (O(n log n) whatever the input; no hashing to
+ *    flood, no qsort worst case).  Memory is linear in the input size.  On
+ *    any error vla_torch_open returns non-zero, fills err and leaves nothing
+ *    to free (vla_torch_close is still safe to call).
  *
  * DTYPES (ggml type ids where ggml has one)
  *    F32=0 F16=1 I8=24 I16=25 I32=26 I64=27 F64=28 BF16=30;
@@ -141,8 +156,9 @@ typedef struct vla_torch_file {
     vla_torch_tensor *tensors; /* file order */
     int n_storages;
     char *prefix;              /* archive folder, e.g. "archive", "LAST" */
-    char *root_type;           /* "OrderedDict", "dict", or the demangled
-                                  TorchScript class, "__torch__.clip.model.CLIP" */
+    char *root_type;           /* "OrderedDict", "dict", "list", "tuple", "Tensor",
+                                  "other", or the demangled TorchScript class
+                                  ("__torch__.clip.model.CLIP") */
     int *sorted_;              /* private: indices sorted by name */
 } vla_torch_file;
 
@@ -156,7 +172,8 @@ extern "C" {
 VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
                                  char *err, size_t err_len);
 VLA_TORCH_DEF void vla_torch_close(vla_torch_file *f);
-/* Cheap format sniffing: VLA_TORCH_FORMAT_*. */
+/* Format sniffing: VLA_TORCH_FORMAT_*.  For zips the central directory is
+ * read to tell TorchScript (constants.pkl / code/) from torch.save. */
 VLA_TORCH_DEF int vla_torch_detect(const void *buf, size_t len);
 /* Exact-name lookup (binary search), NULL if absent. */
 VLA_TORCH_DEF const vla_torch_tensor *vla_torch_find(const vla_torch_file *f, const char *name);
