@@ -34,7 +34,8 @@ HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect
-TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model
+TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
+            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm
 
 .PHONY: all tools tests test test-native check-header clean bench paper-table
 all: tools tests
@@ -60,6 +61,24 @@ $(B)/test_gguf_asan: tests/test_gguf.c $(HDR) tests/board/vla_check.h | $(B)
 $(B)/test_model: tests/test_model.c $(HDR) $(TOOL_HDR) tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
+$(B)/test_tokenizer: tests/test_tokenizer.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_tokenizer_asan: tests/test_tokenizer.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
+$(B)/test_image: tests/test_image.c $(HDR) examples/image_io.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
+
+$(B)/test_image_asan: tests/test_image.c $(HDR) examples/image_io.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
+
+$(B)/test_torch_asan: tests/test_torch.c tools/vla_torch.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
+$(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
 # The header must compile on its own as C99 and as C++ with gcc and clang,
 # warning-free, and its implementation must not reference allocation or exit.
 check-header: | $(B)
@@ -74,13 +93,27 @@ check-header: | $(B)
 	 if [ -n "$$bad" ]; then echo "check-header: the implementation references: $$bad"; exit 1; fi; \
 	 echo "check-header: C99, C++, gcc and clang clean; no malloc/free/exit/abort referenced"
 
+# ASan under a plain run; leak checking stays on natively.
 test-native: tools tests check-header
 	$(B)/test_gguf
 	$(B)/test_gguf_asan
 	$(B)/test_model $(FIXTURES)
+	$(B)/test_tokenizer $(FIXTURES)
+	$(B)/test_tokenizer_asan $(FIXTURES)
+	$(B)/test_image $(FIXTURES)
+	$(B)/test_image_asan $(FIXTURES)
+	$(B)/test_torch_asan $(FIXTURES)
+	$(B)/test_gemm
 	$(B)/vla-fixtures $(FIXTURES)
 
-test: test-native
+# The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the
+# whole matrix; see README "Supported targets".
+include tests/cross.mk
+ifeq ($(TARGET),native)
+test: test-native test-unit
+else
+test: test-unit
+endif
 
 clean:
 	rm -rf $(B)

@@ -1514,6 +1514,95 @@ VLA_DEF void vla_quantize_q8_0(void *dst, const float *x, size_t n) {
  * tail; with VLA_NO_SIMD only the tails remain.
  * ========================================================================== */
 
+/* ---- MVE primitives (Cortex-M55/M85 Helium, fp32) ---------------------- */
+#if defined(VLA__MVE)
+static float vla__dot_f32_mve(const float *a, const float *b, int n) {
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = vdupq_n_f32(0.0f);
+    int k = 0;
+    for (; k < (n & ~7); k += 8) { /* two independent chains hide the FMA latency */
+        s0 = vfmaq_f32(s0, vld1q_f32(a + k), vld1q_f32(b + k));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + k + 4), vld1q_f32(b + k + 4));
+    }
+    for (; k < n; k += 4) { /* 1..7 left; lanes past n load as 0.0f */
+        mve_pred16_t p = vctp32q((uint32_t)(n - k));
+        s0 = vfmaq_f32(s0, vldrwq_z_f32(a + k, p), vldrwq_z_f32(b + k, p));
+    }
+    s0 = vaddq_f32(s0, s1);
+    return (vgetq_lane_f32(s0, 0) + vgetq_lane_f32(s0, 1)) + (vgetq_lane_f32(s0, 2) + vgetq_lane_f32(s0, 3));
+}
+
+static void vla__axpy_f32_mve(float *y, float a, const float *x, int n) {
+    int k = 0;
+    for (; k < (n & ~3); k += 4) vst1q_f32(y + k, vfmaq_n_f32(vld1q_f32(y + k), vld1q_f32(x + k), a));
+    if (k < n) { /* 1..3 left: predicated load and store */
+        mve_pred16_t p = vctp32q((uint32_t)(n - k));
+        float32x4_t vy = vldrwq_z_f32(y + k, p);
+        vstrwq_p_f32(y + k, vfmaq_n_f32(vy, vldrwq_z_f32(x + k, p), a), p);
+    }
+}
+#endif /* VLA__MVE */
+
+/* ---- RVV 1.0 primitives (inline assembly, VLEN-agnostic) ---------------- */
+#if defined(VLA__RVV)
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 13)
+#define VLA__RVV_CLOBBERS_DOT , "v8", "v9", "v10", "v11", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24"
+#define VLA__RVV_CLOBBERS_AXPY , "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", \
+    "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23"
+#else
+#define VLA__RVV_CLOBBERS_DOT  /* GCC 12: see the note above */
+#define VLA__RVV_CLOBBERS_AXPY
+#endif
+
+static float vla__dot_f32_rvv(const float *a, const float *b, int n) {
+    size_t left = n > 0 ? (size_t)n : 0, vl;
+    float r;
+    /* v8..v11: partial sums (LMUL=4), v16..v19 / v20..v23: a and b strips,
+     * v24: the reduction. */
+    __asm__ volatile(
+        "vsetvli   %[vl], zero, e32, m4, ta, ma\n\t"
+        "vmv.v.i   v8, 0\n\t"
+        "1:\n\t"
+        "vsetvli   %[vl], %[left], e32, m4, tu, ma\n\t"
+        "vle32.v   v16, (%[a])\n\t"
+        "vle32.v   v20, (%[b])\n\t"
+        "vfmacc.vv v8, v16, v20\n\t"
+        "sub       %[left], %[left], %[vl]\n\t"
+        "slli      %[vl], %[vl], 2\n\t"
+        "add       %[a], %[a], %[vl]\n\t"
+        "add       %[b], %[b], %[vl]\n\t"
+        "bnez      %[left], 1b\n\t"
+        "vsetvli   %[vl], zero, e32, m4, ta, ma\n\t"
+        "vmv.s.x   v24, zero\n\t"
+        "vfredusum.vs v24, v8, v24\n\t"
+        "vfmv.f.s  %[r], v24\n\t"
+        : [r] "=f"(r), [vl] "=&r"(vl), [left] "+r"(left), [a] "+r"(a), [b] "+r"(b)
+        :
+        : "memory" VLA__RVV_CLOBBERS_DOT);
+    return r;
+}
+
+static void vla__axpy_f32_rvv(float *y, float a, const float *x, int n) {
+    size_t left = n > 0 ? (size_t)n : 0, vl;
+    if (left == 0) return;
+    /* v8..v15: x strip, v16..v23: y strip (LMUL=8) */
+    __asm__ volatile(
+        "1:\n\t"
+        "vsetvli   %[vl], %[left], e32, m8, ta, ma\n\t"
+        "vle32.v   v8, (%[x])\n\t"
+        "vle32.v   v16, (%[y])\n\t"
+        "vfmacc.vf v16, %[a], v8\n\t"
+        "vse32.v   v16, (%[y])\n\t"
+        "sub       %[left], %[left], %[vl]\n\t"
+        "slli      %[vl], %[vl], 2\n\t"
+        "add       %[x], %[x], %[vl]\n\t"
+        "add       %[y], %[y], %[vl]\n\t"
+        "bnez      %[left], 1b\n\t"
+        : [vl] "=&r"(vl), [left] "+r"(left), [x] "+r"(x), [y] "+r"(y)
+        : [a] "f"(a)
+        : "memory" VLA__RVV_CLOBBERS_AXPY);
+}
+#endif /* VLA__RVV */
+
 /* sum_k a[k] b[k] */
 static float vla__dot_f32(const float *a, const float *b, int n) {
     int k = 0;
@@ -1546,6 +1635,12 @@ static float vla__dot_f32(const float *a, const float *b, int n) {
     t = vadd_f32(vget_low_f32(s0), vget_high_f32(s0));
     t = vpadd_f32(t, t);
     acc = vget_lane_f32(t, 0);
+#elif defined(VLA__MVE)
+    acc = vla__dot_f32_mve(a, b, n);
+    k = n;
+#elif defined(VLA__RVV)
+    acc = vla__dot_f32_rvv(a, b, n);
+    k = n;
 #endif
     for (; k < n; k++) acc += a[k] * b[k];
     return acc;
@@ -1560,6 +1655,12 @@ static void vla__axpy_f32(float *y, float a, const float *x, int n) {
 #elif defined(VLA__NEON64) || defined(VLA__NEON32)
     float32x4_t va = vdupq_n_f32(a);
     for (; k < (n & ~3); k += 4) vst1q_f32(y + k, vmlaq_f32(vld1q_f32(y + k), va, vld1q_f32(x + k)));
+#elif defined(VLA__MVE)
+    vla__axpy_f32_mve(y, a, x, n);
+    k = n;
+#elif defined(VLA__RVV)
+    vla__axpy_f32_rvv(y, a, x, n);
+    k = n;
 #endif
     for (; k < n; k++) y[k] += a * x[k];
 }

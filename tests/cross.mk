@@ -22,8 +22,8 @@
 #   pi5     aarch64 Cortex-A76, NEON+dotprod         qemu-aarch64 -cpu cortex-a76
 #   pi32    armhf Cortex-A7, NEON-VFPv4              qemu-arm -cpu cortex-a7
 #   rv64    riscv64 Linux rv64gc, scalar             qemu-riscv64 (default CPU, no V)
-#   rv64v   riscv64 Linux rv64gcv, RVV 1.0, VLEN=128 qemu-riscv64 -cpu rv64,v=true
-#   rv64v-vlen256   the rv64v binary again at VLEN=256
+#   rv64v   riscv64 Linux rv64gcv, RVV 1.0           qemu-riscv64 -cpu rv64,v=true,
+#           run at VLEN=128, then again at VLEN=256 (target rv64v-vlen256)
 #   m4      Cortex-M4F bare metal (MPS2 AN386), scalar   qemu-system-arm
 #   m7      Cortex-M7 bare metal (MPS2 AN500), scalar    qemu-system-arm
 #   m55     Cortex-M55 bare metal (MPS3 AN547), Helium   qemu-system-arm
@@ -35,7 +35,7 @@
 #
 # Variables a caller may set: TARGET ARGS SELFTEST RUN_TIMEOUT CROSS_MATRIX
 # X_OPT (default -O2) X_WERROR (default empty; -Werror to make warnings fatal)
-# X_EXTRA_CFLAGS VLA_TEST_WORK VLA_TEST_ARENA_BYTES VX_HOSTCC.
+# X_EXTRA_CFLAGS VLA_TEST_WORK VLA_TEST_ARENA_BYTES VX_HOSTCC VX_OUT.
 # Everything this file defines starts with X_, VX_ or vx_ (plus the targets
 # test-unit, test-cross, cross-list, clean-cross), so it does not disturb the
 # CC/CFLAGS of the including Makefile.
@@ -46,8 +46,10 @@ VX_ROOT_ABS := $(abspath $(dir $(VX_MK))/..)
 VX_ROOT := $(if $(filter $(abspath .),$(VX_ROOT_ABS)),.,$(VX_ROOT_ABS))
 
 TARGET ?= native
-RUN_TIMEOUT ?= 300
-VLA_TEST_WORK ?= 1
+RUN_TIMEOUT ?= 120
+# Test workload (test_unit.c VLA_TEST_WORK): empty = the target's default,
+# 16 on the build machine, 4 under QEMU (about a second per target).
+VLA_TEST_WORK ?=
 VLA_TEST_ARENA_BYTES ?= 2097152
 X_OPT ?= -O2
 X_WERROR ?=
@@ -78,32 +80,38 @@ CROSS_MATRIX ?= native clang asan scalar pi4 pi5 pi32 rv64 rv64v rv64v-vlen256 \
 VX_SEMI := -display none -monitor none -serial none -chardev stdio,id=vxsh \
            -semihosting-config enable=on,target=native,chardev=vxsh
 VX_PICO := --specs=picolibc.specs --oslib=semihost --crt0=semihost -DVLA_BOARD_BAREMETAL=1
-# picolibc.ld memory layout: flash base/size, RAM base/size, 64 KiB stack.
-# The test's flash check uses the same numbers.
-vx_pico_mem = -Wl,--defsym=__flash=$(1),--defsym=__flash_size=$(2),--defsym=__ram=$(3),--defsym=__ram_size=$(4),--defsym=__stack_size=0x10000 \
-              -DVLA_BOARD_FLASH_BASE=$(1) -DVLA_BOARD_FLASH_SIZE=$(2)
+# picolibc.ld memory layout: flash base/size, RAM base/size, 64 KiB stack
+# (link flags); the test's "weights are in flash" check gets the same flash
+# numbers (compile flags).
+vx_pico_mem = -Wl,--defsym=__flash=$(1),--defsym=__flash_size=$(2),--defsym=__ram=$(3),--defsym=__ram_size=$(4),--defsym=__stack_size=0x10000
+vx_pico_flash = -DVLA_BOARD_FLASH_BASE=$(1) -DVLA_BOARD_FLASH_SIZE=$(2)
 # rvv_ta_all_1s / rvv_ma_all_1s: QEMU fills tail- and mask-agnostic elements
 # with ones instead of leaving them alone, so code that declares "agnostic"
 # but relies on "undisturbed" fails here instead of on some real core.
 VX_RV_CPU = rv64,v=true,vlen=$(1),vext_spec=v1.0,rvv_ta_all_1s=true,rvv_ma_all_1s=true
 
 X_SYSTEM :=
+VX_ALSO :=
+X_WORK := 4
 X_BUILD := $(TARGET)
 X_CFLAGS :=
 X_LDFLAGS :=
 X_RUN :=
 
 ifeq ($(TARGET),native)
+  X_WORK := 16
   X_CC := gcc
   X_ARCH := -march=native
   X_EXPECT_SIMD :=
   X_DESC := host gcc, -march=native; reports whatever this CPU offers
 else ifeq ($(TARGET),clang)
+  X_WORK := 16
   X_CC := clang
   X_ARCH := -march=x86-64-v3
   X_EXPECT_SIMD := avx2+fma
   X_DESC := clang, x86-64-v3 (Haswell/Zen and later)
 else ifeq ($(TARGET),asan)
+  X_WORK := 8
   X_CC := gcc
   X_ARCH := -march=x86-64-v3
   X_OPT := -O1 -g
@@ -113,6 +121,7 @@ else ifeq ($(TARGET),asan)
   X_EXPECT_SIMD := avx2+fma
   X_DESC := gcc AddressSanitizer + UBSan, every finding fatal, guard zones poisoned
 else ifeq ($(TARGET),scalar)
+  X_WORK := 16
   X_CC := gcc
   X_ARCH := -march=x86-64
   X_CFLAGS := -DVLA_NO_SIMD
@@ -149,10 +158,13 @@ else ifneq ($(filter rv64v rv64v-vlen256,$(TARGET)),)
   X_RUN := qemu-riscv64 -cpu $(call VX_RV_CPU,$(if $(filter rv64v-vlen256,$(TARGET)),256,128)) -L /usr/riscv64-linux-gnu
   X_EXPECT_SIMD := rvv1.0
   X_DESC := RISC-V Linux with RVV 1.0 (e.g. SpacemiT K1), VLEN $(if $(filter rv64v-vlen256,$(TARGET)),256,128)
+  # `make test-unit TARGET=rv64v` runs the binary at VLEN 128 and then 256;
+  # the matrix lists the two runs as separate lines.
+  VX_ALSO := $(if $(filter rv64v,$(TARGET)),rv64v-vlen256)
 else ifeq ($(TARGET),m4)
   X_CC := arm-none-eabi-gcc
   X_ARCH := -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard
-  X_CFLAGS := $(VX_PICO)
+  X_CFLAGS := $(VX_PICO) $(call vx_pico_flash,0x0,0x400000)
   X_LDFLAGS := $(call vx_pico_mem,0x0,0x400000,0x21000000,0x1000000)
   X_RUN := qemu-system-arm -M mps2-an386 $(VX_SEMI)
   X_SYSTEM := 1
@@ -161,7 +173,7 @@ else ifeq ($(TARGET),m4)
 else ifeq ($(TARGET),m7)
   X_CC := arm-none-eabi-gcc
   X_ARCH := -mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard
-  X_CFLAGS := $(VX_PICO)
+  X_CFLAGS := $(VX_PICO) $(call vx_pico_flash,0x0,0x400000)
   X_LDFLAGS := $(call vx_pico_mem,0x0,0x400000,0x60000000,0x1000000)
   X_RUN := qemu-system-arm -M mps2-an500 $(VX_SEMI)
   X_SYSTEM := 1
@@ -170,7 +182,7 @@ else ifeq ($(TARGET),m7)
 else ifeq ($(TARGET),m55)
   X_CC := arm-none-eabi-gcc
   X_ARCH := -mcpu=cortex-m55 -mthumb -mfloat-abi=hard
-  X_CFLAGS := $(VX_PICO)
+  X_CFLAGS := $(VX_PICO) $(call vx_pico_flash,0x0,0x80000)
   X_LDFLAGS := $(call vx_pico_mem,0x0,0x80000,0x60000000,0x1000000)
   X_RUN := qemu-system-arm -M mps3-an547 $(VX_SEMI)
   X_SYSTEM := 1
@@ -179,7 +191,7 @@ else ifeq ($(TARGET),m55)
 else ifeq ($(TARGET),rv64-bm)
   X_CC := riscv64-unknown-elf-gcc
   X_ARCH := -march=rv64gc -mabi=lp64d -mcmodel=medany
-  X_CFLAGS := $(VX_PICO)
+  X_CFLAGS := $(VX_PICO) $(call vx_pico_flash,0x80000000,0x400000)
   X_LDFLAGS := $(call vx_pico_mem,0x80000000,0x400000,0x80400000,0x3c00000)
   X_RUN := qemu-system-riscv64 -M virt -bios none $(VX_SEMI)
   X_SYSTEM := 1
@@ -188,7 +200,7 @@ else ifeq ($(TARGET),rv64-bm)
 else ifeq ($(TARGET),rv64v-bm)
   X_CC := riscv64-unknown-elf-gcc
   X_ARCH := -march=rv64gcv -mabi=lp64d -mcmodel=medany
-  X_CFLAGS := $(VX_PICO)
+  X_CFLAGS := $(VX_PICO) $(call vx_pico_flash,0x80000000,0x400000)
   X_LDFLAGS := $(call vx_pico_mem,0x80000000,0x400000,0x80400000,0x3c00000)
   X_RUN := qemu-system-riscv64 -M virt -bios none -cpu $(call VX_RV_CPU,512) $(VX_SEMI)
   X_SYSTEM := 1
@@ -208,7 +220,7 @@ endif
 # ---------------------------------------------------------------------------
 
 VX_WARN := -std=c99 -Wall -Wextra -pedantic $(X_WERROR)
-VX_DEFS := -DVLA_TEST_TARGET=\"$(X_BUILD)\" -DVLA_TEST_WORK=$(VLA_TEST_WORK) -DVLA_TEST_ARENA_BYTES=$(VLA_TEST_ARENA_BYTES)
+VX_DEFS := -DVLA_TEST_TARGET=\"$(X_BUILD)\" -DVLA_TEST_WORK=$(or $(VLA_TEST_WORK),$(X_WORK)) -DVLA_TEST_ARENA_BYTES=$(VLA_TEST_ARENA_BYTES)
 VX_DIR := $(VX_OUT)/$(X_BUILD)
 VX_BIN := $(VX_DIR)/test_unit$(if $(X_SYSTEM),.elf)
 VX_HOST := $(VX_OUT)/host
@@ -266,10 +278,15 @@ test-unit: $(VX_BIN)
 	@echo '== $(VX_NAME): $(call vx_run,$(VX_BIN),$(ARGS))'
 	@sh $(VX_ROOT)/tests/board/xrun.sh '$(VX_NAME)' '$(X_EXPECT_SIMD)' $(VX_EXPECT) $(VX_DIR)/run.log '$(VX_RESULT)' -- \
 	    $(call vx_run,$(VX_BIN),$(ARGS))
+ifneq ($(VX_ALSO),)
+ifeq ($(VX_FROM_MATRIX),)
+	@$(MAKE) --no-print-directory -f $(VX_MK) test-unit TARGET=$(VX_ALSO)
+endif
+endif
 
 # The matrix runs each entry in its own sub-make, one after the other.
 test-cross:
-	@sh $(VX_ROOT)/tests/board/matrix.sh $(VX_OUT) '$(MAKE) --no-print-directory -f $(VX_MK)' $(CROSS_MATRIX)
+	@sh $(VX_ROOT)/tests/board/matrix.sh $(VX_OUT) '$(MAKE) --no-print-directory -f $(VX_MK) VX_FROM_MATRIX=1' $(CROSS_MATRIX)
 
 cross-list:
 	@for t in $(filter-out %+selftest %+argfail,$(CROSS_MATRIX)); do \

@@ -210,8 +210,9 @@ int main(void) {
     unsigned var = 0;
     const vla_type types[3] = {VLA_TYPE_F32, VLA_TYPE_F16, VLA_TYPE_Q8_0};
 
-    printf("simd: %s, stack per task: fp32 path %lu bytes, int8 path %lu bytes\n", vla_simd_name(),
-           (unsigned long)(sizeof(float) * VLA__NR * VLA_GEMM_KC), (unsigned long)VLA_GEMM_Q8_STACK);
+    printf("simd: %s, largest stack buffer per task: dot path %lu bytes (F16/Q8_0), packed path %lu, int8 path %lu\n",
+           vla_simd_name(), (unsigned long)(sizeof(float) * VLA__NG * VLA_GEMM_KC_CVT),
+           (unsigned long)(sizeof(float) * VLA__KCO * VLA__NRO), (unsigned long)VLA_GEMM_Q8_STACK);
     B.x = (float *)malloc(maxMK * sizeof(float));
     B.y = (float *)malloc(maxMN * sizeof(float));
     B.yr = (float *)malloc(maxMN * sizeof(float));

@@ -1,8 +1,9 @@
 /* vla_convert.h - turn checkpoint tensors into a vladapter GGUF model file.
  *
  * Host-side (malloc/stdio allowed), shared by tools/vla-convert and
- * tools/vla-fixtures.  Include after vladapter.h and vla_tool.h; define
- * VLA_CONVERT_IMPLEMENTATION in one file.
+ * tools/vla-fixtures.  Include after vladapter.h; define
+ * VLA_CONVERT_IMPLEMENTATION in one file (it brings the implementations of
+ * vla_tool.h and vla_torch.h along unless that file defined them itself).
  *
  * Naming: a model file keeps the official state-dict names without the
  * "module." (DDP) and "model." prefixes, e.g. "encoder.layers.0.fc1.weight".
@@ -138,6 +139,15 @@ void vla_conv_canonical(const char *in, char *out, size_t cap);
 #ifdef VLA_CONVERT_IMPLEMENTATION
 #ifndef VLA_CONVERT_IMPLEMENTATION_DONE
 #define VLA_CONVERT_IMPLEMENTATION_DONE
+/* the readers it stands on come with it */
+#ifndef VLA_TOOL_IMPLEMENTATION
+#define VLA_TOOL_IMPLEMENTATION
+#include "vla_tool.h"
+#endif
+#ifndef VLA_TORCH_IMPLEMENTATION
+#define VLA_TORCH_IMPLEMENTATION
+#include "vla_torch.h"
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -761,7 +771,7 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         int pref = (int)vla_json_num(config, "use_tasks_prompts", 0) ||
                    ((int)vla_json_num(config, "use_single_adapter", 0) || (int)vla_json_num(config, "use_single_lora", 0) ||
                     (int)vla_json_num(config, "use_single_prompt", 0));
-        snprintf(cv->task_names[j], sizeof cv->task_names[j], "%s", tasks[j]);
+        snprintf(cv->task_names[j], sizeof cv->task_names[j], "%.63s", tasks[j]);
         /* the official text prefixes (multitask.py; "gpa: " is the code's spelling) */
         cv->task_prefix[j][0] = 0;
         if (pref) {

@@ -20,9 +20,9 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 t_all=$(now)
 n_ok=0 n_bad=0 checks_pass=0 checks_fail=0 bad_list=
-fmt='%-16s %-28s %7s %7s %6s %8s %7s  %s\n'
-printf "$fmt" target simd passed failed warn build_s run_s result
-printf "$fmt" ---------------- ---------------------------- ------- ------- ------ -------- ------- ------
+row() { printf '%-16s %-28s %7s %7s %6s %8s %7s  %s\n' "$@"; }
+row target simd passed failed warn build_s run_s result
+row ---------------- ---------------------------- ------- ------- ------ -------- ------- ------
 for e in "$@"; do
     t=${e%%+*}
     extra=
@@ -42,14 +42,13 @@ for e in "$@"; do
     total=$(sub "$t0" "$t1")
     warn=$(grep -c ': warning:' "$log")
     if [ -s "$res" ]; then
-        IFS='	' read -r name simd passed failed rc run verdict reason <"$res"
+        IFS='	' read -r _name simd passed failed _rc run verdict reason <"$res"
         build=$(awk -v a="$total" -v b="$run" 'BEGIN { v = a - b; if (v < 0) v = 0; printf "%.1f", v }')
         run=$(awk -v r="$run" 'BEGIN { printf "%.1f", r }')
     else
-        name=$e simd=- passed=- failed=- run=- build=$total verdict=FAIL reason="build failed"
+        simd=- passed=- failed=- run=- build=$total verdict=FAIL reason="build failed"
     fi
-    [ "$verdict" = ok ] && [ "$expect" = fail ] && verdict="ok (expected failure seen)"
-    printf "$fmt" "$e" "$simd" "$passed" "$failed" "$warn" "$build" "$run" "$verdict${reason:+: $reason}" |
+    row "$e" "$simd" "$passed" "$failed" "$warn" "$build" "$run" "$verdict${reason:+: $reason}" |
         sed 's/ *$//'
     case $verdict in
     ok*)

@@ -48,7 +48,7 @@ elif [ "$expect" = fail ]; then
         verdict=FAIL
         reason="the deliberate failure was not reported: exit status $rc, $failed failed"
     else
-        reason="deliberate failure reported, exit status 1"
+        reason="deliberate failure caught: exit status 1"
     fi
 else
     if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then

@@ -1,0 +1,259 @@
+/* bench_gemm.c - GFLOP/s of the fp32 linear kernel at the model's shapes,
+ * next to OpenBLAS cblas_sgemm measured in the same run.
+ *
+ *   cc -std=c99 -O2 -march=native tools/bench_gemm.c -o build/bench_gemm \
+ *      -lopenblas -lm -pthread
+ *   build/bench_gemm            full table (about a minute on 2 cores)
+ *   build/bench_gemm -q         quick: fewer and shorter repetitions
+ *   build/bench_gemm -t 4       thread counts 1 and 4 (default 1 and 2)
+ *   build/bench_gemm -s bart    only the BART shapes (or: conv)
+ *   build/bench_gemm -8         also Q8_0 weights: fp32 path vs int8 path
+ *
+ * Each number is the median of several timed batches after a warm-up call;
+ * a batch repeats the call until it has run for a few tens of milliseconds.
+ * OpenBLAS gets the same problem as ours: y[M,N] = x[M,K] W[N,K]^T, i.e.
+ * cblas_sgemm(RowMajor, NoTrans, Trans), no bias, and the same thread count
+ * (openblas_set_num_threads).  Ours runs through vla_threadpool for T > 1.
+ * The convolution rows are the GEMMs that im2col makes of the CLIP ResNet-101
+ * stages at 224x224: M = output pixels, K = k*k*Cin, N = Cout.
+ * "stack" is the largest stack buffer one task of ours uses (bytes); no
+ * other scratch is used.
+ *
+ * Until parts/gemm.h is merged into vladapter.h this includes it and calls
+ * vla__linear_fast; after the merge define VLA_BENCH_MERGED (or drop the
+ * include) and it calls vla_linear.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c99 */
+#define VLADAPTER_IMPLEMENTATION
+#include "../vladapter.h"
+#ifndef VLA_BENCH_MERGED
+#include "../parts/gemm.h"
+#define BENCH_LINEAR(ex, y, x, w, b, M) vla__linear_fast(ex, y, x, w, b, M)
+#define BENCH_LINEAR_Q8(ex, y, x, w, b, M) vla__linear_q8(ex, y, x, w, b, M)
+#define BENCH_STACK(w, M, i8) vla__linear_stack_bytes(w, M, i8)
+#else
+#define BENCH_LINEAR(ex, y, x, w, b, M) vla_linear(ex, y, x, w, b, M)
+#define BENCH_LINEAR_Q8(ex, y, x, w, b, M) vla_linear(ex, y, x, w, b, M)
+#define BENCH_STACK(w, M, i8) ((size_t)0)
+#endif
+#define VLA_THREADS_IMPLEMENTATION
+#include "../examples/vla_threads.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* OpenBLAS extension, declared here in case cblas.h is another vendor's. */
+void openblas_set_num_threads(int num_threads);
+
+typedef struct shape {
+    const char *name;
+    int M, K, N;
+    int conv;
+} shape;
+
+static const shape g_shapes[] = {
+    {"bart q/k/v/o proj", 46, 768, 768, 0},
+    {"bart fc1", 46, 768, 3072, 0},
+    {"bart fc2", 46, 3072, 768, 0},
+    {"visual proj 2048", 36, 2048, 768, 0},
+    {"decoder step 768", 1, 768, 768, 0},
+    {"lm head 50465", 1, 768, 50465, 0},
+    {"stem 3x3 3->32 s2", 112 * 112, 27, 32, 1},
+    {"stem 3x3 32->32", 112 * 112, 288, 32, 1},
+    {"stem 3x3 32->64", 112 * 112, 288, 64, 1},
+    {"l1 1x1 64->64", 56 * 56, 64, 64, 1},
+    {"l1 3x3 64->64", 56 * 56, 576, 64, 1},
+    {"l1 1x1 64->256", 56 * 56, 64, 256, 1},
+    {"l1 1x1 256->64", 56 * 56, 256, 64, 1},
+    {"l2 1x1 512->128", 28 * 28, 512, 128, 1},
+    {"l2 3x3 128->128", 28 * 28, 1152, 128, 1},
+    {"l2 1x1 128->512", 28 * 28, 128, 512, 1},
+    {"l3 3x3 256->256", 14 * 14, 2304, 256, 1},
+    {"l3 1x1 1024->256", 14 * 14, 1024, 256, 1},
+    {"l3 1x1 256->1024", 14 * 14, 256, 1024, 1},
+    {"l4 3x3 512->512", 7 * 7, 4608, 512, 1},
+    {"l4 1x1 2048->512", 7 * 7, 2048, 512, 1},
+    {"l4 1x1 512->2048", 7 * 7, 512, 2048, 1},
+};
+#define N_SHAPES ((int)(sizeof(g_shapes) / sizeof(g_shapes[0])))
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct run_ctx {
+    int which; /* 0 ours fp32, 1 blas, 2 ours int8 */
+    const vla_exec *ex;
+    float *y;
+    const float *x;
+    const vla_mat *w;
+    int M;
+} run_ctx;
+
+static void run_once(const run_ctx *c) {
+    if (c->which == 1)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->M, c->w->rows, c->w->cols, 1.0f, c->x, c->w->cols,
+                    (const float *)c->w->data, c->w->cols, 0.0f, c->y, c->w->rows);
+    else if (c->which == 2)
+        BENCH_LINEAR_Q8(c->ex, c->y, c->x, c->w, NULL, c->M);
+    else
+        BENCH_LINEAR(c->ex, c->y, c->x, c->w, NULL, c->M);
+}
+
+/* Median GFLOP/s over n_batches batches of >= batch_s seconds each. */
+static double measure(const run_ctx *c, double flops, int n_batches, double batch_s) {
+    double t0, t1, rates[16], per;
+    int i, reps, r;
+    t0 = now_s();
+    run_once(c); /* warm-up: caches, page faults, thread wake-up */
+    t1 = now_s();
+    per = t1 - t0 > 1e-7 ? t1 - t0 : 1e-7;
+    reps = (int)(batch_s / per);
+    if (reps < 1) reps = 1;
+    if (n_batches > 16) n_batches = 16;
+    for (i = 0; i < n_batches; i++) {
+        t0 = now_s();
+        for (r = 0; r < reps; r++) run_once(c);
+        t1 = now_s();
+        rates[i] = flops * reps / (t1 - t0) * 1e-9;
+    }
+    qsort(rates, (size_t)n_batches, sizeof(double), cmp_double);
+    return rates[n_batches / 2];
+}
+
+static void fill(float *p, size_t n, unsigned seed) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
+    }
+}
+
+int main(int argc, char **argv) {
+    int i, quick = 0, maxT = 2, only = -1, q8 = 0;
+    int n_batches;
+    double batch_s;
+    vla_exec ex1, exT;
+    vla_threadpool pool;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-q")) quick = 1;
+        else if (!strcmp(argv[i], "-8")) q8 = 1;
+        else if (!strcmp(argv[i], "-t") && i + 1 < argc) maxT = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-s") && i + 1 < argc) { i++; only = !strcmp(argv[i], "conv"); }
+        else {
+            fprintf(stderr, "usage: %s [-q] [-8] [-t threads] [-s bart|conv]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (maxT < 2) maxT = 2;
+    n_batches = quick ? 3 : 7;
+    batch_s = quick ? 0.02 : 0.05;
+    memset(&ex1, 0, sizeof ex1);
+    ex1.n_threads = 1;
+    memset(&exT, 0, sizeof exT);
+    if (vla_threadpool_init(&pool, maxT) != 0) {
+        fprintf(stderr, "cannot start threads\n");
+        return 1;
+    }
+    vla_threadpool_exec(&pool, &exT);
+
+    printf("vladapter fp32 linear vs OpenBLAS sgemm   simd: %s   GFLOP/s, median of %d batches\n", vla_simd_name(),
+           n_batches);
+    printf("%-20s %18s %8s %8s %6s %8s %8s %6s %7s\n", "shape", "M x K x N", "ours 1T", "blas 1T", "ratio", "ours", "blas",
+           "ratio", "stack");
+    printf("%-20s %18s %8s %8s %6s %7dT %7dT %6s %7s\n", "", "", "", "", "", maxT, maxT, "", "bytes");
+    for (i = 0; i < N_SHAPES; i++) {
+        const shape *s = &g_shapes[i];
+        size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, ny = (size_t)s->M * s->N, k;
+        float *x, *w, *y, *yb;
+        vla_mat m;
+        run_ctx c;
+        double flops = 2.0 * s->M * s->K * s->N, o1, b1, oT, bT, maxd = 0.0, maxv = 0.0;
+        char dims[32];
+        if (only >= 0 && s->conv != only) continue;
+        x = (float *)malloc(nx * sizeof(float));
+        w = (float *)malloc(nw * sizeof(float));
+        y = (float *)malloc(ny * sizeof(float));
+        yb = (float *)malloc(ny * sizeof(float));
+        if (!x || !w || !y || !yb) {
+            fprintf(stderr, "out of memory\n");
+            return 1;
+        }
+        fill(x, nx, 1u + (unsigned)i);
+        fill(w, nw, 1000u + (unsigned)i);
+        m.type = VLA_TYPE_F32; m.rows = s->N; m.cols = s->K; m.data = w;
+        c.x = x; c.w = &m; c.M = s->M;
+
+        c.y = y; c.which = 0; c.ex = &ex1;
+        o1 = measure(&c, flops, n_batches, batch_s);
+        c.y = yb; c.which = 1;
+        openblas_set_num_threads(1);
+        b1 = measure(&c, flops, n_batches, batch_s);
+        c.y = y; c.which = 0; c.ex = &exT;
+        oT = measure(&c, flops, n_batches, batch_s);
+        c.y = yb; c.which = 1;
+        openblas_set_num_threads(maxT);
+        bT = measure(&c, flops, n_batches, batch_s);
+
+        for (k = 0; k < ny; k++) { /* same answer? (loose: different sum orders) */
+            double d = fabs((double)y[k] - yb[k]);
+            if (d > maxd) maxd = d;
+            if (fabs(yb[k]) > maxv) maxv = fabs(yb[k]);
+        }
+        sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
+        printf("%-20s %18s %8.1f %8.1f %6.2f %8.1f %8.1f %6.2f %7lu%s\n", s->name, dims, o1, b1, o1 / b1, oT, bT, oT / bT,
+               (unsigned long)BENCH_STACK(&m, s->M, 0), maxd > 1e-4 * (maxv + 1.0) ? "  MISMATCH vs blas" : "");
+        fflush(stdout);
+        free(x); free(w); free(y); free(yb);
+    }
+
+    if (q8) { /* Q8_0 weights: the fp32 path (converted rows) vs the int8 path */
+        printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)\n");
+        printf("%-20s %18s %8s %8s %8s %8s %7s\n", "shape", "M x K x N", "f32 1T", "int8 1T", "f32", "int8", "stack");
+        printf("%-20s %18s %8s %8s %7dT %7dT %7s\n", "", "", "", "", maxT, maxT, "int8");
+        for (i = 0; i < N_SHAPES; i++) {
+            const shape *s = &g_shapes[i];
+            size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, r;
+            float *x, *wf, *y;
+            unsigned char *wq;
+            vla_mat m;
+            run_ctx c;
+            double flops = 2.0 * s->M * s->K * s->N, f1, q1, fT, qT;
+            char dims[32];
+            if (s->conv || s->K % 32) continue;
+            x = (float *)malloc(nx * sizeof(float));
+            wf = (float *)malloc(nw * sizeof(float));
+            wq = (unsigned char *)malloc(nw / 32 * 34);
+            y = (float *)malloc((size_t)s->M * s->N * sizeof(float));
+            if (!x || !wf || !wq || !y) return 1;
+            fill(x, nx, 7u);
+            fill(wf, nw, 8u);
+            for (r = 0; r < (size_t)s->N; r++) vla_quantize_q8_0(wq + r * (s->K / 32 * 34), wf + r * s->K, (size_t)s->K);
+            free(wf);
+            m.type = VLA_TYPE_Q8_0; m.rows = s->N; m.cols = s->K; m.data = wq;
+            c.x = x; c.w = &m; c.M = s->M; c.y = y;
+            c.ex = &ex1; c.which = 0; f1 = measure(&c, flops, n_batches, batch_s);
+            c.which = 2; q1 = measure(&c, flops, n_batches, batch_s);
+            c.ex = &exT; c.which = 0; fT = measure(&c, flops, n_batches, batch_s);
+            c.which = 2; qT = measure(&c, flops, n_batches, batch_s);
+            sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
+            printf("%-20s %18s %8.1f %8.1f %8.1f %8.1f %7lu\n", s->name, dims, f1, q1, fT, qT,
+                   (unsigned long)BENCH_STACK(&m, s->M, 1));
+            fflush(stdout);
+            free(x); free(wq); free(y);
+        }
+    }
+    vla_threadpool_destroy(&pool);
+    return 0;
+}
