@@ -33,11 +33,11 @@ endif
 HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
-TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect
+TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm
 
-.PHONY: all tools tests test test-native check-header clean bench paper-table
+.PHONY: all tools tests test test-native check-header clean bench paper-table examples
 all: tools tests
 
 tools: $(TOOLS)
@@ -51,6 +51,29 @@ $(B)/vla-fixtures: tools/vla-fixtures.c $(HDR) $(TOOL_HDR) | $(B)
 
 $(B)/vla-inspect: tools/vla-inspect.c $(HDR) $(TOOL_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/vla-mkmodel: tools/vla-mkmodel.c $(HDR) $(TOOL_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/vla-embed: tools/vla-embed.c $(HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+# Table 1 of the paper from files: a random bart-base model (50465 tokens,
+# 2048-channel visual projection) and one random adapter file per method,
+# counted by vla-inspect --params (needs ~1.5 GB of disk in build/paper).
+PAPER_METHODS := multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters \
+                 single_compacter single_lora multiple_lora multiple_prompts single_prompt
+paper-table: $(B)/vla-mkmodel $(B)/vla-inspect
+	@mkdir -p $(B)/paper
+	@test -f $(B)/paper/base.gguf || $(B)/vla-mkmodel --preset bart-base -o $(B)/paper/base.gguf
+	@for m in $(PAPER_METHODS); do \
+	    $(B)/vla-mkmodel --adapter $$m --base $(B)/paper/base.gguf -o $(B)/paper/$$m.gguf || exit 1; \
+	    $(B)/vla-inspect --params $(B)/paper/base.gguf $(B)/paper/$$m.gguf | head -n 1 | sed "s/^method=[a-z_]* /$$m /"; \
+	    rm -f $(B)/paper/$$m.gguf; \
+	done
 
 $(B)/test_gguf: tests/test_gguf.c $(HDR) tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)

@@ -1095,18 +1095,18 @@ static void run_checkpoint_formats(const fx_case *c, const char *root) {
                     while ((de = readdir(d)) && nf < 64) {
                         size_t nl = strlen(de->d_name);
                         if (de->d_name[0] == '.' || (nl > 5 && !strcmp(de->d_name + nl - 5, ".json"))) continue;
-                        snprintf(files[nf++], 256, "%.*s/%s", (int)(tl - 2), tok, de->d_name);
+                        snprintf(files[nf++], 256, "%.*s/%.120s", (int)((tl - 2) & 127), tok, de->d_name);
                     }
                     closedir(d);
                 }
-            } else snprintf(files[nf++], 256, "%s", tok);
+            } else snprintf(files[nf++], 256, "%.250s", tok);
             for (f = 0; f < nf; f++) {
-                char path[2048], key[300], note[200], err[512];
+                char path[4096], key[300], note[200], err[512];
                 unsigned char head[16];
                 FILE *fp;
                 size_t got = 0;
-                snprintf(path, sizeof path, "%s/%s", c->dir, files[f]);
-                snprintf(key, sizeof key, "%s", files[f]);
+                snprintf(path, sizeof path, "%.1800s/%.255s", c->dir, files[f]);
+                snprintf(key, sizeof key, "%.255s", files[f]);
                 fp = fopen(path, "rb");
                 if (fp) { got = fread(head, 1, sizeof head, fp); fclose(fp); }
                 if (!fp) { report(c, key, 0, 0, 0, "(missing)"); continue; }

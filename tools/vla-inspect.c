@@ -1,6 +1,18 @@
 /* vla-inspect: print what a GGUF file holds.
  *
  *   vla-inspect [--tensors-only|--kv-only] FILE.gguf
+ *   vla-inspect --params MODEL.gguf [ADAPTER.gguf]
+ *
+ * --params counts parameters the way the paper's Table 1 does (trainer_base.py
+ * of the official code): total = every BART parameter once (the tied word
+ * embedding counted once, final_logits_bias left out: it is a buffer) + the
+ * visual projection theta_V->L + every PEFT module of every task (a module
+ * shared by all tasks counted once); the CLIP trunk is not counted (it is not
+ * part of the trained model).  Trainable = the PEFT modules + theta_V->L, plus
+ * per method what the official scripts unfreeze: all BART LayerNorms for
+ * adapters / Compacter / Hyperformer, all BART bias vectors (LayerNorm biases
+ * included) for LoRA, nothing more for prompts; without an adapter file:
+ * full fine-tuning (everything trains).
  *
  * Prints the header, every metadata key with its value (arrays: type, count
  * and the first items), every tensor (name, type, shape in PyTorch order,
@@ -58,6 +70,84 @@ static size_t scalar_size(vla_gguf_vtype t) {
     }
 }
 
+/* ---- --params ---- */
+
+static uint64_t t_elems(const vla_tensor *t) {
+    uint64_t n = 1;
+    int d;
+    for (d = 0; d < t->n_dims; d++) n *= (uint64_t)t->ne[d];
+    return n;
+}
+
+static int has(vla_str s, const char *sub) {
+    size_t k = strlen(sub), i;
+    for (i = 0; i + k <= s.n; i++)
+        if (!memcmp(s.s + i, sub, k)) return 1;
+    return 0;
+}
+
+static int starts(vla_str s, const char *pre) { size_t k = strlen(pre); return s.n >= k && !memcmp(s.s, pre, k); }
+static int ends(vla_str s, const char *suf) { size_t k = strlen(suf); return s.n >= k && !memcmp(s.s + s.n - k, suf, k); }
+
+static unsigned char *open_gguf(const char *path, vla_gguf *g, void **mem) {
+    size_t size;
+    char err[256];
+    vla_arena a;
+    unsigned char *buf = vla_tool_read_file(path, &size, err, sizeof err);
+    if (!buf) { fprintf(stderr, "vla-inspect: %s\n", err); return NULL; }
+    vla_arena_init_measure(&a);
+    if (vla_gguf_open(g, buf, size, &a) != VLA_OK) { fprintf(stderr, "vla-inspect: %s: not a valid GGUF file\n", path); free(buf); return NULL; }
+    *mem = malloc(a.peak_total + VLA_ALIGN);
+    vla_arena_init(&a, *mem, a.peak_total + VLA_ALIGN);
+    if (vla_gguf_open(g, buf, size, &a) != VLA_OK) { fprintf(stderr, "vla-inspect: %s: not a valid GGUF file\n", path); free(buf); free(*mem); return NULL; }
+    return buf;
+}
+
+static int params(const char *model_path, const char *adapter_path) {
+    vla_gguf g, ga;
+    void *m1 = NULL, *m2 = NULL;
+    unsigned char *b1 = open_gguf(model_path, &g, &m1), *b2 = NULL;
+    uint64_t k, total = 0, vis = 0, ln = 0, bias = 0, peft = 0, trainable;
+    char method[32] = "full_finetune";
+    if (!b1) return 1;
+    for (k = 0; k < g.n_tensors; k++) {
+        const vla_tensor *t = &g.tensors[k];
+        uint64_t n = t_elems(t);
+        if (starts(t->name, "visual.") || starts(t->name, "final_logits_bias")) continue;
+        total += n;
+        if (starts(t->name, "encoder.visual_embedding.")) { vis += n; continue; }
+        if (has(t->name, "layer_norm.") || has(t->name, "layernorm_embedding.")) ln += n;
+        if (ends(t->name, ".bias")) bias += n;
+    }
+    if (adapter_path) {
+        vla_str ms;
+        b2 = open_gguf(adapter_path, &ga, &m2);
+        if (!b2) { free(b1); free(m1); return 1; }
+        if (vla_gguf_get_str(&ga, "vladapter.adapter.method", &ms) != VLA_OK) {
+            fprintf(stderr, "vla-inspect: %s is not an adapter file\n", adapter_path);
+            free(b1); free(m1); free(b2); free(m2);
+            return 1;
+        }
+        snprintf(method, sizeof method, "%.*s", (int)ms.n, ms.s);
+        for (k = 0; k < ga.n_tensors; k++) {
+            const vla_tensor *t = &ga.tensors[k];
+            if (t->name.n > 2 && t->name.s[1] == '.' && strchr("ALPH", t->name.s[0])) peft += t_elems(t); /* modules, not overrides */
+        }
+    }
+    total += peft;
+    if (!adapter_path) trainable = total;
+    else if (!strcmp(method, "lora")) trainable = peft + vis + bias;
+    else if (!strcmp(method, "prompt")) trainable = peft + vis;
+    else trainable = peft + vis + ln;
+    printf("method=%s trainable=%llu total=%llu percent=%.2f\n", method, (unsigned long long)trainable, (unsigned long long)total,
+           100.0 * (double)trainable / (double)(total ? total : 1));
+    printf("  BART+visual=%llu (theta_V->L %llu, LayerNorms %llu, biases %llu), PEFT modules=%llu\n",
+           (unsigned long long)(total - peft), (unsigned long long)vis, (unsigned long long)ln, (unsigned long long)bias,
+           (unsigned long long)peft);
+    free(b1); free(m1); free(b2); free(m2);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL;
     int show_kv = 1, show_t = 1, i;
@@ -72,8 +162,12 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tensors-only")) show_kv = 0;
         else if (!strcmp(argv[i], "--kv-only")) show_t = 0;
+        else if (!strcmp(argv[i], "--params")) {
+            if (i + 1 >= argc) { fprintf(stderr, "usage: vla-inspect --params MODEL.gguf [ADAPTER.gguf]\n"); return 2; }
+            return params(argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL);
+        }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: vla-inspect [--tensors-only|--kv-only] FILE.gguf\n");
+            printf("usage: vla-inspect [--tensors-only|--kv-only] FILE.gguf\n       vla-inspect --params MODEL.gguf [ADAPTER.gguf]\n");
             return 0;
         } else path = argv[i];
     }

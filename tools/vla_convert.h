@@ -106,6 +106,25 @@ typedef struct vla_rand_bart {
     uint64_t seed;
 } vla_rand_bart;
 int vla_conv_random_bart(vla_conv *cv, const vla_rand_bart *r);
+/* Random PEFT modules in the official naming, for an existing base shape,
+ * run through vla_conv_peft (so sharing and naming are the converter's):
+ * method is one of multiple_adapters, half_shared_adapters, single_adapter,
+ * hyperformer, multiple_compacters, single_compacter, multiple_lora,
+ * single_lora, multiple_prompts, single_prompt.  Sizes follow the paper's
+ * scripts: adapter hidden d/reduction (8), Compacter k = 2, LoRA r = 128
+ * (alpha 32), 40 prompt vectors through an 800-wide MLP, Hyperformer task
+ * embedding 512, projector 128 -> 8. */
+typedef struct vla_rand_peft {
+    const char *method;
+    int d_model, enc_layers, dec_layers;
+    int reduction;            /* 8 */
+    int lora_r;               /* 128 */
+    int prompt_len, prompt_mid; /* 40, 800 */
+    int hyper_task_dim, hyper_hidden, hyper_dp; /* 512, 128, 8 */
+    int phm_k;                /* 2 */
+    uint64_t seed;
+} vla_rand_peft;
+int vla_conv_random_peft(vla_conv *acv, const vla_rand_peft *r);
 /* Uniform / normal numbers from a 64-bit seed (xorshift*), for tools. */
 double vla_conv_randn(uint64_t *state);
 /* A checkpoint file of any supported format as a list of source tensors:
@@ -874,6 +893,160 @@ int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err,
         if (cb) { k->config = vla_json_parse((const char *)cb, cn, e2, sizeof e2); free(cb); }
     }
     return 0;
+}
+
+/* A growing list of named random tensors in the official naming. */
+typedef struct vla_conv__rl { vla_conv_src *src; float **buf; int n, cap; uint64_t st; } vla_conv__rl;
+
+static const float *vla_conv__rl_add(vla_conv__rl *l, const char *name, int n_dims, int64_t a, int64_t b, int64_t c,
+                                     double mean, double std, const float *reuse) {
+    vla_conv_src *s;
+    size_t nel = (size_t)a * (size_t)(n_dims > 1 ? b : 1) * (size_t)(n_dims > 2 ? c : 1), i;
+    float *d = NULL;
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 256;
+        l->src = (vla_conv_src *)realloc(l->src, sizeof *l->src * (size_t)nc);
+        l->buf = (float **)realloc(l->buf, sizeof *l->buf * (size_t)nc);
+        if (!l->src || !l->buf) return NULL;
+        l->cap = nc;
+    }
+    if (!reuse) {
+        d = (float *)malloc(nel * 4 + 4);
+        if (!d) return NULL;
+        for (i = 0; i < nel; i++) d[i] = (float)(mean + std * vla_conv_randn(&l->st));
+    }
+    s = &l->src[l->n];
+    memset(s, 0, sizeof *s);
+    s->name = vla_conv__strdup(name);
+    s->dtype = VLA_TYPE_F32;
+    s->n_dims = n_dims;
+    s->shape[0] = a; s->shape[1] = b; s->shape[2] = c;
+    s->data = reuse ? (const void *)reuse : (const void *)d;
+    s->nbytes = nel * 4;
+    l->buf[l->n++] = d;
+    return reuse ? reuse : d;
+}
+
+int vla_conv_random_peft(vla_conv *acv, const vla_rand_peft *r) {
+    static const char *tasks[4] = {"vqa", "gqa", "nlvr", "caption"};
+    const char *m = r->method;
+    int single = !strncmp(m, "single", 6), d = r->d_model, h = d / (r->reduction > 0 ? r->reduction : 8), t, l, side, rc = -1;
+    int is_adp = strstr(m, "adapter") != NULL, is_cmp = strstr(m, "compacter") != NULL, is_lora = strstr(m, "lora") != NULL;
+    int is_prompt = strstr(m, "prompt") != NULL, is_hyper = !strcmp(m, "hyperformer"), half = !strcmp(m, "half_shared_adapters");
+    vla_conv__rl L;
+    char nm[256], cfg[512], err[128];
+    vla_json *cj;
+    int i;
+    memset(&L, 0, sizeof L);
+    L.st = r->seed * 0x9E3779B97F4A7C15ull + 7;
+    if (!(is_adp || is_cmp || is_lora || is_prompt || is_hyper)) { snprintf(acv->err, sizeof acv->err, "unknown method '%s'", m); return -1; }
+    if (is_adp || is_cmp) {
+        static const char *enc_sites[2] = {"attn_adapter", "ff_adapter"}, *dec_sites[3] = {"self_attn_adapter", "enc_attn_adapter", "ff_adapter"};
+        for (side = 0; side < 2; side++)
+            for (l = 0; l < (side ? r->dec_layers : r->enc_layers); l++) {
+                int k;
+                for (k = 0; k < (side ? 3 : 2); k++) {
+                    const float *first[8] = {0};
+                    for (t = 0; t < 4; t++) {
+                        const char *pre = side ? "model.decoder" : "model.encoder", *site = side ? dec_sites[k] : enc_sites[k];
+                        int hh, pi = 0;
+                        for (hh = 0; hh < 2; hh++) { /* down, up */
+                            const char *which = hh ? "up_sampler" : "down_sampler";
+                            int in = hh ? h : d, out = hh ? d : h;
+                            int share = single || (half && hh == 1);
+                            if (is_adp) {
+                                snprintf(nm, sizeof nm, "%s.layers.%d.%s.adapters.%s.%s.weight", pre, l, site, tasks[t], which);
+                                first[pi] = vla_conv__rl_add(&L, nm, 2, out, in, 0, 0, 0.02, share && t ? first[pi] : NULL); pi++;
+                                snprintf(nm, sizeof nm, "%s.layers.%d.%s.adapters.%s.%s.bias", pre, l, site, tasks[t], which);
+                                first[pi] = vla_conv__rl_add(&L, nm, 1, out, 0, 0, 0, 0.02, share && t ? first[pi] : NULL); pi++;
+                            } else {
+                                int kk = r->phm_k > 0 ? r->phm_k : 2;
+                                snprintf(nm, sizeof nm, "%s.layers.%d.%s.adapters.%s.%s.phm_rule", pre, l, site, tasks[t], which);
+                                first[pi] = vla_conv__rl_add(&L, nm, 3, kk, kk, kk, 0, 0.01, share && t ? first[pi] : NULL); pi++;
+                                snprintf(nm, sizeof nm, "%s.layers.%d.%s.adapters.%s.%s.W", pre, l, site, tasks[t], which);
+                                first[pi] = vla_conv__rl_add(&L, nm, 3, kk, in / kk, out / kk, 0, 0.1, share && t ? first[pi] : NULL); pi++;
+                                snprintf(nm, sizeof nm, "%s.layers.%d.%s.adapters.%s.%s.b", pre, l, site, tasks[t], which);
+                                first[pi] = vla_conv__rl_add(&L, nm, 1, out, 0, 0, 0, 0.02, share && t ? first[pi] : NULL); pi++;
+                            }
+                        }
+                    }
+                }
+            }
+    } else if (is_lora) {
+        int rr = r->lora_r > 0 ? r->lora_r : 128;
+        for (side = 0; side < 2; side++)
+            for (l = 0; l < (side ? r->dec_layers : r->enc_layers); l++) {
+                int a2, p2;
+                for (a2 = 0; a2 < (side ? 2 : 1); a2++)
+                    for (p2 = 0; p2 < 2; p2++) {
+                        const float *fa = NULL, *fb = NULL;
+                        for (t = 0; t < 4; t++) {
+                            snprintf(nm, sizeof nm, "model.%s.layers.%d.%s.%s.lora_As.%s", side ? "decoder" : "encoder", l,
+                                     a2 ? "encoder_attn" : "self_attn", p2 ? "v_proj" : "q_proj", tasks[t]);
+                            fa = vla_conv__rl_add(&L, nm, 2, rr, d, 0, 0, 0.02, single && t ? fa : NULL);
+                            snprintf(nm, sizeof nm, "model.%s.layers.%d.%s.%s.lora_Bs.%s", side ? "decoder" : "encoder", l,
+                                     a2 ? "encoder_attn" : "self_attn", p2 ? "v_proj" : "q_proj", tasks[t]);
+                            fb = vla_conv__rl_add(&L, nm, 2, d, rr, 0, 0, 0.02, single && t ? fb : NULL);
+                        }
+                    }
+            }
+    } else if (is_prompt) {
+        int pl = r->prompt_len > 0 ? r->prompt_len : 40, mid = r->prompt_mid > 0 ? r->prompt_mid : 800;
+        const float *f[5] = {0};
+        for (t = 0; t < 4; t++) {
+            static const char *parts[5] = {"0.weight", "1.weight", "1.bias", "3.weight", "3.bias"};
+            int64_t a[5], b[5];
+            int k;
+            a[0] = pl; b[0] = d; a[1] = mid; b[1] = d; a[2] = mid; b[2] = 0; a[3] = d; b[3] = mid; a[4] = d; b[4] = 0;
+            for (k = 0; k < 5; k++) {
+                snprintf(nm, sizeof nm, "model.encoder.prompt_modules.prompts.%s.prefix_embedding.%s", tasks[t], parts[k]);
+                f[k] = vla_conv__rl_add(&L, nm, b[k] ? 2 : 1, a[k], b[k], 0, 0, 0.02, single && t ? f[k] : NULL);
+            }
+        }
+    } else { /* hyperformer */
+        int E = r->hyper_task_dim > 0 ? r->hyper_task_dim : 512, H = r->hyper_hidden > 0 ? r->hyper_hidden : 128;
+        int dp = r->hyper_dp > 0 ? r->hyper_dp : 8;
+        for (t = 0; t < 4; t++) {
+            snprintf(nm, sizeof nm, "model.shared_task_embed.task_to_embeddings.%s", tasks[t]);
+            vla_conv__rl_add(&L, nm, 1, E, 0, 0, 0, 1.0, NULL);
+        }
+        for (side = 0; side < 2; side++) {
+            const char *pre = side ? "model.decoder.adapter_layers_hyper_net" : "model.encoder.adapter_layers_hyper_net";
+            static const char *types[3] = {"self_attention", "feed_forward", "cross_attention"};
+            int k;
+            snprintf(nm, sizeof nm, "%s.layer_id_embeddings.weight", pre); vla_conv__rl_add(&L, nm, 2, side ? r->dec_layers : r->enc_layers, E, 0, 0, 0.02, NULL);
+            snprintf(nm, sizeof nm, "%s.task_hypernet.task_embeding_generator.0.weight", pre); vla_conv__rl_add(&L, nm, 2, H, 2 * E, 0, 0, 0.02, NULL);
+            snprintf(nm, sizeof nm, "%s.task_hypernet.task_embeding_generator.0.bias", pre); vla_conv__rl_add(&L, nm, 1, H, 0, 0, 0, 0.02, NULL);
+            snprintf(nm, sizeof nm, "%s.task_hypernet.task_embeding_generator.2.weight", pre); vla_conv__rl_add(&L, nm, 2, dp, H, 0, 0, 0.02, NULL);
+            snprintf(nm, sizeof nm, "%s.task_hypernet.task_embeding_generator.2.bias", pre); vla_conv__rl_add(&L, nm, 1, dp, 0, 0, 0, 0.02, NULL);
+            snprintf(nm, sizeof nm, "%s.LayerNorm.weight", pre); vla_conv__rl_add(&L, nm, 1, dp, 0, 0, 1, 0.01, NULL);
+            snprintf(nm, sizeof nm, "%s.LayerNorm.bias", pre); vla_conv__rl_add(&L, nm, 1, dp, 0, 0, 0, 0.01, NULL);
+            for (k = 0; k < (side ? 3 : 2); k++) {
+                int hh;
+                for (hh = 0; hh < 2; hh++) {
+                    const char *ud = hh ? "up" : "down";
+                    int out = hh ? d : h;
+                    snprintf(nm, sizeof nm, "%s.%s_%s_sampler_hyper_net.weight_generator.0.weight", pre, types[k], ud);
+                    vla_conv__rl_add(&L, nm, 2, (int64_t)d * h, dp, 0, 0, 0.02, NULL);
+                    snprintf(nm, sizeof nm, "%s.%s_%s_sampler_hyper_net.weight_generator.0.bias", pre, types[k], ud);
+                    vla_conv__rl_add(&L, nm, 1, (int64_t)d * h, 0, 0, 0, 0.02, NULL);
+                    snprintf(nm, sizeof nm, "%s.%s_%s_sampler_hyper_net.bias_generator.0.weight", pre, types[k], ud);
+                    vla_conv__rl_add(&L, nm, 2, out, dp, 0, 0, 0.02, NULL);
+                    snprintf(nm, sizeof nm, "%s.%s_%s_sampler_hyper_net.bias_generator.0.bias", pre, types[k], ud);
+                    vla_conv__rl_add(&L, nm, 1, out, 0, 0, 0, 0.02, NULL);
+                }
+            }
+        }
+    }
+    snprintf(cfg, sizeof cfg, "{\"tasks\": \"vqa,gqa,nlvr,caption\", \"use_tasks_prompts\": %s, \"lora_config\": {\"lora_alpha\": 32}}",
+             single ? "true" : "false");
+    cj = vla_json_parse(cfg, strlen(cfg), err, sizeof err);
+    if (cj && vla_conv_peft(acv, L.src, L.n, cj) > 0) rc = 0;
+    vla_json_free(cj);
+    for (i = 0; i < L.n; i++) { free((char *)L.src[i].name); free(L.buf[i]); }
+    free(L.src);
+    free(L.buf);
+    return rc;
 }
 
 typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;

@@ -1,0 +1,319 @@
+/* vla-convert: real checkpoints -> vladapter GGUF model and adapter files.
+ *
+ *   vla-convert -o MODEL.gguf [--bart PATH] [--clip PATH] [--tokenizer DIR] ...
+ *
+ * PATH for --bart: a HuggingFace BART directory (config.json +
+ * model.safetensors or pytorch_model.bin, and usually vocab.json/merges.txt),
+ * or a single checkpoint file: a VL-Adapter LAST.pth (torch.save zip with
+ * "module." keys), a pytorch_model.bin or a safetensors file.  --clip takes
+ * OpenAI's TorchScript RN*.pt or a CLIP state dict (.pth / .safetensors);
+ * only the visual trunk is kept, with BatchNorm folded into the convolutions.
+ * All pieces go into ONE model file.  A checkpoint that holds PEFT modules
+ * (adapters, Compacter, Hyperformer, LoRA, prompts) is split: the base model
+ * goes to -o, the modules to --adapter-out, bound to the base by fingerprint.
+ * Every file is read with bounds checks; torch pickles go through a
+ * restricted unpickler that executes nothing (tools/vla_torch.h).
+ */
+#define VLADAPTER_IMPLEMENTATION
+#include "../vladapter.h"
+#define VLA_CONVERT_IMPLEMENTATION
+#include "vla_convert.h"
+#define VLA_TOKCONV_IMPLEMENTATION
+#include "vla_tokconv.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: vla-convert -o MODEL.gguf [options]\n"
+            "  --bart PATH          HF BART directory, or a checkpoint file (LAST.pth, pytorch_model.bin,\n"
+            "                       *.safetensors); keys with or without \"model.\" / \"module.\"\n"
+            "  --config FILE        model config JSON (default: config.json beside the checkpoint,\n"
+            "                       or the safetensors metadata)\n"
+            "  --clip PATH          OpenAI CLIP TorchScript .pt, or a state dict (.pth, .safetensors)\n"
+            "  --image-size N       CLIP input size (default 224)\n"
+            "  --tokenizer DIR      vocab.json + merges.txt (default: the BART directory, if present)\n"
+            "  --vocab F --merges F the two tokenizer files explicitly\n"
+            "  --no-vl-tokens       do not add VL-Adapter's 200 <extra_id_*>/<vis_extra_id_*> tokens\n"
+            "                       (default: added when the embedding has 200 more rows than vocab.json)\n"
+            "  --adapter-out FILE   write the checkpoint's PEFT modules to this adapter file\n"
+            "  --precompute         store what attach would compute (Hyperformer's generated adapters,\n"
+            "                       Compacter's dense weights, prompt MLP outputs): no hypernetwork on\n"
+            "                       the board\n"
+            "  --q8                 store 2-D weight matrices as Q8_0 (rows a multiple of 32)\n"
+            "  --max-length N       generation default max_length (default: config, else 20)\n"
+            "  --quiet              no progress on stderr\n");
+}
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static void tok_arrays(void *user, vla_gguf_writer *w) { vla_tokconv_add((const vla_tokconv *)user, w); }
+
+/* Q8_0 in place: every 2-D matrix whose rows are a multiple of 32 (not the
+ * LayerNorm / bias vectors, not the CLIP convolutions' 4-D kernels). */
+static int quantize_q8(vla_conv *cv) {
+    int i;
+    double worst = 0;
+    for (i = 0; i < cv->n; i++) {
+        vla_conv_tensor *t = &cv->t[i];
+        size_t nel, k;
+        unsigned char *q;
+        float *back;
+        if (t->type != VLA_TYPE_F32 || t->n_dims != 2 || t->ne[0] % VLA_Q8_0_BLOCK || t->ne[1] < 2) continue;
+        if (!strcmp(t->name, "final_logits_bias")) continue;
+        nel = (size_t)t->ne[0] * (size_t)t->ne[1];
+        q = (unsigned char *)malloc(nel / VLA_Q8_0_BLOCK * VLA_Q8_0_BYTES);
+        back = (float *)malloc(sizeof(float) * (size_t)t->ne[0]);
+        if (!q || !back) { free(q); free(back); snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+        vla_quantize_q8_0(q, (const float *)t->data, nel);
+        for (k = 0; k < (size_t)t->ne[1]; k++) { /* the error it makes, row by row */
+            vla_mat m;
+            int c;
+            m.type = VLA_TYPE_Q8_0; m.rows = (int)t->ne[1]; m.cols = (int)t->ne[0]; m.data = q;
+            vla_mat_row(back, &m, (int)k);
+            for (c = 0; c < (int)t->ne[0]; c++) {
+                double e = fabs((double)back[c] - ((const float *)t->data)[k * (size_t)t->ne[0] + (size_t)c]);
+                if (e > worst) worst = e;
+            }
+        }
+        free(back);
+        free(t->data);
+        t->data = q;
+        t->type = VLA_TYPE_Q8_0;
+        t->nbytes = nel / VLA_Q8_0_BLOCK * VLA_Q8_0_BYTES;
+    }
+    if (!cv->quiet) fprintf(stderr, "  Q8_0: largest weight error %.3g\n", worst);
+    return 0;
+}
+
+/* --precompute: attach the adapter to the base with the library itself and
+ * write what the slot computed as plain modules. */
+static int precompute(vla_conv *base, vla_conv *acv, const char *out_path, int quiet) {
+    unsigned char *bg = NULL, *ag = NULL;
+    size_t bn, an, need;
+    void *mm = NULL, *am = NULL;
+    vla_model *m = NULL;
+    vla_adapter *ad = NULL;
+    vla_conv pc;
+    int rc = -1, t, s, Le, Ld, n_adp;
+    vla_conv_init(&pc);
+    pc.quiet = quiet;
+    if (vla_conv_write_mem(base, &bg, &bn) != 0 || vla_conv_write_mem(acv, &ag, &an) != 0) goto done;
+    if (vla_model_mem_req(bg, bn, &need) != VLA_OK || !(mm = malloc(need)) || vla_model_init(&m, mm, need, bg, bn, NULL) != VLA_OK) {
+        fprintf(stderr, "vla-convert: --precompute: the base model does not load\n");
+        goto done;
+    }
+    if (vla_adapter_mem_req(m, ag, an, &need) != VLA_OK || !(am = malloc(need)) ||
+        vla_adapter_attach(&ad, m, am, need, ag, an, NULL) != VLA_OK) {
+        fprintf(stderr, "vla-convert: --precompute: the adapter does not attach\n");
+        goto done;
+    }
+    Le = m->hp.n_enc_layers; Ld = m->hp.n_dec_layers; n_adp = 2 * Le + 3 * Ld;
+    for (t = 0; t < ad->n_tasks; t++) {
+        const vla__task *T = &ad->tasks[t];
+        char task[64], nm[160], site[40];
+        snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
+        for (s = 0; T->adp && s < n_adp; s++) {
+            const vla__adp *A = &T->adp[s];
+            int half, u, same = ad->n_tasks > 1;
+            if (!A->on) continue;
+            /* a module every task shares (same memory) is written once, as "*" */
+            for (u = 0; u < ad->n_tasks && same; u++)
+                same = ad->tasks[u].adp && ad->tasks[u].adp[s].on && ad->tasks[u].adp[s].down.w.data == A->down.w.data &&
+                       ad->tasks[u].adp[s].up.w.data == A->up.w.data;
+            if (same && t > 0) continue;
+            vla__site_name(site, sizeof site, Le, s, 0);
+            if (same) snprintf(task, sizeof task, "*");
+            else snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
+            for (half = 0; half < 2; half++) {
+                const vla__lin *L = half ? &A->up : &A->down;
+                int64_t sh[2];
+                float *w = (float *)malloc(sizeof(float) * (size_t)L->w.rows * L->w.cols), *b = (float *)malloc(sizeof(float) * (size_t)L->w.rows);
+                int r;
+                for (r = 0; r < L->w.rows; r++) vla_mat_row(w + (size_t)r * L->w.cols, &L->w, r);
+                memcpy(b, L->b, sizeof(float) * (size_t)L->w.rows);
+                sh[0] = L->w.rows; sh[1] = L->w.cols;
+                snprintf(nm, sizeof nm, "A.%s.%s.%s.weight", task, site, half ? "up" : "down");
+                if (vla_conv_add_owned(&pc, nm, 2, sh, w) != 0) { free(b); goto done; }
+                snprintf(nm, sizeof nm, "A.%s.%s.%s.bias", task, site, half ? "up" : "down");
+                if (vla_conv_add_owned(&pc, nm, 1, sh, b) != 0) goto done;
+            }
+        }
+        if (T->lora) { /* LoRA has nothing to precompute: copy it as it is */
+            int k;
+            for (k = 0; k < acv->n; k++)
+                if (!strncmp(acv->t[k].name, "L.", 2)) {
+                    vla_conv_src src;
+                    memset(&src, 0, sizeof src);
+                    src.name = acv->t[k].name; src.dtype = VLA_TYPE_F32; src.n_dims = acv->t[k].n_dims;
+                    for (s = 0; s < src.n_dims; s++) src.shape[s] = acv->t[k].ne[src.n_dims - 1 - s];
+                    src.data = acv->t[k].data; src.nbytes = acv->t[k].nbytes;
+                    if (!vla_conv_find(&pc, src.name) && vla_conv_add_f32(&pc, src.name, &src) != 0) goto done;
+                }
+        }
+        if (T->prompt) {
+            int64_t sh[2];
+            float *p = (float *)malloc(sizeof(float) * (size_t)T->n_prompt * m->hp.d_model);
+            memcpy(p, T->prompt, sizeof(float) * (size_t)T->n_prompt * m->hp.d_model);
+            sh[0] = T->n_prompt; sh[1] = m->hp.d_model;
+            snprintf(nm, sizeof nm, "P.%s.prompt", task);
+            if (vla_conv_add_owned(&pc, nm, 2, sh, p) != 0) goto done;
+        }
+    }
+    /* metadata: the same, with the method of the precomputed form */
+    {
+        int k;
+        for (k = 0; k < acv->n_kv; k++) {
+            struct vla_conv_kv *kv = &acv->kv[k];
+            if (kv->kind == 0) vla_conv_u32(&pc, kv->key, kv->u);
+            else if (kv->kind == 1) vla_conv_f32(&pc, kv->key, kv->f);
+            else if (kv->kind == 2) vla_conv_bool(&pc, kv->key, (int)kv->u);
+            else vla_conv_str(&pc, kv->key, kv->s);
+        }
+        if (ad->method == VLA__M_HYPERFORMER || ad->method == VLA__M_COMPACTER) vla_conv_str(&pc, "vladapter.adapter.method", "adapter");
+        vla_conv_str(&pc, "vladapter.adapter.precomputed_from", vla_adapter_method(ad));
+        pc.n_tasks = acv->n_tasks;
+        memcpy(pc.task_names, acv->task_names, sizeof pc.task_names);
+        memcpy(pc.task_prefix, acv->task_prefix, sizeof pc.task_prefix);
+        memcpy(pc.task_beams, acv->task_beams, sizeof pc.task_beams);
+        memcpy(pc.task_maxlen, acv->task_maxlen, sizeof pc.task_maxlen);
+        pc.base_fingerprint = acv->base_fingerprint;
+    }
+    if (vla_conv_write(&pc, out_path) != 0) { fprintf(stderr, "vla-convert: %s\n", pc.err); goto done; }
+    if (!quiet) fprintf(stderr, "  adapter (%s, precomputed): %d tensors -> %s\n", vla_adapter_method(ad), pc.n, out_path);
+    rc = 0;
+done:
+    vla_conv_free(&pc);
+    free(am); free(mm); free(bg); free(ag);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *out = NULL, *bart = NULL, *clip = NULL, *cfg_path = NULL, *tokdir = NULL, *vocab = NULL, *merges = NULL;
+    const char *adapter_out = NULL;
+    int image_size = 224, quiet = 0, vl_tokens = -1, do_q8 = 0, do_pre = 0, max_length = 0, i, rc = 1;
+    char bart_file[4096], vp[4096], mp[4096], err[1024];
+    vla_conv cv, acv;
+    vla_ckpt ck;
+    vla_json *cfg = NULL;
+    vla_tokconv tc;
+    int have_tok = 0, have_ck = 0, n_peft = 0;
+    memset(&tc, 0, sizeof tc);
+    memset(&ck, 0, sizeof ck);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "-o") && more) out = argv[++i];
+        else if (!strcmp(a, "--bart") && more) bart = argv[++i];
+        else if (!strcmp(a, "--clip") && more) clip = argv[++i];
+        else if (!strcmp(a, "--config") && more) cfg_path = argv[++i];
+        else if (!strcmp(a, "--image-size") && more) image_size = atoi(argv[++i]);
+        else if (!strcmp(a, "--tokenizer") && more) tokdir = argv[++i];
+        else if (!strcmp(a, "--vocab") && more) vocab = argv[++i];
+        else if (!strcmp(a, "--merges") && more) merges = argv[++i];
+        else if (!strcmp(a, "--no-vl-tokens")) vl_tokens = 0;
+        else if (!strcmp(a, "--adapter-out") && more) adapter_out = argv[++i];
+        else if (!strcmp(a, "--precompute")) do_pre = 1;
+        else if (!strcmp(a, "--q8")) do_q8 = 1;
+        else if (!strcmp(a, "--max-length") && more) max_length = atoi(argv[++i]);
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else { fprintf(stderr, "vla-convert: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
+    }
+    if (!out || (!bart && !clip)) { usage(stderr); return 2; }
+    if (image_size < 32 || image_size % 32) { fprintf(stderr, "vla-convert: --image-size must be a positive multiple of 32\n"); return 2; }
+    vla_conv_init(&cv);
+    vla_conv_init(&acv);
+    cv.quiet = acv.quiet = quiet;
+    if (clip) {
+        vla_ckpt k;
+        if (!quiet) fprintf(stderr, "reading CLIP %s\n", clip);
+        if (vla_ckpt_open(&k, clip, NULL, err, sizeof err) != 0) { fprintf(stderr, "vla-convert: %s: %s\n", clip, err); goto done; }
+        if (vla_conv_clip(&cv, k.src, k.n, image_size) != 0) { fprintf(stderr, "vla-convert: %s: %s\n", clip, cv.err); vla_ckpt_close(&k); goto done; }
+        vla_ckpt_close(&k);
+    }
+    if (bart) {
+        int skipped = 0;
+        if (is_dir(bart)) { /* a HF directory */
+            snprintf(bart_file, sizeof bart_file, "%s/model.safetensors", bart);
+            if (!exists(bart_file)) snprintf(bart_file, sizeof bart_file, "%s/pytorch_model.bin", bart);
+            if (!exists(bart_file)) { fprintf(stderr, "vla-convert: %s has neither model.safetensors nor pytorch_model.bin\n", bart); goto done; }
+            if (!tokdir && !vocab) tokdir = bart;
+        } else snprintf(bart_file, sizeof bart_file, "%s", bart);
+        if (!quiet) fprintf(stderr, "reading BART %s\n", bart_file);
+        if (vla_ckpt_open(&ck, bart_file, NULL, err, sizeof err) != 0) { fprintf(stderr, "vla-convert: %s: %s\n", bart_file, err); goto done; }
+        have_ck = 1;
+        if (cfg_path) {
+            size_t n;
+            unsigned char *b = vla_tool_read_file(cfg_path, &n, err, sizeof err);
+            if (!b || !(cfg = vla_json_parse((const char *)b, n, err, sizeof err))) { fprintf(stderr, "vla-convert: %s: %s\n", cfg_path, err); free(b); goto done; }
+            free(b);
+        } else if (ck.config) {
+            cfg = vla_json_copy(ck.config);
+        } else {
+            fprintf(stderr, "vla-convert: no model config: pass --config (HF config.json, or the VL-Adapter run's config)\n");
+            goto done;
+        }
+        if (vla_conv_bart(&cv, ck.src, ck.n, cfg, &skipped) != 0) { fprintf(stderr, "vla-convert: %s\n", cv.err); goto done; }
+        if (max_length > 0) vla_conv_u32(&cv, "vladapter.gen.max_length", (uint32_t)max_length);
+        n_peft = vla_conv_peft(&acv, ck.src, ck.n, cfg);
+        if (n_peft < 0) { fprintf(stderr, "vla-convert: %s\n", acv.err); goto done; }
+        if (n_peft > 0 && !adapter_out)
+            fprintf(stderr, "vla-convert: note: the checkpoint holds %d PEFT tensors; pass --adapter-out FILE to keep them\n", n_peft);
+        if (!quiet) fprintf(stderr, "  BART: %d tensors, %d PEFT tensors\n", cv.n, n_peft);
+    }
+    if (tokdir && !vocab) {
+        snprintf(vp, sizeof vp, "%s/vocab.json", tokdir);
+        snprintf(mp, sizeof mp, "%s/merges.txt", tokdir);
+        if (exists(vp) && exists(mp)) { vocab = vp; merges = mp; }
+    }
+    if (vocab) {
+        const vla_conv_tensor *sh = vla_conv_find(&cv, "shared.weight");
+        if (!merges) { fprintf(stderr, "vla-convert: --vocab needs --merges\n"); goto done; }
+        if (vla_tokconv_load(&tc, vocab, merges, 0, err, sizeof err) != 0) { fprintf(stderr, "vla-convert: %s\n", err); goto done; }
+        if (vl_tokens < 0) vl_tokens = sh && sh->ne[1] == (int64_t)tc.n_tokens + 200;
+        if (vl_tokens) {
+            vla_tokconv_free(&tc);
+            if (vla_tokconv_load(&tc, vocab, merges, 1, err, sizeof err) != 0) { fprintf(stderr, "vla-convert: %s\n", err); goto done; }
+        }
+        if (sh && sh->ne[1] != tc.n_tokens)
+            fprintf(stderr, "vla-convert: warning: the tokenizer has %d tokens but the embedding %lld rows\n", tc.n_tokens, (long long)sh->ne[1]);
+        have_tok = 1;
+        cv.add_arrays = tok_arrays;
+        cv.add_arrays_user = &tc;
+        cv.n_array_kv = VLA_TOKCONV_N_KV;
+        if (!quiet) fprintf(stderr, "  tokenizer: %d tokens, %d merges%s\n", tc.n_tokens, tc.n_merges, vl_tokens ? " (with VL-Adapter's 200)" : "");
+    }
+    if (do_q8 && quantize_q8(&cv) != 0) { fprintf(stderr, "vla-convert: %s\n", cv.err); goto done; }
+    cv.fingerprint = vla_conv_fingerprint(&cv);
+    if (!quiet) fprintf(stderr, "writing %s\n", out);
+    if (vla_conv_write(&cv, out) != 0) { fprintf(stderr, "vla-convert: %s\n", cv.err); goto done; }
+    if (n_peft > 0 && adapter_out) {
+        acv.base_fingerprint = cv.fingerprint;
+        if (do_pre) {
+            if (precompute(&cv, &acv, adapter_out, quiet) != 0) goto done;
+        } else {
+            if (vla_conv_write(&acv, adapter_out) != 0) { fprintf(stderr, "vla-convert: %s\n", acv.err); goto done; }
+            if (!quiet) fprintf(stderr, "  adapter: %d tensors -> %s\n", acv.n, adapter_out);
+        }
+    }
+    if (!quiet) fprintf(stderr, "done: fingerprint %016llx\n", (unsigned long long)cv.fingerprint);
+    rc = 0;
+done:
+    if (have_tok || tc.tokens) vla_tokconv_free(&tc);
+    if (have_ck) vla_ckpt_close(&ck);
+    vla_json_free(cfg);
+    vla_conv_free(&cv);
+    vla_conv_free(&acv);
+    return rc;
+}

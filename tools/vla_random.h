@@ -1,0 +1,286 @@
+/* vla_random.h - random-weight model parts for benchmarks and tests (host side).
+ *
+ * Adds to a vla_conv (tools/vla_convert.h) what vla_conv_random_bart does not
+ * make:
+ *   vla_random_clip     a CLIP ModifiedResNet trunk of any (layers, width,
+ *                       image size), already in the converted form the model
+ *                       loader reads: BatchNorm folded (each convolution has a
+ *                       bias), weights [cout, k, k, cin], named
+ *                       visual.conv{1,2,3}, visual.layer{s}.{b}.conv{1,2,3},
+ *                       visual.layer{s}.{b}.downsample.0 (.weight / .bias),
+ *                       plus vladapter.clip.image_size / .bn_folded.
+ *   vla_random_adapter  an adapter file for any method (adapter, compacter,
+ *                       hyperformer, lora, prompt) at any BART shape, in the
+ *                       naming of vladapter.h [D10] / vla_conv_peft.
+ * Everything is seeded and deterministic (splitmix64, uniform numbers scaled
+ * to the wanted standard deviation: fast, and the values do not matter for
+ * timing as long as they stay finite and away from denormals).
+ *
+ * Include after vla_convert.h; define VLA_RANDOM_IMPLEMENTATION in the one
+ * file that also has VLA_CONVERT_IMPLEMENTATION.
+ */
+#ifndef VLA_RANDOM_H
+#define VLA_RANDOM_H
+
+#include "vla_convert.h"
+
+typedef struct vla_rand_clip {
+    int layers[4];   /* bottlenecks per stage: RN101 = {3, 4, 23, 3}, RN50 = {3, 4, 6, 3} */
+    int width;       /* 64 for RN50/RN101 (stem 3 -> w/2 -> w/2 -> w; grid 32*w channels) */
+    int image_size;  /* a multiple of 32 (224) */
+    uint64_t seed;
+} vla_rand_clip;
+
+/* Append the trunk's tensors and keys to cv.  0 on success, -1 (cv->err). */
+int vla_random_clip(vla_conv *cv, const vla_rand_clip *r);
+
+typedef struct vla_rand_adapter {
+    const char *method;     /* "adapter", "compacter", "hyperformer", "lora", "prompt" */
+    int d_model, enc_layers, dec_layers;
+    int n_tasks;            /* 1..16; names from tasks[] or vqa, gqa, nlvr, caption, task4.. */
+    const char *tasks[16];  /* NULL entries: the default names                          */
+    int shared;             /* 1: one module for all tasks (task "*", the "single"
+                               variants); 0: one per task.  Hyperformer is always
+                               generated per task from a shared hypernetwork.      */
+    int hidden;             /* adapter / compacter / hyperformer hidden size, LoRA rank */
+    int phm_k;              /* compacter: Kronecker factor count (divides d and hidden) */
+    float lora_alpha;       /* LoRA: scale = alpha / rank (0: 32)                       */
+    int prompt_len;         /* prompt: vectors prepended (40)                           */
+    int prompt_mid;         /* prompt: width of the reparameterisation MLP (800)        */
+    int task_emb;           /* hyperformer: task embedding size (512)                   */
+    int task_hidden;        /* hyperformer: projector hidden size (128)                 */
+    int task_proj;          /* hyperformer: projected embedding size (64)               */
+    uint64_t base_fingerprint; /* the model's vladapter.fingerprint                     */
+    uint64_t seed;
+} vla_rand_adapter;
+
+/* Fill an empty cv with one adapter file.  0 on success, -1 (cv->err). */
+int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r);
+
+#endif /* VLA_RANDOM_H */
+
+#ifdef VLA_RANDOM_IMPLEMENTATION
+#ifndef VLA_RANDOM_IMPLEMENTATION_DONE
+#define VLA_RANDOM_IMPLEMENTATION_DONE
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t vla_rnd__u64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* n floats, uniform with the given mean and standard deviation. */
+static float *vla_rnd__vals(size_t n, double mean, double std, uint64_t *s) {
+    float *d = (float *)malloc(n * sizeof(float) + 4);
+    double a = std * 1.7320508075688772; /* half-width of a uniform with that deviation */
+    size_t i;
+    if (!d) return NULL;
+    for (i = 0; i < n; i++) {
+        double u = (double)(vla_rnd__u64(s) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+        d[i] = (float)(mean + a * (2.0 * u - 1.0));
+    }
+    return d;
+}
+
+/* Add a random F32 tensor of PyTorch shape sh[0..nd). */
+static int vla_rnd__add(vla_conv *cv, const char *name, int nd, const int64_t *sh, double mean, double std, uint64_t *s) {
+    size_t n = 1;
+    int i;
+    float *d;
+    for (i = 0; i < nd; i++) n *= (size_t)sh[i];
+    d = vla_rnd__vals(n, mean, std, s);
+    if (!d) { snprintf(cv->err, sizeof cv->err, "out of memory (%s)", name); return -1; }
+    return vla_conv_add_owned(cv, name, nd, sh, d); /* takes d, also on failure */
+}
+
+static int vla_rnd__add1(vla_conv *cv, const char *name, int64_t a, double mean, double std, uint64_t *s) {
+    return vla_rnd__add(cv, name, 1, &a, mean, std, s);
+}
+
+static int vla_rnd__add2(vla_conv *cv, const char *name, int64_t a, int64_t b, double mean, double std, uint64_t *s) {
+    int64_t sh[2];
+    sh[0] = a; sh[1] = b;
+    return vla_rnd__add(cv, name, 2, sh, mean, std, s);
+}
+
+static int vla_rnd__add3(vla_conv *cv, const char *name, int64_t a, int64_t b, int64_t c, double mean, double std,
+                         uint64_t *s) {
+    int64_t sh[3];
+    sh[0] = a; sh[1] = b; sh[2] = c;
+    return vla_rnd__add(cv, name, 3, sh, mean, std, s);
+}
+
+/* A folded convolution: weight [cout, k, k, cin] ~ gain * sqrt(2 / fan_in), bias small. */
+static int vla_rnd__conv(vla_conv *cv, const char *prefix, int cin, int cout, int k, double gain, uint64_t *s) {
+    char nm[160];
+    int64_t sh[4];
+    sh[0] = cout; sh[1] = k; sh[2] = k; sh[3] = cin;
+    snprintf(nm, sizeof nm, "%s.weight", prefix);
+    if (vla_rnd__add(cv, nm, 4, sh, 0.0, gain * sqrt(2.0 / (double)(k * k * cin)), s) != 0) return -1;
+    snprintf(nm, sizeof nm, "%s.bias", prefix);
+    return vla_rnd__add1(cv, nm, cout, 0.0, 0.05, s);
+}
+
+int vla_random_clip(vla_conv *cv, const vla_rand_clip *r) {
+    uint64_t st = r->seed * 0xD1B54A32D192ED03ull + 7;
+    int w = r->width, inpl, si, bi;
+    char nm[160];
+    if (w < 2 || w % 2 || r->image_size < 32 || r->image_size % 32) {
+        snprintf(cv->err, sizeof cv->err, "random CLIP: width must be even and the image size a multiple of 32");
+        return -1;
+    }
+    for (si = 0; si < 4; si++)
+        if (r->layers[si] < 1) { snprintf(cv->err, sizeof cv->err, "random CLIP: every stage needs a block"); return -1; }
+    if (vla_rnd__conv(cv, "visual.conv1", 3, w / 2, 3, 1.0, &st) || vla_rnd__conv(cv, "visual.conv2", w / 2, w / 2, 3, 1.0, &st) ||
+        vla_rnd__conv(cv, "visual.conv3", w / 2, w, 3, 1.0, &st))
+        return -1;
+    inpl = w;
+    for (si = 0; si < 4; si++) {
+        int planes = w << si;
+        for (bi = 0; bi < r->layers[si]; bi++) {
+            int stride = (bi == 0 && si > 0) ? 2 : 1;
+            /* the residual branch's last conv is damped so that 33 blocks of
+             * "x + f(x)" keep the activations in a sane range */
+            snprintf(nm, sizeof nm, "visual.layer%d.%d.conv1", si + 1, bi);
+            if (vla_rnd__conv(cv, nm, inpl, planes, 1, 1.0, &st)) return -1;
+            snprintf(nm, sizeof nm, "visual.layer%d.%d.conv2", si + 1, bi);
+            if (vla_rnd__conv(cv, nm, planes, planes, 3, 1.0, &st)) return -1;
+            snprintf(nm, sizeof nm, "visual.layer%d.%d.conv3", si + 1, bi);
+            if (vla_rnd__conv(cv, nm, planes, 4 * planes, 1, 0.2, &st)) return -1;
+            if (stride > 1 || inpl != 4 * planes) {
+                snprintf(nm, sizeof nm, "visual.layer%d.%d.downsample.0", si + 1, bi);
+                if (vla_rnd__conv(cv, nm, inpl, 4 * planes, 1, 0.7, &st)) return -1;
+            }
+            inpl = 4 * planes;
+        }
+    }
+    vla_conv_str(cv, "general.architecture", "vladapter");
+    vla_conv_u32(cv, "vladapter.clip.image_size", (uint32_t)r->image_size);
+    vla_conv_bool(cv, "vladapter.clip.bn_folded", 1);
+    return 0;
+}
+
+static const char *vla_rnd__default_task(int i, char *buf, size_t cap) {
+    static const char *names[4] = {"vqa", "gqa", "nlvr", "caption"};
+    if (i < 4) return names[i];
+    snprintf(buf, cap, "task%d", i);
+    return buf;
+}
+
+int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
+    uint64_t st = r->seed * 0xA24BAED4963EE407ull + 3;
+    int d = r->d_model, h = r->hidden, ti, l, side, k, rc = 0;
+    int method = 0, n_tasks = r->n_tasks < 1 ? 1 : r->n_tasks > 16 ? 16 : r->n_tasks;
+    char nm[200], task[64], buf[16];
+    static const char *methods[5] = {"adapter", "compacter", "hyperformer", "lora", "prompt"};
+    static const char *enc_sites[2] = {"attn", "ffn"}, *dec_sites[3] = {"self", "cross", "ffn"};
+    static const char *enc_lora[2] = {"q", "v"}, *dec_lora[4] = {"q", "v", "xq", "xv"};
+    for (k = 0; k < 5; k++)
+        if (r->method && !strcmp(r->method, methods[k])) method = k + 1;
+    if (!method) { snprintf(cv->err, sizeof cv->err, "random adapter: unknown method '%s'", r->method ? r->method : "(null)"); return -1; }
+    if (d < 1 || h < 1) { snprintf(cv->err, sizeof cv->err, "random adapter: sizes must be positive"); return -1; }
+    cv->n_tasks = n_tasks;
+    for (ti = 0; ti < n_tasks; ti++) {
+        const char *tn = r->tasks[ti] ? r->tasks[ti] : vla_rnd__default_task(ti, buf, sizeof buf);
+        snprintf(cv->task_names[ti], sizeof cv->task_names[ti], "%s", tn);
+        snprintf(cv->task_prefix[ti], sizeof cv->task_prefix[ti], "%s: ", tn);
+        cv->task_beams[ti] = !strcmp(tn, "caption") ? 5 : 1;
+        cv->task_maxlen[ti] = 20;
+    }
+    cv->base_fingerprint = r->base_fingerprint;
+    vla_conv_str(cv, "general.architecture", "vladapter");
+    vla_conv_str(cv, "general.type", "adapter");
+    vla_conv_str(cv, "vladapter.adapter.method", methods[method - 1]);
+#define VLA_RND_OK(x) do { if (!rc && (x) != 0) rc = -1; } while (0)
+    if (method == 3) { /* Hyperformer: task embeddings + one hypernetwork per side */
+        int E = r->task_emb > 0 ? r->task_emb : 512, hid = r->task_hidden > 0 ? r->task_hidden : 128;
+        int dp = r->task_proj > 0 ? r->task_proj : 64;
+        for (ti = 0; ti < n_tasks; ti++) {
+            snprintf(nm, sizeof nm, "H.task.%s", cv->task_names[ti]);
+            VLA_RND_OK(vla_rnd__add1(cv, nm, E, 0.0, 1.0, &st));
+        }
+        for (side = 0; side < 2; side++) {
+            const char *sd = side ? "dec" : "enc";
+            int nl = side ? r->dec_layers : r->enc_layers, nty = side ? 3 : 2, ty, half;
+            snprintf(nm, sizeof nm, "H.%s.layer_emb", sd); VLA_RND_OK(vla_rnd__add2(cv, nm, nl, E, 0.0, 1.0, &st));
+            snprintf(nm, sizeof nm, "H.%s.proj1.weight", sd); VLA_RND_OK(vla_rnd__add2(cv, nm, hid, 2 * E, 0.0, 0.02, &st));
+            snprintf(nm, sizeof nm, "H.%s.proj1.bias", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, hid, 0.0, 0.01, &st));
+            snprintf(nm, sizeof nm, "H.%s.proj2.weight", sd); VLA_RND_OK(vla_rnd__add2(cv, nm, dp, hid, 0.0, 0.02, &st));
+            snprintf(nm, sizeof nm, "H.%s.proj2.bias", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, dp, 0.0, 0.01, &st));
+            snprintf(nm, sizeof nm, "H.%s.ln.weight", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, dp, 1.0, 0.01, &st));
+            snprintf(nm, sizeof nm, "H.%s.ln.bias", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, dp, 0.0, 0.01, &st));
+            for (ty = 0; ty < nty; ty++)
+                for (half = 0; half < 2; half++) {
+                    const char *t = side ? dec_sites[ty] : enc_sites[ty], *ud = half ? "up" : "down";
+                    int outd = half ? d : h;
+                    snprintf(nm, sizeof nm, "H.%s.%s.%s.wgen.weight", sd, t, ud);
+                    VLA_RND_OK(vla_rnd__add2(cv, nm, (int64_t)d * h, dp, 0.0, 0.01, &st));
+                    snprintf(nm, sizeof nm, "H.%s.%s.%s.wgen.bias", sd, t, ud);
+                    VLA_RND_OK(vla_rnd__add1(cv, nm, (int64_t)d * h, 0.0, 0.01, &st));
+                    snprintf(nm, sizeof nm, "H.%s.%s.%s.bgen.weight", sd, t, ud);
+                    VLA_RND_OK(vla_rnd__add2(cv, nm, outd, dp, 0.0, 0.01, &st));
+                    snprintf(nm, sizeof nm, "H.%s.%s.%s.bgen.bias", sd, t, ud);
+                    VLA_RND_OK(vla_rnd__add1(cv, nm, outd, 0.0, 0.01, &st));
+                }
+        }
+        return rc;
+    }
+    for (ti = 0; ti < (r->shared ? 1 : n_tasks) && !rc; ti++) {
+        snprintf(task, sizeof task, "%s", r->shared ? "*" : cv->task_names[ti]);
+        if (method == 5) { /* prompt: embedding + the reparameterisation MLP */
+            int n = r->prompt_len > 0 ? r->prompt_len : 40, mid = r->prompt_mid > 0 ? r->prompt_mid : 800;
+            snprintf(nm, sizeof nm, "P.%s.emb", task); VLA_RND_OK(vla_rnd__add2(cv, nm, n, d, 0.0, 0.5, &st));
+            snprintf(nm, sizeof nm, "P.%s.fc1.weight", task); VLA_RND_OK(vla_rnd__add2(cv, nm, mid, d, 0.0, 0.02, &st));
+            snprintf(nm, sizeof nm, "P.%s.fc1.bias", task); VLA_RND_OK(vla_rnd__add1(cv, nm, mid, 0.0, 0.01, &st));
+            snprintf(nm, sizeof nm, "P.%s.fc2.weight", task); VLA_RND_OK(vla_rnd__add2(cv, nm, d, mid, 0.0, 0.02, &st));
+            snprintf(nm, sizeof nm, "P.%s.fc2.bias", task); VLA_RND_OK(vla_rnd__add1(cv, nm, d, 0.0, 0.01, &st));
+            continue;
+        }
+        for (side = 0; side < 2; side++) {
+            int nl = side ? r->dec_layers : r->enc_layers;
+            for (l = 0; l < nl; l++) {
+                if (method == 4) { /* LoRA on q/v (and the decoder's cross q/v) */
+                    int ns = side ? 4 : 2;
+                    for (k = 0; k < ns; k++) {
+                        const char *w = side ? dec_lora[k] : enc_lora[k];
+                        snprintf(nm, sizeof nm, "L.%s.%s.%d.%s.A", task, side ? "dec" : "enc", l, w);
+                        VLA_RND_OK(vla_rnd__add2(cv, nm, h, d, 0.0, 0.02, &st));
+                        snprintf(nm, sizeof nm, "L.%s.%s.%d.%s.B", task, side ? "dec" : "enc", l, w);
+                        VLA_RND_OK(vla_rnd__add2(cv, nm, d, h, 0.0, 0.02, &st));
+                    }
+                    continue;
+                }
+                for (k = 0; k < (side ? 3 : 2); k++) {
+                    const char *site = side ? dec_sites[k] : enc_sites[k];
+                    char pre[120];
+                    snprintf(pre, sizeof pre, "A.%s.%s.%d.%s", task, side ? "dec" : "enc", l, site);
+                    if (method == 1) { /* plain bottleneck adapter */
+                        snprintf(nm, sizeof nm, "%s.down.weight", pre); VLA_RND_OK(vla_rnd__add2(cv, nm, h, d, 0.0, 0.02, &st));
+                        snprintf(nm, sizeof nm, "%s.up.weight", pre); VLA_RND_OK(vla_rnd__add2(cv, nm, d, h, 0.0, 0.02, &st));
+                    } else { /* Compacter: rule [k, k, k] and W [k, in/k, out/k] per half */
+                        int pk = r->phm_k > 0 ? r->phm_k : 2;
+                        if (d % pk || h % pk) { snprintf(cv->err, sizeof cv->err, "random compacter: k must divide d and hidden"); return -1; }
+                        snprintf(nm, sizeof nm, "%s.down.rule", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, pk, pk, 0.0, 0.5, &st));
+                        snprintf(nm, sizeof nm, "%s.down.W", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, d / pk, h / pk, 0.0, 0.02, &st));
+                        snprintf(nm, sizeof nm, "%s.up.rule", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, pk, pk, 0.0, 0.5, &st));
+                        snprintf(nm, sizeof nm, "%s.up.W", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, h / pk, d / pk, 0.0, 0.02, &st));
+                    }
+                    snprintf(nm, sizeof nm, "%s.down.bias", pre); VLA_RND_OK(vla_rnd__add1(cv, nm, h, 0.0, 0.01, &st));
+                    snprintf(nm, sizeof nm, "%s.up.bias", pre); VLA_RND_OK(vla_rnd__add1(cv, nm, d, 0.0, 0.01, &st));
+                }
+            }
+        }
+    }
+    if (method == 4) vla_conv_f32(cv, "vladapter.adapter.lora_alpha", r->lora_alpha > 0.0f ? r->lora_alpha : 32.0f);
+#undef VLA_RND_OK
+    return rc;
+}
+
+#endif /* VLA_RANDOM_IMPLEMENTATION_DONE */
+#endif /* VLA_RANDOM_IMPLEMENTATION */
