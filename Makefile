@@ -35,7 +35,7 @@ TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
-            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm
+            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan
 
 .PHONY: all tools tests test test-native check-header clean bench paper-table examples
 all: tools tests
@@ -99,6 +99,9 @@ $(B)/test_image_asan: tests/test_image.c $(HDR) examples/image_io.h | $(B)
 $(B)/test_torch_asan: tests/test_torch.c tools/vla_torch.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
+$(B)/test_adapters_asan: tests/test_adapters.c $(HDR) $(TOOL_HDR) tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
 $(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
@@ -127,6 +130,7 @@ test-native: tools tests check-header
 	$(B)/test_image_asan $(FIXTURES)
 	$(B)/test_torch_asan $(FIXTURES)
 	$(B)/test_gemm
+	$(B)/test_adapters_asan
 	$(B)/vla-fixtures $(FIXTURES)
 
 # The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the
