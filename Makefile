@@ -38,9 +38,30 @@ TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokeniz
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan
 
 .PHONY: all tools tests test test-native check-header clean bench paper-table examples
-all: tools tests
+all: tools examples tests
 
 tools: $(TOOLS)
+
+EXAMPLES := $(B)/caption $(B)/vqa $(B)/hotswap
+examples: $(EXAMPLES)
+
+$(B)/caption: examples/caption.c $(HDR) examples/image_io.h examples/example_util.h examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS) -lpthread
+
+$(B)/vqa: examples/vqa.c $(HDR) examples/image_io.h examples/example_util.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
+
+$(B)/hotswap: examples/hotswap.c $(HDR) examples/image_io.h examples/example_util.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
+
+# A small CLIP-BART from the fixtures (clip_trunk's trunk + bart_base's VL-BART
+# + the real tokenizer), merged by the converter: the examples' test model.
+$(B)/tiny_caption.gguf: $(B)/vla-convert
+	$(B)/vla-convert --quiet -o $@ --bart $(FIXTURES)/bart_base/weights.safetensors \
+	    --clip $(FIXTURES)/clip_trunk/weights.safetensors --tokenizer $(FIXTURES)/tokenizer 2>/dev/null
+
+$(B)/test_pipeline: tests/test_pipeline.c $(HDR) tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 tests: $(TESTS)
 
 $(B):
@@ -120,7 +141,7 @@ check-header: | $(B)
 	 echo "check-header: C99, C++, gcc and clang clean; no malloc/free/exit/abort referenced"
 
 # ASan under a plain run; leak checking stays on natively.
-test-native: tools tests check-header
+test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_pipeline
 	$(B)/test_gguf
 	$(B)/test_gguf_asan
 	$(B)/test_model $(FIXTURES)
@@ -131,6 +152,7 @@ test-native: tools tests check-header
 	$(B)/test_torch_asan $(FIXTURES)
 	$(B)/test_gemm
 	$(B)/test_adapters_asan
+	$(B)/test_pipeline $(B)/tiny_caption.gguf tests/data/images/coffee.ppm $(B)/caption $(if $(STB_H),tests/data/images/coffee.png)
 	$(B)/vla-fixtures $(FIXTURES)
 
 # The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the

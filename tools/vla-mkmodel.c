@@ -6,6 +6,9 @@
  *
  * Shape options: --d-model --enc-layers --dec-layers --heads --ffn --vocab
  * --max-pos --feat-dim (0: no visual embedding) --n-boxes --seed.
+ * --clip PATH adds a (real or fixture) CLIP trunk, --tokenizer DIR the
+ * vocab.json/merges.txt tokenizer with VL-Adapter's 200 tokens, so small
+ * demo models can run the examples end to end.
  * METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer
  * multiple_compacters single_compacter multiple_lora single_lora
  * multiple_prompts single_prompt (sizes as the paper's scripts).
@@ -14,6 +17,10 @@
 #include "../vladapter.h"
 #define VLA_CONVERT_IMPLEMENTATION
 #include "vla_convert.h"
+#define VLA_TOKCONV_IMPLEMENTATION
+#include "vla_tokconv.h"
+
+static void tok_arrays(void *user, vla_gguf_writer *w) { vla_tokconv_add((const vla_tokconv *)user, w); }
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +34,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    const char *out = NULL, *method = NULL, *base = NULL;
+    const char *out = NULL, *method = NULL, *base = NULL, *clip = NULL, *tokdir = NULL;
+    int image_size = 224;
+    vla_tokconv tc;
     vla_rand_bart r;
     vla_conv cv;
     int i, rc = 1;
@@ -56,6 +65,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--feat-dim") && more) r.feat_dim = atoi(argv[++i]);
         else if (!strcmp(a, "--n-boxes") && more) r.n_boxes = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more) r.seed = (uint64_t)strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--clip") && more) clip = argv[++i];
+        else if (!strcmp(a, "--image-size") && more) image_size = atoi(argv[++i]);
+        else if (!strcmp(a, "--tokenizer") && more) tokdir = argv[++i];
         else { fprintf(stderr, "vla-mkmodel: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!out) { usage(stderr); return 2; }
@@ -99,10 +111,30 @@ int main(int argc, char **argv) {
     } else {
         fprintf(stderr, "vla-mkmodel: random BART d=%d layers=%d+%d heads=%d ffn=%d vocab=%d visual=%d\n", r.d_model,
                 r.enc_layers, r.dec_layers, r.heads, r.ffn, r.vocab, r.feat_dim);
+        memset(&tc, 0, sizeof tc);
+        if (clip) {
+            vla_ckpt k;
+            char err[512];
+            if (vla_ckpt_open(&k, clip, NULL, err, sizeof err) != 0 || vla_conv_clip(&cv, k.src, k.n, image_size) != 0) {
+                fprintf(stderr, "vla-mkmodel: %s: %s\n", clip, cv.err[0] ? cv.err : err);
+                vla_conv_free(&cv);
+                return 1;
+            }
+            vla_ckpt_close(&k);
+        }
         if (vla_conv_random_bart(&cv, &r) != 0) { fprintf(stderr, "vla-mkmodel: %s\n", cv.err); vla_conv_free(&cv); return 1; }
+        if (tokdir) {
+            char vp[4096], mp[4096], err[512];
+            snprintf(vp, sizeof vp, "%s/vocab.json", tokdir);
+            snprintf(mp, sizeof mp, "%s/merges.txt", tokdir);
+            if (vla_tokconv_load(&tc, vp, mp, 1, err, sizeof err) != 0) { fprintf(stderr, "vla-mkmodel: %s\n", err); vla_conv_free(&cv); return 1; }
+            if (tc.n_tokens != r.vocab) fprintf(stderr, "vla-mkmodel: warning: %d tokens but --vocab %d\n", tc.n_tokens, r.vocab);
+            cv.add_arrays = tok_arrays; cv.add_arrays_user = &tc; cv.n_array_kv = VLA_TOKCONV_N_KV;
+        }
         cv.fingerprint = vla_conv_fingerprint(&cv);
         rc = vla_conv_write(&cv, out) == 0 ? 0 : 1;
         if (rc) fprintf(stderr, "vla-mkmodel: %s\n", cv.err);
+        if (tokdir) vla_tokconv_free(&tc);
     }
     vla_conv_free(&cv);
     return rc;

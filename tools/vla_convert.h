@@ -170,6 +170,7 @@ void vla_conv_canonical(const char *in, char *out, size_t cap);
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <unistd.h> /* isatty: progress lines only on a terminal */
 
 static char *vla_conv__strdup(const char *s) {
     size_t n = strlen(s);
@@ -338,9 +339,9 @@ int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         if (!vla_conv__is_bart(nm)) { if (skipped) (*skipped)++; continue; }
         if (vla_conv_find(cv, nm)) continue; /* a tied alias of a tensor already taken */
         if (vla_conv_add_f32(cv, nm, &src[i]) != 0) return -1;
-        if (!cv->quiet && (i % 64) == 63) fprintf(stderr, "\r  converted %d/%d tensors", i + 1, n);
+        if (!cv->quiet && (i % 64) == 63 && isatty(2)) fprintf(stderr, "\r  converted %d/%d tensors", i + 1, n);
     }
-    if (!cv->quiet && n >= 64) fprintf(stderr, "\r  converted %d/%d tensors\n", n, n);
+    if (!cv->quiet && n >= 64) fprintf(stderr, "%s  converted %d/%d tensors\n", isatty(2) ? "\r" : "", n, n);
     t = vla_conv_find(cv, "shared.weight");
     if (!t || t->n_dims != 2) { snprintf(cv->err, sizeof cv->err, "no word embedding (shared.weight / embed_tokens / lm_head) in the checkpoint"); return -1; }
     d_model = (int)t->ne[0];
@@ -589,11 +590,11 @@ int vla_conv_clip(vla_conv *cv, const vla_conv_src *src, int n, int image_size) 
                 if (vla_conv__fold(cv, src, n, prefix, conv, bn, out) != 0) return -1;
             }
             blocks++;
-            if (!cv->quiet) fprintf(stderr, "\r  CLIP: folded %d bottlenecks", blocks);
+            if (!cv->quiet && isatty(2)) fprintf(stderr, "\r  CLIP: folded %d bottlenecks", blocks);
         }
         if (b == 0) { snprintf(cv->err, sizeof cv->err, "CLIP: layer%d has no blocks", st); return -1; }
     }
-    if (!cv->quiet) fprintf(stderr, "\n");
+    if (!cv->quiet) fprintf(stderr, "%s  CLIP: folded %d bottlenecks\n", isatty(2) ? "\r" : "", blocks);
     vla_conv_u32(cv, "vladapter.clip.image_size", (uint32_t)image_size);
     vla_conv_bool(cv, "vladapter.clip.bn_folded", 1);
     return 0;
