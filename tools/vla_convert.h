@@ -144,6 +144,8 @@ typedef struct vla_ckpt {
     vla_json *config;         /* the model config, if the file has one nearby */
 } vla_ckpt;
 int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err, size_t err_len);
+/* The same from memory (copied; no config.json lookup, no overlay). */
+int vla_ckpt_open_mem(vla_ckpt *k, const void *buf, size_t size, char *err, size_t err_len);
 void vla_ckpt_close(vla_ckpt *k);
 /* Write the GGUF file. */
 int vla_conv_write(vla_conv *cv, const char *path);
@@ -819,11 +821,26 @@ void vla_ckpt_close(vla_ckpt *k) {
     memset(k, 0, sizeof *k);
 }
 
+static int vla_ckpt__parse(vla_ckpt *k, const char *path, const char *overlay, char *err, size_t err_len);
+
 int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err, size_t err_len) {
-    int i, fmt;
     memset(k, 0, sizeof *k);
     k->buf = vla_tool_read_file(path, &k->size, err, err_len);
     if (!k->buf) return -1;
+    return vla_ckpt__parse(k, path, overlay, err, err_len);
+}
+
+int vla_ckpt_open_mem(vla_ckpt *k, const void *buf, size_t size, char *err, size_t err_len) {
+    memset(k, 0, sizeof *k);
+    k->buf = (unsigned char *)malloc(size + 1);
+    if (!k->buf) { snprintf(err, err_len, "out of memory"); return -1; }
+    if (size) memcpy(k->buf, buf, size);
+    k->size = size;
+    return vla_ckpt__parse(k, NULL, NULL, err, err_len);
+}
+
+static int vla_ckpt__parse(vla_ckpt *k, const char *path, const char *overlay, char *err, size_t err_len) {
+    int i, fmt;
     fmt = vla_torch_detect(k->buf, k->size);
     k->format = fmt;
     if (fmt == VLA_TORCH_FORMAT_SAFETENSORS || fmt == VLA_TORCH_FORMAT_UNKNOWN) {
@@ -831,7 +848,7 @@ int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err,
         vla_json *tied = NULL;
         char e2[128];
         if (vla_st_parse(&k->st, k->buf, k->size, err, err_len) != 0) {
-            if (fmt == VLA_TORCH_FORMAT_UNKNOWN) snprintf(err, err_len, "%s: not a safetensors, torch zip or TorchScript file", path);
+            if (fmt == VLA_TORCH_FORMAT_UNKNOWN) snprintf(err, err_len, "%s: not a safetensors, torch zip or TorchScript file", path ? path : "buffer");
             vla_ckpt_close(k);
             return -1;
         }
@@ -883,7 +900,7 @@ int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err,
         }
         k->n = k->tf.n_tensors;
     }
-    if (!k->config) { /* a HF directory: config.json beside the weights */
+    if (!k->config && path) { /* a HF directory: config.json beside the weights */
         char cp[4096];
         const char *sl = strrchr(path, '/');
         unsigned char *cb;

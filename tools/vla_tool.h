@@ -337,6 +337,7 @@ void vla_json_free(vla_json *j) {
     if (!j) return;
     vla_tool__jfree_kids(j);
     free(j->s);
+    free(j->key); /* set when j was copied out of an object */
     free(j);
 }
 
