@@ -19,13 +19,36 @@
  *     [D3] Tensors, weight matrices, execution settings
  *     [D4] Kernels (fp32 reference + fast paths)
  *     [D5] GGUF reader and writer
+ *     [D6] The model: hyperparameters, loading
+ *     [D7] Inference context: encode, decode, greedy and beam search
+ *     [D8] CLIP ModifiedResNet trunk
+ *     [D9] Image input: raw pixels, Pillow-exact resize, CLIP normalisation, PNM
+ *     [D10] Parameter-efficient modules: adapter files, hot-swapping
+ *     [D11] Tokenizer: byte-level BPE with VL-Adapter's added tokens
  *   Implementation
- *     [I1] Portability: libc overrides, fp16, overflow-safe sizes
+ *     [I1] Portability: libc overrides, SIMD selection, fp16, overflow-safe sizes
  *     [I2] Status strings, logging
  *     [I3] Arena
  *     [I4] Kernels: scalar reference definitions
  *     [I5] Kernels: fast paths (blocked, SIMD)
  *     [I6] GGUF
+ *     [I7] Model loading (weights view, tensor checks)
+ *     [I8] BART encoder-decoder with the visual embedding, PEFT hooks
+ *     [I9] Decoding: greedy and beam search (transformers 4.2.1 rules)
+ *     [I10] CLIP trunk
+ *     [I11] Image input
+ *     [I12] Parameter-efficient modules: attach, precompute
+ *     [I13] Tokenizer
+ *
+ *   The model in one picture (shapes for BART-base, one image):
+ *
+ *     pixels [H, W, 3] u8 --vla_clip_preprocess--> [224, 224, 3] f32
+ *       --CLIP trunk [I10]--> grid [7*7, 2048] --6x6 max pool--> [36, 2048]
+ *       --visual embedding [I8]: LN(W_f v) + LN(W_p box) + E_img + E_tok[V-1-i]--> [36, 768]
+ *     text ids [Lt] --E_tok + P[t+2], layernorm_embedding--> [Lt, 768]
+ *     encoder input [Lt + 36, 768] --6 post-LN layers (+ adapters / LoRA)--> [Lt + 36, 768]
+ *     decoder: start token 2, KV cache, 6 layers with cross-attention
+ *       --> logits = h E_tok^T + final_logits_bias [50465] --> greedy / beam search
  *
  * ============================================================================
  * [M1] WHAT IT DOES
