@@ -4307,6 +4307,48 @@ static void vla__phm_dense(float *Wt, const float *rule, const float *W, int k, 
             }
 }
 
+/* A PHM factor of shape [k, A, B]: stored whole as "<which>.<name>", or as
+ * the product of "<which>.<name>_left" [k, A, r] and "_right" [k, r, B]
+ * (Compacter's low-rank option, factor by factor), multiplied into the
+ * arena's scratch (the caller releases it).  fill = 0: only count memory. */
+static vla_status vla__phm_factor(vla_adapter *ad, vla_arena *a, int fill, vla_str task, const char *site, const char *which,
+                                  const char *name, int *k, int *A, int *B, const float **out) {
+    char suf[40];
+    vla_tensor t, l, r;
+    int i, x, y, z, R;
+    float *p;
+    vla__name(suf, sizeof suf, which, -1, ".");
+    vla__name(suf + VLA_STRLEN(suf), sizeof suf - VLA_STRLEN(suf), name, -1, "");
+    if (vla__adp_find(ad, "A", task, site, suf, &t) == VLA_OK) {
+        if (t.n_dims != 3 || t.type != VLA_TYPE_F32 || t.ne[2] > 64 || t.ne[1] > 65536 || t.ne[0] > 65536) return vla__bad(ad, "Compacter factor must be 3-D F32");
+        *k = (int)t.ne[2]; *A = (int)t.ne[1]; *B = (int)t.ne[0];
+        *out = (const float *)t.data;
+        return VLA_OK;
+    }
+    vla__name(suf + VLA_STRLEN(suf), sizeof suf - VLA_STRLEN(suf), "_left", -1, "");
+    if (vla__adp_find(ad, "A", task, site, suf, &l) != VLA_OK) return VLA_ERR_NOT_FOUND;
+    suf[VLA_STRLEN(suf) - 5] = 0;
+    vla__name(suf + VLA_STRLEN(suf), sizeof suf - VLA_STRLEN(suf), "_right", -1, "");
+    if (vla__adp_find(ad, "A", task, site, suf, &r) != VLA_OK) return vla__bad(ad, "Compacter low-rank factor without its right half");
+    if (l.n_dims != 3 || r.n_dims != 3 || l.type != VLA_TYPE_F32 || r.type != VLA_TYPE_F32 || l.ne[2] != r.ne[2] ||
+        l.ne[0] != r.ne[1] || l.ne[2] > 64 || l.ne[1] > 65536 || r.ne[0] > 65536 || l.ne[0] > 65536)
+        return vla__bad(ad, "Compacter low-rank factors do not agree");
+    *k = (int)l.ne[2]; *A = (int)l.ne[1]; R = (int)l.ne[0]; *B = (int)r.ne[0];
+    p = (float *)vla_arena_scratch(a, sizeof(float) * (size_t)*k * *A * *B);
+    if (!p) return VLA_ERR_NOMEM;
+    if (fill)
+        for (i = 0; i < *k; i++) /* [A, B]_i = [A, R]_i [R, B]_i */
+            for (x = 0; x < *A; x++)
+                for (y = 0; y < *B; y++) {
+                    float s = 0.0f;
+                    for (z = 0; z < R; z++)
+                        s += ((const float *)l.data)[((size_t)i * *A + x) * R + z] * ((const float *)r.data)[((size_t)i * R + z) * *B + y];
+                    p[((size_t)i * *A + x) * *B + y] = s;
+                }
+    *out = p;
+    return VLA_OK;
+}
+
 /* One adapter site of one task: plain down/up, or Compacter's PHM factors
  * made dense into the slot.  fill = 0: only count memory. */
 static vla_status vla__load_adp_site(vla_adapter *ad, vla_arena *a, int fill, vla_str task, const char *site, vla__adp *out) {
@@ -4322,24 +4364,36 @@ static vla_status vla__load_adp_site(vla_adapter *ad, vla_arena *a, int fill, vl
             if (t.n_dims != 2 || r < 1 || r > 65536) return vla__bad(ad, "adapter weight is not 2-D");
             if (!vla__t_mat(&t, half ? d : r, half ? r : d, &L->w)) return vla__bad(ad, "adapter weight has the wrong shape or type");
             if (r > ad->max_dim) ad->max_dim = r;
-        } else { /* compacter: rule [k, k, k], W [k, in/k, out/k] */
-            vla_tensor rule;
-            int k, in, outd;
+        } else { /* Compacter: rule [k, k, k] and W [k, in/k, out/k], each whole or low-rank */
+            const float *rule, *W;
+            int k, k2, r1, r2, P, Q, in, outd;
             float *dense;
-            vla__name(suf, sizeof suf, which, -1, ".rule");
-            if (vla__adp_find(ad, "A", task, site, suf, &rule) != VLA_OK) return VLA_ERR_NOT_FOUND;
-            vla__name(suf, sizeof suf, which, -1, ".W");
-            if (vla__adp_find(ad, "A", task, site, suf, &t) != VLA_OK) return vla__bad(ad, "Compacter rule without W");
-            if (rule.n_dims != 3 || t.n_dims != 3 || rule.type != VLA_TYPE_F32 || t.type != VLA_TYPE_F32) return vla__bad(ad, "Compacter tensors must be 3-D F32");
-            k = (int)rule.ne[0];
-            if (k < 1 || k > 64 || rule.ne[1] != k || rule.ne[2] != k || t.ne[2] != k || t.ne[0] > 65536 || t.ne[1] > 65536)
-                return vla__bad(ad, "Compacter rule/W shapes do not agree");
-            in = (int)t.ne[1] * k; outd = (int)t.ne[0] * k;
-            if ((half ? outd : in) != d || (half ? in : outd) > 65536) return vla__bad(ad, "Compacter layer does not match d_model");
+            size_t mark = vla_arena_scratch_mark(a);
+            vla_status st;
+            dense = NULL;
+            if ((st = vla__phm_factor(ad, a, fill, task, site, which, "rule", &k, &r1, &r2, &rule)) != VLA_OK) {
+                vla_arena_scratch_release(a, mark);
+                return st;
+            }
+            if ((st = vla__phm_factor(ad, a, fill, task, site, which, "W", &k2, &P, &Q, &W)) != VLA_OK) {
+                vla_arena_scratch_release(a, mark);
+                return st == VLA_ERR_NOT_FOUND ? vla__bad(ad, "Compacter rule without W") : st;
+            }
+            if (k < 1 || k2 != k || r1 != k || r2 != k) { vla_arena_scratch_release(a, mark); return vla__bad(ad, "Compacter rule/W shapes do not agree"); }
+            in = P * k; outd = Q * k;
+            if ((half ? outd : in) != d || (half ? in : outd) > 65536) { vla_arena_scratch_release(a, mark); return vla__bad(ad, "Compacter layer does not match d_model"); }
             if ((half ? in : outd) > ad->max_dim) ad->max_dim = half ? in : outd;
+            vla_arena_scratch_release(a, mark); /* the dense weight goes below the factors' scratch... */
             dense = (float *)vla_arena_alloc(a, sizeof(float) * (size_t)in * outd);
             if (!dense) return VLA_ERR_NOMEM;
-            if (fill) vla__phm_dense(dense, (const float *)rule.data, (const float *)t.data, k, in, outd);
+            /* ...so recompute low-rank factors after it (cheap, exact) */
+            if ((st = vla__phm_factor(ad, a, fill, task, site, which, "rule", &k, &r1, &r2, &rule)) != VLA_OK ||
+                (st = vla__phm_factor(ad, a, fill, task, site, which, "W", &k2, &P, &Q, &W)) != VLA_OK) {
+                vla_arena_scratch_release(a, mark);
+                return st;
+            }
+            if (fill) vla__phm_dense(dense, rule, W, k, in, outd);
+            vla_arena_scratch_release(a, mark);
             L->w.type = VLA_TYPE_F32; L->w.rows = outd; L->w.cols = in; L->w.data = dense;
         }
         vla__name(suf, sizeof suf, which, -1, ".bias");

@@ -316,6 +316,80 @@ static void test_precomputed(void) {
     free(cm); free(mm); free(bf.p);
 }
 
+/* Compacter's low-rank form: W_i = W_left_i W_right_i.  Writing each W as
+ * W x I (an exact product) must give exactly the outputs of the whole W. */
+static void test_lowrank(void) {
+    blob bf = base_file(61, 0), whole = {NULL, 0}, low = {NULL, 0};
+    void *mm = NULL, *cm, *s1 = NULL, *s2 = NULL;
+    vla_model *m = load_model(bf, &mm);
+    vla_rand_peft p;
+    vla_conv cv, lv;
+    vla_ctx_params cp = params();
+    vla_ctx *c = NULL;
+    vla_adapter *a1, *a2;
+    size_t n1, n2, need;
+    static result r1, r2;
+    int i, n_low = 0;
+    vc_section("Compacter low-rank factors");
+    VC_CHECK(m != NULL);
+    if (!m) return;
+    memset(&p, 0, sizeof p);
+    p.method = "single_compacter"; p.d_model = 32; p.enc_layers = 2; p.dec_layers = 2; p.reduction = 8; p.phm_k = 2; p.seed = 62;
+    vla_conv_init(&cv);
+    vla_conv_init(&lv);
+    cv.quiet = lv.quiet = 1;
+    VC_CHECK(vla_conv_random_peft(&cv, &p) == 0);
+    cv.base_fingerprint = lv.base_fingerprint = vla_model_fingerprint(m);
+    for (i = 0; i < cv.n; i++) {
+        const vla_conv_tensor *t = &cv.t[i];
+        size_t nl = strlen(t->name);
+        if (nl > 2 && !strcmp(t->name + nl - 2, ".W")) { /* [k, P, Q] -> left = W, right = I [k, Q, Q] */
+            int k = (int)t->ne[2], P = (int)t->ne[1], Q = (int)t->ne[0], a, b;
+            int64_t shl[3], shr[3];
+            float *L = (float *)malloc(t->nbytes), *R = (float *)calloc((size_t)k * Q * Q, 4);
+            char nm[160];
+            memcpy(L, t->data, t->nbytes);
+            for (a = 0; a < k; a++) for (b = 0; b < Q; b++) R[((size_t)a * Q + b) * Q + b] = 1.0f;
+            shl[0] = k; shl[1] = P; shl[2] = Q; shr[0] = k; shr[1] = Q; shr[2] = Q;
+            snprintf(nm, sizeof nm, "%.*s_left", (int)nl, t->name);
+            vla_conv_add_owned(&lv, nm, 3, shl, L);
+            snprintf(nm, sizeof nm, "%.*s_right", (int)nl, t->name);
+            vla_conv_add_owned(&lv, nm, 3, shr, R);
+            n_low++;
+        } else {
+            int64_t sh[4];
+            int d;
+            float *c2 = (float *)malloc(t->nbytes);
+            memcpy(c2, t->data, t->nbytes);
+            for (d = 0; d < t->n_dims; d++) sh[d] = t->ne[t->n_dims - 1 - d];
+            vla_conv_add_owned(&lv, t->name, t->n_dims, sh, c2);
+        }
+    }
+    for (i = 0; i < cv.n_kv; i++) {
+        if (cv.kv[i].kind == 3) vla_conv_str(&lv, cv.kv[i].key, cv.kv[i].s);
+        else if (cv.kv[i].kind == 1) vla_conv_f32(&lv, cv.kv[i].key, cv.kv[i].f);
+    }
+    lv.n_tasks = cv.n_tasks;
+    memcpy(lv.task_names, cv.task_names, sizeof lv.task_names);
+    memcpy(lv.task_prefix, cv.task_prefix, sizeof lv.task_prefix);
+    memcpy(lv.task_beams, cv.task_beams, sizeof lv.task_beams);
+    memcpy(lv.task_maxlen, cv.task_maxlen, sizeof lv.task_maxlen);
+    VC_CHECK(n_low > 0 && vla_conv_write_mem(&cv, &whole.p, &whole.n) == 0 && vla_conv_write_mem(&lv, &low.p, &low.n) == 0);
+    a1 = attach(m, whole, &s1, &n1);
+    a2 = attach(m, low, &s2, &n2);
+    VC_CHECK(a1 && a2);
+    VC_CHECK(vla_ctx_mem_req(m, &cp, &need) == VLA_OK);
+    cm = malloc(need);
+    if (a1 && a2) {
+        VC_CHECK(vla_ctx_init(&c, m, &cp, cm, need) == VLA_OK && vla_ctx_set_adapter(c, a1, "vqa") == VLA_OK && request(c, 0, &r1) == VLA_OK);
+        VC_CHECK(vla_ctx_init(&c, m, &cp, cm, need) == VLA_OK && vla_ctx_set_adapter(c, a2, "vqa") == VLA_OK && request(c, 0, &r2) == VLA_OK);
+        VC_CHECK(!memcmp(r1.logits, r2.logits, sizeof r1.logits) && !memcmp(r1.ids, r2.ids, sizeof r1.ids));
+    }
+    free(cm); free(s1); free(s2); free(whole.p); free(low.p); free(mm); free(bf.p);
+    vla_conv_free(&cv);
+    vla_conv_free(&lv);
+}
+
 static void test_q8(void) {
     blob f32 = base_file(51, 0), q8 = base_file(51, 1);
     void *m1 = NULL, *m2 = NULL, *c1, *c2;
@@ -346,6 +420,7 @@ int main(int argc, char **argv) {
     vc_init(argc, argv);
     test_hotswap();
     test_precomputed();
+    test_lowrank();
     test_q8();
     vc_selftest();
     return vc_summary();

@@ -645,6 +645,9 @@ static char vla_conv__peft_map(const char *nm, char *task, size_t tcap, char *re
         else if (!strcmp(par, "bias") || !strcmp(par, "b")) pp = "bias";
         else if (!strcmp(par, "W")) pp = "W";
         else if (!strcmp(par, "phm_rule")) pp = "rule";
+        else if (!strcmp(par, "W_left") || !strcmp(par, "W_right")) pp = par;   /* Compacter's low-rank W */
+        else if (!strcmp(par, "phm_rule_left")) pp = "rule_left";
+        else if (!strcmp(par, "phm_rule_right")) pp = "rule_right";
         if (!site || !hf || !pp) return 0;
         snprintf(task, tcap, "%s", tk);
         snprintf(rest, rcap, "%s.%d.%s.%s.%s", enc ? "enc" : "dec", l, site, hf, pp);
