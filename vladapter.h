@@ -769,7 +769,9 @@ VLA_DEF vla_status vla_pnm_read(vla_image *img, const void *data, size_t size, s
  * Placement (as the official code): an adapter site rewrites a sublayer
  * output y (after out_proj / fc2, before the residual and LayerNorm) as
  *     y <- y + up(gelu_tanh(down(y)))
- * at 30 sites of BART-base: encoder self-attention and FFN, decoder self-,
+ * (gelu_tanh as the official code; vladapter.adapter.activation = "gelu"
+ * selects the exact GELU the paper's text names) at 30 sites of BART-base:
+ * encoder self-attention and FFN, decoder self-,
  * cross-attention and FFN.  LoRA adds s * B(A x) (s = alpha / r) to q_proj and
  * v_proj of every attention (for cross-attention v it acts on the encoder
  * output).  Prompt tuning prepends prompt vectors to the text embeddings
@@ -2832,6 +2834,8 @@ struct vla_adapter {
     int method;
     float lora_scale;       /* alpha / r */
     int max_dim;            /* widest adapter hidden size or LoRA rank */
+    int exact_gelu;         /* 1: adapters use exact GELU (the paper's text);
+                               0: gelu_new, the tanh form the official code runs */
     int n_tasks;
     vla__task *tasks;
     int attached;
@@ -3088,7 +3092,8 @@ static void vla__apply_adp(const vla_ctx *c, float *y, int rows, const vla__task
     h = tmp;
     u = tmp + (size_t)rows * ad->down.w.rows;
     vla__lin_fwd(c, h, y, &ad->down, rows);                   /* [rows, r] */
-    vla_gelu_tanh(h, (size_t)rows * ad->down.w.rows);
+    if (c->ad->exact_gelu) vla_gelu_erf(h, (size_t)rows * ad->down.w.rows);
+    else vla_gelu_tanh(h, (size_t)rows * ad->down.w.rows);
     vla__lin_fwd(c, u, h, &ad->up, rows);                     /* [rows, d] */
     vla_add(y, y, u, (size_t)rows * ad->up.w.rows);
 }
@@ -4594,6 +4599,10 @@ static vla_status vla__adapter_build(vla_adapter *ad, vla_arena *a, int fill) {
     have_nb = vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.num_beams", &knb) == VLA_OK && knb.arr_n == kv.arr_n;
     have_ml = vla_gguf_get_kv(&ad->gguf, "vladapter.adapter.max_length", &kml) == VLA_OK && kml.arr_n == kv.arr_n;
     if (vla_gguf_get_f32(&ad->gguf, "vladapter.adapter.lora_alpha", &alpha) != VLA_OK) alpha = 0.0f;
+    if (vla_gguf_get_str(&ad->gguf, "vladapter.adapter.activation", &sv) == VLA_OK) {
+        if (vla__str_eq(sv, "gelu", 4)) ad->exact_gelu = 1;
+        else if (!vla__str_eq(sv, "gelu_new", 8)) return vla__bad(ad, "vladapter.adapter.activation must be gelu_new or gelu");
+    }
     /* the weights view: base tensors, replaced where the file has the same name */
     ad->w.enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(Le + 1));
     ad->w.dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(Ld + 1));

@@ -44,6 +44,8 @@ static void usage(FILE *f) {
             "                       the board\n"
             "  --q8                 store 2-D weight matrices as Q8_0 (rows a multiple of 32)\n"
             "  --max-length N       generation default max_length (default: config, else 20)\n"
+            "  --paper-reading      where the official code and the paper differ, follow the paper:\n"
+            "                       exact GELU in adapters, the GQA prefix \"gqa: \" (the code has \"gpa: \")\n"
             "  --quiet              no progress on stderr\n");
 }
 
@@ -201,7 +203,7 @@ done:
 int main(int argc, char **argv) {
     const char *out = NULL, *bart = NULL, *clip = NULL, *cfg_path = NULL, *tokdir = NULL, *vocab = NULL, *merges = NULL;
     const char *adapter_out = NULL;
-    int image_size = 224, quiet = 0, vl_tokens = -1, do_q8 = 0, do_pre = 0, max_length = 0, i, rc = 1;
+    int paper = 0, image_size = 224, quiet = 0, vl_tokens = -1, do_q8 = 0, do_pre = 0, max_length = 0, i, rc = 1;
     char bart_file[4096], vp[4096], mp[4096], err[1024];
     vla_conv cv, acv;
     vla_ckpt ck;
@@ -228,6 +230,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--q8")) do_q8 = 1;
         else if (!strcmp(a, "--max-length") && more) max_length = atoi(argv[++i]);
         else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--paper-reading")) paper = 1;
         else { fprintf(stderr, "vla-convert: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!out || (!bart && !clip)) { usage(stderr); return 2; }
@@ -268,6 +271,12 @@ int main(int argc, char **argv) {
         if (max_length > 0) vla_conv_u32(&cv, "vladapter.gen.max_length", (uint32_t)max_length);
         n_peft = vla_conv_peft(&acv, ck.src, ck.n, cfg);
         if (n_peft < 0) { fprintf(stderr, "vla-convert: %s\n", acv.err); goto done; }
+        if (n_peft > 0 && paper) {
+            int t;
+            vla_conv_str(&acv, "vladapter.adapter.activation", "gelu");
+            for (t = 0; t < acv.n_tasks; t++)
+                if (!strcmp(acv.task_prefix[t], "gpa: ")) snprintf(acv.task_prefix[t], sizeof acv.task_prefix[t], "gqa: ");
+        }
         if (n_peft > 0 && !adapter_out)
             fprintf(stderr, "vla-convert: note: the checkpoint holds %d PEFT tensors; pass --adapter-out FILE to keep them\n", n_peft);
         if (!quiet) fprintf(stderr, "  BART: %d tensors, %d PEFT tensors\n", cv.n, n_peft);

@@ -12,7 +12,9 @@
  * per method what the official scripts unfreeze: all BART LayerNorms for
  * adapters / Compacter / Hyperformer, all BART bias vectors (LayerNorm biases
  * included) for LoRA, nothing more for prompts; without an adapter file:
- * full fine-tuning (everything trains).
+ * full fine-tuning (everything trains).  --params-paper counts the paper's reading
+ * instead ("we always update ... all layer normalizations": every method
+ * trains the BART LayerNorms, LoRA its biases too).
  *
  * Prints the header, every metadata key with its value (arrays: type, count
  * and the first items), every tensor (name, type, shape in PyTorch order,
@@ -103,7 +105,7 @@ static unsigned char *open_gguf(const char *path, vla_gguf *g, void **mem) {
     return buf;
 }
 
-static int params(const char *model_path, const char *adapter_path) {
+static int params(const char *model_path, const char *adapter_path, int paper) {
     vla_gguf g, ga;
     void *m1 = NULL, *m2 = NULL;
     unsigned char *b1 = open_gguf(model_path, &g, &m1), *b2 = NULL;
@@ -136,8 +138,8 @@ static int params(const char *model_path, const char *adapter_path) {
     }
     total += peft;
     if (!adapter_path) trainable = total;
-    else if (!strcmp(method, "lora")) trainable = peft + vis + bias;
-    else if (!strcmp(method, "prompt")) trainable = peft + vis;
+    else if (!strcmp(method, "lora")) trainable = peft + vis + bias + (paper ? ln / 2 : 0); /* + the LN gains */
+    else if (!strcmp(method, "prompt")) trainable = peft + vis + (paper ? ln : 0);
     else trainable = peft + vis + ln;
     printf("method=%s trainable=%llu total=%llu percent=%.2f\n", method, (unsigned long long)trainable, (unsigned long long)total,
            100.0 * (double)trainable / (double)(total ? total : 1));
@@ -162,9 +164,9 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--tensors-only")) show_kv = 0;
         else if (!strcmp(argv[i], "--kv-only")) show_t = 0;
-        else if (!strcmp(argv[i], "--params")) {
-            if (i + 1 >= argc) { fprintf(stderr, "usage: vla-inspect --params MODEL.gguf [ADAPTER.gguf]\n"); return 2; }
-            return params(argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL);
+        else if (!strcmp(argv[i], "--params") || !strcmp(argv[i], "--params-paper")) {
+            if (i + 1 >= argc) { fprintf(stderr, "usage: vla-inspect --params[-paper] MODEL.gguf [ADAPTER.gguf]\n"); return 2; }
+            return params(argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL, !strcmp(argv[i], "--params-paper"));
         }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: vla-inspect [--tensors-only|--kv-only] FILE.gguf\n       vla-inspect --params MODEL.gguf [ADAPTER.gguf]\n");
