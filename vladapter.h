@@ -547,6 +547,11 @@ typedef struct vla_input {
     const float *feats;     /* [B, n_images*grid_h*grid_w, feat_dim] channels-last   */
     const float *boxes;     /* [B, n_images*grid_h*grid_w, 4] as (x1, x2, y1, y2), or
                                NULL for all-zero boxes (CLIP grid features)           */
+    int n_embeds;           /* text positions given as embeddings instead of ids  */
+    const float *embeds;    /* [B, n_embeds, d_model]: placed after the ids; they get
+                               the position embeddings (continuing after the ids)
+                               and layernorm_embedding like token embeddings, and are
+                               never masked.  ids + embeds <= ctx max_text_len.     */
     const float *images;    /* instead of feats: [B*n_images, S, S, 3] preprocessed
                                images (vla_image_preprocess); the CLIP trunk of the
                                model turns them into grid features (use_clip = 1)    */
@@ -3194,7 +3199,7 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
     const vla__task *T;
     vla__enc_bufs e;
     size_t mark;
-    int B, Lt, L, d, H, dh, b, t, l, rows, nd, P;
+    int B, Lt, L, d, H, dh, b, t, l, rows, nd, P, Ne;
     float scale;
     vla_status st = VLA_OK;
     if (!c || !in) return VLA_ERR_ARGS;
@@ -3204,7 +3209,9 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
     B = in->batch; Lt = in->text_len;
     c->encoded = 0;
     if (!hp->has_bart) return VLA_ERR_UNSUPPORTED;
-    if (B < 1 || B > c->p.max_batch || Lt < 0 || Lt > c->p.max_text_len || (Lt > 0 && !in->ids)) return VLA_ERR_ARGS;
+    if (B < 1 || B > c->p.max_batch || Lt < 0 || (Lt > 0 && !in->ids) || in->n_embeds < 0 || (in->n_embeds > 0 && !in->embeds) ||
+        Lt > c->p.max_text_len - in->n_embeds)
+        return VLA_ERR_ARGS;
     if (in->n_images < 0 || in->n_images > c->p.max_images) return VLA_ERR_ARGS;
     if (in->n_images > 0 && in->images && !in->feats) { /* run the CLIP trunk first */
         vla_input in2 = *in;
@@ -3231,7 +3238,8 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
             return VLA_ERR_ARGS;
     }
     if (c->ad && !c->ad->attached) return VLA_ERR_STATE;
-    L = P + vla__enc_len(hp, Lt, in->n_images);
+    Ne = in->n_embeds;
+    L = P + vla__enc_len(hp, Lt + Ne, in->n_images);
     if (L < 1) return VLA_ERR_ARGS;
     d = hp->d_model; H = hp->n_enc_heads; dh = d / H; rows = B * L; nd = hp->n_dec_layers;
     scale = 1.0f / VLA_SQRTF((float)dh);
@@ -3256,9 +3264,16 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
             vla_add(xt, xt, e.a, (size_t)d);
             mb[P + t] = (!in->no_pad_mask && id == hp->pad_id) ? VLA__NEG_INF : 0.0f;
         }
-        vla_layernorm(xb, xb, W->enc_ln_emb.g, W->enc_ln_emb.b, P + Lt, d, hp->ln_eps);
-        if (in->n_images > 0) vla__visual_embed(c, in, b, xb + (size_t)(P + Lt) * d, &e);
-        for (t = P + Lt; t < L; t++) mb[t] = 0.0f;
+        for (t = 0; t < Ne; t++) { /* embeddings given by the caller: positions continue after the ids */
+            float *xt = xb + (size_t)(P + Lt + t) * d;
+            VLA_MEMCPY(xt, in->embeds + ((size_t)b * Ne + t) * d, sizeof(float) * (size_t)d);
+            vla_mat_row(e.a, &W->enc_pos, Lt + t + 2);
+            vla_add(xt, xt, e.a, (size_t)d);
+            mb[P + Lt + t] = 0.0f;
+        }
+        vla_layernorm(xb, xb, W->enc_ln_emb.g, W->enc_ln_emb.b, P + Lt + Ne, d, hp->ln_eps);
+        if (in->n_images > 0) vla__visual_embed(c, in, b, xb + (size_t)(P + Lt + Ne) * d, &e);
+        for (t = P + Lt + Ne; t < L; t++) mb[t] = 0.0f;
     }
     /* Encoder layers (post-LN):  x = LN1(x + SA(x));  x = LN2(x + fc2(gelu(fc1(x)))) */
     for (l = 0; l < hp->n_enc_layers && st == VLA_OK && run_layers; l++) {
@@ -3292,7 +3307,7 @@ static vla_status vla__encode(vla_ctx *c, const vla_input *in, int run_layers) {
     }
     vla_arena_scratch_release(&c->arena, mark);
     if (st != VLA_OK) return st;
-    c->B = B; c->L = L; c->Nv = L - P - Lt;
+    c->B = B; c->L = L; c->Nv = L - P - Lt - Ne;
     c->encoded = run_layers ? 1 : 2;
     return VLA_OK;
 }

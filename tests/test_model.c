@@ -156,6 +156,48 @@ static void test_random_models(void) {
     free(cm1); free(cm2); free(cm3); free(mm1); free(mm2); free(f1); free(f2);
 }
 
+/* Ids and embeddings concatenated: [a, b, c] as ids equals [a] as ids + the
+ * embedding rows of b and c as inputs_embeds (bit for bit). */
+static void test_embeds(void) {
+    vla_rand_bart r = {16, 2, 1, 2, 32, 64, 32, 24, 4, 9};
+    size_t n, need;
+    unsigned char *f = random_model(&r, &n);
+    void *mm = NULL, *cm;
+    vla_model *m;
+    vla_ctx *c = NULL;
+    vla_ctx_params p;
+    vla_input in;
+    vla_tensor t;
+    vla_mat E;
+    static float feats[49 * 24], emb[2 * 16], out1[64 * 16];
+    int32_t ids3[3] = {0, 17, 2}, ids1[1] = {0};
+    int L1 = 0, L2 = 0, i;
+    const float *h;
+    vc_section("model: ids and embeddings concatenated");
+    if (!f || !(m = load(f, n, &mm))) { VC_CHECK(0); return; }
+    for (i = 0; i < 49 * 24; i++) feats[i] = (float)(i % 13) / 13.0f;
+    memset(&p, 0, sizeof p);
+    p.max_batch = 1; p.max_text_len = 3; p.max_images = 1; p.max_grid = 49; p.max_dec_len = 4; p.max_beams = 1;
+    VC_CHECK(vla_ctx_mem_req(m, &p, &need) == VLA_OK);
+    cm = malloc(need);
+    VC_CHECK(vla_ctx_init(&c, m, &p, cm, need) == VLA_OK);
+    memset(&in, 0, sizeof in);
+    in.batch = 1; in.text_len = 3; in.ids = ids3; in.n_images = 1; in.grid_h = in.grid_w = 7; in.feats = feats;
+    VC_CHECK(vla_encode(c, &in) == VLA_OK);
+    h = vla_encoder_output(c, 0, &L1);
+    memcpy(out1, h, sizeof(float) * (size_t)L1 * 16);
+    VC_CHECK(vla_gguf_get_tensor(vla_model_gguf(m), "shared.weight", &t) == VLA_OK && vla_tensor_as_mat(&t, &E) == VLA_OK);
+    vla_mat_row(emb, &E, 17);
+    vla_mat_row(emb + 16, &E, 2);
+    in.text_len = 1; in.ids = ids1; in.n_embeds = 2; in.embeds = emb;
+    VC_CHECK(vla_encode(c, &in) == VLA_OK);
+    h = vla_encoder_output(c, 0, &L2);
+    VC_CHECK(L1 == L2 && !memcmp(out1, h, sizeof(float) * (size_t)L1 * 16));
+    in.n_embeds = 3; /* more than max_text_len */
+    VC_CHECK(vla_encode(c, &in) == VLA_ERR_ARGS);
+    free(cm); free(mm); free(f);
+}
+
 static void test_bad_model_files(void) {
     vla_rand_bart r = {16, 1, 1, 2, 32, 40, 16, 0, 0, 3};
     size_t n, need, cut;
@@ -191,6 +233,7 @@ static void test_bad_model_files(void) {
 int main(int argc, char **argv) {
     vc_init(argc, argv);
     test_random_models();
+    test_embeds();
     test_bad_model_files();
     vc_selftest();
     return vc_summary();
