@@ -4330,7 +4330,9 @@ static void vla__phm_dense(float *Wt, const float *rule, const float *W, int k, 
 /* A PHM factor of shape [k, A, B]: stored whole as "<which>.<name>", or as
  * the product of "<which>.<name>_left" [k, A, r] and "_right" [k, r, B]
  * (Compacter's low-rank option, factor by factor), multiplied into the
- * arena's scratch (the caller releases it).  fill = 0: only count memory. */
+ * arena's scratch (the caller releases it).  A rule may also be shared by a
+ * site's two layers ("<site>.rule", Compacter's shared-rule option) or by
+ * all tasks (task "*").  fill = 0: only count memory. */
 static vla_status vla__phm_factor(vla_adapter *ad, vla_arena *a, int fill, vla_str task, const char *site, const char *which,
                                   const char *name, int *k, int *A, int *B, const float **out) {
     char suf[40];
@@ -4346,7 +4348,11 @@ static vla_status vla__phm_factor(vla_adapter *ad, vla_arena *a, int fill, vla_s
         return VLA_OK;
     }
     vla__name(suf + VLA_STRLEN(suf), sizeof suf - VLA_STRLEN(suf), "_left", -1, "");
-    if (vla__adp_find(ad, "A", task, site, suf, &l) != VLA_OK) return VLA_ERR_NOT_FOUND;
+    if (vla__adp_find(ad, "A", task, site, suf, &l) != VLA_OK) {
+        /* a rule shared by the down and up layers of a site: "<site>.rule" */
+        if (which[0] && name[0] == 'r') return vla__phm_factor(ad, a, fill, task, site, "", name, k, A, B, out);
+        return VLA_ERR_NOT_FOUND;
+    }
     suf[VLA_STRLEN(suf) - 5] = 0;
     vla__name(suf + VLA_STRLEN(suf), sizeof suf - VLA_STRLEN(suf), "_right", -1, "");
     if (vla__adp_find(ad, "A", task, site, suf, &r) != VLA_OK) return vla__bad(ad, "Compacter low-rank factor without its right half");
