@@ -390,6 +390,80 @@ static void test_lowrank(void) {
     vla_conv_free(&lv);
 }
 
+/* Compacter's shared rule: a file with "<site>.rule" equals one whose down
+ * and up layers both carry that rule. */
+static void test_shared_rule(void) {
+    blob bf = base_file(71, 0), both = {NULL, 0}, shared = {NULL, 0};
+    void *mm = NULL, *cm, *s1 = NULL, *s2 = NULL;
+    vla_model *m = load_model(bf, &mm);
+    vla_rand_peft p;
+    vla_conv cv, bv, sv;
+    vla_ctx_params cp = params();
+    vla_ctx *c = NULL;
+    vla_adapter *a1, *a2;
+    size_t n1, n2, need;
+    static result r1, r2;
+    int i, n_shared = 0;
+    vc_section("Compacter shared rule");
+    if (!m) { VC_CHECK(0); return; }
+    memset(&p, 0, sizeof p);
+    p.method = "single_compacter"; p.d_model = 32; p.enc_layers = 2; p.dec_layers = 2; p.reduction = 8; p.phm_k = 2; p.seed = 72;
+    vla_conv_init(&cv); vla_conv_init(&bv); vla_conv_init(&sv);
+    cv.quiet = bv.quiet = sv.quiet = 1;
+    VC_CHECK(vla_conv_random_peft(&cv, &p) == 0);
+    for (i = 0; i < cv.n; i++) {
+        const vla_conv_tensor *t = &cv.t[i];
+        const char *up = strstr(t->name, ".up.rule"), *down = strstr(t->name, ".down.rule");
+        int64_t sh[4];
+        int d;
+        char nm[160];
+        for (d = 0; d < t->n_dims; d++) sh[d] = t->ne[t->n_dims - 1 - d];
+        if (up) { /* "both": the up layer gets the down layer's rule */
+            const vla_conv_tensor *dn;
+            char dname[160];
+            float *c2;
+            snprintf(dname, sizeof dname, "%.*s.down.rule", (int)(up - t->name), t->name);
+            dn = vla_conv_find(&cv, dname);
+            c2 = (float *)malloc(t->nbytes);
+            memcpy(c2, dn ? dn->data : t->data, t->nbytes);
+            vla_conv_add_owned(&bv, t->name, t->n_dims, sh, c2);
+            continue; /* "shared" has no per-layer rules */
+        }
+        { float *c2 = (float *)malloc(t->nbytes); memcpy(c2, t->data, t->nbytes); vla_conv_add_owned(&bv, t->name, t->n_dims, sh, c2); }
+        if (down) {
+            float *c3 = (float *)malloc(t->nbytes);
+            memcpy(c3, t->data, t->nbytes);
+            snprintf(nm, sizeof nm, "%.*s.rule", (int)(down - t->name), t->name);
+            vla_conv_add_owned(&sv, nm, t->n_dims, sh, c3);
+            n_shared++;
+        } else {
+            float *c3 = (float *)malloc(t->nbytes);
+            memcpy(c3, t->data, t->nbytes);
+            vla_conv_add_owned(&sv, t->name, t->n_dims, sh, c3);
+        }
+    }
+    for (i = 0; i < cv.n_kv; i++)
+        if (cv.kv[i].kind == 3) { vla_conv_str(&bv, cv.kv[i].key, cv.kv[i].s); vla_conv_str(&sv, cv.kv[i].key, cv.kv[i].s); }
+    bv.n_tasks = sv.n_tasks = cv.n_tasks;
+    memcpy(bv.task_names, cv.task_names, sizeof bv.task_names);
+    memcpy(sv.task_names, cv.task_names, sizeof sv.task_names);
+    for (i = 0; i < cv.n_tasks; i++) { bv.task_beams[i] = sv.task_beams[i] = 1; bv.task_maxlen[i] = sv.task_maxlen[i] = 20; }
+    bv.base_fingerprint = sv.base_fingerprint = vla_model_fingerprint(m);
+    VC_CHECK(n_shared > 0 && vla_conv_write_mem(&bv, &both.p, &both.n) == 0 && vla_conv_write_mem(&sv, &shared.p, &shared.n) == 0);
+    a1 = attach(m, both, &s1, &n1);
+    a2 = attach(m, shared, &s2, &n2);
+    VC_CHECK(a1 && a2);
+    VC_CHECK(vla_ctx_mem_req(m, &cp, &need) == VLA_OK);
+    cm = malloc(need);
+    if (a1 && a2) {
+        VC_CHECK(vla_ctx_init(&c, m, &cp, cm, need) == VLA_OK && vla_ctx_set_adapter(c, a1, "gqa") == VLA_OK && request(c, 0, &r1) == VLA_OK);
+        VC_CHECK(vla_ctx_init(&c, m, &cp, cm, need) == VLA_OK && vla_ctx_set_adapter(c, a2, "gqa") == VLA_OK && request(c, 0, &r2) == VLA_OK);
+        VC_CHECK(!memcmp(r1.logits, r2.logits, sizeof r1.logits) && !memcmp(r1.ids, r2.ids, sizeof r1.ids));
+    }
+    free(cm); free(s1); free(s2); free(both.p); free(shared.p); free(mm); free(bf.p);
+    vla_conv_free(&cv); vla_conv_free(&bv); vla_conv_free(&sv);
+}
+
 static void test_q8(void) {
     blob f32 = base_file(51, 0), q8 = base_file(51, 1);
     void *m1 = NULL, *m2 = NULL, *c1, *c2;
@@ -421,6 +495,7 @@ int main(int argc, char **argv) {
     test_hotswap();
     test_precomputed();
     test_lowrank();
+    test_shared_rule();
     test_q8();
     vc_selftest();
     return vc_summary();
