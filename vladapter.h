@@ -85,6 +85,11 @@
  *                             double ones serve beam scores and BN folding)
  *   VLA_MAX_LAYERS            largest layer count a file may declare (64)
  *   VLA_MAX_DIMS              largest tensor rank (4, as GGUF)
+ *   VLA_MAX_IMAGE_DIM         largest image width/height accepted (16384)
+ *   VLA_TOKENIZER_MAX_TOKENS  largest vocabulary a file may declare (2^22)
+ *   VLA_TOKENIZER_MAX_TEXT    longest text vla_tokenize takes (16 MiB)
+ *   VLA_CONV_SCRATCH_BYTES    im2col band of a convolution (1 MiB; at least one
+ *                             output row is always used)
  *
  * ============================================================================
  * [M3] MEMORY
