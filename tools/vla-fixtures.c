@@ -646,7 +646,7 @@ static void run_decode_eos(const fx_case *c) {
     memcpy(fe, feats.data, feats.count * 4); memcpy(fe + feats.count, feats.data, feats.count * 4);
     memcpy(bx, boxes.data, boxes.count * 4); memcpy(bx + boxes.count, boxes.data, boxes.count * 4);
     W = (int)gi.shape[2];
-    out = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * 64);
+    out = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * 4096); /* any max_length the context takes */
     scores = (float *)malloc(sizeof(float) * (size_t)B);
     n_g = (int)gs.shape[0];
     n_b = (int)bs.shape[0];
@@ -818,8 +818,11 @@ static void run_clip_trunk(const fx_case *c) {
         return;
     }
     img = nchw_to_hwc(&px);
-    out = (float *)malloc(sizeof(float) * (size_t)S * S * 64 + (size_t)S * S * 64 * 4);
-    nchw = (float *)malloc(sizeof(float) * (size_t)S * S * 64 + (size_t)S * S * 64 * 4);
+    { /* the largest stage output: the stem at S/2 (w channels) or layer1 at S/4 (4w) */
+        size_t w8 = (size_t)vla_model_hparams(fm.m)->clip_width * 8;
+        out = (float *)malloc(sizeof(float) * (size_t)S * S * w8);
+        nchw = (float *)malloc(sizeof(float) * (size_t)S * S * w8);
+    }
     for (stage = 0; stage <= 4; stage++) {
         vla_status st;
         if (!vla_json_get(c->files, names[stage])) continue;
