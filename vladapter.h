@@ -5221,7 +5221,7 @@ VLA_DEF vla_status vla_tokenizer_init(vla_tokenizer **out, const vla_gguf *g, vl
     /* counts and array types */
     if (vla_gguf_get_kv(g, "tokenizer.ggml.tokens", &kt) != VLA_OK || kt.type != VLA_GGUF_ARRAY ||
         kt.arr_type != VLA_GGUF_STRING || kt.arr_n < 256 || kt.arr_n > (uint64_t)VLA_TOKENIZER_MAX_TOKENS ||
-        (uint64_t)kt.val_bytes > 0xFFFFFFFFu)
+        ((kt.val_bytes >> 16) >> 16) != 0) /* offsets are 32-bit (written this way: no warning where size_t is) */
         return vla__tok_bad(a, "tokenizer.ggml.tokens is missing, not a string array, or of a bad size", 0);
     if (vla_gguf_get_kv(g, "tokenizer.ggml.merges", &km) != VLA_OK || km.type != VLA_GGUF_ARRAY ||
         km.arr_type != VLA_GGUF_STRING || km.arr_n > (uint64_t)VLA_TOKENIZER_MAX_TOKENS)
