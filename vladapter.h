@@ -1336,19 +1336,23 @@ static float vla__dot_row_ref(const float *x, const vla_mat *w, int r) {
     return acc;
 }
 
-VLA_DEF void vla_mat_row(float *y, const vla_mat *w, int r) {
+/* One element W[r, c] of a weight matrix of any type, as fp32. */
+static float vla__mat_at(const vla_mat *w, int r, int c) {
     const unsigned char *row = (const unsigned char *)w->data + (size_t)r * vla__row_bytes(w->type, w->cols);
-    int k;
-    if (w->type == VLA_TYPE_F32) {
-        VLA_MEMCPY(y, row, sizeof(float) * (size_t)w->cols);
-    } else if (w->type == VLA_TYPE_F16) {
-        for (k = 0; k < w->cols; k++) y[k] = vla_fp16_to_fp32(vla__rd16(row + 2 * (size_t)k));
-    } else if (w->type == VLA_TYPE_Q8_0) {
-        for (k = 0; k < w->cols; k++) {
-            const unsigned char *blk = row + (size_t)(k / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
-            y[k] = vla_fp16_to_fp32(vla__rd16(blk)) * (float)(int8_t)blk[2 + k % VLA_Q8_0_BLOCK];
-        }
+    if (w->type == VLA_TYPE_F16) return vla_fp16_to_fp32(vla__rd16(row + 2 * (size_t)c));
+    if (w->type == VLA_TYPE_Q8_0) {
+        const unsigned char *blk = row + (size_t)(c / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
+        return vla_fp16_to_fp32(vla__rd16(blk)) * (float)(int8_t)blk[2 + c % VLA_Q8_0_BLOCK];
     }
+    return ((const float *)(const void *)row)[c];
+}
+
+VLA_DEF void vla_mat_row(float *y, const vla_mat *w, int r) {
+    int k;
+    if (w->type == VLA_TYPE_F32)
+        VLA_MEMCPY(y, (const unsigned char *)w->data + (size_t)r * vla__row_bytes(w->type, w->cols), sizeof(float) * (size_t)w->cols);
+    else
+        for (k = 0; k < w->cols; k++) y[k] = vla__mat_at(w, r, k);
 }
 
 VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
@@ -1365,14 +1369,13 @@ VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const fl
     for (oy = 0; oy < Ho; oy++)
         for (ox = 0; ox < Wo; ox++)
             for (co = 0; co < Cout; co++) {
-                const float *wr = (const float *)w->data + (size_t)co * w->cols; /* (ky, kx, ci) */
-                float acc = b ? b[co] : 0.0f;
+                float acc = b ? b[co] : 0.0f; /* weight row co holds (ky, kx, ci) */
                 for (ky = 0; ky < k; ky++)
                     for (kx = 0; kx < k; kx++) {
                         int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
                         if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                         for (ci = 0; ci < Cin; ci++)
-                            acc += x[((size_t)iy * W + ix) * Cin + ci] * wr[(ky * k + kx) * Cin + ci];
+                            acc += x[((size_t)iy * W + ix) * Cin + ci] * vla__mat_at(w, co, (ky * k + kx) * Cin + ci);
                     }
                 y[((size_t)oy * Wo + ox) * Cout + co] = acc;
             }

@@ -198,6 +198,35 @@ static void test_embeds(void) {
     free(cm); free(mm); free(f);
 }
 
+/* 3x3 convolutions with F16 and Q8_0 weights: the reference and the fast
+ * path agree (the reference reads every weight type). */
+static void test_conv_types(void) {
+    enum { H = 9, W = 7, CIN = 32, COUT = 5, K = 3 };
+    static float x[H * W * CIN], wf[COUT * K * K * CIN], yr[H * W * COUT], yf[H * W * COUT], b[COUT];
+    static uint16_t wh[COUT * K * K * CIN];
+    static unsigned char wq[COUT * K * K * CIN / 32 * VLA_Q8_0_BYTES], arena_mem[1 << 20];
+    vla_mat m;
+    vla_exec ex;
+    vla_arena a;
+    int i, t;
+    vc_section("conv2d with F16 and Q8_0 weights");
+    for (i = 0; i < H * W * CIN; i++) x[i] = (float)((i * 37) % 23) / 23.0f - 0.5f;
+    for (i = 0; i < COUT * K * K * CIN; i++) { wf[i] = (float)((i * 11) % 17) / 17.0f - 0.5f; wh[i] = vla_fp32_to_fp16(wf[i]); }
+    for (i = 0; i < COUT; i++) b[i] = 0.1f * (float)i;
+    vla_quantize_q8_0(wq, wf, COUT * K * K * CIN);
+    memset(&ex, 0, sizeof ex);
+    ex.n_threads = 1;
+    for (t = 0; t < 2; t++) {
+        double e = 0;
+        m.type = t ? VLA_TYPE_Q8_0 : VLA_TYPE_F16; m.rows = COUT; m.cols = K * K * CIN; m.data = t ? (const void *)wq : (const void *)wh;
+        vla_conv2d_ref(yr, x, &m, b, H, W, CIN, K, 1, 1);
+        vla_arena_init(&a, arena_mem, sizeof arena_mem);
+        VC_CHECK(vla_conv2d(&ex, &a, yf, x, &m, b, H, W, CIN, K, 1, 1) == VLA_OK);
+        for (i = 0; i < H * W * COUT; i++) if (fabs(yr[i] - yf[i]) > e) e = fabs(yr[i] - yf[i]);
+        VC_CHECKF(e < 1e-4, "%s conv: reference and fast differ by %g", t ? "Q8_0" : "F16", e);
+    }
+}
+
 static void test_bad_model_files(void) {
     vla_rand_bart r = {16, 1, 1, 2, 32, 40, 16, 0, 0, 3};
     size_t n, need, cut;
@@ -234,6 +263,7 @@ int main(int argc, char **argv) {
     vc_init(argc, argv);
     test_random_models();
     test_embeds();
+    test_conv_types();
     test_bad_model_files();
     vc_selftest();
     return vc_summary();
