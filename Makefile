@@ -132,7 +132,7 @@ $(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h | $(B)
 # The header must compile on its own as C99 and as C++ with gcc and clang,
 # warning-free, and its implementation must not reference allocation or exit.
 check-header: | $(B)
-	@printf '#define VLADAPTER_IMPLEMENTATION\n#include "../vladapter.h"\n' > $(B)/hdr_impl.c
+	@printf '#define VLADAPTER_IMPLEMENTATION\n#include "$(CURDIR)/vladapter.h"\n' > $(B)/hdr_impl.c
 	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -c $(B)/hdr_impl.c -o $(B)/hdr_impl.o
 	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 $(ARCH) -c $(B)/hdr_impl.c -o $(B)/hdr_impl_arch.o
 	$(CC) -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -DVLA_NO_SIMD -DVLA_NO_STDIO -c $(B)/hdr_impl.c -o $(B)/hdr_impl_nosimd.o

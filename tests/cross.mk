@@ -50,7 +50,7 @@ RUN_TIMEOUT ?= 120
 # Test workload (test_unit.c VLA_TEST_WORK): empty = the target's default,
 # 16 on the build machine, 4 under QEMU (about a second per target).
 VLA_TEST_WORK ?=
-VLA_TEST_ARENA_BYTES ?= 2097152
+VLA_TEST_ARENA_BYTES ?= 4194304
 X_OPT ?= -O2
 X_WERROR ?=
 X_EXTRA_CFLAGS ?=
@@ -226,6 +226,8 @@ VX_BIN := $(VX_DIR)/test_unit$(if $(X_SYSTEM),.elf)
 VX_HOST := $(VX_OUT)/host
 VX_MODEL_GGUF := $(VX_HOST)/tiny_model.gguf
 VX_MODEL_C := $(VX_HOST)/tiny_model.c
+VX_ADAPTER_GGUF := $(VX_HOST)/tiny_adapter.gguf
+VX_ADAPTER_C := $(VX_HOST)/tiny_adapter.c
 VX_BOARD_H := $(wildcard $(VX_ROOT)/tests/board/*.h)
 VX_CMD = $(X_CC) $(VX_WARN) $(X_OPT) $(X_ARCH) $(X_CFLAGS) $(X_EXTRA_CFLAGS) $(VX_DEFS)
 
@@ -239,26 +241,36 @@ ifneq ($(strip $(VX_FLAGS_NOW)),$(VX_FLAGS_OLD))
 endif
 
 # Host tools: the model generator and tools/vla-embed, built with the
-# machine's compiler.  The generated model is the same for every target.
+# machine's compiler.  The generated files are the same for every target
+# (and every build machine: fixed seeds, scalar reference kernels).
 VX_HOST_CFLAGS := -std=c99 -O2 -Wall -Wextra -pedantic
+VX_CONVERT_H := $(VX_ROOT)/tools/vla_convert.h $(VX_ROOT)/tools/vla_tool.h $(VX_ROOT)/tools/vla_torch.h
 
 $(VX_HOST)/vla-embed: $(VX_ROOT)/tools/vla-embed.c $(VX_ROOT)/vladapter.h
 	@mkdir -p $(dir $@)
 	$(VX_HOSTCC) $(VX_HOST_CFLAGS) $< -lm -o $@
 
-$(VX_HOST)/gen_tiny_model: $(VX_ROOT)/tests/board/gen_tiny_model.c $(VX_ROOT)/tests/board/tiny_model.h $(VX_ROOT)/vladapter.h
+$(VX_HOST)/gen_tiny_model: $(VX_ROOT)/tests/board/gen_tiny_model.c $(VX_ROOT)/tests/board/tiny_model.h $(VX_ROOT)/vladapter.h \
+                           $(VX_CONVERT_H)
 	@mkdir -p $(dir $@)
 	$(VX_HOSTCC) $(VX_HOST_CFLAGS) $< -lm -o $@
 
+# One run writes both files (the adapter is bound to the model's fingerprint).
 $(VX_MODEL_GGUF): $(VX_HOST)/gen_tiny_model
-	$(VX_HOST)/gen_tiny_model $@
+	$(VX_HOST)/gen_tiny_model $@ $(VX_ADAPTER_GGUF)
+
+$(VX_ADAPTER_GGUF): $(VX_MODEL_GGUF)
+	@test -s $@
 
 $(VX_MODEL_C): $(VX_MODEL_GGUF) $(VX_HOST)/vla-embed
 	$(VX_HOST)/vla-embed $< $@ vla_tiny_model
 
-$(VX_BIN): $(VX_ROOT)/tests/test_unit.c $(VX_ROOT)/vladapter.h $(VX_BOARD_H) $(VX_MODEL_C) $(VX_FLAGS_FILE) $(VX_MK)
+$(VX_ADAPTER_C): $(VX_ADAPTER_GGUF) $(VX_HOST)/vla-embed
+	$(VX_HOST)/vla-embed $< $@ vla_tiny_adapter
+
+$(VX_BIN): $(VX_ROOT)/tests/test_unit.c $(VX_ROOT)/vladapter.h $(VX_BOARD_H) $(VX_MODEL_C) $(VX_ADAPTER_C) $(VX_FLAGS_FILE) $(VX_MK)
 	@mkdir -p $(dir $@)
-	$(VX_CMD) $(VX_ROOT)/tests/test_unit.c $(VX_MODEL_C) $(X_LDFLAGS) -lm -o $@
+	$(VX_CMD) $(VX_ROOT)/tests/test_unit.c $(VX_MODEL_C) $(VX_ADAPTER_C) $(X_LDFLAGS) -lm -o $@
 
 # ---------------------------------------------------------------------------
 # Run

@@ -29,12 +29,20 @@
  *   layernorm, softmax, activations, pools, embedding, bn_fold
  *   arena       alignment, measuring, out-of-memory
  *   gguf        write -> read round trip in memory, truncated/corrupt files
- *   flash_model a GGUF linked in as a const array (tools/vla-embed), opened
- *               in place, forward compared with the host's reference output
+ *   flash_model the tiny CLIP-BART of tests/board/tiny_model.h and its
+ *               adapter, two GGUF files linked in as const arrays
+ *               (tools/vla-embed) and opened in place: model, adapter slot
+ *               and context get exactly their size queries; a synthetic
+ *               picture goes through vla_clip_preprocess, the CLIP trunk, the
+ *               encoder, greedy and beam search with and without the
+ *               adapter; ids must equal the build machine's exactly, grid
+ *               features, encoder output and logits within VT_TINY_TOL; with
+ *               the fast kernels, the reference kernels and 2 tasks
  *
  * Configuration (-D...):
- *   VLA_TEST_ARENA_BYTES  size of the .bss arena (default 2 MiB, fits the
- *                         16 MiB PSRAM of an MPS2 Cortex-M4 board)
+ *   VLA_TEST_ARENA_BYTES  size of the .bss arena (default 4 MiB, fits the
+ *                         16 MiB PSRAM of an MPS2 Cortex-M4 board; the
+ *                         flash model's context with CLIP takes 1.9 MiB)
  *   VLA_TEST_WORK         1 = sized for emulated bare metal (about a second
  *                         under QEMU); N > 1 adds N*16 random linear shapes
  *                         and N*4 random attention shapes
@@ -58,7 +66,7 @@
 #include "board/tiny_model.h"
 
 #ifndef VLA_TEST_ARENA_BYTES
-#define VLA_TEST_ARENA_BYTES (2u << 20)
+#define VLA_TEST_ARENA_BYTES (4u << 20)
 #endif
 #ifndef VLA_TEST_WORK
 #define VLA_TEST_WORK 1
@@ -1045,86 +1053,227 @@ static void test_gguf(void) {
 }
 
 /* ==========================================================================
- * SECTION: flash_model - a GGUF linked in as const data, used in place
+ * SECTION: flash_model - the tiny CLIP-BART linked in as const data, used in
+ * place: pixels -> preprocess -> CLIP -> encoder -> greedy / beam search,
+ * with and without its adapter, against the build machine's results
  * ========================================================================== */
 
 #if !defined(VLA_TEST_NO_FLASH_MODEL)
-/* Generated at build time: gen_tiny_model writes the GGUF, tools/vla-embed
- * turns it into a C array (see tests/cross.mk). */
+/* Generated at build time: gen_tiny_model writes the two GGUF files,
+ * tools/vla-embed turns each into a C array (see tests/cross.mk). */
 extern const unsigned char vla_tiny_model[];
 extern const size_t vla_tiny_model_size;
+extern const unsigned char vla_tiny_adapter[];
+extern const size_t vla_tiny_adapter_size;
+
+/* Relative tolerance of the float outputs (grid features, encoder output,
+ * logits; values of order 1..10) against the build machine's reference run:
+ * fp32 sums in another order, another libm, FMA contraction (clang).  The
+ * whole matrix stays below 2.6e-6 (README "Supported targets"), so this is
+ * about 20 times that; the ids must match exactly regardless. */
+#define VT_TINY_TOL 5e-5
+
+static tiny_out vt_tiny_run, vt_tiny_alt; /* ~40 KB each: .bss, not stack */
 
 static int vt_inside(const void *p, size_t n, const unsigned char *base, size_t size) {
     const unsigned char *c = (const unsigned char *)p;
     return c >= base && n <= size && c - base <= (ptrdiff_t)(size - n);
 }
 
-static void test_flash_model(void) {
-    vt_mark mk = vt_begin();
-    const unsigned char *img = vla_tiny_model;
-    size_t size = vla_tiny_model_size;
-    float *out = vt_floats(TINY_T * TINY_D_OUT, 1), *out_ref = vt_floats(TINY_T * TINY_D_OUT, 2);
-    vla_exec ex = vt_exec(1, 0), ex2 = vt_exec(2, 0);
-    vla_arena meas, ga, sa;
-    vla_gguf g;
-    vla_tensor exp_t;
-    tiny_weights tw;
-    vla_status st;
-    vc_cmp c, cr;
-    int i;
-    vc_section("flash_model");
-    VC_CHECKF((uintptr_t)img % TINY_ALIGN == 0, "embedded model at %p is not %d-byte aligned", (const void *)img,
-              TINY_ALIGN);
+/* The array is 64-byte aligned and (bare metal) inside the board's flash. */
+static void vt_check_placement(const char *what, const unsigned char *img, size_t size) {
+    VC_CHECKF((uintptr_t)img % TINY_ALIGN == 0, "embedded %s at %p is not %d-byte aligned", what, (const void *)img, TINY_ALIGN);
 #if defined(VLA_BOARD_FLASH_BASE) && defined(VLA_BOARD_FLASH_SIZE)
     /* unsigned wrap-around turns "below the base" into "too far" */
     VC_CHECKF((uintptr_t)img - (uintptr_t)(VLA_BOARD_FLASH_BASE) <= (uintptr_t)(VLA_BOARD_FLASH_SIZE) - size,
-              "embedded model at %p is not in the board's flash", (const void *)img);
+              "embedded %s at %p is not in the board's flash", what, (const void *)img);
+#else
+    (void)size;
 #endif
-    /* Size query first, then an arena of exactly that size. */
-    vla_arena_init_measure(&meas);
-    st = vla_gguf_open(&g, img, size, &meas);
-    VC_CHECKF(st == VLA_OK, "measuring open: %s", vla_status_str(st));
-    vt_sub_arena(&ga, vla_arena_get_stats(&meas).peak);
-    st = vla_gguf_open(&g, img, size, &ga);
-    VC_CHECKF(st == VLA_OK, "open in place: %s", vla_status_str(st));
-    if (st != VLA_OK) { vt_end(mk); return; }
-    st = tiny_from_gguf(&g, &tw);
-    VC_CHECKF(st == VLA_OK, "binding the tiny model: %s", vla_status_str(st));
-    if (st != VLA_OK) { vt_end(mk); return; }
-    st = vla_gguf_get_tensor(&g, "expected.out", &exp_t);
-    VC_CHECKF(st == VLA_OK && exp_t.type == VLA_TYPE_F32 && exp_t.nbytes == sizeof(float) * TINY_T * TINY_D_OUT,
-              "expected.out tensor");
-    if (st != VLA_OK) { vt_end(mk); return; }
-    /* zero copy: every weight points into the array, aligned */
-    VC_CHECK(vt_inside(tw.l1.data, sizeof(float) * TINY_D * TINY_D_IN, img, size) && (uintptr_t)tw.l1.data % 64 == 0);
-    VC_CHECK(vt_inside(tw.l2.data, TINY_D2 * TINY_D / 32 * 34, img, size) && (uintptr_t)tw.l2.data % 64 == 0);
-    VC_CHECK(vt_inside(tw.emb.data, 2 * TINY_VOCAB * TINY_D_IN, img, size) && vt_inside(tw.ln_g, 4 * TINY_D, img, size));
+}
 
-    vt_sub_arena(&sa, 16384);
-    st = tiny_forward(&tw, &ex, &sa, out);
-    VC_CHECKF(st == VLA_OK, "forward (fast kernels): %s", vla_status_str(st));
-    st = tiny_forward(&tw, NULL, &sa, out_ref);
-    VC_CHECKF(st == VLA_OK, "forward (reference kernels): %s", vla_status_str(st));
+static double vt_cmp_floats(const char *what, const char *against, const float *got, const float *want, size_t n, double tol) {
+    vc_cmp c;
+    size_t i;
     vc_cmp_init(&c);
-    vc_cmp_init(&cr);
-    for (i = 0; i < TINY_T * TINY_D_OUT; i++) {
-        float want;
-        memcpy(&want, (const unsigned char *)exp_t.data + 4 * i, 4);
-        vc_cmp_add(&c, i, out[i], want, 1e-4 * (1.0 + vt_fabs(want)));
-        vc_cmp_add(&cr, i, out_ref[i], want, 1e-4 * (1.0 + vt_fabs(want)));
+    for (i = 0; i < n; i++) vc_cmp_add(&c, (long)i, got[i], want[i], tol * (1.0 + vt_fabs(want[i])));
+    VC_CHECK_CMP(&c, "tiny model %s vs %s", what, against);
+    return c.worst_ratio * tol;
+}
+
+static void vt_print_ids(const char *what, const int32_t *ids, int n) {
+    int i;
+    printf("    %s:", what);
+    for (i = 0; i < n; i++) printf(" %d", (int)ids[i]);
+    printf("\n");
+}
+
+static void vt_check_ids(const char *what, const char *against, const int32_t *got, int got_n, const int32_t *want, int want_n) {
+    int ok = got_n == want_n && memcmp(got, want, sizeof(int32_t) * (size_t)want_n) == 0;
+    if (!VC_CHECKF(ok, "tiny model %s ids differ from %s", what, against) && vc_printed()) {
+        vt_print_ids("got ", got, got_n);
+        vt_print_ids("want", want, want_n);
     }
-    VC_CHECK_CMP(&c, "tiny model forward, fast kernels vs the build machine's reference output");
-    VC_CHECK_CMP(&cr, "tiny model forward, this target's reference kernels vs the build machine's");
-    /* split into two tasks: the same result (blocking may differ with the
-     * split, so within rounding rather than bit for bit) */
-    memcpy(out_ref, out, sizeof(float) * TINY_T * TINY_D_OUT);
-    st = tiny_forward(&tw, &ex2, &sa, out);
-    VC_CHECK(st == VLA_OK);
-    vc_cmp_init(&c);
-    for (i = 0; i < TINY_T * TINY_D_OUT; i++) vc_cmp_add(&c, i, out[i], out_ref[i], 1e-5 * (1.0 + vt_fabs(out_ref[i])));
-    VC_CHECK_CMP(&c, "tiny model forward, 2 tasks vs 1 task");
+}
+
+/* What the build machine stored in the model file. */
+typedef struct vt_tiny_expect {
+    uint64_t pix_hash;
+    int32_t ids[3][TINY_T]; /* TINY_BASE, TINY_ADAPTER, TINY_BEAM */
+    int len[3];
+    float beam_score;
+    const float *grid, *enc, *logits[2];
+} vt_tiny_expect;
+
+static int vt_tiny_expectations(const vla_gguf *g, vt_tiny_expect *e) {
+    static const char *keys[3] = {"vladapter.tiny.ids.base", "vladapter.tiny.ids.adapter", "vladapter.tiny.ids.beam"};
+    uint32_t version = 0;
+    int k, ok = 1;
+    memset(e, 0, sizeof *e);
+    ok &= VC_CHECKF(vla_gguf_get_u32(g, "vladapter.tiny.version", &version) == VLA_OK && version == TINY_VERSION,
+                    "tiny model file version %lu, this test reads %d", (unsigned long)version, TINY_VERSION);
+    ok &= VC_CHECK(tiny_get_u64(g, "vladapter.tiny.pixel_hash", &e->pix_hash) == VLA_OK);
+    for (k = 0; k < 3; k++) ok &= VC_CHECKF(tiny_get_ids(g, keys[k], e->ids[k], TINY_T, &e->len[k]) == VLA_OK, "%s", keys[k]);
+    ok &= VC_CHECK(vla_gguf_get_f32(g, "vladapter.tiny.beam_score", &e->beam_score) == VLA_OK);
+    if (!ok) return 0;
+    e->grid = tiny_get_floats(g, "tiny.expect.grid", (size_t)TINY_GRID * TINY_GRID * TINY_FEAT);
+    e->enc = tiny_get_floats(g, "tiny.expect.enc", (size_t)TINY_L * TINY_D);
+    e->logits[0] = tiny_get_floats(g, "tiny.expect.logits.base", (size_t)e->len[0] * TINY_VOCAB);
+    e->logits[1] = tiny_get_floats(g, "tiny.expect.logits.adapter", (size_t)e->len[1] * TINY_VOCAB);
+    return VC_CHECK(e->grid && e->enc && e->logits[0] && e->logits[1]);
+}
+
+/* Everything one run must satisfy on its own; then its outputs against
+ * the expectations (ids exactly, floats within tol).  Returns the largest
+ * relative float error seen. */
+static double vt_tiny_check(const char *what, const tiny_out *o, const vt_tiny_expect *e, double tol) {
+    static const char *names[3] = {"greedy (base)", "greedy (adapter)", "beam (adapter)"};
+    char label[96];
+    double worst = 0.0, w;
+    int k;
+    if (!VC_CHECKF(o->st == VLA_OK, "tiny model, %s: %s failed: %s", what, o->stage, vla_status_str(o->st))) return 0.0;
+    VC_CHECKF(o->pix_hash == e->pix_hash, "tiny model, %s: preprocessed image differs from the build machine's (hash)", what);
+    /* the size query is exactly what the context used, and nothing more */
+    VC_CHECKF(o->ctx_stats.peak + VLA_ALIGN == o->ctx_need, "tiny model, %s: context peak %lu + %d != vla_ctx_mem_req %lu",
+              what, (unsigned long)o->ctx_stats.peak, VLA_ALIGN, (unsigned long)o->ctx_need);
+    /* switching the adapter off again gives the base model, bit for bit */
+    VC_CHECKF(o->len[TINY_BASE2] == o->len[TINY_BASE] &&
+                  memcmp(o->ids[TINY_BASE2], o->ids[TINY_BASE], sizeof(int32_t) * (size_t)o->len[TINY_BASE]) == 0 &&
+                  memcmp(o->logits[2], o->logits[0], sizeof(float) * (size_t)o->len[TINY_BASE] * TINY_VOCAB) == 0,
+              "tiny model, %s: base model after detaching the adapter is not the same", what);
+    for (k = 0; k < 3; k++) {
+        snprintf(label, sizeof label, "%s %s", what, names[k]);
+        vt_check_ids(label, "the build machine's", o->ids[k], o->len[k], e->ids[k], e->len[k]);
+    }
+    snprintf(label, sizeof label, "%s CLIP grid", what);
+    w = vt_cmp_floats(label, "the build machine", o->grid, e->grid, (size_t)TINY_GRID * TINY_GRID * TINY_FEAT, tol);
+    if (w > worst) worst = w;
+    snprintf(label, sizeof label, "%s encoder output", what);
+    w = vt_cmp_floats(label, "the build machine", o->enc, e->enc, (size_t)TINY_L * TINY_D, tol);
+    if (w > worst) worst = w;
+    for (k = 0; k < 2; k++) {
+        if (o->len[k] != e->len[k]) continue; /* reported with the ids */
+        snprintf(label, sizeof label, "%s logits %s", what, names[k]);
+        w = vt_cmp_floats(label, "the build machine", o->logits[k], e->logits[k], (size_t)e->len[k] * TINY_VOCAB, tol);
+        if (w > worst) worst = w;
+    }
+    VC_CHECKF(vt_fabs(o->beam_score - e->beam_score) <= tol * (1.0 + vt_fabs(e->beam_score)),
+              "tiny model, %s: beam score %.9g, build machine %.9g", what, o->beam_score, e->beam_score);
+    return worst;
+}
+
+static void test_flash_model(void) {
+    vt_mark mk = vt_begin();
+    const unsigned char *img = vla_tiny_model, *aimg = vla_tiny_adapter;
+    size_t size = vla_tiny_model_size, asize = vla_tiny_adapter_size, need, aneed, rneed = 0;
+    const vla_hparams *hp;
+    vla_model *m = NULL, *m2 = NULL;
+    vla_adapter *ad = NULL;
+    vla_tensor t;
+    vla_str nm, prefix;
+    vla_gen_params preset;
+    vt_tiny_expect e;
+    vla_arena ra;
+    vla_status st;
+    double worst_fast, worst_ref = 0.0, worst_mt = 0.0;
+    unsigned char *mem;
+    vc_section("flash_model");
+    vt_check_placement("model", img, size);
+    vt_check_placement("adapter", aimg, asize);
+
+    /* model: size query, then exactly that much memory (a byte less than
+     * the query's peak fails: the query is tight) */
+    st = vla_model_mem_req(img, size, &need);
+    if (!VC_CHECKF(st == VLA_OK, "vla_model_mem_req: %s", vla_status_str(st))) { vt_end(mk); return; }
+    mem = (unsigned char *)vt_alloc(need, 0);
+    VC_CHECK(vla_model_init(&m2, mem, need - VLA_ALIGN - 1, img, size, NULL) == VLA_ERR_NOMEM);
+    st = vla_model_init(&m, mem, need, img, size, NULL);
+    if (!VC_CHECKF(st == VLA_OK, "vla_model_init in place: %s", vla_status_str(st))) { vt_end(mk); return; }
+    hp = vla_model_hparams(m);
+    VC_CHECKF(hp->has_bart && hp->has_visual && hp->has_clip && hp->clip_width == TINY_CLIP_WIDTH && hp->clip_image_size == TINY_S &&
+                  hp->feat_dim == TINY_FEAT && hp->clip_out_ch == TINY_FEAT && hp->n_boxes == TINY_NBOX && hp->pool_h == TINY_POOL &&
+                  hp->d_model == TINY_D && hp->vocab == TINY_VOCAB && hp->n_enc_layers == TINY_ENC_LAYERS &&
+                  hp->n_dec_layers == TINY_DEC_LAYERS,
+              "tiny model hyperparameters are not the ones tiny_model.h describes");
+    /* zero copy: weights of every storage type point into the array */
+    VC_CHECK(vla_gguf_get_tensor(vla_model_gguf(m), "shared.weight", &t) == VLA_OK && vt_inside(t.data, (size_t)t.nbytes, img, size) &&
+             (uintptr_t)t.data % 64 == 0);
+    VC_CHECK(vla_gguf_get_tensor(vla_model_gguf(m), "visual.layer4.0.conv1.weight", &t) == VLA_OK && t.type == VLA_TYPE_Q8_0 &&
+             vt_inside(t.data, (size_t)t.nbytes, img, size));
+    VC_CHECK(vla_gguf_get_tensor(vla_model_gguf(m), "decoder.layers.1.fc1.weight", &t) == VLA_OK && t.type == VLA_TYPE_F16 &&
+             vt_inside(t.data, (size_t)t.nbytes, img, size));
+
+    /* adapter: the same pattern, from the second array */
+    st = vla_adapter_mem_req(m, aimg, asize, &aneed);
+    if (!VC_CHECKF(st == VLA_OK, "vla_adapter_mem_req: %s", vla_status_str(st))) { vt_end(mk); return; }
+    mem = (unsigned char *)vt_alloc(aneed, 0);
+    VC_CHECK(vla_adapter_attach(&ad, m, mem, aneed - VLA_ALIGN - 1, aimg, asize, NULL) == VLA_ERR_NOMEM);
+    st = vla_adapter_attach(&ad, m, mem, aneed, aimg, asize, NULL);
+    if (!VC_CHECKF(st == VLA_OK, "vla_adapter_attach in place: %s", vla_status_str(st))) { vt_end(mk); return; }
+    VC_CHECK(strcmp(vla_adapter_method(ad), "adapter") == 0 && vla_adapter_n_tasks(ad) == 1 && vla_adapter_find_task(ad, TINY_TASK) == 0);
+    VC_CHECK(vla_adapter_task(ad, 0, &nm, &prefix, &preset) == VLA_OK && vt_str_is(prefix, "vqa: "));
+    VC_CHECK(vla_adapter_max_dim(ad) == TINY_ADAPTER_DIM && vla_adapter_prompt_len(ad) == 0);
+
+    if (!vt_tiny_expectations(vla_model_gguf(m), &e)) { vt_end(mk); return; }
+    VC_CHECK(vt_inside(e.grid, sizeof(float) * TINY_GRID * TINY_GRID * TINY_FEAT, img, size));
+
+    /* 1. this target's fast kernels, one task */
+    st = tiny_run_bytes(m, ad, vt_exec(1, 0), &rneed);
+    if (!VC_CHECKF(st == VLA_OK, "tiny_run_bytes: %s", vla_status_str(st))) { vt_end(mk); return; }
+    vt_sub_arena(&ra, rneed);
+    tiny_run(m, ad, vt_exec(1, 0), &ra, &vt_tiny_run);
+    worst_fast = vt_tiny_check("fast kernels", &vt_tiny_run, &e, VT_TINY_TOL);
+    /* 2. this target's reference kernels */
+    tiny_run(m, ad, vt_exec(1, 1), &ra, &vt_tiny_alt);
+    worst_ref = vt_tiny_check("reference kernels", &vt_tiny_alt, &e, VT_TINY_TOL);
+    /* 3. fast kernels split into 2 tasks: the same ids, floats within
+     * rounding of run 1 (on the build machine only: a third CLIP run costs
+     * seconds under QEMU, and the linear/conv sections already split work
+     * on every target) */
+    if (VLA_TEST_WORK >= 8) tiny_run(m, ad, vt_exec(2, 0), &ra, &vt_tiny_alt);
+    if (VLA_TEST_WORK >= 8 && VC_CHECKF(vt_tiny_alt.st == VLA_OK, "tiny model, 2 tasks: %s failed: %s", vt_tiny_alt.stage, vla_status_str(vt_tiny_alt.st))) {
+        int k;
+        for (k = 0; k < TINY_N_RUNS; k++)
+            vt_check_ids("2 tasks", "1 task", vt_tiny_alt.ids[k], vt_tiny_alt.len[k], vt_tiny_run.ids[k], vt_tiny_run.len[k]);
+        worst_mt = vt_cmp_floats("2 tasks logits", "1 task", vt_tiny_alt.logits[1], vt_tiny_run.logits[1],
+                                 (size_t)vt_tiny_run.len[TINY_ADAPTER] * TINY_VOCAB, VT_TINY_TOL);
+        vt_cmp_floats("2 tasks CLIP grid", "1 task", vt_tiny_alt.grid, vt_tiny_run.grid, (size_t)TINY_GRID * TINY_GRID * TINY_FEAT,
+                      VT_TINY_TOL);
+    }
     VT_CHECK_GUARDS("flash model wrote past a buffer");
-    if (vc_st.verbose) printf("  flash model: %lu bytes at %p\n", (unsigned long)size, (const void *)img);
+    vla_adapter_detach(ad);
+    /* one line per target for parts/README-targets.md (tolerance budget) */
+    printf("flash_model: model %lu + adapter %lu bytes in %s; arena: model %lu, adapter %lu, context %lu bytes; "
+           "largest relative error: fast %.2g, reference %.2g",
+           (unsigned long)size, (unsigned long)asize,
+#if defined(VLA_BOARD_FLASH_BASE)
+           "flash",
+#else
+           "rodata",
+#endif
+           (unsigned long)need, (unsigned long)aneed, (unsigned long)vt_tiny_run.ctx_need, worst_fast, worst_ref);
+    if (VLA_TEST_WORK >= 8) printf(", 2 tasks vs 1 %.2g", worst_mt);
+    printf("\n");
     vt_end(mk);
 }
 #endif

@@ -34,7 +34,11 @@
 #include <string.h>
 
 #ifndef VC_MAX_REPORTS
-#define VC_MAX_REPORTS 40 /* failures printed in full; later ones are only counted */
+#define VC_MAX_REPORTS 64 /* failures printed in full; later ones are only counted */
+#endif
+#ifndef VC_MAX_SECTION_REPORTS
+#define VC_MAX_SECTION_REPORTS 10 /* per section, so that a broken kernel early
+                                     on does not hide the later sections */
 #endif
 
 typedef struct vc_state {
@@ -44,6 +48,9 @@ typedef struct vc_state {
     int force_fail;                /* --fail or VLA_SELFTEST_FAIL       */
     int verbose;                   /* -v: print every section summary  */
     long reports;                  /* failure messages printed so far   */
+    long sec_reports;              /* ... in the current section        */
+    int last_printed;              /* the last failure was printed: more
+                                      detail may follow (vc_printed())  */
     double sec_worst;              /* largest error/tolerance of passing
                                       comparisons in this section (-v)  */
 } vc_state;
@@ -98,6 +105,7 @@ VC__FN void vc_section(const char *name) {
     vc__close_section();
     vc_st.section = name;
     vc_st.sec_passed = vc_st.sec_failed = 0;
+    vc_st.sec_reports = 0;
     vc_st.sec_worst = 0.0;
     if (vc_st.verbose) printf("-- %s\n", name);
 }
@@ -108,9 +116,25 @@ VC__FN void vc__count(int ok) {
 }
 
 VC__FN int vc__report_allowed(void) {
-    if (vc_st.reports == VC_MAX_REPORTS) printf("  (further failures are counted, not printed)\n");
-    return vc_st.reports++ < VC_MAX_REPORTS;
+    vc_st.last_printed = 0;
+    if (vc_st.reports >= VC_MAX_REPORTS) {
+        if (vc_st.reports++ == VC_MAX_REPORTS) printf("  (further failures are counted, not printed)\n");
+        return 0;
+    }
+    if (vc_st.sec_reports >= VC_MAX_SECTION_REPORTS) {
+        if (vc_st.sec_reports++ == VC_MAX_SECTION_REPORTS)
+            printf("  (further failures of this section are counted, not printed)\n");
+        return 0;
+    }
+    vc_st.reports++;
+    vc_st.sec_reports++;
+    vc_st.last_printed = 1;
+    return 1;
 }
+
+/* After a failed check: was its message printed (so that lines with more
+ * detail belong under it)? */
+VC__FN int vc_printed(void) { return vc_st.last_printed; }
 
 VC__FN int vc_check(int ok, const char *file, int line, const char *expr) {
     vc__count(ok);
