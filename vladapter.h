@@ -2153,7 +2153,7 @@ static vla_status vla__gguf_int(const vla_gguf_kv *kv, int64_t *out) {
 
 VLA_DEF vla_status vla_gguf_get_u32(const vla_gguf *g, const char *key, uint32_t *out) {
     vla_gguf_kv kv;
-    int64_t v;
+    int64_t v = 0;
     vla_status st = vla_gguf_get_kv(g, key, &kv);
     if (st != VLA_OK) return st;
     if (vla__gguf_int(&kv, &v) != VLA_OK || v < 0 || v > 0xffffffffLL) return VLA_ERR_FORMAT;
@@ -2912,7 +2912,8 @@ static int vla__enc_bufs_take(vla_arena *a, const vla_hparams *hp, int rows, int
     e->v = (float *)vla_arena_scratch(a, r * d * 4);
     e->a = (float *)vla_arena_scratch(a, r * d * 4);
     e->h = (float *)vla_arena_scratch(a, r * vla__hbuf(hp->enc_ffn, hp->d_model, cap) * 4);
-    e->pool = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) * (size_t)(hp->feat_dim + 1) * 4);
+    e->pool = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) *
+                                                (size_t)(hp->feat_dim + 1 > 5 ? hp->feat_dim + 1 : 5) * 4); /* grid, then box rows */
     e->box = (float *)vla_arena_scratch(a, (size_t)(hp->has_visual ? hp->n_boxes : 1) * d * 4);
     return e->q && e->k && e->v && e->a && e->h && e->pool && e->box;
 }
@@ -3128,7 +3129,7 @@ static void vla__apply_lora(const vla_ctx *c, float *y, const float *x, int rows
 }
 
 VLA_DEF vla_status vla_ctx_set_adapter(vla_ctx *c, const vla_adapter *a, const char *task) {
-    int t = 0, i, np = 0;
+    int t = 0;
     if (!c) return VLA_ERR_ARGS;
     c->encoded = 0; /* the encoder output belonged to the previous selection */
     if (!a) { c->ad = NULL; c->task = 0; return VLA_OK; }
@@ -3149,7 +3150,6 @@ VLA_DEF vla_status vla_ctx_set_adapter(vla_ctx *c, const vla_adapter *a, const c
         vla__log(&c->p.log, VLA_LOG_ERROR, "adapter hidden size %d exceeds the context's max_adapter_dim %d", &need, &have, 0);
         return VLA_ERR_RANGE;
     }
-    for (i = 0; i < a->n_tasks; i++) if (a->tasks[i].n_prompt > np) np = a->tasks[i].n_prompt;
     if (a->tasks[t].n_prompt > c->p.max_prompt_len) {
         long long need = a->tasks[t].n_prompt, have = c->p.max_prompt_len;
         vla__log(&c->p.log, VLA_LOG_ERROR, "adapter prompt of %d vectors exceeds the context's max_prompt_len %d", &need, &have, 0);
@@ -3177,16 +3177,19 @@ static vla_status vla__visual_embed(vla_ctx *c, const vla_input *in, int b, floa
         else VLA_MEMCPY(e->pool, feat, sizeof(float) * (size_t)nbx * F); /* first n_boxes grid cells */
         vla__lin_fwd(c, xv, e->pool, &W->vis_feat, nbx);
         vla_layernorm(xv, xv, W->vis_feat_ln.g, W->vis_feat_ln.b, nbx, d, hp->ln_eps);
-        /* box branch: boxes truncated to the first n_boxes rows of this image */
+        /* box branch: boxes truncated to the first n_boxes rows of this image,
+         * [x1, x2, y1, y2, area] rows built in the (now free) pooling buffer */
         for (i = 0; i < nbx; i++) {
-            float bx[5] = {0, 0, 0, 0, 0};
+            float *bx = e->pool + (size_t)i * 5;
             if (box) {
                 const float *q = box + (size_t)i * 4;
                 bx[0] = q[0]; bx[1] = q[1]; bx[2] = q[2]; bx[3] = q[3];
                 bx[4] = (q[3] - q[2]) * (q[1] - q[0]); /* (y2 - y1)(x2 - x1) */
+            } else {
+                bx[0] = bx[1] = bx[2] = bx[3] = bx[4] = 0.0f;
             }
-            vla__lin_fwd(c, e->box + (size_t)i * d, bx, &W->vis_box, 1);
         }
+        vla__lin_fwd(c, e->box, e->pool, &W->vis_box, nbx);
         vla_layernorm(e->box, e->box, W->vis_box_ln.g, W->vis_box_ln.b, nbx, d, hp->ln_eps);
         vla_add(xv, xv, e->box, (size_t)nbx * d);
         vla_mat_row(row, &W->img_order, img);
@@ -4484,9 +4487,12 @@ static vla_status vla__load_prompt(vla_adapter *ad, vla_arena *a, int fill, vla_
     H = (float *)vla_arena_scratch(a, sizeof(float) * (size_t)n * mid);
     if (!H) return VLA_ERR_NOMEM;
     if (fill) {
-        vla_linear_ref(H, (const float *)e.data, &m1, c1, n); /* [n, mid] */
+        vla_exec ex;
+        VLA_MEMSET(&ex, 0, sizeof ex);
+        ex.n_threads = 1;
+        vla_linear(&ex, H, (const float *)e.data, &m1, c1, n); /* [n, mid] */
         { size_t i; for (i = 0; i < (size_t)n * mid; i++) H[i] = VLA_TANHF(H[i]); }
-        vla_linear_ref(P, H, &m2, c2, n);                       /* [n, d]   */
+        vla_linear(&ex, P, H, &m2, c2, n);                       /* [n, d]   */
     }
     vla_arena_scratch_release(a, mark);
     *out = P;
@@ -4577,8 +4583,11 @@ static vla_status vla__hyper_task(vla_adapter *ad, vla_arena *a, int fill, vla_s
                     bvec = (float *)vla_arena_alloc(a, sizeof(float) * (size_t)outd);
                     if (!W || !bvec) return VLA_ERR_NOMEM;
                     if (fill) {
-                        vla_linear_ref(W, e, &mg, gbias, 1);    /* [outd * ind], row-major [out, in] */
-                        vla_linear_ref(bvec, e, &mb, bbias, 1); /* [outd] */
+                        vla_exec ex;
+                        VLA_MEMSET(&ex, 0, sizeof ex);
+                        ex.n_threads = 1;
+                        vla_linear(&ex, W, e, &mg, gbias, 1);    /* [outd * ind], row-major [out, in] */
+                        vla_linear(&ex, bvec, e, &mb, bbias, 1); /* [outd] */
                     }
                     L->w.type = VLA_TYPE_F32; L->w.rows = outd; L->w.cols = ind; L->w.data = W; L->b = bvec;
                 }
@@ -4702,6 +4711,25 @@ static vla_status vla__adapter_build(vla_adapter *ad, vla_arena *a, int fill) {
                 else if (st != VLA_ERR_NOT_FOUND) return st;
             }
         } else {
+            /* a prompt every task shares ("*") is computed once: later tasks reuse it */
+            vla_tensor probe;
+            int shared = 0, tj;
+            if (ti > 0 && (vla__adp_find2(ad, "P", T->name, "emb", "", &probe, &shared) == VLA_OK ||
+                           vla__adp_find2(ad, "P", T->name, "prompt", "", &probe, &shared) == VLA_OK) && shared) {
+                for (tj = 0; tj < ti; tj++) {
+                    vla_str on;
+                    int sh2 = 0;
+                    if (fill) on = ad->tasks[tj].name;
+                    else vla__kv_str_at(&kv, (uint64_t)tj, &on);
+                    if ((vla__adp_find2(ad, "P", on, "emb", "", &probe, &sh2) == VLA_OK ||
+                         vla__adp_find2(ad, "P", on, "prompt", "", &probe, &sh2) == VLA_OK) && sh2)
+                        break;
+                }
+                if (tj < ti) {
+                    if (fill) { T->prompt = ad->tasks[tj].prompt; T->n_prompt = ad->tasks[tj].n_prompt; }
+                    continue;
+                }
+            }
             st = vla__load_prompt(ad, a, fill, T->name, &T->prompt, &T->n_prompt);
             if (st == VLA_OK) any = 1;
             else if (st != VLA_ERR_NOT_FOUND) return st;
