@@ -37,7 +37,7 @@ TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan
 
-.PHONY: all tools tests test test-native check-header clean bench paper-table examples
+.PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples
 all: tools examples tests
 
 tools: $(TOOLS)
@@ -167,6 +167,22 @@ test: test-native test-unit
 else
 test: test-unit
 endif
+
+# Speed and memory next to OpenBLAS sgemm and PyTorch on CPU, measured in the
+# same run (needs libopenblas-dev and python3-torch; the PyTorch part is
+# skipped with a message when torch is missing).  Not part of make test.
+THREADS ?= 1 2
+$(B)/bench_gemm: tools/bench_gemm.c $(HDR) examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ -lopenblas $(LDLIBS) -lpthread
+
+$(B)/bench_model: tools/bench_model.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+bench: $(B)/bench_gemm $(B)/bench_model
+	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh
+
+bench-quick: $(B)/bench_gemm $(B)/bench_model
+	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh -q
 
 clean:
 	rm -rf $(B)

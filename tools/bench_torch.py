@@ -1,0 +1,585 @@
+#!/usr/bin/env python3
+"""bench_torch.py - PyTorch on the CPU at the shapes of tools/bench_model.c.
+
+    /usr/bin/python3 tools/bench_torch.py [-q] [--ours results.tsv]
+
+The same work as build/bench_model, written directly with torch.nn.functional
+(no nn.Transformer*: BART is post-LN with exact gelu and q scaled after its
+projection, so its layers are spelled out here):
+  bart      VL-BART encoder (text embeddings + layernorm_embedding, then the
+            visual tokens: adaptive max pool of the grid, feature and box
+            projections with their LayerNorms, image-order and object-order
+            embeddings), decoder with a preallocated self-attention KV cache
+            and cross-attention keys/values computed once, tied LM head with
+            final_logits_bias; greedy and beam search with the rules of
+            transformers 4.2.1 (no-repeat-ngram, min_length, BART's forced EOS at
+            the last step, BeamHypotheses with early stopping)
+  clip      CLIP ModifiedResNet trunk (3-conv stem, anti-aliased bottlenecks)
+            with BatchNorm folded into the convolutions (nn.Conv2d with bias),
+            NCHW (channels-first, PyTorch's native layout), eval mode
+  pipeline  PIL Image.resize(BICUBIC) + ToTensor/Normalize arithmetic -> CLIP
+            -> encoder -> beam search
+Weights are random (the values do not change the work); float32; the encoder,
+decoder and trunk run under torch.inference_mode().  Each section and thread
+count runs in a fresh child process (OMP/OpenBLAS/MKL thread variables and
+torch.set_num_threads set before work starts) whose peak RSS
+(resource.getrusage ru_maxrss) is reported, next to its RSS right after
+`import torch` (the library's own share).
+
+Sizes and repeats come from the same BENCH_* variables as bench_model.c.
+With --ours (bench_model's -o file) a comparison table is printed as well.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def env_int(name, dflt):
+    v = os.environ.get(name, "")
+    try:
+        return int(v) if v.strip() else dflt
+    except ValueError:
+        return dflt
+
+
+def env_ints(name, dflt):
+    v = os.environ.get(name, "")
+    try:
+        out = [int(x) for x in v.replace(",", " ").replace("x", " ").split()]
+        return out if out else dflt
+    except ValueError:
+        return dflt
+
+
+def config(quick):
+    c = {}
+    c["d"] = env_int("BENCH_D_MODEL", 768)
+    c["heads"] = env_int("BENCH_HEADS", 12)
+    c["enc_layers"] = env_int("BENCH_ENC_LAYERS", 6)
+    c["dec_layers"] = env_int("BENCH_DEC_LAYERS", 6)
+    c["ffn"] = env_int("BENCH_FFN", 3072)
+    c["vocab"] = env_int("BENCH_VOCAB", 50465)
+    c["max_pos"] = 1024
+    cl = env_ints("BENCH_CLIP_LAYERS", [3, 4, 23, 3])
+    c["clip_layers"] = cl if len(cl) == 4 else [3, 4, 23, 3]
+    c["clip_width"] = env_int("BENCH_CLIP_WIDTH", 64)
+    c["feat"] = env_int("BENCH_FEAT", 32 * c["clip_width"])
+    c["image"] = env_int("BENCH_IMAGE", 224)
+    c["grid"] = env_int("BENCH_GRID", c["image"] // 32)
+    c["text"] = env_int("BENCH_TEXT", 10)
+    c["gen"] = env_int("BENCH_GEN", 20)
+    c["beams"] = env_int("BENCH_BEAMS", 5)
+    c["ngram"] = env_int("BENCH_NGRAM", 3)
+    pic = env_ints("BENCH_PICTURE", [640, 480])
+    c["pic_w"], c["pic_h"] = (pic[0], pic[1]) if len(pic) == 2 else (640, 480)
+    c["pipe_text"] = env_int("BENCH_PIPE_TEXT", 4)
+    c["repeat"] = env_int("BENCH_REPEAT", 2 if quick else 5)
+    c["warmup"] = env_int("BENCH_WARMUP", 1)
+    c["pipe_repeat"] = env_int("BENCH_PIPE_REPEAT", 1 if quick else 3)
+    c["threads"] = env_ints("BENCH_THREADS", [1, 2])
+    c["sections"] = os.environ.get("BENCH_SECTIONS", "") or "bart,clip,pipeline,adapters"
+    c["seed"] = env_int("BENCH_SEED", 1)
+    return c
+
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+# --------------------------------------------------------------------------
+# The model (child process only)
+# --------------------------------------------------------------------------
+
+def build_bart(torch, c):
+    g = torch.Generator().manual_seed(c["seed"])
+    d, V, ffn = c["d"], c["vocab"], c["ffn"]
+
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g).mul_(0.02)
+
+    def lin(o, i):
+        return (rnd(o, i), torch.zeros(o))
+
+    def ln(n):
+        return (torch.ones(n), torch.zeros(n))
+
+    def attn():
+        return {"q": lin(d, d), "k": lin(d, d), "v": lin(d, d), "o": lin(d, d)}
+
+    m = {"emb": rnd(V, d), "flb": torch.zeros(V), "enc_pos": rnd(c["max_pos"] + 2, d),
+         "dec_pos": rnd(c["max_pos"] + 2, d), "enc_ln": ln(d), "dec_ln": ln(d),
+         "feat": lin(d, c["feat"]), "feat_ln": ln(d), "box": lin(d, 5), "box_ln": ln(d),
+         "img_order": rnd(2, d), "enc": [], "dec": []}
+    for _ in range(c["enc_layers"]):
+        m["enc"].append({"sa": attn(), "sa_ln": ln(d), "fc1": lin(ffn, d), "fc2": lin(d, ffn), "ffn_ln": ln(d)})
+    for _ in range(c["dec_layers"]):
+        m["dec"].append({"sa": attn(), "sa_ln": ln(d), "ca": attn(), "ca_ln": ln(d),
+                         "fc1": lin(ffn, d), "fc2": lin(d, ffn), "ffn_ln": ln(d)})
+    return m
+
+
+class Bart:
+    """VL-BART inference with the shapes and semantics of vladapter.h [I8]/[I9]."""
+
+    def __init__(self, torch, c, weights):
+        import torch.nn.functional as F
+        self.torch, self.F, self.c, self.w = torch, F, c, weights
+        self.d, self.H = c["d"], c["heads"]
+        self.dh = self.d // self.H
+        self.scale = self.dh ** -0.5
+        self.eps = 1e-5
+        self.V = c["vocab"]
+        self.n_boxes = (c["grid"] - 1) ** 2
+        self.pool = c["grid"] - 1
+        self.pad, self.eos, self.start = 1, 2, 2
+        # object-order embedding rows E[V-1-i], as the official model looks them up
+        self.obj_rows = torch.arange(self.V - 1, self.V - 1 - self.n_boxes, -1)
+
+    def ln(self, x, p):
+        return self.F.layer_norm(x, (self.d,), p[0], p[1], self.eps)
+
+    def heads(self, x):  # [B, L, d] -> [B, H, L, dh]
+        B, L, _ = x.shape
+        return x.view(B, L, self.H, self.dh).transpose(1, 2)
+
+    def encode(self, ids, grid):
+        """ids [1, Lt] int64, grid [1, F, g, g] -> encoder output [1, L, d], cross K/V per layer."""
+        torch, F, w = self.torch, self.F, self.w
+        Lt = ids.shape[1]
+        x = F.embedding(ids, w["emb"]) + w["enc_pos"][2:2 + Lt]
+        x = self.ln(x, w["enc_ln"])
+        v = F.adaptive_max_pool2d(grid, (self.pool, self.pool)).flatten(2).transpose(1, 2)  # [1, 36, F]
+        v = self.ln(F.linear(v, *w["feat"]), w["feat_ln"])
+        boxes = torch.zeros(1, self.n_boxes, 5)  # CLIP grid features: all-zero boxes
+        v = v + self.ln(F.linear(boxes, *w["box"]), w["box_ln"])
+        v = v + w["img_order"][0] + F.embedding(self.obj_rows, w["emb"])
+        x = torch.cat([x, v], 1)
+        for p in w["enc"]:
+            a = p["sa"]
+            q = self.heads(F.linear(x, *a["q"]) * self.scale)
+            k = self.heads(F.linear(x, *a["k"]))
+            vv = self.heads(F.linear(x, *a["v"]))
+            o = torch.softmax(q @ k.transpose(-1, -2), -1) @ vv
+            o = o.transpose(1, 2).reshape(x.shape)
+            x = self.ln(x + F.linear(o, *a["o"]), p["sa_ln"])
+            h = F.linear(F.gelu(F.linear(x, *p["fc1"])), *p["fc2"])
+            x = self.ln(x + h, p["ffn_ln"])
+        xkv = [(self.heads(F.linear(x, *p["ca"]["k"])), self.heads(F.linear(x, *p["ca"]["v"]))) for p in w["dec"]]
+        return x, xkv
+
+    def new_cache(self, R):
+        T = self.c["gen"]
+        z = self.torch.zeros
+        return [[z(R, self.H, T, self.dh), z(R, self.H, T, self.dh)] for _ in self.w["dec"]]
+
+    def step(self, tok, t, cache, xkv):
+        """tok [R] int64 at position t -> logits [R, V]; appends to cache."""
+        torch, F, w = self.torch, self.F, self.w
+        R = tok.shape[0]
+        x = F.embedding(tok, w["emb"]) + w["dec_pos"][t + 2]
+        x = self.ln(x, w["dec_ln"])
+        for p, kv, (XK, XV) in zip(w["dec"], cache, xkv):
+            a = p["sa"]
+            q = (F.linear(x, *a["q"]) * self.scale).view(R, self.H, 1, self.dh)
+            kv[0][:, :, t] = F.linear(x, *a["k"]).view(R, self.H, self.dh)
+            kv[1][:, :, t] = F.linear(x, *a["v"]).view(R, self.H, self.dh)
+            K, Vc = kv[0][:, :, :t + 1], kv[1][:, :, :t + 1]
+            o = torch.softmax(q @ K.transpose(-1, -2), -1) @ Vc
+            x = self.ln(x + F.linear(o.reshape(R, self.d), *a["o"]), p["sa_ln"])
+            a = p["ca"]
+            q = (F.linear(x, *a["q"]) * self.scale).view(R, self.H, 1, self.dh)
+            o = torch.softmax(q @ XK.transpose(-1, -2), -1) @ XV  # [1, H, L, dh] broadcast over the beams
+            x = self.ln(x + F.linear(o.reshape(R, self.d), *a["o"]), p["ca_ln"])
+            h = F.linear(F.gelu(F.linear(x, *p["fc1"])), *p["fc2"])
+            x = self.ln(x + h, p["ffn_ln"])
+        return F.linear(x, w["emb"], w["flb"])
+
+    @staticmethod
+    def banned(hist, n):
+        """Tokens that would repeat an n-gram of hist (transformers' _get_generated_ngrams)."""
+        cur = len(hist)
+        if n <= 0 or cur + 1 < n:
+            return []
+        grams = {}
+        for i in range(cur - n + 1):
+            grams.setdefault(tuple(hist[i:i + n - 1]), []).append(hist[i + n - 1])
+        return grams.get(tuple(hist[cur - n + 1:]), [])
+
+    def greedy(self, xkv, gp):
+        torch = self.torch
+        hist = [self.start]
+        cache = self.new_cache(1)
+        for cur in range(1, gp["max_length"]):
+            s = self.step(torch.tensor([hist[-1]]), cur - 1, cache, xkv)[0]
+            ban = self.banned(hist, gp["ngram"])
+            if ban:
+                s[ban] = -float("inf")
+            if cur < gp["min_length"]:
+                s[self.eos] = -float("inf")
+            nxt = int(torch.argmax(s))
+            hist.append(nxt)
+            if nxt == self.eos:
+                break
+        return hist
+
+    def beam(self, xkv, gp):
+        torch, F = self.torch, self.F
+        nb, T, V, lp = gp["beams"], gp["max_length"], self.V, 1.0
+        hist = [[self.start] for _ in range(nb)]
+        beam_scores = torch.zeros(nb)
+        beam_scores[1:] = -1e9
+        cache = self.new_cache(nb)
+        hyps, worst, done = [], 1e9, False
+        cur = 1
+        for cur in range(1, T):
+            logits = self.step(torch.tensor([h[-1] for h in hist]), cur - 1, cache, xkv)
+            if cur == T - 1:  # BART forces EOS at the last step
+                eos_col = logits[:, self.eos].clone()
+                logits.fill_(-float("inf"))
+                logits[:, self.eos] = eos_col
+            s = F.log_softmax(logits, -1)
+            for r in range(nb):
+                ban = self.banned(hist[r], gp["ngram"])
+                if ban:
+                    s[r, ban] = -float("inf")
+            if cur < gp["min_length"]:
+                s[:, self.eos] = -float("inf")
+            s = s + beam_scores[:, None]
+            val, idx = torch.topk(s.view(-1), 2 * nb)
+            val, idx = val.tolist(), idx.tolist()
+            nxt = []
+            for k in range(2 * nb):
+                src, tok = idx[k] // V, idx[k] % V
+                if tok == self.eos:
+                    if k >= nb:
+                        continue
+                    score = val[k] / (cur ** lp)
+                    if len(hyps) < nb or score > worst:
+                        hyps.append((score, hist[src][:]))
+                        if len(hyps) > nb:
+                            hyps.sort(key=lambda h: h[0])
+                            hyps.pop(0)
+                        worst = min(h[0] for h in hyps)
+                else:
+                    nxt.append((val[k], tok, src))
+                if len(nxt) == nb:
+                    break
+            if len(hyps) >= nb and gp["early_stopping"]:
+                done = True
+            src = [n[2] for n in nxt]
+            hist = [hist[sr] + [n[1]] for sr, n in zip(src, nxt)]
+            beam_scores = torch.tensor([n[0] for n in nxt])
+            index = torch.tensor(src)
+            for kv in cache:  # reorder the self-attention cache by source beam
+                kv[0] = kv[0].index_select(0, index)
+                kv[1] = kv[1].index_select(0, index)
+            if done:
+                break
+        if not done:
+            for r in range(nb):
+                hyps.append((float(beam_scores[r]) / (len(hist[r]) ** lp), hist[r]))
+        return max(hyps, key=lambda h: h[0])[1]
+
+
+def build_clip(torch, c):
+    import torch.nn as nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, inpl, planes, stride):
+            super().__init__()
+            self.c1 = nn.Conv2d(inpl, planes, 1)
+            self.c2 = nn.Conv2d(planes, planes, 3, padding=1)
+            self.pool = nn.AvgPool2d(stride) if stride > 1 else nn.Identity()
+            self.c3 = nn.Conv2d(planes, 4 * planes, 1)
+            self.down = None
+            if stride > 1 or inpl != 4 * planes:
+                self.down = nn.Sequential(nn.AvgPool2d(stride) if stride > 1 else nn.Identity(),
+                                          nn.Conv2d(inpl, 4 * planes, 1))
+            self.relu = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            out = self.relu(self.c1(x))
+            out = self.relu(self.c2(out))
+            out = self.c3(self.pool(out))
+            idn = x if self.down is None else self.down(x)
+            return self.relu(out + idn)
+
+    class Trunk(nn.Module):
+        def __init__(self, layers, w):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, w // 2, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+                                      nn.Conv2d(w // 2, w // 2, 3, padding=1), nn.ReLU(inplace=True),
+                                      nn.Conv2d(w // 2, w, 3, padding=1), nn.ReLU(inplace=True), nn.AvgPool2d(2))
+            blocks, inpl = [], w
+            for s, n in enumerate(layers):
+                planes = w << s
+                for b in range(n):
+                    blocks.append(Bottleneck(inpl, planes, 2 if (b == 0 and s > 0) else 1))
+                    inpl = 4 * planes
+            self.blocks = nn.Sequential(*blocks)
+
+        def forward(self, x):
+            return self.blocks(self.stem(x))
+
+    torch.manual_seed(c["seed"] + 1)
+    return Trunk(c["clip_layers"], c["clip_width"]).eval()
+
+
+def timed(fn, warmup, repeat):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return median(ts)
+
+
+def text_ids(torch, c, n):
+    s = c["seed"] * 7919 + 5
+    ids = []
+    for i in range(n):
+        s = (s * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        ids.append(0 if i == 0 else 2 if i == n - 1 else 4 + (s >> 33) % (c["vocab"] - 300))
+    return torch.tensor([ids])
+
+
+def gen_params(c, beams):
+    # min_length = max_length - 1: every run decodes all steps (as bench_model.c)
+    return {"beams": beams, "max_length": c["gen"], "min_length": c["gen"] - 1, "ngram": c["ngram"],
+            "early_stopping": True}
+
+
+def child(section, threads, quick):
+    rss0 = peak_rss_mb()
+    import torch
+    torch.set_num_threads(threads)
+    rss_import = peak_rss_mb()
+    c = config(quick)
+    res = {"section": section, "threads": threads, "rss_import_mb": rss_import, "rss_python_mb": rss0}
+    steps = c["gen"] - 1
+    with torch.inference_mode():
+        if section == "bart":
+            bart = Bart(torch, c, build_bart(torch, c))
+            ids = text_ids(torch, c, c["text"])
+            grid = torch.rand(1, c["feat"], c["grid"], c["grid"], generator=torch.Generator().manual_seed(3))
+            state = {}
+
+            def enc():
+                state["xkv"] = bart.encode(ids, grid)[1]
+            res["encode_ms"] = timed(enc, c["warmup"], c["repeat"])
+            gp = gen_params(c, 1)
+            widths = set()
+            res["greedy_ms"] = timed(lambda: widths.add(len(bart.greedy(state["xkv"], gp))), c["warmup"], c["repeat"])
+            gp = gen_params(c, c["beams"])
+            # + 1: a beam hypothesis is kept without its EOS; vla_generate's width counts it
+            res["beam_ms"] = timed(lambda: widths.add(len(bart.beam(state["xkv"], gp)) + 1), c["warmup"], c["repeat"])
+            res["greedy_tok_ms"] = res["greedy_ms"] / steps
+            res["beam_tok_ms"] = res["beam_ms"] / steps
+            res["widths"] = sorted(widths)
+        elif section == "clip":
+            trunk = build_clip(torch, c)
+            img = torch.randn(1, 3, c["image"], c["image"], generator=torch.Generator().manual_seed(5))
+            res["clip_ms"] = timed(lambda: trunk(img), c["warmup"], c["repeat"])
+        elif section == "pipeline":
+            import numpy as np
+            from PIL import Image
+            bart = Bart(torch, c, build_bart(torch, c))
+            trunk = build_clip(torch, c)
+            ids = text_ids(torch, c, c["pipe_text"])
+            rng = np.random.default_rng(c["seed"])
+            pw, ph, S = c["pic_w"], c["pic_h"], c["image"]
+            yy, xx = np.mgrid[0:ph, 0:pw]
+            pic = np.stack([(xx * 255 // pw + yy * 97 // ph + k * 40) for k in range(3)], -1)
+            pic = ((pic + rng.integers(0, 32, pic.shape)) & 255).astype(np.uint8)
+            mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(3, 1, 1)
+            std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(3, 1, 1)
+            gp = gen_params(c, c["beams"])
+            parts = {"pre": [], "enc": [], "dec": [], "tot": []}
+
+            def run():
+                t0 = time.perf_counter()
+                im = Image.fromarray(pic, "RGB").resize((S, S), Image.BICUBIC)
+                x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float().div(255)
+                x = ((x - mean) / std).unsqueeze(0)
+                t1 = time.perf_counter()
+                grid = trunk(x)
+                xkv = bart.encode(ids, grid)[1]
+                t2 = time.perf_counter()
+                bart.beam(xkv, gp)
+                t3 = time.perf_counter()
+                return (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3
+
+            for _ in range(c["warmup"]):
+                run()
+            for _ in range(max(1, c["pipe_repeat"])):
+                p, e, d, t = run()
+                parts["pre"].append(p)
+                parts["enc"].append(e)
+                parts["dec"].append(d)
+                parts["tot"].append(t)
+            res.update({"pre_ms": median(parts["pre"]), "encode_ms": median(parts["enc"]),
+                        "decode_ms": median(parts["dec"]), "total_ms": median(parts["tot"])})
+    res["rss_mb"] = peak_rss_mb()
+    print(json.dumps(res))
+
+
+# --------------------------------------------------------------------------
+# The parent: runs the children, prints the tables
+# --------------------------------------------------------------------------
+
+def run_child(section, threads, quick):
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    for kv in torch_env().split():
+        k, _, v = kv.partition("=")
+        env[k] = v
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", section, "--threads", str(threads)]
+    if quick:
+        cmd.append("-q")
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        sys.stderr.write("bench_torch: %s with %d thread(s) failed:\n%s\n" % (section, threads, p.stderr[-2000:]))
+        return None
+    return json.loads(lines[-1])
+
+
+def torch_env():
+    """Extra environment of the PyTorch children.  The default makes libgomp's
+    idle threads sleep instead of spinning: on this 2-core machine shared with
+    other work, spinning OpenMP threads next to OpenBLAS's own pthreads made
+    2-thread runs up to 10x slower than 1-thread runs.  BENCH_TORCH_ENV=""
+    keeps the libraries' defaults."""
+    v = os.environ.get("BENCH_TORCH_ENV")
+    return "OMP_WAIT_POLICY=PASSIVE" if v is None else v
+
+
+def read_ours(path):
+    ours = {}
+    try:
+        with open(path) as f:
+            for ln in f:
+                parts = ln.rstrip("\n").split("\t")
+                if len(parts) == 4:
+                    ours[(parts[0], int(parts[1]), parts[2])] = float(parts[3])
+    except OSError as e:
+        sys.stderr.write("bench_torch: cannot read %s: %s\n" % (path, e))
+    return ours
+
+
+def has(c, section):
+    return section in [s.strip() for s in c["sections"].replace(" ", ",").split(",")]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-q", action="store_true", help="quick: fewer repetitions")
+    ap.add_argument("--ours", help="bench_model's results (-o file): print the comparison too")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.threads, a.q)
+        return 0
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch: skipped: python3-torch not installed (apt-get install python3-torch); no ratios this run")
+        return 0
+    c = config(a.q)
+    blas = "OpenBLAS" if "openblas" in open("/proc/self/maps").read().lower() else "its BLAS"
+    print("PyTorch %s on the CPU (%s, oneDNN %s), %s; median of %d runs after %d warm-up (pipeline: %d)"
+          % (torch.__version__, blas, "on" if torch.backends.mkldnn.is_available() else "off", sys.executable,
+             c["repeat"], c["warmup"], c["pipe_repeat"]))
+    print("thread variables OMP/OPENBLAS/MKL_NUM_THREADS = threads, torch.set_num_threads(threads); extra: %s"
+          % (torch_env() or "(none)"))
+    print("peak RSS = the child process's getrusage ru_maxrss; \"import\" = its RSS right after `import torch`")
+    steps = c["gen"] - 1
+    res = {}
+    sections = [s for s in ("bart", "clip", "pipeline") if has(c, s)]
+    if has(c, "bart"):
+        print("\n[1t] PyTorch BART + VL embedding, the shapes of [1] (batch 1, %d+%d tokens, max_length %d)"
+              % (c["text"], (c["grid"] - 1) ** 2, c["gen"]))
+        print("%7s %10s %10s %9s %10s %9s %11s %11s" % ("threads", "encode ms", "greedy ms", "ms/token", "beam5 ms",
+                                                     "ms/token", "import MB", "peak RSS MB"))
+    for s in sections:
+        if s == "clip":
+            print("\n[2t] PyTorch CLIP trunk (layers %s, width %d, %dx%d, NCHW, BatchNorm folded into conv bias)"
+                  % (",".join(map(str, c["clip_layers"])), c["clip_width"], c["image"], c["image"]))
+            print("%7s %10s %11s %11s" % ("threads", "ms/image", "import MB", "peak RSS MB"))
+        if s == "pipeline":
+            print("\n[3t] PyTorch caption pipeline (%dx%d picture, PIL bicubic resize, CLIP, encoder, beam %d)"
+                  % (c["pic_w"], c["pic_h"], c["beams"]))
+            print("%7s %10s %10s %10s %10s %11s %11s" % ("threads", "total ms", "prep ms", "clip+enc", "decode ms",
+                                                       "import MB", "peak RSS MB"))
+        for t in c["threads"]:
+            r = run_child(s, t, a.q)
+            if r is None:
+                continue
+            res[(s, t)] = r
+            if s == "bart":
+                print("%7d %10.1f %10.1f %9.2f %10.1f %9.2f %11.1f %11.1f" % (
+                    t, r["encode_ms"], r["greedy_ms"], r["greedy_tok_ms"], r["beam_ms"], r["beam_tok_ms"],
+                    r["rss_import_mb"], r["rss_mb"]))
+                if r.get("widths") != [c["gen"]]:
+                    print("        note: generated lengths %s (expected %d)" % (r.get("widths"), c["gen"]))
+            elif s == "clip":
+                print("%7d %10.1f %11.1f %11.1f" % (t, r["clip_ms"], r["rss_import_mb"], r["rss_mb"]))
+            else:
+                print("%7d %10.1f %10.2f %10.1f %10.1f %11.1f %11.1f" % (
+                    t, r["total_ms"], r["pre_ms"], r["encode_ms"], r["decode_ms"], r["rss_import_mb"], r["rss_mb"]))
+            sys.stdout.flush()
+    if has(c, "adapters"):
+        print("\n[4t] adapters: no PyTorch comparison (bench_model's table [4] stands alone)")
+    if not a.ours:
+        return 0
+    ours = read_ours(a.ours)
+    rows = [("bart", "encode_ms", "BART encode %d tokens" % (c["text"] + (c["grid"] - 1) ** 2)),
+            ("bart", "greedy_ms", "BART greedy, %d steps" % steps),
+            ("bart", "greedy_tok_ms", "  per decoded token"),
+            ("bart", "beam_ms", "BART beam %d, %d steps" % (c["beams"], steps)),
+            ("bart", "beam_tok_ms", "  per decoded token"),
+            ("clip", "clip_ms", "CLIP trunk, per %dx%d image" % (c["image"], c["image"])),
+            ("pipeline", "pre_ms", "pipeline: preprocess"),
+            ("pipeline", "encode_ms", "pipeline: CLIP + encoder"),
+            ("pipeline", "decode_ms", "pipeline: beam decode"),
+            ("pipeline", "total_ms", "caption pipeline, total")]
+    print("\n== vladapter.h vs PyTorch %s, same shapes and thread count, measured in this run ==" % torch.__version__)
+    print("   ratio = PyTorch ms / vladapter.h ms  (> 1: vladapter.h is faster; < 1: slower)")
+    print("%-30s %7s %10s %10s %8s" % ("benchmark", "threads", "ours ms", "torch ms", "ratio"))
+    for sec, key, label in rows:
+        for t in c["threads"]:
+            o, r = ours.get((sec, t, key)), res.get((sec, t), {}).get(key)
+            if o is None or r is None:
+                continue
+            print("%-30s %7d %10.2f %10.2f %7.2fx" % (label, t, o, r, r / o if o > 0 else float("nan")))
+    print("\n== peak memory (MB): ours = arenas from the size queries + weight bytes read from the mapped file,")
+    print("   and the section process's peak RSS; PyTorch = its section process's peak RSS (after import) ==")
+    print("%-10s %7s %11s %11s %13s %14s %11s" % ("section", "threads", "ours arenas", "ours weights", "ours peak RSS",
+                                               "torch peak RSS", "(import)"))
+    for sec in sections:
+        for t in c["threads"]:
+            r = res.get((sec, t))
+            if (sec, t, "rss_mb") not in ours or r is None:
+                continue
+            print("%-10s %7d %11.1f %12.1f %13.1f %14.1f %11.1f" % (
+                sec, t, ours.get((sec, t, "arena_mb"), 0), ours.get((sec, t, "weights_mb"), 0), ours[(sec, t, "rss_mb")],
+                r["rss_mb"], r["rss_import_mb"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
