@@ -277,6 +277,10 @@ typedef struct vla_exec {
     void *parallel_user;
     int n_threads;            /* how many tasks to split work into (>= 1) */
     int force_reference;      /* 1: use the scalar reference kernels      */
+    int int8_activations;     /* 1: Q8_0 weights meet activations quantized
+                                 to int8 per block of 32 (integer dot
+                                 products, faster, ~1e-2 relative error);
+                                 0: weights widened to fp32 on the fly      */
 } vla_exec;
 
 /* Which SIMD path this build uses for fp32 kernels ("avx2+fma", "neon", ...). */
@@ -1704,36 +1708,6 @@ static void vla__axpy_f32(float *y, float a, const float *x, int n) {
 }
 
 /* Rows [n0, n1) of y = x W^T + b for all M rows of x. */
-typedef struct vla__linear_job {
-    float *y;
-    const float *x;
-    const vla_mat *w;
-    const float *b;
-    int M, n_tasks;
-} vla__linear_job;
-
-static void vla__linear_block(float *y, const float *x, const vla_mat *w, const float *b, int M, int n0, int n1) {
-    int m, n;
-    if (w->type != VLA_TYPE_F32) { /* fp16 / q8_0: reference rows */
-        for (m = 0; m < M; m++)
-            for (n = n0; n < n1; n++)
-                y[(size_t)m * w->rows + n] = vla__dot_row_ref(x + (size_t)m * w->cols, w, n) + (b ? b[n] : 0.0f);
-        return;
-    }
-    for (n = n0; n < n1; n++) {
-        const float *wr = (const float *)w->data + (size_t)n * w->cols;
-        float bn = b ? b[n] : 0.0f;
-        for (m = 0; m < M; m++) y[(size_t)m * w->rows + n] = vla__dot_f32(x + (size_t)m * w->cols, wr, w->cols) + bn;
-    }
-}
-
-static void vla__linear_task(void *arg, int t) {
-    const vla__linear_job *j = (const vla__linear_job *)arg;
-    int N = j->w->rows, per = (N + j->n_tasks - 1) / j->n_tasks;
-    int n0 = t * per, n1 = n0 + per < N ? n0 + per : N;
-    if (n0 < n1) vla__linear_block(j->y, j->x, j->w, j->b, j->M, n0, n1);
-}
-
 static void vla__run(const vla_exec *ex, vla_task_fn fn, void *arg, int n) {
     int i;
     if (ex && ex->parallel && n > 1) ex->parallel(ex->parallel_user, fn, arg, n);
@@ -1742,11 +1716,1203 @@ static void vla__run(const vla_exec *ex, vla_task_fn fn, void *arg, int n) {
 
 static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 && ex->parallel) ? ex->n_threads : 1; }
 
+/* ---------------------------------------------------------------------------
+ * vla_linear's fast paths: blocked fp32 GEMM and the int8 path
+ * ---------------------------------------------------------------------------
+ *
+ * Entry points (all static):
+ *   vla__linear_fast(ex, y, x, w, b, M)    y[M,N] = x[M,K] W[N,K]^T + b in
+ *                                          fp32 arithmetic; W is F32, F16
+ *                                          or Q8_0 (the latter two converted
+ *                                          to fp32 on the fly); other types
+ *                                          go to vla_linear_ref.
+ *   vla__linear_q8(ex, y, x, w, b, M)      Q8_0 weights: x quantized per
+ *                                          block of 32 on the fly, int8 dot
+ *                                          products; other weights go to
+ *                                          vla__linear_fast.
+ *   vla__linear_q8_ref(y, x, w, b, M)      the scalar definition of the int8
+ *                                          path; vla__linear_q8 returns the
+ *                                          same bits.
+ *   vla__linear_stack_bytes(w, M, int8)    largest stack buffer one task of
+ *                                          that call uses.
+ *
+ * MEMORY.  Nothing is allocated and no scratch is asked of the caller, so
+ * vla_linear's signature stays.  Each task has at most one bounded stack
+ * buffer (defaults; M-profile Cortex-M defaults in brackets):
+ *     F32 weights, dot path              none
+ *     F16 / Q8_0 weights, dot path       6 x 512 floats = 12 KiB   [2.25 KiB]
+ *     small-K packed path                12 KiB                    [not used]
+ *     int8 path                          15 KiB                    [4 KiB]
+ * plus a few hundred bytes of locals.  Weights and activations are read in
+ * place; W is never copied as a whole.
+ *
+ * ---------------------------------------------------------------------------
+ * fp32, dot path (the default): dot-product form, W used in place
+ * ---------------------------------------------------------------------------
+ * y[m][n] is the dot product of row m of x and row n of W, both contiguous
+ * along K.  The micro-kernel computes a 4 x 3 tile of y with 12 vector
+ * accumulators running along K:
+ *
+ *           W rows n..n+2  (kc floats each, VW at a time)
+ *        +----------------+
+ *     x  | c00  c01  c02  |   per step of VW floats (16 AVX-512, 8 AVX2,
+ *   rows | c10  c11  c12  |   4 NEON, 1 scalar): 3 loads of W, 4 of x,
+ *   m..  | c20  c21  c22  |   12 FMAs; after the K loop 12 horizontal sums
+ *   m+3  | c30  c31  c32  |   (4 at a time), then + bias or + y
+ *        +----------------+
+ *
+ * 12 accumulators + 3 W vectors + 1 x vector are the 16 registers of AVX2
+ * and armv7 NEON.  12 independent chains cover the FMA latency (4 cycles x
+ * 2 pipes needs 8).  The loads must stay separate instructions: see
+ * VLA__VREG.  Blocks run along K as Q8_0 blocks do, so converted F16/Q8_0
+ * rows use the same kernel.  The cost of this form is one horizontal sum
+ * per output and K block (~3 vector ops), small at K >= 256; short K goes
+ * to the packed path below.  Rows of x left over (M % 4, and M = 1: GEMV)
+ * use a 1 x 6 kernel that streams six W rows at once.
+ *
+ * Blocking, for one task owning rows [m0,m1) of x and rows [n0,n1) of W:
+ *
+ *   for each M block of mc rows      x block mc x kc <= VLA_GEMM_L2 (256 KiB)
+ *     for each K block (kc <= 1024 floats on x86, 768 elsewhere, a multiple
+ *                       of 32; 512 for F16/Q8_0)
+ *       for each group of 6 W rows   6 x kc floats stay in L1/L2; F16/Q8_0
+ *                                    rows are converted here, once per
+ *                                    group, into the stack slab
+ *         for each 4-row strip of x  two 4x3 tiles, 4 x kc floats of x
+ *                                    streamed from L2
+ *         for each remaining row     one 1x6 tile
+ *       (a group or tile with fewer W rows repeats its last row and stores
+ *       only the valid columns)
+ *
+ * The first K block stores sum + bias, later ones add to y.  The BART shapes
+ * (M = 36..46, K = 768..3072) run one M block and 1 to 4 K blocks; the big
+ * ResNet GEMMs (M in the thousands) run M blocks that keep x in L2 while a
+ * task's W (Cout x kc, a few hundred KiB at most) is reread from L2/L3.
+ *
+ * ---------------------------------------------------------------------------
+ * fp32, packed path: short K (K <= 128 from M = 32, K <= 384 from M = 256)
+ * ---------------------------------------------------------------------------
+ * Outer-product form, 6 rows of x x 2 vectors of y, over W^T micro-panels
+ * packed on the stack; see the comment above vla__pack_wt.  Chosen by
+ * vla__gemm_use_packed from measurements; never in scalar builds.
+ *
+ * ---------------------------------------------------------------------------
+ * Threads
+ * ---------------------------------------------------------------------------
+ * The caller's parallel-for gets ex->n_threads tasks (fewer if there are
+ * fewer tiles).  Each task owns a contiguous range of whole tiles along M
+ * (strips of 4, or 6 in the packed path) or along N (groups of 6, 2 vectors
+ * packed, 3 int8), whichever dimension has more: N for the transformer
+ * (each task streams its share of W once), M for the early convolutions
+ * (each task reads all of the small W and its own pixels).  Tasks write
+ * disjoint parts of y.  Every output is computed by the same kernel, in the
+ * same order, whatever the split, so results do not depend on the thread
+ * count (the test checks this bit for bit).
+ *
+ * ---------------------------------------------------------------------------
+ * int8 path (Q8_0 weights): quantize x per block of 32, integer dot products
+ * ---------------------------------------------------------------------------
+ *   x block:  d_x = amax/127 (fp32 scale, not rounded to fp16), q_x =
+ *             round-half-away(x * (1/d_x)) in [-127, 127]; NaN -> 0.  Done
+ *             by vla__q8_quant_row, one out-of-line function shared by the
+ *             reference and the fast path.
+ *   W block:  d_w (fp16), q_w in [-128, 127] (the file's bytes).
+ *   y[m][n] = (float)( sum over blocks j, in order, of
+ *                      (double)isum_j * (double)(d_w,j * d_x,j) ) + b[n]
+ *   isum_j  = the exact int32 sum of the 32 products q_x q_w.
+ *   The double accumulator makes the result immune to FMA contraction:
+ *   |isum| < 2^17 and a float scale has 24 bits, so every product is exact
+ *   in double and fused or unfused multiply-adds round alike.  Hence the
+ *   fast path equals vla__linear_q8_ref bit for bit with any compiler and
+ *   flags.  (FPUs without double use float and a volatile per term; see
+ *   vla__q8acc.)
+ *
+ * Blocking: no K blocks (an output's block sequence stays in one
+ * accumulator).  A task quantizes R rows of x at a time into its stack
+ * buffer (R = VLA_GEMM_Q8_STACK / (1.125 K), a multiple of 4 when possible:
+ * 16 rows at K = 768, 4 at K = 3072) and sweeps its W rows over them with a
+ * 4 x 3 kernel (1 x 3 for the rest), reading Q8_0 blocks in place.  Rows too
+ * long for the buffer (K > ~13600) take the fp32 path.  Per block and W
+ * row: AVX2 abs/sign + maddubs + madd (dpbusd with AVX512-VNNI), NEON
+ * vmull_s8/vmlal_s8 + vpadalq_s16 (vdotq_s32 with dotprod); the 4 partial
+ * vectors of a W row are reduced together, scaled, and accumulated in
+ * double (vectors on AVX2 and AArch64, scalar on armv7 and scalar builds).
+ * Helium and RVV builds run the scalar int8 kernels.
+ */
+/* Tuning macros (defaults in brackets; the stack buffers are per task):
+ *   VLA_GEMM_KC            longest K block of the dot path, floats [1024
+ *                          on x86, 768 elsewhere]
+ *   VLA_GEMM_KC_CVT        same for F16/Q8_0 rows, whose 6-row fp32 slab
+ *                          is on the stack: 6 x 512 x 4 = 12 KiB [512]
+ *   VLA_GEMM_PANEL_BYTES   packed W^T panel of the small-K path [12 KiB]
+ *   VLA_GEMM_Q8_STACK      int8 path: quantized rows of x [15 KiB]
+ *   VLA_GEMM_L2            bytes of x to keep per M block [256 KiB]
+ *   VLA_GEMM_PREFETCH_BYTES  read-ahead of the int8 GEMV kernel [2048]
+ * On Cortex-M (M-profile) the stack buffers default to 2-4 KiB. */
+#if defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M')
+#define VLA__GEMM_SMALL_STACK 1
+#endif
+#ifndef VLA_GEMM_KC
+#if defined(VLA__AVX2)
+#define VLA_GEMM_KC 1024 /* Zen 4: +8-10% at K = 1024 and 2048 over 768 */
+#else
+#define VLA_GEMM_KC 768 /* 6 W rows + 4 x rows = 30 KiB: fits a 32 KiB L1 */
+#endif
+#endif
+#ifndef VLA_GEMM_L2
+#define VLA_GEMM_L2 (256 * 1024)
+#endif
+#ifndef VLA_GEMM_Q8_STACK
+#if defined(VLA__GEMM_SMALL_STACK)
+#define VLA_GEMM_Q8_STACK 4096
+#else
+#define VLA_GEMM_Q8_STACK (15 * 1024)
+#endif
+#endif
+
+#define VLA__MR 4 /* rows of x per micro-tile */
+#define VLA__NR 3 /* rows of W per micro-tile */
+#define VLA__NG 6 /* rows of W per group: two 4x3 tiles, or one 1x6 */
+#ifndef VLA_GEMM_KC_CVT
+#if defined(VLA__GEMM_SMALL_STACK)
+#define VLA_GEMM_KC_CVT 96
+#else
+#define VLA_GEMM_KC_CVT 512
+#endif
+#endif
+
+typedef char vla__check_gemm_kc[(VLA_GEMM_KC % 32 == 0 && VLA_GEMM_KC >= 32 && VLA_GEMM_KC_CVT % 32 == 0 &&
+                                  VLA_GEMM_KC_CVT >= 32) ? 1 : -1];
+
+/* Entry points that only some builds call (tests, benchmarks, an int8
+ * switch) must not trip -Wunused-function in the others. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VLA__MAYBE_UNUSED __attribute__((unused))
+#else
+#define VLA__MAYBE_UNUSED
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define VLA__NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define VLA__NOINLINE __declspec(noinline)
+#else
+#define VLA__NOINLINE
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Vector layer: one fp32 vector type per target, VLA__VW lanes wide.  The
+ * scalar build uses VW = 1 and the same kernels, so there is no separate
+ * scalar kernel to keep in sync.
+ * ------------------------------------------------------------------------- */
+#if defined(VLA__AVX2) && defined(__AVX512F__)
+typedef __m512 vla__vf;
+#define VLA__VW 16
+#define VLA__VZERO() _mm512_setzero_ps()
+#define VLA__VLD(p) _mm512_loadu_ps(p)
+#define VLA__VFMA(c, a, b) _mm512_fmadd_ps(a, b, c)
+#define VLA__VADD(a, b) _mm512_add_ps(a, b)
+#define VLA__VSET1(v) _mm512_set1_ps(v)
+#define VLA__VST(p, v) _mm512_storeu_ps(p, v)
+#define VLA__VHAS_MASK 1
+typedef __mmask16 vla__vmask;
+#define VLA__VMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define VLA__VLDM(p, m) _mm512_maskz_loadu_ps(m, p)
+#elif defined(VLA__AVX2)
+typedef __m256 vla__vf;
+#define VLA__VW 8
+#define VLA__VZERO() _mm256_setzero_ps()
+#define VLA__VLD(p) _mm256_loadu_ps(p)
+#define VLA__VFMA(c, a, b) _mm256_fmadd_ps(a, b, c)
+#define VLA__VADD(a, b) _mm256_add_ps(a, b)
+#define VLA__VSET1(v) _mm256_set1_ps(v)
+#define VLA__VST(p, v) _mm256_storeu_ps(p, v)
+#define VLA__VHAS_MASK 1
+typedef __m256i vla__vmask;
+#define VLA__VMASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VLA__VLDM(p, m) _mm256_maskload_ps(p, m)
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+typedef float32x4_t vla__vf;
+#define VLA__VW 4
+#define VLA__VZERO() vdupq_n_f32(0.0f)
+#define VLA__VLD(p) vld1q_f32(p)
+#if defined(__ARM_FEATURE_FMA)
+#define VLA__VFMA(c, a, b) vfmaq_f32(c, a, b)
+#else
+#define VLA__VFMA(c, a, b) vmlaq_f32(c, a, b)
+#endif
+#define VLA__VADD(a, b) vaddq_f32(a, b)
+#define VLA__VSET1(v) vdupq_n_f32(v)
+#define VLA__VST(p, v) vst1q_f32(p, v)
+#else
+typedef float vla__vf;
+#define VLA__VW 1
+#define VLA__VZERO() 0.0f
+#define VLA__VLD(p) (*(p))
+#define VLA__VFMA(c, a, b) ((c) + (a) * (b))
+#define VLA__VADD(a, b) ((a) + (b))
+#define VLA__VSET1(v) (v)
+#define VLA__VST(p, v) (*(p) = (v))
+#endif
+
+/* Helium (MVE: 8 vector registers, a 4x3 tile would spill) and RVV (GCC 12
+ * has no RVV intrinsics): the blocked loops below call the header's own
+ * vla__dot_f32 for those targets, one output at a time, instead of the
+ * register-tiled kernels. */
+#if VLA__VW == 1 && (defined(VLA__MVE) || defined(VLA__RVV))
+#define VLA__GEMM_DOTLOOP 1
+#endif
+
+/* Hint that p will be read soon (no fault on any address). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VLA__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define VLA__PREFETCH(p) ((void)0)
+#endif
+/* Prefetch distance of the int8 GEMV kernel: streaming a 41 MB Q8_0 lm head
+ * from DRAM went from 6.5 to 9.1 GB/s on Zen 4 with 2-3 KB (1 KB and
+ * 4 KB were worse; the f32 kernels stream at full speed without it). */
+#ifndef VLA_GEMM_PREFETCH_BYTES
+#define VLA_GEMM_PREFETCH_BYTES 2048
+#endif
+
+/* VLA__VREG(v): v must live in a register here.  Without it GCC folds the
+ * W (or x) loads of the 4x3 kernel into the 12 FMAs as memory operands
+ * (12-16 loads per step instead of 7) and the kernel becomes load-bound:
+ * half the speed on Zen 4.  An empty asm that "modifies" v forbids that. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(VLA__AVX2)
+#define VLA__VREG(v) __asm__("" : "+v"(v))
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(VLA__NEON64) || defined(VLA__NEON32))
+#define VLA__VREG(v) __asm__("" : "+w"(v))
+#else
+#define VLA__VREG(v) ((void)0)
+#endif
+
+/* out[0..3] = horizontal sums of a, b, c, d (4 at a time: the shuffles are
+ * shared, about 1.3 vector ops per sum on AVX2). */
+static void vla__vhsum4(vla__vf a, vla__vf b, vla__vf c, vla__vf d, float *out) {
+#if defined(VLA__AVX2)
+    __m256 a8, b8, c8, d8, t0, t1;
+#if defined(__AVX512F__)
+    /* 16 -> 8 lanes: add the upper 256 bits.  AVX512F has no float 256-bit
+     * extract without DQ, so go through the double view; the zero-masked
+     * form with a full mask for both halves because g++ 12 warns
+     * (maybe-uninitialized) inside the unmasked extract and the cast. */
+#define VLA__H256(v, i) _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), i))
+    a8 = _mm256_add_ps(VLA__H256(a, 0), VLA__H256(a, 1));
+    b8 = _mm256_add_ps(VLA__H256(b, 0), VLA__H256(b, 1));
+    c8 = _mm256_add_ps(VLA__H256(c, 0), VLA__H256(c, 1));
+    d8 = _mm256_add_ps(VLA__H256(d, 0), VLA__H256(d, 1));
+#undef VLA__H256
+#else
+    a8 = a; b8 = b; c8 = c; d8 = d;
+#endif
+    /* hadd(a,b) = [a01 a23 b01 b23 | a45 a67 b45 b67]; twice more and the
+     * two 128-bit halves hold partial sums of a, b, c, d in order. */
+    t0 = _mm256_hadd_ps(a8, b8);
+    t1 = _mm256_hadd_ps(c8, d8);
+    t0 = _mm256_hadd_ps(t0, t1);
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t0), _mm256_extractf128_ps(t0, 1)));
+#elif defined(VLA__NEON64)
+    vst1q_f32(out, vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d)));
+#elif defined(VLA__NEON32)
+    /* no vpaddq on armv7: fold halves, then pairwise add on 64-bit vectors */
+    float32x2_t sa = vadd_f32(vget_low_f32(a), vget_high_f32(a)), sb = vadd_f32(vget_low_f32(b), vget_high_f32(b));
+    float32x2_t sc = vadd_f32(vget_low_f32(c), vget_high_f32(c)), sd = vadd_f32(vget_low_f32(d), vget_high_f32(d));
+    vst1q_f32(out, vcombine_f32(vpadd_f32(sa, sb), vpadd_f32(sc, sd)));
+#else
+    out[0] = a; out[1] = b; out[2] = c; out[3] = d;
+#endif
+}
+
+/* ---------------------------------------------------------------------------
+ * fp32 micro-kernels.  x rows have stride ldx, W rows stride ldw (floats),
+ * y rows stride ldy.  nr (1..3) valid W rows: missing ones repeat the last
+ * row and are not stored.  first: store sum + bias (bias may be NULL),
+ * otherwise add the sum to y.
+ * ------------------------------------------------------------------------- */
+static void vla__store_tile(float *y, size_t ldy, float s[VLA__NR][4], int mr, int nr, const float *bias, int first) {
+    int m, n;
+    for (m = 0; m < mr; m++) {
+        float *ym = y + (size_t)m * ldy;
+        for (n = 0; n < nr; n++) ym[n] = first ? s[n][m] + (bias ? bias[n] : 0.0f) : ym[n] + s[n][m];
+    }
+}
+
+static void vla__k4x3(float *y, size_t ldy, const float *x, size_t ldx, const float *w, size_t ldw, size_t kc, int nr,
+                      const float *bias, int first) {
+    const float *x0 = x, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+    const float *w0 = w, *w1 = nr > 1 ? w0 + ldw : w0, *w2 = nr > 2 ? w1 + ldw : w1;
+    vla__vf c00 = VLA__VZERO(), c01 = VLA__VZERO(), c02 = VLA__VZERO(), c10 = VLA__VZERO(), c11 = VLA__VZERO(),
+            c12 = VLA__VZERO(), c20 = VLA__VZERO(), c21 = VLA__VZERO(), c22 = VLA__VZERO(), c30 = VLA__VZERO(),
+            c31 = VLA__VZERO(), c32 = VLA__VZERO(), a, b0, b1, b2;
+    float s[VLA__NR][4];
+    size_t k;
+    for (k = 0; k < (kc & ~(size_t)(VLA__VW - 1)); k += VLA__VW) {
+        b0 = VLA__VLD(w0 + k); b1 = VLA__VLD(w1 + k); b2 = VLA__VLD(w2 + k);
+        VLA__VREG(b0); VLA__VREG(b1); VLA__VREG(b2);
+        a = VLA__VLD(x0 + k); VLA__VREG(a);
+        c00 = VLA__VFMA(c00, a, b0); c01 = VLA__VFMA(c01, a, b1); c02 = VLA__VFMA(c02, a, b2);
+        a = VLA__VLD(x1 + k); VLA__VREG(a);
+        c10 = VLA__VFMA(c10, a, b0); c11 = VLA__VFMA(c11, a, b1); c12 = VLA__VFMA(c12, a, b2);
+        a = VLA__VLD(x2 + k); VLA__VREG(a);
+        c20 = VLA__VFMA(c20, a, b0); c21 = VLA__VFMA(c21, a, b1); c22 = VLA__VFMA(c22, a, b2);
+        a = VLA__VLD(x3 + k); VLA__VREG(a);
+        c30 = VLA__VFMA(c30, a, b0); c31 = VLA__VFMA(c31, a, b1); c32 = VLA__VFMA(c32, a, b2);
+    }
+#if defined(VLA__VHAS_MASK)
+    if (k < kc) { /* x86: the last partial vector through masked loads */
+        vla__vmask mk = VLA__VMASK(kc - k);
+        b0 = VLA__VLDM(w0 + k, mk); b1 = VLA__VLDM(w1 + k, mk); b2 = VLA__VLDM(w2 + k, mk);
+        a = VLA__VLDM(x0 + k, mk);
+        c00 = VLA__VFMA(c00, a, b0); c01 = VLA__VFMA(c01, a, b1); c02 = VLA__VFMA(c02, a, b2);
+        a = VLA__VLDM(x1 + k, mk);
+        c10 = VLA__VFMA(c10, a, b0); c11 = VLA__VFMA(c11, a, b1); c12 = VLA__VFMA(c12, a, b2);
+        a = VLA__VLDM(x2 + k, mk);
+        c20 = VLA__VFMA(c20, a, b0); c21 = VLA__VFMA(c21, a, b1); c22 = VLA__VFMA(c22, a, b2);
+        a = VLA__VLDM(x3 + k, mk);
+        c30 = VLA__VFMA(c30, a, b0); c31 = VLA__VFMA(c31, a, b1); c32 = VLA__VFMA(c32, a, b2);
+        k = kc;
+    }
+#endif
+    vla__vhsum4(c00, c10, c20, c30, s[0]);
+    vla__vhsum4(c01, c11, c21, c31, s[1]);
+    vla__vhsum4(c02, c12, c22, c32, s[2]);
+    for (; k < kc; k++) { /* scalar tail (NEON) */
+        s[0][0] += x0[k] * w0[k]; s[1][0] += x0[k] * w1[k]; s[2][0] += x0[k] * w2[k];
+        s[0][1] += x1[k] * w0[k]; s[1][1] += x1[k] * w1[k]; s[2][1] += x1[k] * w2[k];
+        s[0][2] += x2[k] * w0[k]; s[1][2] += x2[k] * w1[k]; s[2][2] += x2[k] * w2[k];
+        s[0][3] += x3[k] * w0[k]; s[1][3] += x3[k] * w1[k]; s[2][3] += x3[k] * w2[k];
+    }
+    vla__store_tile(y, ldy, s, 4, nr, bias, first);
+}
+
+/* One row of x against up to 6 rows of W (GEMV and the last M % 4 rows).
+ * For M = 1 nothing is reused, the kernel just streams W: six rows in
+ * flight (6 FMA chains, 1 load of x per 6 FMAs) reach OpenBLAS's sgemv on
+ * Zen 4, where 3 rows with 2 chains each stayed 10-15% behind.  nr (1..6)
+ * valid rows: missing ones repeat the last row and are not stored. */
+static void vla__k1x6(float *y, const float *x, const float *w, size_t ldw, size_t kc, int nr, const float *bias,
+                      int first) {
+    const float *w0 = w, *w1 = nr > 1 ? w0 + ldw : w0, *w2 = nr > 2 ? w1 + ldw : w1, *w3 = nr > 3 ? w2 + ldw : w2,
+                *w4 = nr > 4 ? w3 + ldw : w3, *w5 = nr > 5 ? w4 + ldw : w4;
+    vla__vf c0 = VLA__VZERO(), c1 = VLA__VZERO(), c2 = VLA__VZERO(), c3 = VLA__VZERO(), c4 = VLA__VZERO(),
+            c5 = VLA__VZERO(), a;
+    float t[8];
+    size_t k;
+    int n;
+    for (k = 0; k < (kc & ~(size_t)(VLA__VW - 1)); k += VLA__VW) {
+        a = VLA__VLD(x + k); VLA__VREG(a);
+        c0 = VLA__VFMA(c0, a, VLA__VLD(w0 + k)); c1 = VLA__VFMA(c1, a, VLA__VLD(w1 + k));
+        c2 = VLA__VFMA(c2, a, VLA__VLD(w2 + k)); c3 = VLA__VFMA(c3, a, VLA__VLD(w3 + k));
+        c4 = VLA__VFMA(c4, a, VLA__VLD(w4 + k)); c5 = VLA__VFMA(c5, a, VLA__VLD(w5 + k));
+    }
+#if defined(VLA__VHAS_MASK)
+    if (k < kc) {
+        vla__vmask mk = VLA__VMASK(kc - k);
+        a = VLA__VLDM(x + k, mk);
+        c0 = VLA__VFMA(c0, a, VLA__VLDM(w0 + k, mk)); c1 = VLA__VFMA(c1, a, VLA__VLDM(w1 + k, mk));
+        c2 = VLA__VFMA(c2, a, VLA__VLDM(w2 + k, mk)); c3 = VLA__VFMA(c3, a, VLA__VLDM(w3 + k, mk));
+        c4 = VLA__VFMA(c4, a, VLA__VLDM(w4 + k, mk)); c5 = VLA__VFMA(c5, a, VLA__VLDM(w5 + k, mk));
+        k = kc;
+    }
+#endif
+    vla__vhsum4(c0, c1, c2, c3, t);
+    vla__vhsum4(c4, c5, c5, c5, t + 4);
+    for (; k < kc; k++) { /* scalar tail (NEON) */
+        t[0] += x[k] * w0[k]; t[1] += x[k] * w1[k]; t[2] += x[k] * w2[k];
+        t[3] += x[k] * w3[k]; t[4] += x[k] * w4[k]; t[5] += x[k] * w5[k];
+    }
+    for (n = 0; n < nr; n++) y[n] = first ? t[n] + (bias ? bias[n] : 0.0f) : y[n] + t[n];
+}
+
+/* ---------------------------------------------------------------------------
+ * Conversion of F16 / Q8_0 weight rows to fp32 (the slab of the fp32 path).
+ * ------------------------------------------------------------------------- */
+
+/* fp16 -> fp32, exact for every input (subnormals through an int -> float
+ * conversion, so flush-to-zero FPUs such as armv7 NEON get them right too).
+ * Same value as vla_fp16_to_fp32, without its loop. */
+static float vla__h2f(uint16_t h) {
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
+    float f;
+    if (e == 0) {
+        f = (float)m * 5.9604644775390625e-8f; /* m * 2^-24 */
+        return (h & 0x8000u) ? -f : f;
+    }
+    bits = ((uint32_t)(h & 0x8000u) << 16) | (e == 31 ? 0x7f800000u : (e + 112u) << 23) | (m << 13);
+    VLA_MEMCPY(&f, &bits, 4);
+    return f;
+}
+
+/* dst[r][0..kc) = W[n0 + r][k0 .. k0 + kc) as fp32, r < nr; row stride kc.
+ * For Q8_0, k0 and kc are multiples of 32 (K is). */
+static void vla__cvt_rows(float *dst, const vla_mat *w, int n0, int nr, int k0, size_t kc) {
+    size_t rb = vla__row_bytes(w->type, w->cols), k;
+    int r;
+    for (r = 0; r < nr; r++) {
+        const unsigned char *row = (const unsigned char *)w->data + (size_t)(n0 + r) * rb;
+        float *d = dst + (size_t)r * kc;
+        if (w->type == VLA_TYPE_F16) {
+            const unsigned char *h = row + 2 * (size_t)k0;
+            k = 0;
+#if defined(VLA__AVX2) && defined(__F16C__) /* also on AVX-512: g++ 12 warns inside _mm512_cvtph_ps */
+            for (; k < (kc & ~(size_t)7); k += 8)
+                _mm256_storeu_ps(d + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(h + 2 * k))));
+#elif defined(VLA__NEON64)
+            for (; k < (kc & ~(size_t)3); k += 4) {
+                uint16x4_t u = vreinterpret_u16_u8(vld1_u8(h + 2 * k)); /* byte load: any alignment */
+                vst1q_f32(d + k, vcvt_f32_f16(vreinterpret_f16_u16(u)));
+            }
+#endif
+            for (; k < kc; k++) d[k] = vla__h2f(vla__rd16(h + 2 * k));
+        } else { /* Q8_0 */
+            const unsigned char *blk = row + (size_t)(k0 / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
+            size_t j;
+            for (j = 0; j < kc; j += VLA_Q8_0_BLOCK, blk += VLA_Q8_0_BYTES) {
+                float dd = vla__h2f(vla__rd16(blk));
+                const signed char *q = (const signed char *)(const void *)(blk + 2);
+                float *o = d + j;
+#if defined(VLA__AVX2)
+                __m256 vd = _mm256_set1_ps(dd);
+                for (k = 0; k < 32; k += 8)
+                    _mm256_storeu_ps(o + k, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                                  _mm_loadl_epi64((const __m128i *)(const void *)(q + k))))));
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+                for (k = 0; k < 32; k += 8) {
+                    int16x8_t h16 = vmovl_s8(vld1_s8((const int8_t *)q + k));
+                    vst1q_f32(o + k, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h16))), dd));
+                    vst1q_f32(o + k + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(h16))), dd));
+                }
+#else
+                for (k = 0; k < 32; k++) o[k] = dd * (float)q[k];
+#endif
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * fp32 driver: the blocked loops of the header comment over one task's
+ * rectangle [m0,m1) x [n0,n1) of y.
+ * ------------------------------------------------------------------------- */
+
+/* K block: K itself up to limit (VLA_GEMM_KC, or VLA_GEMM_KC_CVT for
+ * converted rows), else K split into equal parts rounded up to a multiple of
+ * 32 (limit 768: K = 3072 -> 4 x 768, 2048 -> 704+704+640). */
+static size_t vla__gemm_kc(int K, size_t limit) {
+    size_t nk, kc;
+    if ((size_t)K <= limit) return (size_t)K;
+    nk = ((size_t)K + limit - 1) / limit;
+    kc = ((size_t)K + nk - 1) / nk;
+    return (kc + 31) & ~(size_t)31;
+}
+
+/* slab: VLA__NG * VLA_GEMM_KC_CVT floats for F16/Q8_0 weights, NULL for F32. */
+static void vla__gemm_f32_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                               int n1, float *slab) {
+    const size_t K = (size_t)w->cols, N = (size_t)w->rows;
+    const size_t kcb = vla__gemm_kc(w->cols, w->type == VLA_TYPE_F32 ? VLA_GEMM_KC : VLA_GEMM_KC_CVT);
+    size_t mc = VLA_GEMM_L2 / (kcb * sizeof(float)), k0, kc;
+    int mb, me, n, m, nr;
+    mc = mc < VLA__MR ? VLA__MR : mc & ~(size_t)(VLA__MR - 1);
+    for (mb = m0; mb < m1; mb = me) {
+        me = (size_t)(m1 - mb) > mc ? mb + (int)mc : m1;
+        for (k0 = 0; k0 < K; k0 += kc) {
+            const int first = k0 == 0;
+            kc = K - k0 < kcb ? K - k0 : kcb;
+            for (n = n0; n < n1; n += VLA__NG) {
+                const float *wp, *bn = first && b ? b + n : NULL;
+                size_t ldw;
+                nr = n1 - n < VLA__NG ? n1 - n : VLA__NG;
+                if (w->type == VLA_TYPE_F32) {
+                    wp = (const float *)w->data + (size_t)n * K + k0;
+                    ldw = K;
+                } else {
+                    vla__cvt_rows(slab, w, n, nr, (int)k0, kc);
+                    wp = slab;
+                    ldw = kc;
+                }
+#if defined(VLA__GEMM_DOTLOOP)
+                for (m = mb; m < me; m++) {
+                    int r;
+                    float *ym = y + (size_t)m * N + n;
+                    for (r = 0; r < nr; r++) {
+                        float v = vla__dot_f32(x + (size_t)m * K + k0, wp + (size_t)r * ldw, (int)kc);
+                        ym[r] = first ? v + (bn ? bn[r] : 0.0f) : ym[r] + v;
+                    }
+                }
+                continue; /* the tiled kernels below stay compiled, unused */
+#endif
+                for (m = mb; m + VLA__MR <= me; m += VLA__MR) {
+                    float *yt = y + (size_t)m * N + n;
+                    const float *xt = x + (size_t)m * K + k0;
+                    vla__k4x3(yt, N, xt, K, wp, ldw, kc, nr < VLA__NR ? nr : VLA__NR, bn, first);
+                    if (nr > VLA__NR)
+                        vla__k4x3(yt + VLA__NR, N, xt, K, wp + VLA__NR * ldw, ldw, kc, nr - VLA__NR,
+                                  bn ? bn + VLA__NR : NULL, first);
+                }
+                for (; m < me; m++) vla__k1x6(y + (size_t)m * N + n, x + (size_t)m * K + k0, wp, ldw, kc, nr, bn, first);
+            }
+        }
+    }
+}
+
+/* F16 / Q8_0 weights: the same loops with the conversion slab on this
+ * frame (out of line so that F32 calls do not carry the 12 KiB). */
+static VLA__NOINLINE void vla__gemm_cvt_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1,
+                                             int n0, int n1) {
+    float slab[VLA__NG * VLA_GEMM_KC_CVT];
+    vla__gemm_f32_rect(y, x, w, b, m0, m1, n0, n1, slab);
+}
+
+/* ---------------------------------------------------------------------------
+ * Small-K path: outer-product form over packed W^T micro-panels
+ *
+ * When K is short (the stem and early 1x1 convolutions: K = 27..288 with M
+ * in the thousands; adapter up-projections: K = 64..96) the dot-product
+ * form spends as much on horizontal sums as on FMAs.  There a tile of
+ * 6 rows x 2 vectors of y is built from rank-1 updates instead, with no
+ * horizontal sum at all:
+ *
+ *   panel P[kc][NRO] = W[n..n+NRO)[k0..k0+kc)^T     (packed on the stack,
+ *                      NRO = 2 vectors = 32 / 16 / 8 floats for AVX-512 /
+ *                      AVX2 / NEON, kc <= 12 KiB / (4 NRO): 96 / 192 / 384)
+ *   per k: 2 vector loads of P[k], 6 broadcasts x[m][k], 12 FMAs
+ *          (12 accumulators + 2 + 1 registers: fits AVX2 and armv7 too)
+ *
+ *   for each M block of mc rows       (x block mc x K <= VLA_GEMM_L2)
+ *     for each panel of NRO W rows
+ *       for each K block of kc        pack P (converting F16 / Q8_0)
+ *         for each 6-row strip of x   the 6 x NRO kernel; y tile += P x
+ *
+ * Packing costs about one load and one store per weight per M block, which
+ * the (mc / 6) strips that reuse P make negligible at these M.
+ * ------------------------------------------------------------------------- */
+#define VLA__NRO (2 * VLA__VW)
+#define VLA__MRO 6
+#ifndef VLA_GEMM_PANEL_BYTES
+#define VLA_GEMM_PANEL_BYTES (12 * 1024)
+#endif
+#define VLA__KCO (VLA_GEMM_PANEL_BYTES / (sizeof(float) * VLA__NRO))
+typedef char vla__check_gemm_panel[(VLA_GEMM_PANEL_BYTES / (4 * 32)) % 32 == 0 ? 1 : -1];
+
+/* P[k][j] = W[n0 + j][k0 + k] as fp32 for j < nr, 0 for nr <= j < NRO. */
+static void vla__pack_wt(float *P, const vla_mat *w, int n0, int nr, size_t k0, size_t kc) {
+    const size_t rb = vla__row_bytes(w->type, w->cols);
+    size_t k;
+    int j;
+    for (j = 0; j < VLA__NRO; j++) {
+        float *o = P + j;
+        if (j >= nr) {
+            for (k = 0; k < kc; k++) o[k * VLA__NRO] = 0.0f;
+        } else if (w->type == VLA_TYPE_F32) {
+            const float *r = (const float *)w->data + (size_t)(n0 + j) * w->cols + k0;
+            for (k = 0; k < kc; k++) o[k * VLA__NRO] = r[k];
+        } else if (w->type == VLA_TYPE_F16) {
+            const unsigned char *r = (const unsigned char *)w->data + (size_t)(n0 + j) * rb + 2 * k0;
+            for (k = 0; k < kc; k++) o[k * VLA__NRO] = vla__h2f(vla__rd16(r + 2 * k));
+        } else { /* Q8_0: walk the blocks that overlap [k0, k0 + kc) */
+            const unsigned char *r = (const unsigned char *)w->data + (size_t)(n0 + j) * rb;
+            size_t kk = k0;
+            while (kk < k0 + kc) {
+                const unsigned char *blk = r + (kk / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
+                const float d = vla__h2f(vla__rd16(blk));
+                size_t e = (kk / VLA_Q8_0_BLOCK + 1) * VLA_Q8_0_BLOCK;
+                if (e > k0 + kc) e = k0 + kc;
+                for (; kk < e; kk++) o[(kk - k0) * VLA__NRO] = d * (float)(signed char)blk[2 + kk % VLA_Q8_0_BLOCK];
+            }
+        }
+    }
+}
+
+/* One row of a whole 6 x NRO tile: y = v + bias, or y += v. */
+static void vla__ko_row(float *y, vla__vf v0, vla__vf v1, vla__vf b0, vla__vf b1, int first) {
+    if (first) {
+        VLA__VST(y, VLA__VADD(v0, b0));
+        VLA__VST(y + VLA__VW, VLA__VADD(v1, b1));
+    } else {
+        VLA__VST(y, VLA__VADD(VLA__VLD(y), v0));
+        VLA__VST(y + VLA__VW, VLA__VADD(VLA__VLD(y + VLA__VW), v1));
+    }
+}
+
+/* y[0..mr)[0..nr) (+)= x[0..mr)[0..kc) P.  mr <= 6 (missing rows repeat the
+ * last one and are not stored), nr <= NRO (P is zero-padded). */
+static void vla__ko6(float *y, size_t ldy, const float *x, size_t ldx, const float *P, size_t kc, int mr, int nr,
+                     const float *bias, int first) {
+    const float *x0 = x, *x1 = mr > 1 ? x0 + ldx : x0, *x2 = mr > 2 ? x1 + ldx : x1, *x3 = mr > 3 ? x2 + ldx : x2,
+                *x4 = mr > 4 ? x3 + ldx : x3, *x5 = mr > 5 ? x4 + ldx : x4;
+    vla__vf c00 = VLA__VZERO(), c01 = VLA__VZERO(), c10 = VLA__VZERO(), c11 = VLA__VZERO(), c20 = VLA__VZERO(),
+            c21 = VLA__VZERO(), c30 = VLA__VZERO(), c31 = VLA__VZERO(), c40 = VLA__VZERO(), c41 = VLA__VZERO(),
+            c50 = VLA__VZERO(), c51 = VLA__VZERO(), a, b0, b1;
+    size_t k;
+    for (k = 0; k < kc; k++, P += VLA__NRO) {
+        b0 = VLA__VLD(P); b1 = VLA__VLD(P + VLA__VW);
+        VLA__VREG(b0); VLA__VREG(b1);
+        a = VLA__VSET1(x0[k]); VLA__VREG(a); c00 = VLA__VFMA(c00, a, b0); c01 = VLA__VFMA(c01, a, b1);
+        a = VLA__VSET1(x1[k]); VLA__VREG(a); c10 = VLA__VFMA(c10, a, b0); c11 = VLA__VFMA(c11, a, b1);
+        a = VLA__VSET1(x2[k]); VLA__VREG(a); c20 = VLA__VFMA(c20, a, b0); c21 = VLA__VFMA(c21, a, b1);
+        a = VLA__VSET1(x3[k]); VLA__VREG(a); c30 = VLA__VFMA(c30, a, b0); c31 = VLA__VFMA(c31, a, b1);
+        a = VLA__VSET1(x4[k]); VLA__VREG(a); c40 = VLA__VFMA(c40, a, b0); c41 = VLA__VFMA(c41, a, b1);
+        a = VLA__VSET1(x5[k]); VLA__VREG(a); c50 = VLA__VFMA(c50, a, b0); c51 = VLA__VFMA(c51, a, b1);
+    }
+    if (mr == VLA__MRO && nr == VLA__NRO) { /* whole tile: vector stores */
+        vla__vf b0v = VLA__VZERO(), b1v = VLA__VZERO();
+        if (first && bias) { b0v = VLA__VLD(bias); b1v = VLA__VLD(bias + VLA__VW); }
+        vla__ko_row(y, c00, c01, b0v, b1v, first);
+        vla__ko_row(y + ldy, c10, c11, b0v, b1v, first);
+        vla__ko_row(y + 2 * ldy, c20, c21, b0v, b1v, first);
+        vla__ko_row(y + 3 * ldy, c30, c31, b0v, b1v, first);
+        vla__ko_row(y + 4 * ldy, c40, c41, b0v, b1v, first);
+        vla__ko_row(y + 5 * ldy, c50, c51, b0v, b1v, first);
+    } else { /* edge tile: through a buffer */
+        float t[VLA__MRO][VLA__NRO];
+        int m, n;
+        VLA__VST(t[0], c00); VLA__VST(t[0] + VLA__VW, c01); VLA__VST(t[1], c10); VLA__VST(t[1] + VLA__VW, c11);
+        VLA__VST(t[2], c20); VLA__VST(t[2] + VLA__VW, c21); VLA__VST(t[3], c30); VLA__VST(t[3] + VLA__VW, c31);
+        VLA__VST(t[4], c40); VLA__VST(t[4] + VLA__VW, c41); VLA__VST(t[5], c50); VLA__VST(t[5] + VLA__VW, c51);
+        for (m = 0; m < mr; m++) {
+            float *ym = y + (size_t)m * ldy;
+            for (n = 0; n < nr; n++) ym[n] = first ? t[m][n] + (bias ? bias[n] : 0.0f) : ym[n] + t[m][n];
+        }
+    }
+}
+
+/* K block of the packed path: K up to VLA__KCO, else equal parts rounded up
+ * to a multiple of 32 (still <= VLA__KCO, a multiple of 32). */
+static size_t vla__gemm_kco(int K) {
+    size_t nk, kc;
+    if ((size_t)K <= VLA__KCO) return (size_t)K;
+    nk = ((size_t)K + VLA__KCO - 1) / VLA__KCO;
+    kc = ((size_t)K + nk - 1) / nk;
+    return (kc + 31) & ~(size_t)31;
+}
+
+static VLA__NOINLINE void vla__gemm_packed_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0,
+                                                int m1, int n0, int n1) {
+    float P[VLA__KCO * VLA__NRO]; /* 12 KiB */
+    const size_t K = (size_t)w->cols, N = (size_t)w->rows, kcb = vla__gemm_kco(w->cols);
+    size_t mc = VLA_GEMM_L2 / (K * sizeof(float)), k0, kc;
+    int mb, me, n, m, nr;
+    mc = mc < VLA__MRO ? VLA__MRO : mc - mc % VLA__MRO;
+    for (mb = m0; mb < m1; mb = me) {
+        me = (size_t)(m1 - mb) > mc ? mb + (int)mc : m1;
+        for (n = n0; n < n1; n += VLA__NRO) {
+            nr = n1 - n < VLA__NRO ? n1 - n : VLA__NRO;
+            for (k0 = 0; k0 < K; k0 += kc) {
+                const int first = k0 == 0;
+                kc = K - k0 < kcb ? K - k0 : kcb;
+                vla__pack_wt(P, w, n, nr, k0, kc);
+                for (m = mb; m < me; m += VLA__MRO)
+                    vla__ko6(y + (size_t)m * N + n, N, x + (size_t)m * K + k0, K, P, kc,
+                             me - m < VLA__MRO ? me - m : VLA__MRO, nr, first && b ? b + n : NULL, first);
+            }
+        }
+    }
+}
+
+/* Which fp32 kernel.  Measured on Zen 4 (1 thread, GFLOP/s dot / packed):
+ *   M = 3136..12544: K = 27: 26/103, 64: 54/106, 256: 89/101, 288: 75/81,
+ *                    576: 99/91;  M = 784: K = 512: 101/93
+ *   M = 36..46:      K = 64: 53/73, 96: 66/76, 192: 83/73, 384: 85/72,
+ *                    768 -> 96 outputs: 100/75
+ *   M = 8..24, K = 96: dot wins (packing is amortized over too few rows).
+ * So: packed for K <= 128 from M = 32, and up to K = 384 from M = 256;
+ * never in scalar builds. */
+static int vla__gemm_use_packed(int M, int K) {
+#if defined(VLA_GEMM_FORCE_PACKED)
+    (void)M; (void)K;
+    return VLA_GEMM_FORCE_PACKED;
+#elif VLA__VW == 1
+    (void)M; (void)K; /* scalar: the dot form has no horizontal sums to save */
+    return 0;
+#else
+    return M >= 32 && (K <= 128 || (K <= 384 && M >= 256));
+#endif
+}
+
+/* ---------------------------------------------------------------------------
+ * int8 path
+ * ------------------------------------------------------------------------- */
+
+/* Quantize K floats (K a multiple of 32) into q[K] and one fp32 scale per
+ * block, d[j * dstride].  Out of line on purpose: the reference and the fast
+ * path run this very code, so they agree bit for bit whatever the compiler
+ * does with x * id + 0.5 (FMA contraction). */
+static VLA__NOINLINE void vla__q8_quant_row(signed char *q, float *d, size_t dstride, const float *x, int K) {
+    int j, i;
+    for (j = 0; j < K / VLA_Q8_0_BLOCK; j++) {
+        const float *xb = x + (size_t)j * VLA_Q8_0_BLOCK;
+        signed char *qb = q + (size_t)j * VLA_Q8_0_BLOCK;
+        float amax = 0.0f, dd, id;
+        for (i = 0; i < VLA_Q8_0_BLOCK; i++) {
+            float a = VLA_FABSF(xb[i]);
+            if (a > amax) amax = a;
+        }
+        dd = amax / 127.0f;
+        id = dd != 0.0f ? 1.0f / dd : 0.0f;
+        d[(size_t)j * dstride] = dd;
+        for (i = 0; i < VLA_Q8_0_BLOCK; i++) {
+            float v = xb[i] * id, r = v < 0.0f ? v - 0.5f : v + 0.5f; /* round half away from zero */
+            int qi = r >= 127.0f ? 127 : r <= -127.0f ? -127 : (r == r ? (int)r : 0); /* NaN -> 0, no UB */
+            qb[i] = (signed char)qi;
+        }
+    }
+}
+
+/* Accumulator of the int8 path's definition: double, so that every term
+ * (double)isum * (double)scale is exact and FMA contraction cannot change
+ * a bit.  FPUs without double (Cortex-M4F/M33: __ARM_FP without bit 3,
+ * soft-float, RISC-V without D) would emulate it in software at several
+ * times the cost of the int8 work, so there the definition accumulates in
+ * float and keeps contraction out by rounding each term through a volatile.
+ * Only scalar code runs on those targets, so SIMD kernels need no float
+ * variant. */
+#if (defined(__ARM_FP) && !(__ARM_FP & 8)) || defined(__SOFTFP__) || \
+    (defined(__riscv) && !(defined(__riscv_flen) && __riscv_flen >= 64))
+#define VLA__Q8_FACC 1
+typedef float vla__q8acc;
+static float vla__q8_term(int32_t isum, float s) {
+    volatile float t = (float)isum * s; /* |isum| < 2^24: the conversion is exact */
+    return t;
+}
+#else
+typedef double vla__q8acc;
+static double vla__q8_term(int32_t isum, float s) { return (double)isum * (double)s; }
+#endif
+
+/* Sum of 32 products q_x q_w, scalar (reference and scalar builds).  Each
+ * product goes through int16_t, exact since |q_x| <= 127 and |q_w| <= 128.
+ * Written so on purpose: GCC 12.2 with AVX512-VNNI enabled (-march=native
+ * on this Zen 4 host) vectorizes the plain loop
+ *     s += (int)(signed char)a[i] * (int)(signed char)b[i]
+ * into vpdpbusd, which treats one operand as UNSIGNED, and returns wrong
+ * sums (checked: 99.8% of random blocks).  The int16 form is compiled
+ * correctly by GCC 12 and clang 14 at -O2/-O3 on every -march tried. */
+static int32_t vla__dot_i8_32(const signed char *qx, const unsigned char *qw) {
+    int32_t s = 0;
+    int i;
+    for (i = 0; i < VLA_Q8_0_BLOCK; i++) s += (int16_t)((int)qx[i] * (int)(signed char)qw[i]);
+    return s;
+}
+
+/* The int8 path's definition: scalar; each block of x quantized by
+ * vla__q8_quant_row, exact int32 block sums, the blocks accumulated in
+ * order in a vla__q8acc (see the top of the file).  Q8_0 weights only (K a
+ * multiple of 32); slow (it requantizes x for every output). */
+VLA__MAYBE_UNUSED static void vla__linear_q8_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
+    const int K = w->cols, N = w->rows, nb = K / VLA_Q8_0_BLOCK;
+    const size_t rb = vla__row_bytes(w->type, w->cols);
+    signed char q[VLA_Q8_0_BLOCK];
+    int m, n, j;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < N; n++) {
+            const unsigned char *row = (const unsigned char *)w->data + (size_t)n * rb;
+            vla__q8acc acc = 0.0f;
+            for (j = 0; j < nb; j++) {
+                const unsigned char *blk = row + (size_t)j * VLA_Q8_0_BYTES;
+                float dx, s;
+                int32_t isum;
+                vla__q8_quant_row(q, &dx, 1, x + (size_t)m * K + (size_t)j * VLA_Q8_0_BLOCK, VLA_Q8_0_BLOCK);
+                isum = vla__dot_i8_32(q, blk + 2);
+                s = vla__h2f(vla__rd16(blk)) * dx;
+                acc += vla__q8_term(isum, s);
+            }
+            y[(size_t)m * N + n] = (float)acc + (b ? b[n] : 0.0f);
+        }
+}
+
+/* Quantized rows of x: q[r][K] (row stride K) then the scales as
+ * d[block][row] (stride R) so a micro-tile loads 4 rows' scales at once. */
+typedef struct vla__q8x {
+    const signed char *q;
+    const float *d;
+    size_t ldq; /* = K */
+    size_t ldd; /* = R, rows in the panel */
+} vla__q8x;
+
+/* Store a tile of sums: s[n][m] (already (float)acc + bias). */
+static void vla__q8_store(float *y, size_t ldy, float s[VLA__NR][4], int mr, int nr) {
+    int m, n;
+    for (m = 0; m < mr; m++)
+        for (n = 0; n < nr; n++) y[(size_t)m * ldy + n] = s[n][m];
+}
+
+#if defined(VLA__AVX2)
+/* The fp16 scales of three Q8_0 blocks as [d0 d1 d2 0].  One vcvtph2ps with
+ * F16C (exact, like vla__h2f, except that a signalling-NaN scale comes out
+ * quiet); the scalar conversion otherwise.  At M = 1 the conversion was half
+ * of the kernel's time when done one scale at a time. */
+static __m128 vla__h2f_x3(const unsigned char *a, const unsigned char *b, const unsigned char *c) {
+#if defined(__F16C__)
+    return _mm_cvtph_ps(_mm_setr_epi16((short)vla__rd16(a), (short)vla__rd16(b), (short)vla__rd16(c), 0, 0, 0, 0, 0));
+#else
+    return _mm_setr_ps(vla__h2f(vla__rd16(a)), vla__h2f(vla__rd16(b)), vla__h2f(vla__rd16(c)), 0.0f);
+#endif
+}
+
+/* Sums of 4 int32x8 vectors -> [s(p0) s(p1) s(p2) s(p3)]. */
+static __m128i vla__hsum4_i32(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+/* 32 products q_x q_w summed in groups of 4 -> int32x8.  u = |q_w| (as
+ * unsigned), sx = q_x * sign(q_w): u * sx = q_x q_w, and |sx| <= 127 keeps
+ * maddubs' int16 pair sums (<= 2*128*127) from saturating, even for -128. */
+static __m256i vla__q8_dot32(__m256i u, __m256i v, __m256i qx) {
+    __m256i sx = _mm256_sign_epi8(qx, v);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, sx);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, sx), _mm256_set1_epi16(1));
+#endif
+}
+#endif
+
+#if defined(VLA__NEON64) || defined(VLA__NEON32)
+/* 32 products of two int8 blocks summed into int32x4 (exact: a product is at
+ * most 128*127 and two of them fit int16). */
+static int32x4_t vla__q8_dot32n(int8x16_t xa, int8x16_t xb, int8x16_t wa, int8x16_t wb) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), xa, wa), xb, wb);
+#else
+    int16x8_t p = vmull_s8(vget_low_s8(xa), vget_low_s8(wa));
+    int16x8_t r = vmull_s8(vget_low_s8(xb), vget_low_s8(wb));
+    p = vmlal_s8(p, vget_high_s8(xa), vget_high_s8(wa));
+    r = vmlal_s8(r, vget_high_s8(xb), vget_high_s8(wb));
+    return vpadalq_s16(vpaddlq_s16(p), r);
+#endif
+}
+/* The fp16 scales of three Q8_0 blocks into d[0..2] (d[3] = 0): one vector
+ * conversion on AArch64 (exact; a signalling-NaN scale comes out quiet);
+ * scalar on armv7, whose half-precision intrinsics need -mfp16-format. */
+static void vla__h2f_x3n(float *d, const unsigned char *a, const unsigned char *b, const unsigned char *c) {
+#if defined(VLA__NEON64)
+    const uint64_t h = (uint64_t)vla__rd16(a) | ((uint64_t)vla__rd16(b) << 16) | ((uint64_t)vla__rd16(c) << 32);
+    vst1q_f32(d, vcvt_f32_f16(vreinterpret_f16_u16(vcreate_u16(h))));
+#else
+    d[0] = vla__h2f(vla__rd16(a)); d[1] = vla__h2f(vla__rd16(b)); d[2] = vla__h2f(vla__rd16(c)); d[3] = 0.0f;
+#endif
+}
+static int32x4_t vla__hsum4_i32n(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
+#if defined(VLA__NEON64)
+    return vpaddq_s32(vpaddq_s32(a, b), vpaddq_s32(c, d));
+#else
+    int32x2_t sa = vadd_s32(vget_low_s32(a), vget_high_s32(a)), sb = vadd_s32(vget_low_s32(b), vget_high_s32(b));
+    int32x2_t sc = vadd_s32(vget_low_s32(c), vget_high_s32(c)), sd = vadd_s32(vget_low_s32(d), vget_high_s32(d));
+    return vcombine_s32(vpadd_s32(sa, sb), vpadd_s32(sc, sd));
+#endif
+}
+#endif
+
+/* 4 rows of quantized x (starting at row r of the panel) against 3 rows of
+ * Q8_0 W (w0..w2, rows may repeat).  Writes s[n][m] = (float)acc + bias. */
+static void vla__q8k4x3(float s[VLA__NR][4], const vla__q8x *X, int r, const unsigned char *const *wr, int nb,
+                        const float *bias3) {
+    const signed char *x0 = X->q + (size_t)r * X->ldq, *x1 = x0 + X->ldq, *x2 = x1 + X->ldq, *x3 = x2 + X->ldq;
+    const float *dx = X->d + r;
+    int j, n, m;
+#if defined(VLA__AVX2)
+    __m256d a[VLA__NR];
+    for (n = 0; n < VLA__NR; n++) a[n] = _mm256_setzero_pd();
+    for (j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * VLA_Q8_0_BLOCK;
+        const __m256i q0 = _mm256_loadu_si256((const __m256i *)(const void *)(x0 + o));
+        const __m256i q1 = _mm256_loadu_si256((const __m256i *)(const void *)(x1 + o));
+        const __m256i q2 = _mm256_loadu_si256((const __m256i *)(const void *)(x2 + o));
+        const __m256i q3 = _mm256_loadu_si256((const __m256i *)(const void *)(x3 + o));
+        const __m128 d4 = _mm_loadu_ps(dx + (size_t)j * X->ldd);
+        const __m128 dw = vla__h2f_x3(wr[0] + (size_t)j * VLA_Q8_0_BYTES, wr[1] + (size_t)j * VLA_Q8_0_BYTES,
+                                      wr[2] + (size_t)j * VLA_Q8_0_BYTES);
+        for (n = 0; n < VLA__NR; n++) {
+            const unsigned char *blk = wr[n] + (size_t)j * VLA_Q8_0_BYTES;
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2)), u = _mm256_abs_epi8(v);
+            const __m128i is = vla__hsum4_i32(vla__q8_dot32(u, v, q0), vla__q8_dot32(u, v, q1), vla__q8_dot32(u, v, q2),
+                                              vla__q8_dot32(u, v, q3));
+            const __m128 dn = n == 0 ? _mm_shuffle_ps(dw, dw, 0x00) : n == 1 ? _mm_shuffle_ps(dw, dw, 0x55)
+                                                                               : _mm_shuffle_ps(dw, dw, 0xaa);
+            const __m128 sc = _mm_mul_ps(dn, d4);
+            a[n] = _mm256_add_pd(a[n], _mm256_mul_pd(_mm256_cvtepi32_pd(is), _mm256_cvtps_pd(sc)));
+        }
+    }
+    for (n = 0; n < VLA__NR; n++)
+        _mm_storeu_ps(s[n], _mm_add_ps(_mm256_cvtpd_ps(a[n]), _mm_set1_ps(bias3 ? bias3[n] : 0.0f)));
+    (void)m;
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+#if defined(VLA__NEON64)
+    float64x2_t alo[VLA__NR], ahi[VLA__NR];
+    for (n = 0; n < VLA__NR; n++) { alo[n] = vdupq_n_f64(0.0); ahi[n] = vdupq_n_f64(0.0); }
+#else
+    double acc[VLA__NR][4];
+    for (n = 0; n < VLA__NR; n++) for (m = 0; m < 4; m++) acc[n][m] = 0.0;
+#endif
+    for (j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * VLA_Q8_0_BLOCK;
+        const int8x16_t a0 = vld1q_s8((const int8_t *)x0 + o), b0 = vld1q_s8((const int8_t *)x0 + o + 16);
+        const int8x16_t a1 = vld1q_s8((const int8_t *)x1 + o), b1 = vld1q_s8((const int8_t *)x1 + o + 16);
+        const int8x16_t a2 = vld1q_s8((const int8_t *)x2 + o), b2 = vld1q_s8((const int8_t *)x2 + o + 16);
+        const int8x16_t a3 = vld1q_s8((const int8_t *)x3 + o), b3 = vld1q_s8((const int8_t *)x3 + o + 16);
+        const float32x4_t d4 = vld1q_f32(dx + (size_t)j * X->ldd);
+        float dw[4];
+        vla__h2f_x3n(dw, wr[0] + (size_t)j * VLA_Q8_0_BYTES, wr[1] + (size_t)j * VLA_Q8_0_BYTES,
+                     wr[2] + (size_t)j * VLA_Q8_0_BYTES);
+        for (n = 0; n < VLA__NR; n++) {
+            const unsigned char *blk = wr[n] + (size_t)j * VLA_Q8_0_BYTES;
+            const int8x16_t wa = vld1q_s8((const int8_t *)(blk + 2)), wb = vld1q_s8((const int8_t *)(blk + 18));
+            const int32x4_t is = vla__hsum4_i32n(vla__q8_dot32n(a0, b0, wa, wb), vla__q8_dot32n(a1, b1, wa, wb),
+                                                 vla__q8_dot32n(a2, b2, wa, wb), vla__q8_dot32n(a3, b3, wa, wb));
+            const float32x4_t sc = vmulq_n_f32(d4, dw[n]);
+            const float32x4_t fi = vcvtq_f32_s32(is); /* exact: |isum| < 2^24 */
+#if defined(VLA__NEON64)
+            alo[n] = vaddq_f64(alo[n], vmulq_f64(vcvt_f64_f32(vget_low_f32(fi)), vcvt_f64_f32(vget_low_f32(sc))));
+            ahi[n] = vaddq_f64(ahi[n], vmulq_f64(vcvt_high_f64_f32(fi), vcvt_high_f64_f32(sc)));
+#else
+            {
+                float fv[4], sv[4];
+                vst1q_f32(fv, fi);
+                vst1q_f32(sv, sc);
+                for (m = 0; m < 4; m++) acc[n][m] += (double)fv[m] * (double)sv[m];
+            }
+#endif
+        }
+    }
+    for (n = 0; n < VLA__NR; n++) {
+        const float bn = bias3 ? bias3[n] : 0.0f;
+#if defined(VLA__NEON64)
+        s[n][0] = (float)vgetq_lane_f64(alo[n], 0) + bn; s[n][1] = (float)vgetq_lane_f64(alo[n], 1) + bn;
+        s[n][2] = (float)vgetq_lane_f64(ahi[n], 0) + bn; s[n][3] = (float)vgetq_lane_f64(ahi[n], 1) + bn;
+        (void)m;
+#else
+        for (m = 0; m < 4; m++) s[n][m] = (float)acc[n][m] + bn;
+#endif
+    }
+#else
+    vla__q8acc acc[VLA__NR][4];
+    const signed char *xs[4];
+    xs[0] = x0; xs[1] = x1; xs[2] = x2; xs[3] = x3;
+    for (n = 0; n < VLA__NR; n++) for (m = 0; m < 4; m++) acc[n][m] = 0.0f;
+    for (j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * VLA_Q8_0_BLOCK;
+        for (n = 0; n < VLA__NR; n++) {
+            const unsigned char *blk = wr[n] + (size_t)j * VLA_Q8_0_BYTES;
+            const float dw = vla__h2f(vla__rd16(blk));
+            for (m = 0; m < 4; m++) {
+                const int32_t isum = vla__dot_i8_32(xs[m] + o, blk + 2);
+                const float sc = dw * dx[(size_t)j * X->ldd + m];
+                acc[n][m] += vla__q8_term(isum, sc);
+            }
+        }
+    }
+    for (n = 0; n < VLA__NR; n++)
+        for (m = 0; m < 4; m++) s[n][m] = (float)acc[n][m] + (bias3 ? bias3[n] : 0.0f);
+#endif
+}
+
+/* One row of quantized x against 3 rows of W: s[n][0]. */
+static void vla__q8k1x3(float s[VLA__NR][4], const vla__q8x *X, int r, const unsigned char *const *wr, int nb,
+                        const float *bias3) {
+    const signed char *x0 = X->q + (size_t)r * X->ldq;
+    const float *dx = X->d + r;
+    int j, n;
+#if defined(VLA__AVX2)
+    __m256d a = _mm256_setzero_pd();
+    float t[4];
+    for (j = 0; j < nb; j++) {
+        const unsigned char *b0 = wr[0] + (size_t)j * VLA_Q8_0_BYTES, *b1 = wr[1] + (size_t)j * VLA_Q8_0_BYTES,
+                            *b2 = wr[2] + (size_t)j * VLA_Q8_0_BYTES;
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(x0 + (size_t)j * VLA_Q8_0_BLOCK));
+        const __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(b0 + 2));
+        const __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(b1 + 2));
+        const __m256i v2 = _mm256_loadu_si256((const __m256i *)(const void *)(b2 + 2));
+        const __m256i p0 = vla__q8_dot32(_mm256_abs_epi8(v0), v0, q), p1 = vla__q8_dot32(_mm256_abs_epi8(v1), v1, q),
+                      p2 = vla__q8_dot32(_mm256_abs_epi8(v2), v2, q);
+        const __m128i is = vla__hsum4_i32(p0, p1, p2, p2);
+        const __m128 sc = _mm_mul_ps(vla__h2f_x3(b0, b1, b2), _mm_set1_ps(dx[(size_t)j * X->ldd]));
+        VLA__PREFETCH(b0 + VLA_GEMM_PREFETCH_BYTES);
+        VLA__PREFETCH(b1 + VLA_GEMM_PREFETCH_BYTES);
+        VLA__PREFETCH(b2 + VLA_GEMM_PREFETCH_BYTES);
+        a = _mm256_add_pd(a, _mm256_mul_pd(_mm256_cvtepi32_pd(is), _mm256_cvtps_pd(sc)));
+    }
+    _mm_storeu_ps(t, _mm256_cvtpd_ps(a));
+    for (n = 0; n < VLA__NR; n++) s[n][0] = t[n] + (bias3 ? bias3[n] : 0.0f);
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+    double acc[VLA__NR] = {0.0, 0.0, 0.0};
+    for (j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * VLA_Q8_0_BLOCK;
+        const int8x16_t a0 = vld1q_s8((const int8_t *)x0 + o), b0 = vld1q_s8((const int8_t *)x0 + o + 16);
+        const unsigned char *k0 = wr[0] + (size_t)j * VLA_Q8_0_BYTES, *k1 = wr[1] + (size_t)j * VLA_Q8_0_BYTES,
+                            *k2 = wr[2] + (size_t)j * VLA_Q8_0_BYTES;
+#define VLA__W32(p) vld1q_s8((const int8_t *)((p) + 2)), vld1q_s8((const int8_t *)((p) + 18))
+        const int32x4_t p0 = vla__q8_dot32n(a0, b0, VLA__W32(k0));
+        const int32x4_t p1 = vla__q8_dot32n(a0, b0, VLA__W32(k1));
+        const int32x4_t p2 = vla__q8_dot32n(a0, b0, VLA__W32(k2));
+#undef VLA__W32
+        int32_t is[4];
+        float dw[4];
+        const float d = dx[(size_t)j * X->ldd];
+        VLA__PREFETCH(k0 + VLA_GEMM_PREFETCH_BYTES);
+        VLA__PREFETCH(k1 + VLA_GEMM_PREFETCH_BYTES);
+        VLA__PREFETCH(k2 + VLA_GEMM_PREFETCH_BYTES);
+        vst1q_s32(is, vla__hsum4_i32n(p0, p1, p2, p2));
+        vla__h2f_x3n(dw, k0, k1, k2);
+        acc[0] += (double)is[0] * (double)(dw[0] * d);
+        acc[1] += (double)is[1] * (double)(dw[1] * d);
+        acc[2] += (double)is[2] * (double)(dw[2] * d);
+    }
+    for (n = 0; n < VLA__NR; n++) s[n][0] = (float)acc[n] + (bias3 ? bias3[n] : 0.0f);
+#else
+    vla__q8acc acc[VLA__NR] = {0.0f, 0.0f, 0.0f};
+    for (j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * VLA_Q8_0_BLOCK;
+        for (n = 0; n < VLA__NR; n++) {
+            const unsigned char *blk = wr[n] + (size_t)j * VLA_Q8_0_BYTES;
+            const int32_t isum = vla__dot_i8_32(x0 + o, blk + 2);
+            const float sc = vla__h2f(vla__rd16(blk)) * dx[(size_t)j * X->ldd];
+            acc[n] += vla__q8_term(isum, sc);
+        }
+    }
+    for (n = 0; n < VLA__NR; n++) s[n][0] = (float)acc[n] + (bias3 ? bias3[n] : 0.0f);
+#endif
+}
+
+/* Rows of x the int8 path quantizes per pass (0: K too long for the buffer). */
+static int vla__q8_rows(int K) {
+    size_t per = (size_t)K + sizeof(float) * (size_t)(K / VLA_Q8_0_BLOCK), r = VLA_GEMM_Q8_STACK / per;
+    if (r >= VLA__MR) r &= ~(size_t)(VLA__MR - 1);
+    return (int)(r > 1024 ? 1024 : r);
+}
+
+static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                              int n1) {
+    float buf[VLA_GEMM_Q8_STACK / sizeof(float)]; /* q rows, then scales */
+    const int K = w->cols, N = w->rows, nb = K / VLA_Q8_0_BLOCK, R = vla__q8_rows(K);
+    const size_t rb = vla__row_bytes(w->type, w->cols);
+    float s[VLA__NR][4];
+    vla__q8x X;
+    int mb, r, i, n, nr;
+    X.q = (const signed char *)(void *)buf;
+    X.ldq = (size_t)K;
+    for (mb = m0; mb < m1; mb += r) {
+        float *ds = (float *)(void *)((signed char *)(void *)buf + (size_t)R * (size_t)K); /* K % 32 == 0: aligned */
+        r = m1 - mb < R ? m1 - mb : R;
+        X.d = ds;
+        X.ldd = (size_t)r;
+        for (i = 0; i < r; i++)
+            vla__q8_quant_row((signed char *)(void *)buf + (size_t)i * K, ds + i, (size_t)r, x + (size_t)(mb + i) * K, K);
+        for (n = n0; n < n1; n += VLA__NR) {
+            const unsigned char *wr[VLA__NR];
+            float b3[VLA__NR]; /* the kernels read 3 biases: pad, never read past b[N-1] */
+            const float *bn = b ? b3 : NULL;
+            nr = n1 - n < VLA__NR ? n1 - n : VLA__NR;
+            wr[0] = (const unsigned char *)w->data + (size_t)n * rb;
+            wr[1] = nr > 1 ? wr[0] + rb : wr[0];
+            wr[2] = nr > 2 ? wr[1] + rb : wr[1];
+            if (b) { b3[0] = b[n]; b3[1] = nr > 1 ? b[n + 1] : 0.0f; b3[2] = nr > 2 ? b[n + 2] : 0.0f; }
+            for (i = 0; i + VLA__MR <= r; i += VLA__MR) {
+                vla__q8k4x3(s, &X, i, wr, nb, bn);
+                vla__q8_store(y + (size_t)(mb + i) * N + n, (size_t)N, s, VLA__MR, nr);
+            }
+            for (; i < r; i++) {
+                vla__q8k1x3(s, &X, i, wr, nb, bn);
+                vla__q8_store(y + (size_t)(mb + i) * N + n, (size_t)N, s, 1, nr);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Task split and entry points
+ * ------------------------------------------------------------------------- */
+typedef struct vla__gemm_job {
+    float *y;
+    const float *x;
+    const vla_mat *w;
+    const float *b;
+    int M, n_tasks, split_m, int8, packed;
+    int unit_m, unit_n; /* split granularity: the kernel's tile */
+} vla__gemm_job;
+
+/* Task t of T gets a contiguous run of whole units (unit elements each). */
+static void vla__gemm_range(int total, int unit, int t, int T, int *lo, int *hi) {
+    long long units = ((long long)total + unit - 1) / unit;
+    long long u0 = units * t / T, u1 = units * (t + 1) / T;
+    *lo = (int)(u0 * unit < total ? u0 * unit : total);
+    *hi = (int)(u1 * unit < total ? u1 * unit : total);
+}
+
+static void vla__gemm_task(void *arg, int t) {
+    const vla__gemm_job *j = (const vla__gemm_job *)arg;
+    int m0 = 0, m1 = j->M, n0 = 0, n1 = j->w->rows;
+    if (j->split_m) vla__gemm_range(j->M, j->unit_m, t, j->n_tasks, &m0, &m1);
+    else vla__gemm_range(j->w->rows, j->unit_n, t, j->n_tasks, &n0, &n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+    else if (j->packed) vla__gemm_packed_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+    else if (j->w->type == VLA_TYPE_F32) vla__gemm_f32_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, NULL);
+    else vla__gemm_cvt_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+}
+
+static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M,
+                          int int8) {
+    vla__gemm_job j;
+    int um, un, T = vla__n_tasks(ex);
+    j.y = y; j.x = x; j.w = w; j.b = b; j.M = M; j.int8 = int8;
+    j.packed = !int8 && vla__gemm_use_packed(M, w->cols);
+    j.unit_m = j.packed ? VLA__MRO : VLA__MR;
+    j.unit_n = j.packed ? VLA__NRO : int8 ? VLA__NR : VLA__NG;
+    um = (M + j.unit_m - 1) / j.unit_m;
+    un = (w->rows + j.unit_n - 1) / j.unit_n;
+    j.split_m = um > un;
+    if (T > (j.split_m ? um : un)) T = j.split_m ? um : un;
+    j.n_tasks = T < 1 ? 1 : T;
+    vla__run(ex, vla__gemm_task, &j, j.n_tasks);
+}
+
+/* y[M,N] = x[M,K] W^T + b through the blocked kernels (fp32 arithmetic). */
+VLA__MAYBE_UNUSED static void vla__linear_fast(const vla_exec *ex, float *y, const float *x, const vla_mat *w,
+                                               const float *b, int M) {
+    int m, n;
+    if (M <= 0 || w->rows <= 0) return;
+    if (w->cols <= 0) { /* empty sum: y = b */
+        for (m = 0; m < M; m++)
+            for (n = 0; n < w->rows; n++) y[(size_t)m * w->rows + n] = b ? b[n] : 0.0f;
+        return;
+    }
+    if (!(w->type == VLA_TYPE_F32 || w->type == VLA_TYPE_F16 ||
+          (w->type == VLA_TYPE_Q8_0 && w->cols % VLA_Q8_0_BLOCK == 0))) {
+        vla_linear_ref(y, x, w, b, M); /* nothing faster for other types */
+        return;
+    }
+    vla__gemm_run(ex, y, x, w, b, M, 0);
+}
+
+/* Q8_0 weights: int8 activations (see the header comment); anything else, or
+ * a K too long for the stack buffer, takes the fp32 path. */
+VLA__MAYBE_UNUSED static void vla__linear_q8(const vla_exec *ex, float *y, const float *x, const vla_mat *w,
+                                             const float *b, int M) {
+    if (w->type != VLA_TYPE_Q8_0 || w->cols <= 0 || w->cols % VLA_Q8_0_BLOCK != 0 || vla__q8_rows(w->cols) < 1 ||
+        M <= 0 || w->rows <= 0) {
+        vla__linear_fast(ex, y, x, w, b, M);
+        return;
+    }
+    vla__gemm_run(ex, y, x, w, b, M, 1);
+}
+
+/* Largest stack buffer of one task (bytes): what a board's thread stacks
+ * must hold on top of the frames' few hundred bytes of locals. */
+VLA__MAYBE_UNUSED static size_t vla__linear_stack_bytes(const vla_mat *w, int M, int int8) {
+    if (!(w->type == VLA_TYPE_F32 || w->type == VLA_TYPE_F16 || w->type == VLA_TYPE_Q8_0)) return 0; /* reference */
+    if (int8 && w->type == VLA_TYPE_Q8_0 && w->cols % VLA_Q8_0_BLOCK == 0 && vla__q8_rows(w->cols) >= 1)
+        return VLA_GEMM_Q8_STACK;
+    if (vla__gemm_use_packed(M, w->cols)) return sizeof(float) * VLA__KCO * VLA__NRO;
+    return w->type == VLA_TYPE_F32 ? 0 : sizeof(float) * VLA__NG * VLA_GEMM_KC_CVT;
+}
+
 VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M) {
-    vla__linear_job j;
     if (!ex || ex->force_reference) { vla_linear_ref(y, x, w, b, M); return; }
-    j.y = y; j.x = x; j.w = w; j.b = b; j.M = M; j.n_tasks = vla__n_tasks(ex);
-    vla__run(ex, vla__linear_task, &j, j.n_tasks);
+    if (ex->int8_activations && w->type == VLA_TYPE_Q8_0) vla__linear_q8(ex, y, x, w, b, M);
+    else vla__linear_fast(ex, y, x, w, b, M);
 }
 
 /* Convolution = im2col of a band of output rows, then vla_linear. */

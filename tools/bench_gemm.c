@@ -19,23 +19,21 @@
  * "stack" is the largest stack buffer one task of ours uses (bytes); no
  * other scratch is used.
  *
- * Until parts/gemm.h is merged into vladapter.h this includes it and calls
- * vla__linear_fast; after the merge define VLA_BENCH_MERGED (or drop the
- * include) and it calls vla_linear.
+ * It calls the kernel entry points directly (vla__linear_fast, the int8
+ * vla__linear_q8 and vla__linear_stack_bytes, static in the implementation),
+ * from parts/gemm.h until that is merged into vladapter.h, from the header
+ * after (the merged code keeps the VLA__GEMM_PART_H guard, so the include
+ * is skipped).
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c99 */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
-#ifndef VLA_BENCH_MERGED
-#include "../parts/gemm.h"
+#ifndef VLA__GEMM_PART_H /* not merged into the header yet */
+
+#endif
 #define BENCH_LINEAR(ex, y, x, w, b, M) vla__linear_fast(ex, y, x, w, b, M)
 #define BENCH_LINEAR_Q8(ex, y, x, w, b, M) vla__linear_q8(ex, y, x, w, b, M)
 #define BENCH_STACK(w, M, i8) vla__linear_stack_bytes(w, M, i8)
-#else
-#define BENCH_LINEAR(ex, y, x, w, b, M) vla_linear(ex, y, x, w, b, M)
-#define BENCH_LINEAR_Q8(ex, y, x, w, b, M) vla_linear(ex, y, x, w, b, M)
-#define BENCH_STACK(w, M, i8) ((size_t)0)
-#endif
 #define VLA_THREADS_IMPLEMENTATION
 #include "../examples/vla_threads.h"
 
