@@ -451,6 +451,36 @@ static void test_linear(void) {
         check_linear(ty, vt_randint(1, 9), K, vt_randint(1, 70), i & 1, i & 3, (i & 4) ? &ex3 : &ex1);
     }
 
+    /* int8 activations (vla_exec.int8_activations) for Q8_0 weights: the
+     * target's integer kernel (AVX2 maddubs, NEON vmull/vpadal, dotprod vdot,
+     * scalar elsewhere) equals the scalar int8 definition bit for bit, and
+     * stays within the quantisation error of the fp32 reference. */
+    for (i = 0; i < 24; i++) {
+        vt_mark mk = vt_begin();
+        int M = 1 + i % 7, K = 32 * (1 + (i * 5) % 9), N = 1 + (i * 7) % 23;
+        float *x = vt_floats((size_t)M * K, i & 3), *wf = vt_floats((size_t)N * K, 0), *b = vt_floats((size_t)N, 0);
+        float *y = vt_floats((size_t)M * N, 0), *yq = vt_floats((size_t)M * N, 0), *yr = vt_floats((size_t)M * N, 0);
+        vla_exec exq = (i & 1) ? vt_exec(3, 0) : vt_exec(1, 0);
+        vla_mat w;
+        double err = 0, mag = 0;
+        int k;
+        vt_fill(x, (size_t)M * K, 1.0f);
+        vt_fill(wf, (size_t)N * K, 1.0f);
+        vt_fill(b, (size_t)N, 1.0f);
+        w.type = VLA_TYPE_Q8_0; w.rows = N; w.cols = K; w.data = vt_make_weights(VLA_TYPE_Q8_0, wf, N, K, 0);
+        exq.int8_activations = 1;
+        vla_linear(&exq, y, x, &w, b, M);
+        vla__linear_q8_ref(yq, x, &w, b, M);
+        vla_linear_ref(yr, x, &w, b, M);
+        VC_CHECKF(memcmp(y, yq, sizeof(float) * (size_t)M * N) == 0, "int8 path M=%d K=%d N=%d differs from its definition", M, K, N);
+        for (k = 0; k < M * N; k++) {
+            if (vt_fabs((double)y[k] - yr[k]) > err) err = vt_fabs((double)y[k] - yr[k]);
+            if (vt_fabs(yr[k]) > mag) mag = vt_fabs(yr[k]);
+        }
+        VC_CHECKF(err <= 0.02 * (mag + 1.0), "int8 path M=%d K=%d N=%d: %g from the fp32 reference", M, K, N, err);
+        vt_end(mk);
+    }
+
     /* force_reference and a NULL exec are the reference, bit for bit. */
     {
         vt_mark mk = vt_begin();
