@@ -171,7 +171,7 @@ endif
 # Speed and memory next to OpenBLAS sgemm and PyTorch on CPU, measured in the
 # same run (needs libopenblas-dev and python3-torch; the PyTorch part is
 # skipped with a message when torch is missing).  Not part of make test.
-THREADS ?= 1 2
+THREADS ?= 2
 $(B)/bench_gemm: tools/bench_gemm.c $(HDR) examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ -lopenblas $(LDLIBS) -lpthread
 
