@@ -229,58 +229,20 @@ static void test_hotswap(void) {
     free(cm); free(s1); free(s2); free(mm); free(mo); free(bf.p); free(other.p); free(a1.p); free(a2.p);
 }
 
-/* Write the slot's precomputed modules as vla-convert --precompute does, by
- * hand here: dense adapters per task and prompt vectors. */
+/* The slot's precomputed modules as an adapter file: exactly what
+ * vla-convert --precompute writes (vla_conv_from_slot). */
 static blob precomputed_file(const vla_adapter *ad, const vla_model *m) {
     vla_conv pc;
     blob b = {NULL, 0};
-    int t, s, Le = m->hp.n_enc_layers, n_adp = 2 * Le + 3 * m->hp.n_dec_layers;
-    char nm[160], site[40];
     vla_conv_init(&pc);
     pc.quiet = 1;
-    vla_conv_str(&pc, "general.architecture", "vladapter");
-    vla_conv_str(&pc, "general.type", "adapter");
-    vla_conv_str(&pc, "vladapter.adapter.method", ad->method == VLA__M_PROMPT ? "prompt" : "adapter");
-    pc.n_tasks = ad->n_tasks;
-    for (t = 0; t < ad->n_tasks; t++) {
-        const vla__task *T = &ad->tasks[t];
-        snprintf(pc.task_names[t], 64, "%.*s", (int)T->name.n, T->name.s);
-        pc.task_beams[t] = 1; pc.task_maxlen[t] = 20;
-        for (s = 0; T->adp && s < n_adp; s++) {
-            int half;
-            if (!T->adp[s].on) continue;
-            vla__site_name(site, sizeof site, Le, s, 0);
-            for (half = 0; half < 2; half++) {
-                const vla__lin *L = half ? &T->adp[s].up : &T->adp[s].down;
-                int64_t sh[2];
-                float *w = (float *)malloc(sizeof(float) * (size_t)L->w.rows * L->w.cols), *bb = (float *)malloc(sizeof(float) * (size_t)L->w.rows);
-                int r;
-                for (r = 0; r < L->w.rows; r++) vla_mat_row(w + (size_t)r * L->w.cols, &L->w, r);
-                memcpy(bb, L->b, sizeof(float) * (size_t)L->w.rows);
-                sh[0] = L->w.rows; sh[1] = L->w.cols;
-                snprintf(nm, sizeof nm, "A.%s.%s.%s.weight", pc.task_names[t], site, half ? "up" : "down");
-                vla_conv_add_owned(&pc, nm, 2, sh, w);
-                snprintf(nm, sizeof nm, "A.%s.%s.%s.bias", pc.task_names[t], site, half ? "up" : "down");
-                vla_conv_add_owned(&pc, nm, 1, sh, bb);
-            }
-        }
-        if (T->prompt) {
-            int64_t sh[2];
-            float *pv = (float *)malloc(sizeof(float) * (size_t)T->n_prompt * m->hp.d_model);
-            memcpy(pv, T->prompt, sizeof(float) * (size_t)T->n_prompt * m->hp.d_model);
-            sh[0] = T->n_prompt; sh[1] = m->hp.d_model;
-            snprintf(nm, sizeof nm, "P.%s.prompt", pc.task_names[t]);
-            vla_conv_add_owned(&pc, nm, 2, sh, pv);
-        }
-    }
-    pc.base_fingerprint = vla_model_fingerprint(m);
-    if (vla_conv_write_mem(&pc, &b.p, &b.n) != 0) b.p = NULL;
+    if (vla_conv_from_slot(&pc, ad, m) != 0 || vla_conv_write_mem(&pc, &b.p, &b.n) != 0) b.p = NULL;
     vla_conv_free(&pc);
     return b;
 }
 
 static void test_precomputed(void) {
-    static const char *methods[3] = {"hyperformer", "single_compacter", "multiple_prompts"};
+    static const char *methods[4] = {"hyperformer", "single_compacter", "multiple_prompts", "multiple_lora"};
     blob bf = base_file(31, 0);
     void *mm = NULL, *cm;
     vla_model *m = load_model(bf, &mm);
@@ -294,7 +256,7 @@ static void test_precomputed(void) {
     if (!m) return;
     VC_CHECK(vla_ctx_mem_req(m, &p, &need) == VLA_OK);
     cm = malloc(need);
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
         blob a = adapter_file(m, methods[k], 40 + (uint64_t)k), pre;
         void *s1 = NULL, *s2 = NULL;
         size_t n1, n2;

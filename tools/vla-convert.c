@@ -99,7 +99,7 @@ static int quantize_q8(vla_conv *cv) {
 }
 
 /* --precompute: attach the adapter to the base with the library itself and
- * write what the slot computed as plain modules. */
+ * write what the slot computed as plain modules (vla_conv_from_slot). */
 static int precompute(vla_conv *base, vla_conv *acv, const char *out_path, int quiet) {
     unsigned char *bg = NULL, *ag = NULL;
     size_t bn, an, need;
@@ -107,7 +107,7 @@ static int precompute(vla_conv *base, vla_conv *acv, const char *out_path, int q
     vla_model *m = NULL;
     vla_adapter *ad = NULL;
     vla_conv pc;
-    int rc = -1, t, s, Le, Ld, n_adp;
+    int rc = -1;
     vla_conv_init(&pc);
     pc.quiet = quiet;
     if (vla_conv_write_mem(base, &bg, &bn) != 0 || vla_conv_write_mem(acv, &ag, &an) != 0) goto done;
@@ -120,78 +120,7 @@ static int precompute(vla_conv *base, vla_conv *acv, const char *out_path, int q
         fprintf(stderr, "vla-convert: --precompute: the adapter does not attach\n");
         goto done;
     }
-    Le = m->hp.n_enc_layers; Ld = m->hp.n_dec_layers; n_adp = 2 * Le + 3 * Ld;
-    for (t = 0; t < ad->n_tasks; t++) {
-        const vla__task *T = &ad->tasks[t];
-        char task[64], nm[160], site[40];
-        snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
-        for (s = 0; T->adp && s < n_adp; s++) {
-            const vla__adp *A = &T->adp[s];
-            int half, u, same = ad->n_tasks > 1;
-            if (!A->on) continue;
-            /* a module every task shares (same memory) is written once, as "*" */
-            for (u = 0; u < ad->n_tasks && same; u++)
-                same = ad->tasks[u].adp && ad->tasks[u].adp[s].on && ad->tasks[u].adp[s].down.w.data == A->down.w.data &&
-                       ad->tasks[u].adp[s].up.w.data == A->up.w.data;
-            if (same && t > 0) continue;
-            vla__site_name(site, sizeof site, Le, s, 0);
-            if (same) snprintf(task, sizeof task, "*");
-            else snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
-            for (half = 0; half < 2; half++) {
-                const vla__lin *L = half ? &A->up : &A->down;
-                int64_t sh[2];
-                float *w = (float *)malloc(sizeof(float) * (size_t)L->w.rows * L->w.cols), *b = (float *)malloc(sizeof(float) * (size_t)L->w.rows);
-                int r;
-                for (r = 0; r < L->w.rows; r++) vla_mat_row(w + (size_t)r * L->w.cols, &L->w, r);
-                memcpy(b, L->b, sizeof(float) * (size_t)L->w.rows);
-                sh[0] = L->w.rows; sh[1] = L->w.cols;
-                snprintf(nm, sizeof nm, "A.%s.%s.%s.weight", task, site, half ? "up" : "down");
-                if (vla_conv_add_owned(&pc, nm, 2, sh, w) != 0) { free(b); goto done; }
-                snprintf(nm, sizeof nm, "A.%s.%s.%s.bias", task, site, half ? "up" : "down");
-                if (vla_conv_add_owned(&pc, nm, 1, sh, b) != 0) goto done;
-            }
-        }
-        if (T->lora) { /* LoRA has nothing to precompute: copy it as it is */
-            int k;
-            for (k = 0; k < acv->n; k++)
-                if (!strncmp(acv->t[k].name, "L.", 2)) {
-                    vla_conv_src src;
-                    memset(&src, 0, sizeof src);
-                    src.name = acv->t[k].name; src.dtype = VLA_TYPE_F32; src.n_dims = acv->t[k].n_dims;
-                    for (s = 0; s < src.n_dims; s++) src.shape[s] = acv->t[k].ne[src.n_dims - 1 - s];
-                    src.data = acv->t[k].data; src.nbytes = acv->t[k].nbytes;
-                    if (!vla_conv_find(&pc, src.name) && vla_conv_add_f32(&pc, src.name, &src) != 0) goto done;
-                }
-        }
-        if (T->prompt) {
-            int64_t sh[2];
-            float *p = (float *)malloc(sizeof(float) * (size_t)T->n_prompt * m->hp.d_model);
-            memcpy(p, T->prompt, sizeof(float) * (size_t)T->n_prompt * m->hp.d_model);
-            sh[0] = T->n_prompt; sh[1] = m->hp.d_model;
-            snprintf(nm, sizeof nm, "P.%s.prompt", task);
-            if (vla_conv_add_owned(&pc, nm, 2, sh, p) != 0) goto done;
-        }
-    }
-    /* metadata: the same, with the method of the precomputed form */
-    {
-        int k;
-        for (k = 0; k < acv->n_kv; k++) {
-            struct vla_conv_kv *kv = &acv->kv[k];
-            if (kv->kind == 0) vla_conv_u32(&pc, kv->key, kv->u);
-            else if (kv->kind == 1) vla_conv_f32(&pc, kv->key, kv->f);
-            else if (kv->kind == 2) vla_conv_bool(&pc, kv->key, (int)kv->u);
-            else vla_conv_str(&pc, kv->key, kv->s);
-        }
-        if (ad->method == VLA__M_HYPERFORMER || ad->method == VLA__M_COMPACTER) vla_conv_str(&pc, "vladapter.adapter.method", "adapter");
-        vla_conv_str(&pc, "vladapter.adapter.precomputed_from", vla_adapter_method(ad));
-        pc.n_tasks = acv->n_tasks;
-        memcpy(pc.task_names, acv->task_names, sizeof pc.task_names);
-        memcpy(pc.task_prefix, acv->task_prefix, sizeof pc.task_prefix);
-        memcpy(pc.task_beams, acv->task_beams, sizeof pc.task_beams);
-        memcpy(pc.task_maxlen, acv->task_maxlen, sizeof pc.task_maxlen);
-        pc.base_fingerprint = acv->base_fingerprint;
-    }
-    if (vla_conv_write(&pc, out_path) != 0) { fprintf(stderr, "vla-convert: %s\n", pc.err); goto done; }
+    if (vla_conv_from_slot(&pc, ad, m) != 0 || vla_conv_write(&pc, out_path) != 0) { fprintf(stderr, "vla-convert: %s\n", pc.err); goto done; }
     if (!quiet) fprintf(stderr, "  adapter (%s, precomputed): %d tensors -> %s\n", vla_adapter_method(ad), pc.n, out_path);
     rc = 0;
 done:

@@ -147,6 +147,15 @@ int vla_ckpt_open(vla_ckpt *k, const char *path, const char *overlay, char *err,
 /* The same from memory (copied; no config.json lookup, no overlay). */
 int vla_ckpt_open_mem(vla_ckpt *k, const void *buf, size_t size, char *err, size_t err_len);
 void vla_ckpt_close(vla_ckpt *k);
+#ifdef VLADAPTER_IMPLEMENTATION
+/* What an attached slot computed, as an adapter file (vla-convert
+ * --precompute): dense adapters per task (Compacter's Kronecker sums and
+ * Hyperformer's generated weights expanded, modules every task shares written
+ * once as "*"), LoRA factors as they are, prompt vectors after their MLP;
+ * tasks, prefixes, presets and the base fingerprint carried over.  Needs the
+ * library's implementation in the same file (it reads the slot). */
+int vla_conv_from_slot(vla_conv *pc, const vla_adapter *ad, const vla_model *m);
+#endif
 /* Write the GGUF file. */
 int vla_conv_write(vla_conv *cv, const char *path);
 /* Or into a malloc'd buffer. */
@@ -1069,6 +1078,106 @@ int vla_conv_random_peft(vla_conv *acv, const vla_rand_peft *r) {
     free(L.buf);
     return rc;
 }
+
+#ifdef VLADAPTER_IMPLEMENTATION
+/* A weight matrix of the slot as an owned F32 tensor. */
+static int vla_conv__add_mat(vla_conv *pc, const char *name, const vla_mat *w) {
+    int64_t sh[2];
+    float *d = (float *)malloc(sizeof(float) * (size_t)w->rows * (size_t)w->cols + 4);
+    int r;
+    if (!d) { snprintf(pc->err, sizeof pc->err, "out of memory"); return -1; }
+    for (r = 0; r < w->rows; r++) vla_mat_row(d + (size_t)r * w->cols, w, r);
+    sh[0] = w->rows; sh[1] = w->cols;
+    return vla_conv_add_owned(pc, name, 2, sh, d);
+}
+
+static int vla_conv__add_vec(vla_conv *pc, const char *name, const float *v, int n) {
+    int64_t sh[1];
+    float *d = (float *)malloc(sizeof(float) * (size_t)n + 4);
+    if (!d) { snprintf(pc->err, sizeof pc->err, "out of memory"); return -1; }
+    memcpy(d, v, sizeof(float) * (size_t)n);
+    sh[0] = n;
+    return vla_conv_add_owned(pc, name, 1, sh, d);
+}
+
+int vla_conv_from_slot(vla_conv *pc, const vla_adapter *ad, const vla_model *m) {
+    int Le = m->hp.n_enc_layers, Ld = m->hp.n_dec_layers, n_adp = 2 * Le + 3 * Ld, n_lora = 2 * Le + 4 * Ld, t, s, u;
+    char nm[200], site[40], task[64];
+    if (ad->n_tasks > 16) { snprintf(pc->err, sizeof pc->err, "more than 16 tasks"); return -1; }
+    for (t = 0; t < ad->n_tasks; t++) {
+        const vla__task *T = &ad->tasks[t];
+        for (s = 0; T->adp && s < n_adp; s++) {
+            const vla__adp *A = &T->adp[s];
+            int same = ad->n_tasks > 1;
+            if (!A->on) continue;
+            for (u = 0; u < ad->n_tasks && same; u++) /* shared by every task: written once, as "*" */
+                same = ad->tasks[u].adp && ad->tasks[u].adp[s].on && ad->tasks[u].adp[s].down.w.data == A->down.w.data &&
+                       ad->tasks[u].adp[s].up.w.data == A->up.w.data;
+            if (same && t > 0) continue;
+            if (same) snprintf(task, sizeof task, "*");
+            else snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
+            vla__site_name(site, sizeof site, Le, s, 0);
+            snprintf(nm, sizeof nm, "A.%s.%s.down.weight", task, site); if (vla_conv__add_mat(pc, nm, &A->down.w)) return -1;
+            snprintf(nm, sizeof nm, "A.%s.%s.down.bias", task, site); if (vla_conv__add_vec(pc, nm, A->down.b, A->down.w.rows)) return -1;
+            snprintf(nm, sizeof nm, "A.%s.%s.up.weight", task, site); if (vla_conv__add_mat(pc, nm, &A->up.w)) return -1;
+            snprintf(nm, sizeof nm, "A.%s.%s.up.bias", task, site); if (vla_conv__add_vec(pc, nm, A->up.b, A->up.w.rows)) return -1;
+        }
+        for (s = 0; T->lora && s < n_lora; s++) {
+            const vla__lora *L = &T->lora[s];
+            int same = ad->n_tasks > 1;
+            if (!L->on) continue;
+            for (u = 0; u < ad->n_tasks && same; u++)
+                same = ad->tasks[u].lora && ad->tasks[u].lora[s].on && ad->tasks[u].lora[s].A.data == L->A.data && ad->tasks[u].lora[s].B.data == L->B.data;
+            if (same && t > 0) continue;
+            if (same) snprintf(task, sizeof task, "*");
+            else snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
+            vla__site_name(site, sizeof site, Le, s, 1);
+            snprintf(nm, sizeof nm, "L.%s.%s.A", task, site); if (vla_conv__add_mat(pc, nm, &L->A)) return -1;
+            snprintf(nm, sizeof nm, "L.%s.%s.B", task, site); if (vla_conv__add_mat(pc, nm, &L->B)) return -1;
+        }
+        if (T->prompt) {
+            int same = ad->n_tasks > 1;
+            vla_mat P;
+            for (u = 0; u < ad->n_tasks && same; u++) same = ad->tasks[u].prompt == T->prompt;
+            if (!(same && t > 0)) {
+                if (same) snprintf(task, sizeof task, "*");
+                else snprintf(task, sizeof task, "%.*s", (int)T->name.n, T->name.s);
+                P.type = VLA_TYPE_F32; P.rows = T->n_prompt; P.cols = m->hp.d_model; P.data = T->prompt;
+                snprintf(nm, sizeof nm, "P.%s.prompt", task);
+                if (vla_conv__add_mat(pc, nm, &P)) return -1;
+            }
+        }
+        snprintf(pc->task_names[t], sizeof pc->task_names[t], "%.*s", (int)T->name.n, T->name.s);
+        snprintf(pc->task_prefix[t], sizeof pc->task_prefix[t], "%.*s", (int)(T->prefix.n < 31 ? T->prefix.n : 31), T->prefix.s);
+        pc->task_beams[t] = (uint32_t)T->preset.num_beams;
+        pc->task_maxlen[t] = (uint32_t)T->preset.max_length;
+    }
+    pc->n_tasks = ad->n_tasks;
+    { /* base tensors the adapter replaces (trained LayerNorms, biases ...) go along as they are */
+        uint64_t k;
+        for (k = 0; k < ad->gguf.n_tensors; k++) {
+            const vla_tensor *t = &ad->gguf.tensors[k];
+            vla_conv_src src;
+            int d;
+            if (t->name.n > 2 && t->name.s[1] == '.' && strchr("ALPH", t->name.s[0])) continue;
+            memset(&src, 0, sizeof src);
+            snprintf(nm, sizeof nm, "%.*s", (int)t->name.n, t->name.s);
+            src.name = nm; src.dtype = t->type; src.n_dims = t->n_dims;
+            for (d = 0; d < t->n_dims; d++) src.shape[d] = t->ne[t->n_dims - 1 - d];
+            src.data = t->data; src.nbytes = (size_t)t->nbytes;
+            if (vla_conv_add_f32(pc, nm, &src) != 0) return -1;
+        }
+    }
+    vla_conv_str(pc, "general.architecture", "vladapter");
+    vla_conv_str(pc, "general.type", "adapter");
+    vla_conv_str(pc, "vladapter.adapter.method", ad->method == VLA__M_LORA ? "lora" : ad->method == VLA__M_PROMPT ? "prompt" : "adapter");
+    vla_conv_str(pc, "vladapter.adapter.precomputed_from", vla_adapter_method(ad));
+    if (ad->method == VLA__M_LORA) vla_conv_f32(pc, "vladapter.adapter.lora_alpha", ad->lora_scale * (float)ad->max_dim);
+    if (ad->exact_gelu) vla_conv_str(pc, "vladapter.adapter.activation", "gelu");
+    pc->base_fingerprint = vla_model_fingerprint(m);
+    return 0;
+}
+#endif
 
 typedef struct vla_conv__sink { FILE *f; unsigned char *buf; size_t n, cap; } vla_conv__sink;
 
