@@ -4571,7 +4571,10 @@ VLA_DEF vla_status vla_decode_logits(vla_ctx *c, const int32_t *dec_ids, int T, 
     int32_t *tok;
     vla_status st = VLA_OK;
     if (!c || !dec_ids || !logits) return VLA_ERR_ARGS;
-    if (c->encoded != 1) return VLA_ERR_STATE;
+    if (c->encoded != 1) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "decoding needs an encoder output: call vla_encode first (after any vla_ctx_set_adapter)", 0, 0, 0);
+        return VLA_ERR_STATE;
+    }
     if (T < 1 || T > c->Tmax) return VLA_ERR_ARGS;
     tok = c->next_tok; /* [Rmax] >= B */
     V = (size_t)c->m->hp.vocab;
@@ -4776,7 +4779,10 @@ VLA_DEF vla_status vla_generate(vla_ctx *c, const vla_gen_params *g, int32_t *ou
     size_t mark;
     vla_status st;
     if (!c || !g || !out_ids || !out_len) return VLA_ERR_ARGS;
-    if (c->encoded != 1) return VLA_ERR_STATE;
+    if (c->encoded != 1) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "decoding needs an encoder output: call vla_encode first (after any vla_ctx_set_adapter)", 0, 0, 0);
+        return VLA_ERR_STATE;
+    }
     if (g->num_beams < 1 || g->num_beams > c->p.max_beams || g->num_beams > 64 || g->max_length < 2 ||
         g->max_length > c->Tmax || g->no_repeat_ngram < 0 || g->min_length < 0)
         return VLA_ERR_ARGS;
