@@ -1719,7 +1719,6 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
 /* ---------------------------------------------------------------------------
  * vla_linear's fast paths: blocked fp32 GEMM and the int8 path
  * ---------------------------------------------------------------------------
- *
  * Entry points (all static):
  *   vla__linear_fast(ex, y, x, w, b, M)    y[M,N] = x[M,K] W[N,K]^T + b in
  *                                          fp32 arithmetic; W is F32, F16
@@ -2025,6 +2024,43 @@ static void vla__vhsum4(vla__vf a, vla__vf b, vla__vf c, vla__vf d, float *out) 
 #endif
 }
 
+/* Stream vectors: the small-M kernels (vla__k4x1, vla__k1x1) read W once,
+ * from DRAM in a real decoder.  On x86 they use 256-bit vectors even when
+ * the compiler targets AVX-512: Zen 4 streamed a cold 768 x 768 W at
+ * 16-18 GB/s with 512-bit loads and 24 GB/s with 256-bit ones when W sits
+ * at a 32-byte (not 64-byte) boundary, as GGUF's default alignment gives
+ * (a 64-byte load then splits two cache lines every time). */
+#if defined(VLA__AVX2)
+typedef __m256 vla__sv;
+#define VLA__SW 8
+#define VLA__SZERO() _mm256_setzero_ps()
+#define VLA__SLD(p) _mm256_loadu_ps(p)
+#define VLA__SFMA(c, a, b) _mm256_fmadd_ps(a, b, c)
+#define VLA__SADD(a, b) _mm256_add_ps(a, b)
+#define VLA__SHAS_MASK 1
+typedef __m256i vla__smask;
+#define VLA__SMASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VLA__SLDM(p, m) _mm256_maskload_ps(p, m)
+#if defined(__GNUC__) || defined(__clang__)
+#define VLA__SREG(v) __asm__("" : "+v"(v))
+#else
+#define VLA__SREG(v) ((void)0)
+#endif
+static void vla__shsum4(__m256 a, __m256 b, __m256 c, __m256 d, float *out) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+#else
+typedef vla__vf vla__sv;
+#define VLA__SW VLA__VW
+#define VLA__SZERO() VLA__VZERO()
+#define VLA__SLD(p) VLA__VLD(p)
+#define VLA__SFMA(c, a, b) VLA__VFMA(c, a, b)
+#define VLA__SADD(a, b) VLA__VADD(a, b)
+#define VLA__SREG(v) VLA__VREG(v)
+#define vla__shsum4 vla__vhsum4
+#endif
+
 /* ---------------------------------------------------------------------------
  * fp32 micro-kernels.  x rows have stride ldx, W rows stride ldw (floats),
  * y rows stride ldy.  nr (1..3) valid W rows: missing ones repeat the last
@@ -2126,6 +2162,70 @@ static void vla__k1x6(float *y, const float *x, const float *w, size_t ldw, size
     for (n = 0; n < nr; n++) y[n] = first ? t[n] + (bias ? bias[n] : 0.0f) : y[n] + t[n];
 }
 
+/* Streaming kernels for small M (see vla__gemm_f32_rect): one W row against
+ * 4 rows of x, or against 1.  Each W vector is loaded once (kept in a
+ * register) and used by every x row, so W is read as a single sequential
+ * stream; stream vectors (vla__sv: 256-bit on x86). */
+static void vla__k4x1(float *out, const float *x, size_t ldx, const float *w, size_t kc) {
+    const float *x0 = x, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+    vla__sv c0 = VLA__SZERO(), c1 = VLA__SZERO(), c2 = VLA__SZERO(), c3 = VLA__SZERO(), d0 = VLA__SZERO(),
+            d1 = VLA__SZERO(), d2 = VLA__SZERO(), d3 = VLA__SZERO(), b, e;
+    size_t k;
+    for (k = 0; k < (kc & ~(size_t)(2 * VLA__SW - 1)); k += 2 * VLA__SW) {
+        b = VLA__SLD(w + k); e = VLA__SLD(w + k + VLA__SW);
+        VLA__SREG(b); VLA__SREG(e);
+        c0 = VLA__SFMA(c0, VLA__SLD(x0 + k), b); d0 = VLA__SFMA(d0, VLA__SLD(x0 + k + VLA__SW), e);
+        c1 = VLA__SFMA(c1, VLA__SLD(x1 + k), b); d1 = VLA__SFMA(d1, VLA__SLD(x1 + k + VLA__SW), e);
+        c2 = VLA__SFMA(c2, VLA__SLD(x2 + k), b); d2 = VLA__SFMA(d2, VLA__SLD(x2 + k + VLA__SW), e);
+        c3 = VLA__SFMA(c3, VLA__SLD(x3 + k), b); d3 = VLA__SFMA(d3, VLA__SLD(x3 + k + VLA__SW), e);
+    }
+    if (k < (kc & ~(size_t)(VLA__SW - 1))) {
+        b = VLA__SLD(w + k);
+        VLA__SREG(b);
+        c0 = VLA__SFMA(c0, VLA__SLD(x0 + k), b); c1 = VLA__SFMA(c1, VLA__SLD(x1 + k), b);
+        c2 = VLA__SFMA(c2, VLA__SLD(x2 + k), b); c3 = VLA__SFMA(c3, VLA__SLD(x3 + k), b);
+        k += VLA__SW;
+    }
+#if defined(VLA__SHAS_MASK)
+    if (k < kc) {
+        vla__smask mk = VLA__SMASK(kc - k);
+        b = VLA__SLDM(w + k, mk);
+        VLA__SREG(b);
+        d0 = VLA__SFMA(d0, VLA__SLDM(x0 + k, mk), b); d1 = VLA__SFMA(d1, VLA__SLDM(x1 + k, mk), b);
+        d2 = VLA__SFMA(d2, VLA__SLDM(x2 + k, mk), b); d3 = VLA__SFMA(d3, VLA__SLDM(x3 + k, mk), b);
+        k = kc;
+    }
+#endif
+    vla__shsum4(VLA__SADD(c0, d0), VLA__SADD(c1, d1), VLA__SADD(c2, d2), VLA__SADD(c3, d3), out);
+    for (; k < kc; k++) { /* scalar tail (NEON) */
+        out[0] += x0[k] * w[k]; out[1] += x1[k] * w[k]; out[2] += x2[k] * w[k]; out[3] += x3[k] * w[k];
+    }
+}
+
+static float vla__k1x1(const float *x, const float *w, size_t kc) {
+    vla__sv c0 = VLA__SZERO(), c1 = VLA__SZERO(), c2 = VLA__SZERO(), c3 = VLA__SZERO();
+    float t[4];
+    size_t k;
+    for (k = 0; k < (kc & ~(size_t)(4 * VLA__SW - 1)); k += 4 * VLA__SW) {
+        c0 = VLA__SFMA(c0, VLA__SLD(x + k), VLA__SLD(w + k));
+        c1 = VLA__SFMA(c1, VLA__SLD(x + k + VLA__SW), VLA__SLD(w + k + VLA__SW));
+        c2 = VLA__SFMA(c2, VLA__SLD(x + k + 2 * VLA__SW), VLA__SLD(w + k + 2 * VLA__SW));
+        c3 = VLA__SFMA(c3, VLA__SLD(x + k + 3 * VLA__SW), VLA__SLD(w + k + 3 * VLA__SW));
+    }
+    for (; k < (kc & ~(size_t)(VLA__SW - 1)); k += VLA__SW) c0 = VLA__SFMA(c0, VLA__SLD(x + k), VLA__SLD(w + k));
+#if defined(VLA__SHAS_MASK)
+    if (k < kc) {
+        vla__smask mk = VLA__SMASK(kc - k);
+        c1 = VLA__SFMA(c1, VLA__SLDM(x + k, mk), VLA__SLDM(w + k, mk));
+        k = kc;
+    }
+#endif
+    vla__shsum4(VLA__SADD(c0, c1), VLA__SADD(c2, c3), c0, c0, t);
+    t[0] += t[1];
+    for (; k < kc; k++) t[0] += x[k] * w[k];
+    return t[0];
+}
+
 /* ---------------------------------------------------------------------------
  * Conversion of F16 / Q8_0 weight rows to fp32 (the slab of the fp32 path).
  * ------------------------------------------------------------------------- */
@@ -2208,11 +2308,32 @@ static size_t vla__gemm_kc(int K, size_t limit) {
     return (kc + 31) & ~(size_t)31;
 }
 
-/* slab: VLA__NG * VLA_GEMM_KC_CVT floats for F16/Q8_0 weights, NULL for F32. */
+/* Below this many rows of x (the whole call's M) the dot path streams W
+ * one row at a time instead of tiling: see vla__gemm_f32_rect. */
+#ifndef VLA_GEMM_STREAM_M
+#define VLA_GEMM_STREAM_M 8
+#endif
+
+/* Store v for row m, column c of the current group. */
+static void vla__put(float *y, float v, const float *bn, int r, int first) {
+    *y = first ? v + (bn ? bn[r] : 0.0f) : *y + v;
+}
+
+/* slab: VLA__NG * VLA_GEMM_KC_CVT floats for F16/Q8_0 weights, NULL for F32.
+ * stream (F32 W and M < VLA_GEMM_STREAM_M: decoding): W is read row after
+ * row, each row against every x row (4x1 strips, then 1x1), and not cut
+ * into K blocks.  Tiles read 3-6 rows at once, which is what a
+ * cache-resident W wants (5 x 768 x 768: 85 GFLOP/s tiled, 49 streamed on
+ * Zen 4), but a decoder's weights (~200 MB at fp32) come from DRAM at every
+ * step, and there one sequential stream is what the prefetchers follow:
+ * 1 x 768 x 50465 ran at 7.8 GFLOP/s with 6 rows at once, 11.9 streamed
+ * (24 GB/s), 5 x 768 x 50465 at 23 tiled, 31-38 streamed. */
 static void vla__gemm_f32_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
-                               int n1, float *slab) {
+                               int n1, float *slab, int stream) {
     const size_t K = (size_t)w->cols, N = (size_t)w->rows;
-    const size_t kcb = vla__gemm_kc(w->cols, w->type == VLA_TYPE_F32 ? VLA_GEMM_KC : VLA_GEMM_KC_CVT);
+    const size_t kcb = stream && w->type == VLA_TYPE_F32
+                           ? K
+                           : vla__gemm_kc(w->cols, w->type == VLA_TYPE_F32 ? VLA_GEMM_KC : VLA_GEMM_KC_CVT);
     size_t mc = VLA_GEMM_L2 / (kcb * sizeof(float)), k0, kc;
     int mb, me, n, m, nr;
     mc = mc < VLA__MR ? VLA__MR : mc & ~(size_t)(VLA__MR - 1);
@@ -2244,6 +2365,21 @@ static void vla__gemm_f32_rect(float *y, const float *x, const vla_mat *w, const
                 }
                 continue; /* the tiled kernels below stay compiled, unused */
 #endif
+                if (stream) {
+                    int r;
+                    for (r = 0; r < nr; r++) {
+                        const float *wr = wp + (size_t)r * ldw;
+                        for (m = mb; m + VLA__MR <= me; m += VLA__MR) {
+                            float o[4];
+                            int q;
+                            vla__k4x1(o, x + (size_t)m * K + k0, K, wr, kc);
+                            for (q = 0; q < VLA__MR; q++) vla__put(y + (size_t)(m + q) * N + n + r, o[q], bn, r, first);
+                        }
+                        for (; m < me; m++)
+                            vla__put(y + (size_t)m * N + n + r, vla__k1x1(x + (size_t)m * K + k0, wr, kc), bn, r, first);
+                    }
+                    continue;
+                }
                 for (m = mb; m + VLA__MR <= me; m += VLA__MR) {
                     float *yt = y + (size_t)m * N + n;
                     const float *xt = x + (size_t)m * K + k0;
@@ -2261,9 +2397,9 @@ static void vla__gemm_f32_rect(float *y, const float *x, const vla_mat *w, const
 /* F16 / Q8_0 weights: the same loops with the conversion slab on this
  * frame (out of line so that F32 calls do not carry the 12 KiB). */
 static VLA__NOINLINE void vla__gemm_cvt_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1,
-                                             int n0, int n1) {
+                                             int n0, int n1, int stream) {
     float slab[VLA__NG * VLA_GEMM_KC_CVT];
-    vla__gemm_f32_rect(y, x, w, b, m0, m1, n0, n1, slab);
+    vla__gemm_f32_rect(y, x, w, b, m0, m1, n0, n1, slab, stream);
 }
 
 /* ---------------------------------------------------------------------------
@@ -2829,7 +2965,7 @@ typedef struct vla__gemm_job {
     const float *x;
     const vla_mat *w;
     const float *b;
-    int M, n_tasks, split_m, int8, packed;
+    int M, n_tasks, split_m, int8, packed, stream;
     int unit_m, unit_n; /* split granularity: the kernel's tile */
 } vla__gemm_job;
 
@@ -2849,8 +2985,8 @@ static void vla__gemm_task(void *arg, int t) {
     if (m0 >= m1 || n0 >= n1) return;
     if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->packed) vla__gemm_packed_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
-    else if (j->w->type == VLA_TYPE_F32) vla__gemm_f32_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, NULL);
-    else vla__gemm_cvt_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+    else if (j->w->type == VLA_TYPE_F32) vla__gemm_f32_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, NULL, j->stream);
+    else vla__gemm_cvt_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, j->stream);
 }
 
 static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M,
@@ -2859,6 +2995,10 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
     int um, un, T = vla__n_tasks(ex);
     j.y = y; j.x = x; j.w = w; j.b = b; j.M = M; j.int8 = int8;
     j.packed = !int8 && vla__gemm_use_packed(M, w->cols);
+    /* From the whole M (same kernels whatever the split); F32 only: F16/Q8_0
+     * rows are already read one after another by the conversion, and the
+     * kernels then read the slab from L1, where tiles are faster. */
+    j.stream = M < VLA_GEMM_STREAM_M && w->type == VLA_TYPE_F32;
     j.unit_m = j.packed ? VLA__MRO : VLA__MR;
     j.unit_n = j.packed ? VLA__NRO : int8 ? VLA__NR : VLA__NG;
     um = (M + j.unit_m - 1) / j.unit_m;

@@ -11,11 +11,19 @@
  *
  * Each number is the median of several timed batches after a warm-up call;
  * a batch repeats the call until it has run for a few tens of milliseconds.
+ * The four columns are measured in four phases over all shapes (ours 1T,
+ * OpenBLAS 1T, ours nT, OpenBLAS nT), so that neither library's idle,
+ * spinning threads slow the other; the table is printed at the end.
  * OpenBLAS gets the same problem as ours: y[M,N] = x[M,K] W[N,K]^T, i.e.
  * cblas_sgemm(RowMajor, NoTrans, Trans), no bias, and the same thread count
  * (openblas_set_num_threads).  Ours runs through vla_threadpool for T > 1.
  * The convolution rows are the GEMMs that im2col makes of the CLIP ResNet-101
  * stages at 224x224: M = output pixels, K = k*k*Cin, N = Cout.
+ * "W cold" rows cycle through 64 copies of W (150 MB, more than the caches),
+ * as a decoder does with its ~200 MB of fp32 weights at every step; the
+ * plain decode rows reuse one W, which then sits in L2/L3.  For M < 8 our
+ * kernel reads W as one sequential stream, the right choice for the cold
+ * case (see VLA_GEMM_STREAM_M in the implementation).
  * "stack" is the largest stack buffer one task of ours uses (bytes); no
  * other scratch is used.
  *
@@ -51,33 +59,46 @@ typedef struct shape {
     const char *name;
     int M, K, N;
     int conv;
+    int cold; /* > 1: cycle through this many distinct copies of W (~150 MB) */
 } shape;
 
 static const shape g_shapes[] = {
-    {"bart q/k/v/o proj", 46, 768, 768, 0},
-    {"bart fc1", 46, 768, 3072, 0},
-    {"bart fc2", 46, 3072, 768, 0},
-    {"visual proj 2048", 36, 2048, 768, 0},
-    {"decoder step 768", 1, 768, 768, 0},
-    {"lm head 50465", 1, 768, 50465, 0},
-    {"stem 3x3 3->32 s2", 112 * 112, 27, 32, 1},
-    {"stem 3x3 32->32", 112 * 112, 288, 32, 1},
-    {"stem 3x3 32->64", 112 * 112, 288, 64, 1},
-    {"l1 1x1 64->64", 56 * 56, 64, 64, 1},
-    {"l1 3x3 64->64", 56 * 56, 576, 64, 1},
-    {"l1 1x1 64->256", 56 * 56, 64, 256, 1},
-    {"l1 1x1 256->64", 56 * 56, 256, 64, 1},
-    {"l2 1x1 512->128", 28 * 28, 512, 128, 1},
-    {"l2 3x3 128->128", 28 * 28, 1152, 128, 1},
-    {"l2 1x1 128->512", 28 * 28, 128, 512, 1},
-    {"l3 3x3 256->256", 14 * 14, 2304, 256, 1},
-    {"l3 1x1 1024->256", 14 * 14, 1024, 256, 1},
-    {"l3 1x1 256->1024", 14 * 14, 256, 1024, 1},
-    {"l4 3x3 512->512", 7 * 7, 4608, 512, 1},
-    {"l4 1x1 2048->512", 7 * 7, 2048, 512, 1},
-    {"l4 1x1 512->2048", 7 * 7, 512, 2048, 1},
+    {"bart q/k/v/o proj", 46, 768, 768, 0, 0},
+    {"bart fc1", 46, 768, 3072, 0, 0},
+    {"bart fc2", 46, 3072, 768, 0, 0},
+    {"visual proj 2048", 36, 2048, 768, 0, 0},
+    {"decoder step 768", 1, 768, 768, 0, 0},
+    {"  same, W cold", 1, 768, 768, 0, 64},
+    {"beam-5 step 768", 5, 768, 768, 0, 0},
+    {"  same, W cold", 5, 768, 768, 0, 64},
+    {"lm head 50465", 1, 768, 50465, 0, 0},
+    {"stem 3x3 3->32 s2", 112 * 112, 27, 32, 1, 0},
+    {"stem 3x3 32->32", 112 * 112, 288, 32, 1, 0},
+    {"stem 3x3 32->64", 112 * 112, 288, 64, 1, 0},
+    {"l1 1x1 64->64", 56 * 56, 64, 64, 1, 0},
+    {"l1 3x3 64->64", 56 * 56, 576, 64, 1, 0},
+    {"l1 1x1 64->256", 56 * 56, 64, 256, 1, 0},
+    {"l1 1x1 256->64", 56 * 56, 256, 64, 1, 0},
+    {"l2 1x1 512->128", 28 * 28, 512, 128, 1, 0},
+    {"l2 3x3 128->128", 28 * 28, 1152, 128, 1, 0},
+    {"l2 1x1 128->512", 28 * 28, 128, 512, 1, 0},
+    {"l3 3x3 256->256", 14 * 14, 2304, 256, 1, 0},
+    {"l3 1x1 1024->256", 14 * 14, 1024, 256, 1, 0},
+    {"l3 1x1 256->1024", 14 * 14, 256, 1024, 1, 0},
+    {"l4 3x3 512->512", 7 * 7, 4608, 512, 1, 0},
+    {"l4 1x1 2048->512", 7 * 7, 2048, 512, 1, 0},
+    {"l4 1x1 512->2048", 7 * 7, 512, 2048, 1, 0},
 };
 #define N_SHAPES ((int)(sizeof(g_shapes) / sizeof(g_shapes[0])))
+
+/* One shape's buffers and its four rates (ours 1T, BLAS 1T, ours nT, BLAS nT). */
+typedef struct bench_data {
+    int on;
+    float *x, *w, *y, *yb;
+    vla_mat ms[64];
+    double rate[4];
+} bench_data;
+static bench_data g_data[N_SHAPES];
 
 static double now_s(void) {
     struct timespec t;
@@ -97,9 +118,15 @@ typedef struct run_ctx {
     const float *x;
     const vla_mat *w;
     int M;
+    const vla_mat *ws; /* cold rows: nw copies of W, used in turn */
+    int nw, iw;
 } run_ctx;
 
-static void run_once(const run_ctx *c) {
+static void run_once(run_ctx *c) {
+    if (c->nw > 1) {
+        c->w = &c->ws[c->iw];
+        c->iw = (c->iw + 1) % c->nw;
+    }
     if (c->which == 1)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->M, c->w->rows, c->w->cols, 1.0f, c->x, c->w->cols,
                     (const float *)c->w->data, c->w->cols, 0.0f, c->y, c->w->rows);
@@ -110,7 +137,7 @@ static void run_once(const run_ctx *c) {
 }
 
 /* Median GFLOP/s over n_batches batches of >= batch_s seconds each. */
-static double measure(const run_ctx *c, double flops, int n_batches, double batch_s) {
+static double measure(run_ctx *c, double flops, int n_batches, double batch_s) {
     double t0, t1, rates[16], per;
     int i, reps, r;
     t0 = now_s();
@@ -139,7 +166,7 @@ static void fill(float *p, size_t n, unsigned seed) {
 }
 
 int main(int argc, char **argv) {
-    int i, quick = 0, maxT = 2, only = -1, q8 = 0;
+    int i, phase, quick = 0, maxT = 2, only = -1, q8 = 0;
     int n_batches;
     double batch_s;
     vla_exec ex1, exT;
@@ -171,50 +198,78 @@ int main(int argc, char **argv) {
     printf("%-20s %18s %8s %8s %6s %8s %8s %6s %7s\n", "shape", "M x K x N", "ours 1T", "blas 1T", "ratio", "ours", "blas",
            "ratio", "stack");
     printf("%-20s %18s %8s %8s %6s %7dT %7dT %6s %7s\n", "", "", "", "", "", maxT, maxT, "", "bytes");
+    /* Each shape's data stays allocated through four phases: ours 1T, BLAS
+     * 1T, ours nT, BLAS nT, each over all shapes, with a pause between them.
+     * Interleaving the libraries shape by shape let one library's idle
+     * threads, still spinning, take the second core from the other (OpenBLAS
+     * at 2T lost up to 4x on the stem shapes right after our pool ran). */
     for (i = 0; i < N_SHAPES; i++) {
         const shape *s = &g_shapes[i];
-        size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, ny = (size_t)s->M * s->N, k;
-        float *x, *w, *y, *yb;
-        vla_mat m;
-        run_ctx c;
-        double flops = 2.0 * s->M * s->K * s->N, o1, b1, oT, bT, maxd = 0.0, maxv = 0.0;
-        char dims[32];
-        if (only >= 0 && s->conv != only) continue;
-        x = (float *)malloc(nx * sizeof(float));
-        w = (float *)malloc(nw * sizeof(float));
-        y = (float *)malloc(ny * sizeof(float));
-        yb = (float *)malloc(ny * sizeof(float));
-        if (!x || !w || !y || !yb) {
+        const int copies = s->cold > 1 ? s->cold : 1;
+        size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, ny = (size_t)s->M * s->N;
+        bench_data *d = &g_data[i];
+        int ci;
+        d->on = only < 0 || s->conv == only;
+        if (!d->on) continue;
+        d->x = (float *)malloc(nx * sizeof(float));
+        d->w = (float *)malloc(nw * copies * sizeof(float));
+        d->y = (float *)malloc(ny * sizeof(float));
+        d->yb = (float *)malloc(ny * sizeof(float));
+        if (!d->x || !d->w || !d->y || !d->yb) {
             fprintf(stderr, "out of memory\n");
             return 1;
         }
-        fill(x, nx, 1u + (unsigned)i);
-        fill(w, nw, 1000u + (unsigned)i);
-        m.type = VLA_TYPE_F32; m.rows = s->N; m.cols = s->K; m.data = w;
-        c.x = x; c.w = &m; c.M = s->M;
-
-        c.y = y; c.which = 0; c.ex = &ex1;
-        o1 = measure(&c, flops, n_batches, batch_s);
-        c.y = yb; c.which = 1;
-        openblas_set_num_threads(1);
-        b1 = measure(&c, flops, n_batches, batch_s);
-        c.y = y; c.which = 0; c.ex = &exT;
-        oT = measure(&c, flops, n_batches, batch_s);
-        c.y = yb; c.which = 1;
-        openblas_set_num_threads(maxT);
-        bT = measure(&c, flops, n_batches, batch_s);
-
-        for (k = 0; k < ny; k++) { /* same answer? (loose: different sum orders) */
-            double d = fabs((double)y[k] - yb[k]);
-            if (d > maxd) maxd = d;
-            if (fabs(yb[k]) > maxv) maxv = fabs(yb[k]);
+        fill(d->x, nx, 1u + (unsigned)i);
+        fill(d->w, nw * copies, 1000u + (unsigned)i);
+        for (ci = 0; ci < copies; ci++) {
+            d->ms[ci].type = VLA_TYPE_F32; d->ms[ci].rows = s->N; d->ms[ci].cols = s->K;
+            d->ms[ci].data = d->w + (size_t)ci * nw;
+        }
+    }
+    for (phase = 0; phase < 4; phase++) {
+        const int blas = phase & 1, T = phase < 2 ? 1 : maxT;
+        struct timespec pause;
+        pause.tv_sec = 0;
+        pause.tv_nsec = 300000000L; /* let the other library's threads go idle */
+        nanosleep(&pause, NULL);
+        if (blas) openblas_set_num_threads(T);
+        fprintf(stderr, "measuring: %s, %d thread%s\n", blas ? "OpenBLAS" : "ours", T, T > 1 ? "s" : "");
+        for (i = 0; i < N_SHAPES; i++) {
+            const shape *s = &g_shapes[i];
+            bench_data *d = &g_data[i];
+            run_ctx c;
+            if (!d->on) continue;
+            c.x = d->x; c.w = &d->ms[0]; c.M = s->M; c.ws = d->ms; c.nw = s->cold > 1 ? s->cold : 1; c.iw = 0;
+            c.y = blas ? d->yb : d->y;
+            c.which = blas;
+            c.ex = T > 1 ? &exT : &ex1;
+            d->rate[phase] = measure(&c, 2.0 * s->M * s->K * s->N, n_batches, batch_s);
+        }
+    }
+    for (i = 0; i < N_SHAPES; i++) {
+        const shape *s = &g_shapes[i];
+        bench_data *d = &g_data[i];
+        size_t ny = (size_t)s->M * s->N, k;
+        double maxd = 0.0, maxv = 0.0;
+        char dims[32];
+        run_ctx c;
+        if (!d->on) continue;
+        /* same answer? (loose: different sum orders), for the first W */
+        c.x = d->x; c.w = &d->ms[0]; c.M = s->M; c.ws = d->ms; c.nw = 1; c.iw = 0; c.ex = &ex1;
+        c.which = 0; c.y = d->y; run_once(&c);
+        c.which = 1; c.y = d->yb; run_once(&c);
+        for (k = 0; k < ny; k++) {
+            double e = fabs((double)d->y[k] - d->yb[k]);
+            if (e > maxd) maxd = e;
+            if (fabs(d->yb[k]) > maxv) maxv = fabs(d->yb[k]);
         }
         sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
-        printf("%-20s %18s %8.1f %8.1f %6.2f %8.1f %8.1f %6.2f %7lu%s\n", s->name, dims, o1, b1, o1 / b1, oT, bT, oT / bT,
-               (unsigned long)BENCH_STACK(&m, s->M, 0), maxd > 1e-4 * (maxv + 1.0) ? "  MISMATCH vs blas" : "");
-        fflush(stdout);
-        free(x); free(w); free(y); free(yb);
+        printf("%-20s %18s %8.1f %8.1f %6.2f %8.1f %8.1f %6.2f %7lu%s\n", s->name, dims, d->rate[0], d->rate[1],
+               d->rate[0] / d->rate[1], d->rate[2], d->rate[3], d->rate[2] / d->rate[3],
+               (unsigned long)BENCH_STACK(&d->ms[0], s->M, 0), maxd > 1e-4 * (maxv + 1.0) ? "  MISMATCH vs blas" : "");
+        free(d->x); free(d->w); free(d->y); free(d->yb);
     }
+    fflush(stdout);
 
     if (q8) { /* Q8_0 weights: the fp32 path (converted rows) vs the int8 path */
         printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)\n");
@@ -229,7 +284,7 @@ int main(int argc, char **argv) {
             run_ctx c;
             double flops = 2.0 * s->M * s->K * s->N, f1, q1, fT, qT;
             char dims[32];
-            if (s->conv || s->K % 32) continue;
+            if (s->conv || s->K % 32 || s->cold > 1) continue;
             x = (float *)malloc(nx * sizeof(float));
             wf = (float *)malloc(nw * sizeof(float));
             wq = (unsigned char *)malloc(nw / 32 * 34);
@@ -240,7 +295,7 @@ int main(int argc, char **argv) {
             for (r = 0; r < (size_t)s->N; r++) vla_quantize_q8_0(wq + r * (s->K / 32 * 34), wf + r * s->K, (size_t)s->K);
             free(wf);
             m.type = VLA_TYPE_Q8_0; m.rows = s->N; m.cols = s->K; m.data = wq;
-            c.x = x; c.w = &m; c.M = s->M; c.y = y;
+            c.x = x; c.w = &m; c.M = s->M; c.y = y; c.ws = NULL; c.nw = 1; c.iw = 0;
             c.ex = &ex1; c.which = 0; f1 = measure(&c, flops, n_batches, batch_s);
             c.which = 2; q1 = measure(&c, flops, n_batches, batch_s);
             c.ex = &exT; c.which = 0; fT = measure(&c, flops, n_batches, batch_s);
