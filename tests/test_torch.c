@@ -11,7 +11,7 @@
  *    type are checked against the manifest, and the bytes of every tensor are
  *    compared with the source case's safetensors weights (F16 sources widened
  *    exactly for F32 copies), the SHA-256 pins of the extra CLIP tensors, or
- *    the pinned scalars.  The legacy stream must be refused with its message.
+ *    the pinned scalars.  The legacy (non-zip) stream gets the same checks.
  * 2. Synthetic archives built here (a tiny pickle writer + zip writer): every
  *    dtype, offsets, non-contiguous / expanded views, aliases, nested dicts,
  *    protocol-4 opcodes, TorchScript objects, zip64 variants, comments, extra
@@ -903,6 +903,8 @@ static void check_zip_fixture(const char *dir, const char *fname, const J *m)
     const J *rgv = jget(m, "requires_grad_values");
     const char *strip = jstr(jget(src, "strip_prefix"));
     int is_ts = kind && strcmp(kind, "torchscript zip") == 0, rc, i;
+    int is_legacy = kind && strcmp(kind, "legacy") == 0;
+    int want_fmt = is_ts ? VLA_TORCH_FORMAT_TORCHSCRIPT : is_legacy ? VLA_TORCH_FORMAT_LEGACY : VLA_TORCH_FORMAT_ZIP;
     int n_src = 0, n_sha = 0, n_scal = 0, n_bad_bytes = 0, n_unaccounted = 0, n_bad_dtype = 0, n_bad_alias = 0;
     int n_bad_rg = 0;
     St st;
@@ -912,7 +914,7 @@ static void check_zip_fixture(const char *dir, const char *fname, const J *m)
         free(path);
         return;
     }
-    CHECK(vla_torch_detect(buf, len) == (is_ts ? VLA_TORCH_FORMAT_TORCHSCRIPT : VLA_TORCH_FORMAT_ZIP),
+    CHECK(vla_torch_detect(buf, len) == want_fmt,
           "%s: detect gave %d", fname, vla_torch_detect(buf, len));
     rc = vla_torch_open(&f, buf, len, err, sizeof err);
     CHECK(rc == 0, "%s: open failed: %s", fname, err);
@@ -921,14 +923,18 @@ static void check_zip_fixture(const char *dir, const char *fname, const J *m)
         free(path);
         return;
     }
-    CHECK(f.kind == (is_ts ? VLA_TORCH_FORMAT_TORCHSCRIPT : VLA_TORCH_FORMAT_ZIP), "%s: kind %d", fname, f.kind);
+    CHECK(f.kind == want_fmt, "%s: kind %d", fname, f.kind);
     CHECK(f.n_tensors == (int)jget(m, "n_keys")->num, "%s: %d tensors, manifest n_keys %g", fname, f.n_tensors,
           jget(m, "n_keys")->num);
     CHECK(f.n_storages == (int)jget(m, "n_storages")->num, "%s: %d storages, manifest %g", fname, f.n_storages,
           jget(m, "n_storages")->num);
-    CHECK(f.prefix && jstr(jget(jget(m, "zip"), "prefix")) && strcmp(f.prefix, jstr(jget(jget(m, "zip"), "prefix"))) == 0,
+    CHECK(f.prefix && (is_legacy ? strcmp(f.prefix, "") == 0
+                                 : jstr(jget(jget(m, "zip"), "prefix")) &&
+                                       strcmp(f.prefix, jstr(jget(jget(m, "zip"), "prefix"))) == 0),
           "%s: prefix '%s'", fname, f.prefix ? f.prefix : "(null)");
-    CHECK(f.root_type && jstr(jget(m, "top_level_type")) && strcmp(f.root_type, jstr(jget(m, "top_level_type"))) == 0,
+    CHECK(f.root_type && (is_legacy ? strcmp(f.root_type, "OrderedDict") == 0
+                                    : jstr(jget(m, "top_level_type")) &&
+                                          strcmp(f.root_type, jstr(jget(m, "top_level_type"))) == 0),
           "%s: root type '%s' vs manifest '%s'", fname, f.root_type ? f.root_type : "(null)",
           jstr(jget(m, "top_level_type")) ? jstr(jget(m, "top_level_type")) : "?");
     touch(&f);
@@ -1097,7 +1103,7 @@ static int test_fixtures(const char *root)
     CHECK(files != NULL, "cannot read %s", mp);
     for (i = 0; files && i < files->n; i++) {
         const char *kind = jstr(jget(files->v[i], "kind"));
-        if (kind && strstr(kind, "zip")) {
+        if (kind && (strstr(kind, "zip") || strcmp(kind, "legacy") == 0)) {
             check_zip_fixture(dir, files->k[i], files->v[i]);
             n_zip++;
         } else {
@@ -1105,7 +1111,7 @@ static int test_fixtures(const char *root)
             n_other++;
         }
     }
-    CHECK(n_zip == 5 && n_other == 3, "manifest lists %d zip and %d other files", n_zip, n_other);
+    CHECK(n_zip == 6 && n_other == 2, "manifest lists %d zip/legacy and %d other files", n_zip, n_other);
     jfree(man);
     free(mb);
     free(mp);
@@ -2262,6 +2268,77 @@ static void corpus_synthetic(void)
     for (b = 0; b < 4; b++) free(bases[b].p);
 }
 
+/* truncations and byte flips of the real legacy (pre-1.6) stream: every
+ * truncation inside the pickles, a stride over the storages; byte flips over
+ * the pickles and every storage count header is made huge */
+static void corpus_legacy(const char *root)
+{
+    char *path = path_join(root, "checkpoint_formats/hf_bart/pytorch_model_legacy.bin");
+    size_t len = 0, i, n_trunc = 0, n_trunc_ok = 0, n_flip = 0, n_flip_ok = 0, pk_end = 17466;
+    unsigned char *buf = read_file(path, &len), *m;
+    int rc, nt = 0;
+    char err[256];
+    {   /* the manifest says where the storages start */
+        char *mp = path_join(root, "checkpoint_formats/manifest.json");
+        size_t ml = 0;
+        unsigned char *mb = read_file(mp, &ml);
+        J *man = mb ? json_parse((const char *)mb, ml) : NULL;
+        const char *sdo = jstr(jget(jget(jget(man, "files"), "hf_bart/pytorch_model_legacy.bin"), "storage_data_offsets"));
+        const char *at = sdo ? strstr(sdo, "byte ") : NULL;
+        CHECK(at != NULL, "legacy: manifest storage_data_offsets");
+        if (at) pk_end = (size_t)strtoul(at + 5, NULL, 10);
+        jfree(man);
+        free(mb);
+        free(mp);
+    }
+    CHECK(buf != NULL && len > pk_end, "read %s", path);
+    if (!buf || len <= pk_end) {
+        free(buf);
+        free(path);
+        return;
+    }
+    rc = open_copy(buf, len, err, sizeof err, &nt);
+    CHECK(rc == 0 && nt == 95, "legacy: open gave %d (%s), %d tensors", rc, err, nt);
+    for (i = 0; i < len; i++) {
+        if (i <= pk_end + 64 || i % 1021 == 0 || i >= len - 16) {
+            n_trunc++;
+            if (open_copy(buf, i, NULL, 0, NULL) == 0) n_trunc_ok++;
+        }
+    }
+    CHECK(n_trunc_ok == 0, "legacy corpus: %zu of %zu truncations accepted", n_trunc_ok, n_trunc);
+    /* one stray byte after the last storage */
+    m = (unsigned char *)malloc(len + 1);
+    memcpy(m, buf, len);
+    m[len] = 0;
+    rc = open_copy(m, len + 1, err, sizeof err, NULL);
+    CHECK(rc == VLA_TORCH_ERR_CORRUPT && strstr(err, "stray"), "legacy: trailing byte -> %d %s", rc, err);
+    for (i = 0; i < pk_end; i++) {
+        if (i % 7 != 0) continue;
+        m[i] ^= (unsigned char)(i % 3 == 0 ? 0xff : i % 3 == 1 ? 0x80 : 0x01);
+        n_flip++;
+        if (open_copy(m, len, NULL, 0, NULL) == 0) n_flip_ok++;
+        m[i] = buf[i];
+    }
+    /* the first storage's element count made huge, then one too small */
+    set64(m + pk_end, ~(uint64_t)0);
+    rc = open_copy(m, len, err, sizeof err, NULL);
+    CHECK(rc == VLA_TORCH_ERR_CORRUPT && strstr(err, "runs past"), "legacy: count 2^64-1 -> %d %s", rc, err);
+    memcpy(m, buf, len);
+    {
+        uint64_t c0 = 0;
+        int b;
+        for (b = 7; b >= 0; b--) c0 = (c0 << 8) | buf[pk_end + (size_t)b];
+        set64(m + pk_end, c0 ? c0 - 1u : 0u);
+    }
+    rc = open_copy(m, len, err, sizeof err, NULL);
+    CHECK(rc == VLA_TORCH_ERR_CORRUPT, "legacy: count one short -> %d %s", rc, err);
+    printf("  corpus pytorch_model_legacy.bin: %zu truncations rejected, %zu byte flips (%zu still valid)\n", n_trunc,
+           n_flip, n_flip_ok);
+    free(m);
+    free(buf);
+    free(path);
+}
+
 /* truncations and byte flips of a real checkpoint */
 static void corpus_real(const char *root)
 {
@@ -2343,7 +2420,10 @@ int main(int argc, char **argv)
     }
 
     printf("== real checkpoints\n");
-    if (test_fixtures(root)) corpus_real(root);
+    if (test_fixtures(root)) {
+        corpus_real(root);
+        corpus_legacy(root);
+    }
     printf("== synthetic archives\n");
     test_dtypes();
     test_views();

@@ -129,8 +129,8 @@ int vla_conv_random_peft(vla_conv *acv, const vla_rand_peft *r);
 double vla_conv_randn(uint64_t *state);
 /* A checkpoint file of any supported format as a list of source tensors:
  * safetensors (tied aliases of __metadata__.tied expanded), torch.save zip
- * (pytorch_model.bin, VL-Adapter LAST.pth), TorchScript (OpenAI CLIP .pt).
- * The legacy (pre-1.6) torch format is refused with a clear message.
+ * (pytorch_model.bin, VL-Adapter LAST.pth), the legacy pre-1.6 torch.save
+ * stream, TorchScript (OpenAI CLIP .pt).
  * overlay (optional, safetensors): tensors whose values replace the file's. */
 typedef struct vla_ckpt {
     unsigned char *buf, *ov_buf;

@@ -40,9 +40,13 @@
  *        attributes only, giving exactly the state_dict names
  *        ("visual.layer1.0.conv1.weight", "visual.bn1.running_mean").
  *    Names are kept as stored (the caller strips "module." etc.).
- *  * Everything else is REFUSED with a message: the legacy (pre-1.6) non-zip
- *    torch.save stream, the ancient tar format, safetensors (detect only; the
- *    tool has its own reader), compressed data records, big-endian archives.
+ *  * The legacy (pre-1.6, or _use_new_zipfile_serialization=False) non-zip
+ *    stream: five pickles, then the storages' raw elements in key order.  The
+ *    same unpickler and allowlist read its object pickle; every storage's
+ *    count and bytes are checked against the file before any tensor uses it.
+ *  * Everything else is REFUSED with a message: the ancient tar format,
+ *    safetensors (detect only; the tool has its own reader), compressed data
+ *    records, big-endian archives and streams.
  *
  * OUTPUT
  *    One vla_torch_tensor per name, in pickle (file) order.  Contiguous
@@ -151,7 +155,7 @@ typedef struct vla_torch_tensor {
 } vla_torch_tensor;
 
 typedef struct vla_torch_file {
-    int kind;                  /* VLA_TORCH_FORMAT_ZIP or _TORCHSCRIPT */
+    int kind;                  /* VLA_TORCH_FORMAT_ZIP, _TORCHSCRIPT or _LEGACY */
     int n_tensors;
     vla_torch_tensor *tensors; /* file order */
     int n_storages;
@@ -401,6 +405,8 @@ typedef struct vla_torch__rec {
     unsigned method, flags;
     int dtype;                  /* element type once used as a storage, else -1 */
     int storage_id;             /* dense id once a tensor using it was emitted */
+    uint64_t need;              /* legacy stream: most elements a persistent id claims */
+    const unsigned char *ldata; /* legacy stream: the storage's elements (usize bytes) */
 } vla_torch__rec;
 
 typedef struct vla_torch__zip {
@@ -409,6 +415,7 @@ typedef struct vla_torch__zip {
     vla_torch__rec *recs;
     size_t n;
     size_t *sorted; /* record indices in name order (binary search) */
+    int legacy;     /* records are the storages of a legacy stream, named by key */
 } vla_torch__zip;
 
 /* Bottom-up merge sort of an index array: O(n log n) whatever the input
@@ -1026,6 +1033,26 @@ static int vla_torch__persid(vla_torch__pk *k, vla_torch__val *pid)
     /* torch's keys are small decimal numbers; a bound keeps lookups cheap */
     if (f[2]->u.s.n > VLA_TORCH__MAX_KEY)
         return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, "persistent id: storage key longer than 256 bytes");
+    if (!k->zip || k->zip->legacy) { /* legacy stream: the elements come after the pickles */
+        rec = 0;
+        data = NULL;
+        if (k->zip) { /* second pass: the key must be in the storage list */
+            vla_torch__rec *r;
+            rec = vla_torch__zip_find3(k->zip, "", 0, "", 0, f[2]->u.s.p, f[2]->u.s.n);
+            if (rec == VLA_TORCH__NOREC) {
+                snprintf(msg, sizeof msg, "storage key '%s' is not in the stream's storage list", key);
+                return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, msg);
+            }
+            r = &k->zip->recs[rec];
+            if (r->dtype >= 0 && r->dtype != dtype) {
+                snprintf(msg, sizeof msg, "storage '%s' is used with two element types", key);
+                return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, msg);
+            }
+            r->dtype = dtype;
+            if ((uint64_t)f[4]->u.i > r->need) r->need = (uint64_t)f[4]->u.i; /* checked against the stream */
+        }
+        goto make;
+    }
     rec = vla_torch__zip_find3(k->zip, k->pre, k->plen, "/data/", 6, f[2]->u.s.p, f[2]->u.s.n);
     if (rec == VLA_TORCH__NOREC) {
         char pre[80];
@@ -1045,6 +1072,7 @@ static int vla_torch__persid(vla_torch__pk *k, vla_torch__val *pid)
         return vla_torch__pfail(k, VLA_TORCH_ERR_CORRUPT, msg);
     }
     k->zip->recs[rec].dtype = dtype;
+make:
     v = vla_torch__new(k, VLA_TORCH__STORAGE);
     if (!v) return k->e->code;
     v->u.st.rec = rec;
@@ -1412,6 +1440,132 @@ static int vla_torch__unpickle(vla_torch__pk *k, vla_torch__val **root)
     return vla_torch__fail(k->e, VLA_TORCH_ERR_CORRUPT, "data.pkl ends without STOP");
 }
 
+/* ---- the legacy torch.save stream ---------------------------------------- */
+/* torch < 1.6 (and _use_new_zipfile_serialization=False) writes five pickles
+ * back to back - the magic number, the protocol version 1001, sys_info, the
+ * object, the list of storage keys - and then, for each key in that list's
+ * order, an int64 element count followed by the raw little-endian elements.
+ * The storages become the records of a pseudo-zip named by their keys, so
+ * the object pickle resolves its persistent ids as in an archive.  The
+ * object pickle is read twice: once to find where it ends (the key list
+ * follows it), then for real.  The element bytes are only located after
+ * the second pass; vla_torch__emit reads them from the records. */
+
+static const unsigned char vla_torch__legacy_magic[15] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                                          0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+/* unpickle the pickle starting at byte pos of k->p (memo and stack are per pickle) */
+static int vla_torch__pickle_at(vla_torch__pk *k, size_t pos, vla_torch__val **root)
+{
+    k->pos = pos;
+    k->sp = 0;
+    k->mp = 0;
+    if (k->memo) memset(k->memo, 0, k->memo_cap * sizeof *k->memo);
+    k->memo_count = 0;
+    return vla_torch__unpickle(k, root);
+}
+
+static int vla_torch__legacy_open(vla_torch__zip *z, vla_torch__pk *k, const unsigned char *p, size_t len,
+                                  vla_torch__val **root)
+{
+    vla_torch__val *v, *keys;
+    size_t obj_pos, pos, i;
+    vla_torch__err *e = k->e;
+    int little = 0;
+    char key[80];
+    if (len < sizeof vla_torch__legacy_magic || memcmp(p, vla_torch__legacy_magic, sizeof vla_torch__legacy_magic))
+        return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "legacy torch.save: the magic-number pickle is missing or damaged");
+    k->p = p;
+    k->n = len;
+    k->zip = NULL;
+    if (vla_torch__pickle_at(k, sizeof vla_torch__legacy_magic, &v)) return e->code;
+    if (v->type != VLA_TORCH__INT || v->u.i != 1001)
+        return vla_torch__fail(e, VLA_TORCH_ERR_UNSUPPORTED, "legacy torch.save: protocol version is not 1001");
+    if (vla_torch__pickle_at(k, k->pos, &v)) return e->code; /* sys_info */
+    if (v->type == VLA_TORCH__DICT)
+        for (i = 0; i + 1 < v->u.seq.n; i += 2) {
+            const vla_torch__val *kk = v->u.seq.v[i], *vv = v->u.seq.v[i + 1];
+            if (kk->type == VLA_TORCH__STR && vla_torch__eq(kk->u.s.p, kk->u.s.n, "little_endian"))
+                little = vv->type == VLA_TORCH__BOOL && vv->u.i;
+        }
+    if (!little)
+        return vla_torch__fail(e, VLA_TORCH_ERR_UNSUPPORTED,
+                               "legacy torch.save: sys_info does not say little_endian=True (big-endian files are not supported)");
+    obj_pos = k->pos;
+    if (vla_torch__pickle_at(k, obj_pos, &v)) return e->code;    /* pass 1: find its end */
+    if (vla_torch__pickle_at(k, k->pos, &keys)) return e->code; /* the storage keys */
+    if (keys->type != VLA_TORCH__LIST)
+        return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "legacy torch.save: the storage key pickle is not a list");
+    pos = k->pos;
+    /* each storage takes at least its 8-byte count, which bounds the list */
+    if (keys->u.seq.n > (len - pos) / 8)
+        return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT,
+                               "legacy torch.save: %llu storages listed but only %llu bytes follow",
+                               (unsigned long long)keys->u.seq.n, (unsigned long long)(len - pos));
+    z->buf = p;
+    z->len = len;
+    z->n = keys->u.seq.n;
+    z->legacy = 1;
+    if (z->n) {
+        z->recs = (vla_torch__rec *)calloc(z->n, sizeof *z->recs);
+        z->sorted = (size_t *)malloc(z->n * sizeof *z->sorted);
+        if (!z->recs || !z->sorted) return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (storages)");
+    }
+    for (i = 0; i < z->n; i++) {
+        const vla_torch__val *kv = keys->u.seq.v[i];
+        if (kv->type != VLA_TORCH__STR || kv->u.s.n > VLA_TORCH__MAX_KEY)
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT,
+                                   "legacy torch.save: storage key %llu is not a string of <= 256 bytes",
+                                   (unsigned long long)i);
+        z->recs[i].name = kv->u.s.p;
+        z->recs[i].name_len = kv->u.s.n;
+        z->recs[i].dtype = -1;
+        z->recs[i].storage_id = -1;
+        z->sorted[i] = i;
+    }
+    if (z->n && vla_torch__sort(z->sorted, z->n, vla_torch__cmp_recs, z->recs))
+        return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (storages)");
+    for (i = 1; i < z->n; i++)
+        if (vla_torch__cmp_recs(z->recs, z->sorted[i - 1], z->sorted[i]) == 0)
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "legacy torch.save: storage key '%s' is listed twice",
+                                   vla_torch__show(key, sizeof key, z->recs[z->sorted[i]].name,
+                                                   z->recs[z->sorted[i]].name_len));
+    k->zip = z;
+    if (vla_torch__pickle_at(k, obj_pos, root)) return e->code; /* pass 2: storages resolved */
+    for (i = 0; i < z->n; i++) {
+        vla_torch__rec *r = &z->recs[i];
+        uint64_t count, nbytes;
+        vla_torch__show(key, sizeof key, r->name, r->name_len);
+        if (!vla_torch__in(pos, 8, len))
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT,
+                                   "legacy torch.save: storage '%s' (%llu of %llu) starts past the end of the file", key,
+                                   (unsigned long long)i + 1, (unsigned long long)z->n);
+        count = vla_torch__rd64(p + pos);
+        pos += 8;
+        /* the element size comes from the tensors; torch writes only storages tensors use */
+        if (r->dtype < 0)
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT,
+                                   "legacy torch.save: storage '%s' is listed but no tensor refers to it", key);
+        if (!vla_torch__mul64(count, vla_torch_dtype_size(r->dtype), &nbytes) || !vla_torch__in(pos, nbytes, len))
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT,
+                                   "legacy torch.save: storage '%s' (%llu elements of %s at byte %llu) runs past the "
+                                   "end of the %llu-byte file",
+                                   key, (unsigned long long)count, vla_torch_dtype_name(r->dtype),
+                                   (unsigned long long)pos, (unsigned long long)len);
+        if (count < r->need)
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT,
+                                   "legacy torch.save: storage '%s' holds %llu elements but a tensor claims %llu", key,
+                                   (unsigned long long)count, (unsigned long long)r->need);
+        r->ldata = p + pos;
+        r->usize = r->csize = nbytes;
+        pos += (size_t)nbytes;
+    }
+    if (pos != len)
+        return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "legacy torch.save: %llu stray bytes after the last storage",
+                               (unsigned long long)(len - pos));
+    return 0;
+}
+
 /* ---- walking the unpickled tree into named tensors ----------------------- */
 
 typedef struct vla_torch__walk {
@@ -1487,6 +1641,7 @@ static int vla_torch__emit(vla_torch__walk *w, vla_torch__val *v)
     vla_torch_tensor *o;
     vla_torch__rec *r = &w->zip->recs[t->storage->u.st.rec];
     size_t es = vla_torch_dtype_size(t->storage->u.st.dtype);
+    if (w->zip->legacy) t->storage->u.st.data = r->ldata; /* known only after the pickles */
     if ((size_t)w->f->n_tensors == w->cap) {
         void *arr = w->f->tensors;
         int bad;
@@ -1734,48 +1889,62 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
     memset(f, 0, sizeof *f);
     if (!p) return vla_torch__fail(&e, VLA_TORCH_ERR_ARG, "vla_torch_open: NULL buffer");
 
-    /* 1. container: only the zip formats are read */
+    /* 1. container: zip archives, and the legacy stream of torch < 1.6 */
     if (!(len >= 4 && p[0] == 'P' && p[1] == 'K' && p[2] == 3 && p[3] == 4)) {
         fmt = vla_torch_detect(p, len);
-        if (fmt == VLA_TORCH_FORMAT_LEGACY)
+        if (fmt == VLA_TORCH_FORMAT_LEGACY && p[0] == 0x80) {
+            k.e = &e;
+            f->kind = VLA_TORCH_FORMAT_LEGACY;
+            f->prefix = vla_torch__strdup("", 0);
+            if (!f->prefix) {
+                vla_torch__fail(&e, VLA_TORCH_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            if (vla_torch__legacy_open(&z, &k, p, len, &root)) goto done;
+            psize = len;
+        } else if (fmt == VLA_TORCH_FORMAT_LEGACY) {
             return vla_torch__fail(&e, VLA_TORCH_ERR_FORMAT,
-                                   "legacy (pre-1.6) torch.save format is not supported; re-save with torch>=1.6: "
-                                   "torch.save(torch.load(path), new_path)");
-        if (fmt == VLA_TORCH_FORMAT_SAFETENSORS)
+                                   "the legacy tar torch.save format (torch < 0.1.10) is not supported; re-save with "
+                                   "torch>=1.6: torch.save(torch.load(path), new_path)");
+        } else if (fmt == VLA_TORCH_FORMAT_SAFETENSORS) {
             return vla_torch__fail(&e, VLA_TORCH_ERR_FORMAT,
                                    "this is a safetensors file, not a PyTorch pickle archive; use the safetensors reader");
-        return vla_torch__fail(&e, VLA_TORCH_ERR_FORMAT,
-                               "not a PyTorch checkpoint: no zip signature (expected torch.save >= 1.6 or torch.jit.save)");
-    }
-    if (vla_torch__zip_open(&z, p, len, &e) || vla_torch__zip_prefix(&z, &pkl, &plen, &e)) goto done;
-    f->kind = vla_torch__zip_is_torchscript(&z, z.recs[pkl].name, plen) ? VLA_TORCH_FORMAT_TORCHSCRIPT
-                                                                        : VLA_TORCH_FORMAT_ZIP;
-    f->prefix = vla_torch__strdup(z.recs[pkl].name, plen);
-    if (!f->prefix) {
-        vla_torch__fail(&e, VLA_TORCH_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    /* torch >= 2.1 records the byte order; our data pointers assume little */
-    bo = vla_torch__zip_find3(&z, z.recs[pkl].name, plen, "/byteorder", 10, "", 0);
-    if (bo != VLA_TORCH__NOREC) {
-        const unsigned char *bd;
-        uint64_t bs;
-        if (vla_torch__zip_data(&z, bo, &bd, &bs, &e)) goto done;
-        if (bs >= 3 && memcmp(bd, "big", 3) == 0) {
-            vla_torch__fail(&e, VLA_TORCH_ERR_UNSUPPORTED, "big-endian checkpoint (byteorder record) is not supported");
+        } else {
+            return vla_torch__fail(&e, VLA_TORCH_ERR_FORMAT,
+                                   "not a PyTorch checkpoint: no zip signature and no legacy torch.save magic "
+                                   "(expected torch.save or torch.jit.save output)");
+        }
+    } else {
+        if (vla_torch__zip_open(&z, p, len, &e) || vla_torch__zip_prefix(&z, &pkl, &plen, &e)) goto done;
+        f->kind = vla_torch__zip_is_torchscript(&z, z.recs[pkl].name, plen) ? VLA_TORCH_FORMAT_TORCHSCRIPT
+                                                                            : VLA_TORCH_FORMAT_ZIP;
+        f->prefix = vla_torch__strdup(z.recs[pkl].name, plen);
+        if (!f->prefix) {
+            vla_torch__fail(&e, VLA_TORCH_ERR_NOMEM, "out of memory");
             goto done;
         }
-    }
+        /* torch >= 2.1 records the byte order; our data pointers assume little */
+        bo = vla_torch__zip_find3(&z, z.recs[pkl].name, plen, "/byteorder", 10, "", 0);
+        if (bo != VLA_TORCH__NOREC) {
+            const unsigned char *bd;
+            uint64_t bs;
+            if (vla_torch__zip_data(&z, bo, &bd, &bs, &e)) goto done;
+            if (bs >= 3 && memcmp(bd, "big", 3) == 0) {
+                vla_torch__fail(&e, VLA_TORCH_ERR_UNSUPPORTED, "big-endian checkpoint (byteorder record) is not supported");
+                goto done;
+            }
+        }
 
-    /* 2. unpickle data.pkl */
-    if (vla_torch__zip_data(&z, pkl, &pdata, &psize, &e)) goto done;
-    k.e = &e;
-    k.zip = &z;
-    k.pre = z.recs[pkl].name;
-    k.plen = plen;
-    k.p = pdata;
-    k.n = (size_t)psize;
-    if (vla_torch__unpickle(&k, &root)) goto done;
+        /* 2. unpickle data.pkl */
+        if (vla_torch__zip_data(&z, pkl, &pdata, &psize, &e)) goto done;
+        k.e = &e;
+        k.zip = &z;
+        k.pre = z.recs[pkl].name;
+        k.plen = plen;
+        k.p = pdata;
+        k.n = (size_t)psize;
+        if (vla_torch__unpickle(&k, &root)) goto done;
+    }
 
     /* 3. walk the object tree */
     w = (vla_torch__walk *)calloc(1, sizeof *w);
