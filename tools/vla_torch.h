@@ -1904,7 +1904,7 @@ VLA_TORCH_DEF int vla_torch_open(vla_torch_file *f, const void *buf, size_t len,
             psize = len;
         } else if (fmt == VLA_TORCH_FORMAT_LEGACY) {
             return vla_torch__fail(&e, VLA_TORCH_ERR_FORMAT,
-                                   "the legacy tar torch.save format (torch < 0.1.10) is not supported; re-save with "
+                                   "the legacy tar torch.save format (torch 0.1.x) is not supported; re-save with "
                                    "torch>=1.6: torch.save(torch.load(path), new_path)");
         } else if (fmt == VLA_TORCH_FORMAT_SAFETENSORS) {
             return vla_torch__fail(&e, VLA_TORCH_ERR_FORMAT,
