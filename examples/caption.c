@@ -33,15 +33,12 @@ int main(int argc, char **argv) {
     const vla_tokenizer *tok;
     vla_str prefix;
     vla_gen_params g;
-    vla_ctx_params p;
-    vla_ctx *c = NULL;
-    vla_input in;
+    vla_exec exec;
     vla_arena ta;
     vla_threadpool pool;
     int32_t ids[64], out[512];
     float *pic = NULL;
     char text[4096];
-    size_t need, len;
     vla_status st;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -94,29 +91,10 @@ int main(int argc, char **argv) {
     }
     if (!(pic = ex_load_picture(image, hp->clip_image_size))) goto done;
     /* a context for one picture, sized before anything runs */
-    memset(&p, 0, sizeof p);
-    p.max_batch = 1; p.max_text_len = n_ids; p.max_images = 1; p.max_dec_len = g.max_length; p.max_beams = g.num_beams;
-    p.use_clip = 1;
-    p.max_prompt_len = vla_adapter_prompt_len(ad);
-    p.max_adapter_dim = vla_adapter_max_dim(ad);
-    if (threads > 1 && vla_threadpool_init(&pool, threads) == 0) vla_threadpool_exec(&pool, &p.exec);
-    else { p.exec.n_threads = 1; threads = 1; }
-    p.log.fn = ex_log;
-    if ((st = vla_ctx_mem_req(m, &p, &need)) != VLA_OK || !(cmem = malloc(need)) || (st = vla_ctx_init(&c, m, &p, cmem, need)) != VLA_OK) {
-        fprintf(stderr, "error: context: %s\n", vla_status_str(st));
+    if (threads > 1 && vla_threadpool_init(&pool, threads) == 0) vla_threadpool_exec(&pool, &exec);
+    else threads = 1;
+    if (ex_generate(m, ad, task, threads > 1 ? &exec : NULL, ids, n_ids, pic, &g, out, &width, text, sizeof text, &cmem))
         goto done;
-    }
-    if (ad && (st = vla_ctx_set_adapter(c, ad, task)) != VLA_OK) { fprintf(stderr, "error: adapter: %s\n", vla_status_str(st)); goto done; }
-    memset(&in, 0, sizeof in);
-    in.batch = 1; in.text_len = n_ids; in.ids = ids; in.n_images = 1; in.images = pic;
-    if ((st = vla_encode(c, &in)) != VLA_OK || (st = vla_generate(c, &g, out, &width, NULL)) != VLA_OK) {
-        fprintf(stderr, "error: %s\n", vla_status_str(st));
-        goto done;
-    }
-    if ((st = vla_detokenize(tok, out, width, 1, 1, text, sizeof text, &len)) != VLA_OK && st != VLA_ERR_NOMEM) {
-        fprintf(stderr, "error: decoding the ids: %s\n", vla_status_str(st));
-        goto done;
-    }
     if (show_ids) {
         printf("ids:");
         for (i = 0; i < width; i++) printf(" %d", out[i]);

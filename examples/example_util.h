@@ -99,4 +99,51 @@ static float *ex_load_picture(const char *path, int S) {
     return out;
 }
 
+/* One request on one picture: a context sized for exactly this request (its
+ * memory returned in *cmem, the caller frees it), the adapter's task chosen,
+ * encode, generate, and the ids decoded to text (cut to fit cap).  exec: the
+ * caller's threads, or NULL for one.  Returns 0, or 1 after printing why. */
+#if defined(__GNUC__)
+__attribute__((unused))
+#endif
+static int ex_generate(const vla_model *m, const vla_adapter *ad, const char *task, const vla_exec *exec,
+                       const int32_t *ids, int n_ids, const float *pic, const vla_gen_params *g,
+                       int32_t *out, int *width, char *text, size_t cap, void **cmem) {
+    vla_ctx_params p;
+    vla_ctx *c = NULL;
+    vla_input in;
+    size_t need, len;
+    vla_status st;
+    *cmem = NULL;
+    memset(&p, 0, sizeof p);
+    p.max_batch = 1; p.max_text_len = n_ids; p.max_images = 1; p.max_dec_len = g->max_length; p.max_beams = g->num_beams;
+    p.use_clip = 1;
+    p.max_prompt_len = vla_adapter_prompt_len(ad);
+    p.max_adapter_dim = vla_adapter_max_dim(ad);
+    if (exec) p.exec = *exec;
+    else p.exec.n_threads = 1;
+    p.log.fn = ex_log;
+    if ((st = vla_ctx_mem_req(m, &p, &need)) != VLA_OK || !(*cmem = malloc(need)) ||
+        (st = vla_ctx_init(&c, m, &p, *cmem, need)) != VLA_OK) {
+        fprintf(stderr, "error: context: %s\n", vla_status_str(st));
+        return 1;
+    }
+    if (ad && (st = vla_ctx_set_adapter(c, ad, task)) != VLA_OK) {
+        fprintf(stderr, "error: adapter: %s\n", vla_status_str(st));
+        return 1;
+    }
+    memset(&in, 0, sizeof in);
+    in.batch = 1; in.text_len = n_ids; in.ids = ids; in.n_images = 1; in.images = pic;
+    if ((st = vla_encode(c, &in)) != VLA_OK || (st = vla_generate(c, g, out, width, NULL)) != VLA_OK) {
+        fprintf(stderr, "error: %s\n", vla_status_str(st));
+        return 1;
+    }
+    st = vla_detokenize(vla_model_tokenizer(m), out, *width, 1, 1, text, cap, &len);
+    if (st != VLA_OK && st != VLA_ERR_NOMEM) {
+        fprintf(stderr, "error: decoding the ids: %s\n", vla_status_str(st));
+        return 1;
+    }
+    return 0;
+}
+
 #endif /* VLA_EXAMPLE_UTIL_H */
