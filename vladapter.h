@@ -4302,14 +4302,29 @@ static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
 }
 
 static vla_status vla__ctx_check(const vla_model *m, const vla_ctx_params *p) {
+    long long a, b; /* vla__log prints numbers from long long */
     if (!m || !p) return VLA_ERR_ARGS;
     if (p->max_batch < 1 || p->max_text_len < 1 || p->max_dec_len < 2 || p->max_beams < 1 || p->max_images < 0 ||
         p->max_images > 2 || p->max_batch > 4096 || p->max_text_len > 1 << 16 || p->max_dec_len > 4096 ||
         p->max_beams > 64 || p->max_prompt_len < 0 || p->max_prompt_len > 4096 || p->max_adapter_dim < 0 || p->max_adapter_dim > 1 << 16)
         return VLA_ERR_ARGS;
-    if (m->hp.has_bart && (p->max_text_len + 2 > m->hp.n_positions || p->max_dec_len + 2 > m->hp.n_positions)) return VLA_ERR_RANGE;
-    if (p->use_clip && (!m->hp.has_clip || p->max_images < 1)) return VLA_ERR_UNSUPPORTED;
-    if (p->use_clip && m->hp.has_visual && m->hp.clip_out_ch != m->hp.feat_dim) return VLA_ERR_MISMATCH;
+    if (m->hp.has_bart && (p->max_text_len + 2 > m->hp.n_positions || p->max_dec_len + 2 > m->hp.n_positions)) {
+        a = m->hp.n_positions - 2;
+        vla__log(&p->log, VLA_LOG_ERROR, "context: text and decoder lengths must stay <= %d positions", &a, 0, 0);
+        return VLA_ERR_RANGE;
+    }
+    if (p->use_clip && (!m->hp.has_clip || p->max_images < 1)) {
+        vla__log(&p->log, VLA_LOG_ERROR, "context: use_clip needs a model file with a CLIP trunk and max_images >= 1",
+                 0, 0, 0);
+        return VLA_ERR_UNSUPPORTED;
+    }
+    if (p->use_clip && m->hp.has_visual && m->hp.clip_out_ch != m->hp.feat_dim) {
+        a = m->hp.clip_out_ch;
+        b = m->hp.feat_dim;
+        vla__log(&p->log, VLA_LOG_ERROR, "context: the CLIP trunk gives %d channels but the visual embedding takes %d",
+                 &a, &b, 0);
+        return VLA_ERR_MISMATCH;
+    }
     return VLA_OK;
 }
 
