@@ -491,6 +491,25 @@ static size_t vla_torch__zip_find3(const vla_torch__zip *z, const char *a, size_
     return VLA_TORCH__NOREC;
 }
 
+/* The name index for lookups (z->sorted); duplicated names are refused.
+ * what names the records in messages ("zip: record name"). */
+static int vla_torch__zip_index(vla_torch__zip *z, vla_torch__err *e, const char *what)
+{
+    size_t i;
+    char tmp[80];
+    z->sorted = (size_t *)malloc((z->n ? z->n : 1) * sizeof *z->sorted);
+    if (!z->sorted) return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (name index)");
+    for (i = 0; i < z->n; i++) z->sorted[i] = i;
+    if (vla_torch__sort(z->sorted, z->n, vla_torch__cmp_recs, z->recs))
+        return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (name index)");
+    for (i = 1; i < z->n; i++)
+        if (vla_torch__cmp_recs(z->recs, z->sorted[i - 1], z->sorted[i]) == 0)
+            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "%s '%s' occurs twice", what,
+                                   vla_torch__show(tmp, sizeof tmp, z->recs[z->sorted[i]].name,
+                                                   z->recs[z->sorted[i]].name_len));
+    return 0;
+}
+
 static void vla_torch__zip_free(vla_torch__zip *z)
 {
     free(z->recs);
@@ -608,20 +627,7 @@ static int vla_torch__zip_open(vla_torch__zip *z, const unsigned char *buf, size
         return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "zip: ZIP64 extra field of entry %zu is too short", i);
     }
 
-    /* name index for lookups; duplicated names are refused */
-    z->sorted = (size_t *)malloc(z->n * sizeof *z->sorted);
-    if (!z->sorted) return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (zip directory)");
-    for (i = 0; i < z->n; i++) z->sorted[i] = i;
-    if (vla_torch__sort(z->sorted, z->n, vla_torch__cmp_recs, z->recs))
-        return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (zip directory)");
-    for (i = 1; i < z->n; i++)
-        if (vla_torch__cmp_recs(z->recs, z->sorted[i - 1], z->sorted[i]) == 0) {
-            const vla_torch__rec *r = &z->recs[z->sorted[i]];
-            char tmp[80];
-            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "zip: record name '%s' occurs twice",
-                                   vla_torch__show(tmp, sizeof tmp, r->name, r->name_len));
-        }
-    return 0;
+    return vla_torch__zip_index(z, e, "zip: record name");
 }
 
 /* Locates the bytes of a STORED record via its local header. */
@@ -1506,11 +1512,8 @@ static int vla_torch__legacy_open(vla_torch__zip *z, vla_torch__pk *k, const uns
     z->len = len;
     z->n = keys->u.seq.n;
     z->legacy = 1;
-    if (z->n) {
-        z->recs = (vla_torch__rec *)calloc(z->n, sizeof *z->recs);
-        z->sorted = (size_t *)malloc(z->n * sizeof *z->sorted);
-        if (!z->recs || !z->sorted) return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (storages)");
-    }
+    if (z->n && !(z->recs = (vla_torch__rec *)calloc(z->n, sizeof *z->recs)))
+        return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (storages)");
     for (i = 0; i < z->n; i++) {
         const vla_torch__val *kv = keys->u.seq.v[i];
         if (kv->type != VLA_TORCH__STR || kv->u.s.n > VLA_TORCH__MAX_KEY)
@@ -1521,15 +1524,8 @@ static int vla_torch__legacy_open(vla_torch__zip *z, vla_torch__pk *k, const uns
         z->recs[i].name_len = kv->u.s.n;
         z->recs[i].dtype = -1;
         z->recs[i].storage_id = -1;
-        z->sorted[i] = i;
     }
-    if (z->n && vla_torch__sort(z->sorted, z->n, vla_torch__cmp_recs, z->recs))
-        return vla_torch__fail(e, VLA_TORCH_ERR_NOMEM, "out of memory (storages)");
-    for (i = 1; i < z->n; i++)
-        if (vla_torch__cmp_recs(z->recs, z->sorted[i - 1], z->sorted[i]) == 0)
-            return vla_torch__fail(e, VLA_TORCH_ERR_CORRUPT, "legacy torch.save: storage key '%s' is listed twice",
-                                   vla_torch__show(key, sizeof key, z->recs[z->sorted[i]].name,
-                                                   z->recs[z->sorted[i]].name_len));
+    if (vla_torch__zip_index(z, e, "legacy torch.save: storage key")) return e->code;
     k->zip = z;
     if (vla_torch__pickle_at(k, obj_pos, root)) return e->code; /* pass 2: storages resolved */
     for (i = 0; i < z->n; i++) {
