@@ -25,6 +25,7 @@
  *     [D9] Image input: raw pixels, Pillow-exact resize, CLIP normalisation, PNM
  *     [D10] Parameter-efficient modules: adapter files, hot-swapping
  *     [D11] Tokenizer: byte-level BPE with VL-Adapter's added tokens
+ *     [D12] Trainer: backprop + AdamW in fixed memory, losses, checkpoints
  *   Implementation
  *     [I1] Portability: libc overrides, SIMD selection, fp16, overflow-safe sizes
  *     [I2] Status strings, logging
@@ -39,6 +40,8 @@
  *     [I11] Image input
  *     [I12] Parameter-efficient modules: attach, precompute
  *     [I13] Tokenizer
+ *     [I14] Trainer: backward kernels, trainable set, modules, forward and
+ *           backward passes, AdamW, adapter/model/state files
  *
  *   The model in one picture (shapes for BART-base, one image):
  *
@@ -1009,6 +1012,197 @@ VLA_DEF vla_status vla_detokenize(const vla_tokenizer *t, const int32_t *ids, in
                                   int clean_up_spaces, char *out, size_t cap, size_t *len);
 /* The tokenizer of a loaded model (NULL if its file has none). */
 VLA_DEF const vla_tokenizer *vla_model_tokenizer(const vla_model *m);
+
+
+/* ============================================================================
+ * [D12] Trainer: backprop + AdamW for the trainable parameters, in fixed memory
+ * ============================================================================
+ * What the official code does in one training step (multitask.py, with
+ * transformers 4.2.1), reproduced here:
+ *
+ *   loss     = the task's loss of the batch (train mode: dropout on)
+ *   grads    = d loss / d p   for every trainable p its task's forward used
+ *   clip     : g *= min(1, clip_norm / (||g||_2 over all grads + 1e-6))
+ *   AdamW    : m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+ *              p -= lr_t sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)
+ *              p -= lr_t wd p          (after the update; wd = 0 for names
+ *                                       containing "bias" or "LayerNorm.weight")
+ *   schedule : lr_t = lr * t/W for t < W (warmup), then lr * (T-t)/(T-W),
+ *              t = 0, 1, ... counting optimizer steps (the first step uses
+ *              lr_0, which is 0 whenever W > 0)
+ *   grads of the parameters this batch's task did not use stay "None": those
+ *   parameters are not touched at all (no decay either), as in PyTorch.
+ *
+ * Losses (ignore index -100 in labels):
+ *   VLA_LOSS_VQA           mean_b( score_b * mean_t CE(b, t) )
+ *   VLA_LOSS_EXAMPLE_MEAN  mean_b( mean_t CE(b, t) )          GQA, NLVR2
+ *   VLA_LOSS_TOKEN_MEAN    sum_{b,t} CE(b, t) / #tokens        COCO captions
+ * The decoder input is labels shifted right: [start, y_0 .. y_{T-2}] with
+ * -100 -> pad, exactly as shift_tokens_right.
+ *
+ * Which parameters train (trainer_base.py's unfreeze_parameters):
+ *   always        the visual embedding (feature/box projections, their
+ *                 LayerNorms, image-order embedding)          train_visual
+ *   PEFT modules  every module of the adapter file (all tasks; only the
+ *                 batch's task gets gradients)
+ *   train_layer_norms  every BART LayerNorm (adapter, Compacter, Hyperformer
+ *                 scripts: --unfreeze_layer_norms)
+ *   train_biases  every BART bias vector, LayerNorm biases included (LoRA)
+ *   full_finetune every BART parameter (shared embedding = LM head, both
+ *                 position tables, every layer); final_logits_bias is a
+ *                 buffer and never trains.
+ * vla_train_defaults(method) gives the official script's settings.
+ *
+ * Memory (all of it from the size query, nothing grows later):
+ *   P trainable floats x 4 (value, grad, m, v)
+ *   + generated module weights and their grads (Compacter: dense kron sums;
+ *     Hyperformer: every site's adapter; prompt: the MLP output)
+ *   + saved activations:
+ *       recompute = 0: per encoder layer  R_e (12 d + ffn + 2 r) + B H L^2,
+ *                      per decoder layer  R_d (16 d + ffn + 3 r) + 2 R_e d
+ *                                         + B H T (T + L)
+ *       recompute = 1: each layer's input only (R_e d or R_d d per layer),
+ *                      plus one layer's set as above, rebuilt from that input
+ *                      during the backward pass
+ *     (R_e = B L encoder rows, R_d = B T decoder rows, r = adapter or LoRA
+ *     width; floats)
+ *   + logits R_d x V and the backward scratch (a few rows of widths d, ffn).
+ * vla_trainer_mem_req is exact: it runs the same layout code as init and a
+ * measuring pass of one step at the largest shapes.
+ *
+ * Frozen weights are read where they are (mapped file, flash), any type:
+ * gradients flow through F16 and Q8_0 matrices by widening one row at a
+ * time.  Trainable tensors are copied into the trainer as fp32 at init.
+ *
+ * Output: vla_trainer_save writes an adapter file with the adapter file's own
+ * keys (method, tasks, prefixes, presets, base fingerprint) and every tensor,
+ * trained ones replaced, plus the base tensors that trained (LayerNorms,
+ * biases, visual embedding) under their base names: vla_adapter_attach reads
+ * it as it is.  Without an adapter file (full fine-tuning, or only the visual
+ * embedding training) it writes a whole model file with the trained tensors
+ * in place.  vla_trainer_save_state / vla_trainer_load_state serialise
+ * everything a resumed run needs (values, moments, step, generator, a cursor
+ * the caller owns for its data position): a resumed run is bit-identical.
+ *
+ * Threads: one trainer, one thread at a time; kernels split work through
+ * params.exec like every other object.
+ * ========================================================================== */
+
+typedef enum vla_loss_kind {
+    VLA_LOSS_VQA = 0,          /* per-example token mean x answer score, batch mean */
+    VLA_LOSS_EXAMPLE_MEAN = 1, /* per-example token mean, batch mean (GQA, NLVR2)  */
+    VLA_LOSS_TOKEN_MEAN = 2    /* token mean over the whole batch (captions)       */
+} vla_loss_kind;
+
+typedef struct vla_train_params {
+    /* largest shapes a batch may have (memory is sized from these) */
+    int max_batch;          /* B                                                  */
+    int max_text_len;       /* Lt, <s> and </s> included                          */
+    int max_images;         /* 0, 1 or 2 (NLVR2)                                  */
+    int max_grid;           /* grid cells per image (49)                          */
+    int max_target_len;     /* T: label tokens per example                        */
+    /* what trains (see vla_train_defaults) */
+    int train_visual, train_layer_norms, train_biases, full_finetune;
+    /* AdamW (transformers 4.2.1) and the schedule */
+    double lr;              /* peak learning rate (a Python float in the official code) */
+    float beta1, beta2, eps, weight_decay;
+    float clip_norm;        /* <= 0: no clipping                                   */
+    long total_steps;       /* T of the linear decay (>= 1)                        */
+    long warmup_steps;      /* W                                                   */
+    /* dropout (train mode): on the embeddings, attention probabilities, every
+     * sublayer output, the FFN activation and LoRA's input; 0 = off */
+    float dropout;
+    uint64_t seed;          /* dropout generator                                   */
+    int recompute;          /* 1: gradient checkpointing per layer                 */
+    vla_exec exec;
+    vla_logger log;
+} vla_train_params;
+
+/* The official script's settings for a method ("adapter", "compacter",
+ * "hyperformer", "lora", "prompt", "full" or NULL/"none"): lr, which tensors
+ * train, AdamW (0.9, 0.999, 1e-6, wd 0.01), clipping 5, dropout 0.1, seed
+ * 9595.  Shapes, total_steps and warmup_steps (10% of the total in the
+ * scripts) are left for you. */
+VLA_DEF vla_train_params vla_train_defaults(const char *method);
+
+typedef struct vla_train_batch {
+    const char *task;       /* the adapter file's task (NULL: its first)          */
+    vla_loss_kind loss;
+    vla_input in;           /* encoder input: ids and grid feats (no images: CLIP
+                               is frozen, run it once and cache its features)    */
+    int target_len;         /* T                                                  */
+    const int32_t *labels;  /* [B, T] target ids, -100 = ignored                  */
+    const float *scores;    /* [B] answer scores (VLA_LOSS_VQA), else NULL         */
+} vla_train_batch;
+
+/* One trainable tensor as the trainer holds it. */
+typedef struct vla_train_tensor {
+    const char *name;       /* its name in the file vla_trainer_save writes       */
+    const char *official;   /* the official state-dict name ("model.encoder...") */
+    int n_dims;
+    int64_t ne[VLA_MAX_DIMS]; /* ggml order: ne[0] fastest                        */
+    size_t n;               /* elements                                           */
+    float *value, *grad, *m, *v;
+    int decay;              /* weight decay applies                               */
+    int has_grad;           /* the last backward reached it                        */
+} vla_train_tensor;
+
+typedef struct vla_trainer vla_trainer;
+
+/* adapter: the adapter file holding the modules to train (their initial
+ * values) and its task list, or NULL (full fine-tuning, or the visual
+ * embedding alone).  It must stay alive while the trainer is used. */
+VLA_DEF vla_status vla_trainer_mem_req(const vla_model *m, const void *adapter, size_t adapter_size,
+                                       const vla_train_params *p, size_t *bytes);
+VLA_DEF vla_status vla_trainer_init(vla_trainer **out, const vla_model *m, const void *adapter, size_t adapter_size,
+                                    const vla_train_params *p, void *mem, size_t mem_size);
+/* Forward + backward of one batch: every trainable tensor's grad is set
+ * (zero and has_grad = 0 where the task did not reach it); *loss (optional). */
+VLA_DEF vla_status vla_trainer_backward(vla_trainer *t, const vla_train_batch *b, float *loss);
+/* Forward only: the loss of a batch with the current values (no dropout). */
+VLA_DEF vla_status vla_trainer_loss(vla_trainer *t, const vla_train_batch *b, float *loss);
+/* Clip, AdamW, advance the schedule.  lr_used / grad_norm (optional): the
+ * learning rate of this update and the norm before clipping. */
+VLA_DEF vla_status vla_trainer_apply(vla_trainer *t, float *lr_used, float *grad_norm);
+/* Both in one call. */
+VLA_DEF vla_status vla_trainer_step(vla_trainer *t, const vla_train_batch *b, float *loss, float *lr_used);
+VLA_DEF float vla_trainer_lr(const vla_trainer *t, long step);
+VLA_DEF long vla_trainer_steps_done(const vla_trainer *t);
+VLA_DEF int vla_trainer_n_tensors(const vla_trainer *t);
+VLA_DEF vla_status vla_trainer_tensor(const vla_trainer *t, int i, vla_train_tensor *out);
+/* Trainable floats (the paper's "updated parameters"). */
+VLA_DEF size_t vla_trainer_n_params(const vla_trainer *t);
+VLA_DEF vla_arena_stats vla_trainer_stats(const vla_trainer *t);
+/* Four u64 the caller may use for its data position; saved with the state. */
+VLA_DEF uint64_t *vla_trainer_cursor(vla_trainer *t);
+/* The trained result: an adapter file (or a model file, see above). */
+VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void *user);
+VLA_DEF vla_status vla_trainer_save_state(const vla_trainer *t, vla_write_fn fn, void *user);
+/* Restores a state written for the same model, adapter file and parameters
+ * (names and shapes are checked; VLA_ERR_MISMATCH otherwise). */
+VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size_t size);
+
+/* Backward kernels (reference definitions + the fast entry points the
+ * trainer uses):
+ *   dx[M, K] += dy[M, N] W[N, K]            (W any vla_mat type)
+ *   dW[N, K] += dy[M, N]^T x[M, K];  db[N] += sum_m dy[m, :]   (db may be NULL)
+ *   LayerNorm: y = (x - mu) / sqrt(var + eps) * g + b  ->  dx (overwritten),
+ *              dg, db accumulated (may be NULL); g NULL means 1
+ *   activations: dx = dy * f'(x) for the pre-activation x (dx may alias dy) */
+VLA_DEF void vla_linear_bwd_x_ref(float *dx, const float *dy, const vla_mat *w, int M);
+VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M);
+VLA_DEF void vla_linear_bwd_w_ref(float *dw, float *db, const float *dy, const float *x, int M, int N, int K);
+VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const float *dy, const float *x, int M, int N, int K);
+VLA_DEF void vla_layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g, int M, int N,
+                               float eps);
+VLA_DEF void vla_gelu_erf_bwd(float *dx, const float *dy, const float *x, size_t n);
+VLA_DEF void vla_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n);
+/* Attention backward for one sequence, all heads (the layout of
+ * vla_attention_ref): given the probabilities P [H, Lq, Lk] of the forward
+ * (after the mask, before dropout), dq [Lq, ldq], dk/dv [Lk, ld] are
+ * accumulated from dout [Lq, ldo].  q is the scaled query of the forward. */
+VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q,
+                                   const float *k, const float *v, const float *P, int Lq, int Lk, int n_heads, int dh);
 
 #ifdef __cplusplus
 }
@@ -3441,6 +3635,19 @@ VLA_DEF vla_status vla_gguf_get_tensor(const vla_gguf *g, const char *name, vla_
     }
 }
 
+/* Tensor i of an opened file, with or without the stored tables. */
+static vla_status vla__gguf_tensor_at(const vla_gguf *g, uint64_t i, vla_tensor *out) {
+    vla__cur c;
+    uint64_t k;
+    if (i >= g->n_tensors) return VLA_ERR_RANGE;
+    if (g->tensors) { *out = g->tensors[i]; return VLA_OK; }
+    c.p = g->data; c.pos = g->tinfo_offset; c.size = g->size; c.bad = 0;
+    for (k = 0; k <= i; k++)
+        if (vla__gguf_read_tinfo(&c, g->alignment, out) != VLA_OK) return VLA_ERR_FORMAT;
+    out->data = g->data + g->blob_offset + (size_t)(uintptr_t)out->data;
+    return VLA_OK;
+}
+
 /* Read an integer kv of any width as int64 (u64 values above INT64_MAX fail). */
 static vla_status vla__gguf_int(const vla_gguf_kv *kv, int64_t *out) {
     const unsigned char *p = kv->val;
@@ -5594,7 +5801,7 @@ static uint32_t vla__kv_u32_at(const vla_gguf_kv *kv, uint64_t i, uint32_t dflt)
 
 /* "<kind>.<task>.<site><suffix>" looked up for the task, then for "*"
  * (a module shared by all tasks); *shared tells which one was found. */
-static vla_status vla__adp_find2(const vla_adapter *ad, const char *kind, vla_str task, const char *site, const char *suffix,
+static vla_status vla__peft_find(const vla_gguf *g, const char *kind, vla_str task, const char *site, const char *suffix,
                                  vla_tensor *t, int *shared) {
     char nm[160];
     size_t n = 0, k;
@@ -5610,9 +5817,14 @@ static vla_status vla__adp_find2(const vla_adapter *ad, const char *kind, vla_st
         for (p = site; *p && n < 158; p++) nm[n++] = *p;
         for (p = suffix; *p && n < 158; p++) nm[n++] = *p;
         nm[n] = 0;
-        if (vla_gguf_get_tensor(&ad->gguf, nm, t) == VLA_OK) { if (shared) *shared = pass; return VLA_OK; }
+        if (vla_gguf_get_tensor(g, nm, t) == VLA_OK) { if (shared) *shared = pass; return VLA_OK; }
     }
     return VLA_ERR_NOT_FOUND;
+}
+
+static vla_status vla__adp_find2(const vla_adapter *ad, const char *kind, vla_str task, const char *site, const char *suffix,
+                                 vla_tensor *t, int *shared) {
+    return vla__peft_find(&ad->gguf, kind, task, site, suffix, t, shared);
 }
 
 static vla_status vla__adp_find(const vla_adapter *ad, const char *kind, vla_str task, const char *site, const char *suffix,
@@ -7192,6 +7404,2286 @@ VLA_DEF vla_status vla_detokenize(const vla_tokenizer *t, const int32_t *ids, in
     if (cap) out[d.kept] = 0;
     if (len) *len = d.n;
     return d.n + 1 > cap ? VLA_ERR_NOMEM : VLA_OK;
+}
+
+
+/* ==========================================================================
+ * [I14] Trainer
+ *
+ * The training forward runs the whole decoder teacher-forced (all T positions
+ * at once, causal mask) and keeps what the backward pass reads; the backward
+ * pass walks the same steps in reverse, one function per layer, each written
+ * next to its forward so the two read like the equations.
+ * ========================================================================== */
+
+/* ---- backward kernels: reference definitions ---- */
+
+VLA_DEF void vla_linear_bwd_x_ref(float *dx, const float *dy, const vla_mat *w, int M) {
+    int m, n, k;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < w->rows; n++) {
+            float g = dy[(size_t)m * w->rows + n];
+            for (k = 0; k < w->cols; k++) dx[(size_t)m * w->cols + k] += g * vla__mat_at(w, n, k);
+        }
+}
+
+VLA_DEF void vla_linear_bwd_w_ref(float *dw, float *db, const float *dy, const float *x, int M, int N, int K) {
+    int m, n, k;
+    for (n = 0; n < N; n++)
+        for (m = 0; m < M; m++) {
+            float g = dy[(size_t)m * N + n];
+            if (db) db[n] += g;
+            for (k = 0; k < K; k++) dw[(size_t)n * K + k] += g * x[(size_t)m * K + k];
+        }
+}
+
+VLA_DEF void vla_layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g, int M, int N,
+                               float eps) {
+    int m, n;
+    for (m = 0; m < M; m++) {
+        const float *xr = x + (size_t)m * N, *gy = dy + (size_t)m * N;
+        float *dr = dx + (size_t)m * N;
+        float mean = 0.0f, var = 0.0f, inv, s1 = 0.0f, s2 = 0.0f;
+        for (n = 0; n < N; n++) mean += xr[n];
+        mean /= (float)N;
+        for (n = 0; n < N; n++) var += (xr[n] - mean) * (xr[n] - mean);
+        var /= (float)N;
+        inv = 1.0f / VLA_SQRTF(var + eps);
+        /* xhat = (x - mean) inv;  dxhat = dy g;
+         * dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) */
+        for (n = 0; n < N; n++) {
+            float xh = (xr[n] - mean) * inv, dxh = gy[n] * (g ? g[n] : 1.0f);
+            s1 += dxh;
+            s2 += dxh * xh;
+            if (dg) dg[n] += gy[n] * xh;
+            if (db) db[n] += gy[n];
+        }
+        s1 /= (float)N;
+        s2 /= (float)N;
+        for (n = 0; n < N; n++) {
+            float xh = (xr[n] - mean) * inv, dxh = gy[n] * (g ? g[n] : 1.0f);
+            dr[n] = inv * (dxh - s1 - xh * s2);
+        }
+    }
+}
+
+VLA_DEF void vla_gelu_erf_bwd(float *dx, const float *dy, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) { /* d/dx x Phi(x) = Phi(x) + x phi(x) */
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + VLA_ERFF(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * VLA_EXPF(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}
+
+VLA_DEF void vla_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        float v = x[i], u = 0.79788456080286536f * (v + 0.044715f * v * v * v), t = VLA_TANHF(u);
+        float du = 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * v * v);
+        dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+    }
+}
+
+/* Dropout mask element i of stream `key`: kept with probability 1 - p.
+ * Counter based (splitmix64 of key and i), so the backward pass and a
+ * recomputed forward regenerate exactly the forward's mask. */
+static uint64_t vla__mix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct vla__drop { float p; uint64_t key; } vla__drop; /* p = 0: off */
+
+static int vla__keep(const vla__drop *d, size_t i) {
+    return (float)(vla__mix64(d->key ^ vla__mix64((uint64_t)i)) >> 40) * (1.0f / 16777216.0f) >= d->p;
+}
+
+/* x[i] = keep ? x[i] / (1 - p) : 0; the same call is its own backward. */
+static void vla__dropout(float *x, size_t n, const vla__drop *d) {
+    size_t i;
+    float s;
+    if (!d || d->p <= 0.0f) return;
+    s = 1.0f / (1.0f - d->p);
+    for (i = 0; i < n; i++) x[i] = vla__keep(d, i) ? x[i] * s : 0.0f;
+}
+
+/* ---- backward kernels: fast entry points ---- */
+
+/* Column range [k0, k1) of dx += dy W for rows [0, M): W is read one row at
+ * a time (widened to fp32 when it is F16/Q8_0), 4 rows of dy share it. */
+typedef struct vla__bwdx_job { float *dx; const float *dy; const vla_mat *w; int M, nchunk; float *tmp; } vla__bwdx_job;
+
+static void vla__bwd_x_cols(float *dx, const float *dy, const vla_mat *w, int M, int k0, int k1, float *wrow) {
+    int N = w->rows, K = w->cols, n, m, k, kw = k1 - k0;
+    for (n = 0; n < N; n++) {
+        const float *wr;
+        if (w->type == VLA_TYPE_F32) wr = (const float *)w->data + (size_t)n * K + k0;
+        else { for (k = 0; k < kw; k++) wrow[k] = vla__mat_at(w, n, k0 + k); wr = wrow; }
+        for (m = 0; m + 4 <= M; m += 4) {
+            float g0 = dy[(size_t)m * N + n], g1 = dy[(size_t)(m + 1) * N + n], g2 = dy[(size_t)(m + 2) * N + n],
+                  g3 = dy[(size_t)(m + 3) * N + n];
+            float *d0 = dx + (size_t)m * K + k0, *d1 = d0 + K, *d2 = d1 + K, *d3 = d2 + K;
+            for (k = 0; k < kw; k++) {
+                float wv = wr[k];
+                d0[k] += g0 * wv; d1[k] += g1 * wv; d2[k] += g2 * wv; d3[k] += g3 * wv;
+            }
+        }
+        for (; m < M; m++) {
+            float g = dy[(size_t)m * N + n], *d0 = dx + (size_t)m * K + k0;
+            for (k = 0; k < kw; k++) d0[k] += g * wr[k];
+        }
+    }
+}
+
+#define VLA__BWD_KC 256 /* columns per task: a 4-row block of dx stays in L1 */
+
+static void vla__bwd_x_task(void *arg, int i) {
+    vla__bwdx_job *j = (vla__bwdx_job *)arg;
+    int k0 = i * VLA__BWD_KC, k1 = k0 + VLA__BWD_KC > j->w->cols ? j->w->cols : k0 + VLA__BWD_KC;
+    float wrow[VLA__BWD_KC];
+    vla__bwd_x_cols(j->dx, j->dy, j->w, j->M, k0, k1, wrow);
+}
+
+VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M) {
+    vla__bwdx_job j;
+    int n = (w->cols + VLA__BWD_KC - 1) / VLA__BWD_KC, i;
+    if (!ex || ex->force_reference) { vla_linear_bwd_x_ref(dx, dy, w, M); return; }
+    j.dx = dx; j.dy = dy; j.w = w; j.M = M; j.nchunk = n; j.tmp = NULL;
+    if (ex->parallel && ex->n_threads > 1 && n > 1) ex->parallel(ex->parallel_user, vla__bwd_x_task, &j, n);
+    else for (i = 0; i < n; i++) vla__bwd_x_task(&j, i);
+}
+
+/* Rows [n0, n1) of dW += dy^T x: 4 rows of dW share each x row. */
+typedef struct vla__bwdw_job { float *dw, *db; const float *dy, *x; int M, N, K, per; } vla__bwdw_job;
+
+static void vla__bwd_w_task(void *arg, int i) {
+    vla__bwdw_job *j = (vla__bwdw_job *)arg;
+    int n0 = i * j->per, n1 = n0 + j->per > j->N ? j->N : n0 + j->per, n, m, k, K = j->K, N = j->N;
+    for (n = n0; n + 4 <= n1; n += 4) {
+        float *w0 = j->dw + (size_t)n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+        for (m = 0; m < j->M; m++) {
+            const float *g = j->dy + (size_t)m * N + n, *xr = j->x + (size_t)m * K;
+            float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+            if (j->db) { j->db[n] += g0; j->db[n + 1] += g1; j->db[n + 2] += g2; j->db[n + 3] += g3; }
+            if (g0 == 0.0f && g1 == 0.0f && g2 == 0.0f && g3 == 0.0f) continue;
+            for (k = 0; k < K; k++) {
+                float xv = xr[k];
+                w0[k] += g0 * xv; w1[k] += g1 * xv; w2[k] += g2 * xv; w3[k] += g3 * xv;
+            }
+        }
+    }
+    for (; n < n1; n++) {
+        float *w0 = j->dw + (size_t)n * K;
+        for (m = 0; m < j->M; m++) {
+            float g = j->dy[(size_t)m * N + n];
+            const float *xr = j->x + (size_t)m * K;
+            if (j->db) j->db[n] += g;
+            if (g == 0.0f) continue;
+            for (k = 0; k < K; k++) w0[k] += g * xr[k];
+        }
+    }
+}
+
+VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const float *dy, const float *x, int M, int N, int K) {
+    vla__bwdw_job j;
+    int nt, i;
+    if (!ex || ex->force_reference) { vla_linear_bwd_w_ref(dw, db, dy, x, M, N, K); return; }
+    nt = ex->parallel && ex->n_threads > 1 ? ex->n_threads * 4 : 1;
+    j.dw = dw; j.db = db; j.dy = dy; j.x = x; j.M = M; j.N = N; j.K = K;
+    j.per = ((N + nt - 1) / nt + 3) / 4 * 4;
+    if (j.per < 4) j.per = 4;
+    nt = (N + j.per - 1) / j.per;
+    if (nt > 1 && ex->parallel && ex->n_threads > 1) ex->parallel(ex->parallel_user, vla__bwd_w_task, &j, nt);
+    else for (i = 0; i < nt; i++) vla__bwd_w_task(&j, i);
+}
+
+/* ---- the trainer object ---- */
+
+typedef struct vla__tp {              /* one trainable tensor                     */
+    char name[96];                    /* name in the written file                 */
+    char official[192];               /* official state-dict name                 */
+    int n_dims;
+    int64_t ne[VLA_MAX_DIMS];
+    size_t n;
+    float *w, *g, *m, *v;             /* value, gradient, AdamW moments  [n]      */
+    const void *src;                  /* the file tensor it was copied from       */
+    int decay, used, cls;             /* cls: VLA__C_* of a base tensor, 0 for modules */
+    long nstep;                       /* AdamW steps this tensor took (PyTorch's state["step"]) */
+} vla__tp;
+
+/* Gradients of the BART / visual-embedding tensors (NULL where frozen). */
+typedef struct vla__lin_g { float *w, *b; } vla__lin_g;
+typedef struct vla__ln_g { float *g, *b; } vla__ln_g;
+typedef struct vla__attn_g { vla__lin_g q, k, v, o; } vla__attn_g;
+typedef struct vla__enc_layer_g { vla__attn_g sa; vla__ln_g sa_ln; vla__lin_g fc1, fc2; vla__ln_g ffn_ln; } vla__enc_layer_g;
+typedef struct vla__dec_layer_g { vla__attn_g sa, ca; vla__ln_g sa_ln, ca_ln, ffn_ln; vla__lin_g fc1, fc2; } vla__dec_layer_g;
+typedef struct vla__weights_g {
+    float *shared, *enc_pos, *dec_pos;
+    vla__ln_g enc_ln_emb, dec_ln_emb;
+    vla__enc_layer_g *enc;
+    vla__dec_layer_g *dec;
+    vla__lin_g vis_feat, vis_box;
+    vla__ln_g vis_feat_ln, vis_box_ln;
+    float *img_order;
+} vla__weights_g;
+
+/* A Compacter factor [k, A, B]: one tensor, or the product of a low-rank
+ * pair left [k, A, r] x right [k, r, B]. */
+typedef struct vla__tfac { vla__tp *whole, *left, *right; int k, A, B, r; } vla__tfac;
+
+/* One half (down or up) of an adapter site of one task, as parameters. */
+typedef struct vla__thalf {
+    vla__tp *w, *b;                   /* plain adapter: [out, in], [out]          */
+    vla__tfac rule, W;                /* Compacter: sum_i kron(rule_i, W_i)       */
+    int in, out;
+} vla__thalf;
+typedef struct vla__tsite { vla__thalf h[2]; int on; } vla__tsite;
+typedef struct vla__tlora { vla__tp *A, *B; } vla__tlora;
+typedef struct vla__ttask {
+    vla_str name;
+    vla__tsite *adp;                  /* [n_adp] (adapter, Compacter)             */
+    vla__tlora *lora;                 /* [n_lora]                                 */
+    vla__tp *pe, *pw1, *pb1, *pw2, *pb2; /* prompt MLP                           */
+    vla__tp *temb;                    /* Hyperformer task embedding               */
+} vla__ttask;
+
+/* Hyperformer controller of one side (encoder / decoder). */
+typedef struct vla__thyper {
+    vla__tp *lemb, *p1w, *p1b, *p2w, *p2b, *lnw, *lnb;
+    vla__tp *gen[3][2][4];            /* [type][down/up][wgen.w, wgen.b, bgen.w, bgen.b] */
+    int E, hid, dp;
+    float *in, *h1, *z, *e;           /* per layer: [2E], [hid] pre-ReLU, [dp], [dp] */
+} vla__thyper;
+
+/* Gradients of an adapter site's effective (possibly generated) weights. */
+typedef struct vla__adp_g { float *dw, *db, *uw, *ub; } vla__adp_g;
+
+typedef struct vla__eact {            /* encoder layer, R = B L rows              */
+    float *x;                         /* [R, d]  layer input                      */
+    float *q, *k, *v;                 /* [R, d]  projections (q scaled)           */
+    float *lq, *lv;                   /* [R, r]  LoRA A x of q_proj, v_proj       */
+    float *P;                         /* [B, H, L, L] attention probabilities     */
+    float *ctx, *ao, *ah;             /* [R, d] heads, [R, d] out_proj, [R, r] adapter pre-act */
+    float *s1, *x1;                   /* [R, d]  LN1 input and output             */
+    float *f1, *fo, *fh, *s2;         /* [R, ffn] fc1, [R, d] fc2, [R, r], [R, d] LN2 input */
+} vla__eact;
+
+typedef struct vla__dact {            /* decoder layer, R = B T rows, Re = B L    */
+    float *x;
+    float *q, *k, *v, *lq, *lv, *P, *ctx, *ao, *ah, *s1, *x1;   /* causal self-attention */
+    float *cq, *lcq, *xk, *xv, *lxv;  /* cross: q [R, d], LoRA, K/V [Re, d], LoRA of v [Re, r] */
+    float *P2, *cctx, *co, *ch, *s2, *x2;
+    float *f1, *fo, *fh, *s3;
+} vla__dact;
+
+struct vla_trainer {
+    const vla_model *m;
+    vla_train_params p;
+    vla_arena arena;
+    vla_logger log;
+    /* the adapter file (method, tasks, initial module values) */
+    int has_ad;
+    vla_gguf ag;
+    int method, exact_gelu, n_tasks;
+    float lora_scale;
+    vla__ttask *tasks;
+    vla__thyper hy[2];
+    /* trainable tensors */
+    vla__tp *tp;
+    int n_tp;
+    size_t n_params;
+    vla__weights W;                   /* the view the step runs: trained tensors point at tp values */
+    vla__weights_g G;
+    /* the step's modules (the batch's task) */
+    int task;
+    vla__adp *eff;                    /* [n_adp] effective adapter weights        */
+    vla__adp_g *effg;
+    float *gen, *geng;                /* generated weights and their grads        */
+    size_t gen_n;
+    vla__lora *efl;                   /* [n_lora]                                 */
+    vla__adp_g *eflg;                 /* A -> dw, B -> uw                         */
+    float *prompt, *prompt_h, *dprompt; /* [n_prompt, d], [n_prompt, mid], [n_prompt, d] */
+    int n_prompt, max_prompt, rmax;
+    /* shapes of the current batch */
+    int B, Lt, P, Nv, L, T, Re, Rd;
+    /* activations */
+    vla__eact *ea, ea_one;            /* per layer (recompute: ea[l].x only + ea_one) */
+    vla__dact *da, da_one;
+    float *enc_out, *enc_mask;        /* [Re, d], [B, L]                          */
+    float *emb_s, *vis_pool, *vis_box, *vis_f, *vis_p;  /* input assembly: pre-LN rows and visual inputs */
+    float *dec_s;                     /* [Rd, d] pre-LN decoder embedding         */
+    int32_t *dec_ids;                 /* [Rd]                                     */
+    float *logits;                    /* [Rd, V] (then its gradient)              */
+    float *tokw;                      /* [Rd] loss weight of each token           */
+    /* backward scratch */
+    float *g0, *g1, *g2, *g3, *gf, *gr0, *gr1, *genc; /* [Rmax, d] x4, [Rmax, wide], [Rmax, r] x2, [Re, d] */
+    float *row;                       /* [max(L, T, d, ffn)] + Hyperformer vectors */
+    float *fac;                       /* Compacter factors made whole, their grads */
+    /* optimiser */
+    long step;
+    uint64_t cursor[4];
+    int eval;                         /* 1: no dropout (vla_trainer_loss)          */
+    float *gx, *dec_out;              /* [Rmax, d] gradient flowing down; [Rd, d] decoder output */
+};
+
+enum { VLA__DROP_EMB = 1, VLA__DROP_ATT, VLA__DROP_OUT, VLA__DROP_ACT, VLA__DROP_LORA, VLA__DROP_CROSS_ATT, VLA__DROP_CROSS_OUT,
+       VLA__DROP_FFN_OUT };
+
+/* The dropout stream of (step, side, layer, site, example). */
+static vla__drop vla__tdrop(const vla_trainer *t, int dec, int layer, int site, int b) {
+    vla__drop d;
+    d.p = t->eval ? 0.0f : t->p.dropout;
+    d.key = vla__mix64(t->p.seed ^ vla__mix64((uint64_t)t->step * 1000003ull + (uint64_t)dec * 7919ull) ^
+                       vla__mix64(((uint64_t)layer << 32) | ((uint64_t)site << 16) | (uint64_t)(b + 1)));
+    return d;
+}
+
+static int vla__cstreq(const char *a, const char *b) { return VLA_STRLEN(a) == VLA_STRLEN(b) && !VLA_MEMCMP(a, b, VLA_STRLEN(a)); }
+
+VLA_DEF vla_train_params vla_train_defaults(const char *method) {
+    vla_train_params p;
+    VLA_MEMSET(&p, 0, sizeof p);
+    p.max_batch = 1; p.max_text_len = 20; p.max_images = 1; p.max_grid = 49; p.max_target_len = 10;
+    p.train_visual = 1;
+    p.lr = 1e-3f;
+    p.beta1 = 0.9f; p.beta2 = 0.999f; p.eps = 1e-6f; p.weight_decay = 0.01f;
+    p.clip_norm = 5.0f;
+    p.total_steps = 1; p.warmup_steps = 0;
+    p.dropout = 0.1f;
+    p.seed = 9595;
+    p.exec.n_threads = 1;
+    if (!method) method = "none";
+    if (vla__cstreq(method, "adapter") || vla__cstreq(method, "compacter") || vla__cstreq(method, "hyperformer"))
+        p.train_layer_norms = 1;
+    if (vla__cstreq(method, "lora")) p.train_biases = 1;
+    if (vla__cstreq(method, "full")) { p.full_finetune = 1; p.lr = 1e-4f; }
+    return p;
+}
+
+/* ---- official names (the state-dict names of the VL-Adapter code) ---- */
+
+static void vla__cat(char *d, size_t cap, const char *s) {
+    size_t n = VLA_STRLEN(d);
+    while (*s && n + 1 < cap) d[n++] = *s++;
+    d[n] = 0;
+}
+static void vla__catn(char *d, size_t cap, const char *s, size_t k) {
+    size_t n = VLA_STRLEN(d), i;
+    for (i = 0; i < k && s[i] && n + 1 < cap; i++) d[n++] = s[i];
+    d[n] = 0;
+}
+
+/* Split "a.b.c" at dots: up to 8 parts into p[] (pointers, lengths). */
+static int vla__split(const char *s, const char **p, size_t *n, int max) {
+    int k = 0;
+    while (*s && k < max) {
+        const char *e = s;
+        while (*e && *e != '.') e++;
+        p[k] = s; n[k] = (size_t)(e - s); k++;
+        s = *e ? e + 1 : e;
+    }
+    return k;
+}
+static int vla__is(const char *p, size_t n, const char *w) { return VLA_STRLEN(w) == n && !VLA_MEMCMP(p, w, n); }
+
+/* Our tensor name -> the official one ("*" tasks become the first task). */
+static void vla__official(const vla_trainer *t, const char *nm, char *out, size_t cap) {
+    const char *p[8];
+    size_t n[8];
+    int k = vla__split(nm, p, n, 8), enc;
+    const char *tk;
+    size_t tn;
+    out[0] = 0;
+    vla__cat(out, cap, "model.");
+    if (k < 2 || n[0] != 1 || (nm[0] != 'A' && nm[0] != 'L' && nm[0] != 'P' && nm[0] != 'H')) { vla__cat(out, cap, nm); return; }
+    tk = p[1]; tn = n[1];
+    if (tn == 1 && tk[0] == '*' && t->n_tasks > 0) { tk = t->tasks[0].name.s; tn = t->tasks[0].name.n; }
+    if (nm[0] == 'A' && k == 7) { /* A.<task>.<enc|dec>.<l>.<site>.<down|up>.<param> */
+        enc = vla__is(p[2], n[2], "enc");
+        vla__cat(out, cap, enc ? "encoder.layers." : "decoder.layers.");
+        vla__catn(out, cap, p[3], n[3]);
+        vla__cat(out, cap, vla__is(p[4], n[4], "attn") || vla__is(p[4], n[4], "self") ? (enc ? ".attn_adapter" : ".self_attn_adapter")
+                         : vla__is(p[4], n[4], "cross") ? ".enc_attn_adapter" : ".ff_adapter");
+        vla__cat(out, cap, ".adapters.");
+        vla__catn(out, cap, tk, tn);
+        vla__cat(out, cap, vla__is(p[5], n[5], "down") ? ".down_sampler." : ".up_sampler.");
+        if (vla__is(p[6], n[6], "bias")) vla__cat(out, cap, t->method == VLA__M_COMPACTER ? "b" : "bias");
+        else if (vla__is(p[6], n[6], "rule")) vla__cat(out, cap, "phm_rule");
+        else if (vla__is(p[6], n[6], "rule_left")) vla__cat(out, cap, "phm_rule_left");
+        else if (vla__is(p[6], n[6], "rule_right")) vla__cat(out, cap, "phm_rule_right");
+        else vla__catn(out, cap, p[6], n[6]);
+    } else if (nm[0] == 'L' && k == 6) { /* L.<task>.<enc|dec>.<l>.<q|v|xq|xv>.<A|B> */
+        int x = n[4] == 2;
+        vla__cat(out, cap, vla__is(p[2], n[2], "enc") ? "encoder.layers." : "decoder.layers.");
+        vla__catn(out, cap, p[3], n[3]);
+        vla__cat(out, cap, x ? ".encoder_attn." : ".self_attn.");
+        vla__catn(out, cap, p[4] + x, 1);
+        vla__cat(out, cap, vla__is(p[5], n[5], "A") ? "_proj.lora_As." : "_proj.lora_Bs.");
+        vla__catn(out, cap, tk, tn);
+    } else if (nm[0] == 'P') { /* P.<task>.emb | fc1.weight ... */
+        vla__cat(out, cap, "encoder.prompt_modules.prompts.");
+        vla__catn(out, cap, tk, tn);
+        vla__cat(out, cap, ".prefix_embedding.");
+        if (vla__is(p[2], n[2], "emb")) vla__cat(out, cap, "0.weight");
+        else {
+            vla__cat(out, cap, vla__is(p[2], n[2], "fc1") ? "1." : "3.");
+            if (k > 3) vla__catn(out, cap, p[3], n[3]);
+        }
+    } else if (nm[0] == 'H' && vla__is(p[1], n[1], "task")) {
+        vla__cat(out, cap, "shared_task_embed.task_to_embeddings.");
+        vla__cat(out, cap, nm + 7);
+    } else if (nm[0] == 'H' && k >= 3) { /* H.<enc|dec>.<...> */
+        enc = vla__is(p[1], n[1], "enc");
+        vla__cat(out, cap, enc ? "encoder.adapter_layers_hyper_net." : "decoder.adapter_layers_hyper_net.");
+        if (vla__is(p[2], n[2], "layer_emb")) vla__cat(out, cap, "layer_id_embeddings.weight");
+        else if (k == 4 && (vla__is(p[2], n[2], "proj1") || vla__is(p[2], n[2], "proj2"))) {
+            vla__cat(out, cap, vla__is(p[2], n[2], "proj1") ? "task_hypernet.task_embeding_generator.0." : "task_hypernet.task_embeding_generator.2.");
+            vla__catn(out, cap, p[3], n[3]);
+        } else if (k == 4 && vla__is(p[2], n[2], "ln")) {
+            vla__cat(out, cap, "LayerNorm.");
+            vla__catn(out, cap, p[3], n[3]);
+        } else if (k == 6) { /* H.<s>.<type>.<down|up>.<wgen|bgen>.<weight|bias> */
+            vla__cat(out, cap, vla__is(p[2], n[2], "ffn") ? "feed_forward_" : vla__is(p[2], n[2], "cross") ? "cross_attention_" : "self_attention_");
+            vla__catn(out, cap, p[3], n[3]);
+            vla__cat(out, cap, vla__is(p[4], n[4], "wgen") ? "_sampler_hyper_net.weight_generator.0." : "_sampler_hyper_net.bias_generator.0.");
+            vla__catn(out, cap, p[5], n[5]);
+        } else vla__cat(out, cap, nm);
+    } else vla__cat(out, cap, nm);
+}
+
+/* 1 if w occurs in s (both NUL-terminated). */
+static int vla__contains(const char *s, const char *w) {
+    size_t n = VLA_STRLEN(s), k = VLA_STRLEN(w), i;
+    for (i = 0; i + k <= n; i++)
+        if (!VLA_MEMCMP(s + i, w, k)) return 1;
+    return 0;
+}
+
+/* transformers' no-decay rule on the official name. */
+static int vla__decays(const char *official) { return !vla__contains(official, "bias") && !vla__contains(official, "LayerNorm.weight"); }
+
+/* ---- the trainable set ---- */
+
+enum { VLA__C_MAT = 1, VLA__C_BIAS, VLA__C_LN_G, VLA__C_LN_B, VLA__C_EMB, VLA__C_VIS };
+
+/* Every BART / visual-embedding tensor with its class and the fields of the
+ * weight view and gradient view it fills (NULL fields while planning). */
+typedef void (*vla__slot_fn)(void *u, const char *name, int cls, vla_mat *mat, const float **vec, float **grad);
+
+static void vla__each_base(const vla_hparams *hp, vla__weights *W, vla__weights_g *G, vla__slot_fn fn, void *u) {
+    char nm[96];
+    int l;
+    static const char *pj[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+#define VLA__V(name, cls, f, gf) fn(u, name, cls, NULL, W ? &W->f : NULL, G ? &G->gf : NULL)
+#define VLA__NM(pre, i, post) vla__name(nm, sizeof nm, pre, i, post)
+    fn(u, "shared.weight", VLA__C_EMB, W ? &W->shared : NULL, NULL, G ? &G->shared : NULL);
+    fn(u, "encoder.embed_positions.weight", VLA__C_EMB, W ? &W->enc_pos : NULL, NULL, G ? &G->enc_pos : NULL);
+    fn(u, "decoder.embed_positions.weight", VLA__C_EMB, W ? &W->dec_pos : NULL, NULL, G ? &G->dec_pos : NULL);
+    VLA__V("encoder.layernorm_embedding.weight", VLA__C_LN_G, enc_ln_emb.g, enc_ln_emb.g);
+    VLA__V("encoder.layernorm_embedding.bias", VLA__C_LN_B, enc_ln_emb.b, enc_ln_emb.b);
+    VLA__V("decoder.layernorm_embedding.weight", VLA__C_LN_G, dec_ln_emb.g, dec_ln_emb.g);
+    VLA__V("decoder.layernorm_embedding.bias", VLA__C_LN_B, dec_ln_emb.b, dec_ln_emb.b);
+    for (l = 0; l < hp->n_enc_layers; l++) {
+        vla__enc_layer *L = W ? &W->enc[l] : NULL;
+        vla__enc_layer_g *Q = G ? &G->enc[l] : NULL;
+        vla__lin *lins[4];
+        vla__lin_g *gl[4];
+        int j;
+        if (L) { lins[0] = &L->sa.q; lins[1] = &L->sa.k; lins[2] = &L->sa.v; lins[3] = &L->sa.o; }
+        if (Q) { gl[0] = &Q->sa.q; gl[1] = &Q->sa.k; gl[2] = &Q->sa.v; gl[3] = &Q->sa.o; }
+        for (j = 0; j < 4; j++) {
+            char b2[48];
+            vla__name(b2, sizeof b2, ".self_attn.", -1, pj[j]);
+            fn(u, (VLA__NM("encoder.layers.", l, b2), vla__cat(nm, sizeof nm, ".weight"), nm), VLA__C_MAT, L ? &lins[j]->w : NULL, NULL, Q ? &gl[j]->w : NULL);
+            fn(u, (VLA__NM("encoder.layers.", l, b2), vla__cat(nm, sizeof nm, ".bias"), nm), VLA__C_BIAS, NULL, L ? &lins[j]->b : NULL, Q ? &gl[j]->b : NULL);
+        }
+        fn(u, VLA__NM("encoder.layers.", l, ".self_attn_layer_norm.weight"), VLA__C_LN_G, NULL, L ? &L->sa_ln.g : NULL, Q ? &Q->sa_ln.g : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".self_attn_layer_norm.bias"), VLA__C_LN_B, NULL, L ? &L->sa_ln.b : NULL, Q ? &Q->sa_ln.b : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".fc1.weight"), VLA__C_MAT, L ? &L->fc1.w : NULL, NULL, Q ? &Q->fc1.w : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".fc1.bias"), VLA__C_BIAS, NULL, L ? &L->fc1.b : NULL, Q ? &Q->fc1.b : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".fc2.weight"), VLA__C_MAT, L ? &L->fc2.w : NULL, NULL, Q ? &Q->fc2.w : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".fc2.bias"), VLA__C_BIAS, NULL, L ? &L->fc2.b : NULL, Q ? &Q->fc2.b : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".final_layer_norm.weight"), VLA__C_LN_G, NULL, L ? &L->ffn_ln.g : NULL, Q ? &Q->ffn_ln.g : NULL);
+        fn(u, VLA__NM("encoder.layers.", l, ".final_layer_norm.bias"), VLA__C_LN_B, NULL, L ? &L->ffn_ln.b : NULL, Q ? &Q->ffn_ln.b : NULL);
+    }
+    for (l = 0; l < hp->n_dec_layers; l++) {
+        vla__dec_layer *L = W ? &W->dec[l] : NULL;
+        vla__dec_layer_g *Q = G ? &G->dec[l] : NULL;
+        int j, side;
+        for (side = 0; side < 2; side++) {
+            vla__attn *at = L ? (side ? &L->ca : &L->sa) : NULL;
+            vla__attn_g *ag = Q ? (side ? &Q->ca : &Q->sa) : NULL;
+            vla__ln *ln = L ? (side ? &L->ca_ln : &L->sa_ln) : NULL;
+            vla__ln_g *lg = Q ? (side ? &Q->ca_ln : &Q->sa_ln) : NULL;
+            for (j = 0; j < 4; j++) {
+                char b2[48];
+                vla__lin *li = at ? (j == 0 ? &at->q : j == 1 ? &at->k : j == 2 ? &at->v : &at->o) : NULL;
+                vla__lin_g *gi = ag ? (j == 0 ? &ag->q : j == 1 ? &ag->k : j == 2 ? &ag->v : &ag->o) : NULL;
+                vla__name(b2, sizeof b2, side ? ".encoder_attn." : ".self_attn.", -1, pj[j]);
+                fn(u, (VLA__NM("decoder.layers.", l, b2), vla__cat(nm, sizeof nm, ".weight"), nm), VLA__C_MAT, li ? &li->w : NULL, NULL, gi ? &gi->w : NULL);
+                fn(u, (VLA__NM("decoder.layers.", l, b2), vla__cat(nm, sizeof nm, ".bias"), nm), VLA__C_BIAS, NULL, li ? &li->b : NULL, gi ? &gi->b : NULL);
+            }
+            fn(u, VLA__NM("decoder.layers.", l, side ? ".encoder_attn_layer_norm.weight" : ".self_attn_layer_norm.weight"), VLA__C_LN_G, NULL, ln ? &ln->g : NULL, lg ? &lg->g : NULL);
+            fn(u, VLA__NM("decoder.layers.", l, side ? ".encoder_attn_layer_norm.bias" : ".self_attn_layer_norm.bias"), VLA__C_LN_B, NULL, ln ? &ln->b : NULL, lg ? &lg->b : NULL);
+        }
+        fn(u, VLA__NM("decoder.layers.", l, ".fc1.weight"), VLA__C_MAT, L ? &L->fc1.w : NULL, NULL, Q ? &Q->fc1.w : NULL);
+        fn(u, VLA__NM("decoder.layers.", l, ".fc1.bias"), VLA__C_BIAS, NULL, L ? &L->fc1.b : NULL, Q ? &Q->fc1.b : NULL);
+        fn(u, VLA__NM("decoder.layers.", l, ".fc2.weight"), VLA__C_MAT, L ? &L->fc2.w : NULL, NULL, Q ? &Q->fc2.w : NULL);
+        fn(u, VLA__NM("decoder.layers.", l, ".fc2.bias"), VLA__C_BIAS, NULL, L ? &L->fc2.b : NULL, Q ? &Q->fc2.b : NULL);
+        fn(u, VLA__NM("decoder.layers.", l, ".final_layer_norm.weight"), VLA__C_LN_G, NULL, L ? &L->ffn_ln.g : NULL, Q ? &Q->ffn_ln.g : NULL);
+        fn(u, VLA__NM("decoder.layers.", l, ".final_layer_norm.bias"), VLA__C_LN_B, NULL, L ? &L->ffn_ln.b : NULL, Q ? &Q->ffn_ln.b : NULL);
+    }
+    if (hp->has_visual) {
+        fn(u, "encoder.visual_embedding.feat_embedding.0.weight", VLA__C_VIS, W ? &W->vis_feat.w : NULL, NULL, G ? &G->vis_feat.w : NULL);
+        VLA__V("encoder.visual_embedding.feat_embedding.0.bias", VLA__C_VIS, vis_feat.b, vis_feat.b);
+        VLA__V("encoder.visual_embedding.feat_embedding.1.weight", VLA__C_VIS, vis_feat_ln.g, vis_feat_ln.g);
+        VLA__V("encoder.visual_embedding.feat_embedding.1.bias", VLA__C_VIS, vis_feat_ln.b, vis_feat_ln.b);
+        fn(u, "encoder.visual_embedding.absolute_vis_pos_embedding.0.weight", VLA__C_VIS, W ? &W->vis_box.w : NULL, NULL, G ? &G->vis_box.w : NULL);
+        VLA__V("encoder.visual_embedding.absolute_vis_pos_embedding.0.bias", VLA__C_VIS, vis_box.b, vis_box.b);
+        VLA__V("encoder.visual_embedding.absolute_vis_pos_embedding.1.weight", VLA__C_VIS, vis_box_ln.g, vis_box_ln.g);
+        VLA__V("encoder.visual_embedding.absolute_vis_pos_embedding.1.bias", VLA__C_VIS, vis_box_ln.b, vis_box_ln.b);
+        fn(u, "encoder.visual_embedding.img_order_embedding.weight", VLA__C_VIS, W ? &W->img_order : NULL, NULL, G ? &G->img_order : NULL);
+    }
+#undef VLA__V
+#undef VLA__NM
+}
+
+static int vla__trains(const vla_train_params *p, int cls) {
+    if (p->full_finetune) return 1;
+    if (cls == VLA__C_VIS) return p->train_visual;
+    if (cls == VLA__C_LN_G) return p->train_layer_norms;
+    if (cls == VLA__C_LN_B) return p->train_layer_norms || p->train_biases;
+    if (cls == VLA__C_BIAS) return p->train_biases;
+    return 0;
+}
+
+static int vla__is_peft_name(vla_str n) { return n.n > 2 && n.s[1] == '.' && (n.s[0] == 'A' || n.s[0] == 'L' || n.s[0] == 'P' || n.s[0] == 'H'); }
+
+/* Sizes that decide the layout, read from the files alone. */
+typedef struct vla__tplan {
+    int n_tp;
+    size_t n_floats;        /* trainable floats, each tensor rounded up to 16   */
+    int rmax, n_prompt, mid, hyE, hyhid, hydp;
+    vla_status st;
+    const vla_trainer *t;
+    const vla_gguf *base;
+} vla__tplan;
+
+/* The tensor a base name resolves to: the adapter file's override first. */
+static vla_status vla__tfind(const vla_trainer *t, const char *name, vla_tensor *x) {
+    if (t->has_ad && vla_gguf_get_tensor(&t->ag, name, x) == VLA_OK) return VLA_OK;
+    return vla_gguf_get_tensor(&t->m->gguf, name, x);
+}
+
+static size_t vla__tensor_elems(const vla_tensor *x) {
+    size_t n = 1;
+    int d;
+    for (d = 0; d < x->n_dims; d++) n *= (size_t)x->ne[d];
+    return n;
+}
+
+static void vla__plan_slot(void *u, const char *name, int cls, vla_mat *mat, const float **vec, float **grad) {
+    vla__tplan *pl = (vla__tplan *)u;
+    vla_tensor x;
+    (void)mat; (void)vec; (void)grad;
+    if (!vla__trains(&pl->t->p, cls)) return;
+    if (vla__tfind(pl->t, name, &x) != VLA_OK) { pl->st = VLA_ERR_FORMAT; return; }
+    pl->n_tp++;
+    pl->n_floats += (vla__tensor_elems(&x) + 15) / 16 * 16;
+}
+
+/* Ends with suffix? */
+static int vla__ends(vla_str s, const char *suf) {
+    size_t k = VLA_STRLEN(suf);
+    return s.n >= k && !VLA_MEMCMP(s.s + s.n - k, suf, k);
+}
+
+static vla_status vla__trainer_plan(vla_trainer *t, vla__tplan *pl) {
+    uint64_t i;
+    VLA_MEMSET(pl, 0, sizeof *pl);
+    pl->t = t;
+    vla__each_base(&t->m->hp, NULL, NULL, vla__plan_slot, pl);
+    if (pl->st != VLA_OK) {
+        vla__log(&t->log, VLA_LOG_ERROR, "trainer: a tensor to train is missing from the model", 0, 0, 0);
+        return pl->st;
+    }
+    for (i = 0; t->has_ad && i < t->ag.n_tensors; i++) {
+        vla_tensor x;
+        size_t n;
+        if (vla__gguf_tensor_at(&t->ag, i, &x) != VLA_OK) return VLA_ERR_FORMAT;
+        if (!vla__is_peft_name(x.name)) continue;
+        if (x.type != VLA_TYPE_F32) {
+            vla__log(&t->log, VLA_LOG_ERROR, "trainer: adapter tensors must be F32 to train (re-convert without --q8/--precompute)", 0, 0, 0);
+            return VLA_ERR_UNSUPPORTED;
+        }
+        if (x.name.n >= 95) return VLA_ERR_FORMAT;
+        n = vla__tensor_elems(&x);
+        pl->n_tp++;
+        pl->n_floats += (n + 15) / 16 * 16;
+        if (x.name.s[0] == 'A' && vla__ends(x.name, ".down.bias") && (int)x.ne[0] > pl->rmax) pl->rmax = (int)x.ne[0];
+        if (x.name.s[0] == 'L' && vla__ends(x.name, ".A") && x.n_dims == 2 && (int)x.ne[1] > pl->rmax) pl->rmax = (int)x.ne[1];
+        if (x.name.s[0] == 'H' && vla__ends(x.name, ".down.bgen.weight") && x.n_dims == 2 && (int)x.ne[1] > pl->rmax) pl->rmax = (int)x.ne[1];
+        if (x.name.s[0] == 'P' && vla__ends(x.name, ".emb") && x.n_dims == 2 && (int)x.ne[1] > pl->n_prompt) pl->n_prompt = (int)x.ne[1];
+        if (x.name.s[0] == 'P' && vla__ends(x.name, ".fc1.weight") && x.n_dims == 2 && (int)x.ne[1] > pl->mid) pl->mid = (int)x.ne[1];
+        if (x.name.s[0] == 'P' && vla__ends(x.name, ".prompt")) {
+            vla__log(&t->log, VLA_LOG_ERROR, "trainer: this adapter file holds precomputed prompts; train from the file with the prompt MLP", 0, 0, 0);
+            return VLA_ERR_UNSUPPORTED;
+        }
+        if (x.name.s[0] == 'H' && x.name.n > 7 && !VLA_MEMCMP(x.name.s, "H.task.", 7)) pl->hyE = (int)x.ne[0];
+        if (x.name.s[0] == 'H' && vla__ends(x.name, "enc.proj1.weight") && x.n_dims == 2) pl->hyhid = (int)x.ne[1];
+        if (x.name.s[0] == 'H' && vla__ends(x.name, "enc.proj2.weight") && x.n_dims == 2) pl->hydp = (int)x.ne[1];
+    }
+    return VLA_OK;
+}
+
+/* ---- layout: the same calls size (measuring arena) and carve ---- */
+
+static int vla__n_adp(const vla_hparams *hp) { return 2 * hp->n_enc_layers + 3 * hp->n_dec_layers; }
+static int vla__n_lora(const vla_hparams *hp) { return 2 * hp->n_enc_layers + 4 * hp->n_dec_layers; }
+
+#define VLA__TA(ptr, n) ((ptr) = (float *)vla_arena_alloc(a, vla__mul((size_t)(n), 4)), ok = ok && (ptr) != NULL)
+
+static int vla__eact_alloc(vla_arena *a, vla__eact *A, size_t Re, size_t d, size_t r, size_t ffn, size_t att, int x_only) {
+    int ok = 1;
+    VLA__TA(A->x, Re * d);
+    if (x_only) return ok;
+    VLA__TA(A->q, Re * d); VLA__TA(A->k, Re * d); VLA__TA(A->v, Re * d);
+    VLA__TA(A->lq, Re * r); VLA__TA(A->lv, Re * r);
+    VLA__TA(A->P, att);
+    VLA__TA(A->ctx, Re * d); VLA__TA(A->ao, Re * d); VLA__TA(A->ah, Re * r);
+    VLA__TA(A->s1, Re * d); VLA__TA(A->x1, Re * d);
+    VLA__TA(A->f1, Re * ffn); VLA__TA(A->fo, Re * d); VLA__TA(A->fh, Re * r); VLA__TA(A->s2, Re * d);
+    return ok;
+}
+
+static int vla__dact_alloc(vla_arena *a, vla__dact *A, size_t Rd, size_t Re, size_t d, size_t r, size_t ffn, size_t att1,
+                           size_t att2, int x_only) {
+    int ok = 1;
+    VLA__TA(A->x, Rd * d);
+    if (x_only) return ok;
+    VLA__TA(A->q, Rd * d); VLA__TA(A->k, Rd * d); VLA__TA(A->v, Rd * d);
+    VLA__TA(A->lq, Rd * r); VLA__TA(A->lv, Rd * r);
+    VLA__TA(A->P, att1);
+    VLA__TA(A->ctx, Rd * d); VLA__TA(A->ao, Rd * d); VLA__TA(A->ah, Rd * r);
+    VLA__TA(A->s1, Rd * d); VLA__TA(A->x1, Rd * d);
+    VLA__TA(A->cq, Rd * d); VLA__TA(A->lcq, Rd * r);
+    VLA__TA(A->xk, Re * d); VLA__TA(A->xv, Re * d); VLA__TA(A->lxv, Re * r);
+    VLA__TA(A->P2, att2);
+    VLA__TA(A->cctx, Rd * d); VLA__TA(A->co, Rd * d); VLA__TA(A->ch, Rd * r);
+    VLA__TA(A->s2, Rd * d); VLA__TA(A->x2, Rd * d);
+    VLA__TA(A->f1, Rd * ffn); VLA__TA(A->fo, Rd * d); VLA__TA(A->fh, Rd * r); VLA__TA(A->s3, Rd * d);
+    return ok;
+}
+
+static size_t vla__gen_per_site(const vla_trainer *t) {
+    size_t d = (size_t)t->m->hp.d_model, r = (size_t)t->rmax;
+    return 2 * r * d + r + d;
+}
+
+static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__tplan *pl) {
+    const vla_hparams *hp = &t->m->hp;
+    size_t d = (size_t)hp->d_model, B = (size_t)t->p.max_batch, H = (size_t)(hp->n_enc_heads > hp->n_dec_heads ? hp->n_enc_heads : hp->n_dec_heads);
+    size_t Lmax = (size_t)(pl->n_prompt + vla__enc_len(hp, t->p.max_text_len, t->p.max_images)), Tm = (size_t)t->p.max_target_len;
+    size_t Re = B * Lmax, Rd = B * Tm, Rm = Re > Rd ? Re : Rd, r = (size_t)(pl->rmax > 0 ? pl->rmax : 1);
+    size_t ffn = (size_t)(hp->enc_ffn > hp->dec_ffn ? hp->enc_ffn : hp->dec_ffn), wide = ffn > d ? ffn : d, V = (size_t)hp->vocab;
+    size_t Nv = B * (size_t)(t->p.max_images * (hp->has_visual ? hp->n_boxes : 0)), F = (size_t)(hp->has_visual ? hp->feat_dim : 1);
+    int nadp = vla__n_adp(hp), nlora = vla__n_lora(hp), l, ok = 1, rec = t->p.recompute, side;
+    t->rmax = pl->rmax > 0 ? pl->rmax : 1;
+    t->max_prompt = pl->n_prompt;
+    t->tp = (vla__tp *)vla_arena_alloc(a, sizeof(vla__tp) * (size_t)(pl->n_tp + 1));
+    ok = t->tp != NULL;
+    {   /* values, gradients, moments: one block each */
+        float *w, *g, *m, *v;
+        VLA__TA(w, pl->n_floats); VLA__TA(g, pl->n_floats); VLA__TA(m, pl->n_floats); VLA__TA(v, pl->n_floats);
+        if (ok && !a->measuring) { t->tp[0].w = w; t->tp[0].g = g; t->tp[0].m = m; t->tp[0].v = v; }
+    }
+    t->W.enc = (vla__enc_layer *)vla_arena_alloc(a, sizeof(vla__enc_layer) * (size_t)(hp->n_enc_layers + 1));
+    t->W.dec = (vla__dec_layer *)vla_arena_alloc(a, sizeof(vla__dec_layer) * (size_t)(hp->n_dec_layers + 1));
+    t->G.enc = (vla__enc_layer_g *)vla_arena_alloc(a, sizeof(vla__enc_layer_g) * (size_t)(hp->n_enc_layers + 1));
+    t->G.dec = (vla__dec_layer_g *)vla_arena_alloc(a, sizeof(vla__dec_layer_g) * (size_t)(hp->n_dec_layers + 1));
+    t->tasks = (vla__ttask *)vla_arena_alloc(a, sizeof(vla__ttask) * (size_t)(t->n_tasks + 1));
+    ok = ok && t->W.enc && t->W.dec && t->G.enc && t->G.dec && t->tasks;
+    for (l = 0; ok && l < t->n_tasks; l++) {
+        vla__tsite *s = NULL;
+        vla__tlora *lo = NULL;
+        if (t->method == VLA__M_ADAPTER || t->method == VLA__M_COMPACTER) s = (vla__tsite *)vla_arena_alloc(a, sizeof(vla__tsite) * (size_t)nadp);
+        if (t->method == VLA__M_LORA) lo = (vla__tlora *)vla_arena_alloc(a, sizeof(vla__tlora) * (size_t)nlora);
+        if ((t->method == VLA__M_ADAPTER || t->method == VLA__M_COMPACTER) && !s) ok = 0;
+        if (t->method == VLA__M_LORA && !lo) ok = 0;
+        if (ok && !a->measuring) { VLA_MEMSET(&t->tasks[l], 0, sizeof t->tasks[l]); t->tasks[l].adp = s; t->tasks[l].lora = lo; }
+    }
+    t->eff = (vla__adp *)vla_arena_alloc(a, sizeof(vla__adp) * (size_t)nadp);
+    t->effg = (vla__adp_g *)vla_arena_alloc(a, sizeof(vla__adp_g) * (size_t)nadp);
+    t->efl = (vla__lora *)vla_arena_alloc(a, sizeof(vla__lora) * (size_t)nlora);
+    t->eflg = (vla__adp_g *)vla_arena_alloc(a, sizeof(vla__adp_g) * (size_t)nlora);
+    ok = ok && t->eff && t->effg && t->efl && t->eflg;
+    t->gen_n = (t->method == VLA__M_COMPACTER || t->method == VLA__M_HYPERFORMER) ? (size_t)nadp * vla__gen_per_site(t) : 1;
+    VLA__TA(t->gen, t->gen_n); VLA__TA(t->geng, t->gen_n);
+    if (t->method == VLA__M_HYPERFORMER)
+        for (side = 0; side < 2; side++) {
+            size_t nl = (size_t)(side ? hp->n_dec_layers : hp->n_enc_layers);
+            t->hy[side].E = pl->hyE; t->hy[side].hid = pl->hyhid; t->hy[side].dp = pl->hydp;
+            VLA__TA(t->hy[side].in, nl * 2 * (size_t)pl->hyE + 1); VLA__TA(t->hy[side].h1, nl * (size_t)pl->hyhid + 1);
+            VLA__TA(t->hy[side].z, nl * (size_t)pl->hydp + 1); VLA__TA(t->hy[side].e, nl * (size_t)pl->hydp + 1);
+        }
+    if (t->method == VLA__M_PROMPT) {
+        VLA__TA(t->prompt, (size_t)pl->n_prompt * d + 1); VLA__TA(t->prompt_h, (size_t)pl->n_prompt * (size_t)pl->mid + 1);
+        VLA__TA(t->dprompt, (size_t)pl->n_prompt * d + 1);
+    }
+    /* activations */
+    t->ea = (vla__eact *)vla_arena_alloc(a, sizeof(vla__eact) * (size_t)(hp->n_enc_layers + 1));
+    t->da = (vla__dact *)vla_arena_alloc(a, sizeof(vla__dact) * (size_t)(hp->n_dec_layers + 1));
+    ok = ok && t->ea && t->da;
+    for (l = 0; ok && l < hp->n_enc_layers; l++) {
+        vla__eact tmp, *A = a->measuring ? &tmp : &t->ea[l];
+        ok = vla__eact_alloc(a, A, Re, d, r, (size_t)hp->enc_ffn, B * H * Lmax * Lmax, rec);
+    }
+    for (l = 0; ok && l < hp->n_dec_layers; l++) {
+        vla__dact tmp, *A = a->measuring ? &tmp : &t->da[l];
+        ok = vla__dact_alloc(a, A, Rd, Re, d, r, (size_t)hp->dec_ffn, B * H * Tm * Tm, B * H * Tm * Lmax, rec);
+    }
+    if (ok && rec) {
+        vla__eact te;
+        vla__dact td;
+        ok = vla__eact_alloc(a, a->measuring ? &te : &t->ea_one, Re, d, r, (size_t)hp->enc_ffn, B * H * Lmax * Lmax, 0) &&
+             vla__dact_alloc(a, a->measuring ? &td : &t->da_one, Rd, Re, d, r, (size_t)hp->dec_ffn, B * H * Tm * Tm, B * H * Tm * Lmax, 0);
+    }
+    VLA__TA(t->enc_out, Re * d); VLA__TA(t->enc_mask, Re);
+    VLA__TA(t->emb_s, Re * d);
+    VLA__TA(t->vis_pool, (Nv ? Nv : 1) * F); VLA__TA(t->vis_box, (Nv ? Nv : 1) * 5);
+    VLA__TA(t->vis_f, (Nv ? Nv : 1) * d); VLA__TA(t->vis_p, (Nv ? Nv : 1) * d);
+    VLA__TA(t->dec_s, Rd * d);
+    t->dec_ids = (int32_t *)vla_arena_alloc(a, Rd * 4 + 4);
+    ok = ok && t->dec_ids;
+    VLA__TA(t->logits, vla__mul(Rd, V)); VLA__TA(t->tokw, Rd + 1);
+    VLA__TA(t->g0, Rm * wide); VLA__TA(t->g1, Rm * d); VLA__TA(t->g2, Rm * d); VLA__TA(t->g3, Rm * d);
+    VLA__TA(t->gx, Rm * d); VLA__TA(t->dec_out, Rd * d);
+    VLA__TA(t->gf, Rm * wide); VLA__TA(t->gr0, Rm * r); VLA__TA(t->gr1, Rm * r); VLA__TA(t->genc, Re * d);
+    {   /* one row of any width + Compacter factor temporaries + Hyperformer's small vectors */
+        size_t rw = Lmax + Tm + wide + 4 * (2 * (size_t)pl->hyE + 2 * (size_t)pl->hyhid + 4 * (size_t)pl->hydp) + 64;
+        VLA__TA(t->row, rw);
+        VLA__TA(t->fac, t->method == VLA__M_COMPACTER ? 4 * r * d + 4 * 4096 : 1);
+    }
+    return ok ? VLA_OK : VLA_ERR_NOMEM;
+}
+#undef VLA__TA
+
+/* ---- fill: trainable tensors, the weight view, the modules of each task ---- */
+
+static void vla__tensor_to_f32(const vla_tensor *x, float *out) {
+    size_t n = vla__tensor_elems(x), i;
+    if (x->type == VLA_TYPE_F32) { VLA_MEMCPY(out, x->data, n * 4); return; }
+    if (x->type == VLA_TYPE_F16) { for (i = 0; i < n; i++) out[i] = vla_fp16_to_fp32(vla__rd16((const unsigned char *)x->data + 2 * i)); return; }
+    if (x->type == VLA_TYPE_Q8_0) {
+        vla_mat m;
+        m.type = VLA_TYPE_Q8_0; m.cols = (int)x->ne[0]; m.rows = (int)(n / (size_t)x->ne[0]); m.data = x->data;
+        for (i = 0; i < (size_t)m.rows; i++) vla_mat_row(out + i * (size_t)m.cols, &m, (int)i);
+        return;
+    }
+    VLA_MEMSET(out, 0, n * 4);
+}
+
+/* Append a trainable tensor copied from x. */
+static vla__tp *vla__tp_add(vla_trainer *t, const char *name, const vla_tensor *x, size_t *off) {
+    vla__tp *p = &t->tp[t->n_tp];
+    float *w0 = t->tp[0].w, *g0 = t->tp[0].g, *m0 = t->tp[0].m, *v0 = t->tp[0].v;
+    int d;
+    VLA_MEMSET(p->name, 0, sizeof p->name);
+    vla__cat(p->name, sizeof p->name, name);
+    vla__official(t, p->name, p->official, sizeof p->official);
+    p->decay = vla__decays(p->official);
+    p->n_dims = x->n_dims;
+    for (d = 0; d < VLA_MAX_DIMS; d++) p->ne[d] = d < x->n_dims ? x->ne[d] : 1;
+    p->n = vla__tensor_elems(x);
+    p->w = w0 + *off; p->g = g0 + *off; p->m = m0 + *off; p->v = v0 + *off;
+    p->src = x->data;
+    p->used = 0; p->cls = 0; p->nstep = 0;
+    vla__tensor_to_f32(x, p->w);
+    VLA_MEMSET(p->g, 0, p->n * 4); VLA_MEMSET(p->m, 0, p->n * 4); VLA_MEMSET(p->v, 0, p->n * 4);
+    *off += (p->n + 15) / 16 * 16;
+    t->n_params += p->n;
+    t->n_tp++;
+    return p;
+}
+
+typedef struct vla__fillctx { vla_trainer *t; size_t off; vla_status st; } vla__fillctx;
+
+static void vla__fill_slot(void *u, const char *name, int cls, vla_mat *mat, const float **vec, float **grad) {
+    vla__fillctx *f = (vla__fillctx *)u;
+    vla_trainer *t = f->t;
+    vla_tensor x;
+    vla__tp *p;
+    if (grad) *grad = NULL;
+    if (!vla__trains(&t->p, cls)) return;
+    if (vla__tfind(t, name, &x) != VLA_OK) { f->st = VLA_ERR_FORMAT; return; }
+    p = vla__tp_add(t, name, &x, &f->off);
+    p->cls = cls;
+    if (mat) { mat->type = VLA_TYPE_F32; mat->data = p->w; } /* rows, cols: set by vla__load_weights */
+    if (vec) *vec = p->w;
+    if (grad) *grad = p->g;
+}
+
+static vla__tp *vla__tp_of(const vla_trainer *t, const vla_tensor *x) {
+    int i;
+    for (i = 0; i < t->n_tp; i++)
+        if (t->tp[i].src == x->data) return &t->tp[i];
+    return NULL;
+}
+
+/* A module tensor of a task ("<kind>.<task>.<site><suffix>", or task "*"). */
+static vla__tp *vla__tmod(const vla_trainer *t, const char *kind, vla_str task, const char *site, const char *suffix) {
+    vla_tensor x;
+    if (vla__peft_find(&t->ag, kind, task, site, suffix, &x, NULL) != VLA_OK) return NULL;
+    return vla__tp_of(t, &x);
+}
+
+/* A Compacter factor: whole "<half>.<name>", low-rank "_left"/"_right", or
+ * (rules only) the site's shared "<site>.rule". */
+static vla_status vla__tfac_find(vla_trainer *t, vla_str task, const char *site, const char *half, const char *name, vla__tfac *f) {
+    char suf[48];
+    VLA_MEMSET(f, 0, sizeof *f);
+    vla__name(suf, sizeof suf, half, -1, ".");
+    vla__cat(suf, sizeof suf, name);
+    if ((f->whole = vla__tmod(t, "A", task, site, suf)) != NULL) {
+        if (f->whole->n_dims != 3) return VLA_ERR_FORMAT;
+        f->k = (int)f->whole->ne[2]; f->A = (int)f->whole->ne[1]; f->B = (int)f->whole->ne[0];
+        return VLA_OK;
+    }
+    vla__cat(suf, sizeof suf, "_left");
+    f->left = vla__tmod(t, "A", task, site, suf);
+    suf[VLA_STRLEN(suf) - 5] = 0;
+    vla__cat(suf, sizeof suf, "_right");
+    f->right = vla__tmod(t, "A", task, site, suf);
+    if (f->left && f->right) {
+        if (f->left->n_dims != 3 || f->right->n_dims != 3 || f->left->ne[2] != f->right->ne[2] || f->left->ne[0] != f->right->ne[1])
+            return VLA_ERR_FORMAT;
+        f->k = (int)f->left->ne[2]; f->A = (int)f->left->ne[1]; f->r = (int)f->left->ne[0]; f->B = (int)f->right->ne[0];
+        return VLA_OK;
+    }
+    if (half[0] && name[0] == 'r') return vla__tfac_find(t, task, site, "", name, f); /* "<site>.rule" */
+    return VLA_ERR_NOT_FOUND;
+}
+
+static vla_status vla__trainer_fill(vla_trainer *t) {
+    const vla_hparams *hp = &t->m->hp;
+    vla__fillctx f;
+    uint64_t i;
+    int ti, si, side, ty, half, d = hp->d_model, nadp = vla__n_adp(hp), nlora = vla__n_lora(hp);
+    char site[40];
+    vla__src src;
+    vla_status st;
+    t->n_tp = 0;
+    t->n_params = 0;
+    f.t = t; f.off = 0; f.st = VLA_OK;
+    /* the modules first, in the file's order, then the base tensors that train */
+    for (i = 0; t->has_ad && i < t->ag.n_tensors; i++)
+        if (vla__is_peft_name(t->ag.tensors[i].name)) {
+            char nm[96];
+            VLA_MEMSET(nm, 0, sizeof nm);
+            vla__catn(nm, sizeof nm, t->ag.tensors[i].name.s, t->ag.tensors[i].name.n);
+            vla__tp_add(t, nm, &t->ag.tensors[i], &f.off);
+        }
+    src.g[0] = t->has_ad ? &t->ag : &t->m->gguf; src.g[1] = &t->m->gguf; src.n = t->has_ad ? 2 : 1; src.log = &t->log;
+    if ((st = vla__load_weights(&src, hp, &t->W)) != VLA_OK) return st;
+    {
+        vla__enc_layer_g *ge = t->G.enc;
+        vla__dec_layer_g *gd = t->G.dec;
+        VLA_MEMSET(&t->G, 0, sizeof t->G);
+        t->G.enc = ge; t->G.dec = gd;
+        VLA_MEMSET(ge, 0, sizeof(*ge) * (size_t)hp->n_enc_layers);
+        VLA_MEMSET(gd, 0, sizeof(*gd) * (size_t)hp->n_dec_layers);
+    }
+    vla__each_base(hp, &t->W, &t->G, vla__fill_slot, &f);
+    if (f.st != VLA_OK) return f.st;
+    /* the modules of every task */
+    for (ti = 0; ti < t->n_tasks; ti++) {
+        vla__ttask *T = &t->tasks[ti];
+        vla_str tn = T->name;
+        if (t->method == VLA__M_ADAPTER || t->method == VLA__M_COMPACTER) {
+            for (si = 0; si < nadp; si++) {
+                vla__tsite *S = &T->adp[si];
+                VLA_MEMSET(S, 0, sizeof *S);
+                vla__site_name(site, sizeof site, hp->n_enc_layers, si, 0);
+                for (half = 0; half < 2; half++) {
+                    vla__thalf *h = &S->h[half];
+                    const char *hn = half ? ".up" : ".down";
+                    char suf[32];
+                    vla__name(suf, sizeof suf, hn, -1, ".bias");
+                    h->b = vla__tmod(t, "A", tn, site, suf);
+                    vla__name(suf, sizeof suf, hn, -1, ".weight");
+                    h->w = vla__tmod(t, "A", tn, site, suf);
+                    if (!h->b) break;
+                    h->out = (int)h->b->n;
+                    if (h->w) { if (h->w->n_dims != 2 || (int)h->w->ne[1] != h->out) return VLA_ERR_FORMAT; h->in = (int)h->w->ne[0]; }
+                    else {
+                        if (vla__tfac_find(t, tn, site, hn, "rule", &h->rule) != VLA_OK || vla__tfac_find(t, tn, site, hn, "W", &h->W) != VLA_OK ||
+                            h->rule.k != h->W.k || h->rule.A != h->rule.k || h->rule.B != h->rule.k || h->rule.k > 16) {
+                            vla__log(&t->log, VLA_LOG_ERROR, "trainer: Compacter site without rule/W factors", 0, 0, 0);
+                            return VLA_ERR_FORMAT;
+                        }
+                        h->in = h->W.A * h->W.k;
+                        if (h->W.B * h->W.k != h->out) return VLA_ERR_FORMAT;
+                    }
+                    if ((half ? h->out : h->in) != d || (half ? h->in : h->out) > t->rmax) return VLA_ERR_FORMAT;
+                }
+                S->on = S->h[0].b && S->h[1].b;
+                if (S->on && S->h[0].out != S->h[1].in) return VLA_ERR_FORMAT;
+            }
+        } else if (t->method == VLA__M_LORA) {
+            for (si = 0; si < nlora; si++) {
+                vla__site_name(site, sizeof site, hp->n_enc_layers, si, 1);
+                T->lora[si].A = vla__tmod(t, "L", tn, site, ".A");
+                T->lora[si].B = vla__tmod(t, "L", tn, site, ".B");
+                if (!T->lora[si].A != !T->lora[si].B) return VLA_ERR_FORMAT;
+                if (T->lora[si].A && (T->lora[si].A->ne[0] != d || T->lora[si].B->ne[1] != d || T->lora[si].B->ne[0] != T->lora[si].A->ne[1]))
+                    return VLA_ERR_FORMAT;
+            }
+        } else if (t->method == VLA__M_PROMPT) {
+            T->pe = vla__tmod(t, "P", tn, "emb", "");
+            T->pw1 = vla__tmod(t, "P", tn, "fc1", ".weight"); T->pb1 = vla__tmod(t, "P", tn, "fc1", ".bias");
+            T->pw2 = vla__tmod(t, "P", tn, "fc2", ".weight"); T->pb2 = vla__tmod(t, "P", tn, "fc2", ".bias");
+            if (T->pe && (!T->pw1 || !T->pb1 || !T->pw2 || !T->pb2 || T->pe->ne[0] != d || T->pw1->ne[0] != d ||
+                          T->pb1->n != (size_t)T->pw1->ne[1] || T->pw2->ne[0] != T->pw1->ne[1] || T->pw2->ne[1] != d || T->pb2->n != (size_t)d))
+                return VLA_ERR_FORMAT;
+        } else if (t->method == VLA__M_HYPERFORMER) {
+            char nm[64];
+            VLA_MEMSET(nm, 0, sizeof nm);
+            vla__cat(nm, sizeof nm, "H.task.");
+            vla__catn(nm, sizeof nm, tn.s, tn.n);
+            {
+                vla_tensor x;
+                T->temb = vla_gguf_get_tensor(&t->ag, nm, &x) == VLA_OK ? vla__tp_of(t, &x) : NULL;
+            }
+            if (!T->temb || T->temb->n != (size_t)t->hy[0].E) return VLA_ERR_FORMAT;
+        }
+    }
+    if (t->method == VLA__M_HYPERFORMER)
+        for (side = 0; side < 2; side++) {
+            vla__thyper *y = &t->hy[side];
+            const char *sd = side ? "H.dec." : "H.enc.";
+            static const char *types_e[3] = {"attn", "ffn", ""}, *types_d[3] = {"self", "cross", "ffn"};
+            static const char *gn[4] = {"wgen.weight", "wgen.bias", "bgen.weight", "bgen.bias"};
+            int nty = side ? 3 : 2, nl = side ? hp->n_dec_layers : hp->n_enc_layers, g4;
+            vla_tensor x;
+#define VLA__HY(field, suffix) do { char nm2[96]; vla__name(nm2, sizeof nm2, sd, -1, suffix); \
+        field = vla_gguf_get_tensor(&t->ag, nm2, &x) == VLA_OK ? vla__tp_of(t, &x) : NULL; if (!field) return VLA_ERR_FORMAT; } while (0)
+            VLA__HY(y->lemb, "layer_emb"); VLA__HY(y->p1w, "proj1.weight"); VLA__HY(y->p1b, "proj1.bias");
+            VLA__HY(y->p2w, "proj2.weight"); VLA__HY(y->p2b, "proj2.bias"); VLA__HY(y->lnw, "ln.weight"); VLA__HY(y->lnb, "ln.bias");
+            if (y->lemb->ne[0] != y->E || y->lemb->ne[1] < nl || y->p1w->ne[0] != 2 * y->E || y->p1w->ne[1] != y->hid ||
+                y->p2w->ne[0] != y->hid || y->p2w->ne[1] != y->dp || y->lnw->n != (size_t)y->dp)
+                return VLA_ERR_FORMAT;
+            for (ty = 0; ty < nty; ty++)
+                for (half = 0; half < 2; half++)
+                    for (g4 = 0; g4 < 4; g4++) {
+                        char suf[64];
+                        vla__name(suf, sizeof suf, side ? types_d[ty] : types_e[ty], -1, half ? ".up." : ".down.");
+                        vla__cat(suf, sizeof suf, gn[g4]);
+                        VLA__HY(y->gen[ty][half][g4], suf);
+                    }
+#undef VLA__HY
+        }
+    return VLA_OK;
+}
+
+/* ---- the step's modules: made from the trained parameters, and back ---- */
+
+/* Site si's generated down/up weight and bias inside a gen-sized buffer:
+ * [down W (r x d) | down b (r) | up W (d x r) | up b (d)]. */
+static float *vla__gen_at(const vla_trainer *t, float *base, int si, int half, int bias) {
+    size_t d = (size_t)t->m->hp.d_model, r = (size_t)t->rmax, o = (size_t)si * vla__gen_per_site(t);
+    if (!half) return base + o + (bias ? r * d : 0);
+    return base + o + r * d + r + (bias ? d * r : 0);
+}
+
+/* A Compacter factor's values [k, A, B] (low-rank: left x right into buf). */
+static const float *vla__fac_val(const vla__tfac *f, float *buf) {
+    int i, x, y, z;
+    if (f->whole) return f->whole->w;
+    for (i = 0; i < f->k; i++)
+        for (x = 0; x < f->A; x++)
+            for (y = 0; y < f->B; y++) {
+                float s = 0.0f;
+                for (z = 0; z < f->r; z++) s += f->left->w[((size_t)i * f->A + x) * f->r + z] * f->right->w[((size_t)i * f->r + z) * f->B + y];
+                buf[((size_t)i * f->A + x) * f->B + y] = s;
+            }
+    return buf;
+}
+
+static void vla__fac_used(const vla__tfac *f) {
+    if (f->whole) f->whole->used = 1;
+    if (f->left) { f->left->used = 1; f->right->used = 1; }
+}
+
+/* Add dF [k, A, B] into a factor's gradient (low-rank: dL = dF R^T, dR = L^T dF). */
+static void vla__fac_grad(const vla__tfac *f, const float *dF) {
+    int i, x, y, z;
+    size_t n = (size_t)f->k * f->A * f->B, j;
+    if (f->whole) { for (j = 0; j < n; j++) f->whole->g[j] += dF[j]; return; }
+    for (i = 0; i < f->k; i++)
+        for (x = 0; x < f->A; x++)
+            for (y = 0; y < f->B; y++) {
+                float g = dF[((size_t)i * f->A + x) * f->B + y];
+                for (z = 0; z < f->r; z++) {
+                    f->left->g[((size_t)i * f->A + x) * f->r + z] += g * f->right->w[((size_t)i * f->r + z) * f->B + y];
+                    f->right->g[((size_t)i * f->r + z) * f->B + y] += g * f->left->w[((size_t)i * f->A + x) * f->r + z];
+                }
+            }
+}
+
+/* Hyperformer: the task projector of (side, layer):
+ *   in = [task; layer_l],  h1 = W1 in + c1,  z = W2 relu(h1) + c2,  e = LN_1e-6(z) */
+static void vla__hyper_embed(vla_trainer *t, int side, int l) {
+    vla__thyper *y = &t->hy[side];
+    const vla__tp *te = t->tasks[t->task].temb;
+    float *in = y->in + (size_t)l * 2 * y->E, *h1 = y->h1 + (size_t)l * y->hid, *z = y->z + (size_t)l * y->dp, *e = y->e + (size_t)l * y->dp;
+    float *hr = t->row;
+    vla_mat m1, m2;
+    m1.type = m2.type = VLA_TYPE_F32;
+    m1.rows = y->hid; m1.cols = 2 * y->E; m1.data = y->p1w->w;
+    m2.rows = y->dp; m2.cols = y->hid; m2.data = y->p2w->w;
+    VLA_MEMCPY(in, te->w, sizeof(float) * (size_t)y->E);
+    VLA_MEMCPY(in + y->E, y->lemb->w + (size_t)l * y->E, sizeof(float) * (size_t)y->E);
+    vla_linear_ref(h1, in, &m1, y->p1b->w, 1);
+    VLA_MEMCPY(hr, h1, sizeof(float) * (size_t)y->hid);
+    vla_relu(hr, (size_t)y->hid);
+    vla_linear_ref(z, hr, &m2, y->p2b->w, 1);
+    vla_layernorm(e, z, y->lnw->w, y->lnb->w, 1, y->dp, 1e-6f);
+}
+
+static vla_status vla__tr_modules(vla_trainer *t) {
+    const vla_hparams *hp = &t->m->hp;
+    vla__ttask *T = &t->tasks[t->task];
+    int nadp = vla__n_adp(hp), nlora = vla__n_lora(hp), si, half, d = hp->d_model;
+    VLA_MEMSET(t->eff, 0, sizeof(vla__adp) * (size_t)nadp);
+    VLA_MEMSET(t->effg, 0, sizeof(vla__adp_g) * (size_t)nadp);
+    VLA_MEMSET(t->efl, 0, sizeof(vla__lora) * (size_t)nlora);
+    VLA_MEMSET(t->eflg, 0, sizeof(vla__adp_g) * (size_t)nlora);
+    VLA_MEMSET(t->geng, 0, t->gen_n * 4);
+    t->n_prompt = 0;
+    if (!t->has_ad) return VLA_OK;
+    if (t->method == VLA__M_ADAPTER || t->method == VLA__M_COMPACTER) {
+        for (si = 0; si < nadp; si++) {
+            vla__tsite *S = &T->adp[si];
+            if (!S->on) continue;
+            for (half = 0; half < 2; half++) {
+                const vla__thalf *h = &S->h[half];
+                vla__lin *L = half ? &t->eff[si].up : &t->eff[si].down;
+                float **gw = half ? &t->effg[si].uw : &t->effg[si].dw, **gb = half ? &t->effg[si].ub : &t->effg[si].db;
+                L->w.type = VLA_TYPE_F32; L->w.rows = h->out; L->w.cols = h->in;
+                if (h->w) { L->w.data = h->w->w; *gw = h->w->g; h->w->used = 1; }
+                else { /* Compacter: W^T = (sum_i kron(rule_i, W_i))^T, made dense for this step */
+                    float *dense = vla__gen_at(t, t->gen, si, half, 0), *rb = t->fac, *wb = t->fac + 4096;
+                    vla__phm_dense(dense, vla__fac_val(&h->rule, rb), vla__fac_val(&h->W, wb), h->W.k, h->in, h->out);
+                    L->w.data = dense;
+                    *gw = vla__gen_at(t, t->geng, si, half, 0);
+                    vla__fac_used(&h->rule); vla__fac_used(&h->W);
+                }
+                L->b = h->b->w; *gb = h->b->g; h->b->used = 1;
+            }
+            t->eff[si].on = 1;
+        }
+    } else if (t->method == VLA__M_HYPERFORMER) {
+        int side, l, ty;
+        T->temb->used = 1;
+        for (side = 0; side < 2; side++) {
+            vla__thyper *y = &t->hy[side];
+            int nl = side ? hp->n_dec_layers : hp->n_enc_layers, nty = side ? 3 : 2, g4;
+            y->lemb->used = y->p1w->used = y->p1b->used = y->p2w->used = y->p2b->used = y->lnw->used = y->lnb->used = 1;
+            for (l = 0; l < nl; l++) {
+                const float *e = y->e + (size_t)l * y->dp;
+                vla__hyper_embed(t, side, l);
+                for (ty = 0; ty < nty; ty++) {
+                    int site = side ? 2 * hp->n_enc_layers + 3 * l + ty : 2 * l + ty;
+                    for (half = 0; half < 2; half++) {
+                        vla__tp *const *g = y->gen[ty][half];
+                        int outd = (int)g[2]->ne[1], ind = half ? (int)(g[0]->ne[1] / d) : d;
+                        vla_mat mg, mb;
+                        vla__lin *L = half ? &t->eff[site].up : &t->eff[site].down;
+                        if (g[0]->ne[0] != y->dp || g[2]->ne[0] != y->dp || g[0]->ne[1] != (int64_t)outd * ind || g[1]->n != (size_t)outd * ind ||
+                            g[3]->n != (size_t)outd || (half ? outd != d : outd > t->rmax) || ind > (half ? t->rmax : d))
+                            return VLA_ERR_FORMAT;
+                        mg.type = mb.type = VLA_TYPE_F32;
+                        mg.rows = outd * ind; mg.cols = y->dp; mg.data = g[0]->w;
+                        mb.rows = outd; mb.cols = y->dp; mb.data = g[2]->w;
+                        L->w.type = VLA_TYPE_F32; L->w.rows = outd; L->w.cols = ind;
+                        L->w.data = vla__gen_at(t, t->gen, site, half, 0);
+                        L->b = vla__gen_at(t, t->gen, site, half, 1);
+                        vla_linear_ref((float *)L->w.data, e, &mg, g[1]->w, 1); /* reshape [out * in] -> [out, in] */
+                        vla_linear_ref((float *)L->b, e, &mb, g[3]->w, 1);
+                        if (half) { t->effg[site].uw = vla__gen_at(t, t->geng, site, 1, 0); t->effg[site].ub = vla__gen_at(t, t->geng, site, 1, 1); }
+                        else { t->effg[site].dw = vla__gen_at(t, t->geng, site, 0, 0); t->effg[site].db = vla__gen_at(t, t->geng, site, 0, 1); }
+                        for (g4 = 0; g4 < 4; g4++) g[g4]->used = 1;
+                    }
+                    t->eff[site].on = 1;
+                }
+            }
+        }
+    } else if (t->method == VLA__M_LORA) {
+        for (si = 0; si < nlora; si++) {
+            const vla__tlora *lo = &T->lora[si];
+            if (!lo->A) continue;
+            t->efl[si].A.type = t->efl[si].B.type = VLA_TYPE_F32;
+            t->efl[si].A.rows = (int)lo->A->ne[1]; t->efl[si].A.cols = d; t->efl[si].A.data = lo->A->w;
+            t->efl[si].B.rows = d; t->efl[si].B.cols = (int)lo->A->ne[1]; t->efl[si].B.data = lo->B->w;
+            t->efl[si].on = 1;
+            t->eflg[si].dw = lo->A->g; t->eflg[si].uw = lo->B->g;
+            lo->A->used = lo->B->used = 1;
+        }
+    } else if (t->method == VLA__M_PROMPT && T->pe) {
+        /* P = W2 tanh(W1 E + c1) + c2 */
+        int n = (int)T->pe->ne[1], mid = (int)T->pw1->ne[1];
+        vla_mat m1, m2;
+        size_t i;
+        m1.type = m2.type = VLA_TYPE_F32;
+        m1.rows = mid; m1.cols = d; m1.data = T->pw1->w;
+        m2.rows = d; m2.cols = mid; m2.data = T->pw2->w;
+        vla_linear(&t->p.exec, t->prompt_h, T->pe->w, &m1, T->pb1->w, n);
+        for (i = 0; i < (size_t)n * mid; i++) t->prompt_h[i] = VLA_TANHF(t->prompt_h[i]);
+        vla_linear(&t->p.exec, t->prompt, t->prompt_h, &m2, T->pb2->w, n);
+        t->n_prompt = n;
+        T->pe->used = T->pw1->used = T->pb1->used = T->pw2->used = T->pb2->used = 1;
+    }
+    return VLA_OK;
+}
+
+/* After the backward pass: gradients of generated weights -> their parameters. */
+static void vla__tr_modules_bwd(vla_trainer *t) {
+    const vla_hparams *hp = &t->m->hp;
+    vla__ttask *T = &t->tasks[t->task];
+    int nadp = vla__n_adp(hp), si, half, d = hp->d_model;
+    vla_exec ex1;
+    VLA_MEMSET(&ex1, 0, sizeof ex1);
+    ex1.n_threads = 1;
+    if (!t->has_ad) return;
+    if (t->method == VLA__M_COMPACTER) {
+        for (si = 0; si < nadp; si++) {
+            vla__tsite *S = &T->adp[si];
+            if (!S->on) continue;
+            for (half = 0; half < 2; half++) {
+                const vla__thalf *h = &S->h[half];
+                const float *dWt = vla__gen_at(t, t->geng, si, half, 0), *R, *Wv;
+                size_t rd = (size_t)t->rmax * (size_t)d;
+                float *dR = t->fac + 4096 + rd, *dW = t->fac + 8192 + rd;
+                int k = h->W.k, P = h->W.A, Q = h->W.B, i, a2, c2, r, q, in = h->in;
+                if (h->w) continue;
+                R = vla__fac_val(&h->rule, t->fac);
+                Wv = vla__fac_val(&h->W, t->fac + 4096);
+                VLA_MEMSET(dR, 0, sizeof(float) * (size_t)k * k * k);
+                VLA_MEMSET(dW, 0, sizeof(float) * (size_t)k * P * Q);
+                /* Wt[c Q + q, a P + r] = sum_i rule_i[a, c] W_i[r, q] */
+                for (i = 0; i < k; i++)
+                    for (a2 = 0; a2 < k; a2++)
+                        for (c2 = 0; c2 < k; c2++) {
+                            float rv = R[((size_t)i * k + a2) * k + c2], acc = 0.0f;
+                            for (r = 0; r < P; r++)
+                                for (q = 0; q < Q; q++) {
+                                    float g = dWt[(size_t)(c2 * Q + q) * in + (a2 * P + r)];
+                                    acc += g * Wv[((size_t)i * P + r) * Q + q];
+                                    dW[((size_t)i * P + r) * Q + q] += rv * g;
+                                }
+                            dR[((size_t)i * k + a2) * k + c2] += acc;
+                        }
+                vla__fac_grad(&h->rule, dR);
+                vla__fac_grad(&h->W, dW);
+            }
+        }
+    } else if (t->method == VLA__M_HYPERFORMER) {
+        int side, l, ty;
+        for (side = 0; side < 2; side++) {
+            vla__thyper *y = &t->hy[side];
+            int nl = side ? hp->n_dec_layers : hp->n_enc_layers, nty = side ? 3 : 2, j;
+            float *de = t->row, *dz = de + y->dp, *dh = dz + y->dp, *din = dh + y->hid, *hr = din + 2 * y->E;
+            vla_mat m1, m2;
+            m1.type = m2.type = VLA_TYPE_F32;
+            m1.rows = y->hid; m1.cols = 2 * y->E; m1.data = y->p1w->w;
+            m2.rows = y->dp; m2.cols = y->hid; m2.data = y->p2w->w;
+            for (l = 0; l < nl; l++) {
+                const float *in = y->in + (size_t)l * 2 * y->E, *h1 = y->h1 + (size_t)l * y->hid, *z = y->z + (size_t)l * y->dp;
+                const float *e = y->e + (size_t)l * y->dp;
+                VLA_MEMSET(de, 0, sizeof(float) * (size_t)y->dp);
+                for (ty = 0; ty < nty; ty++) {
+                    int site = side ? 2 * hp->n_enc_layers + 3 * l + ty : 2 * l + ty;
+                    for (half = 0; half < 2; half++) {
+                        vla__tp *const *g = y->gen[ty][half];
+                        int outd = (int)g[2]->ne[1], ind = half ? (int)(g[0]->ne[1] / d) : d;
+                        vla_mat mg, mb;
+                        const float *dWg = vla__gen_at(t, t->geng, site, half, 0), *dbg = vla__gen_at(t, t->geng, site, half, 1);
+                        mg.type = mb.type = VLA_TYPE_F32;
+                        mg.rows = outd * ind; mg.cols = y->dp; mg.data = g[0]->w;
+                        mb.rows = outd; mb.cols = y->dp; mb.data = g[2]->w;
+                        /* W = G e + g:  dG += dW e^T, dg += dW, de += G^T dW */
+                        vla_linear_bwd_w(&ex1, g[0]->g, g[1]->g, dWg, e, 1, outd * ind, y->dp);
+                        vla_linear_bwd_x(&ex1, de, dWg, &mg, 1);
+                        vla_linear_bwd_w(&ex1, g[2]->g, g[3]->g, dbg, e, 1, outd, y->dp);
+                        vla_linear_bwd_x(&ex1, de, dbg, &mb, 1);
+                    }
+                }
+                vla_layernorm_bwd(dz, y->lnw->g, y->lnb->g, de, z, y->lnw->w, 1, y->dp, 1e-6f);
+                for (j = 0; j < y->hid; j++) hr[j] = h1[j] > 0.0f ? h1[j] : 0.0f;
+                VLA_MEMSET(dh, 0, sizeof(float) * (size_t)y->hid);
+                vla_linear_bwd_x(&ex1, dh, dz, &m2, 1);
+                vla_linear_bwd_w(&ex1, y->p2w->g, y->p2b->g, dz, hr, 1, y->dp, y->hid);
+                for (j = 0; j < y->hid; j++) if (h1[j] <= 0.0f) dh[j] = 0.0f;
+                VLA_MEMSET(din, 0, sizeof(float) * 2 * (size_t)y->E);
+                vla_linear_bwd_x(&ex1, din, dh, &m1, 1);
+                vla_linear_bwd_w(&ex1, y->p1w->g, y->p1b->g, dh, in, 1, y->hid, 2 * y->E);
+                for (j = 0; j < y->E; j++) {
+                    T->temb->g[j] += din[j];
+                    y->lemb->g[(size_t)l * y->E + j] += din[y->E + j];
+                }
+            }
+        }
+    } else if (t->method == VLA__M_PROMPT && T->pe) {
+        int n = t->n_prompt, mid = (int)T->pw1->ne[1];
+        size_t i;
+        vla_mat m1, m2;
+        float *dH = t->gf;
+        m1.type = m2.type = VLA_TYPE_F32;
+        m1.rows = mid; m1.cols = d; m1.data = T->pw1->w;
+        m2.rows = d; m2.cols = mid; m2.data = T->pw2->w;
+        VLA_MEMSET(dH, 0, sizeof(float) * (size_t)n * mid);
+        vla_linear_bwd_x(&t->p.exec, dH, t->dprompt, &m2, n);
+        vla_linear_bwd_w(&t->p.exec, T->pw2->g, T->pb2->g, t->dprompt, t->prompt_h, n, d, mid);
+        for (i = 0; i < (size_t)n * mid; i++) dH[i] *= 1.0f - t->prompt_h[i] * t->prompt_h[i];
+        vla_linear_bwd_w(&t->p.exec, T->pw1->g, T->pb1->g, dH, T->pe->w, n, mid, d);
+        vla_linear_bwd_x(&t->p.exec, T->pe->g, dH, &m1, n);
+    }
+}
+
+/* ---- training forward / backward, layer by layer ---- */
+
+static void vla__tlin(const vla_trainer *t, float *y, const float *x, const vla__lin *l, int M) {
+    vla_linear(&t->p.exec, y, x, &l->w, l->b, M);
+}
+
+/* db[N] += sum over the M rows of dy. */
+static void vla__bias_grad(float *db, const float *dy, int M, int N) {
+    int m, n;
+    for (m = 0; m < M; m++)
+        for (n = 0; n < N; n++) db[n] += dy[(size_t)m * N + n];
+}
+
+/* Backward of y = x W^T + b:  dx += dy W (dx may be NULL), dW += dy^T x, db += sum dy. */
+static void vla__tlin_bwd(const vla_trainer *t, float *dx, const float *dy, const float *x, const vla__lin *l, const vla__lin_g *g,
+                          int M) {
+    if (dx) vla_linear_bwd_x(&t->p.exec, dx, dy, &l->w, M);
+    if (g && g->w) vla_linear_bwd_w(&t->p.exec, g->w, g->b, dy, x, M, l->w.rows, l->w.cols);
+    else if (g && g->b) vla__bias_grad(g->b, dy, M, l->w.rows);
+}
+
+/* Projection with LoRA:  y = x W^T + b + s B(A drop(x));  la = A drop(x) is kept. */
+static void vla__tproj_fwd(vla_trainer *t, float *y, const float *x, const vla__lin *l, int lsite, float *la, int M, vla__drop dr) {
+    const vla__lora *lo;
+    const float *xd = x;
+    size_t i, n;
+    vla__tlin(t, y, x, l, M);
+    if (lsite < 0 || !t->efl[lsite].on) return;
+    lo = &t->efl[lsite];
+    if (dr.p > 0.0f) {
+        VLA_MEMCPY(t->g0, x, sizeof(float) * (size_t)M * lo->A.cols);
+        vla__dropout(t->g0, (size_t)M * lo->A.cols, &dr);
+        xd = t->g0;
+    }
+    vla_linear(&t->p.exec, la, xd, &lo->A, NULL, M);              /* [M, r] */
+    vla_linear(&t->p.exec, t->g1, la, &lo->B, NULL, M);           /* [M, d] */
+    n = (size_t)M * lo->B.rows;
+    for (i = 0; i < n; i++) y[i] += t->lora_scale * t->g1[i];
+}
+
+/* Backward of vla__tproj_fwd given dy; dx accumulates.  Uses g1, g2, gr0, gr1. */
+static void vla__tproj_bwd(vla_trainer *t, float *dx, const float *dy, const float *x, const vla__lin *l, const vla__lin_g *g,
+                           int lsite, const float *la, int M, vla__drop dr) {
+    const vla__lora *lo;
+    const vla__adp_g *lg;
+    size_t i, n;
+    int r, d;
+    float s = t->lora_scale;
+    vla__tlin_bwd(t, dx, dy, x, l, g, M);
+    if (lsite < 0 || !t->efl[lsite].on) return;
+    lo = &t->efl[lsite]; lg = &t->eflg[lsite];
+    r = lo->A.rows; d = lo->A.cols;
+    n = (size_t)M * r;
+    for (i = 0; i < n; i++) t->gr0[i] = s * la[i];
+    vla_linear_bwd_w(&t->p.exec, lg->uw, NULL, dy, t->gr0, M, d, r);   /* dB += dy^T (s la)      */
+    VLA_MEMSET(t->gr1, 0, n * 4);
+    vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &lo->B, M);               /* dla = s dy B           */
+    for (i = 0; i < n; i++) t->gr1[i] *= s;
+    VLA_MEMCPY(t->g1, x, sizeof(float) * (size_t)M * d);
+    vla__dropout(t->g1, (size_t)M * d, &dr);
+    vla_linear_bwd_w(&t->p.exec, lg->dw, NULL, t->gr1, t->g1, M, r, d); /* dA += dla^T drop(x)    */
+    VLA_MEMSET(t->g2, 0, sizeof(float) * (size_t)M * d);
+    vla_linear_bwd_x(&t->p.exec, t->g2, t->gr1, &lo->A, M);
+    vla__dropout(t->g2, (size_t)M * d, &dr);
+    vla_add(dx, dx, t->g2, (size_t)M * d);
+}
+
+static void vla__tact(const vla_trainer *t, float *x, size_t n) {
+    if (t->exact_gelu) vla_gelu_erf(x, n);
+    else vla_gelu_tanh(x, n);
+}
+
+/* Adapter:  out = y + up(act(down(y)));  ah = down(y) is kept.  Uses gr0. */
+static void vla__tadp_fwd(vla_trainer *t, int site, const float *y, float *ah, float *out, int M) {
+    const vla__adp *a = &t->eff[site];
+    size_t n;
+    int d = t->m->hp.d_model;
+    if (!a->on) { VLA_MEMCPY(out, y, sizeof(float) * (size_t)M * d); return; }
+    n = (size_t)M * a->down.w.rows;
+    vla__tlin(t, ah, y, &a->down, M);
+    VLA_MEMCPY(t->gr0, ah, n * 4);
+    vla__tact(t, t->gr0, n);
+    vla__tlin(t, out, t->gr0, &a->up, M);
+    vla_add(out, out, y, (size_t)M * d);
+}
+
+/* Backward: dy (grad of out) becomes the grad of y.  Uses gr0, gr1. */
+static void vla__tadp_bwd(vla_trainer *t, int site, float *dy, const float *y, const float *ah, int M) {
+    const vla__adp *a = &t->eff[site];
+    const vla__adp_g *g = &t->effg[site];
+    int r, d = t->m->hp.d_model;
+    size_t n;
+    if (!a->on) return;
+    r = a->down.w.rows;
+    n = (size_t)M * r;
+    VLA_MEMCPY(t->gr0, ah, n * 4);
+    vla__tact(t, t->gr0, n);
+    vla_linear_bwd_w(&t->p.exec, g->uw, g->ub, dy, t->gr0, M, d, r);
+    VLA_MEMSET(t->gr1, 0, n * 4);
+    vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &a->up.w, M);
+    if (t->exact_gelu) vla_gelu_erf_bwd(t->gr1, t->gr1, ah, n);
+    else vla_gelu_tanh_bwd(t->gr1, t->gr1, ah, n);
+    vla_linear_bwd_w(&t->p.exec, g->dw, g->db, t->gr1, y, M, r, d);
+    vla_linear_bwd_x(&t->p.exec, dy, t->gr1, &a->down.w, M);
+}
+
+/* Post-LN residual:  s = x + drop(y);  xo = LN(s)   (y is changed). */
+static void vla__tres_fwd(const vla_trainer *t, float *s, float *xo, const float *x, float *y, const vla__ln *ln, int M, vla__drop dr) {
+    size_t n = (size_t)M * t->m->hp.d_model;
+    vla__dropout(y, n, &dr);
+    vla_add(s, x, y, n);
+    vla_layernorm(xo, s, ln->g, ln->b, M, t->m->hp.d_model, t->m->hp.ln_eps);
+}
+
+/* Backward: gx holds d xo and becomes d x (the residual path); dy gets d y. */
+static void vla__tres_bwd(const vla_trainer *t, float *gx, float *dy, const float *s, const vla__ln *ln, const vla__ln_g *lg, int M,
+                          vla__drop dr) {
+    size_t n = (size_t)M * t->m->hp.d_model;
+    vla_layernorm_bwd(dy, lg->g, lg->b, gx, s, ln->g, M, t->m->hp.d_model, t->m->hp.ln_eps);
+    VLA_MEMCPY(gx, dy, n * 4);
+    vla__dropout(dy, n, &dr);
+}
+
+/* Attention of B sequences (rows b Lq .. and b Lk ..), all heads:
+ *   P = softmax(q k^T + mask [+ causal]),  ctx = drop(P) v;  P is kept. */
+static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const float *q, const float *k, const float *v, int B, int Lq,
+                           int Lk, int H, const float *mask, int causal, int dec, int layer, int site) {
+    int d = t->m->hp.d_model, dh = d / H, b, h, i, j, e;
+    for (b = 0; b < B; b++) {
+        const float *qb = q + (size_t)b * Lq * d, *kb = k + (size_t)b * Lk * d, *vb = v + (size_t)b * Lk * d;
+        const float *mb = mask ? mask + (size_t)b * Lk : NULL;
+        float *cb = ctx + (size_t)b * Lq * d, *Pb = P + (size_t)b * H * Lq * Lk;
+        vla__drop dr = vla__tdrop(t, dec, layer, site, b);
+        float sc = dr.p > 0.0f ? 1.0f / (1.0f - dr.p) : 1.0f;
+        for (h = 0; h < H; h++)
+            for (i = 0; i < Lq; i++) {
+                float *p = Pb + ((size_t)h * Lq + i) * Lk, *o = cb + (size_t)i * d + h * dh;
+                for (j = 0; j < Lk; j++) {
+                    float acc = 0.0f;
+                    if (causal && j > i) { p[j] = VLA__NEG_INF; continue; }
+                    for (e = 0; e < dh; e++) acc += qb[(size_t)i * d + h * dh + e] * kb[(size_t)j * d + h * dh + e];
+                    p[j] = mb ? acc + mb[j] : acc;
+                }
+                vla_softmax(p, 1, Lk);
+                for (e = 0; e < dh; e++) o[e] = 0.0f;
+                for (j = 0; j < Lk; j++) {
+                    float pj = p[j];
+                    if (pj == 0.0f) continue;
+                    if (dr.p > 0.0f) pj = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? pj * sc : 0.0f;
+                    for (e = 0; e < dh; e++) o[e] += pj * vb[(size_t)j * d + h * dh + e];
+                }
+            }
+    }
+}
+
+/* The backward of one sequence: the definition behind vla_attention_bwd_ref,
+ * with the forward's dropout on P (drop may be NULL). */
+static void vla__attn_bwd_core(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q, const float *k,
+                               const float *v, const float *P, int Lq, int Lk, int n_heads, int dh, const vla__drop *drop) {
+    int h, i, j, e;
+    int on = drop && drop->p > 0.0f;
+    float sc = on ? 1.0f / (1.0f - drop->p) : 1.0f;
+    for (h = 0; h < n_heads; h++)
+        for (i = 0; i < Lq; i++) {
+            const float *p = P + ((size_t)h * Lq + i) * Lk, *go = dout + (size_t)i * ldo + h * dh;
+            float dot = 0.0f;
+            /* dP_ij = m_ij (dout_i . v_j);  dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij') */
+            for (j = 0; j < Lk; j++) {
+                float dp = 0.0f, m = 1.0f;
+                if (p[j] == 0.0f) continue;
+                if (on) m = vla__keep(drop, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
+                for (e = 0; e < dh; e++) dp += go[e] * v[(size_t)j * ld + h * dh + e];
+                dot += p[j] * dp * m;
+            }
+            for (j = 0; j < Lk; j++) {
+                float dp = 0.0f, ds, m = 1.0f;
+                if (p[j] == 0.0f) continue;
+                if (on) m = vla__keep(drop, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
+                for (e = 0; e < dh; e++) dp += go[e] * v[(size_t)j * ld + h * dh + e];
+                ds = p[j] * (dp * m - dot);
+                for (e = 0; e < dh; e++) {
+                    dv[(size_t)j * ld + h * dh + e] += p[j] * m * go[e];
+                    dq[(size_t)i * ld + h * dh + e] += ds * k[(size_t)j * ld + h * dh + e];
+                    dk[(size_t)j * ld + h * dh + e] += ds * q[(size_t)i * ld + h * dh + e];
+                }
+            }
+        }
+}
+
+VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q,
+                                   const float *k, const float *v, const float *P, int Lq, int Lk, int n_heads, int dh) {
+    vla__attn_bwd_core(dq, dk, dv, ld, dout, ldo, q, k, v, P, Lq, Lk, n_heads, dh, NULL);
+}
+
+static void vla__tattn_bwd(const vla_trainer *t, float *dq, float *dk, float *dv, const float *dctx, const float *P, const float *q,
+                           const float *k, const float *v, int B, int Lq, int Lk, int H, int dec, int layer, int site) {
+    int d = t->m->hp.d_model, b;
+    for (b = 0; b < B; b++) {
+        vla__drop dr = vla__tdrop(t, dec, layer, site, b);
+        size_t oq = (size_t)b * Lq * d, ok = (size_t)b * Lk * d;
+        vla__attn_bwd_core(dq + oq, dk + ok, dv + ok, d, dctx + oq, d, q + oq, k + ok, v + ok, P + (size_t)b * H * Lq * Lk, Lq, Lk, H,
+                           d / H, &dr);
+    }
+}
+
+/* Encoder layer l:  x1 = LN1(x + drop(A(SA(x))));  xo = LN2(x1 + drop(A(fc2(drop(gelu(fc1(x1))))))) */
+static void vla__tenc_fwd(vla_trainer *t, int l, vla__eact *A, float *xo) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla__enc_layer *ly = &t->W.enc[l];
+    int R = t->Re, d = hp->d_model, H = hp->n_enc_heads;
+    size_t nf = (size_t)R * hp->enc_ffn;
+    vla__tproj_fwd(t, A->q, A->x, &ly->sa.q, t->has_ad ? 2 * l + 0 : -1, A->lq, R, vla__tdrop(t, 0, l, VLA__DROP_LORA, -1));
+    vla__scale(A->q, (size_t)R * d, 1.0f / VLA_SQRTF((float)(d / H)));
+    vla__tlin(t, A->k, A->x, &ly->sa.k, R);
+    vla__tproj_fwd(t, A->v, A->x, &ly->sa.v, t->has_ad ? 2 * l + 1 : -1, A->lv, R, vla__tdrop(t, 0, l, VLA__DROP_LORA, -2));
+    vla__tattn_fwd(t, A->ctx, A->P, A->q, A->k, A->v, t->B, t->L, t->L, H, t->enc_mask, 0, 0, l, VLA__DROP_ATT);
+    vla__tlin(t, A->ao, A->ctx, &ly->sa.o, R);
+    vla__tadp_fwd(t, 2 * l + 0, A->ao, A->ah, t->g1, R);
+    vla__tres_fwd(t, A->s1, A->x1, A->x, t->g1, &ly->sa_ln, R, vla__tdrop(t, 0, l, VLA__DROP_OUT, -1));
+    vla__tlin(t, A->f1, A->x1, &ly->fc1, R);
+    VLA_MEMCPY(t->gf, A->f1, nf * 4);
+    vla_gelu_erf(t->gf, nf);
+    { vla__drop dr = vla__tdrop(t, 0, l, VLA__DROP_ACT, -1); vla__dropout(t->gf, nf, &dr); }
+    vla__tlin(t, A->fo, t->gf, &ly->fc2, R);
+    vla__tadp_fwd(t, 2 * l + 1, A->fo, A->fh, t->g1, R);
+    vla__tres_fwd(t, A->s2, xo, A->x1, t->g1, &ly->ffn_ln, R, vla__tdrop(t, 0, l, VLA__DROP_FFN_OUT, -1));
+}
+
+/* Backward of the FFN block (shared by both sides): gx = d xo in, d x1 out. */
+static void vla__tffn_bwd(vla_trainer *t, const vla__lin *fc1, const vla__lin *fc2, const vla__ln *ln, const vla__lin_g *g1, const vla__lin_g *g2,
+                          const vla__ln_g *lg, const float *xin, const float *f1, const float *fo, const float *fh, const float *s, int ffn,
+                          int site, int R, int dec, int l) {
+    size_t nf = (size_t)R * ffn;
+    vla__drop dact = vla__tdrop(t, dec, l, VLA__DROP_ACT, -1);
+    vla__tres_bwd(t, t->gx, t->g2, s, ln, lg, R, vla__tdrop(t, dec, l, VLA__DROP_FFN_OUT, -1));
+    vla__tadp_bwd(t, site, t->g2, fo, t->eff[site].on ? fh : NULL, R);                /* g2 = d fc2 output */
+    VLA_MEMCPY(t->gf, f1, nf * 4);                                                     /* the fc2 input again */
+    vla_gelu_erf(t->gf, nf);
+    vla__dropout(t->gf, nf, &dact);
+    vla__tlin_bwd(t, NULL, t->g2, t->gf, fc2, g2, R);
+    VLA_MEMSET(t->g0, 0, nf * 4);
+    vla_linear_bwd_x(&t->p.exec, t->g0, t->g2, &fc2->w, R);                            /* d act */
+    vla__dropout(t->g0, nf, &dact);
+    vla_gelu_erf_bwd(t->g0, t->g0, f1, nf);
+    vla__tlin_bwd(t, t->gx, t->g0, xin, fc1, g1, R);
+}
+
+static void vla__tenc_bwd(vla_trainer *t, int l, const vla__eact *A) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla__enc_layer *ly = &t->W.enc[l];
+    const vla__enc_layer_g *G = &t->G.enc[l];
+    int R = t->Re, d = hp->d_model, H = hp->n_enc_heads;
+    size_t n = (size_t)R * d;
+    vla__tffn_bwd(t, &ly->fc1, &ly->fc2, &ly->ffn_ln, &G->fc1, &G->fc2, &G->ffn_ln, A->x1, A->f1, A->fo, A->fh, A->s2, hp->enc_ffn,
+                  2 * l + 1, R, 0, l);
+    vla__tres_bwd(t, t->gx, t->g2, A->s1, &ly->sa_ln, &G->sa_ln, R, vla__tdrop(t, 0, l, VLA__DROP_OUT, -1));
+    vla__tadp_bwd(t, 2 * l + 0, t->g2, A->ao, A->ah, R);                               /* g2 = d out_proj output */
+    VLA_MEMSET(t->g1, 0, n * 4);
+    vla__tlin_bwd(t, t->g1, t->g2, A->ctx, &ly->sa.o, &G->sa.o, R);                    /* g1 = d ctx */
+    VLA_MEMSET(t->g3, 0, n * 4); VLA_MEMSET(t->g0, 0, n * 4); VLA_MEMSET(t->gf, 0, n * 4);
+    vla__tattn_bwd(t, t->g3, t->g0, t->gf, t->g1, A->P, A->q, A->k, A->v, t->B, t->L, t->L, H, 0, l, VLA__DROP_ATT);
+    vla__scale(t->g3, n, 1.0f / VLA_SQRTF((float)(d / H)));
+    vla__tproj_bwd(t, t->gx, t->g3, A->x, &ly->sa.q, &G->sa.q, t->has_ad ? 2 * l + 0 : -1, A->lq, R, vla__tdrop(t, 0, l, VLA__DROP_LORA, -1));
+    vla__tlin_bwd(t, t->gx, t->g0, A->x, &ly->sa.k, &G->sa.k, R);
+    vla__tproj_bwd(t, t->gx, t->gf, A->x, &ly->sa.v, &G->sa.v, t->has_ad ? 2 * l + 1 : -1, A->lv, R, vla__tdrop(t, 0, l, VLA__DROP_LORA, -2));
+}
+
+/* Decoder layer l:  causal self-attention, cross-attention over the encoder
+ * output, FFN, each post-LN with its adapter. */
+static void vla__tdec_fwd(vla_trainer *t, int l, vla__dact *A, float *xo) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla__dec_layer *ly = &t->W.dec[l];
+    int R = t->Rd, Re = t->Re, d = hp->d_model, H = hp->n_dec_heads, s0 = 2 * hp->n_enc_layers + 4 * l, a0 = 2 * hp->n_enc_layers + 3 * l;
+    int lo = t->has_ad;
+    size_t nf = (size_t)R * hp->dec_ffn;
+    float sc = 1.0f / VLA_SQRTF((float)(d / H));
+    /* self-attention */
+    vla__tproj_fwd(t, A->q, A->x, &ly->sa.q, lo ? s0 + 0 : -1, A->lq, R, vla__tdrop(t, 1, l, VLA__DROP_LORA, -1));
+    vla__scale(A->q, (size_t)R * d, sc);
+    vla__tlin(t, A->k, A->x, &ly->sa.k, R);
+    vla__tproj_fwd(t, A->v, A->x, &ly->sa.v, lo ? s0 + 1 : -1, A->lv, R, vla__tdrop(t, 1, l, VLA__DROP_LORA, -2));
+    vla__tattn_fwd(t, A->ctx, A->P, A->q, A->k, A->v, t->B, t->T, t->T, H, NULL, 1, 1, l, VLA__DROP_ATT);
+    vla__tlin(t, A->ao, A->ctx, &ly->sa.o, R);
+    vla__tadp_fwd(t, a0 + 0, A->ao, A->ah, t->g1, R);
+    vla__tres_fwd(t, A->s1, A->x1, A->x, t->g1, &ly->sa_ln, R, vla__tdrop(t, 1, l, VLA__DROP_OUT, -1));
+    /* cross-attention */
+    vla__tproj_fwd(t, A->cq, A->x1, &ly->ca.q, lo ? s0 + 2 : -1, A->lcq, R, vla__tdrop(t, 1, l, VLA__DROP_LORA, -3));
+    vla__scale(A->cq, (size_t)R * d, sc);
+    vla__tlin(t, A->xk, t->enc_out, &ly->ca.k, Re);
+    vla__tproj_fwd(t, A->xv, t->enc_out, &ly->ca.v, lo ? s0 + 3 : -1, A->lxv, Re, vla__tdrop(t, 1, l, VLA__DROP_LORA, -4));
+    vla__tattn_fwd(t, A->cctx, A->P2, A->cq, A->xk, A->xv, t->B, t->T, t->L, H, t->enc_mask, 0, 1, l, VLA__DROP_CROSS_ATT);
+    vla__tlin(t, A->co, A->cctx, &ly->ca.o, R);
+    vla__tadp_fwd(t, a0 + 1, A->co, A->ch, t->g1, R);
+    vla__tres_fwd(t, A->s2, A->x2, A->x1, t->g1, &ly->ca_ln, R, vla__tdrop(t, 1, l, VLA__DROP_CROSS_OUT, -1));
+    /* feed-forward */
+    vla__tlin(t, A->f1, A->x2, &ly->fc1, R);
+    VLA_MEMCPY(t->gf, A->f1, nf * 4);
+    vla_gelu_erf(t->gf, nf);
+    { vla__drop dr = vla__tdrop(t, 1, l, VLA__DROP_ACT, -1); vla__dropout(t->gf, nf, &dr); }
+    vla__tlin(t, A->fo, t->gf, &ly->fc2, R);
+    vla__tadp_fwd(t, a0 + 2, A->fo, A->fh, t->g1, R);
+    vla__tres_fwd(t, A->s3, xo, A->x2, t->g1, &ly->ffn_ln, R, vla__tdrop(t, 1, l, VLA__DROP_FFN_OUT, -1));
+}
+
+/* gx = d xo in, d x out; d(encoder output) accumulates in genc. */
+static void vla__tdec_bwd(vla_trainer *t, int l, const vla__dact *A) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla__dec_layer *ly = &t->W.dec[l];
+    const vla__dec_layer_g *G = &t->G.dec[l];
+    int R = t->Rd, Re = t->Re, d = hp->d_model, H = hp->n_dec_heads, s0 = 2 * hp->n_enc_layers + 4 * l, a0 = 2 * hp->n_enc_layers + 3 * l;
+    int lo = t->has_ad;
+    size_t n = (size_t)R * d, ne = (size_t)Re * d;
+    float sc = 1.0f / VLA_SQRTF((float)(d / H));
+    vla__tffn_bwd(t, &ly->fc1, &ly->fc2, &ly->ffn_ln, &G->fc1, &G->fc2, &G->ffn_ln, A->x2, A->f1, A->fo, A->fh, A->s3, hp->dec_ffn,
+                  a0 + 2, R, 1, l);
+    /* cross-attention block */
+    vla__tres_bwd(t, t->gx, t->g2, A->s2, &ly->ca_ln, &G->ca_ln, R, vla__tdrop(t, 1, l, VLA__DROP_CROSS_OUT, -1));
+    vla__tadp_bwd(t, a0 + 1, t->g2, A->co, A->ch, R);
+    VLA_MEMSET(t->g1, 0, n * 4);
+    vla__tlin_bwd(t, t->g1, t->g2, A->cctx, &ly->ca.o, &G->ca.o, R);
+    VLA_MEMSET(t->g3, 0, n * 4); VLA_MEMSET(t->g0, 0, ne * 4); VLA_MEMSET(t->gf, 0, ne * 4);
+    vla__tattn_bwd(t, t->g3, t->g0, t->gf, t->g1, A->P2, A->cq, A->xk, A->xv, t->B, t->T, t->L, H, 1, l, VLA__DROP_CROSS_ATT);
+    vla__scale(t->g3, n, sc);
+    vla__tproj_bwd(t, t->gx, t->g3, A->x1, &ly->ca.q, &G->ca.q, lo ? s0 + 2 : -1, A->lcq, R, vla__tdrop(t, 1, l, VLA__DROP_LORA, -3));
+    vla__tlin_bwd(t, t->genc, t->g0, t->enc_out, &ly->ca.k, &G->ca.k, Re);
+    vla__tproj_bwd(t, t->genc, t->gf, t->enc_out, &ly->ca.v, &G->ca.v, lo ? s0 + 3 : -1, A->lxv, Re, vla__tdrop(t, 1, l, VLA__DROP_LORA, -4));
+    /* self-attention block */
+    vla__tres_bwd(t, t->gx, t->g2, A->s1, &ly->sa_ln, &G->sa_ln, R, vla__tdrop(t, 1, l, VLA__DROP_OUT, -1));
+    vla__tadp_bwd(t, a0 + 0, t->g2, A->ao, A->ah, R);
+    VLA_MEMSET(t->g1, 0, n * 4);
+    vla__tlin_bwd(t, t->g1, t->g2, A->ctx, &ly->sa.o, &G->sa.o, R);
+    VLA_MEMSET(t->g3, 0, n * 4); VLA_MEMSET(t->g0, 0, n * 4); VLA_MEMSET(t->gf, 0, n * 4);
+    vla__tattn_bwd(t, t->g3, t->g0, t->gf, t->g1, A->P, A->q, A->k, A->v, t->B, t->T, t->T, H, 1, l, VLA__DROP_ATT);
+    vla__scale(t->g3, n, sc);
+    vla__tproj_bwd(t, t->gx, t->g3, A->x, &ly->sa.q, &G->sa.q, lo ? s0 + 0 : -1, A->lq, R, vla__tdrop(t, 1, l, VLA__DROP_LORA, -1));
+    vla__tlin_bwd(t, t->gx, t->g0, A->x, &ly->sa.k, &G->sa.k, R);
+    vla__tproj_bwd(t, t->gx, t->gf, A->x, &ly->sa.v, &G->sa.v, lo ? s0 + 1 : -1, A->lv, R, vla__tdrop(t, 1, l, VLA__DROP_LORA, -2));
+}
+
+/* ---- input assembly, loss, the whole step ---- */
+
+/* Encoder input (as vla__encode):  x = drop([LN_emb([prompt; E[ids] s + P[t+2]]); visual tokens]). */
+static vla_status vla__tenc_input(vla_trainer *t, const vla_input *in, float *x0) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla__weights *W = &t->W;
+    int d = hp->d_model, B = t->B, P = t->P, Lt = t->Lt, L = t->L, Nv = t->Nv, b, i, j, F = hp->feat_dim, nbx = hp->n_boxes;
+    float *row = t->row;
+    for (b = 0; b < B; b++) {
+        float *xb = x0 + (size_t)b * L * d, *sb = t->emb_s + (size_t)b * (P + Lt) * d, *mb = t->enc_mask + (size_t)b * L;
+        if (P) VLA_MEMCPY(sb, t->prompt, sizeof(float) * (size_t)P * d);
+        for (i = 0; i < P; i++) mb[i] = 0.0f;
+        for (i = 0; i < Lt; i++) {
+            int32_t id = in->ids[(size_t)b * Lt + i];
+            float *xt = sb + (size_t)(P + i) * d;
+            vla_mat_row(xt, &W->shared, id);
+            if (hp->embed_scale != 1.0f) vla__scale(xt, (size_t)d, hp->embed_scale);
+            vla_mat_row(row, &W->enc_pos, i + 2);
+            vla_add(xt, xt, row, (size_t)d);
+            mb[P + i] = (!in->no_pad_mask && id == hp->pad_id) ? VLA__NEG_INF : 0.0f;
+        }
+        vla_layernorm(xb, sb, W->enc_ln_emb.g, W->enc_ln_emb.b, P + Lt, d, hp->ln_eps);
+        for (i = P + Lt; i < L; i++) mb[i] = 0.0f;
+        for (i = 0; i < Nv; i++) { /* visual token i of example b: image i / nbx, object i % nbx */
+            int img = i / nbx, o = i % nbx, grid = in->grid_h * in->grid_w;
+            size_t vi = (size_t)b * Nv + i;
+            float *pool = t->vis_pool + vi * F, *bx = t->vis_box + vi * 5;
+            if (o == 0) {
+                const float *feat = in->feats + ((size_t)b * in->n_images + img) * (size_t)grid * F;
+                if (hp->pool_h) vla_adaptive_maxpool2d(pool, feat, in->grid_h, in->grid_w, F, hp->pool_h, hp->pool_w);
+                else VLA_MEMCPY(pool, feat, sizeof(float) * (size_t)nbx * F);
+            }
+            if (in->boxes) {
+                const float *q = in->boxes + (((size_t)b * in->n_images + img) * (size_t)grid + o) * 4;
+                bx[0] = q[0]; bx[1] = q[1]; bx[2] = q[2]; bx[3] = q[3];
+                bx[4] = (q[3] - q[2]) * (q[1] - q[0]);
+            } else bx[0] = bx[1] = bx[2] = bx[3] = bx[4] = 0.0f;
+        }
+    }
+    if (Nv) {
+        int Mv = B * Nv;
+        vla__tlin(t, t->vis_f, t->vis_pool, &W->vis_feat, Mv);
+        vla__tlin(t, t->vis_p, t->vis_box, &W->vis_box, Mv);
+        for (b = 0; b < B; b++)
+            for (i = 0; i < Nv; i++) {
+                size_t vi = (size_t)b * Nv + i;
+                float *xi = x0 + ((size_t)b * L + P + Lt + i) * d, *r2 = row + d;
+                vla_layernorm(xi, t->vis_f + vi * d, W->vis_feat_ln.g, W->vis_feat_ln.b, 1, d, hp->ln_eps);
+                vla_layernorm(r2, t->vis_p + vi * d, W->vis_box_ln.g, W->vis_box_ln.b, 1, d, hp->ln_eps);
+                vla_add(xi, xi, r2, (size_t)d);
+                vla_mat_row(row, &W->img_order, i / nbx);
+                vla_add(xi, xi, row, (size_t)d);
+                vla_mat_row(row, &W->shared, hp->vocab - 1 - i % nbx);
+                vla_add(xi, xi, row, (size_t)d);
+            }
+    }
+    for (b = 0; b < B; b++) { vla__drop dr = vla__tdrop(t, 0, -1, VLA__DROP_EMB, b); vla__dropout(x0 + (size_t)b * L * d, (size_t)L * d, &dr); }
+    (void)j;
+    return VLA_OK;
+}
+
+/* Backward of the input assembly: gx = d x0 (changed). */
+static void vla__tenc_input_bwd(vla_trainer *t, const vla_input *in) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla__weights *W = &t->W;
+    vla__weights_g *G = &t->G;
+    int d = hp->d_model, B = t->B, P = t->P, Lt = t->Lt, L = t->L, Nv = t->Nv, b, i, nbx = hp->n_boxes;
+    for (b = 0; b < B; b++) { vla__drop dr = vla__tdrop(t, 0, -1, VLA__DROP_EMB, b); vla__dropout(t->gx + (size_t)b * L * d, (size_t)L * d, &dr); }
+    if (P) VLA_MEMSET(t->dprompt, 0, sizeof(float) * (size_t)P * d);
+    for (b = 0; b < B; b++) {
+        float *gb = t->gx + (size_t)b * L * d, *ds = t->g0;
+        vla_layernorm_bwd(ds, G->enc_ln_emb.g, G->enc_ln_emb.b, gb, t->emb_s + (size_t)b * (P + Lt) * d, W->enc_ln_emb.g, P + Lt, d, hp->ln_eps);
+        if (P) vla_add(t->dprompt, t->dprompt, ds, (size_t)P * d);
+        for (i = 0; i < Lt; i++) {
+            const float *g = ds + (size_t)(P + i) * d;
+            int32_t id = in->ids[(size_t)b * Lt + i];
+            int j;
+            if (G->shared) for (j = 0; j < d; j++) G->shared[(size_t)id * d + j] += g[j] * hp->embed_scale;
+            if (G->enc_pos) for (j = 0; j < d; j++) G->enc_pos[(size_t)(i + 2) * d + j] += g[j];
+        }
+    }
+    if (Nv) {
+        int Mv = B * Nv, j;
+        float *df = t->g1, *dp = t->g2;
+        for (b = 0; b < B; b++)
+            for (i = 0; i < Nv; i++) {
+                size_t vi = (size_t)b * Nv + i;
+                const float *g = t->gx + ((size_t)b * L + P + Lt + i) * d;
+                if (G->img_order) for (j = 0; j < d; j++) G->img_order[(size_t)(i / nbx) * d + j] += g[j];
+                if (G->shared) for (j = 0; j < d; j++) G->shared[(size_t)(hp->vocab - 1 - i % nbx) * d + j] += g[j];
+                vla_layernorm_bwd(df + vi * d, G->vis_feat_ln.g, G->vis_feat_ln.b, g, t->vis_f + vi * d, W->vis_feat_ln.g, 1, d, hp->ln_eps);
+                vla_layernorm_bwd(dp + vi * d, G->vis_box_ln.g, G->vis_box_ln.b, g, t->vis_p + vi * d, W->vis_box_ln.g, 1, d, hp->ln_eps);
+            }
+        vla__tlin_bwd(t, NULL, df, t->vis_pool, &W->vis_feat, &G->vis_feat, Mv);
+        vla__tlin_bwd(t, NULL, dp, t->vis_box, &W->vis_box, &G->vis_box, Mv);
+    }
+}
+
+/* Decoder input: [start, labels[:-1]] (-100 -> pad), embedded, LN, dropout. */
+static vla_status vla__tdec_input(vla_trainer *t, const vla_train_batch *bt, float *x0) {
+    const vla_hparams *hp = &t->m->hp;
+    int d = hp->d_model, b, i, T = t->T;
+    for (b = 0; b < t->B; b++)
+        for (i = 0; i < T; i++) {
+            int32_t id = i == 0 ? hp->dec_start_id : bt->labels[(size_t)b * T + i - 1];
+            float *xt = t->dec_s + ((size_t)b * T + i) * d;
+            if (id == -100) id = hp->pad_id;
+            if (id < 0 || id >= hp->vocab) return VLA_ERR_RANGE;
+            t->dec_ids[b * T + i] = id;
+            vla_mat_row(xt, &t->W.shared, id);
+            if (hp->embed_scale != 1.0f) vla__scale(xt, (size_t)d, hp->embed_scale);
+            vla_mat_row(t->row, &t->W.dec_pos, i + 2);
+            vla_add(xt, xt, t->row, (size_t)d);
+        }
+    vla_layernorm(x0, t->dec_s, t->W.dec_ln_emb.g, t->W.dec_ln_emb.b, t->Rd, d, hp->ln_eps);
+    { vla__drop dr = vla__tdrop(t, 1, -1, VLA__DROP_EMB, -1); vla__dropout(x0, (size_t)t->Rd * d, &dr); }
+    return VLA_OK;
+}
+
+static void vla__tdec_input_bwd(vla_trainer *t) {
+    const vla_hparams *hp = &t->m->hp;
+    int d = hp->d_model, r, j;
+    vla__drop dr = vla__tdrop(t, 1, -1, VLA__DROP_EMB, -1);
+    vla__dropout(t->gx, (size_t)t->Rd * d, &dr);
+    vla_layernorm_bwd(t->g0, t->G.dec_ln_emb.g, t->G.dec_ln_emb.b, t->gx, t->dec_s, t->W.dec_ln_emb.g, t->Rd, d, hp->ln_eps);
+    for (r = 0; r < t->Rd; r++) {
+        const float *g = t->g0 + (size_t)r * d;
+        if (t->G.shared) for (j = 0; j < d; j++) t->G.shared[(size_t)t->dec_ids[r] * d + j] += g[j] * hp->embed_scale;
+        if (t->G.dec_pos) for (j = 0; j < d; j++) t->G.dec_pos[(size_t)(r % t->T + 2) * d + j] += g[j];
+    }
+}
+
+/* Loss of the logits in t->logits; with grad = 1 they become d loss / d logits. */
+static float vla__tloss(vla_trainer *t, const vla_train_batch *bt, int grad) {
+    int V = t->m->hp.vocab, b, i, T = t->T, n_all = 0;
+    double loss = 0.0;
+    for (b = 0; b < t->B; b++) {
+        int nb = 0;
+        for (i = 0; i < T; i++) nb += bt->labels[(size_t)b * T + i] != -100;
+        n_all += nb;
+        for (i = 0; i < T; i++) {
+            float w;
+            if (bt->loss == VLA_LOSS_TOKEN_MEAN) w = 1.0f;
+            else w = (bt->loss == VLA_LOSS_VQA ? bt->scores[b] : 1.0f) / (float)(nb > 0 ? nb : 1) / (float)t->B;
+            t->tokw[b * T + i] = w;
+        }
+    }
+    for (b = 0; b < t->B * T; b++) {
+        float *lg = t->logits + (size_t)b * V, mx = lg[0], s = 0.0f, lse, w = t->tokw[b];
+        int32_t lab = bt->labels[b];
+        if (bt->loss == VLA_LOSS_TOKEN_MEAN) w = n_all > 0 ? 1.0f / (float)n_all : 0.0f;
+        if (lab == -100) { if (grad) VLA_MEMSET(lg, 0, sizeof(float) * (size_t)V); continue; }
+        for (i = 1; i < V; i++) if (lg[i] > mx) mx = lg[i];
+        for (i = 0; i < V; i++) s += VLA_EXPF(lg[i] - mx);
+        lse = mx + VLA_LOGF(s);
+        loss += (double)w * (double)(lse - lg[lab]);
+        if (grad) {
+            for (i = 0; i < V; i++) lg[i] = w * VLA_EXPF(lg[i] - lse);
+            lg[lab] -= w;
+        }
+    }
+    return (float)loss;
+}
+
+static vla_status vla__tcheck(vla_trainer *t, const vla_train_batch *bt) {
+    const vla_hparams *hp = &t->m->hp;
+    const vla_input *in = &bt->in;
+    int i;
+    if (!bt->labels || bt->target_len < 1 || bt->target_len > t->p.max_target_len || in->batch < 1 || in->batch > t->p.max_batch ||
+        in->text_len < 0 || in->text_len > t->p.max_text_len || (in->text_len > 0 && !in->ids) || in->n_embeds || in->images ||
+        in->n_images < 0 || in->n_images > t->p.max_images || (bt->loss == VLA_LOSS_VQA && !bt->scores) ||
+        (int)bt->loss < 0 || (int)bt->loss > 2) {
+        vla__log(&t->log, VLA_LOG_ERROR, "trainer: batch outside the trainer's shapes, or without labels/scores", 0, 0, 0);
+        return VLA_ERR_ARGS;
+    }
+    if (in->n_images > 0) {
+        if (!hp->has_visual || !in->feats || in->grid_h < 1 || in->grid_w < 1 || in->grid_h * in->grid_w > t->p.max_grid ||
+            in->n_images > hp->n_images || (hp->pool_h ? (in->grid_h < hp->pool_h || in->grid_w < hp->pool_w) : in->grid_h * in->grid_w < hp->n_boxes))
+            return VLA_ERR_ARGS;
+    }
+    for (i = 0; i < in->batch * in->text_len; i++)
+        if (in->ids[i] < 0 || in->ids[i] >= hp->vocab) return VLA_ERR_RANGE;
+    for (i = 0; i < in->batch * bt->target_len; i++)
+        if (bt->labels[i] != -100 && (bt->labels[i] < 0 || bt->labels[i] >= hp->vocab)) return VLA_ERR_RANGE;
+    t->task = 0;
+    if (bt->task && t->n_tasks > 0) {
+        for (i = 0; i < t->n_tasks; i++)
+            if (vla__str_eq(t->tasks[i].name, bt->task, VLA_STRLEN(bt->task))) break;
+        if (i == t->n_tasks) {
+            vla__log(&t->log, VLA_LOG_ERROR, "trainer: the adapter file has no task '%s'", bt->task, 0, 0);
+            return VLA_ERR_NOT_FOUND;
+        }
+        t->task = i;
+    }
+    return VLA_OK;
+}
+
+static vla__eact *vla__teact(vla_trainer *t, int l) {
+    if (!t->p.recompute) return &t->ea[l];
+    t->ea_one.x = t->ea[l].x;
+    return &t->ea_one;
+}
+static vla__dact *vla__tdact(vla_trainer *t, int l) {
+    if (!t->p.recompute) return &t->da[l];
+    t->da_one.x = t->da[l].x;
+    return &t->da_one;
+}
+
+/* Forward of a batch; grad = 1 continues with the backward pass. */
+static vla_status vla__tstep(vla_trainer *t, const vla_train_batch *bt, int grad, float *loss_out) {
+    const vla_hparams *hp = &t->m->hp;
+    int Le = hp->n_enc_layers, Ld = hp->n_dec_layers, l, i, d = hp->d_model;
+    float loss;
+    vla_status st;
+    if ((st = vla__tcheck(t, bt)) != VLA_OK) return st;
+    for (i = 0; i < t->n_tp; i++) { VLA_MEMSET(t->tp[i].g, 0, t->tp[i].n * 4); t->tp[i].used = 0; }
+    if ((st = vla__tr_modules(t)) != VLA_OK) return st;
+    t->B = bt->in.batch; t->Lt = bt->in.text_len; t->P = t->n_prompt;
+    if (t->P > t->max_prompt) return VLA_ERR_STATE;
+    t->Nv = hp->has_visual ? bt->in.n_images * hp->n_boxes : 0;
+    t->L = t->P + t->Lt + t->Nv; t->T = bt->target_len;
+    t->Re = t->B * t->L; t->Rd = t->B * t->T;
+    if (t->L < 1) return VLA_ERR_ARGS;
+    /* forward */
+    vla__tenc_input(t, &bt->in, Le ? t->ea[0].x : t->enc_out);
+    for (l = 0; l < Le; l++) vla__tenc_fwd(t, l, vla__teact(t, l), l + 1 < Le ? t->ea[l + 1].x : t->enc_out);
+    if ((st = vla__tdec_input(t, bt, t->da[0].x)) != VLA_OK) return st;
+    for (l = 0; l < Ld; l++) vla__tdec_fwd(t, l, vla__tdact(t, l), l + 1 < Ld ? t->da[l + 1].x : t->dec_out);
+    vla_linear(&t->p.exec, t->logits, t->dec_out, &t->W.shared, t->W.final_logits_bias, t->Rd);
+    loss = vla__tloss(t, bt, grad);
+    if (loss_out) *loss_out = loss;
+    if (!grad) return VLA_OK;
+    /* backward: logits = h E^T + bias */
+    VLA_MEMSET(t->gx, 0, sizeof(float) * (size_t)t->Rd * d);
+    vla_linear_bwd_x(&t->p.exec, t->gx, t->logits, &t->W.shared, t->Rd);
+    if (t->G.shared) vla_linear_bwd_w(&t->p.exec, t->G.shared, NULL, t->logits, t->dec_out, t->Rd, hp->vocab, d);
+    VLA_MEMSET(t->genc, 0, sizeof(float) * (size_t)t->Re * d);
+    for (l = Ld - 1; l >= 0; l--) {
+        vla__dact *A = vla__tdact(t, l);
+        if (t->p.recompute) vla__tdec_fwd(t, l, A, l + 1 < Ld ? t->da[l + 1].x : t->dec_out);
+        vla__tdec_bwd(t, l, A);
+    }
+    vla__tdec_input_bwd(t);
+    VLA_MEMCPY(t->gx, t->genc, sizeof(float) * (size_t)t->Re * d);
+    for (l = Le - 1; l >= 0; l--) {
+        vla__eact *A = vla__teact(t, l);
+        if (t->p.recompute) vla__tenc_fwd(t, l, A, l + 1 < Le ? t->ea[l + 1].x : t->enc_out);
+        vla__tenc_bwd(t, l, A);
+    }
+    vla__tenc_input_bwd(t, &bt->in);
+    vla__tr_modules_bwd(t);
+    for (i = 0; i < t->n_tp; i++)
+        if (t->tp[i].cls) t->tp[i].used = !(t->tp[i].cls == VLA__C_VIS && t->Nv == 0);
+    return VLA_OK;
+}
+
+/* ---- public entry points ---- */
+
+static vla_status vla__trainer_open(vla_trainer *t, vla_arena *a, const vla_model *m, const void *ad, size_t ad_size,
+                                    const vla_train_params *p) {
+    const vla_hparams *hp;
+    vla_gguf_kv kv;
+    vla_str sv;
+    vla_status st;
+    float alpha = 0.0f;
+    if (!m || !p) return VLA_ERR_ARGS;
+    hp = &m->hp;
+    t->m = m; t->p = *p; t->log = p->log;
+    if (!hp->has_bart) return VLA_ERR_UNSUPPORTED;
+    if (p->max_batch < 1 || p->max_batch > 4096 || p->max_text_len < 0 || p->max_text_len + 2 > hp->n_positions ||
+        p->max_target_len < 1 || p->max_target_len + 2 > hp->n_positions || p->max_images < 0 || p->max_images > 2 ||
+        (p->max_images > 0 && (!hp->has_visual || p->max_grid < 1)) || p->total_steps < 1 || p->warmup_steps < 0 ||
+        p->warmup_steps > p->total_steps || !(p->lr >= 0.0) || !(p->dropout >= 0.0f && p->dropout < 1.0f) ||
+        !(p->beta1 >= 0.0f && p->beta1 < 1.0f) || !(p->beta2 >= 0.0f && p->beta2 < 1.0f) || !(p->eps > 0.0f)) {
+        vla__log(&p->log, VLA_LOG_ERROR, "trainer: parameters out of range (shapes, steps, lr, betas, eps or dropout)", 0, 0, 0);
+        return VLA_ERR_ARGS;
+    }
+    if (p->exec.n_threads < 1) t->p.exec.n_threads = 1;
+    t->method = 0;
+    t->n_tasks = 0;
+    if (ad) {
+        t->has_ad = 1;
+        if ((st = vla_gguf_open(&t->ag, ad, ad_size, a)) != VLA_OK) {
+            if (st == VLA_ERR_FORMAT) vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file is not a valid GGUF file", 0, 0, 0);
+            return st;
+        }
+        if (vla_gguf_get_str(&t->ag, "general.type", &sv) != VLA_OK || !vla__str_eq(sv, "adapter", 7) ||
+            vla_gguf_get_str(&t->ag, "vladapter.adapter.method", &sv) != VLA_OK) {
+            vla__log(&p->log, VLA_LOG_ERROR, "trainer: not an adapter file (general.type, vladapter.adapter.method)", 0, 0, 0);
+            return VLA_ERR_FORMAT;
+        }
+        for (t->method = 1; t->method <= VLA__M_PROMPT; t->method++)
+            if (vla__str_eq(sv, vla__method_names[t->method], VLA_STRLEN(vla__method_names[t->method]))) break;
+        if (t->method > VLA__M_PROMPT) return VLA_ERR_FORMAT;
+        if (vla_gguf_get_kv(&t->ag, "vladapter.adapter.base_fingerprint", &kv) == VLA_OK) {
+            if (kv.type != VLA_GGUF_U64 || vla__rd64(kv.val) != vla_model_fingerprint(m)) {
+                vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file was made for a different base model (fingerprint)", 0, 0, 0);
+                return VLA_ERR_MISMATCH;
+            }
+        } else if (vla_model_fingerprint(m) != 0) {
+            vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file has no base fingerprint", 0, 0, 0);
+            return VLA_ERR_MISMATCH;
+        }
+        if (vla_gguf_get_kv(&t->ag, "vladapter.adapter.tasks", &kv) != VLA_OK || kv.type != VLA_GGUF_ARRAY ||
+            kv.arr_type != VLA_GGUF_STRING || kv.arr_n < 1 || kv.arr_n > 256)
+            return VLA_ERR_FORMAT;
+        t->n_tasks = (int)kv.arr_n;
+        if (vla_gguf_get_f32(&t->ag, "vladapter.adapter.lora_alpha", &alpha) != VLA_OK) alpha = 0.0f;
+        t->exact_gelu = vla_gguf_get_str(&t->ag, "vladapter.adapter.activation", &sv) == VLA_OK && vla__str_eq(sv, "gelu", 4);
+        t->lora_scale = alpha;
+    }
+    return VLA_OK;
+}
+
+static vla_status vla__trainer_build(vla_trainer *t, vla_arena *a, const vla_model *m, const void *ad, size_t ad_size,
+                                     const vla_train_params *p) {
+    vla__tplan pl;
+    vla_status st;
+    if ((st = vla__trainer_open(t, a, m, ad, ad_size, p)) != VLA_OK) return st;
+    if ((st = vla__trainer_plan(t, &pl)) != VLA_OK) return st;
+    if (t->method == VLA__M_LORA) t->lora_scale = (t->lora_scale > 0.0f ? t->lora_scale : (float)pl.rmax) / (float)(pl.rmax > 0 ? pl.rmax : 1);
+    else t->lora_scale = 1.0f;
+    return vla__trainer_layout(t, a, &pl);
+}
+
+VLA_DEF vla_status vla_trainer_mem_req(const vla_model *m, const void *adapter, size_t adapter_size, const vla_train_params *p,
+                                       size_t *bytes) {
+    vla_arena a;
+    vla_trainer tmp;
+    vla_status st;
+    if (!bytes) return VLA_ERR_ARGS;
+    vla_arena_init_measure(&a);
+    if (!vla_arena_alloc(&a, sizeof(vla_trainer))) return VLA_ERR_NOMEM;
+    VLA_MEMSET(&tmp, 0, sizeof tmp);
+    if ((st = vla__trainer_build(&tmp, &a, m, adapter, adapter_size, p)) != VLA_OK) return st;
+    *bytes = a.peak_total + VLA_ALIGN;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_trainer_init(vla_trainer **out, const vla_model *m, const void *adapter, size_t adapter_size,
+                                    const vla_train_params *p, void *mem, size_t mem_size) {
+    vla_arena a;
+    vla_trainer *t;
+    vla_status st;
+    int i;
+    if (!out || !mem || !p) return VLA_ERR_ARGS;
+    *out = NULL;
+    vla_arena_init(&a, mem, mem_size);
+    a.log = p->log;
+    t = (vla_trainer *)vla_arena_alloc(&a, sizeof(vla_trainer));
+    if (!t) return VLA_ERR_NOMEM;
+    VLA_MEMSET(t, 0, sizeof *t);
+    if ((st = vla__trainer_build(t, &a, m, adapter, adapter_size, p)) != VLA_OK) {
+        if (st == VLA_ERR_NOMEM) {
+            size_t need = 0;
+            unsigned long long n;
+            vla_trainer_mem_req(m, adapter, adapter_size, p, &need);
+            n = need;
+            vla__log(&p->log, VLA_LOG_ERROR, "trainer: %llu bytes of memory needed (vla_trainer_mem_req)", &n, 0, 0);
+        }
+        return st;
+    }
+    if (t->has_ad) {
+        vla_gguf_kv kv;
+        vla_gguf_get_kv(&t->ag, "vladapter.adapter.tasks", &kv);
+        for (i = 0; i < t->n_tasks; i++) {
+            vla__kv_str_at(&kv, (uint64_t)i, &t->tasks[i].name);
+            if (t->tasks[i].name.n == 0 || t->tasks[i].name.n > 32) return VLA_ERR_FORMAT;
+        }
+    }
+    if ((st = vla__trainer_fill(t)) != VLA_OK) {
+        vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file's modules are incomplete or of inconsistent shapes", 0, 0, 0);
+        return st;
+    }
+    t->arena = a;
+    *out = t;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_trainer_backward(vla_trainer *t, const vla_train_batch *b, float *loss) {
+    if (!t || !b) return VLA_ERR_ARGS;
+    t->eval = 0;
+    return vla__tstep(t, b, 1, loss);
+}
+
+VLA_DEF vla_status vla_trainer_loss(vla_trainer *t, const vla_train_batch *b, float *loss) {
+    vla_status st;
+    if (!t || !b) return VLA_ERR_ARGS;
+    t->eval = 1;
+    st = vla__tstep(t, b, 0, loss);
+    t->eval = 0;
+    return st;
+}
+
+/* get_linear_schedule_with_warmup's factor at optimizer step s, times lr. */
+static double vla__lr_at(const vla_train_params *p, long s) {
+    double f;
+    if (s < p->warmup_steps) f = (double)s / (double)(p->warmup_steps > 1 ? p->warmup_steps : 1);
+    else {
+        f = (double)(p->total_steps - s) / (double)(p->total_steps - p->warmup_steps > 1 ? p->total_steps - p->warmup_steps : 1);
+        if (f < 0.0) f = 0.0;
+    }
+    return p->lr * f;
+}
+
+VLA_DEF float vla_trainer_lr(const vla_trainer *t, long step) { return t ? (float)vla__lr_at(&t->p, step) : 0.0f; }
+VLA_DEF long vla_trainer_steps_done(const vla_trainer *t) { return t ? t->step : 0; }
+
+VLA_DEF vla_status vla_trainer_apply(vla_trainer *t, float *lr_used, float *grad_norm) {
+    double lr, ss = 0.0;
+    float total, coef = 1.0f, b1, b2, eps, dec;
+    int i;
+    size_t k;
+    if (!t) return VLA_ERR_ARGS;
+    lr = vla__lr_at(&t->p, t->step);
+    b1 = t->p.beta1; b2 = t->p.beta2; eps = t->p.eps;
+    /* clip_grad_norm_: the norm of the per-tensor norms, over tensors with a gradient */
+    for (i = 0; i < t->n_tp; i++) {
+        double s = 0.0;
+        float nrm;
+        if (!t->tp[i].used) continue;
+        for (k = 0; k < t->tp[i].n; k++) s += (double)t->tp[i].g[k] * (double)t->tp[i].g[k];
+        nrm = (float)VLA_SQRT(s);
+        ss += (double)nrm * (double)nrm;
+    }
+    total = (float)VLA_SQRT(ss);
+    if (t->p.clip_norm > 0.0f) {
+        coef = t->p.clip_norm / (total + 1e-6f);
+        if (coef > 1.0f) coef = 1.0f;
+    }
+    dec = (float)(-lr * (double)t->p.weight_decay);
+    for (i = 0; i < t->n_tp; i++) {
+        vla__tp *p = &t->tp[i];
+        double bc1, bc2;
+        float step_size, c1 = (float)(1.0 - (double)b1), c2 = (float)(1.0 - (double)b2);
+        if (!p->used) continue;
+        p->nstep++;
+        bc1 = 1.0 - VLA_POW((double)b1, (double)p->nstep);
+        bc2 = 1.0 - VLA_POW((double)b2, (double)p->nstep);
+        step_size = (float)(-(lr * VLA_SQRT(bc2) / bc1));
+        for (k = 0; k < p->n; k++) {
+            float g = p->g[k] * coef, denom;
+            p->g[k] = g;
+            p->m[k] = p->m[k] * b1 + g * c1;
+            p->v[k] = p->v[k] * b2 + (c2 * g) * g;
+            denom = VLA_SQRTF(p->v[k]) + eps;
+            p->w[k] = p->w[k] + step_size * p->m[k] / denom;
+            if (p->decay && t->p.weight_decay > 0.0f) p->w[k] = p->w[k] + dec * p->w[k];
+        }
+    }
+    t->step++;
+    if (lr_used) *lr_used = (float)lr;
+    if (grad_norm) *grad_norm = total;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_trainer_step(vla_trainer *t, const vla_train_batch *b, float *loss, float *lr_used) {
+    vla_status st = vla_trainer_backward(t, b, loss);
+    if (st != VLA_OK) return st;
+    return vla_trainer_apply(t, lr_used, NULL);
+}
+
+VLA_DEF int vla_trainer_n_tensors(const vla_trainer *t) { return t ? t->n_tp : 0; }
+VLA_DEF size_t vla_trainer_n_params(const vla_trainer *t) { return t ? t->n_params : 0; }
+VLA_DEF vla_arena_stats vla_trainer_stats(const vla_trainer *t) { return vla_arena_get_stats(&t->arena); }
+VLA_DEF uint64_t *vla_trainer_cursor(vla_trainer *t) { return t ? t->cursor : NULL; }
+
+VLA_DEF vla_status vla_trainer_tensor(const vla_trainer *t, int i, vla_train_tensor *out) {
+    const vla__tp *p;
+    int d;
+    if (!t || !out || i < 0 || i >= t->n_tp) return VLA_ERR_ARGS;
+    p = &t->tp[i];
+    out->name = p->name; out->official = p->official;
+    out->n_dims = p->n_dims;
+    for (d = 0; d < VLA_MAX_DIMS; d++) out->ne[d] = p->ne[d];
+    out->n = p->n;
+    out->value = p->w; out->grad = p->g; out->m = p->m; out->v = p->v;
+    out->decay = p->decay; out->has_grad = p->used;
+    return VLA_OK;
+}
+
+/* ---- files: the trained result and the resumable state ---- */
+
+static const vla__tp *vla__tp_named(const vla_trainer *t, vla_str name) {
+    int i;
+    for (i = 0; i < t->n_tp; i++)
+        if (vla__str_eq(name, t->tp[i].name, VLA_STRLEN(t->tp[i].name))) return &t->tp[i];
+    return NULL;
+}
+
+static uint64_t vla__pad_to(uint64_t n, uint64_t al) { return (n + al - 1) / al * al; }
+
+/* One output tensor of vla_trainer_save: i < n_src walks the source file,
+ * the rest are trained base tensors the adapter file did not have. */
+static int vla__save_item(const vla_trainer *t, const vla_gguf *src, uint64_t i, vla_tensor *x) {
+    const vla__tp *p;
+    if (i < src->n_tensors) {
+        if (vla__gguf_tensor_at(src, i, x) != VLA_OK) return 0;
+        if ((p = vla__tp_named(t, x->name)) != NULL) { x->type = VLA_TYPE_F32; x->data = p->w; x->nbytes = p->n * 4; }
+        return 1;
+    } else {
+        uint64_t k = i - src->n_tensors;
+        int j;
+        vla_tensor probe;
+        for (j = 0; j < t->n_tp; j++) {
+            const vla__tp *q = &t->tp[j];
+            int d;
+            if (!q->cls || vla_gguf_get_tensor(src, q->name, &probe) == VLA_OK) continue;
+            if (k-- > 0) continue;
+            x->name.s = q->name; x->name.n = VLA_STRLEN(q->name);
+            x->type = VLA_TYPE_F32; x->n_dims = q->n_dims;
+            for (d = 0; d < VLA_MAX_DIMS; d++) x->ne[d] = q->ne[d];
+            x->data = q->w; x->nbytes = q->n * 4;
+            return 1;
+        }
+        return 0;
+    }
+}
+
+VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void *user) {
+    const vla_gguf *src;
+    vla__wbuf b;
+    uint64_t n_out, i, hdr, off, al;
+    vla_tensor x, probe;
+    vla_gguf_kv fp;
+    size_t kv0, kv1;
+    int j, patch = 0;
+    if (!t || !fn) return VLA_ERR_ARGS;
+    src = t->has_ad ? &t->ag : &t->m->gguf;
+    al = src->alignment;
+    n_out = src->n_tensors;
+    if (t->has_ad)
+        for (j = 0; j < t->n_tp; j++)
+            if (t->tp[j].cls && vla_gguf_get_tensor(src, t->tp[j].name, &probe) != VLA_OK) n_out++;
+    kv0 = src->kv_offset; kv1 = src->tinfo_offset;
+    /* a whole model that trained is another model: new fingerprint */
+    if (!t->has_ad && vla_gguf_get_kv(src, "vladapter.fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) patch = 1;
+    hdr = 24 + (uint64_t)(kv1 - kv0);
+    for (i = 0; i < n_out; i++) {
+        if (!vla__save_item(t, src, i, &x)) return VLA_ERR_STATE;
+        hdr += 8 + x.name.n + 4 + 8 * (uint64_t)x.n_dims + 4 + 8;
+    }
+    b.fn = fn; b.user = user; b.n = 0; b.st = VLA_OK;
+    vla__wbytes(&b, "GGUF", 4);
+    vla__wu32(&b, 3);
+    vla__wu64(&b, n_out);
+    vla__wu64(&b, src->n_kv);
+    if (patch) {
+        uint64_t h = vla__rd64(fp.val) ^ 0x7472616696e6564ull;
+        size_t at = (size_t)(fp.val - src->data);
+        for (j = 0; j < t->n_tp; j++) {
+            size_t k;
+            const unsigned char *q = (const unsigned char *)t->tp[j].w;
+            for (k = 0; k < t->tp[j].n * 4; k++) { h ^= q[k]; h *= 1099511628211ull; }
+        }
+        vla__wbytes(&b, src->data + kv0, at - kv0);
+        vla__wu64(&b, h ? h : 1);
+        vla__wbytes(&b, src->data + at + 8, kv1 - at - 8);
+    } else vla__wbytes(&b, src->data + kv0, kv1 - kv0);
+    off = 0;
+    for (i = 0; i < n_out; i++) {
+        int d;
+        vla__save_item(t, src, i, &x);
+        vla__wstr(&b, x.name.s, x.name.n);
+        vla__wu32(&b, (uint32_t)x.n_dims);
+        for (d = 0; d < x.n_dims; d++) vla__wu64(&b, (uint64_t)x.ne[d]);
+        vla__wu32(&b, (uint32_t)x.type);
+        vla__wu64(&b, off);
+        off += vla__pad_to(x.nbytes, al);
+    }
+    vla__wpad(&b, vla__pad_to(hdr, al) - hdr);
+    for (i = 0; i < n_out; i++) {
+        vla__save_item(t, src, i, &x);
+        vla__wbytes(&b, x.data, (size_t)x.nbytes);
+        vla__wpad(&b, vla__pad_to(x.nbytes, al) - x.nbytes);
+    }
+    vla__wflush(&b);
+    return b.st;
+}
+
+/* State file: a GGUF with the step, generator seed, cursor and each tensor's
+ * AdamW step count as keys, and "<name>", "m.<name>", "v.<name>" tensors. */
+#define VLA__STATE_TYPE "vladapter.train_state"
+
+static void vla__wkey(vla__wbuf *b, const char *key, vla_gguf_vtype type) {
+    vla__wstr(b, key, VLA_STRLEN(key));
+    vla__wu32(b, (uint32_t)type);
+}
+
+VLA_DEF vla_status vla_trainer_save_state(const vla_trainer *t, vla_write_fn fn, void *user) {
+    vla__wbuf b;
+    uint64_t hdr, off = 0;
+    int i, k;
+    static const char *pre[3] = {"", "m.", "v."};
+    if (!t || !fn) return VLA_ERR_ARGS;
+    b.fn = fn; b.user = user; b.n = 0; b.st = VLA_OK;
+    hdr = 24 + (8 + 12 + 4 + 8 + VLA_STRLEN(VLA__STATE_TYPE)) + (8 + 20 + 4 + 8) + (8 + 20 + 4 + 8) + (8 + 22 + 4 + 12 + 32) +
+          (8 + 21 + 4 + 12 + 8 * (uint64_t)t->n_tp);
+    for (i = 0; i < t->n_tp; i++)
+        for (k = 0; k < 3; k++) hdr += 8 + VLA_STRLEN(pre[k]) + VLA_STRLEN(t->tp[i].name) + 4 + 8 * (uint64_t)t->tp[i].n_dims + 4 + 8;
+    vla__wbytes(&b, "GGUF", 4);
+    vla__wu32(&b, 3);
+    vla__wu64(&b, (uint64_t)t->n_tp * 3);
+    vla__wu64(&b, 5);
+    vla__wkey(&b, "general.type", VLA_GGUF_STRING); vla__wstr(&b, VLA__STATE_TYPE, VLA_STRLEN(VLA__STATE_TYPE));
+    vla__wkey(&b, "vladapter.train.step", VLA_GGUF_U64); vla__wu64(&b, (uint64_t)t->step);
+    vla__wkey(&b, "vladapter.train.seed", VLA_GGUF_U64); vla__wu64(&b, t->p.seed);
+    vla__wkey(&b, "vladapter.train.cursor", VLA_GGUF_ARRAY); vla__wu32(&b, VLA_GGUF_U64); vla__wu64(&b, 4);
+    for (k = 0; k < 4; k++) vla__wu64(&b, t->cursor[k]);
+    vla__wkey(&b, "vladapter.train.nstep", VLA_GGUF_ARRAY); vla__wu32(&b, VLA_GGUF_U64); vla__wu64(&b, (uint64_t)t->n_tp);
+    for (i = 0; i < t->n_tp; i++) vla__wu64(&b, (uint64_t)t->tp[i].nstep);
+    for (i = 0; i < t->n_tp; i++)
+        for (k = 0; k < 3; k++) {
+            const vla__tp *p = &t->tp[i];
+            int d;
+            size_t pl = VLA_STRLEN(pre[k]), nl = VLA_STRLEN(p->name);
+            vla__wu64(&b, pl + nl);
+            vla__wbytes(&b, pre[k], pl);
+            vla__wbytes(&b, p->name, nl);
+            vla__wu32(&b, (uint32_t)p->n_dims);
+            for (d = 0; d < p->n_dims; d++) vla__wu64(&b, (uint64_t)p->ne[d]);
+            vla__wu32(&b, VLA_TYPE_F32);
+            vla__wu64(&b, off);
+            off += vla__pad_to(p->n * 4, 32);
+        }
+    vla__wpad(&b, vla__pad_to(hdr, 32) - hdr);
+    for (i = 0; i < t->n_tp; i++)
+        for (k = 0; k < 3; k++) {
+            const vla__tp *p = &t->tp[i];
+            vla__wbytes(&b, k == 0 ? p->w : k == 1 ? p->m : p->v, p->n * 4);
+            vla__wpad(&b, vla__pad_to(p->n * 4, 32) - p->n * 4);
+        }
+    vla__wflush(&b);
+    return b.st;
+}
+
+VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size_t size) {
+    vla_arena a;
+    vla_gguf g;
+    vla_gguf_kv kv;
+    vla_str sv;
+    vla__cur c;
+    vla_status st;
+    uint64_t step, seed, i;
+    int k;
+    static const char *pre[3] = {"", "m.", "v."};
+    if (!t || !data) return VLA_ERR_ARGS;
+    vla_arena_init_measure(&a); /* validates every offset and length; keeps no tables */
+    if ((st = vla_gguf_open(&g, data, size, &a)) != VLA_OK) return st;
+    if (vla_gguf_get_str(&g, "general.type", &sv) != VLA_OK || !vla__str_eq(sv, VLA__STATE_TYPE, VLA_STRLEN(VLA__STATE_TYPE))) {
+        vla__log(&t->log, VLA_LOG_ERROR, "trainer state: not a trainer state file", 0, 0, 0);
+        return VLA_ERR_FORMAT;
+    }
+    if (g.n_tensors != (uint64_t)t->n_tp * 3 || vla_gguf_get_kv(&g, "vladapter.train.step", &kv) != VLA_OK || kv.type != VLA_GGUF_U64)
+        goto mismatch;
+    step = vla__rd64(kv.val);
+    if (vla_gguf_get_kv(&g, "vladapter.train.seed", &kv) != VLA_OK || kv.type != VLA_GGUF_U64) goto mismatch;
+    seed = vla__rd64(kv.val);
+    if (seed != t->p.seed) goto mismatch;
+    if (vla_gguf_get_kv(&g, "vladapter.train.nstep", &kv) != VLA_OK || kv.type != VLA_GGUF_ARRAY || kv.arr_type != VLA_GGUF_U64 ||
+        kv.arr_n != (uint64_t)t->n_tp)
+        goto mismatch;
+    /* check every tensor's name and shape before changing anything */
+    for (k = 0; k < 2; k++) {
+        c.p = g.data; c.pos = g.tinfo_offset; c.size = g.size; c.bad = 0;
+        for (i = 0; i < g.n_tensors; i++) {
+            vla_tensor x;
+            vla__tp *p = &t->tp[i / 3];
+            const char *pf = pre[i % 3];
+            size_t pl = VLA_STRLEN(pf), nl = VLA_STRLEN(p->name);
+            int d;
+            if (vla__gguf_read_tinfo(&c, g.alignment, &x) != VLA_OK) return VLA_ERR_FORMAT;
+            if (x.type != VLA_TYPE_F32 || x.name.n != pl + nl || VLA_MEMCMP(x.name.s, pf, pl) || VLA_MEMCMP(x.name.s + pl, p->name, nl) ||
+                x.n_dims != p->n_dims || x.nbytes != p->n * 4)
+                goto mismatch;
+            for (d = 0; d < x.n_dims; d++) if (x.ne[d] != p->ne[d]) goto mismatch;
+            if (k == 1) {
+                const void *src = g.data + g.blob_offset + (size_t)(uintptr_t)x.data;
+                VLA_MEMCPY(i % 3 == 0 ? p->w : i % 3 == 1 ? p->m : p->v, src, p->n * 4);
+            }
+        }
+    }
+    for (i = 0; i < (uint64_t)t->n_tp; i++) t->tp[i].nstep = (long)vla__rd64(kv.val + 8 * i);
+    if (vla_gguf_get_kv(&g, "vladapter.train.cursor", &kv) == VLA_OK && kv.type == VLA_GGUF_ARRAY && kv.arr_type == VLA_GGUF_U64 &&
+        kv.arr_n == 4)
+        for (k = 0; k < 4; k++) t->cursor[k] = vla__rd64(kv.val + 8 * k);
+    t->step = (long)step;
+    return VLA_OK;
+mismatch:
+    vla__log(&t->log, VLA_LOG_ERROR, "trainer state: written for another model, adapter file or seed", 0, 0, 0);
+    return VLA_ERR_MISMATCH;
 }
 
 #endif /* VLADAPTER_IMPLEMENTATION_DONE */

@@ -566,17 +566,254 @@ static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, cons
     fx_inputs_free(&x);
 }
 
-/* The training outputs (loss, gradients, parameters after AdamW steps) belong
- * to the trainer, which this build does not have yet: list them as skipped. */
-static void skip_training(const fx_case *c) {
-    const vla_json *tr = vla_json_get(c->man, "training"), *steps = tr ? vla_json_get(tr, "steps") : NULL;
-    static const char *keys[3] = {"grads_file", "params_file", "adam_state_file"};
-    int i, k;
-    for (i = 0; steps && steps->type == VLA_JSON_ARRAY && i < steps->n_kid; i++)
-        for (k = 0; k < 3; k++) {
-            const vla_json *f = vla_json_get(&steps->kid[i], keys[k]);
-            if (f && f->type == VLA_JSON_STRING) report(c, f->s, -1, 0, 0, "training outputs: the trainer is a later issue");
+/* ---- training: loss, gradients, AdamW state, parameters after two steps ---- */
+
+/* One training batch of the case: "" (step 1) or "step2_". */
+typedef struct fx_tbatch {
+    vla_npy ids, feats, boxes, tgt, scores;
+    int have_feats, have_boxes, have_scores;
+    int32_t *ids32, *lab32;
+    float *sc;
+    vla_train_batch b;
+} fx_tbatch;
+
+static void fx_tbatch_free(fx_tbatch *x) {
+    vla_npy_free(&x->ids); vla_npy_free(&x->tgt);
+    if (x->have_feats) vla_npy_free(&x->feats);
+    if (x->have_boxes) vla_npy_free(&x->boxes);
+    if (x->have_scores) vla_npy_free(&x->scores);
+    free(x->ids32); free(x->lab32); free(x->sc);
+    memset(x, 0, sizeof *x);
+}
+
+/* The loss the official model class uses for a task. */
+static int fx_loss_kind(const char *task, vla_loss_kind *k) {
+    if (!strcmp(task, "vqa")) *k = VLA_LOSS_VQA;
+    else if (!strcmp(task, "gqa") || !strcmp(task, "nlvr")) *k = VLA_LOSS_EXAMPLE_MEAN;
+    else if (!strcmp(task, "caption")) *k = VLA_LOSS_TOKEN_MEAN;
+    else return 0;
+    return 1;
+}
+
+static int fx_tbatch_load(const fx_case *c, const char *pre, const vla_hparams *hp, int n_img, const char *task, fx_tbatch *x) {
+    char k[96];
+    size_t i;
+    int grid;
+    memset(x, 0, sizeof *x);
+    snprintf(k, sizeof k, "%sinput_ids", pre);
+    if (!load_npy(c, k, &x->ids) || x->ids.n_dims != 2) return -1;
+    snprintf(k, sizeof k, "%starget_ids", pre);
+    if (!load_npy(c, k, &x->tgt) || x->tgt.n_dims != 2 || x->tgt.shape[0] != x->ids.shape[0]) { vla_npy_free(&x->ids); return -1; }
+    x->ids32 = (int32_t *)malloc(sizeof(int32_t) * x->ids.count + 4);
+    x->lab32 = (int32_t *)malloc(sizeof(int32_t) * x->tgt.count + 4);
+    for (i = 0; i < x->ids.count; i++) x->ids32[i] = (int32_t)vla_npy_i(&x->ids, i);
+    for (i = 0; i < x->tgt.count; i++) x->lab32[i] = (int32_t)vla_npy_i(&x->tgt, i);
+    memset(&x->b, 0, sizeof x->b);
+    x->b.task = task;
+    if (!fx_loss_kind(task, &x->b.loss)) return -1;
+    x->b.in.batch = (int)x->ids.shape[0]; x->b.in.text_len = (int)x->ids.shape[1]; x->b.in.ids = x->ids32;
+    x->b.target_len = (int)x->tgt.shape[1]; x->b.labels = x->lab32;
+    snprintf(k, sizeof k, "%svis_feats", pre);
+    if (hp->has_visual && load_npy(c, k, &x->feats)) {
+        x->have_feats = 1;
+        if (x->feats.n_dims != 3 || x->feats.shape[0] != x->ids.shape[0] || x->feats.shape[2] != hp->feat_dim || strcmp(x->feats.descr, "<f4")) return -1;
+        grid = (int)x->feats.shape[1] / n_img;
+        x->b.in.n_images = n_img;
+        x->b.in.grid_h = 0;
+        while ((x->b.in.grid_h + 1) * (x->b.in.grid_h + 1) <= grid) x->b.in.grid_h++;
+        if (x->b.in.grid_h * x->b.in.grid_h != grid) return -1;
+        x->b.in.grid_w = x->b.in.grid_h;
+        x->b.in.feats = (const float *)x->feats.data;
+        snprintf(k, sizeof k, "%sboxes", pre);
+        if (load_npy(c, k, &x->boxes)) {
+            x->have_boxes = 1;
+            if (x->boxes.count != (size_t)x->b.in.batch * n_img * grid * 4 || strcmp(x->boxes.descr, "<f4")) return -1;
+            x->b.in.boxes = (const float *)x->boxes.data;
         }
+    }
+    if (x->b.loss == VLA_LOSS_VQA) {
+        snprintf(k, sizeof k, "%sscores", pre);
+        if (!load_npy(c, k, &x->scores) || x->scores.count != (size_t)x->b.in.batch) return -1;
+        x->have_scores = 1;
+        x->sc = (float *)malloc(sizeof(float) * (size_t)x->b.in.batch);
+        for (i = 0; i < (size_t)x->b.in.batch; i++) x->sc[i] = (float)vla_npy_f(&x->scores, i);
+        x->b.scores = x->sc;
+    }
+    return 0;
+}
+
+/* Compare the trainer's tensors with an expected safetensors file whose keys
+ * are official names (prefix "exp_avg." / "exp_avg_sq." for AdamW state).
+ * which: 0 values, 1 grads, 2 m, 3 v.  Every expected tensor must have a
+ * trainable counterpart and, for grads, every tensor with a gradient must be
+ * expected. */
+static void fx_check_tensors(const fx_case *c, const char *file, const vla_trainer *tr, int which, const char *prefix,
+                             double atol, double rtol) {
+    char p[2048], err[512], note[256];
+    vla_ckpt ck;
+    int i, j, n = vla_trainer_n_tensors(tr), ok = 1, matched = 0, expected = 0;
+    double worst = 0;
+    snprintf(p, sizeof p, "%s/%s", c->dir, file);
+    if (vla_ckpt_open(&ck, p, NULL, err, sizeof err) != 0) { report(c, file, 0, 0, 0, "(expected file unreadable)"); return; }
+    note[0] = 0;
+    for (j = 0; j < ck.n; j++) {
+        const vla_conv_src *s = &ck.src[j];
+        size_t pl = strlen(prefix), e;
+        vla_train_tensor tt;
+        if (strncmp(s->name, prefix, pl)) continue;
+        if (!pl && (!strncmp(s->name, "exp_avg", 7))) continue;
+        expected++;
+        for (i = 0; i < n; i++) {
+            vla_trainer_tensor(tr, i, &tt);
+            if (!strcmp(tt.official, s->name + pl)) break;
+        }
+        if (i == n) { ok = 0; if (!note[0]) snprintf(note, sizeof note, "(%.200s is not trainable here)", s->name); continue; }
+        matched++;
+        if (s->dtype != VLA_TYPE_F32 || s->nbytes != tt.n * 4) { ok = 0; snprintf(note, sizeof note, "(%.200s: size)", s->name); continue; }
+        {
+            int d;
+            for (d = 0; d < s->n_dims; d++)
+                if (s->shape[d] != tt.ne[s->n_dims - 1 - d]) { ok = 0; snprintf(note, sizeof note, "(%.200s: shape)", s->name); }
+        }
+        for (e = 0; e < tt.n; e++) {
+            float x;
+            const float *got = which == 0 ? tt.value : which == 1 ? tt.grad : which == 2 ? tt.m : tt.v;
+            double dd;
+            memcpy(&x, (const unsigned char *)s->data + 4 * e, 4);
+            dd = fabs((double)got[e] - (double)x);
+            if (!(dd <= atol + rtol * fabs((double)x))) {
+                if (ok && g_verbose) fprintf(stderr, "  %s %s[%zu]: got %.8g expected %.8g\n", file, s->name, e, got[e], x);
+                ok = 0;
+                if (!note[0]) snprintf(note, sizeof note, "(first: %.200s)", s->name);
+            }
+            if (dd > worst || dd != dd) worst = dd;
+        }
+    }
+    if (which == 1)
+        for (i = 0; i < n; i++) {
+            vla_train_tensor tt;
+            vla_trainer_tensor(tr, i, &tt);
+            if (!tt.has_grad) continue;
+            for (j = 0; j < ck.n; j++) if (!strcmp(ck.src[j].name, tt.official)) break;
+            if (j == ck.n) { ok = 0; snprintf(note, sizeof note, "(%.200s has a gradient the oracle lacks)", tt.official); }
+        }
+    if (!expected) { ok = 0; snprintf(note, sizeof note, "(no tensors in the file)"); }
+    vla_ckpt_close(&ck);
+    report(c, file, ok, worst, atol, note[0] ? note : NULL);
+    (void)matched;
+}
+
+static int fx_close(double got, double want, double atol, double rtol) { return fabs(got - want) <= atol + rtol * fabs(want); }
+
+/* The trainable set against the manifest's param groups (names and weight decay). */
+static void fx_check_trainable(const fx_case *c, const vla_trainer *tr, const vla_json *groups) {
+    int i, g, k, n = vla_trainer_n_tensors(tr), ok = 1, listed = 0;
+    char note[300];
+    note[0] = 0;
+    for (g = 0; groups && g < groups->n_kid; g++) {
+        const vla_json *grp = &groups->kid[g], *names = vla_json_get(grp, "trainable_params");
+        double wd = vla_json_num(grp, "weight_decay", -1);
+        for (k = 0; names && k < names->n_kid; k++) {
+            vla_train_tensor tt;
+            listed++;
+            for (i = 0; i < n; i++) { vla_trainer_tensor(tr, i, &tt); if (!strcmp(tt.official, names->kid[k].s)) break; }
+            if (i == n) { ok = 0; snprintf(note, sizeof note, "(%.200s not trainable here)", names->kid[k].s); continue; }
+            if ((wd > 0) != (tt.decay != 0)) { ok = 0; snprintf(note, sizeof note, "(%.200s: weight decay differs)", tt.official); }
+        }
+    }
+    if (listed != n) { ok = 0; if (!note[0]) snprintf(note, sizeof note, "(%d trainable here, %d listed)", n, listed); }
+    report(c, "trainable_set", ok, ok ? 0 : 1, 0, note[0] ? note : NULL);
+}
+
+static void run_training(const fx_case *c, fx_model *fm) {
+    const vla_json *tr = vla_json_get(c->man, "training"), *steps = tr ? vla_json_get(tr, "steps") : NULL;
+    const vla_json *cfg = fm->cfg_owned, *flags = vla_json_get(c->man, "script_flags"), *rule = tr ? vla_json_get(tr, "trainable_rule") : NULL;
+    const vla_json *taskj = vla_json_get(c->man, "task"), *opt = tr ? vla_json_get(tr, "optimizer") : NULL, *sched = tr ? vla_json_get(tr, "schedule") : NULL;
+    const vla_hparams *hp = vla_model_hparams(fm->m);
+    const char *task = taskj && taskj->type == VLA_JSON_STRING ? taskj->s : "vqa";
+    vla_train_params p;
+    fx_tbatch bt[2];
+    size_t need;
+    void *mem = NULL;
+    vla_trainer *t = NULL;
+    vla_status st;
+    int s, n_img = vla_json_get(c->man, "nlvr") ? 2 : 1, maxB = 1, maxL = 1, maxT = 1, grid = 1;
+    const char *pre[2] = {"", "step2_"};
+    if (!steps || steps->type != VLA_JSON_ARRAY || steps->n_kid < 1) return;
+    if (steps->n_kid > 2) { report(c, "training", 0, 0, 0, "(more than two steps: the runner reads step1/step2 batches only)"); return; }
+    for (s = 0; s < steps->n_kid; s++)
+        if (fx_tbatch_load(c, pre[s], hp, n_img, task, &bt[s]) != 0) {
+            char note[128];
+            snprintf(note, sizeof note, "(step %d batch missing or malformed, or unknown task '%s')", s + 1, task);
+            report(c, "training", 0, 0, 0, note);
+            while (s >= 0) fx_tbatch_free(&bt[s--]);
+            return;
+        }
+    for (s = 0; s < steps->n_kid; s++) {
+        if (bt[s].b.in.batch > maxB) maxB = bt[s].b.in.batch;
+        if (bt[s].b.in.text_len > maxL) maxL = bt[s].b.in.text_len;
+        if (bt[s].b.target_len > maxT) maxT = bt[s].b.target_len;
+        if (bt[s].b.in.grid_h * bt[s].b.in.grid_w > grid) grid = bt[s].b.in.grid_h * bt[s].b.in.grid_w;
+    }
+    /* everything below comes from the case: optimizer, schedule, what trains */
+    p = vla_train_defaults(NULL);
+    p.max_batch = maxB; p.max_text_len = maxL; p.max_target_len = maxT; p.max_images = hp->has_visual ? n_img : 0; p.max_grid = grid;
+    p.lr = vla_json_num(cfg, "lr", vla_json_num(opt, "lr", 1e-4));
+    p.weight_decay = (float)vla_json_num(cfg, "weight_decay", vla_json_num(opt, "weight_decay", 0.01));
+    p.eps = (float)vla_json_num(cfg, "adam_eps", vla_json_num(opt, "eps", 1e-6));
+    if (opt && vla_json_get(opt, "betas") && vla_json_get(opt, "betas")->n_kid == 2) {
+        p.beta1 = (float)vla_json_get(opt, "betas")->kid[0].num;
+        p.beta2 = (float)vla_json_get(opt, "betas")->kid[1].num;
+    }
+    p.clip_norm = (float)vla_json_num(cfg, "clip_grad_norm", 5.0);
+    p.dropout = (float)vla_json_num(cfg, "dropout", 0.1);
+    p.total_steps = 0;
+    if (sched && sched->type == VLA_JSON_STRING && strstr(sched->s, "total=")) p.total_steps = atol(strstr(sched->s, "total=") + 6);
+    if (p.total_steps < 1) { report(c, "training", 0, 0, 0, "(schedule: no total=N in the manifest)"); goto out; }
+    p.warmup_steps = (long)(p.total_steps * vla_json_num(cfg, "warmup_ratio", 0.0));
+    p.train_layer_norms = vla_json_num(cfg, "unfreeze_layer_norms", 0) != 0;
+    p.train_biases = vla_json_num(cfg, "use_lora", 0) != 0;
+    p.full_finetune = (flags && vla_json_num(flags, "unfreeze_language_model", 0) != 0) ||
+                      (rule && vla_json_num(rule, "all_parameters_trainable", 0) != 0);
+    p.exec.n_threads = 1;
+    p.log.fn = log_stderr;
+    if ((st = vla_trainer_mem_req(fm->m, fm->agguf, fm->agguf_size, &p, &need)) != VLA_OK) { report(c, "trainer", 0, 0, 0, vla_status_str(st)); goto out; }
+    mem = malloc(need);
+    if (!mem || (st = vla_trainer_init(&t, fm->m, fm->agguf, fm->agguf_size, &p, mem, need)) != VLA_OK) {
+        report(c, "trainer", 0, 0, 0, mem ? vla_status_str(st) : "out of memory");
+        goto out;
+    }
+    fx_check_trainable(c, t, tr ? vla_json_get(tr, "param_groups") : NULL);
+    for (s = 0; s < steps->n_kid; s++) {
+        const vla_json *sj = &steps->kid[s], *tol = vla_json_get(sj, "tolerance"), *lt = tol ? vla_json_get(tol, "loss") : NULL;
+        const vla_json *gt = tol ? vla_json_get(tol, "grads") : NULL, *pt = tol ? vla_json_get(tol, "params") : NULL;
+        const vla_json *gf = vla_json_get(sj, "grads_file"), *pf = vla_json_get(sj, "params_file"), *af = vla_json_get(sj, "adam_state_file");
+        const vla_json *lu = vla_json_get(sj, "lr_used");
+        float loss = 0, lr = 0, gn = 0;
+        char key[64];
+        double want;
+        if ((st = vla_trainer_backward(t, &bt[s].b, &loss)) != VLA_OK) { report(c, "training", 0, 0, 0, vla_status_str(st)); break; }
+        want = vla_json_num(sj, "loss", NAN);
+        snprintf(key, sizeof key, "loss_step%d", s + 1);
+        report(c, key, fx_close(loss, want, vla_json_num(lt, "atol", 1e-5), vla_json_num(lt, "rtol", 1e-5)), fabs(loss - want), vla_json_num(lt, "atol", 1e-5), NULL);
+        if (gf && gf->type == VLA_JSON_STRING) fx_check_tensors(c, gf->s, t, 1, "", vla_json_num(gt, "atol", 2e-5), vla_json_num(gt, "rtol", 1e-3));
+        vla_trainer_apply(t, &lr, &gn);
+        want = vla_json_num(sj, "grad_norm_before_clip", NAN);
+        snprintf(key, sizeof key, "grad_norm_step%d", s + 1);
+        report(c, key, fx_close(gn, want, 1e-4, 1e-4), fabs(gn - want), 1e-4, NULL);
+        if (lu && lu->n_kid > 0) {
+            snprintf(key, sizeof key, "lr_step%d", s + 1);
+            report(c, key, fx_close(lr, lu->kid[0].num, 0, 1e-6), fabs(lr - lu->kid[0].num), 0, NULL);
+        }
+        if (af && af->type == VLA_JSON_STRING) {
+            fx_check_tensors(c, af->s, t, 2, "exp_avg.", vla_json_num(pt, "atol", 2e-6), vla_json_num(pt, "rtol", 1e-5));
+            fx_check_tensors(c, af->s, t, 3, "exp_avg_sq.", vla_json_num(pt, "atol", 2e-6), vla_json_num(pt, "rtol", 1e-5));
+        }
+        if (pf && pf->type == VLA_JSON_STRING) fx_check_tensors(c, pf->s, t, 0, "", vla_json_num(pt, "atol", 2e-6), vla_json_num(pt, "rtol", 1e-5));
+    }
+out:
+    free(mem);
+    for (s = 0; s < steps->n_kid; s++) fx_tbatch_free(&bt[s]);
 }
 
 static void run_bart_case(const fx_case *c) {
@@ -612,7 +849,7 @@ static void run_bart_case(const fx_case *c) {
             run_variant(c, &fm, suffix, vla_json_get(second, "generation"), hf_plain, task->s);
         }
     }
-    if (!g_capture) skip_training(c);
+    if (!g_capture) run_training(c, &fm);
     fx_model_free(&fm);
 }
 
