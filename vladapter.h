@@ -1053,22 +1053,30 @@ VLA_DEF const vla_tokenizer *vla_model_tokenizer(const vla_model *m);
  *                 buffer and never trains.
  * vla_train_defaults(method) gives the official script's settings.
  *
- * Memory (all of it from the size query, nothing grows later):
- *   P trainable floats x 4 (value, grad, m, v)
- *   + generated module weights and their grads (Compacter: dense kron sums;
- *     Hyperformer: every site's adapter; prompt: the MLP output)
- *   + saved activations:
- *       recompute = 0: per encoder layer  R_e (12 d + ffn + 2 r) + B H L^2,
- *                      per decoder layer  R_d (16 d + ffn + 3 r) + 2 R_e d
- *                                         + B H T (T + L)
- *       recompute = 1: each layer's input only (R_e d or R_d d per layer),
- *                      plus one layer's set as above, rebuilt from that input
- *                      during the backward pass
- *     (R_e = B L encoder rows, R_d = B T decoder rows, r = adapter or LoRA
- *     width; floats)
- *   + logits R_d x V and the backward scratch (a few rows of widths d, ffn).
- * vla_trainer_mem_req is exact: it runs the same layout code as init and a
- * measuring pass of one step at the largest shapes.
+ * Memory (all of it from the size query, nothing grows later), in floats:
+ *   4 P                 trainable values, gradients, AdamW m and v (P
+ *                       trainable floats, each tensor rounded up to 16)
+ *   2 G                 generated module weights and their gradients: Compacter
+ *                       and Hyperformer G = sites (2 d r + r + d); prompt
+ *                       tuning 2 n d + n mid
+ *   activations, with R_e = B L encoder rows (L = prompt + text + visual
+ *   tokens), R_d = B T decoder rows, H heads, r_l the LoRA rank (0 without
+ *   LoRA), r_a the adapter width (0 without adapters):
+ *     encoder layer     A_e = R_e (10 d + ffn + 2 r_l + 2 r_a) + B H L^2
+ *     decoder layer     A_d = R_d (15 d + ffn + 3 r_l + 3 r_a) + R_e (2 d + r_l)
+ *                             + B H T (T + L)
+ *     recompute = 0     Le A_e + Ld A_d
+ *     recompute = 1     Le R_e d + Ld R_d d + A_e + A_d   (each layer's input;
+ *                       one layer's set is rebuilt from it during backward)
+ *   + the input assembly R_e d + B Nv (feat_dim + 2 d + 5), the encoder output
+ *     and mask R_e (d + 1), the decoder rows R_d (2 d + 1), the logits R_d V
+ *   + backward scratch: R (2 w + 4 d + 2 r) + R_e d + one row, R = max(R_e, R_d),
+ *     w = max(ffn, d).
+ * At BART-base shapes with a Single Adapter (B 8, 20 text + 36 visual, T 5)
+ * vla_trainer_mem_req gives the exact number; tests/test_train_io prints it
+ * for both modes.  The size query runs the same layout code as init, and a
+ * step takes nothing more (no scratch stack is used), so the query equals
+ * the high-water mark.
  *
  * Frozen weights are read where they are (mapped file, flash), any type:
  * gradients flow through F16 and Q8_0 matrices by widening one row at a
@@ -8047,35 +8055,36 @@ static int vla__n_lora(const vla_hparams *hp) { return 2 * hp->n_enc_layers + 4 
 
 #define VLA__TA(ptr, n) ((ptr) = (float *)vla_arena_alloc(a, vla__mul((size_t)(n), 4)), ok = ok && (ptr) != NULL)
 
-static int vla__eact_alloc(vla_arena *a, vla__eact *A, size_t Re, size_t d, size_t r, size_t ffn, size_t att, int x_only) {
+/* rl: LoRA rank (0 without LoRA), ra: adapter width (0 without adapters). */
+static int vla__eact_alloc(vla_arena *a, vla__eact *A, size_t Re, size_t d, size_t rl, size_t ra, size_t ffn, size_t att, int x_only) {
     int ok = 1;
     VLA__TA(A->x, Re * d);
     if (x_only) return ok;
     VLA__TA(A->q, Re * d); VLA__TA(A->k, Re * d); VLA__TA(A->v, Re * d);
-    VLA__TA(A->lq, Re * r); VLA__TA(A->lv, Re * r);
+    VLA__TA(A->lq, Re * rl); VLA__TA(A->lv, Re * rl);
     VLA__TA(A->P, att);
-    VLA__TA(A->ctx, Re * d); VLA__TA(A->ao, Re * d); VLA__TA(A->ah, Re * r);
+    VLA__TA(A->ctx, Re * d); VLA__TA(A->ao, Re * d); VLA__TA(A->ah, Re * ra);
     VLA__TA(A->s1, Re * d); VLA__TA(A->x1, Re * d);
-    VLA__TA(A->f1, Re * ffn); VLA__TA(A->fo, Re * d); VLA__TA(A->fh, Re * r); VLA__TA(A->s2, Re * d);
+    VLA__TA(A->f1, Re * ffn); VLA__TA(A->fo, Re * d); VLA__TA(A->fh, Re * ra); VLA__TA(A->s2, Re * d);
     return ok;
 }
 
-static int vla__dact_alloc(vla_arena *a, vla__dact *A, size_t Rd, size_t Re, size_t d, size_t r, size_t ffn, size_t att1,
+static int vla__dact_alloc(vla_arena *a, vla__dact *A, size_t Rd, size_t Re, size_t d, size_t rl, size_t ra, size_t ffn, size_t att1,
                            size_t att2, int x_only) {
     int ok = 1;
     VLA__TA(A->x, Rd * d);
     if (x_only) return ok;
     VLA__TA(A->q, Rd * d); VLA__TA(A->k, Rd * d); VLA__TA(A->v, Rd * d);
-    VLA__TA(A->lq, Rd * r); VLA__TA(A->lv, Rd * r);
+    VLA__TA(A->lq, Rd * rl); VLA__TA(A->lv, Rd * rl);
     VLA__TA(A->P, att1);
-    VLA__TA(A->ctx, Rd * d); VLA__TA(A->ao, Rd * d); VLA__TA(A->ah, Rd * r);
+    VLA__TA(A->ctx, Rd * d); VLA__TA(A->ao, Rd * d); VLA__TA(A->ah, Rd * ra);
     VLA__TA(A->s1, Rd * d); VLA__TA(A->x1, Rd * d);
-    VLA__TA(A->cq, Rd * d); VLA__TA(A->lcq, Rd * r);
-    VLA__TA(A->xk, Re * d); VLA__TA(A->xv, Re * d); VLA__TA(A->lxv, Re * r);
+    VLA__TA(A->cq, Rd * d); VLA__TA(A->lcq, Rd * rl);
+    VLA__TA(A->xk, Re * d); VLA__TA(A->xv, Re * d); VLA__TA(A->lxv, Re * rl);
     VLA__TA(A->P2, att2);
-    VLA__TA(A->cctx, Rd * d); VLA__TA(A->co, Rd * d); VLA__TA(A->ch, Rd * r);
+    VLA__TA(A->cctx, Rd * d); VLA__TA(A->co, Rd * d); VLA__TA(A->ch, Rd * ra);
     VLA__TA(A->s2, Rd * d); VLA__TA(A->x2, Rd * d);
-    VLA__TA(A->f1, Rd * ffn); VLA__TA(A->fo, Rd * d); VLA__TA(A->fh, Rd * r); VLA__TA(A->s3, Rd * d);
+    VLA__TA(A->f1, Rd * ffn); VLA__TA(A->fo, Rd * d); VLA__TA(A->fh, Rd * ra); VLA__TA(A->s3, Rd * d);
     return ok;
 }
 
@@ -8092,6 +8101,8 @@ static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__t
     size_t ffn = (size_t)(hp->enc_ffn > hp->dec_ffn ? hp->enc_ffn : hp->dec_ffn), wide = ffn > d ? ffn : d, V = (size_t)hp->vocab;
     size_t Nv = B * (size_t)(t->p.max_images * (hp->has_visual ? hp->n_boxes : 0)), F = (size_t)(hp->has_visual ? hp->feat_dim : 1);
     int nadp = vla__n_adp(hp), nlora = vla__n_lora(hp), l, ok = 1, rec = t->p.recompute, side;
+    size_t rl = t->method == VLA__M_LORA ? r : 0;
+    size_t ra = t->method == VLA__M_ADAPTER || t->method == VLA__M_COMPACTER || t->method == VLA__M_HYPERFORMER ? r : 0;
     t->rmax = pl->rmax > 0 ? pl->rmax : 1;
     t->max_prompt = pl->n_prompt;
     t->tp = (vla__tp *)vla_arena_alloc(a, sizeof(vla__tp) * (size_t)(pl->n_tp + 1));
@@ -8140,17 +8151,17 @@ static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__t
     ok = ok && t->ea && t->da;
     for (l = 0; ok && l < hp->n_enc_layers; l++) {
         vla__eact tmp, *A = a->measuring ? &tmp : &t->ea[l];
-        ok = vla__eact_alloc(a, A, Re, d, r, (size_t)hp->enc_ffn, B * H * Lmax * Lmax, rec);
+        ok = vla__eact_alloc(a, A, Re, d, rl, ra, (size_t)hp->enc_ffn, B * H * Lmax * Lmax, rec);
     }
     for (l = 0; ok && l < hp->n_dec_layers; l++) {
         vla__dact tmp, *A = a->measuring ? &tmp : &t->da[l];
-        ok = vla__dact_alloc(a, A, Rd, Re, d, r, (size_t)hp->dec_ffn, B * H * Tm * Tm, B * H * Tm * Lmax, rec);
+        ok = vla__dact_alloc(a, A, Rd, Re, d, rl, ra, (size_t)hp->dec_ffn, B * H * Tm * Tm, B * H * Tm * Lmax, rec);
     }
     if (ok && rec) {
         vla__eact te;
         vla__dact td;
-        ok = vla__eact_alloc(a, a->measuring ? &te : &t->ea_one, Re, d, r, (size_t)hp->enc_ffn, B * H * Lmax * Lmax, 0) &&
-             vla__dact_alloc(a, a->measuring ? &td : &t->da_one, Rd, Re, d, r, (size_t)hp->dec_ffn, B * H * Tm * Tm, B * H * Tm * Lmax, 0);
+        ok = vla__eact_alloc(a, a->measuring ? &te : &t->ea_one, Re, d, rl, ra, (size_t)hp->enc_ffn, B * H * Lmax * Lmax, 0) &&
+             vla__dact_alloc(a, a->measuring ? &td : &t->da_one, Rd, Re, d, rl, ra, (size_t)hp->dec_ffn, B * H * Tm * Tm, B * H * Tm * Lmax, 0);
     }
     VLA__TA(t->enc_out, Re * d); VLA__TA(t->enc_mask, Re);
     VLA__TA(t->emb_s, Re * d);
