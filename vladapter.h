@@ -1198,9 +1198,14 @@ VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size
  *              dg, db accumulated (may be NULL); g NULL means 1
  *   activations: dx = dy * f'(x) for the pre-activation x (dx may alias dy) */
 VLA_DEF void vla_linear_bwd_x_ref(float *dx, const float *dy, const vla_mat *w, int M);
-VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M);
 VLA_DEF void vla_linear_bwd_w_ref(float *dw, float *db, const float *dy, const float *x, int M, int N, int K);
-VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const float *dy, const float *x, int M, int N, int K);
+/* The fast entry points transpose panels of W (bwd_x) or of dy and x (bwd_w)
+ * into scratch and run them through vla_linear's blocked GEMM; scratch holds
+ * vla_linear_bwd_scratch_size(M, N, K) bytes (NULL: plain loops, slower). */
+VLA_DEF size_t vla_linear_bwd_scratch_size(int M, int N, int K);
+VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M, float *scratch);
+VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const float *dy, const float *x, int M, int N, int K,
+                              float *scratch);
 VLA_DEF void vla_layernorm_bwd(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g, int M, int N,
                                float eps);
 VLA_DEF void vla_gelu_erf_bwd(float *dx, const float *dy, const float *x, size_t n);
@@ -7519,94 +7524,135 @@ static void vla__dropout(float *x, size_t n, const vla__drop *d) {
     for (i = 0; i < n; i++) x[i] = vla__keep(d, i) ? x[i] * s : 0.0f;
 }
 
-/* ---- backward kernels: fast entry points ---- */
+/* ---- backward kernels: fast entry points ----
+ *
+ * dx = dy W reduces over W's rows, but W is stored with its columns
+ * contiguous, so the blocked GEMM (which reduces along contiguous rows) sees
+ * W^T: a panel of Kp columns of W is transposed into scratch [Kp, N] and
+ *     tmp[M, Kp] = dy[M, N] . panel[Kp, N]^T,   dx[:, panel] += tmp.
+ * dW = dy^T x likewise: a chunk of Kc columns of x and a panel of Np columns
+ * of dy are transposed, then tmp[Np, Kc] = dyT[Np, M] . xT[Kc, M]^T.
+ * Packing is O(N K) (bwd_x) and O((N + K) M K / Kc) (bwd_w) against the
+ * GEMM's O(M N K).  With fewer than VLA__BWD_MIN_ROWS rows the plain loops
+ * below are used (a GEMV gains nothing from packing). */
 
-/* Column range [k0, k1) of dx += dy W for rows [0, M): W is read one row at
- * a time (widened to fp32 when it is F16/Q8_0), 4 rows of dy share it. */
-typedef struct vla__bwdx_job { float *dx; const float *dy; const vla_mat *w; int M, nchunk; float *tmp; } vla__bwdx_job;
+#define VLA__BWD_PANEL_FLOATS ((size_t)1 << 20) /* budget for one transposed panel of W */
+#define VLA__BWD_MIN_ROWS 8
+#define VLA__BWD_NP 64   /* dy columns per bwd_w panel */
+#define VLA__BWD_KC 256  /* x columns per bwd_w chunk  */
 
-static void vla__bwd_x_cols(float *dx, const float *dy, const vla_mat *w, int M, int k0, int k1, float *wrow) {
-    int N = w->rows, K = w->cols, n, m, k, kw = k1 - k0;
+/* Columns of W per bwd_x panel: 64, fewer for very wide N (LM head), >= 16. */
+static int vla__bwd_kp(int N, int K) {
+    size_t kp = VLA__BWD_PANEL_FLOATS / (size_t)(N > 0 ? N : 1);
+    kp = kp > 64 ? 64 : kp < 16 ? 16 : kp / 16 * 16;
+    return (int)kp < K ? (int)kp : K;
+}
+
+VLA_DEF size_t vla_linear_bwd_scratch_size(int M, int N, int K) {
+    size_t kp, x, w, kc = (size_t)(K < VLA__BWD_KC ? K : VLA__BWD_KC), np = (size_t)(N < VLA__BWD_NP ? N : VLA__BWD_NP);
+    if (M < VLA__BWD_MIN_ROWS || N < 1 || K < 1) return 0;
+    kp = (size_t)vla__bwd_kp(N, K);
+    x = kp * (size_t)N + (size_t)M * kp;                      /* bwd_x: panel + tmp          */
+    w = kc * (size_t)M + np * (size_t)M + np * kc;            /* bwd_w: xT + dyT + tmp       */
+    return vla__align_up((x > w ? x : w) * 4, VLA_ALIGN);
+}
+
+/* Plain loops, 4 rows of dx share each row of W (no scratch). */
+static void vla__bwd_x_loops(float *dx, const float *dy, const vla_mat *w, int M) {
+    int N = w->rows, K = w->cols, n, m, k;
+    float wrow[256];
     for (n = 0; n < N; n++) {
-        const float *wr;
-        if (w->type == VLA_TYPE_F32) wr = (const float *)w->data + (size_t)n * K + k0;
-        else { for (k = 0; k < kw; k++) wrow[k] = vla__mat_at(w, n, k0 + k); wr = wrow; }
-        for (m = 0; m + 4 <= M; m += 4) {
-            float g0 = dy[(size_t)m * N + n], g1 = dy[(size_t)(m + 1) * N + n], g2 = dy[(size_t)(m + 2) * N + n],
-                  g3 = dy[(size_t)(m + 3) * N + n];
-            float *d0 = dx + (size_t)m * K + k0, *d1 = d0 + K, *d2 = d1 + K, *d3 = d2 + K;
-            for (k = 0; k < kw; k++) {
-                float wv = wr[k];
-                d0[k] += g0 * wv; d1[k] += g1 * wv; d2[k] += g2 * wv; d3[k] += g3 * wv;
+        int k0;
+        for (k0 = 0; k0 < K; k0 += 256) {
+            int kw = K - k0 < 256 ? K - k0 : 256;
+            for (k = 0; k < kw; k++) wrow[k] = vla__mat_at(w, n, k0 + k);
+            for (m = 0; m < M; m++) {
+                float g = dy[(size_t)m * N + n], *d0 = dx + (size_t)m * K + k0;
+                if (g == 0.0f) continue;
+                for (k = 0; k < kw; k++) d0[k] += g * wrow[k];
             }
-        }
-        for (; m < M; m++) {
-            float g = dy[(size_t)m * N + n], *d0 = dx + (size_t)m * K + k0;
-            for (k = 0; k < kw; k++) d0[k] += g * wr[k];
         }
     }
 }
 
-#define VLA__BWD_KC 256 /* columns per task: a 4-row block of dx stays in L1 */
-
-static void vla__bwd_x_task(void *arg, int i) {
-    vla__bwdx_job *j = (vla__bwdx_job *)arg;
-    int k0 = i * VLA__BWD_KC, k1 = k0 + VLA__BWD_KC > j->w->cols ? j->w->cols : k0 + VLA__BWD_KC;
-    float wrow[VLA__BWD_KC];
-    vla__bwd_x_cols(j->dx, j->dy, j->w, j->M, k0, k1, wrow);
-}
-
-VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M) {
-    vla__bwdx_job j;
-    int n = (w->cols + VLA__BWD_KC - 1) / VLA__BWD_KC, i;
+VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M, float *scratch) {
+    int N = w->rows, K = w->cols, kp, k0, n, j, m;
+    float *pan, *tmp;
+    vla_mat pm;
     if (!ex || ex->force_reference) { vla_linear_bwd_x_ref(dx, dy, w, M); return; }
-    j.dx = dx; j.dy = dy; j.w = w; j.M = M; j.nchunk = n; j.tmp = NULL;
-    if (ex->parallel && ex->n_threads > 1 && n > 1) ex->parallel(ex->parallel_user, vla__bwd_x_task, &j, n);
-    else for (i = 0; i < n; i++) vla__bwd_x_task(&j, i);
+    if (!scratch || M < VLA__BWD_MIN_ROWS) { vla__bwd_x_loops(dx, dy, w, M); return; }
+    kp = vla__bwd_kp(N, K);
+    pan = scratch;
+    tmp = scratch + (size_t)kp * N;
+    pm.type = VLA_TYPE_F32; pm.cols = N; pm.data = pan;
+    for (k0 = 0; k0 < K; k0 += kp) {
+        int kw = K - k0 < kp ? K - k0 : kp;
+        if (w->type == VLA_TYPE_F32) /* tiles of 16 rows: reads stay in a few lines, writes run along n */
+            for (n = 0; n < N; n += 16) {
+                int nn = N - n < 16 ? N - n : 16, q;
+                const float *wr = (const float *)w->data + (size_t)n * K + k0;
+                for (j = 0; j < kw; j++)
+                    for (q = 0; q < nn; q++) pan[(size_t)j * N + n + q] = wr[(size_t)q * K + j];
+            }
+        else
+            for (n = 0; n < N; n++)
+                for (j = 0; j < kw; j++) pan[(size_t)j * N + n] = vla__mat_at(w, n, k0 + j);
+        pm.rows = kw;
+        vla_linear(ex, tmp, dy, &pm, NULL, M);                  /* [M, kw] */
+        for (m = 0; m < M; m++) {
+            float *d0 = dx + (size_t)m * K + k0;
+            const float *t0 = tmp + (size_t)m * kw;
+            for (j = 0; j < kw; j++) d0[j] += t0[j];
+        }
+    }
 }
 
-/* Rows [n0, n1) of dW += dy^T x: 4 rows of dW share each x row. */
-typedef struct vla__bwdw_job { float *dw, *db; const float *dy, *x; int M, N, K, per; } vla__bwdw_job;
-
-static void vla__bwd_w_task(void *arg, int i) {
-    vla__bwdw_job *j = (vla__bwdw_job *)arg;
-    int n0 = i * j->per, n1 = n0 + j->per > j->N ? j->N : n0 + j->per, n, m, k, K = j->K, N = j->N;
-    for (n = n0; n + 4 <= n1; n += 4) {
-        float *w0 = j->dw + (size_t)n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-        for (m = 0; m < j->M; m++) {
-            const float *g = j->dy + (size_t)m * N + n, *xr = j->x + (size_t)m * K;
-            float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
-            if (j->db) { j->db[n] += g0; j->db[n + 1] += g1; j->db[n + 2] += g2; j->db[n + 3] += g3; }
-            if (g0 == 0.0f && g1 == 0.0f && g2 == 0.0f && g3 == 0.0f) continue;
-            for (k = 0; k < K; k++) {
-                float xv = xr[k];
-                w0[k] += g0 * xv; w1[k] += g1 * xv; w2[k] += g2 * xv; w3[k] += g3 * xv;
+VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const float *dy, const float *x, int M, int N, int K,
+                              float *scratch) {
+    int k0, n0, m, j, k;
+    float *xT, *dyT, *tmp;
+    vla_mat xm;
+    if (!ex || ex->force_reference) { vla_linear_bwd_w_ref(dw, db, dy, x, M, N, K); return; }
+    if (db)
+        for (m = 0; m < M; m++)
+            for (j = 0; j < N; j++) db[j] += dy[(size_t)m * N + j];
+    if (!scratch || M < VLA__BWD_MIN_ROWS) { /* plain loops: each x row updates a row of dW per dy entry */
+        for (m = 0; m < M; m++)
+            for (j = 0; j < N; j++) {
+                float g = dy[(size_t)m * N + j], *w0 = dw + (size_t)j * K;
+                const float *xr = x + (size_t)m * K;
+                if (g == 0.0f) continue;
+                for (k = 0; k < K; k++) w0[k] += g * xr[k];
+            }
+        return;
+    }
+    xT = scratch;
+    dyT = xT + (size_t)(K < VLA__BWD_KC ? K : VLA__BWD_KC) * M;
+    tmp = dyT + (size_t)(N < VLA__BWD_NP ? N : VLA__BWD_NP) * M;
+    xm.type = VLA_TYPE_F32; xm.cols = M; xm.data = xT;
+    for (k0 = 0; k0 < K; k0 += VLA__BWD_KC) {
+        int kw = K - k0 < VLA__BWD_KC ? K - k0 : VLA__BWD_KC;
+        for (m = 0; m < M; m += 16) {
+            int mm = M - m < 16 ? M - m : 16, q;
+            for (k = 0; k < kw; k++)
+                for (q = 0; q < mm; q++) xT[(size_t)k * M + m + q] = x[(size_t)(m + q) * K + k0 + k];
+        }
+        xm.rows = kw;
+        for (n0 = 0; n0 < N; n0 += VLA__BWD_NP) {
+            int nw = N - n0 < VLA__BWD_NP ? N - n0 : VLA__BWD_NP;
+            for (m = 0; m < M; m += 16) {
+                int mm = M - m < 16 ? M - m : 16, q;
+                for (j = 0; j < nw; j++)
+                    for (q = 0; q < mm; q++) dyT[(size_t)j * M + m + q] = dy[(size_t)(m + q) * N + n0 + j];
+            }
+            vla_linear(ex, tmp, dyT, &xm, NULL, nw);             /* [nw, kw] */
+            for (j = 0; j < nw; j++) {
+                float *w0 = dw + (size_t)(n0 + j) * K + k0;
+                const float *t0 = tmp + (size_t)j * kw;
+                for (k = 0; k < kw; k++) w0[k] += t0[k];
             }
         }
     }
-    for (; n < n1; n++) {
-        float *w0 = j->dw + (size_t)n * K;
-        for (m = 0; m < j->M; m++) {
-            float g = j->dy[(size_t)m * N + n];
-            const float *xr = j->x + (size_t)m * K;
-            if (j->db) j->db[n] += g;
-            if (g == 0.0f) continue;
-            for (k = 0; k < K; k++) w0[k] += g * xr[k];
-        }
-    }
-}
-
-VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const float *dy, const float *x, int M, int N, int K) {
-    vla__bwdw_job j;
-    int nt, i;
-    if (!ex || ex->force_reference) { vla_linear_bwd_w_ref(dw, db, dy, x, M, N, K); return; }
-    nt = ex->parallel && ex->n_threads > 1 ? ex->n_threads * 4 : 1;
-    j.dw = dw; j.db = db; j.dy = dy; j.x = x; j.M = M; j.N = N; j.K = K;
-    j.per = ((N + nt - 1) / nt + 3) / 4 * 4;
-    if (j.per < 4) j.per = 4;
-    nt = (N + j.per - 1) / j.per;
-    if (nt > 1 && ex->parallel && ex->n_threads > 1) ex->parallel(ex->parallel_user, vla__bwd_w_task, &j, nt);
-    else for (i = 0; i < nt; i++) vla__bwd_w_task(&j, i);
 }
 
 /* ---- the trainer object ---- */
@@ -7731,6 +7777,7 @@ struct vla_trainer {
     float *g0, *g1, *g2, *g3, *gf, *gr0, *gr1, *genc; /* [Rmax, d] x4, [Rmax, wide], [Rmax, r] x2, [Re, d] */
     float *row;                       /* [max(L, T, d, ffn)] + Hyperformer vectors */
     float *fac;                       /* Compacter factors made whole, their grads */
+    float *bscr;                      /* scratch of the backward GEMMs             */
     /* optimiser */
     long step;
     uint64_t cursor[4];
@@ -8173,6 +8220,19 @@ static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__t
     VLA__TA(t->logits, vla__mul(Rd, V)); VLA__TA(t->tokw, Rd + 1);
     VLA__TA(t->g0, Rm * wide); VLA__TA(t->g1, Rm * d); VLA__TA(t->g2, Rm * d); VLA__TA(t->g3, Rm * d);
     VLA__TA(t->gx, Rm * d); VLA__TA(t->dec_out, Rd * d);
+    {   /* the backward GEMMs' scratch: the widest W (LM head, FFN) and the widest x */
+        size_t need = 0, q;
+        int Ns[6], i2;
+        Ns[0] = hp->vocab; Ns[1] = (int)ffn; Ns[2] = (int)d; Ns[3] = hp->has_visual ? hp->feat_dim : 1;
+        Ns[4] = pl->mid > 0 ? pl->mid : 1; Ns[5] = (int)r;
+        for (i2 = 0; i2 < 6; i2++) {
+            int j2;
+            for (j2 = 0; j2 < 6; j2++)
+                if ((q = vla_linear_bwd_scratch_size((int)Rm, Ns[i2], Ns[j2])) > need) need = q;
+        }
+        t->bscr = need ? (float *)vla_arena_alloc(a, need) : NULL;
+        ok = ok && (!need || t->bscr);
+    }
     VLA__TA(t->gf, Rm * wide); VLA__TA(t->gr0, Rm * r); VLA__TA(t->gr1, Rm * r); VLA__TA(t->genc, Re * d);
     {   /* one row of any width + Compacter factor temporaries + Hyperformer's small vectors */
         size_t rw = Lmax + Tm + wide + 4 * (2 * (size_t)pl->hyE + 2 * (size_t)pl->hyhid + 4 * (size_t)pl->hydp) + 64;
@@ -8627,21 +8687,21 @@ static void vla__tr_modules_bwd(vla_trainer *t) {
                         mg.rows = outd * ind; mg.cols = y->dp; mg.data = g[0]->w;
                         mb.rows = outd; mb.cols = y->dp; mb.data = g[2]->w;
                         /* W = G e + g:  dG += dW e^T, dg += dW, de += G^T dW */
-                        vla_linear_bwd_w(&ex1, g[0]->g, g[1]->g, dWg, e, 1, outd * ind, y->dp);
-                        vla_linear_bwd_x(&ex1, de, dWg, &mg, 1);
-                        vla_linear_bwd_w(&ex1, g[2]->g, g[3]->g, dbg, e, 1, outd, y->dp);
-                        vla_linear_bwd_x(&ex1, de, dbg, &mb, 1);
+                        vla_linear_bwd_w(&ex1, g[0]->g, g[1]->g, dWg, e, 1, outd * ind, y->dp, NULL);
+                        vla_linear_bwd_x(&ex1, de, dWg, &mg, 1, NULL);
+                        vla_linear_bwd_w(&ex1, g[2]->g, g[3]->g, dbg, e, 1, outd, y->dp, NULL);
+                        vla_linear_bwd_x(&ex1, de, dbg, &mb, 1, NULL);
                     }
                 }
                 vla_layernorm_bwd(dz, y->lnw->g, y->lnb->g, de, z, y->lnw->w, 1, y->dp, 1e-6f);
                 for (j = 0; j < y->hid; j++) hr[j] = h1[j] > 0.0f ? h1[j] : 0.0f;
                 VLA_MEMSET(dh, 0, sizeof(float) * (size_t)y->hid);
-                vla_linear_bwd_x(&ex1, dh, dz, &m2, 1);
-                vla_linear_bwd_w(&ex1, y->p2w->g, y->p2b->g, dz, hr, 1, y->dp, y->hid);
+                vla_linear_bwd_x(&ex1, dh, dz, &m2, 1, NULL);
+                vla_linear_bwd_w(&ex1, y->p2w->g, y->p2b->g, dz, hr, 1, y->dp, y->hid, NULL);
                 for (j = 0; j < y->hid; j++) if (h1[j] <= 0.0f) dh[j] = 0.0f;
                 VLA_MEMSET(din, 0, sizeof(float) * 2 * (size_t)y->E);
-                vla_linear_bwd_x(&ex1, din, dh, &m1, 1);
-                vla_linear_bwd_w(&ex1, y->p1w->g, y->p1b->g, dh, in, 1, y->hid, 2 * y->E);
+                vla_linear_bwd_x(&ex1, din, dh, &m1, 1, NULL);
+                vla_linear_bwd_w(&ex1, y->p1w->g, y->p1b->g, dh, in, 1, y->hid, 2 * y->E, NULL);
                 for (j = 0; j < y->E; j++) {
                     T->temb->g[j] += din[j];
                     y->lemb->g[(size_t)l * y->E + j] += din[y->E + j];
@@ -8657,11 +8717,11 @@ static void vla__tr_modules_bwd(vla_trainer *t) {
         m1.rows = mid; m1.cols = d; m1.data = T->pw1->w;
         m2.rows = d; m2.cols = mid; m2.data = T->pw2->w;
         VLA_MEMSET(dH, 0, sizeof(float) * (size_t)n * mid);
-        vla_linear_bwd_x(&t->p.exec, dH, t->dprompt, &m2, n);
-        vla_linear_bwd_w(&t->p.exec, T->pw2->g, T->pb2->g, t->dprompt, t->prompt_h, n, d, mid);
+        vla_linear_bwd_x(&t->p.exec, dH, t->dprompt, &m2, n, t->bscr);
+        vla_linear_bwd_w(&t->p.exec, T->pw2->g, T->pb2->g, t->dprompt, t->prompt_h, n, d, mid, t->bscr);
         for (i = 0; i < (size_t)n * mid; i++) dH[i] *= 1.0f - t->prompt_h[i] * t->prompt_h[i];
-        vla_linear_bwd_w(&t->p.exec, T->pw1->g, T->pb1->g, dH, T->pe->w, n, mid, d);
-        vla_linear_bwd_x(&t->p.exec, T->pe->g, dH, &m1, n);
+        vla_linear_bwd_w(&t->p.exec, T->pw1->g, T->pb1->g, dH, T->pe->w, n, mid, d, t->bscr);
+        vla_linear_bwd_x(&t->p.exec, T->pe->g, dH, &m1, n, t->bscr);
     }
 }
 
@@ -8681,8 +8741,8 @@ static void vla__bias_grad(float *db, const float *dy, int M, int N) {
 /* Backward of y = x W^T + b:  dx += dy W (dx may be NULL), dW += dy^T x, db += sum dy. */
 static void vla__tlin_bwd(const vla_trainer *t, float *dx, const float *dy, const float *x, const vla__lin *l, const vla__lin_g *g,
                           int M) {
-    if (dx) vla_linear_bwd_x(&t->p.exec, dx, dy, &l->w, M);
-    if (g && g->w) vla_linear_bwd_w(&t->p.exec, g->w, g->b, dy, x, M, l->w.rows, l->w.cols);
+    if (dx) vla_linear_bwd_x(&t->p.exec, dx, dy, &l->w, M, t->bscr);
+    if (g && g->w) vla_linear_bwd_w(&t->p.exec, g->w, g->b, dy, x, M, l->w.rows, l->w.cols, t->bscr);
     else if (g && g->b) vla__bias_grad(g->b, dy, M, l->w.rows);
 }
 
@@ -8719,15 +8779,15 @@ static void vla__tproj_bwd(vla_trainer *t, float *dx, const float *dy, const flo
     r = lo->A.rows; d = lo->A.cols;
     n = (size_t)M * r;
     for (i = 0; i < n; i++) t->gr0[i] = s * la[i];
-    vla_linear_bwd_w(&t->p.exec, lg->uw, NULL, dy, t->gr0, M, d, r);   /* dB += dy^T (s la)      */
+    vla_linear_bwd_w(&t->p.exec, lg->uw, NULL, dy, t->gr0, M, d, r, t->bscr);   /* dB += dy^T (s la)      */
     VLA_MEMSET(t->gr1, 0, n * 4);
-    vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &lo->B, M);               /* dla = s dy B           */
+    vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &lo->B, M, t->bscr);               /* dla = s dy B           */
     for (i = 0; i < n; i++) t->gr1[i] *= s;
     VLA_MEMCPY(t->g1, x, sizeof(float) * (size_t)M * d);
     vla__dropout(t->g1, (size_t)M * d, &dr);
-    vla_linear_bwd_w(&t->p.exec, lg->dw, NULL, t->gr1, t->g1, M, r, d); /* dA += dla^T drop(x)    */
+    vla_linear_bwd_w(&t->p.exec, lg->dw, NULL, t->gr1, t->g1, M, r, d, t->bscr); /* dA += dla^T drop(x)    */
     VLA_MEMSET(t->g2, 0, sizeof(float) * (size_t)M * d);
-    vla_linear_bwd_x(&t->p.exec, t->g2, t->gr1, &lo->A, M);
+    vla_linear_bwd_x(&t->p.exec, t->g2, t->gr1, &lo->A, M, t->bscr);
     vla__dropout(t->g2, (size_t)M * d, &dr);
     vla_add(dx, dx, t->g2, (size_t)M * d);
 }
@@ -8762,13 +8822,13 @@ static void vla__tadp_bwd(vla_trainer *t, int site, float *dy, const float *y, c
     n = (size_t)M * r;
     VLA_MEMCPY(t->gr0, ah, n * 4);
     vla__tact(t, t->gr0, n);
-    vla_linear_bwd_w(&t->p.exec, g->uw, g->ub, dy, t->gr0, M, d, r);
+    vla_linear_bwd_w(&t->p.exec, g->uw, g->ub, dy, t->gr0, M, d, r, t->bscr);
     VLA_MEMSET(t->gr1, 0, n * 4);
-    vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &a->up.w, M);
+    vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &a->up.w, M, t->bscr);
     if (t->exact_gelu) vla_gelu_erf_bwd(t->gr1, t->gr1, ah, n);
     else vla_gelu_tanh_bwd(t->gr1, t->gr1, ah, n);
-    vla_linear_bwd_w(&t->p.exec, g->dw, g->db, t->gr1, y, M, r, d);
-    vla_linear_bwd_x(&t->p.exec, dy, t->gr1, &a->down.w, M);
+    vla_linear_bwd_w(&t->p.exec, g->dw, g->db, t->gr1, y, M, r, d, t->bscr);
+    vla_linear_bwd_x(&t->p.exec, dy, t->gr1, &a->down.w, M, t->bscr);
 }
 
 /* Post-LN residual:  s = x + drop(y);  xo = LN(s)   (y is changed). */
@@ -8906,7 +8966,7 @@ static void vla__tffn_bwd(vla_trainer *t, const vla__lin *fc1, const vla__lin *f
     vla__dropout(t->gf, nf, &dact);
     vla__tlin_bwd(t, NULL, t->g2, t->gf, fc2, g2, R);
     VLA_MEMSET(t->g0, 0, nf * 4);
-    vla_linear_bwd_x(&t->p.exec, t->g0, t->g2, &fc2->w, R);                            /* d act */
+    vla_linear_bwd_x(&t->p.exec, t->g0, t->g2, &fc2->w, R, t->bscr);                            /* d act */
     vla__dropout(t->g0, nf, &dact);
     vla_gelu_erf_bwd(t->g0, t->g0, f1, nf);
     vla__tlin_bwd(t, t->gx, t->g0, xin, fc1, g1, R);
@@ -9238,8 +9298,8 @@ static vla_status vla__tstep(vla_trainer *t, const vla_train_batch *bt, int grad
     if (!grad) return VLA_OK;
     /* backward: logits = h E^T + bias */
     VLA_MEMSET(t->gx, 0, sizeof(float) * (size_t)t->Rd * d);
-    vla_linear_bwd_x(&t->p.exec, t->gx, t->logits, &t->W.shared, t->Rd);
-    if (t->G.shared) vla_linear_bwd_w(&t->p.exec, t->G.shared, NULL, t->logits, t->dec_out, t->Rd, hp->vocab, d);
+    vla_linear_bwd_x(&t->p.exec, t->gx, t->logits, &t->W.shared, t->Rd, t->bscr);
+    if (t->G.shared) vla_linear_bwd_w(&t->p.exec, t->G.shared, NULL, t->logits, t->dec_out, t->Rd, hp->vocab, d, t->bscr);
     VLA_MEMSET(t->genc, 0, sizeof(float) * (size_t)t->Re * d);
     for (l = Ld - 1; l >= 0; l--) {
         vla__dact *A = vla__tdact(t, l);
