@@ -1094,6 +1094,22 @@ VLA_DEF const vla_tokenizer *vla_model_tokenizer(const vla_model *m);
  *
  * Threads: one trainer, one thread at a time; kernels split work through
  * params.exec like every other object.
+ *
+ * In code (tools/vla-train.c is the complete program: data file, CLIP
+ * feature cache, checkpoints, resume):
+ *
+ *     vla_train_params p = vla_train_defaults("adapter");
+ *     p.max_batch = 8; p.max_text_len = 20; p.max_images = 1; p.max_grid = 49;
+ *     p.max_target_len = 10; p.total_steps = steps; p.warmup_steps = steps / 10;
+ *     vla_trainer_mem_req(model, adapter_file, adapter_size, &p, &need);
+ *     vla_trainer_init(&t, model, adapter_file, adapter_size, &p, mem, need);
+ *     for (each batch b) {                 // b.in: ids + CLIP grid features
+ *         vla_trainer_step(t, &b, &loss, &lr);
+ *     }
+ *     vla_trainer_save(t, write_cb, out);  // attach it with vla_adapter_attach
+ *
+ * Not supported here (VLA_ERR_ARGS): vla_input.images (run the frozen CLIP
+ * trunk once per picture and pass its features) and vla_input.embeds.
  * ========================================================================== */
 
 typedef enum vla_loss_kind {
@@ -7548,11 +7564,16 @@ static int vla__bwd_kp(int N, int K) {
     return (int)kp < K ? (int)kp : K;
 }
 
+/* bwd_x reduces over N in chunks of this many when N is larger (an LM head):
+ * the chunk of dy is packed once and every panel of W meets it in cache. */
+#define VLA__BWD_NC 2048
+
 VLA_DEF size_t vla_linear_bwd_scratch_size(int M, int N, int K) {
     size_t kp, x, w, kc = (size_t)(K < VLA__BWD_KC ? K : VLA__BWD_KC), np = (size_t)(N < VLA__BWD_NP ? N : VLA__BWD_NP);
     if (M < VLA__BWD_MIN_ROWS || N < 1 || K < 1) return 0;
-    kp = (size_t)vla__bwd_kp(N, K);
-    x = kp * (size_t)N + (size_t)M * kp;                      /* bwd_x: panel + tmp          */
+    kp = (size_t)vla__bwd_kp(N > 2 * VLA__BWD_NC ? VLA__BWD_NC : N, K);
+    if (N > 2 * VLA__BWD_NC) x = (size_t)M * VLA__BWD_NC + kp * VLA__BWD_NC + (size_t)M * kp; /* dy chunk + panel + tmp */
+    else x = kp * (size_t)N + (size_t)M * kp;                 /* bwd_x: panel + tmp          */
     w = kc * (size_t)M + np * (size_t)M + np * kc;            /* bwd_w: xT + dyT + tmp       */
     return vla__align_up((x > w ? x : w) * 4, VLA_ALIGN);
 }
@@ -7576,33 +7597,44 @@ static void vla__bwd_x_loops(float *dx, const float *dy, const vla_mat *w, int M
 }
 
 VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M, float *scratch) {
-    int N = w->rows, K = w->cols, kp, k0, n, j, m;
-    float *pan, *tmp;
+    int N = w->rows, K = w->cols, kp, k0, n, j, m, n0, nc;
+    float *pan, *tmp, *dyc = NULL;
+    const float *a = dy;
     vla_mat pm;
     if (!ex || ex->force_reference) { vla_linear_bwd_x_ref(dx, dy, w, M); return; }
     if (!scratch || M < VLA__BWD_MIN_ROWS) { vla__bwd_x_loops(dx, dy, w, M); return; }
-    kp = vla__bwd_kp(N, K);
+    nc = N > 2 * VLA__BWD_NC ? VLA__BWD_NC : N;
+    kp = vla__bwd_kp(nc, K);
+    if (nc < N) { dyc = scratch; scratch += (size_t)M * nc; }
     pan = scratch;
-    tmp = scratch + (size_t)kp * N;
-    pm.type = VLA_TYPE_F32; pm.cols = N; pm.data = pan;
-    for (k0 = 0; k0 < K; k0 += kp) {
-        int kw = K - k0 < kp ? K - k0 : kp;
-        if (w->type == VLA_TYPE_F32) /* tiles of 16 rows: reads stay in a few lines, writes run along n */
-            for (n = 0; n < N; n += 16) {
-                int nn = N - n < 16 ? N - n : 16, q;
-                const float *wr = (const float *)w->data + (size_t)n * K + k0;
-                for (j = 0; j < kw; j++)
-                    for (q = 0; q < nn; q++) pan[(size_t)j * N + n + q] = wr[(size_t)q * K + j];
+    tmp = scratch + (size_t)kp * nc;
+    pm.type = VLA_TYPE_F32; pm.data = pan;
+    for (n0 = 0; n0 < N; n0 += nc) {
+        int nw = N - n0 < nc ? N - n0 : nc;
+        if (dyc) { /* dy[:, n0 .. n0 + nw) made contiguous */
+            for (m = 0; m < M; m++) VLA_MEMCPY(dyc + (size_t)m * nw, dy + (size_t)m * N + n0, sizeof(float) * (size_t)nw);
+            a = dyc;
+        }
+        pm.cols = nw;
+        for (k0 = 0; k0 < K; k0 += kp) {
+            int kw = K - k0 < kp ? K - k0 : kp;
+            if (w->type == VLA_TYPE_F32) /* tiles of 16 rows: reads stay in a few lines, writes run along n */
+                for (n = 0; n < nw; n += 16) {
+                    int nn = nw - n < 16 ? nw - n : 16, q;
+                    const float *wr = (const float *)w->data + (size_t)(n0 + n) * K + k0;
+                    for (j = 0; j < kw; j++)
+                        for (q = 0; q < nn; q++) pan[(size_t)j * nw + n + q] = wr[(size_t)q * K + j];
+                }
+            else
+                for (n = 0; n < nw; n++)
+                    for (j = 0; j < kw; j++) pan[(size_t)j * nw + n] = vla__mat_at(w, n0 + n, k0 + j);
+            pm.rows = kw;
+            vla_linear(ex, tmp, a, &pm, NULL, M);                   /* [M, kw] */
+            for (m = 0; m < M; m++) {
+                float *d0 = dx + (size_t)m * K + k0;
+                const float *t0 = tmp + (size_t)m * kw;
+                for (j = 0; j < kw; j++) d0[j] += t0[j];
             }
-        else
-            for (n = 0; n < N; n++)
-                for (j = 0; j < kw; j++) pan[(size_t)j * N + n] = vla__mat_at(w, n, k0 + j);
-        pm.rows = kw;
-        vla_linear(ex, tmp, dy, &pm, NULL, M);                  /* [M, kw] */
-        for (m = 0; m < M; m++) {
-            float *d0 = dx + (size_t)m * K + k0;
-            const float *t0 = tmp + (size_t)m * kw;
-            for (j = 0; j < kw; j++) d0[j] += t0[j];
         }
     }
 }
