@@ -8894,10 +8894,11 @@ static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const flo
         for (h = 0; h < H; h++)
             for (i = 0; i < Lq; i++) {
                 float *p = Pb + ((size_t)h * Lq + i) * Lk, *o = cb + (size_t)i * d + h * dh;
+                const float *qi = qb + (size_t)i * d + h * dh;
                 for (j = 0; j < Lk; j++) {
-                    float acc = 0.0f;
+                    float acc;
                     if (causal && j > i) { p[j] = VLA__NEG_INF; continue; }
-                    for (e = 0; e < dh; e++) acc += qb[(size_t)i * d + h * dh + e] * kb[(size_t)j * d + h * dh + e];
+                    acc = vla__dot_f32(qi, kb + (size_t)j * d + h * dh, dh);
                     p[j] = mb ? acc + mb[j] : acc;
                 }
                 vla_softmax(p, 1, Lk);
@@ -8906,39 +8907,33 @@ static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const flo
                     float pj = p[j];
                     if (pj == 0.0f) continue;
                     if (dr.p > 0.0f) pj = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? pj * sc : 0.0f;
-                    for (e = 0; e < dh; e++) o[e] += pj * vb[(size_t)j * d + h * dh + e];
+                    vla__axpy_f32(o, pj, vb + (size_t)j * d + h * dh, dh);
                 }
             }
     }
 }
 
-/* The backward of one sequence: the definition behind vla_attention_bwd_ref,
- * with the forward's dropout on P (drop may be NULL). */
-static void vla__attn_bwd_core(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q, const float *k,
-                               const float *v, const float *P, int Lq, int Lk, int n_heads, int dh, const vla__drop *drop) {
+/* Attention backward, the definition (vla__tattn_bwd is the same with the
+ * vector kernels and the forward's dropout on P). */
+VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q,
+                                   const float *k, const float *v, const float *P, int Lq, int Lk, int n_heads, int dh) {
     int h, i, j, e;
-    int on = drop && drop->p > 0.0f;
-    float sc = on ? 1.0f / (1.0f - drop->p) : 1.0f;
     for (h = 0; h < n_heads; h++)
         for (i = 0; i < Lq; i++) {
             const float *p = P + ((size_t)h * Lq + i) * Lk, *go = dout + (size_t)i * ldo + h * dh;
             float dot = 0.0f;
-            /* dP_ij = m_ij (dout_i . v_j);  dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij') */
+            /* dP_ij = dout_i . v_j;  dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij') */
             for (j = 0; j < Lk; j++) {
-                float dp = 0.0f, m = 1.0f;
-                if (p[j] == 0.0f) continue;
-                if (on) m = vla__keep(drop, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
+                float dp = 0.0f;
                 for (e = 0; e < dh; e++) dp += go[e] * v[(size_t)j * ld + h * dh + e];
-                dot += p[j] * dp * m;
+                dot += p[j] * dp;
             }
             for (j = 0; j < Lk; j++) {
-                float dp = 0.0f, ds, m = 1.0f;
-                if (p[j] == 0.0f) continue;
-                if (on) m = vla__keep(drop, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
+                float dp = 0.0f, ds;
                 for (e = 0; e < dh; e++) dp += go[e] * v[(size_t)j * ld + h * dh + e];
-                ds = p[j] * (dp * m - dot);
+                ds = p[j] * (dp - dot);
                 for (e = 0; e < dh; e++) {
-                    dv[(size_t)j * ld + h * dh + e] += p[j] * m * go[e];
+                    dv[(size_t)j * ld + h * dh + e] += p[j] * go[e];
                     dq[(size_t)i * ld + h * dh + e] += ds * k[(size_t)j * ld + h * dh + e];
                     dk[(size_t)j * ld + h * dh + e] += ds * q[(size_t)i * ld + h * dh + e];
                 }
@@ -8946,19 +8941,37 @@ static void vla__attn_bwd_core(float *dq, float *dk, float *dv, int ld, const fl
         }
 }
 
-VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q,
-                                   const float *k, const float *v, const float *P, int Lq, int Lk, int n_heads, int dh) {
-    vla__attn_bwd_core(dq, dk, dv, ld, dout, ldo, q, k, v, P, Lq, Lk, n_heads, dh, NULL);
-}
-
+/* The same with the vector kernels (dP_ij computed once per row). */
 static void vla__tattn_bwd(const vla_trainer *t, float *dq, float *dk, float *dv, const float *dctx, const float *P, const float *q,
                            const float *k, const float *v, int B, int Lq, int Lk, int H, int dec, int layer, int site) {
-    int d = t->m->hp.d_model, b;
+    int d = t->m->hp.d_model, dh = d / H, b, h, i, j;
+    float *dp = t->row;
     for (b = 0; b < B; b++) {
         vla__drop dr = vla__tdrop(t, dec, layer, site, b);
+        float sc = dr.p > 0.0f ? 1.0f / (1.0f - dr.p) : 1.0f;
         size_t oq = (size_t)b * Lq * d, ok = (size_t)b * Lk * d;
-        vla__attn_bwd_core(dq + oq, dk + ok, dv + ok, d, dctx + oq, d, q + oq, k + ok, v + ok, P + (size_t)b * H * Lq * Lk, Lq, Lk, H,
-                           d / H, &dr);
+        for (h = 0; h < H; h++)
+            for (i = 0; i < Lq; i++) {
+                const float *p = P + (((size_t)b * H + h) * Lq + i) * Lk, *go = dctx + oq + (size_t)i * d + h * dh;
+                const float *qi = q + oq + (size_t)i * d + h * dh;
+                float *dqi = dq + oq + (size_t)i * d + h * dh, dot = 0.0f;
+                for (j = 0; j < Lk; j++) { /* dp_j = m_ij (dout_i . v_j) */
+                    float m = 1.0f;
+                    dp[j] = 0.0f;
+                    if (p[j] == 0.0f) continue;
+                    if (dr.p > 0.0f) m = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
+                    dp[j] = m * vla__dot_f32(go, v + ok + (size_t)j * d + h * dh, dh);
+                    dot += p[j] * dp[j];
+                    if (m != 0.0f) vla__axpy_f32(dv + ok + (size_t)j * d + h * dh, p[j] * m, go, dh);
+                }
+                for (j = 0; j < Lk; j++) {
+                    float ds;
+                    if (p[j] == 0.0f) continue;
+                    ds = p[j] * (dp[j] - dot);
+                    vla__axpy_f32(dqi, ds, k + ok + (size_t)j * d + h * dh, dh);
+                    vla__axpy_f32(dk + ok + (size_t)j * d + h * dh, ds, qi, dh);
+                }
+            }
     }
 }
 
