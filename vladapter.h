@@ -1424,10 +1424,11 @@ static void vla__fmt(char *out, size_t cap, const char *fmt, const void *const *
             const char *s = (const char *)args[ai++];
             while (s && *s && o + 1 < cap) out[o++] = *s++;
             fmt++;
-        } else if (*fmt == 'z' || *fmt == 'u' || *fmt == 'd') { /* numbers are passed as unsigned long long* / long long* */
+        } else if (*fmt == 'z' || *fmt == 'u' || *fmt == 'd' || *fmt == 'l') { /* numbers are passed as unsigned long long* / long long* */
             char tmp[24];
             int n = 0, neg = 0;
             unsigned long long v;
+            while (*fmt == 'l' || *fmt == 'z') fmt++; /* %llu, %zu, %lld: the width modifiers */
             if (*fmt == 'd') {
                 long long sv = *(const long long *)args[ai++];
                 neg = sv < 0;
@@ -7698,6 +7699,7 @@ typedef struct vla__tp {              /* one trainable tensor                   
     float *w, *g, *m, *v;             /* value, gradient, AdamW moments  [n]      */
     const void *src;                  /* the file tensor it was copied from       */
     int decay, used, cls;             /* cls: VLA__C_* of a base tensor, 0 for modules */
+    int keep;                         /* used, saved across a loss-only pass       */
     long nstep;                       /* AdamW steps this tensor took (PyTorch's state["step"]) */
 } vla__tp;
 
@@ -8557,7 +8559,7 @@ static void vla__hyper_embed(vla_trainer *t, int side, int l) {
     vla_layernorm(e, z, y->lnw->w, y->lnb->w, 1, y->dp, 1e-6f);
 }
 
-static vla_status vla__tr_modules(vla_trainer *t) {
+static vla_status vla__tr_modules_make(vla_trainer *t) {
     const vla_hparams *hp = &t->m->hp;
     vla__ttask *T = &t->tasks[t->task];
     int nadp = vla__n_adp(hp), nlora = vla__n_lora(hp), si, half, d = hp->d_model;
@@ -8651,6 +8653,17 @@ static vla_status vla__tr_modules(vla_trainer *t) {
         T->pe->used = T->pw1->used = T->pb1->used = T->pw2->used = T->pb2->used = 1;
     }
     return VLA_OK;
+}
+
+/* The batch's task modules; mark = 1 (a backward pass): the parameters they
+ * read get has_grad, mark = 0 (a loss alone): has_grad stays as it was. */
+static vla_status vla__tr_modules(vla_trainer *t, int mark) {
+    vla_status st;
+    int i;
+    for (i = 0; !mark && i < t->n_tp; i++) t->tp[i].keep = t->tp[i].used;
+    st = vla__tr_modules_make(t);
+    for (i = 0; !mark && i < t->n_tp; i++) t->tp[i].used = t->tp[i].keep;
+    return st;
 }
 
 /* After the backward pass: gradients of generated weights -> their parameters. */
@@ -9303,6 +9316,10 @@ static vla_status vla__tcheck(vla_trainer *t, const vla_train_batch *bt) {
         }
         t->task = i;
     }
+    if (in->text_len == 0 && in->n_images == 0 && !(t->method == VLA__M_PROMPT && t->tasks[t->task].pe)) {
+        vla__log(&t->log, VLA_LOG_ERROR, "trainer: a batch needs text, pictures or a prompt", 0, 0, 0);
+        return VLA_ERR_ARGS;
+    }
     return VLA_OK;
 }
 
@@ -9324,14 +9341,14 @@ static vla_status vla__tstep(vla_trainer *t, const vla_train_batch *bt, int grad
     float loss;
     vla_status st;
     if ((st = vla__tcheck(t, bt)) != VLA_OK) return st;
-    for (i = 0; i < t->n_tp; i++) { VLA_MEMSET(t->tp[i].g, 0, t->tp[i].n * 4); t->tp[i].used = 0; }
-    if ((st = vla__tr_modules(t)) != VLA_OK) return st;
+    if (grad)
+        for (i = 0; i < t->n_tp; i++) { VLA_MEMSET(t->tp[i].g, 0, t->tp[i].n * 4); t->tp[i].used = 0; }
+    if ((st = vla__tr_modules(t, grad)) != VLA_OK) return st;
     t->B = bt->in.batch; t->Lt = bt->in.text_len; t->P = t->n_prompt;
     if (t->P > t->max_prompt) return VLA_ERR_STATE;
     t->Nv = hp->has_visual ? bt->in.n_images * hp->n_boxes : 0;
     t->L = t->P + t->Lt + t->Nv; t->T = bt->target_len;
     t->Re = t->B * t->L; t->Rd = t->B * t->T;
-    if (t->L < 1) return VLA_ERR_ARGS;
     /* forward */
     vla__tenc_input(t, &bt->in, Le ? t->ea[0].x : t->enc_out);
     for (l = 0; l < Le; l++) vla__tenc_fwd(t, l, vla__teact(t, l), l + 1 < Le ? t->ea[l + 1].x : t->enc_out);
@@ -9690,8 +9707,32 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
 }
 
 /* State file: a GGUF with the step, generator seed, cursor and each tensor's
- * AdamW step count as keys, and "<name>", "m.<name>", "v.<name>" tensors. */
+ * AdamW step count as keys, and "<name>", "m.<name>", "v.<name>" tensors;
+ * vladapter.train.identity binds it to the model, the adapter file's header
+ * and what trains; vladapter.train.checksum (FNV-1a over the step, the
+ * cursor, the step counts, then each tensor's value, m and v in file order)
+ * covers every value it restores. */
 #define VLA__STATE_TYPE "vladapter.train_state"
+
+static uint64_t vla__fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) { h ^= vla__rd64(b + i); h *= 1099511628211ull; }
+    for (; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
+    return h;
+}
+
+static uint64_t vla__trainer_identity(const vla_trainer *t) {
+    uint64_t h = 14695981039346656037ull, f = vla_model_fingerprint(t->m);
+    int flags[4], i;
+    h = vla__fnv(h, &f, 8);
+    if (t->has_ad) h = vla__fnv(h, t->ag.data, t->ag.tinfo_offset); /* the adapter file's keys: method, tasks, base */
+    flags[0] = t->p.train_visual; flags[1] = t->p.train_layer_norms; flags[2] = t->p.train_biases; flags[3] = t->p.full_finetune;
+    h = vla__fnv(h, flags, sizeof flags);
+    for (i = 0; i < t->n_tp; i++) h = vla__fnv(h, t->tp[i].name, VLA_STRLEN(t->tp[i].name));
+    return h;
+}
+
 
 static void vla__wkey(vla__wbuf *b, const char *key, vla_gguf_vtype type) {
     vla__wstr(b, key, VLA_STRLEN(key));
@@ -9703,16 +9744,28 @@ VLA_DEF vla_status vla_trainer_save_state(const vla_trainer *t, vla_write_fn fn,
     uint64_t hdr, off = 0;
     int i, k;
     static const char *pre[3] = {"", "m.", "v."};
+    uint64_t sum = 14695981039346656037ull, st64 = (uint64_t)t->step, ident;
     if (!t || !fn) return VLA_ERR_ARGS;
+    ident = vla__trainer_identity(t);
+    {   /* the checksum, in the order vla__state_sum reads a file */
+        sum = vla__fnv(sum, &st64, 8);
+        for (k = 0; k < 4; k++) sum = vla__fnv(sum, &t->cursor[k], 8);
+        for (i = 0; i < t->n_tp; i++) { uint64_t ns = (uint64_t)t->tp[i].nstep; unsigned char le[8]; int q; for (q = 0; q < 8; q++) le[q] = (unsigned char)(ns >> (8 * q)); sum = vla__fnv(sum, le, 8); }
+        for (i = 0; i < t->n_tp; i++) {
+            sum = vla__fnv(sum, t->tp[i].w, t->tp[i].n * 4);
+            sum = vla__fnv(sum, t->tp[i].m, t->tp[i].n * 4);
+            sum = vla__fnv(sum, t->tp[i].v, t->tp[i].n * 4);
+        }
+    }
     b.fn = fn; b.user = user; b.n = 0; b.st = VLA_OK;
     hdr = 24 + (8 + 12 + 4 + 8 + VLA_STRLEN(VLA__STATE_TYPE)) + (8 + 20 + 4 + 8) + (8 + 20 + 4 + 8) + (8 + 22 + 4 + 12 + 32) +
-          (8 + 21 + 4 + 12 + 8 * (uint64_t)t->n_tp);
+          (8 + 21 + 4 + 12 + 8 * (uint64_t)t->n_tp) + (8 + 24 + 4 + 8) + (8 + 24 + 4 + 8);
     for (i = 0; i < t->n_tp; i++)
         for (k = 0; k < 3; k++) hdr += 8 + VLA_STRLEN(pre[k]) + VLA_STRLEN(t->tp[i].name) + 4 + 8 * (uint64_t)t->tp[i].n_dims + 4 + 8;
     vla__wbytes(&b, "GGUF", 4);
     vla__wu32(&b, 3);
     vla__wu64(&b, (uint64_t)t->n_tp * 3);
-    vla__wu64(&b, 5);
+    vla__wu64(&b, 7);
     vla__wkey(&b, "general.type", VLA_GGUF_STRING); vla__wstr(&b, VLA__STATE_TYPE, VLA_STRLEN(VLA__STATE_TYPE));
     vla__wkey(&b, "vladapter.train.step", VLA_GGUF_U64); vla__wu64(&b, (uint64_t)t->step);
     vla__wkey(&b, "vladapter.train.seed", VLA_GGUF_U64); vla__wu64(&b, t->p.seed);
@@ -9720,6 +9773,8 @@ VLA_DEF vla_status vla_trainer_save_state(const vla_trainer *t, vla_write_fn fn,
     for (k = 0; k < 4; k++) vla__wu64(&b, t->cursor[k]);
     vla__wkey(&b, "vladapter.train.nstep", VLA_GGUF_ARRAY); vla__wu32(&b, VLA_GGUF_U64); vla__wu64(&b, (uint64_t)t->n_tp);
     for (i = 0; i < t->n_tp; i++) vla__wu64(&b, (uint64_t)t->tp[i].nstep);
+    vla__wkey(&b, "vladapter.train.identity", VLA_GGUF_U64); vla__wu64(&b, ident);
+    vla__wkey(&b, "vladapter.train.checksum", VLA_GGUF_U64); vla__wu64(&b, sum);
     for (i = 0; i < t->n_tp; i++)
         for (k = 0; k < 3; k++) {
             const vla__tp *p = &t->tp[i];
@@ -9752,7 +9807,7 @@ VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size
     vla_str sv;
     vla__cur c;
     vla_status st;
-    uint64_t step, seed, i;
+    uint64_t step, seed, i, sum, h, cur[4];
     int k;
     static const char *pre[3] = {"", "m.", "v."};
     if (!t || !data) return VLA_ERR_ARGS;
@@ -9768,10 +9823,23 @@ VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size
     if (vla_gguf_get_kv(&g, "vladapter.train.seed", &kv) != VLA_OK || kv.type != VLA_GGUF_U64) goto mismatch;
     seed = vla__rd64(kv.val);
     if (seed != t->p.seed) goto mismatch;
+    if (vla_gguf_get_kv(&g, "vladapter.train.identity", &kv) != VLA_OK || kv.type != VLA_GGUF_U64 ||
+        vla__rd64(kv.val) != vla__trainer_identity(t))
+        goto mismatch;
+    if (vla_gguf_get_kv(&g, "vladapter.train.checksum", &kv) != VLA_OK || kv.type != VLA_GGUF_U64) return VLA_ERR_FORMAT;
+    sum = vla__rd64(kv.val);
+    if (vla_gguf_get_kv(&g, "vladapter.train.cursor", &kv) != VLA_OK || kv.type != VLA_GGUF_ARRAY || kv.arr_type != VLA_GGUF_U64 ||
+        kv.arr_n != 4)
+        return VLA_ERR_FORMAT;
+    for (k = 0; k < 4; k++) cur[k] = vla__rd64(kv.val + 8 * k);
     if (vla_gguf_get_kv(&g, "vladapter.train.nstep", &kv) != VLA_OK || kv.type != VLA_GGUF_ARRAY || kv.arr_type != VLA_GGUF_U64 ||
         kv.arr_n != (uint64_t)t->n_tp)
         goto mismatch;
-    /* check every tensor's name and shape before changing anything */
+    /* check every tensor's name, shape and the checksum before changing anything */
+    h = 14695981039346656037ull;
+    h = vla__fnv(h, &step, 8);
+    for (k = 0; k < 4; k++) h = vla__fnv(h, &cur[k], 8);
+    h = vla__fnv(h, kv.val, 8 * (size_t)t->n_tp);
     for (k = 0; k < 2; k++) {
         c.p = g.data; c.pos = g.tinfo_offset; c.size = g.size; c.bad = 0;
         for (i = 0; i < g.n_tensors; i++) {
@@ -9785,16 +9853,16 @@ VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size
                 x.n_dims != p->n_dims || x.nbytes != p->n * 4)
                 goto mismatch;
             for (d = 0; d < x.n_dims; d++) if (x.ne[d] != p->ne[d]) goto mismatch;
-            if (k == 1) {
-                const void *src = g.data + g.blob_offset + (size_t)(uintptr_t)x.data;
-                VLA_MEMCPY(i % 3 == 0 ? p->w : i % 3 == 1 ? p->m : p->v, src, p->n * 4);
-            }
+            if (k == 0) h = vla__fnv(h, g.data + g.blob_offset + (size_t)(uintptr_t)x.data, p->n * 4);
+            else VLA_MEMCPY(i % 3 == 0 ? p->w : i % 3 == 1 ? p->m : p->v, g.data + g.blob_offset + (size_t)(uintptr_t)x.data, p->n * 4);
+        }
+        if (k == 0 && h != sum) {
+            vla__log(&t->log, VLA_LOG_ERROR, "trainer state: the file is corrupt (checksum)", 0, 0, 0);
+            return VLA_ERR_FORMAT;
         }
     }
     for (i = 0; i < (uint64_t)t->n_tp; i++) t->tp[i].nstep = (long)vla__rd64(kv.val + 8 * i);
-    if (vla_gguf_get_kv(&g, "vladapter.train.cursor", &kv) == VLA_OK && kv.type == VLA_GGUF_ARRAY && kv.arr_type == VLA_GGUF_U64 &&
-        kv.arr_n == 4)
-        for (k = 0; k < 4; k++) t->cursor[k] = vla__rd64(kv.val + 8 * k);
+    for (k = 0; k < 4; k++) t->cursor[k] = cur[k];
     t->step = (long)step;
     return VLA_OK;
 mismatch:
