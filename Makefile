@@ -33,10 +33,10 @@ endif
 HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
-TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed
+TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
-            $(B)/test_train_io $(B)/test_train_io_asan
+            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples
 all: tools examples tests
@@ -79,6 +79,13 @@ $(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools
 
 $(B)/vla-mkmodel: tools/vla-mkmodel.c $(HDR) $(TOOL_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/vla-train: tools/vla-train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h tools/vla_pyrandom.h \
+                examples/image_io.h examples/example_util.h examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS) -lpthread
+
+$(B)/test_pyrandom: tests/test_pyrandom.c tools/vla_pyrandom.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $< -o $@
 
 $(B)/vla-embed: tools/vla-embed.c $(HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $< -o $@ $(LDLIBS)
@@ -165,6 +172,8 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_convert_asan $(FIXTURES)
 	$(B)/test_train_io $(FIXTURES)
 	$(B)/test_train_io_asan $(FIXTURES)
+	$(B)/test_pyrandom
+	bash tests/test_vla_train.sh $(B)
 	$(B)/test_pipeline $(B)/tiny_caption.gguf tests/data/images/coffee.ppm $(B)/caption $(if $(STB_H),tests/data/images/coffee.png)
 	$(B)/vla-fixtures $(FIXTURES)
 

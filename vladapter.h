@@ -1143,10 +1143,12 @@ typedef struct vla_train_params {
 } vla_train_params;
 
 /* The official script's settings for a method ("adapter", "compacter",
- * "hyperformer", "lora", "prompt", "full" or NULL/"none"): lr, which tensors
- * train, AdamW (0.9, 0.999, 1e-6, wd 0.01), clipping 5, dropout 0.1, seed
- * 9595.  Shapes, total_steps and warmup_steps (10% of the total in the
- * scripts) are left for you. */
+ * "hyperformer", "lora", "prompt", "full", "multiple_adapters",
+ * "half_shared_adapters" or NULL/"none"): lr (1e-3; 3e-4 for the multiple and
+ * half-shared adapters, 1e-4 for full), which tensors train, AdamW (0.9,
+ * 0.999, 1e-6, wd 0.01), clipping 5, dropout 0.1, seed 9595.  Shapes,
+ * total_steps and warmup_steps (10% of the total in the scripts) are left
+ * for you. */
 VLA_DEF vla_train_params vla_train_defaults(const char *method);
 
 typedef struct vla_train_batch {
@@ -7838,7 +7840,7 @@ VLA_DEF vla_train_params vla_train_defaults(const char *method) {
     VLA_MEMSET(&p, 0, sizeof p);
     p.max_batch = 1; p.max_text_len = 20; p.max_images = 1; p.max_grid = 49; p.max_target_len = 10;
     p.train_visual = 1;
-    p.lr = 1e-3f;
+    p.lr = 1e-3;
     p.beta1 = 0.9f; p.beta2 = 0.999f; p.eps = 1e-6f; p.weight_decay = 0.01f;
     p.clip_norm = 5.0f;
     p.total_steps = 1; p.warmup_steps = 0;
@@ -7846,10 +7848,12 @@ VLA_DEF vla_train_params vla_train_defaults(const char *method) {
     p.seed = 9595;
     p.exec.n_threads = 1;
     if (!method) method = "none";
-    if (vla__cstreq(method, "adapter") || vla__cstreq(method, "compacter") || vla__cstreq(method, "hyperformer"))
+    if (vla__cstreq(method, "adapter") || vla__cstreq(method, "compacter") || vla__cstreq(method, "hyperformer") ||
+        vla__cstreq(method, "multiple_adapters") || vla__cstreq(method, "half_shared_adapters"))
         p.train_layer_norms = 1;
+    if (vla__cstreq(method, "multiple_adapters") || vla__cstreq(method, "half_shared_adapters")) p.lr = 3e-4;
     if (vla__cstreq(method, "lora")) p.train_biases = 1;
-    if (vla__cstreq(method, "full")) { p.full_finetune = 1; p.lr = 1e-4f; }
+    if (vla__cstreq(method, "full")) { p.full_finetune = 1; p.lr = 1e-4; }
     return p;
 }
 

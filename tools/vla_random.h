@@ -12,9 +12,27 @@
  *   vla_random_adapter  an adapter file for any method (adapter, compacter,
  *                       hyperformer, lora, prompt) at any BART shape, in the
  *                       naming of vladapter.h [D10] / vla_conv_peft.
- * Everything is seeded and deterministic (splitmix64, uniform numbers scaled
- * to the wanted standard deviation: fast, and the values do not matter for
- * timing as long as they stay finite and away from denormals).
+ * Everything is seeded and deterministic.  Two initialisation styles:
+ *   VLA_RAND_INIT_FAST      (the default, for benchmarks) splitmix64 uniform
+ *                           numbers scaled to a plausible standard deviation:
+ *                           fast, and the values do not matter for timing as
+ *                           long as they stay finite and away from denormals;
+ *   VLA_RAND_INIT_OFFICIAL  (adapter files only; what tools/vla-train --init
+ *                           starts from) the official code's initialisation,
+ *                           ../shared/docs/architecture.md 2.6 and 3.x:
+ *       adapter         down/up Linear N(0, 0.02), bias 0
+ *       compacter       W_i xavier-uniform with gain sqrt(2), i.e.
+ *                       U(+-sqrt(2) sqrt(6 / (in/k + out/k))); rule N(0, 0.01);
+ *                       b 0
+ *       lora            A kaiming-uniform (a = sqrt(5)): U(+-1/sqrt(in));
+ *                       B = 0; alpha 32 unless given
+ *       prompt          prompt embedding and both MLP Linears N(0, 0.02),
+ *                       biases 0
+ *       hyperformer     task embeddings N(0, 1); layer embeddings, projector
+ *                       and generator Linears N(0, 0.02) with bias 0; the
+ *                       projector LayerNorm (1, 0)
+ *     (normal numbers: Box-Muller over vla_conv_randn's xorshift stream, so
+ *     the values are seeded but not torch's).
  *
  * Include after vla_convert.h; define VLA_RANDOM_IMPLEMENTATION in the one
  * file that also has VLA_CONVERT_IMPLEMENTATION.
@@ -52,7 +70,16 @@ typedef struct vla_rand_adapter {
     int task_proj;          /* hyperformer: projected embedding size (64)               */
     uint64_t base_fingerprint; /* the model's vladapter.fingerprint                     */
     uint64_t seed;
+    int init;               /* VLA_RAND_INIT_FAST (0) or VLA_RAND_INIT_OFFICIAL            */
+    int prefixes;           /* task text prefixes: VLA_RAND_PREFIX_TASK (0) "<task>: ",
+                               VLA_RAND_PREFIX_OFFICIAL the single_* scripts' ("vqa: ",
+                               "gpa: " (sic), "nlvr: ", "caption: ", other tasks
+                               "<task>: "), VLA_RAND_PREFIX_NONE none (the multiple_*,
+                               hyperformer and full fine-tuning scripts)            */
 } vla_rand_adapter;
+
+enum { VLA_RAND_INIT_FAST = 0, VLA_RAND_INIT_OFFICIAL = 1 };
+enum { VLA_RAND_PREFIX_TASK = 0, VLA_RAND_PREFIX_OFFICIAL = 1, VLA_RAND_PREFIX_NONE = 2 };
 
 /* Fill an empty cv with one adapter file.  0 on success, -1 (cv->err). */
 int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r);
@@ -101,19 +128,6 @@ static int vla_rnd__add(vla_conv *cv, const char *name, int nd, const int64_t *s
 
 static int vla_rnd__add1(vla_conv *cv, const char *name, int64_t a, double mean, double std, uint64_t *s) {
     return vla_rnd__add(cv, name, 1, &a, mean, std, s);
-}
-
-static int vla_rnd__add2(vla_conv *cv, const char *name, int64_t a, int64_t b, double mean, double std, uint64_t *s) {
-    int64_t sh[2];
-    sh[0] = a; sh[1] = b;
-    return vla_rnd__add(cv, name, 2, sh, mean, std, s);
-}
-
-static int vla_rnd__add3(vla_conv *cv, const char *name, int64_t a, int64_t b, int64_t c, double mean, double std,
-                         uint64_t *s) {
-    int64_t sh[3];
-    sh[0] = a; sh[1] = b; sh[2] = c;
-    return vla_rnd__add(cv, name, 3, sh, mean, std, s);
 }
 
 /* A folded convolution: weight [cout, k, k, cin] ~ gain * sqrt(2 / fan_in), bias small. */
@@ -173,14 +187,73 @@ static const char *vla_rnd__default_task(int i, char *buf, size_t cap) {
     return buf;
 }
 
+/* Official initialisations: normal(0, a), uniform(-a, a), constant a. */
+enum { VLA_RND__NORMAL = 1, VLA_RND__UNIFORM, VLA_RND__CONST };
+
+typedef struct vla_rnd__gen {
+    const vla_rand_adapter *r;
+    uint64_t fast;           /* splitmix64 state of the fast style       */
+    uint64_t normal, unif;   /* the official style's two streams         */
+} vla_rnd__gen;
+
+/* One tensor of PyTorch shape sh[0..nd): fast style (uniform with the given
+ * mean and deviation) or official style (kind, a). */
+static int vla_rnd__put(vla_conv *cv, vla_rnd__gen *g, const char *name, int nd, const int64_t *sh, double fmean,
+                        double fstd, int kind, double a) {
+    size_t n = 1, i;
+    float *d;
+    int j;
+    if (g->r->init != VLA_RAND_INIT_OFFICIAL) return vla_rnd__add(cv, name, nd, sh, fmean, fstd, &g->fast);
+    for (j = 0; j < nd; j++) n *= (size_t)sh[j];
+    d = (float *)malloc(n * sizeof(float) + 4);
+    if (!d) { snprintf(cv->err, sizeof cv->err, "out of memory (%s)", name); return -1; }
+    for (i = 0; i < n; i++) {
+        if (kind == VLA_RND__NORMAL) d[i] = (float)(a * vla_conv_randn(&g->normal));
+        else if (kind == VLA_RND__UNIFORM) {
+            double u = (double)(vla_rnd__u64(&g->unif) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+            d[i] = (float)(a * (2.0 * u - 1.0));
+        } else d[i] = (float)a;
+    }
+    return vla_conv_add_owned(cv, name, nd, sh, d);
+}
+
+static int vla_rnd__put1(vla_conv *cv, vla_rnd__gen *g, const char *name, int64_t a0, double fm, double fs, int kind, double a) {
+    return vla_rnd__put(cv, g, name, 1, &a0, fm, fs, kind, a);
+}
+static int vla_rnd__put2(vla_conv *cv, vla_rnd__gen *g, const char *name, int64_t a0, int64_t a1, double fm, double fs, int kind,
+                         double a) {
+    int64_t sh[2];
+    sh[0] = a0; sh[1] = a1;
+    return vla_rnd__put(cv, g, name, 2, sh, fm, fs, kind, a);
+}
+static int vla_rnd__put3(vla_conv *cv, vla_rnd__gen *g, const char *name, int64_t a0, int64_t a1, int64_t a2, double fm,
+                         double fs, int kind, double a) {
+    int64_t sh[3];
+    sh[0] = a0; sh[1] = a1; sh[2] = a2;
+    return vla_rnd__put(cv, g, name, 3, sh, fm, fs, kind, a);
+}
+
+/* The text prefix of a task in the requested style. */
+static void vla_rnd__prefix(char *out, size_t cap, const char *task, int style) {
+    if (style == VLA_RAND_PREFIX_NONE) { out[0] = 0; return; }
+    if (style == VLA_RAND_PREFIX_OFFICIAL && !strcmp(task, "gqa")) { snprintf(out, cap, "gpa: "); return; } /* multitask.py */
+    snprintf(out, cap, "%s: ", task);
+}
+
 int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
-    uint64_t st = r->seed * 0xA24BAED4963EE407ull + 3;
+    vla_rnd__gen g;
     int d = r->d_model, h = r->hidden, ti, l, side, k, rc = 0;
     int method = 0, n_tasks = r->n_tasks < 1 ? 1 : r->n_tasks > 16 ? 16 : r->n_tasks;
     char nm[200], task[64], buf[16];
     static const char *methods[5] = {"adapter", "compacter", "hyperformer", "lora", "prompt"};
     static const char *enc_sites[2] = {"attn", "ffn"}, *dec_sites[3] = {"self", "cross", "ffn"};
     static const char *enc_lora[2] = {"q", "v"}, *dec_lora[4] = {"q", "v", "xq", "xv"};
+    const int N = VLA_RND__NORMAL, U = VLA_RND__UNIFORM, C = VLA_RND__CONST;
+    g.r = r;
+    g.fast = r->seed * 0xA24BAED4963EE407ull + 3;
+    g.normal = r->seed * 0x9E3779B97F4A7C15ull + 0x5851F42D4C957F2Dull; /* xorshift: never 0 in practice */
+    if (!g.normal) g.normal = 1;
+    g.unif = r->seed * 0xD1342543DE82EF95ull + 11;
     for (k = 0; k < 5; k++)
         if (r->method && !strcmp(r->method, methods[k])) method = k + 1;
     if (!method) { snprintf(cv->err, sizeof cv->err, "random adapter: unknown method '%s'", r->method ? r->method : "(null)"); return -1; }
@@ -189,7 +262,7 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
     for (ti = 0; ti < n_tasks; ti++) {
         const char *tn = r->tasks[ti] ? r->tasks[ti] : vla_rnd__default_task(ti, buf, sizeof buf);
         snprintf(cv->task_names[ti], sizeof cv->task_names[ti], "%s", tn);
-        snprintf(cv->task_prefix[ti], sizeof cv->task_prefix[ti], "%s: ", tn);
+        vla_rnd__prefix(cv->task_prefix[ti], sizeof cv->task_prefix[ti], tn, r->prefixes);
         cv->task_beams[ti] = !strcmp(tn, "caption") ? 5 : 1;
         cv->task_maxlen[ti] = 20;
     }
@@ -203,30 +276,30 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
         int dp = r->task_proj > 0 ? r->task_proj : 64;
         for (ti = 0; ti < n_tasks; ti++) {
             snprintf(nm, sizeof nm, "H.task.%s", cv->task_names[ti]);
-            VLA_RND_OK(vla_rnd__add1(cv, nm, E, 0.0, 1.0, &st));
+            VLA_RND_OK(vla_rnd__put1(cv, &g, nm, E, 0.0, 1.0, N, 1.0));
         }
         for (side = 0; side < 2; side++) {
             const char *sd = side ? "dec" : "enc";
             int nl = side ? r->dec_layers : r->enc_layers, nty = side ? 3 : 2, ty, half;
-            snprintf(nm, sizeof nm, "H.%s.layer_emb", sd); VLA_RND_OK(vla_rnd__add2(cv, nm, nl, E, 0.0, 1.0, &st));
-            snprintf(nm, sizeof nm, "H.%s.proj1.weight", sd); VLA_RND_OK(vla_rnd__add2(cv, nm, hid, 2 * E, 0.0, 0.02, &st));
-            snprintf(nm, sizeof nm, "H.%s.proj1.bias", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, hid, 0.0, 0.01, &st));
-            snprintf(nm, sizeof nm, "H.%s.proj2.weight", sd); VLA_RND_OK(vla_rnd__add2(cv, nm, dp, hid, 0.0, 0.02, &st));
-            snprintf(nm, sizeof nm, "H.%s.proj2.bias", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, dp, 0.0, 0.01, &st));
-            snprintf(nm, sizeof nm, "H.%s.ln.weight", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, dp, 1.0, 0.01, &st));
-            snprintf(nm, sizeof nm, "H.%s.ln.bias", sd); VLA_RND_OK(vla_rnd__add1(cv, nm, dp, 0.0, 0.01, &st));
+            snprintf(nm, sizeof nm, "H.%s.layer_emb", sd); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, nl, E, 0.0, 1.0, N, 0.02));
+            snprintf(nm, sizeof nm, "H.%s.proj1.weight", sd); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, hid, 2 * E, 0.0, 0.02, N, 0.02));
+            snprintf(nm, sizeof nm, "H.%s.proj1.bias", sd); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, hid, 0.0, 0.01, C, 0.0));
+            snprintf(nm, sizeof nm, "H.%s.proj2.weight", sd); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, dp, hid, 0.0, 0.02, N, 0.02));
+            snprintf(nm, sizeof nm, "H.%s.proj2.bias", sd); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, dp, 0.0, 0.01, C, 0.0));
+            snprintf(nm, sizeof nm, "H.%s.ln.weight", sd); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, dp, 1.0, 0.01, C, 1.0));
+            snprintf(nm, sizeof nm, "H.%s.ln.bias", sd); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, dp, 0.0, 0.01, C, 0.0));
             for (ty = 0; ty < nty; ty++)
                 for (half = 0; half < 2; half++) {
                     const char *t = side ? dec_sites[ty] : enc_sites[ty], *ud = half ? "up" : "down";
                     int outd = half ? d : h;
                     snprintf(nm, sizeof nm, "H.%s.%s.%s.wgen.weight", sd, t, ud);
-                    VLA_RND_OK(vla_rnd__add2(cv, nm, (int64_t)d * h, dp, 0.0, 0.01, &st));
+                    VLA_RND_OK(vla_rnd__put2(cv, &g, nm, (int64_t)d * h, dp, 0.0, 0.01, N, 0.02));
                     snprintf(nm, sizeof nm, "H.%s.%s.%s.wgen.bias", sd, t, ud);
-                    VLA_RND_OK(vla_rnd__add1(cv, nm, (int64_t)d * h, 0.0, 0.01, &st));
+                    VLA_RND_OK(vla_rnd__put1(cv, &g, nm, (int64_t)d * h, 0.0, 0.01, C, 0.0));
                     snprintf(nm, sizeof nm, "H.%s.%s.%s.bgen.weight", sd, t, ud);
-                    VLA_RND_OK(vla_rnd__add2(cv, nm, outd, dp, 0.0, 0.01, &st));
+                    VLA_RND_OK(vla_rnd__put2(cv, &g, nm, outd, dp, 0.0, 0.01, N, 0.02));
                     snprintf(nm, sizeof nm, "H.%s.%s.%s.bgen.bias", sd, t, ud);
-                    VLA_RND_OK(vla_rnd__add1(cv, nm, outd, 0.0, 0.01, &st));
+                    VLA_RND_OK(vla_rnd__put1(cv, &g, nm, outd, 0.0, 0.01, C, 0.0));
                 }
         }
         return rc;
@@ -235,24 +308,24 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
         snprintf(task, sizeof task, "%s", r->shared ? "*" : cv->task_names[ti]);
         if (method == 5) { /* prompt: embedding + the reparameterisation MLP */
             int n = r->prompt_len > 0 ? r->prompt_len : 40, mid = r->prompt_mid > 0 ? r->prompt_mid : 800;
-            snprintf(nm, sizeof nm, "P.%s.emb", task); VLA_RND_OK(vla_rnd__add2(cv, nm, n, d, 0.0, 0.5, &st));
-            snprintf(nm, sizeof nm, "P.%s.fc1.weight", task); VLA_RND_OK(vla_rnd__add2(cv, nm, mid, d, 0.0, 0.02, &st));
-            snprintf(nm, sizeof nm, "P.%s.fc1.bias", task); VLA_RND_OK(vla_rnd__add1(cv, nm, mid, 0.0, 0.01, &st));
-            snprintf(nm, sizeof nm, "P.%s.fc2.weight", task); VLA_RND_OK(vla_rnd__add2(cv, nm, d, mid, 0.0, 0.02, &st));
-            snprintf(nm, sizeof nm, "P.%s.fc2.bias", task); VLA_RND_OK(vla_rnd__add1(cv, nm, d, 0.0, 0.01, &st));
+            snprintf(nm, sizeof nm, "P.%s.emb", task); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, n, d, 0.0, 0.5, N, 0.02));
+            snprintf(nm, sizeof nm, "P.%s.fc1.weight", task); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, mid, d, 0.0, 0.02, N, 0.02));
+            snprintf(nm, sizeof nm, "P.%s.fc1.bias", task); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, mid, 0.0, 0.01, C, 0.0));
+            snprintf(nm, sizeof nm, "P.%s.fc2.weight", task); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, d, mid, 0.0, 0.02, N, 0.02));
+            snprintf(nm, sizeof nm, "P.%s.fc2.bias", task); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, d, 0.0, 0.01, C, 0.0));
             continue;
         }
         for (side = 0; side < 2; side++) {
             int nl = side ? r->dec_layers : r->enc_layers;
             for (l = 0; l < nl; l++) {
-                if (method == 4) { /* LoRA on q/v (and the decoder's cross q/v) */
+                if (method == 4) { /* LoRA on q/v (and the decoder's cross q/v): A kaiming-uniform, B = 0 */
                     int ns = side ? 4 : 2;
                     for (k = 0; k < ns; k++) {
                         const char *w = side ? dec_lora[k] : enc_lora[k];
                         snprintf(nm, sizeof nm, "L.%s.%s.%d.%s.A", task, side ? "dec" : "enc", l, w);
-                        VLA_RND_OK(vla_rnd__add2(cv, nm, h, d, 0.0, 0.02, &st));
+                        VLA_RND_OK(vla_rnd__put2(cv, &g, nm, h, d, 0.0, 0.02, U, 1.0 / sqrt((double)d)));
                         snprintf(nm, sizeof nm, "L.%s.%s.%d.%s.B", task, side ? "dec" : "enc", l, w);
-                        VLA_RND_OK(vla_rnd__add2(cv, nm, d, h, 0.0, 0.02, &st));
+                        VLA_RND_OK(vla_rnd__put2(cv, &g, nm, d, h, 0.0, 0.02, C, 0.0));
                     }
                     continue;
                 }
@@ -261,18 +334,20 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
                     char pre[120];
                     snprintf(pre, sizeof pre, "A.%s.%s.%d.%s", task, side ? "dec" : "enc", l, site);
                     if (method == 1) { /* plain bottleneck adapter */
-                        snprintf(nm, sizeof nm, "%s.down.weight", pre); VLA_RND_OK(vla_rnd__add2(cv, nm, h, d, 0.0, 0.02, &st));
-                        snprintf(nm, sizeof nm, "%s.up.weight", pre); VLA_RND_OK(vla_rnd__add2(cv, nm, d, h, 0.0, 0.02, &st));
+                        snprintf(nm, sizeof nm, "%s.down.weight", pre); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, h, d, 0.0, 0.02, N, 0.02));
+                        snprintf(nm, sizeof nm, "%s.up.weight", pre); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, d, h, 0.0, 0.02, N, 0.02));
                     } else { /* Compacter: rule [k, k, k] and W [k, in/k, out/k] per half */
                         int pk = r->phm_k > 0 ? r->phm_k : 2;
+                        double xav;
                         if (d % pk || h % pk) { snprintf(cv->err, sizeof cv->err, "random compacter: k must divide d and hidden"); return -1; }
-                        snprintf(nm, sizeof nm, "%s.down.rule", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, pk, pk, 0.0, 0.5, &st));
-                        snprintf(nm, sizeof nm, "%s.down.W", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, d / pk, h / pk, 0.0, 0.02, &st));
-                        snprintf(nm, sizeof nm, "%s.up.rule", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, pk, pk, 0.0, 0.5, &st));
-                        snprintf(nm, sizeof nm, "%s.up.W", pre); VLA_RND_OK(vla_rnd__add3(cv, nm, pk, h / pk, d / pk, 0.0, 0.02, &st));
+                        xav = sqrt(2.0) * sqrt(6.0 / (double)(d / pk + h / pk)); /* the same for down and up */
+                        snprintf(nm, sizeof nm, "%s.down.rule", pre); VLA_RND_OK(vla_rnd__put3(cv, &g, nm, pk, pk, pk, 0.0, 0.5, N, 0.01));
+                        snprintf(nm, sizeof nm, "%s.down.W", pre); VLA_RND_OK(vla_rnd__put3(cv, &g, nm, pk, d / pk, h / pk, 0.0, 0.02, U, xav));
+                        snprintf(nm, sizeof nm, "%s.up.rule", pre); VLA_RND_OK(vla_rnd__put3(cv, &g, nm, pk, pk, pk, 0.0, 0.5, N, 0.01));
+                        snprintf(nm, sizeof nm, "%s.up.W", pre); VLA_RND_OK(vla_rnd__put3(cv, &g, nm, pk, h / pk, d / pk, 0.0, 0.02, U, xav));
                     }
-                    snprintf(nm, sizeof nm, "%s.down.bias", pre); VLA_RND_OK(vla_rnd__add1(cv, nm, h, 0.0, 0.01, &st));
-                    snprintf(nm, sizeof nm, "%s.up.bias", pre); VLA_RND_OK(vla_rnd__add1(cv, nm, d, 0.0, 0.01, &st));
+                    snprintf(nm, sizeof nm, "%s.down.bias", pre); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, h, 0.0, 0.01, C, 0.0));
+                    snprintf(nm, sizeof nm, "%s.up.bias", pre); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, d, 0.0, 0.01, C, 0.0));
                 }
             }
         }
