@@ -36,7 +36,7 @@ TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
-            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom
+            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples
 all: tools examples tests
@@ -134,6 +134,12 @@ $(B)/test_convert_asan: tests/test_convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.
 $(B)/test_adapters_asan: tests/test_adapters.c $(HDR) $(TOOL_HDR) tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
+$(B)/test_train: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+$(B)/test_train_asan: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS) -lpthread
+
 $(B)/test_train_io: tests/test_train_io.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
@@ -170,6 +176,8 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_gemm
 	$(B)/test_adapters_asan
 	$(B)/test_convert_asan $(FIXTURES)
+	$(B)/test_train
+	$(B)/test_train_asan
 	$(B)/test_train_io $(FIXTURES)
 	$(B)/test_train_io_asan $(FIXTURES)
 	$(B)/test_pyrandom

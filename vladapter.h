@@ -6172,6 +6172,25 @@ static vla_status vla__hyper_task(vla_adapter *ad, vla_arena *a, int fill, vla_s
     return VLA_OK;
 }
 
+/* 1 if every tensor of a Compacter site that task resolves is the one all
+ * tasks share ("*"): rules (whole, low-rank or the site's), W (whole or
+ * low-rank) and biases.  Only then is an earlier task's module the same. */
+static int vla__site_shared(const vla_adapter *ad, vla_str task, const char *site) {
+    static const char *sfx[] = {".down.rule", ".up.rule", ".down.rule_left", ".down.rule_right", ".up.rule_left", ".up.rule_right",
+                                ".rule", ".down.W", ".up.W", ".down.W_left", ".down.W_right", ".up.W_left", ".up.W_right",
+                                ".down.bias", ".up.bias"};
+    unsigned i;
+    int found_bias = 0;
+    for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        vla_tensor x;
+        int shared = 0;
+        if (vla__adp_find2(ad, "A", task, site, sfx[i], &x, &shared) != VLA_OK) continue;
+        if (!shared) return 0;
+        if (i >= 13) found_bias++;
+    }
+    return found_bias == 2;
+}
+
 /* Lay out (fill = 0: only count) or build (fill = 1) an attached slot. */
 static vla_status vla__adapter_build(vla_adapter *ad, vla_arena *a, int fill) {
     const vla_model *m = ad->m;
@@ -6246,22 +6265,15 @@ static vla_status vla__adapter_build(vla_adapter *ad, vla_arena *a, int fill) {
             } else {
                 for (si = 0; si < n_adp; si++) {
                     vla__adp tmp, *S = fill ? &T->adp[si] : &tmp;
-                    vla_tensor probe;
-                    int shared = 0, tj;
+                    int tj;
                     vla__site_name(site, sizeof site, Le, si, 0);
                     /* a module shared by all tasks ("*") is made once: later tasks reuse it */
-                    if (ad->method == VLA__M_COMPACTER && ti > 0 &&
-                        vla__adp_find2(ad, "A", T->name, site, ".down.rule", &probe, &shared) == VLA_OK && shared &&
-                        vla__adp_find2(ad, "A", T->name, site, ".up.rule", &probe, &shared) == VLA_OK && shared) {
-                        for (tj = 0; tj < ti; tj++) { /* any earlier task that also used "*" */
-                            vla_tensor p2;
-                            int sh2 = 0;
+                    if (ad->method == VLA__M_COMPACTER && ti > 0 && vla__site_shared(ad, T->name, site)) {
+                        for (tj = 0; tj < ti; tj++) { /* any earlier task whose site is all "*" too */
                             vla_str on;
                             if (fill) on = ad->tasks[tj].name;
                             else { vla__kv_str_at(&kv, (uint64_t)tj, &on); }
-                            if (vla__adp_find2(ad, "A", on, site, ".down.rule", &p2, &sh2) == VLA_OK && sh2 &&
-                                vla__adp_find2(ad, "A", on, site, ".up.rule", &p2, &sh2) == VLA_OK && sh2)
-                                break;
+                            if (vla__site_shared(ad, on, site)) break;
                         }
                         if (tj < ti) { if (fill) *S = ad->tasks[tj].adp[si]; any = 1; continue; }
                     }
