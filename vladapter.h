@@ -8909,6 +8909,21 @@ static void vla__tres_bwd(const vla_trainer *t, float *gx, float *dy, const floa
     vla__dropout(dy, n, &dr);
 }
 
+/* The attention's dot products and axpys: vector kernels, or plain loops
+ * when the caller asked for the reference kernels. */
+static float vla__tdot(const vla_trainer *t, const float *a, const float *b, int n) {
+    int k;
+    float acc = 0.0f;
+    if (!t->p.exec.force_reference) return vla__dot_f32(a, b, n);
+    for (k = 0; k < n; k++) acc += a[k] * b[k];
+    return acc;
+}
+static void vla__taxpy(const vla_trainer *t, float *y, float a, const float *x, int n) {
+    int k;
+    if (!t->p.exec.force_reference) { vla__axpy_f32(y, a, x, n); return; }
+    for (k = 0; k < n; k++) y[k] += a * x[k];
+}
+
 /* Attention of B sequences (rows b Lq .. and b Lk ..), all heads:
  *   P = softmax(q k^T + mask [+ causal]),  ctx = drop(P) v;  P is kept. */
 static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const float *q, const float *k, const float *v, int B, int Lq,
@@ -8927,7 +8942,7 @@ static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const flo
                 for (j = 0; j < Lk; j++) {
                     float acc;
                     if (causal && j > i) { p[j] = VLA__NEG_INF; continue; }
-                    acc = vla__dot_f32(qi, kb + (size_t)j * d + h * dh, dh);
+                    acc = vla__tdot(t, qi, kb + (size_t)j * d + h * dh, dh);
                     p[j] = mb ? acc + mb[j] : acc;
                 }
                 vla_softmax(p, 1, Lk);
@@ -8936,7 +8951,7 @@ static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const flo
                     float pj = p[j];
                     if (pj == 0.0f) continue;
                     if (dr.p > 0.0f) pj = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? pj * sc : 0.0f;
-                    vla__axpy_f32(o, pj, vb + (size_t)j * d + h * dh, dh);
+                    vla__taxpy(t, o, pj, vb + (size_t)j * d + h * dh, dh);
                 }
             }
     }
@@ -8989,16 +9004,16 @@ static void vla__tattn_bwd(const vla_trainer *t, float *dq, float *dk, float *dv
                     dp[j] = 0.0f;
                     if (p[j] == 0.0f) continue;
                     if (dr.p > 0.0f) m = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
-                    dp[j] = m * vla__dot_f32(go, v + ok + (size_t)j * d + h * dh, dh);
+                    dp[j] = m * vla__tdot(t, go, v + ok + (size_t)j * d + h * dh, dh);
                     dot += p[j] * dp[j];
-                    if (m != 0.0f) vla__axpy_f32(dv + ok + (size_t)j * d + h * dh, p[j] * m, go, dh);
+                    if (m != 0.0f) vla__taxpy(t, dv + ok + (size_t)j * d + h * dh, p[j] * m, go, dh);
                 }
                 for (j = 0; j < Lk; j++) {
                     float ds;
                     if (p[j] == 0.0f) continue;
                     ds = p[j] * (dp[j] - dot);
-                    vla__axpy_f32(dqi, ds, k + ok + (size_t)j * d + h * dh, dh);
-                    vla__axpy_f32(dk + ok + (size_t)j * d + h * dh, ds, qi, dh);
+                    vla__taxpy(t, dqi, ds, k + ok + (size_t)j * d + h * dh, dh);
+                    vla__taxpy(t, dk + ok + (size_t)j * d + h * dh, ds, qi, dh);
                 }
             }
     }
@@ -9309,7 +9324,7 @@ static vla_status vla__tcheck(vla_trainer *t, const vla_train_batch *bt) {
     if (!bt->labels || bt->target_len < 1 || bt->target_len > t->p.max_target_len || in->batch < 1 || in->batch > t->p.max_batch ||
         in->text_len < 0 || in->text_len > t->p.max_text_len || (in->text_len > 0 && !in->ids) || in->n_embeds || in->images ||
         in->n_images < 0 || in->n_images > t->p.max_images || (bt->loss == VLA_LOSS_VQA && !bt->scores) ||
-        (int)bt->loss < 0 || (int)bt->loss > 2) {
+        (bt->loss != VLA_LOSS_VQA && bt->loss != VLA_LOSS_EXAMPLE_MEAN && bt->loss != VLA_LOSS_TOKEN_MEAN)) {
         vla__log(&t->log, VLA_LOG_ERROR, "trainer: batch outside the trainer's shapes, or without labels/scores", 0, 0, 0);
         return VLA_ERR_ARGS;
     }

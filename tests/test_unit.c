@@ -38,11 +38,20 @@
  *               adapter; ids must equal the build machine's exactly, grid
  *               features, encoder output and logits within VT_TINY_TOL; with
  *               the fast kernels, the reference kernels and 2 tasks
+ *   flash_train two vla_trainer_step calls on that adapter (widened to F32
+ *               in RAM) with the frozen base in flash, dropout on, in
+ *               exactly the trainer's size query (whose peak must equal it);
+ *               every trained value's update within VT_TRAIN_TOL of the
+ *               learning rate of the build machine's, per-tensor gradient
+ *               norms, losses and learning rates; the fast kernels, the
+ *               reference kernels, and recompute = 1 (bit for bit the same
+ *               as recompute = 0 on the target)
  *
  * Configuration (-D...):
  *   VLA_TEST_ARENA_BYTES  size of the .bss arena (default 4 MiB, fits the
  *                         16 MiB PSRAM of an MPS2 Cortex-M4 board; the
- *                         flash model's context with CLIP takes 1.9 MiB)
+ *                         flash model's context with CLIP takes 1.9 MiB,
+ *                         the training section 2.0 MiB: two trainers)
  *   VLA_TEST_WORK         1 = sized for emulated bare metal (about a second
  *                         under QEMU); N > 1 adds N*16 random linear shapes
  *                         and N*4 random attention shapes
@@ -1306,6 +1315,292 @@ static void test_flash_model(void) {
     printf("\n");
     vt_end(mk);
 }
+
+/* ==========================================================================
+ * SECTION: flash_train - two AdamW steps of the tiny model's adapter with
+ * the frozen base in flash, against the build machine's reference run
+ * ========================================================================== */
+
+/* Tolerance of a trained value.  What is compared is the update each value
+ * received, w - w0, against the build machine's, in units of the summed
+ * learning rates of the two steps (lr_0 + lr_1 = 1.5e-3: about what a value
+ * moves).  A raw relative error would be the wrong measure: AdamW divides
+ * by sqrt(v), so the first update is lr g / (|g| + c) with c = eps /
+ * sqrt(1 - beta2) = 3.2e-5, about lr sign(g) whatever the size of g.  An
+ * absolute error e of g moves it by at most lr e / c, so the gradients of
+ * size ~c, whose last bits differ with the summation order, FMA and the
+ * libm, are the ones that move: the whole matrix stays below 1.9e-4 of a
+ * step (measured against the build machine's exact values; about 7% of the
+ * values differ at all, the scalar build's reference run is bit-identical).
+ * TINY_TRAIN_TOL = 2e-3 of a step is ten times that, and below what an
+ * error costs: a flipped gradient sign moves a value by ~2 steps, a lost
+ * gradient by ~1, a lost weight decay by lr wd |w| (1e-2 |w| of a step:
+ * caught for |w| > 0.2, most adapter weights).  Each element's tolerance
+ * also gets the F16 rounding of the stored delta (2^-12 of it).  Gradient
+ * scale errors that AdamW normalises away show in the per-tensor gradient
+ * norms, errors of the forward pass in the losses (VT_TINY_TOL). */
+#define VT_TRAIN_TOL TINY_TRAIN_TOL
+/* Per-tensor L2 norm of the last step's (clipped) gradient, relative.  The
+ * second step's gradient is taken at values that already differ by up to
+ * ~2e-4 of a step (3e-7), and its sums run in other orders: the whole
+ * matrix stays below 1.3e-6 (norms add squares, no cancellation), and a
+ * tensor whose gradient is off by a factor moves by that factor. */
+#define VT_TRAIN_GNORM_TOL 1e-4
+#define VT_TRAIN_MAX_TENSORS 128
+
+/* What the build machine stored in the model file. */
+typedef struct vt_train_expect {
+    uint64_t adapter_hash, value_hash;
+    vla_gguf_kv names;                /* string array, trainer order       */
+    int n_tensors;
+    size_t n_params;
+    float loss[TINY_TRAIN_STEPS + 1], lr[TINY_TRAIN_STEPS];
+    const unsigned char *delta;       /* F16 [n_params]: w - w0            */
+    const float *gnorm;               /* [n_tensors]                       */
+    const float *grid;                /* the chain's CLIP grid (the input) */
+} vt_train_expect;
+
+static int vt_train_expectations(const vla_gguf *g, vt_train_expect *e) {
+    uint32_t version = 0;
+    int ok = 1;
+    memset(e, 0, sizeof *e);
+    ok &= VC_CHECKF(vla_gguf_get_u32(g, "vladapter.tiny.version", &version) == VLA_OK && version == TINY_VERSION,
+                    "tiny model file version %lu, this test reads %d", (unsigned long)version, TINY_VERSION);
+    ok &= VC_CHECK(tiny_get_u64(g, "vladapter.tiny.train.adapter_hash", &e->adapter_hash) == VLA_OK);
+    ok &= VC_CHECK(tiny_get_u64(g, "vladapter.tiny.train.value_hash", &e->value_hash) == VLA_OK);
+    ok &= VC_CHECK(vla_gguf_get_kv(g, "vladapter.tiny.train.names", &e->names) == VLA_OK && e->names.type == VLA_GGUF_ARRAY &&
+                   e->names.arr_type == VLA_GGUF_STRING && e->names.arr_n >= 1 && e->names.arr_n <= VT_TRAIN_MAX_TENSORS);
+    ok &= VC_CHECK(tiny_get_f32s(g, "vladapter.tiny.train.loss", e->loss, TINY_TRAIN_STEPS + 1) == VLA_OK);
+    ok &= VC_CHECK(tiny_get_f32s(g, "vladapter.tiny.train.lr", e->lr, TINY_TRAIN_STEPS) == VLA_OK);
+    if (!ok) return 0;
+    e->n_tensors = (int)e->names.arr_n;
+    {
+        vla_tensor t;
+        if (!VC_CHECK(vla_gguf_get_tensor(g, "tiny.expect.train.delta", &t) == VLA_OK && t.type == VLA_TYPE_F16 && t.n_dims == 1))
+            return 0;
+        e->n_params = (size_t)t.ne[0];
+        e->delta = (const unsigned char *)t.data;
+    }
+    e->gnorm = (const float *)tiny_get_typed(g, "tiny.expect.train.grad_norm", VLA_TYPE_F32, (size_t)e->n_tensors);
+    e->grid = tiny_get_floats(g, "tiny.expect.grid", (size_t)TINY_GRID * TINY_GRID * TINY_FEAT);
+    return VC_CHECK(e->gnorm && e->grid);
+}
+
+static float vt_f16_at(const unsigned char *p, size_t i) { return vla_fp16_to_fp32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8)); }
+
+/* The trainer's tensors, in order, have the names and sizes the build
+ * machine's had (sum: n_params). */
+static int vt_train_layout_ok(const char *what, const vla_trainer *t, const vt_train_expect *e) {
+    size_t pos = 0, total = 0;
+    int i, ok = VC_CHECKF(vla_trainer_n_tensors(t) == e->n_tensors && vla_trainer_n_params(t) == e->n_params,
+                          "tiny training, %s: %d tensors / %lu floats, the build machine had %d / %lu", what, vla_trainer_n_tensors(t),
+                          (unsigned long)vla_trainer_n_params(t), e->n_tensors, (unsigned long)e->n_params);
+    for (i = 0; ok && i < e->n_tensors; i++) {
+        vla_train_tensor x;
+        vla_str want;
+        ok = vla_trainer_tensor(t, i, &x) == VLA_OK && vla_gguf_arr_next_str(&e->names, &pos, &want) && vt_str_is(want, x.name);
+        VC_CHECKF(ok, "tiny training, %s: trainable tensor %d is %s, the build machine's is %.*s", what, i, ok ? "" : x.name,
+                  (int)want.n, want.s);
+        total += x.n;
+    }
+    return ok && VC_CHECK(total == e->n_params);
+}
+
+/* The initial values: what the trainer copied must be the files' tensors
+ * (the F32 adapter copy first, then the base model in flash), widened to
+ * fp32 by the test's own reading of the files; w0 receives them. */
+static void vt_train_init_ok(const char *what, const vla_trainer *t, const vla_gguf *ag, const vla_gguf *mg, float *w0) {
+    int i, bad = 0;
+    size_t off = 0;
+    for (i = 0; i < vla_trainer_n_tensors(t); i++) {
+        vla_train_tensor x;
+        vla_tensor src;
+        vla_trainer_tensor(t, i, &x);
+        if ((vla_gguf_get_tensor(ag, x.name, &src) != VLA_OK && vla_gguf_get_tensor(mg, x.name, &src) != VLA_OK) ||
+            tiny_tensor_f32(&src, w0 + off) != VLA_OK || memcmp(w0 + off, x.value, x.n * sizeof(float)) != 0) {
+            if (!bad) VC_CHECKF(0, "tiny training, %s: initial values of %s are not the file's", what, x.name);
+            bad = 1;
+        }
+        off += x.n;
+    }
+    if (!bad) VC_CHECK(1);
+}
+
+/* One run against the expectations: status, learning rates (exact), every
+ * trainable value's update, every tensor's gradient norm, the losses; the
+ * trainer's high-water mark equals its size query.  Returns the largest
+ * update error as a fraction of its tolerance (the F16 rounding of the
+ * stored delta, up to 6e-4 of a step, included: a finer measure is
+ * value_hash, bit-identical or not). */
+static double vt_train_check(const char *what, const tiny_train_out *o, const float *gnorm, const float *w0, const vt_train_expect *e,
+                             double *worst_loss, int *identical) {
+    double step = 0.0, worst = 0.0, tol;
+    uint64_t h = TINY_FNV_BASIS;
+    size_t off = 0, j;
+    int i, k;
+    vc_cmp cg;
+    if (!VC_CHECKF(o->st == VLA_OK, "tiny training, %s: %s failed: %s", what, o->stage, vla_status_str(o->st))) return 0.0;
+    VC_CHECKF(o->stats.peak + VLA_ALIGN == o->need, "tiny training, %s: trainer peak %lu + %d != vla_trainer_mem_req %lu", what,
+              (unsigned long)o->stats.peak, VLA_ALIGN, (unsigned long)o->need);
+    for (k = 0; k < TINY_TRAIN_STEPS; k++) {
+        VC_CHECKF(o->lr[k] == e->lr[k], "tiny training, %s: step %d's lr %.9g, build machine %.9g", what, k, o->lr[k], e->lr[k]);
+        step += e->lr[k];
+    }
+    for (k = 0; k <= TINY_TRAIN_STEPS; k++) {
+        double r = vt_fabs(o->loss[k] - e->loss[k]) / (1.0 + vt_fabs(e->loss[k]));
+        VC_CHECKF(r <= VT_TINY_TOL, "tiny training, %s: %s %d %.9g, build machine %.9g", what, k < TINY_TRAIN_STEPS ? "loss of step" : "loss after step",
+                  k < TINY_TRAIN_STEPS ? k : k - 1, o->loss[k], e->loss[k]);
+        if (r > *worst_loss) *worst_loss = r;
+    }
+    tol = VT_TRAIN_TOL * step;
+    vc_cmp_init(&cg);
+    for (i = 0; i < vla_trainer_n_tensors(o->t) && i < e->n_tensors; i++) {
+        vla_train_tensor x;
+        vc_cmp c;
+        vla_trainer_tensor(o->t, i, &x);
+        vc_cmp_init(&c);
+        for (j = 0; j < x.n; j++) {
+            double want = vt_f16_at(e->delta, off + j), got = (double)x.value[j] - (double)w0[off + j];
+            /* + the F16 rounding of the stored delta (half an ulp, 2^-12
+             * relative; 2^-25 absolute in F16's subnormal range) */
+            vc_cmp_add(&c, (long)j, got, want, tol + vt_fabs(want) * (1.0 / 2048.0) + 3e-8);
+        }
+        VC_CHECK_CMP(&c, "tiny training, %s: update of %s (w - w0) vs the build machine's", what, x.name);
+        if (c.worst_ratio > worst) worst = c.worst_ratio;
+        h = tiny_hash_floats_from(h, x.value, x.n);
+        VC_CHECKF(gnorm[i] >= 0.0f, "tiny training, %s: %s got no gradient in the last step", what, x.name);
+        vc_cmp_add(&cg, i, gnorm[i], e->gnorm[i], VT_TRAIN_GNORM_TOL * e->gnorm[i]);
+        off += x.n;
+    }
+    VC_CHECK_CMP(&cg, "tiny training, %s: per-tensor gradient norms of the last step vs the build machine's", what);
+    *identical = h == e->value_hash;
+    return worst;
+}
+
+/* Gradient norms of every tensor after the steps (read before
+ * vla_trainer_loss, which clears gradients); -1 for a tensor the last
+ * backward pass did not reach. */
+static void vt_train_gnorms(const vla_trainer *t, float *gnorm) {
+    int i;
+    for (i = 0; i < vla_trainer_n_tensors(t) && i < VT_TRAIN_MAX_TENSORS; i++) {
+        vla_train_tensor x;
+        vla_trainer_tensor(t, i, &x);
+        gnorm[i] = x.has_grad ? (float)tiny_norm(x.grad, x.n) : -1.0f;
+    }
+}
+
+/* recompute = 1 against recompute = 0 on this target: bit for bit. */
+static void vt_train_same(const tiny_train_out *a, const tiny_train_out *b) {
+    int i, same = 1;
+    for (i = 0; i < vla_trainer_n_tensors(a->t) && i < vla_trainer_n_tensors(b->t); i++) {
+        vla_train_tensor x, y;
+        vla_trainer_tensor(a->t, i, &x);
+        vla_trainer_tensor(b->t, i, &y);
+        if (x.n != y.n || memcmp(x.value, y.value, x.n * 4) || memcmp(x.m, y.m, x.n * 4) || memcmp(x.v, y.v, x.n * 4)) {
+            if (same) VC_CHECKF(0, "tiny training: recompute = 1 gives other values / moments than recompute = 0 (%s)", x.name);
+            same = 0;
+        }
+    }
+    if (same) VC_CHECK(1);
+    VC_CHECKF(vla_trainer_n_tensors(a->t) == vla_trainer_n_tensors(b->t) && memcmp(a->loss, b->loss, sizeof a->loss) == 0 &&
+                  memcmp(a->lr, b->lr, sizeof a->lr) == 0,
+              "tiny training: recompute = 1 gives other losses (%.9g %.9g %.9g) than recompute = 0 (%.9g %.9g %.9g)", b->loss[0],
+              b->loss[1], b->loss[2], a->loss[0], a->loss[1], a->loss[2]);
+}
+
+static tiny_train_out vt_tr_a, vt_tr_b;
+
+static void test_flash_train(void) {
+    vt_mark mk = vt_begin();
+    size_t need, fsize = 0, need_rec;
+    const unsigned char *f32 = NULL;
+    vla_model *m = NULL;
+    vla_gguf ag;
+    vla_arena ca;
+    vt_train_expect e;
+    float *input, *w0, gn_a[VT_TRAIN_MAX_TENSORS], gn_b[VT_TRAIN_MAX_TENSORS], gn_c[VT_TRAIN_MAX_TENSORS];
+    double worst_fast, worst_ref, worst_loss = 0.0;
+    int same_fast = 0, same_ref = 0, nt;
+    unsigned char *mem, *mem_b;
+    vla_status st;
+    vc_section("flash_train");
+
+    st = vla_model_mem_req(vla_tiny_model, vla_tiny_model_size, &need);
+    mem = st == VLA_OK ? (unsigned char *)vt_alloc(need, 0) : NULL;
+    if (st == VLA_OK) st = vla_model_init(&m, mem, need, vla_tiny_model, vla_tiny_model_size, NULL);
+    if (!VC_CHECKF(st == VLA_OK, "tiny model in place: %s", vla_status_str(st))) { vt_end(mk); return; }
+    if (!vt_train_expectations(vla_model_gguf(m), &e)) { vt_end(mk); return; }
+
+    /* the flash adapter widened to F32 (the trainer's initial values): the
+     * same bytes as on the build machine */
+    vt_sub_arena(&ca, TINY_ADAPTER_F32_ARENA);
+    st = tiny_adapter_f32(vla_tiny_adapter, vla_tiny_adapter_size, &ca, &f32, &fsize);
+    if (!VC_CHECKF(st == VLA_OK, "tiny_adapter_f32: %s", vla_status_str(st))) { vt_end(mk); return; }
+    VC_CHECKF(tiny_hash_bytes(f32, fsize) == e.adapter_hash, "the F32 adapter copy differs from the build machine's (hash)");
+    st = vla_gguf_open(&ag, f32, fsize, &ca);
+    if (!VC_CHECKF(st == VLA_OK, "F32 adapter copy: %s", vla_status_str(st))) { vt_end(mk); return; }
+
+    input = vt_floats(TINY_TRAIN_INPUT, 0);
+    tiny_train_input(input, e.grid);
+    w0 = vt_floats(e.n_params ? e.n_params : 1, 0);
+
+    /* 1. fast kernels; the memory is exactly the size query (a byte less
+     * than its peak fails) */
+    st = tiny_train_need(m, f32, fsize, vt_exec(1, 0), 0, &need);
+    if (!VC_CHECKF(st == VLA_OK, "vla_trainer_mem_req: %s", vla_status_str(st))) { vt_end(mk); return; }
+    mem = (unsigned char *)vt_alloc(need, 0);
+    VC_CHECK(tiny_train_init(m, f32, fsize, vt_exec(1, 0), 0, mem, need - VLA_ALIGN - 1, &vt_tr_a) == VLA_ERR_NOMEM);
+    st = tiny_train_init(m, f32, fsize, vt_exec(1, 0), 0, mem, need, &vt_tr_a);
+    if (!VC_CHECKF(st == VLA_OK, "tiny training: %s: %s", vt_tr_a.stage, vla_status_str(st))) { vt_end(mk); return; }
+    if (!vt_train_layout_ok("fast kernels", vt_tr_a.t, &e)) { vt_end(mk); return; }
+    vt_train_init_ok("fast kernels", vt_tr_a.t, &ag, vla_model_gguf(m), w0);
+    tiny_train_steps(input, &vt_tr_a);
+    vt_train_gnorms(vt_tr_a.t, gn_a);
+    tiny_train_eval(input, &vt_tr_a);
+    worst_fast = vt_train_check("fast kernels", &vt_tr_a, gn_a, w0, &e, &worst_loss, &same_fast);
+    /* the loss-only pass left the last step's gradients alone */
+    nt = vla_trainer_n_tensors(vt_tr_a.t);
+    vt_train_gnorms(vt_tr_a.t, gn_c);
+    VC_CHECKF(nt <= VT_TRAIN_MAX_TENSORS && memcmp(gn_a, gn_c, sizeof(float) * (size_t)nt) == 0,
+              "tiny training: vla_trainer_loss changed the gradients of the last step");
+
+    /* 2. recompute = 1 (each layer's activations rebuilt during the
+     * backward pass): the same numbers as 1, bit for bit */
+    st = tiny_train_need(m, f32, fsize, vt_exec(1, 0), 1, &need_rec);
+    if (!VC_CHECKF(st == VLA_OK, "vla_trainer_mem_req (recompute): %s", vla_status_str(st))) { vt_end(mk); return; }
+    mem_b = (unsigned char *)vt_alloc(need_rec, 0);
+    tiny_train_init(m, f32, fsize, vt_exec(1, 0), 1, mem_b, need_rec, &vt_tr_b);
+    tiny_train_steps(input, &vt_tr_b);
+    vt_train_gnorms(vt_tr_b.t, gn_b);
+    tiny_train_eval(input, &vt_tr_b);
+    if (VC_CHECKF(vt_tr_b.st == VLA_OK, "tiny training, recompute: %s failed: %s", vt_tr_b.stage, vla_status_str(vt_tr_b.st))) {
+        VC_CHECKF(vt_tr_b.stats.peak + VLA_ALIGN == vt_tr_b.need, "tiny training, recompute: trainer peak %lu + %d != vla_trainer_mem_req %lu",
+                  (unsigned long)vt_tr_b.stats.peak, VLA_ALIGN, (unsigned long)vt_tr_b.need);
+        VC_CHECK(need_rec < vt_tr_a.need);
+        if (vt_tr_a.st == VLA_OK) {
+            vt_train_same(&vt_tr_a, &vt_tr_b);
+            VC_CHECK(memcmp(gn_a, gn_b, sizeof(float) * (size_t)vla_trainer_n_tensors(vt_tr_a.t)) == 0);
+        }
+    }
+
+    /* 3. this target's reference kernels, in the memory of run 1 */
+    st = tiny_train_init(m, f32, fsize, vt_exec(1, 1), 0, mem, need, &vt_tr_a);
+    if (!VC_CHECKF(st == VLA_OK, "tiny training, reference: %s: %s", vt_tr_a.stage, vla_status_str(st))) { vt_end(mk); return; }
+    tiny_train_steps(input, &vt_tr_a);
+    vt_train_gnorms(vt_tr_a.t, gn_a);
+    tiny_train_eval(input, &vt_tr_a);
+    worst_ref = vt_train_check("reference kernels", &vt_tr_a, gn_a, w0, &e, &worst_loss, &same_ref);
+    VT_CHECK_GUARDS("flash train wrote past a buffer");
+
+    /* one line per target for docs/targets.md */
+    printf("flash_train: %d tensors, %lu floats, batch %d; trainer %lu bytes (recompute %lu), F32 adapter copy %lu bytes, "
+           "section %lu bytes of arena; losses %.5g %.5g -> %.5g; largest update error / tolerance: fast %.2g%s, reference "
+           "%.2g%s; loss %.2g\n",
+           e.n_tensors, (unsigned long)e.n_params, TINY_TRAIN_B, (unsigned long)need, (unsigned long)need_rec, (unsigned long)fsize,
+           (unsigned long)(mk.arena - vt_arena.hi), vt_tr_a.loss[0], vt_tr_a.loss[1], vt_tr_a.loss[2], worst_fast,
+           same_fast ? " (bit-identical)" : "", worst_ref, same_ref ? " (bit-identical)" : "", worst_loss);
+    vt_end(mk);
+}
 #endif
 
 /* ========================================================================== */
@@ -1333,6 +1628,7 @@ int main(int argc, char **argv) {
     test_gguf();
 #if !defined(VLA_TEST_NO_FLASH_MODEL)
     test_flash_model();
+    test_flash_train();
 #endif
     vc_selftest();
     return vc_summary();

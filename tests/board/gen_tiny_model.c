@@ -19,11 +19,25 @@
  *      machine must give the same ids, and every id (beam search included)
  *      must survive TINY_TRIALS random perturbations of the output biases of
  *      size TINY_PERTURB, a thousand times what fp32 summation order can
- *      move a logit.  If not, the next seed is tried;
+ *      move a logit.  Then the training run of tiny_model.h (two
+ *      vla_trainer_step calls on the adapter widened to F32), with the
+ *      reference kernels: no step's gradient norm may lie within
+ *      TINY_CLIP_MARGIN of the clipping threshold (the one branch of a
+ *      step), every trainable tensor must get a gradient, the same run
+ *      through vla_trainer_backward + vla_trainer_apply must give the same
+ *      bits, and this machine's fast kernels must stay within the board
+ *      test's tolerance (TINY_TRAIN_TOL of the learning rate).  If not, the
+ *      next seed is tried;
  *   4. writes the model file with the expected outputs added (metadata and
  *      tiny.expect.* tensors, see tiny_model.h) and the adapter file, then
- *      reads both files back and checks that they reproduce the outputs.
- * Everything is deterministic: the same files come out on every host.
+ *      reads both files back and checks that they reproduce the outputs and
+ *      the training run.
+ * Everything is deterministic: the same files come out on every x86-64
+ * host.  (The host build has no -march, hence no SIMD path there.  The
+ * trainer's attention runs through the vector dot/axpy kernels even with
+ * force_reference, so on an aarch64 host, where NEON is the baseline, the
+ * training expectations would differ in the last bits, well within the
+ * board test's tolerance.)
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../../vladapter.h"
@@ -348,8 +362,12 @@ static double noise(void) { /* uniform in [-1, 1) */
     return (double)(g_noise >> 11) / 4503599627370496.0 - 1.0;
 }
 
-/* 0 when seed's outputs are safe to compare across machines. */
-static int judge(tiny_build *b, vla_arena *a, tiny_out *ref, tiny_out *tmp, double *margin, char *why, size_t why_n) {
+typedef struct train_ref train_ref;
+static int train_judge(const tiny_build *b, const float *grid, train_ref *r, char *why, size_t why_n);
+
+/* 0 when seed's outputs are safe to compare across machines (the training
+ * run included: tr receives its reference results). */
+static int judge(tiny_build *b, vla_arena *a, tiny_out *ref, tiny_out *tmp, double *margin, train_ref *tr, char *why, size_t why_n) {
     vla_tensor t1, t2;
     float *fb, *f2, *save1, *save2;
     int k, trial, n1, n2, ok = 1;
@@ -413,7 +431,177 @@ static int judge(tiny_build *b, vla_arena *a, tiny_out *ref, tiny_out *tmp, doub
     memcpy(f2, save2, t2.nbytes);
     free(save1);
     free(save2);
-    return ok ? 0 : 1;
+    if (!ok) return 1;
+    return train_judge(b, ref->grid, tr, why, why_n);
+}
+
+/* ---- training: two vla_trainer_step calls on the adapter ---- */
+
+#define TINY_TRAIN_MAX_TENSORS 128
+#define TINY_CLIP_MARGIN 0.02 /* each step's gradient norm this far (relative) from clip_norm */
+
+struct train_ref {
+    unsigned char *amem;              /* arena holding the F32 adapter copy    */
+    const unsigned char *adapter;
+    size_t adapter_size;
+    uint64_t adapter_hash;
+    int n_tensors;
+    size_t n_params;
+    size_t off[TINY_TRAIN_MAX_TENSORS + 1];
+    char names[TINY_TRAIN_MAX_TENSORS][96];
+    vla_str name_str[TINY_TRAIN_MAX_TENSORS];
+    float *init, *value;              /* [n_params], trainer order             */
+    float gnorm[TINY_TRAIN_MAX_TENSORS]; /* last step's (clipped) gradient    */
+    float loss[TINY_TRAIN_STEPS + 1], lr[TINY_TRAIN_STEPS];
+    float grad_norm[TINY_TRAIN_STEPS]; /* before clipping (backward + apply)   */
+    size_t need[2];                   /* mem_req, recompute 0 / 1 (this host)  */
+};
+
+static void train_free(train_ref *r) {
+    free(r->amem);
+    free(r->init);
+    free(r->value);
+    memset(r, 0, sizeof *r);
+}
+
+/* The trainer's tensors (values, or with init = 1 into r->init) in order. */
+static int train_collect(train_ref *r, const vla_trainer *t, int init) {
+    int i;
+    size_t off = 0;
+    r->n_tensors = vla_trainer_n_tensors(t);
+    if (r->n_tensors > TINY_TRAIN_MAX_TENSORS) return -1;
+    for (i = 0; i < r->n_tensors; i++) {
+        vla_train_tensor x;
+        if (vla_trainer_tensor(t, i, &x) != VLA_OK || strlen(x.name) >= sizeof r->names[i]) return -1;
+        if (init) {
+            strcpy(r->names[i], x.name);
+            r->name_str[i].s = r->names[i];
+            r->name_str[i].n = strlen(x.name);
+            r->off[i] = off;
+        } else if (strcmp(r->names[i], x.name) != 0 || r->off[i] != off) {
+            return -1;
+        }
+        memcpy((init ? r->init : r->value) + off, x.value, x.n * sizeof(float));
+        if (!init) r->gnorm[i] = (float)tiny_norm(x.grad, x.n);
+        off += x.n;
+    }
+    r->off[r->n_tensors] = off;
+    return off == r->n_params ? 0 : -1;
+}
+
+/* Trains as the board does: the adapter widened to F32 by tiny_adapter_f32,
+ * TINY_TRAIN_STEPS vla_trainer_step calls, then the loss.  With the
+ * reference kernels, also once more through vla_trainer_backward +
+ * vla_trainer_apply (the same values, bit for bit, and the gradient norms
+ * before clipping). */
+static int train_run(const vla_model *m, const unsigned char *abuf, size_t asize, const float *grid, int reference, train_ref *r,
+                     char *why, size_t why_n) {
+    vla_arena aa;
+    vla_exec ex = exec_of(reference);
+    tiny_train_out o, o2;
+    vla_train_params p;
+    float *feats = (float *)malloc(sizeof(float) * TINY_TRAIN_INPUT);
+    void *mem = NULL, *mem2 = NULL;
+    vla_status st;
+    int k, rc = -1;
+    train_free(r);
+    r->amem = (unsigned char *)malloc(TINY_ADAPTER_F32_ARENA);
+    if (!feats || !r->amem) goto done;
+    vla_arena_init(&aa, r->amem, TINY_ADAPTER_F32_ARENA);
+    if ((st = tiny_adapter_f32(abuf, asize, &aa, &r->adapter, &r->adapter_size)) != VLA_OK) {
+        snprintf(why, why_n, "tiny_adapter_f32: %s", vla_status_str(st));
+        goto done;
+    }
+    r->adapter_hash = tiny_hash_bytes(r->adapter, r->adapter_size);
+    tiny_train_input(feats, grid);
+    for (k = 0; k < 2; k++) {
+        p = tiny_train_params(ex, k);
+        if ((st = vla_trainer_mem_req(m, r->adapter, r->adapter_size, &p, &r->need[k])) != VLA_OK) {
+            snprintf(why, why_n, "vla_trainer_mem_req: %s", vla_status_str(st));
+            goto done;
+        }
+    }
+    if (!(mem = malloc(r->need[0])) || !(mem2 = malloc(r->need[0]))) goto done;
+    if (tiny_train_init(m, r->adapter, r->adapter_size, ex, 0, mem, r->need[0], &o) != VLA_OK) goto fail;
+    r->n_params = vla_trainer_n_params(o.t);
+    if (!(r->init = (float *)malloc(r->n_params * sizeof(float) + 4)) || !(r->value = (float *)malloc(r->n_params * sizeof(float) + 4)))
+        goto done;
+    if (train_collect(r, o.t, 1) != 0) { snprintf(why, why_n, "trainer tensors"); goto done; }
+    if (tiny_train_steps(feats, &o) != VLA_OK) goto fail;
+    if (train_collect(r, o.t, 0) != 0) { snprintf(why, why_n, "trainer tensors after the steps"); goto done; }
+    if (tiny_train_eval(feats, &o) != VLA_OK) goto fail;
+    memcpy(r->loss, o.loss, sizeof r->loss);
+    memcpy(r->lr, o.lr, sizeof r->lr);
+    if (o.stats.peak + VLA_ALIGN != o.need) {
+        snprintf(why, why_n, "trainer peak %lu + %d != vla_trainer_mem_req %lu", (unsigned long)o.stats.peak, VLA_ALIGN, (unsigned long)o.need);
+        goto done;
+    }
+    if (reference) {
+        vla_train_batch bt = tiny_train_batch(feats, feats + TINY_TRAIN_FEATS);
+        float loss, lr;
+        int i;
+        if (tiny_train_init(m, r->adapter, r->adapter_size, ex, 0, mem2, r->need[0], &o2) != VLA_OK) { o = o2; goto fail; }
+        for (k = 0; k < TINY_TRAIN_STEPS; k++) {
+            if (vla_trainer_backward(o2.t, &bt, &loss) != VLA_OK || vla_trainer_apply(o2.t, &lr, &r->grad_norm[k]) != VLA_OK ||
+                loss != r->loss[k] || lr != r->lr[k]) {
+                snprintf(why, why_n, "backward + apply differs from vla_trainer_step (step %d)", k);
+                goto done;
+            }
+        }
+        for (i = 0; i < r->n_tensors; i++) {
+            vla_train_tensor x;
+            vla_trainer_tensor(o2.t, i, &x);
+            if (memcmp(x.value, r->value + r->off[i], x.n * sizeof(float)) != 0) {
+                snprintf(why, why_n, "backward + apply differs from vla_trainer_step (%s)", x.name);
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+    goto done;
+fail:
+    snprintf(why, why_n, "%s: %s", o.stage, vla_status_str(o.st));
+done:
+    free(mem);
+    free(mem2);
+    free(feats);
+    return rc;
+}
+
+/* 0 when the training outputs are safe to compare across machines (1: try
+ * another seed, -1: an error): no step's gradient norm near the clipping
+ * threshold (the one branch of the step), every trainable tensor reached,
+ * and this machine's fast kernels within the board test's tolerance. */
+static int train_judge(const tiny_build *b, const float *grid, train_ref *r, char *why, size_t why_n) {
+    train_ref f;
+    float clip = vla_train_defaults("adapter").clip_norm;
+    double tol, worst = 0.0;
+    size_t j;
+    int k;
+    memset(&f, 0, sizeof f);
+    if (train_run(b->m, b->abuf, b->asize, grid, 1, r, why, why_n) != 0) return -1;
+    for (k = 0; k < TINY_TRAIN_STEPS; k++)
+        if (fabs(r->grad_norm[k] - clip) < TINY_CLIP_MARGIN * clip) {
+            snprintf(why, why_n, "training: step %d's gradient norm %.4g is near the clipping threshold %g", k, r->grad_norm[k], clip);
+            return 1;
+        }
+    for (k = 0; k < r->n_tensors; k++)
+        if (r->gnorm[k] == 0.0f) {
+            snprintf(why, why_n, "training: %s gets no gradient", r->names[k]);
+            return 1;
+        }
+    if (train_run(b->m, b->abuf, b->asize, grid, 0, &f, why, why_n) != 0) { train_free(&f); return -1; }
+    tol = TINY_TRAIN_TOL * (r->lr[0] + r->lr[1]);
+    for (j = 0; j < r->n_params; j++) {
+        double e = fabs(((double)f.value[j] - f.init[j]) - ((double)r->value[j] - r->init[j]));
+        if (e > worst) worst = e;
+    }
+    train_free(&f);
+    if (worst > tol) {
+        snprintf(why, why_n, "training: this machine's fast kernels move a value %.3g away (tolerance %.3g)", worst, tol);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- the expectations written into the model file ---- */
@@ -421,7 +609,10 @@ static int judge(tiny_build *b, vla_arena *a, tiny_out *ref, tiny_out *tmp, doub
 typedef struct tiny_expect {
     const tiny_out *o;
     float margin;
+    const train_ref *tr;
 } tiny_expect;
+
+#define TINY_N_ARRAY_KV 13 /* keys add_expect_kv writes */
 
 static void add_expect_kv(void *user, vla_gguf_writer *w) {
     const tiny_expect *e = (const tiny_expect *)user;
@@ -432,6 +623,12 @@ static void add_expect_kv(void *user, vla_gguf_writer *w) {
     vla_gguf_add_arr(w, "vladapter.tiny.ids.beam", VLA_GGUF_I32, e->o->ids[TINY_BEAM], (uint64_t)e->o->len[TINY_BEAM]);
     vla_gguf_add_f32(w, "vladapter.tiny.beam_score", e->o->beam_score);
     vla_gguf_add_f32(w, "vladapter.tiny.margin", e->margin);
+    vla_gguf_add_u64(w, "vladapter.tiny.train.adapter_hash", e->tr->adapter_hash);
+    vla_gguf_add_u64(w, "vladapter.tiny.train.value_hash", tiny_hash_floats(e->tr->value, e->tr->n_params));
+    vla_gguf_add_arr(w, "vladapter.tiny.train.names", VLA_GGUF_STRING, e->tr->name_str, (uint64_t)e->tr->n_tensors);
+    vla_gguf_add_arr(w, "vladapter.tiny.train.loss", VLA_GGUF_F32, e->tr->loss, TINY_TRAIN_STEPS + 1);
+    vla_gguf_add_arr(w, "vladapter.tiny.train.lr", VLA_GGUF_F32, e->tr->lr, TINY_TRAIN_STEPS);
+    vla_gguf_add_arr(w, "vladapter.tiny.train.grad_norm", VLA_GGUF_F32, e->tr->grad_norm, TINY_TRAIN_STEPS);
 }
 
 static int add_floats(vla_conv *cv, const char *name, int rows, int cols, const float *src) {
@@ -442,6 +639,26 @@ static int add_floats(vla_conv *cv, const char *name, int rows, int cols, const 
     sh[0] = rows;
     sh[1] = cols;
     return vla_conv_add_owned(cv, name, 2, sh, d);
+}
+
+/* n floats as a 1-D F16 tensor. */
+static int add_f16(vla_conv *cv, const char *name, size_t n, const float *src) {
+    int64_t sh[1];
+    uint16_t *h = (uint16_t *)malloc(n * 2 + 2);
+    float *d = (float *)malloc(n * sizeof(float) + 4);
+    vla_conv_tensor *t;
+    size_t i;
+    if (!h || !d) { free(h); free(d); return -1; }
+    for (i = 0; i < n; i++) h[i] = vla_fp32_to_fp16(src[i]);
+    sh[0] = (int64_t)n;
+    if (vla_conv_add_owned(cv, name, 1, sh, d) != 0) { free(h); return -1; }
+    t = (vla_conv_tensor *)vla_conv_find(cv, name);
+    if (!t) { free(h); return -1; }
+    free(t->data);
+    t->data = h;
+    t->type = VLA_TYPE_F16;
+    t->nbytes = n * 2;
+    return 0;
 }
 
 static unsigned char *read_file(const char *path, size_t *n) {
@@ -460,6 +677,9 @@ static void print_ids(const char *what, const int32_t *ids, int n) {
 
 int main(int argc, char **argv) {
     static tiny_out ref, tmp, back;
+    static train_ref tr, tr_back;
+    float *delta = NULL;
+    size_t k;
     tiny_build b;
     tiny_expect ex;
     vla_arena a;
@@ -482,7 +702,7 @@ int main(int argc, char **argv) {
     for (seed = TINY_FIRST_SEED; seed < TINY_FIRST_SEED + TINY_MAX_SEEDS; seed++) {
         build_free(&b);
         if (build(&b, seed) != 0 || load(&b, b.buf, b.size, b.abuf, b.asize) != 0) goto out;
-        j = judge(&b, &a, &ref, &tmp, &margin, why, sizeof why);
+        j = judge(&b, &a, &ref, &tmp, &margin, &tr, why, sizeof why);
         if (j < 0) { fprintf(stderr, "seed %llu: %s\n", (unsigned long long)seed, why); goto out; }
         if (j == 0) break;
         fprintf(stderr, "seed %llu rejected: %s\n", (unsigned long long)seed, why);
@@ -493,10 +713,16 @@ int main(int argc, char **argv) {
      * adapter file refers to, was taken before and stays) */
     ex.o = &ref;
     ex.margin = (float)margin;
+    ex.tr = &tr;
     b.cv.add_arrays = add_expect_kv;
     b.cv.add_arrays_user = &ex;
-    b.cv.n_array_kv = 7;
-    if (add_floats(&b.cv, "tiny.expect.grid", TINY_GRID * TINY_GRID, TINY_FEAT, ref.grid) ||
+    b.cv.n_array_kv = TINY_N_ARRAY_KV;
+    /* what each trained value moved: final minus initial, as F16 */
+    if (!(delta = (float *)malloc(tr.n_params * sizeof(float) + 4))) goto out;
+    for (k = 0; k < tr.n_params; k++) delta[k] = tr.value[k] - tr.init[k];
+    if (add_f16(&b.cv, "tiny.expect.train.delta", tr.n_params, delta) ||
+        add_floats(&b.cv, "tiny.expect.train.grad_norm", 1, tr.n_tensors, tr.gnorm) ||
+        add_floats(&b.cv, "tiny.expect.grid", TINY_GRID * TINY_GRID, TINY_FEAT, ref.grid) ||
         add_floats(&b.cv, "tiny.expect.enc", TINY_L, TINY_D, ref.enc) ||
         add_floats(&b.cv, "tiny.expect.logits.base", ref.len[TINY_BASE], TINY_VOCAB, ref.logits[0]) ||
         add_floats(&b.cv, "tiny.expect.logits.adapter", ref.len[TINY_ADAPTER], TINY_VOCAB, ref.logits[1]) ||
@@ -514,15 +740,32 @@ int main(int argc, char **argv) {
         fprintf(stderr, "the written files do not reproduce the outputs\n");
         goto out;
     }
+    if (train_run(b.m, fabuf, fasize, back.grid, 1, &tr_back, why, sizeof why) != 0 || tr_back.adapter_hash != tr.adapter_hash ||
+        tr_back.n_params != tr.n_params || memcmp(tr_back.value, tr.value, tr.n_params * sizeof(float)) != 0 ||
+        memcmp(tr_back.loss, tr.loss, sizeof tr.loss) != 0) {
+        fprintf(stderr, "the written files do not reproduce the training run\n");
+        goto out;
+    }
     printf("%s: %lu bytes, %s: %lu bytes; seed %llu, smallest greedy margin %.4f\n", argv[1], (unsigned long)fsize, argv[2],
            (unsigned long)fasize, (unsigned long long)seed, margin);
     print_ids("base", ref.ids[TINY_BASE], ref.len[TINY_BASE]);
     print_ids("adapter", ref.ids[TINY_ADAPTER], ref.len[TINY_ADAPTER]);
     print_ids("beam", ref.ids[TINY_BEAM], ref.len[TINY_BEAM]);
     printf("  context %lu bytes (peak %lu)\n", (unsigned long)ref.ctx_need, (unsigned long)ref.ctx_stats.peak);
+    {
+        size_t small = 0;
+        for (k = 0; k < tr.n_params; k++) small += fabs(delta[k]) < 0.5 * tr.lr[0];
+        printf("  training: %d tensors, %lu floats, trainer %lu bytes (recompute: %lu); losses %.6g %.6g, after %.6g; "
+               "gradient norms %.4g %.4g (clip %g); %lu of the updates below lr/2\n",
+               tr.n_tensors, (unsigned long)tr.n_params, (unsigned long)tr.need[0], (unsigned long)tr.need[1], tr.loss[0], tr.loss[1],
+               tr.loss[2], tr.grad_norm[0], tr.grad_norm[1], vla_train_defaults("adapter").clip_norm, (unsigned long)small);
+    }
     rc = 0;
 out:
     if (rc) { remove(argv[1]); remove(argv[2]); }
+    train_free(&tr);
+    train_free(&tr_back);
+    free(delta);
     free(fbuf);
     free(fabuf);
     build_free(&b);

@@ -1,10 +1,11 @@
 /* tiny_model.h - the tiny CLIP-BART behind the "flash model" end-to-end check.
  *
  * Shared by tests/board/gen_tiny_model.c (build machine: makes the model and
- * its adapter, runs the chain below with the scalar reference kernels and
- * stores what came out in the model file) and tests/test_unit.c (every
- * target: opens both files in place from const arrays in flash, runs the
- * same chain with its own kernels in its .bss arena and compares).
+ * its adapter, runs the chain and the training run below with the scalar
+ * reference kernels and stores what came out in the model file) and
+ * tests/test_unit.c (every target: opens both files in place from const
+ * arrays in flash, runs the same chain and training with its own kernels in
+ * its .bss arena and compares).
  *
  * The model is VL-Adapter's architecture at toy size, with random weights:
  *     CLIP ModifiedResNet, width 4, one bottleneck per stage, 224 x 224 input
@@ -22,6 +23,18 @@
  * model, greedy and beam decoding with the adapter, and the base model again
  * (hot swap back), each greedy sequence also teacher-forced for its logits.
  *
+ * The training run (tiny_train_init / _steps / _eval): the adapter file
+ * widened to F32 in RAM by tiny_adapter_f32 (the trainer takes only F32
+ * module tensors; the values are exactly the flash file's), the frozen base
+ * read in place from flash (encoder layer 1 Q8_0, decoder layer 1 F16, the
+ * visual feature projection Q8_0: gradients flow through those), the
+ * adapter script's settings (adapters + LayerNorms + visual embedding train,
+ * AdamW, weight decay 0.01, clipping at 5) with dropout 0.1 and a linear
+ * decay over TINY_TRAIN_STEPS = 2 steps (lr 1e-3, then 5e-4), and a batch of
+ * 2 examples: text ids with two pads, the chain's CLIP grid (example 1: its
+ * cells reversed) with 6 x 6 boxes, labels with -100, VQA scores 1 and 0.6.
+ * Two vla_trainer_step calls, then vla_trainer_loss with the trained values.
+ *
  * What the model file carries besides the weights (written by the generator):
  *     vladapter.tiny.version        u32   TINY_VERSION
  *     vladapter.tiny.pixel_hash     u64   FNV-1a of the preprocessed floats
@@ -36,13 +49,36 @@
  *     tiny.expect.logits.base, tiny.expect.logits.adapter
  *                          F32 [len, 64]   teacher-forced logits of the
  *                                          greedy sequences
+ *   training (since TINY_VERSION 3):
+ *     vladapter.tiny.train.adapter_hash  u64    FNV-1a of the F32 adapter
+ *                                               file tiny_adapter_f32 makes
+ *     vladapter.tiny.train.value_hash    u64    FNV-1a of the trained values
+ *                                               (trainer order; a target
+ *                                               whose values are
+ *                                               bit-identical says so)
+ *     vladapter.tiny.train.names    string[]    the trainable tensors, in the
+ *                                               trainer's order (73)
+ *     vladapter.tiny.train.loss     f32[3]      loss of step 1, of step 2
+ *                                               (dropout on), and after the
+ *                                               steps (vla_trainer_loss)
+ *     vladapter.tiny.train.lr       f32[2]      learning rate of each step
+ *     vladapter.tiny.train.grad_norm f32[2]     global gradient norm of each
+ *                                               step before clipping
+ *                                               (informational)
+ *     tiny.expect.train.delta  F16 [P]     what each trainable value moved
+ *                                          in the two steps (final minus
+ *                                          initial), the tensors concatenated
+ *                                          in the trainer's order (P = 10800)
+ *     tiny.expect.train.grad_norm F32 [1, 73]  L2 norm of each tensor's
+ *                                          gradient in the last step (after
+ *                                          clipping)
  *
- * Needs vladapter.h (declarations) and <string.h> included first.
+ * Needs vladapter.h (declarations), <string.h> and <math.h> included first.
  */
 #ifndef VLA_TINY_MODEL_H
 #define VLA_TINY_MODEL_H
 
-#define TINY_VERSION 2
+#define TINY_VERSION 3
 #define TINY_ALIGN 64 /* general.alignment of both files */
 
 /* the synthetic picture, as a camera would deliver it */
@@ -115,9 +151,9 @@ TINY__FN void tiny_pixels(unsigned char *rgb) {
 }
 
 /* FNV-1a 64 over the bit patterns of n floats (little-endian byte order,
- * whatever the host's). */
-TINY__FN uint64_t tiny_hash_floats(const float *v, size_t n) {
-    uint64_t h = 1469598103934665603ull;
+ * whatever the host's), continuing from h (TINY_FNV_BASIS to start). */
+#define TINY_FNV_BASIS 1469598103934665603ull
+TINY__FN uint64_t tiny_hash_floats_from(uint64_t h, const float *v, size_t n) {
     size_t i;
     int k;
     for (i = 0; i < n; i++) {
@@ -127,6 +163,8 @@ TINY__FN uint64_t tiny_hash_floats(const float *v, size_t n) {
     }
     return h;
 }
+
+TINY__FN uint64_t tiny_hash_floats(const float *v, size_t n) { return tiny_hash_floats_from(TINY_FNV_BASIS, v, n); }
 
 TINY__FN vla_gen_params tiny_gen(int beams) {
     vla_gen_params g;
@@ -296,6 +334,298 @@ TINY__FN const float *tiny_get_floats(const vla_gguf *g, const char *name, size_
     if (vla_gguf_get_tensor(g, name, &t) != VLA_OK) return NULL;
     if (t.type != VLA_TYPE_F32 || t.nbytes != (uint64_t)n * 4) return NULL;
     return (const float *)t.data;
+}
+
+/* ---- training: two AdamW steps of the adapter (vla_trainer) ---- */
+
+/* The batch: 2 examples, text ids (the second with two pads), one 7 x 7
+ * grid with boxes each, labels with -100, VQA answer scores. */
+#define TINY_TRAIN_B 2
+#define TINY_TRAIN_T 5                 /* label tokens per example          */
+#define TINY_TRAIN_STEPS 2
+#define TINY_TRAIN_LR 1e-3             /* the adapter script's lr            */
+#define TINY_TRAIN_DROPOUT 0.1f
+/* Tolerance of a trained value, as a fraction of the summed learning rates
+ * of the steps: |(w - w0) - delta| <= TINY_TRAIN_TOL * (lr_0 + lr_1), see
+ * tests/test_unit.c (VT_TRAIN_TOL) for why. */
+#define TINY_TRAIN_TOL 2e-3
+/* Bytes of arena tiny_adapter_f32 may use (tables, widened tensors and the
+ * output file; 48 KB are used). */
+#define TINY_ADAPTER_F32_ARENA (64u << 10)
+
+static const int32_t tiny_train_ids[TINY_TRAIN_B * TINY_LT] = {0, 17, 43, 9, 28, 2, /* */ 0, 33, 5, 2, 1, 1};
+static const int32_t tiny_train_labels[TINY_TRAIN_B * TINY_TRAIN_T] = {17, 9, 28, 2, -100, /* */ 43, 51, 2, -100, -100};
+static const float tiny_train_scores[TINY_TRAIN_B] = {1.0f, 0.6f};
+
+#define TINY_TRAIN_FEATS (TINY_TRAIN_B * TINY_GRID * TINY_GRID * TINY_FEAT)
+#define TINY_TRAIN_BOXES (TINY_TRAIN_B * TINY_GRID * TINY_GRID * 4)
+#define TINY_TRAIN_INPUT (TINY_TRAIN_FEATS + TINY_TRAIN_BOXES)
+
+/* The batch's float inputs in one buffer input[TINY_TRAIN_INPUT]:
+ *   features [2, 49, 128]: example 0 is the CLIP grid of the chain (the
+ *     build machine's, from the model file, so every target trains on the
+ *     same bits), example 1 the same cells in reverse order;
+ *   boxes [2, 49, 4] as (x1, x2, y1, y2): visual token o (< 36) gets cell
+ *     (o / 6, o % 6) of a 6 x 6 grid over the unit square, example 1
+ *     mirrored left to right (CLIP grid features come without boxes, i.e.
+ *     zeros; these make the box projection's weight train too). */
+TINY__FN void tiny_train_input(float *input, const float *grid) {
+    float *boxes = input + TINY_TRAIN_FEATS;
+    int i, b, o, n = TINY_GRID * TINY_GRID;
+    memcpy(input, grid, sizeof(float) * (size_t)n * TINY_FEAT);
+    for (i = 0; i < n; i++)
+        memcpy(input + ((size_t)n + i) * TINY_FEAT, grid + (size_t)(n - 1 - i) * TINY_FEAT, sizeof(float) * TINY_FEAT);
+    memset(boxes, 0, sizeof(float) * TINY_TRAIN_BOXES);
+    for (b = 0; b < TINY_TRAIN_B; b++)
+        for (o = 0; o < TINY_NBOX; o++) {
+            float *q = boxes + ((size_t)b * n + o) * 4;
+            int r = o / TINY_POOL, c = b ? TINY_POOL - 1 - o % TINY_POOL : o % TINY_POOL;
+            q[0] = (float)c / TINY_POOL;
+            q[1] = (float)(c + 1) / TINY_POOL;
+            q[2] = (float)r / TINY_POOL;
+            q[3] = (float)(r + 1) / TINY_POOL;
+        }
+}
+
+TINY__FN vla_train_batch tiny_train_batch(const float *feats, const float *boxes) {
+    vla_train_batch b;
+    memset(&b, 0, sizeof b);
+    b.task = TINY_TASK;
+    b.loss = VLA_LOSS_VQA;
+    b.in.batch = TINY_TRAIN_B;
+    b.in.text_len = TINY_LT;
+    b.in.ids = tiny_train_ids;
+    b.in.n_images = 1;
+    b.in.grid_h = b.in.grid_w = TINY_GRID;
+    b.in.feats = feats;
+    b.in.boxes = boxes;
+    b.target_len = TINY_TRAIN_T;
+    b.labels = tiny_train_labels;
+    b.scores = tiny_train_scores;
+    return b;
+}
+
+/* The adapter script's settings (vla_train_defaults("adapter"): visual
+ * embedding and LayerNorms train with the adapters, AdamW 0.9/0.999/1e-6,
+ * weight decay 0.01, clipping at 5, seed 9595), two steps of a linear decay
+ * without warmup (lr, then lr/2), dropout 0.1. */
+TINY__FN vla_train_params tiny_train_params(vla_exec ex, int recompute) {
+    vla_train_params p = vla_train_defaults("adapter");
+    p.max_batch = TINY_TRAIN_B;
+    p.max_text_len = TINY_LT;
+    p.max_images = 1;
+    p.max_grid = TINY_GRID * TINY_GRID;
+    p.max_target_len = TINY_TRAIN_T;
+    p.lr = TINY_TRAIN_LR;
+    p.total_steps = TINY_TRAIN_STEPS;
+    p.warmup_steps = 0;
+    p.dropout = TINY_TRAIN_DROPOUT;
+    p.recompute = recompute;
+    p.exec = ex;
+    return p;
+}
+
+typedef struct tiny_train_out {
+    vla_status st;                    /* VLA_OK, or the first failure      */
+    const char *stage;                /* the call that failed              */
+    size_t need;                      /* vla_trainer_mem_req               */
+    vla_arena_stats stats;            /* after the steps and the last loss */
+    float loss[TINY_TRAIN_STEPS + 1]; /* each step's loss (dropout on), then
+                                         vla_trainer_loss after the steps */
+    float lr[TINY_TRAIN_STEPS];       /* each step's learning rate         */
+    vla_trainer *t;
+} tiny_train_out;
+
+/* The trainer's size query for these settings. */
+TINY__FN vla_status tiny_train_need(const vla_model *m, const void *adapter, size_t adapter_size, vla_exec ex, int recompute,
+                                    size_t *need) {
+    vla_train_params p = tiny_train_params(ex, recompute);
+    return vla_trainer_mem_req(m, adapter, adapter_size, &p, need);
+}
+
+/* Size query, then vla_trainer_init in mem[0, mem_size). */
+TINY__FN vla_status tiny_train_init(const vla_model *m, const void *adapter, size_t adapter_size, vla_exec ex, int recompute,
+                                    void *mem, size_t mem_size, tiny_train_out *o) {
+    vla_train_params p = tiny_train_params(ex, recompute);
+    memset(o, 0, sizeof *o);
+    o->stage = "vla_trainer_mem_req";
+    o->st = vla_trainer_mem_req(m, adapter, adapter_size, &p, &o->need);
+    if (o->st != VLA_OK) return o->st;
+    o->stage = "vla_trainer_init";
+    o->st = vla_trainer_init(&o->t, m, adapter, adapter_size, &p, mem, mem_size);
+    if (o->st == VLA_OK) o->stage = "";
+    return o->st;
+}
+
+/* TINY_TRAIN_STEPS calls of vla_trainer_step on the batch. */
+TINY__FN vla_status tiny_train_steps(const float *input, tiny_train_out *o) {
+    vla_train_batch b = tiny_train_batch(input, input + TINY_TRAIN_FEATS);
+    int k;
+    for (k = 0; k < TINY_TRAIN_STEPS && o->st == VLA_OK; k++) {
+        o->stage = "vla_trainer_step";
+        o->st = vla_trainer_step(o->t, &b, &o->loss[k], &o->lr[k]);
+    }
+    if (o->st == VLA_OK) {
+        o->stats = vla_trainer_stats(o->t);
+        o->stage = "";
+    }
+    return o->st;
+}
+
+/* Then the loss of the batch with the trained values (no dropout); the
+ * last step's gradients stay as they are. */
+TINY__FN vla_status tiny_train_eval(const float *input, tiny_train_out *o) {
+    vla_train_batch b = tiny_train_batch(input, input + TINY_TRAIN_FEATS);
+    if (o->st != VLA_OK) return o->st;
+    o->stage = "vla_trainer_loss";
+    o->st = vla_trainer_loss(o->t, &b, &o->loss[TINY_TRAIN_STEPS]);
+    if (o->st == VLA_OK) {
+        o->stats = vla_trainer_stats(o->t);
+        o->stage = "";
+    }
+    return o->st;
+}
+
+/* L2 norm of n floats, in double. */
+TINY__FN double tiny_norm(const float *v, size_t n) {
+    double s = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) s += (double)v[i] * (double)v[i];
+    return sqrt(s);
+}
+
+/* FNV-1a 64 over n bytes. */
+TINY__FN uint64_t tiny_hash_bytes(const void *p, size_t n) {
+    const unsigned char *c = (const unsigned char *)p;
+    uint64_t h = TINY_FNV_BASIS;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= c[i]; h *= 1099511628211ull; }
+    return h;
+}
+
+/* A tensor of the file (F32, F16 or Q8_0, 1-D or 2-D) as fp32. */
+TINY__FN vla_status tiny_tensor_f32(const vla_tensor *x, float *out) {
+    vla_mat w;
+    int r;
+    vla_status st = vla_tensor_as_mat(x, &w);
+    if (st != VLA_OK) return st;
+    for (r = 0; r < w.rows; r++) vla_mat_row(out + (size_t)r * w.cols, &w, r);
+    return VLA_OK;
+}
+
+typedef struct tiny__sink { unsigned char *p; size_t n, cap; } tiny__sink;
+
+TINY__FN vla_status tiny__sink_write(void *user, const void *data, size_t n) {
+    tiny__sink *s = (tiny__sink *)user;
+    if (n > s->cap - s->n) return VLA_ERR_IO;
+    memcpy(s->p + s->n, data, n);
+    s->n += n;
+    return VLA_OK;
+}
+
+/* The trainer takes adapter tensors as F32 only, and the adapter file of
+ * the chain stores the decoder's down/up weights as Q8_0/F16.  This writes
+ * the same file with every tensor widened to F32 (same keys, same tensor
+ * order, the values exactly what the library reads from the quantized
+ * ones): the trainer's initial values are the flash file's.  Everything,
+ * the output included, comes from a's persistent region; *out stays valid
+ * as long as that memory does.  The same bytes come out on every target. */
+TINY__FN vla_status tiny_adapter_f32(const void *file, size_t size, vla_arena *a, const unsigned char **out, size_t *out_size) {
+    vla_gguf g;
+    vla_gguf_writer w;
+    tiny__sink sink;
+    char name[128];
+    uint64_t i, k, total;
+    vla_status st = vla_gguf_open(&g, file, size, a);
+    if (st != VLA_OK) return st;
+    if ((st = vla_gguf_writer_init(&w, a, (int)g.n_kv, (int)g.n_tensors, g.alignment)) != VLA_OK) return st;
+    for (i = 0; i < g.n_kv; i++) {
+        const vla_gguf_kv *kv = &g.kv[i];
+        uint64_t v64;
+        if (kv->key.n >= sizeof name) return VLA_ERR_FORMAT;
+        memcpy(name, kv->key.s, kv->key.n);
+        name[kv->key.n] = 0;
+        if (!strcmp(name, "general.alignment")) continue; /* the writer's own */
+        switch (kv->type) {
+        case VLA_GGUF_U32: vla_gguf_add_u32(&w, name, tiny__rd32(kv->val)); break;
+        case VLA_GGUF_I32: vla_gguf_add_i32(&w, name, (int32_t)tiny__rd32(kv->val)); break;
+        case VLA_GGUF_U64:
+            v64 = (uint64_t)tiny__rd32(kv->val) | (uint64_t)tiny__rd32(kv->val + 4) << 32;
+            vla_gguf_add_u64(&w, name, v64);
+            break;
+        case VLA_GGUF_F32: { float f; uint32_t u = tiny__rd32(kv->val); memcpy(&f, &u, 4); vla_gguf_add_f32(&w, name, f); } break;
+        case VLA_GGUF_BOOL: vla_gguf_add_bool(&w, name, kv->val[0] != 0); break;
+        case VLA_GGUF_STRING: { vla_str s; if ((st = vla_gguf_get_str(&g, name, &s)) != VLA_OK) return st; vla_gguf_add_str(&w, name, s.s, s.n); } break;
+        case VLA_GGUF_ARRAY:
+            if (kv->arr_type == VLA_GGUF_STRING) {
+                vla_str *items = (vla_str *)vla_arena_alloc(a, sizeof(vla_str) * (size_t)(kv->arr_n + 1));
+                size_t pos = 0;
+                if (!items) return VLA_ERR_NOMEM;
+                for (k = 0; k < kv->arr_n; k++)
+                    if (!vla_gguf_arr_next_str(kv, &pos, &items[k])) return VLA_ERR_FORMAT;
+                vla_gguf_add_arr(&w, name, VLA_GGUF_STRING, items, kv->arr_n);
+            } else if (kv->arr_type == VLA_GGUF_U32 || kv->arr_type == VLA_GGUF_I32 || kv->arr_type == VLA_GGUF_F32) {
+                /* the file's little-endian items, referenced (every target is little-endian) */
+                vla_gguf_add_arr(&w, name, kv->arr_type, kv->val, kv->arr_n);
+            } else {
+                return VLA_ERR_UNSUPPORTED;
+            }
+            break;
+        default: return VLA_ERR_UNSUPPORTED; /* not in adapter files */
+        }
+    }
+    for (i = 0; i < g.n_tensors; i++) {
+        const vla_tensor *x = &g.tensors[i];
+        const void *data = x->data;
+        if (x->name.n >= sizeof name) return VLA_ERR_FORMAT;
+        memcpy(name, x->name.s, x->name.n);
+        name[x->name.n] = 0;
+        if (x->type != VLA_TYPE_F32) {
+            size_t n = 1;
+            int d;
+            float *f;
+            for (d = 0; d < x->n_dims; d++) n *= (size_t)x->ne[d];
+            f = (float *)vla_arena_alloc(a, n * sizeof(float));
+            if (!f) return VLA_ERR_NOMEM;
+            if ((st = tiny_tensor_f32(x, f)) != VLA_OK) return st;
+            data = f;
+        }
+        vla_gguf_add_tensor(&w, name, VLA_TYPE_F32, x->n_dims, x->ne, data);
+    }
+    if (w.err != VLA_OK) return w.err;
+    total = vla_gguf_writer_size(&w);
+    if (total > (uint64_t)(size_t)-1) return VLA_ERR_NOMEM;
+    sink.cap = (size_t)total;
+    sink.n = 0;
+    sink.p = (unsigned char *)vla_arena_alloc(a, sink.cap);
+    if (!sink.p) return VLA_ERR_NOMEM;
+    if ((st = vla_gguf_write(&w, tiny__sink_write, &sink)) != VLA_OK) return st;
+    if (sink.n != sink.cap) return VLA_ERR_IO;
+    *out = sink.p;
+    *out_size = sink.n;
+    return VLA_OK;
+}
+
+/* An F32 array key of exactly n items into v. */
+TINY__FN vla_status tiny_get_f32s(const vla_gguf *g, const char *key, float *v, int n) {
+    vla_gguf_kv kv;
+    vla_status st = vla_gguf_get_kv(g, key, &kv);
+    int i;
+    if (st != VLA_OK) return st;
+    if (kv.type != VLA_GGUF_ARRAY || kv.arr_type != VLA_GGUF_F32 || kv.arr_n != (uint64_t)n) return VLA_ERR_FORMAT;
+    for (i = 0; i < n; i++) {
+        uint32_t u = tiny__rd32(kv.val + 4 * i);
+        memcpy(&v[i], &u, 4);
+    }
+    return VLA_OK;
+}
+
+/* A tensor of the given type and exactly n elements (zero copy). */
+TINY__FN const void *tiny_get_typed(const vla_gguf *g, const char *name, vla_type type, size_t n) {
+    vla_tensor t;
+    if (vla_gguf_get_tensor(g, name, &t) != VLA_OK) return NULL;
+    if (t.type != type || t.nbytes != vla_type_size(type, (uint64_t)n)) return NULL;
+    return t.data;
 }
 
 #endif /* VLA_TINY_MODEL_H */
