@@ -204,10 +204,13 @@ $(B)/bench_gemm: tools/bench_gemm.c $(HDR) examples/vla_threads.h | $(B)
 $(B)/bench_model: tools/bench_model.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
-bench: $(B)/bench_gemm $(B)/bench_model
+$(B)/bench_train: tools/bench_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+bench: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh
 
-bench-quick: $(B)/bench_gemm $(B)/bench_model
+bench-quick: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh -q
 
 clean:

@@ -7540,20 +7540,11 @@ static uint64_t vla__mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-typedef struct vla__drop { float p; uint64_t key; } vla__drop; /* p = 0: off */
+typedef struct vla__drop { float p; uint64_t key; uint32_t thr; } vla__drop; /* p = 0: off; thr = p 2^24 */
 
-static int vla__keep(const vla__drop *d, size_t i) {
-    return (float)(vla__mix64(d->key ^ vla__mix64((uint64_t)i)) >> 40) * (1.0f / 16777216.0f) >= d->p;
-}
+/* Element i is kept when the top 24 bits of splitmix64(key + i) reach thr. */
+static int vla__keep(const vla__drop *d, size_t i) { return (uint32_t)(vla__mix64(d->key + (uint64_t)i) >> 40) >= d->thr; }
 
-/* x[i] = keep ? x[i] / (1 - p) : 0; the same call is its own backward. */
-static void vla__dropout(float *x, size_t n, const vla__drop *d) {
-    size_t i;
-    float s;
-    if (!d || d->p <= 0.0f) return;
-    s = 1.0f / (1.0f - d->p);
-    for (i = 0; i < n; i++) x[i] = vla__keep(d, i) ? x[i] * s : 0.0f;
-}
 
 /* ---- backward kernels: fast entry points ----
  *
@@ -7611,11 +7602,46 @@ static void vla__bwd_x_loops(float *dx, const float *dy, const vla_mat *w, int M
     }
 }
 
+/* Task i of a bwd_x panel: transpose rows [i per, (i + 1) per) of the
+ * panel's block of W, then (after the GEMM) add rows of tmp into dx. */
+typedef struct vla__pack_job {
+    const vla_mat *w;
+    float *pan, *dx;
+    const float *tmp;
+    int n0, nw, k0, kw, K, M, per, phase;
+} vla__pack_job;
+
+static void vla__pack_task(void *arg, int i) {
+    const vla__pack_job *J = (const vla__pack_job *)arg;
+    int a = i * J->per, b, n, j, m;
+    if (J->phase == 0) { /* pan[j, n] = W[n0 + n, k0 + j], tiles of 16 rows */
+        b = a + J->per > J->nw ? J->nw : a + J->per;
+        if (J->w->type == VLA_TYPE_F32)
+            for (n = a; n < b; n += 16) {
+                int nn = b - n < 16 ? b - n : 16, q;
+                const float *wr = (const float *)J->w->data + (size_t)(J->n0 + n) * J->K + J->k0;
+                for (j = 0; j < J->kw; j++)
+                    for (q = 0; q < nn; q++) J->pan[(size_t)j * J->nw + n + q] = wr[(size_t)q * J->K + j];
+            }
+        else
+            for (n = a; n < b; n++)
+                for (j = 0; j < J->kw; j++) J->pan[(size_t)j * J->nw + n] = vla__mat_at(J->w, J->n0 + n, J->k0 + j);
+    } else { /* dx[m, k0 ..] += tmp[m, ..] */
+        b = a + J->per > J->M ? J->M : a + J->per;
+        for (m = a; m < b; m++) {
+            float *d0 = J->dx + (size_t)m * J->K + J->k0;
+            const float *t0 = J->tmp + (size_t)m * J->kw;
+            for (j = 0; j < J->kw; j++) d0[j] += t0[j];
+        }
+    }
+}
+
 VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, const vla_mat *w, int M, float *scratch) {
-    int N = w->rows, K = w->cols, kp, k0, n, j, m, n0, nc;
+    int N = w->rows, K = w->cols, kp, k0, m, n0, nc, nt = vla__n_tasks(ex);
     float *pan, *tmp, *dyc = NULL;
     const float *a = dy;
     vla_mat pm;
+    vla__pack_job J;
     if (!ex || ex->force_reference) { vla_linear_bwd_x_ref(dx, dy, w, M); return; }
     if (!scratch || M < VLA__BWD_MIN_ROWS) { vla__bwd_x_loops(dx, dy, w, M); return; }
     nc = N > 2 * VLA__BWD_NC ? VLA__BWD_NC : N;
@@ -7624,6 +7650,7 @@ VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, co
     pan = scratch;
     tmp = scratch + (size_t)kp * nc;
     pm.type = VLA_TYPE_F32; pm.data = pan;
+    J.w = w; J.pan = pan; J.dx = dx; J.tmp = tmp; J.K = K; J.M = M;
     for (n0 = 0; n0 < N; n0 += nc) {
         int nw = N - n0 < nc ? N - n0 : nc;
         if (dyc) { /* dy[:, n0 .. n0 + nw) made contiguous */
@@ -7631,25 +7658,16 @@ VLA_DEF void vla_linear_bwd_x(const vla_exec *ex, float *dx, const float *dy, co
             a = dyc;
         }
         pm.cols = nw;
+        J.n0 = n0; J.nw = nw;
         for (k0 = 0; k0 < K; k0 += kp) {
             int kw = K - k0 < kp ? K - k0 : kp;
-            if (w->type == VLA_TYPE_F32) /* tiles of 16 rows: reads stay in a few lines, writes run along n */
-                for (n = 0; n < nw; n += 16) {
-                    int nn = nw - n < 16 ? nw - n : 16, q;
-                    const float *wr = (const float *)w->data + (size_t)(n0 + n) * K + k0;
-                    for (j = 0; j < kw; j++)
-                        for (q = 0; q < nn; q++) pan[(size_t)j * nw + n + q] = wr[(size_t)q * K + j];
-                }
-            else
-                for (n = 0; n < nw; n++)
-                    for (j = 0; j < kw; j++) pan[(size_t)j * nw + n] = vla__mat_at(w, n0 + n, k0 + j);
+            J.k0 = k0; J.kw = kw;
+            J.phase = 0; J.per = ((nw + nt - 1) / nt + 15) / 16 * 16;
+            vla__run(ex, vla__pack_task, &J, (nw + J.per - 1) / J.per);
             pm.rows = kw;
             vla_linear(ex, tmp, a, &pm, NULL, M);                   /* [M, kw] */
-            for (m = 0; m < M; m++) {
-                float *d0 = dx + (size_t)m * K + k0;
-                const float *t0 = tmp + (size_t)m * kw;
-                for (j = 0; j < kw; j++) d0[j] += t0[j];
-            }
+            J.phase = 1; J.per = (M + nt - 1) / nt;
+            vla__run(ex, vla__pack_task, &J, (M + J.per - 1) / J.per);
         }
     }
 }
@@ -7826,6 +7844,8 @@ struct vla_trainer {
     float *row;                       /* [max(L, T, d, ffn)] + Hyperformer vectors */
     float *fac;                       /* Compacter factors made whole, their grads */
     float *bscr;                      /* scratch of the backward GEMMs             */
+    float *arow;                      /* attention backward: one row per task      */
+    size_t arow_n;
     /* optimiser */
     long step;
     uint64_t cursor[4];
@@ -7840,6 +7860,7 @@ enum { VLA__DROP_EMB = 1, VLA__DROP_ATT, VLA__DROP_OUT, VLA__DROP_ACT, VLA__DROP
 static vla__drop vla__tdrop(const vla_trainer *t, int dec, int layer, int site, int b) {
     vla__drop d;
     d.p = t->eval ? 0.0f : t->p.dropout;
+    d.thr = (uint32_t)(d.p * 16777216.0f);
     d.key = vla__mix64(t->p.seed ^ vla__mix64((uint64_t)t->step * 1000003ull + (uint64_t)dec * 7919ull) ^
                        vla__mix64(((uint64_t)layer << 32) | ((uint64_t)site << 16) | (uint64_t)(b + 1)));
     return d;
@@ -8270,6 +8291,8 @@ static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__t
     VLA__TA(t->logits, vla__mul(Rd, V)); VLA__TA(t->tokw, Rd + 1);
     VLA__TA(t->g0, Rm * wide); VLA__TA(t->g1, Rm * d); VLA__TA(t->g2, Rm * d); VLA__TA(t->g3, Rm * d);
     VLA__TA(t->gx, Rm * d); VLA__TA(t->dec_out, Rd * d);
+    t->arow_n = Lmax > Tm ? Lmax : Tm;
+    VLA__TA(t->arow, (size_t)(t->p.exec.n_threads > 1 ? t->p.exec.n_threads : 1) * t->arow_n);
     {   /* the backward GEMMs' scratch: the widest W (LM head, FFN) and the widest x */
         size_t need = 0, q;
         int Ns[6], i2;
@@ -8788,6 +8811,33 @@ static void vla__tr_modules_bwd(vla_trainer *t) {
 
 /* ---- training forward / backward, layer by layer ---- */
 
+/* Elementwise passes over large buffers, split across the exec's threads in
+ * fixed chunks (each element's result does not depend on the split).
+ * Dropout: x[i] = keep(i) ? x[i] / (1 - p) : 0, its own backward. */
+enum { VLA__EW_DROP = 0, VLA__EW_GELU, VLA__EW_GELU_BWD };
+typedef struct vla__ew_job { int op; float *x; const float *a; size_t n, per; vla__drop dr; } vla__ew_job;
+
+static void vla__ew_task(void *arg, int i) {
+    const vla__ew_job *j = (const vla__ew_job *)arg;
+    size_t k0 = (size_t)i * j->per, k1 = k0 + j->per > j->n ? j->n : k0 + j->per, k;
+    if (j->op == VLA__EW_DROP) {
+        float s = 1.0f / (1.0f - j->dr.p);
+        for (k = k0; k < k1; k++) j->x[k] = vla__keep(&j->dr, k) ? j->x[k] * s : 0.0f;
+    } else if (j->op == VLA__EW_GELU) vla_gelu_erf(j->x + k0, k1 - k0);
+    else vla_gelu_erf_bwd(j->x + k0, j->x + k0, j->a + k0, k1 - k0);
+}
+
+static void vla__tew(const vla_trainer *t, int op, float *x, const float *a, size_t n, const vla__drop *dr) {
+    vla__ew_job j;
+    int nt = vla__n_tasks(&t->p.exec);
+    if (op == VLA__EW_DROP && (!dr || dr->p <= 0.0f)) return;
+    j.op = op; j.x = x; j.a = a; j.n = n;
+    if (dr) j.dr = *dr;
+    if (n < 65536) nt = 1;
+    j.per = (n + (size_t)nt - 1) / (size_t)nt;
+    vla__run(&t->p.exec, vla__ew_task, &j, nt);
+}
+
 static void vla__tlin(const vla_trainer *t, float *y, const float *x, const vla__lin *l, int M) {
     vla_linear(&t->p.exec, y, x, &l->w, l->b, M);
 }
@@ -8817,7 +8867,7 @@ static void vla__tproj_fwd(vla_trainer *t, float *y, const float *x, const vla__
     lo = &t->efl[lsite];
     if (dr.p > 0.0f) {
         VLA_MEMCPY(t->g0, x, sizeof(float) * (size_t)M * lo->A.cols);
-        vla__dropout(t->g0, (size_t)M * lo->A.cols, &dr);
+        vla__tew(t, VLA__EW_DROP, t->g0, NULL, (size_t)M * lo->A.cols, &dr);
         xd = t->g0;
     }
     vla_linear(&t->p.exec, la, xd, &lo->A, NULL, M);              /* [M, r] */
@@ -8845,11 +8895,11 @@ static void vla__tproj_bwd(vla_trainer *t, float *dx, const float *dy, const flo
     vla_linear_bwd_x(&t->p.exec, t->gr1, dy, &lo->B, M, t->bscr);               /* dla = s dy B           */
     for (i = 0; i < n; i++) t->gr1[i] *= s;
     VLA_MEMCPY(t->g1, x, sizeof(float) * (size_t)M * d);
-    vla__dropout(t->g1, (size_t)M * d, &dr);
+    vla__tew(t, VLA__EW_DROP, t->g1, NULL, (size_t)M * d, &dr);
     vla_linear_bwd_w(&t->p.exec, lg->dw, NULL, t->gr1, t->g1, M, r, d, t->bscr); /* dA += dla^T drop(x)    */
     VLA_MEMSET(t->g2, 0, sizeof(float) * (size_t)M * d);
     vla_linear_bwd_x(&t->p.exec, t->g2, t->gr1, &lo->A, M, t->bscr);
-    vla__dropout(t->g2, (size_t)M * d, &dr);
+    vla__tew(t, VLA__EW_DROP, t->g2, NULL, (size_t)M * d, &dr);
     vla_add(dx, dx, t->g2, (size_t)M * d);
 }
 
@@ -8895,7 +8945,7 @@ static void vla__tadp_bwd(vla_trainer *t, int site, float *dy, const float *y, c
 /* Post-LN residual:  s = x + drop(y);  xo = LN(s)   (y is changed). */
 static void vla__tres_fwd(const vla_trainer *t, float *s, float *xo, const float *x, float *y, const vla__ln *ln, int M, vla__drop dr) {
     size_t n = (size_t)M * t->m->hp.d_model;
-    vla__dropout(y, n, &dr);
+    vla__tew(t, VLA__EW_DROP, y, NULL, n, &dr);
     vla_add(s, x, y, n);
     vla_layernorm(xo, s, ln->g, ln->b, M, t->m->hp.d_model, t->m->hp.ln_eps);
 }
@@ -8906,7 +8956,7 @@ static void vla__tres_bwd(const vla_trainer *t, float *gx, float *dy, const floa
     size_t n = (size_t)M * t->m->hp.d_model;
     vla_layernorm_bwd(dy, lg->g, lg->b, gx, s, ln->g, M, t->m->hp.d_model, t->m->hp.ln_eps);
     VLA_MEMCPY(gx, dy, n * 4);
-    vla__dropout(dy, n, &dr);
+    vla__tew(t, VLA__EW_DROP, dy, NULL, n, &dr);
 }
 
 /* The attention's dot products and axpys: vector kernels, or plain loops
@@ -8926,35 +8976,64 @@ static void vla__taxpy(const vla_trainer *t, float *y, float a, const float *x, 
 
 /* Attention of B sequences (rows b Lq .. and b Lk ..), all heads:
  *   P = softmax(q k^T + mask [+ causal]),  ctx = drop(P) v;  P is kept. */
+/* One attention call's operands; example b is one task (examples are
+ * independent, so the result does not depend on the thread count). */
+typedef struct vla__tattn_job {
+    const vla_trainer *t;
+    float *ctx, *dq, *dk, *dv;
+    const float *P, *q, *k, *v, *mask, *dctx;
+    float *Pw;
+    int B, Lq, Lk, H, causal, dec, layer, site, nt;
+} vla__tattn_job;
+
+static void vla__tattn_fwd_ex(const vla__tattn_job *J, int b) {
+    const vla_trainer *t = J->t;
+    int d = t->m->hp.d_model, H = J->H, dh = d / H, Lq = J->Lq, Lk = J->Lk, h, i, j, e;
+    const float *qb = J->q + (size_t)b * Lq * d, *kb = J->k + (size_t)b * Lk * d, *vb = J->v + (size_t)b * Lk * d;
+    const float *mb = J->mask ? J->mask + (size_t)b * Lk : NULL;
+    float *cb = J->ctx + (size_t)b * Lq * d, *Pb = J->Pw + (size_t)b * H * Lq * Lk;
+    vla__drop dr = vla__tdrop(t, J->dec, J->layer, J->site, b);
+    float sc = dr.p > 0.0f ? 1.0f / (1.0f - dr.p) : 1.0f;
+    for (h = 0; h < H; h++)
+        for (i = 0; i < Lq; i++) {
+            float *p = Pb + ((size_t)h * Lq + i) * Lk, *o = cb + (size_t)i * d + h * dh;
+            const float *qi = qb + (size_t)i * d + h * dh;
+            for (j = 0; j < Lk; j++) {
+                float acc;
+                if (J->causal && j > i) { p[j] = VLA__NEG_INF; continue; }
+                acc = vla__tdot(t, qi, kb + (size_t)j * d + h * dh, dh);
+                p[j] = mb ? acc + mb[j] : acc;
+            }
+            vla_softmax(p, 1, Lk);
+            for (e = 0; e < dh; e++) o[e] = 0.0f;
+            for (j = 0; j < Lk; j++) {
+                float pj = p[j];
+                if (pj == 0.0f) continue;
+                if (dr.p > 0.0f) pj = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? pj * sc : 0.0f;
+                vla__taxpy(t, o, pj, vb + (size_t)j * d + h * dh, dh);
+            }
+        }
+}
+
+static void vla__tattn_fwd_task(void *arg, int i) {
+    const vla__tattn_job *J = (const vla__tattn_job *)arg;
+    int b;
+    for (b = i; b < J->B; b += J->nt) vla__tattn_fwd_ex(J, b);
+}
+
+static int vla__tattn_nt(const vla_trainer *t, int B) {
+    int nt = vla__n_tasks(&t->p.exec);
+    return nt < B ? nt : B;
+}
+
 static void vla__tattn_fwd(const vla_trainer *t, float *ctx, float *P, const float *q, const float *k, const float *v, int B, int Lq,
                            int Lk, int H, const float *mask, int causal, int dec, int layer, int site) {
-    int d = t->m->hp.d_model, dh = d / H, b, h, i, j, e;
-    for (b = 0; b < B; b++) {
-        const float *qb = q + (size_t)b * Lq * d, *kb = k + (size_t)b * Lk * d, *vb = v + (size_t)b * Lk * d;
-        const float *mb = mask ? mask + (size_t)b * Lk : NULL;
-        float *cb = ctx + (size_t)b * Lq * d, *Pb = P + (size_t)b * H * Lq * Lk;
-        vla__drop dr = vla__tdrop(t, dec, layer, site, b);
-        float sc = dr.p > 0.0f ? 1.0f / (1.0f - dr.p) : 1.0f;
-        for (h = 0; h < H; h++)
-            for (i = 0; i < Lq; i++) {
-                float *p = Pb + ((size_t)h * Lq + i) * Lk, *o = cb + (size_t)i * d + h * dh;
-                const float *qi = qb + (size_t)i * d + h * dh;
-                for (j = 0; j < Lk; j++) {
-                    float acc;
-                    if (causal && j > i) { p[j] = VLA__NEG_INF; continue; }
-                    acc = vla__tdot(t, qi, kb + (size_t)j * d + h * dh, dh);
-                    p[j] = mb ? acc + mb[j] : acc;
-                }
-                vla_softmax(p, 1, Lk);
-                for (e = 0; e < dh; e++) o[e] = 0.0f;
-                for (j = 0; j < Lk; j++) {
-                    float pj = p[j];
-                    if (pj == 0.0f) continue;
-                    if (dr.p > 0.0f) pj = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? pj * sc : 0.0f;
-                    vla__taxpy(t, o, pj, vb + (size_t)j * d + h * dh, dh);
-                }
-            }
-    }
+    vla__tattn_job J;
+    VLA_MEMSET(&J, 0, sizeof J);
+    J.t = t; J.ctx = ctx; J.Pw = P; J.q = q; J.k = k; J.v = v; J.mask = mask;
+    J.B = B; J.Lq = Lq; J.Lk = Lk; J.H = H; J.causal = causal; J.dec = dec; J.layer = layer; J.site = site;
+    J.nt = vla__tattn_nt(t, B);
+    vla__run(&t->p.exec, vla__tattn_fwd_task, &J, J.nt);
 }
 
 /* Attention backward, the definition (vla__tattn_bwd is the same with the
@@ -8985,38 +9064,54 @@ VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, cons
         }
 }
 
-/* The same with the vector kernels (dP_ij computed once per row). */
+/* The backward with the vector kernels (dP_ij computed once per row, in the
+ * task's own row of arow). */
+static void vla__tattn_bwd_ex(const vla__tattn_job *J, int b, float *dp) {
+    const vla_trainer *t = J->t;
+    int d = t->m->hp.d_model, H = J->H, dh = d / H, Lq = J->Lq, Lk = J->Lk, h, i, j;
+    vla__drop dr = vla__tdrop(t, J->dec, J->layer, J->site, b);
+    float sc = dr.p > 0.0f ? 1.0f / (1.0f - dr.p) : 1.0f;
+    size_t oq = (size_t)b * Lq * d, ok = (size_t)b * Lk * d;
+    const float *q = J->q, *k = J->k, *v = J->v;
+    float *dq = J->dq, *dk = J->dk, *dv = J->dv;
+    for (h = 0; h < H; h++)
+        for (i = 0; i < Lq; i++) {
+            const float *p = J->P + (((size_t)b * H + h) * Lq + i) * Lk, *go = J->dctx + oq + (size_t)i * d + h * dh;
+            const float *qi = q + oq + (size_t)i * d + h * dh;
+            float *dqi = dq + oq + (size_t)i * d + h * dh, dot = 0.0f;
+            for (j = 0; j < Lk; j++) { /* dp_j = m_ij (dout_i . v_j) */
+                float m = 1.0f;
+                dp[j] = 0.0f;
+                if (p[j] == 0.0f) continue;
+                if (dr.p > 0.0f) m = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
+                dp[j] = m * vla__tdot(t, go, v + ok + (size_t)j * d + h * dh, dh);
+                dot += p[j] * dp[j];
+                if (m != 0.0f) vla__taxpy(t, dv + ok + (size_t)j * d + h * dh, p[j] * m, go, dh);
+            }
+            for (j = 0; j < Lk; j++) {
+                float ds;
+                if (p[j] == 0.0f) continue;
+                ds = p[j] * (dp[j] - dot);
+                vla__taxpy(t, dqi, ds, k + ok + (size_t)j * d + h * dh, dh);
+                vla__taxpy(t, dk + ok + (size_t)j * d + h * dh, ds, qi, dh);
+            }
+        }
+}
+
+static void vla__tattn_bwd_task(void *arg, int i) {
+    const vla__tattn_job *J = (const vla__tattn_job *)arg;
+    int b;
+    for (b = i; b < J->B; b += J->nt) vla__tattn_bwd_ex(J, b, J->t->arow + (size_t)i * J->t->arow_n);
+}
+
 static void vla__tattn_bwd(const vla_trainer *t, float *dq, float *dk, float *dv, const float *dctx, const float *P, const float *q,
                            const float *k, const float *v, int B, int Lq, int Lk, int H, int dec, int layer, int site) {
-    int d = t->m->hp.d_model, dh = d / H, b, h, i, j;
-    float *dp = t->row;
-    for (b = 0; b < B; b++) {
-        vla__drop dr = vla__tdrop(t, dec, layer, site, b);
-        float sc = dr.p > 0.0f ? 1.0f / (1.0f - dr.p) : 1.0f;
-        size_t oq = (size_t)b * Lq * d, ok = (size_t)b * Lk * d;
-        for (h = 0; h < H; h++)
-            for (i = 0; i < Lq; i++) {
-                const float *p = P + (((size_t)b * H + h) * Lq + i) * Lk, *go = dctx + oq + (size_t)i * d + h * dh;
-                const float *qi = q + oq + (size_t)i * d + h * dh;
-                float *dqi = dq + oq + (size_t)i * d + h * dh, dot = 0.0f;
-                for (j = 0; j < Lk; j++) { /* dp_j = m_ij (dout_i . v_j) */
-                    float m = 1.0f;
-                    dp[j] = 0.0f;
-                    if (p[j] == 0.0f) continue;
-                    if (dr.p > 0.0f) m = vla__keep(&dr, ((size_t)h * Lq + i) * Lk + j) ? sc : 0.0f;
-                    dp[j] = m * vla__tdot(t, go, v + ok + (size_t)j * d + h * dh, dh);
-                    dot += p[j] * dp[j];
-                    if (m != 0.0f) vla__taxpy(t, dv + ok + (size_t)j * d + h * dh, p[j] * m, go, dh);
-                }
-                for (j = 0; j < Lk; j++) {
-                    float ds;
-                    if (p[j] == 0.0f) continue;
-                    ds = p[j] * (dp[j] - dot);
-                    vla__taxpy(t, dqi, ds, k + ok + (size_t)j * d + h * dh, dh);
-                    vla__taxpy(t, dk + ok + (size_t)j * d + h * dh, ds, qi, dh);
-                }
-            }
-    }
+    vla__tattn_job J;
+    VLA_MEMSET(&J, 0, sizeof J);
+    J.t = t; J.dq = dq; J.dk = dk; J.dv = dv; J.dctx = dctx; J.P = P; J.q = q; J.k = k; J.v = v;
+    J.B = B; J.Lq = Lq; J.Lk = Lk; J.H = H; J.dec = dec; J.layer = layer; J.site = site;
+    J.nt = vla__tattn_nt(t, B);
+    vla__run(&t->p.exec, vla__tattn_bwd_task, &J, J.nt);
 }
 
 /* Encoder layer l:  x1 = LN1(x + drop(A(SA(x))));  xo = LN2(x1 + drop(A(fc2(drop(gelu(fc1(x1))))))) */
@@ -9035,8 +9130,8 @@ static void vla__tenc_fwd(vla_trainer *t, int l, vla__eact *A, float *xo) {
     vla__tres_fwd(t, A->s1, A->x1, A->x, t->g1, &ly->sa_ln, R, vla__tdrop(t, 0, l, VLA__DROP_OUT, -1));
     vla__tlin(t, A->f1, A->x1, &ly->fc1, R);
     VLA_MEMCPY(t->gf, A->f1, nf * 4);
-    vla_gelu_erf(t->gf, nf);
-    { vla__drop dr = vla__tdrop(t, 0, l, VLA__DROP_ACT, -1); vla__dropout(t->gf, nf, &dr); }
+    vla__tew(t, VLA__EW_GELU, t->gf, NULL, nf, NULL);
+    { vla__drop dr = vla__tdrop(t, 0, l, VLA__DROP_ACT, -1); vla__tew(t, VLA__EW_DROP, t->gf, NULL, nf, &dr); }
     vla__tlin(t, A->fo, t->gf, &ly->fc2, R);
     vla__tadp_fwd(t, 2 * l + 1, A->fo, A->fh, t->g1, R);
     vla__tres_fwd(t, A->s2, xo, A->x1, t->g1, &ly->ffn_ln, R, vla__tdrop(t, 0, l, VLA__DROP_FFN_OUT, -1));
@@ -9050,14 +9145,16 @@ static void vla__tffn_bwd(vla_trainer *t, const vla__lin *fc1, const vla__lin *f
     vla__drop dact = vla__tdrop(t, dec, l, VLA__DROP_ACT, -1);
     vla__tres_bwd(t, t->gx, t->g2, s, ln, lg, R, vla__tdrop(t, dec, l, VLA__DROP_FFN_OUT, -1));
     vla__tadp_bwd(t, site, t->g2, fo, t->eff[site].on ? fh : NULL, R);                /* g2 = d fc2 output */
-    VLA_MEMCPY(t->gf, f1, nf * 4);                                                     /* the fc2 input again */
-    vla_gelu_erf(t->gf, nf);
-    vla__dropout(t->gf, nf, &dact);
+    if (g2->w) { /* fc2 trains: its input again, for dW2 */
+        VLA_MEMCPY(t->gf, f1, nf * 4);
+        vla__tew(t, VLA__EW_GELU, t->gf, NULL, nf, NULL);
+        vla__tew(t, VLA__EW_DROP, t->gf, NULL, nf, &dact);
+    }
     vla__tlin_bwd(t, NULL, t->g2, t->gf, fc2, g2, R);
     VLA_MEMSET(t->g0, 0, nf * 4);
     vla_linear_bwd_x(&t->p.exec, t->g0, t->g2, &fc2->w, R, t->bscr);                            /* d act */
-    vla__dropout(t->g0, nf, &dact);
-    vla_gelu_erf_bwd(t->g0, t->g0, f1, nf);
+    vla__tew(t, VLA__EW_DROP, t->g0, NULL, nf, &dact);
+    vla__tew(t, VLA__EW_GELU_BWD, t->g0, f1, nf, NULL);
     vla__tlin_bwd(t, t->gx, t->g0, xin, fc1, g1, R);
 }
 
@@ -9111,8 +9208,8 @@ static void vla__tdec_fwd(vla_trainer *t, int l, vla__dact *A, float *xo) {
     /* feed-forward */
     vla__tlin(t, A->f1, A->x2, &ly->fc1, R);
     VLA_MEMCPY(t->gf, A->f1, nf * 4);
-    vla_gelu_erf(t->gf, nf);
-    { vla__drop dr = vla__tdrop(t, 1, l, VLA__DROP_ACT, -1); vla__dropout(t->gf, nf, &dr); }
+    vla__tew(t, VLA__EW_GELU, t->gf, NULL, nf, NULL);
+    { vla__drop dr = vla__tdrop(t, 1, l, VLA__DROP_ACT, -1); vla__tew(t, VLA__EW_DROP, t->gf, NULL, nf, &dr); }
     vla__tlin(t, A->fo, t->gf, &ly->fc2, R);
     vla__tadp_fwd(t, a0 + 2, A->fo, A->fh, t->g1, R);
     vla__tres_fwd(t, A->s3, xo, A->x2, t->g1, &ly->ffn_ln, R, vla__tdrop(t, 1, l, VLA__DROP_FFN_OUT, -1));
@@ -9209,7 +9306,7 @@ static vla_status vla__tenc_input(vla_trainer *t, const vla_input *in, float *x0
                 vla_add(xi, xi, row, (size_t)d);
             }
     }
-    for (b = 0; b < B; b++) { vla__drop dr = vla__tdrop(t, 0, -1, VLA__DROP_EMB, b); vla__dropout(x0 + (size_t)b * L * d, (size_t)L * d, &dr); }
+    for (b = 0; b < B; b++) { vla__drop dr = vla__tdrop(t, 0, -1, VLA__DROP_EMB, b); vla__tew(t, VLA__EW_DROP, x0 + (size_t)b * L * d, NULL, (size_t)L * d, &dr); }
     (void)j;
     return VLA_OK;
 }
@@ -9220,7 +9317,7 @@ static void vla__tenc_input_bwd(vla_trainer *t, const vla_input *in) {
     const vla__weights *W = &t->W;
     vla__weights_g *G = &t->G;
     int d = hp->d_model, B = t->B, P = t->P, Lt = t->Lt, L = t->L, Nv = t->Nv, b, i, nbx = hp->n_boxes;
-    for (b = 0; b < B; b++) { vla__drop dr = vla__tdrop(t, 0, -1, VLA__DROP_EMB, b); vla__dropout(t->gx + (size_t)b * L * d, (size_t)L * d, &dr); }
+    for (b = 0; b < B; b++) { vla__drop dr = vla__tdrop(t, 0, -1, VLA__DROP_EMB, b); vla__tew(t, VLA__EW_DROP, t->gx + (size_t)b * L * d, NULL, (size_t)L * d, &dr); }
     if (P) VLA_MEMSET(t->dprompt, 0, sizeof(float) * (size_t)P * d);
     for (b = 0; b < B; b++) {
         float *gb = t->gx + (size_t)b * L * d, *ds = t->g0;
@@ -9268,7 +9365,7 @@ static vla_status vla__tdec_input(vla_trainer *t, const vla_train_batch *bt, flo
             vla_add(xt, xt, t->row, (size_t)d);
         }
     vla_layernorm(x0, t->dec_s, t->W.dec_ln_emb.g, t->W.dec_ln_emb.b, t->Rd, d, hp->ln_eps);
-    { vla__drop dr = vla__tdrop(t, 1, -1, VLA__DROP_EMB, -1); vla__dropout(x0, (size_t)t->Rd * d, &dr); }
+    { vla__drop dr = vla__tdrop(t, 1, -1, VLA__DROP_EMB, -1); vla__tew(t, VLA__EW_DROP, x0, NULL, (size_t)t->Rd * d, &dr); }
     return VLA_OK;
 }
 
@@ -9276,7 +9373,7 @@ static void vla__tdec_input_bwd(vla_trainer *t) {
     const vla_hparams *hp = &t->m->hp;
     int d = hp->d_model, r, j;
     vla__drop dr = vla__tdrop(t, 1, -1, VLA__DROP_EMB, -1);
-    vla__dropout(t->gx, (size_t)t->Rd * d, &dr);
+    vla__tew(t, VLA__EW_DROP, t->gx, NULL, (size_t)t->Rd * d, &dr);
     vla_layernorm_bwd(t->g0, t->G.dec_ln_emb.g, t->G.dec_ln_emb.b, t->gx, t->dec_s, t->W.dec_ln_emb.g, t->Rd, d, hp->ln_eps);
     for (r = 0; r < t->Rd; r++) {
         const float *g = t->g0 + (size_t)r * d;

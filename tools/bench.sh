@@ -1,15 +1,18 @@
 #!/bin/sh
-# tools/bench.sh - what `make bench` runs: GEMM, model and PyTorch benchmarks in
-# sequence (never two at once), then the comparison tables.
+# tools/bench.sh - what `make bench` runs: GEMM, model, training-step and PyTorch
+# benchmarks in sequence (never two at once), then the comparison tables.
 #
 #   sh tools/bench.sh [-q]          (from anywhere; needs build/bench_gemm and
-#                                    build/bench_model, which `make bench` builds)
+#                                    build/bench_model, which `make bench` builds;
+#                                    build/bench_train when present, else the
+#                                    training part is skipped with a message)
 #
 #   -q                 quick: fewer repetitions everywhere (a smoke test, not numbers
 #                      to quote)
-#   THREADS=N          thread counts 1 and N (default: 1 and 2) for all three
-#   BENCH_*            sizes and repeats of bench_model / bench_torch.py (see the top
-#                      of tools/bench_model.c); BENCH_GEMM_ARGS: extra bench_gemm flags
+#   THREADS=N          thread counts 1 and N (default: 1 and 2) for all of them
+#   BENCH_*            sizes and repeats of bench_model / bench_train / bench_torch.py
+#                      (see the tops of tools/bench_model.c and tools/bench_train.c);
+#                      BENCH_GEMM_ARGS: extra bench_gemm flags
 #   BENCH_PYTHON       the interpreter with torch (default /usr/bin/python3: Debian's
 #                      python3-torch; a pyenv python on PATH usually has no torch)
 #   B                  the build directory (default build)
@@ -17,7 +20,8 @@
 # Timings on a shared machine are only as quiet as the machine: the load
 # average is printed before and after.  Takes 2-3 minutes on 2 cores, plus
 # about 10 s the first time, when bench_model writes ~0.9 GB of random-weight
-# files into build/bench-files (kept for the next run; BENCH_DIR moves them).
+# files into build/bench-files (kept for the next run; BENCH_DIR moves them);
+# the training step adds about 2 minutes (and ~0.6 GB of files, ~10 s, the first time).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
@@ -43,24 +47,35 @@ else
     torch_v="PyTorch not installed"
 fi
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+git diff --quiet HEAD -- vladapter.h 2>/dev/null || rev="$rev + uncommitted changes"
 echo "=============================================================================="
 echo "vladapter.h benchmarks: $(uname -m), SIMD $simd, $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') cpus," \
      "$torch_v ($PY)"
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average before: $load0"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), vladapter.h at $rev, load average before: $load0"
 echo "=============================================================================="
 
 t0=$(date +%s)
 echo
-echo "### 1/3 GEMM kernel vs OpenBLAS (tools/bench_gemm.c)"
+echo "### 1/4 GEMM kernel vs OpenBLAS (tools/bench_gemm.c)"
 # shellcheck disable=SC2086
 "$B/bench_gemm" $GEMM_ARGS || status=1
 
 echo
-echo "### 2/3 model benchmarks (tools/bench_model.c)"
+echo "### 2/4 model benchmarks (tools/bench_model.c)"
 "$B/bench_model" $QUICK -o "$RESULTS" || status=1
 
 echo
-echo "### 3/3 PyTorch at the same shapes, and the comparison (tools/bench_torch.py)"
+echo "### 3/4 training step (tools/bench_train.c)"
+if [ -x "$B/bench_train" ]; then
+    "$B/bench_train" $QUICK -a "$RESULTS" || status=1
+else
+    echo "bench.sh: $B/bench_train is missing: training step skipped, here and for PyTorch (build: see tools/bench_train.c)"
+    [ -n "${BENCH_SECTIONS:-}" ] || { BENCH_SECTIONS="bart,clip,pipeline,adapters"; export BENCH_SECTIONS; }
+fi
+
+echo
+echo "### 4/4 PyTorch at the same shapes, and the comparison (tools/bench_torch.py)"
 "$PY" tools/bench_torch.py $QUICK --ours "$RESULTS" || status=1
 
 echo

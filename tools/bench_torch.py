@@ -19,8 +19,21 @@ projection, so its layers are spelled out here):
             NCHW (channels-first, PyTorch's native layout), eval mode
   pipeline  PIL Image.resize(BICUBIC) + ToTensor/Normalize arithmetic -> CLIP
             -> encoder -> beam search
+  train     one optimizer step of the Single Adapter VQA setting of
+            tools/bench_train.c: VL-BART's training forward in train mode
+            (dropout 0.1 on the embeddings, attention probabilities, FFN
+            activation and every sublayer output; adapters down -> gelu_new ->
+            up + residual on the self-/cross-attention and FFN outputs before
+            their dropout and residual), tied LM head + final_logits_bias, the
+            VQA loss (per-example token mean x score, batch mean),
+            loss.backward() with requires_grad only on the trainable set
+            (adapters, every BART LayerNorm, the visual embedding),
+            clip_grad_norm_(5), torch.optim.AdamW (decay / no-decay groups as
+            the official script) and the linear schedule; with bench_train's
+            recompute = 1, every layer runs under torch.utils.checkpoint
 Weights are random (the values do not change the work); float32; the encoder,
-decoder and trunk run under torch.inference_mode().  Each section and thread
+decoder and trunk run under torch.inference_mode() (the training step
+with autograd, of course).  Each section and thread
 count runs in a fresh child process (OMP/OpenBLAS/MKL thread variables and
 torch.set_num_threads set before work starts) whose peak RSS
 (resource.getrusage ru_maxrss) is reported, next to its RSS right after
@@ -81,7 +94,14 @@ def config(quick):
     c["warmup"] = env_int("BENCH_WARMUP", 1)
     c["pipe_repeat"] = env_int("BENCH_PIPE_REPEAT", 1 if quick else 3)
     c["threads"] = env_ints("BENCH_THREADS", [1, 2])
-    c["sections"] = os.environ.get("BENCH_SECTIONS", "") or "bart,clip,pipeline,adapters"
+    c["sections"] = os.environ.get("BENCH_SECTIONS", "") or "bart,clip,pipeline,adapters,train"
+    c["train_batch"] = env_int("BENCH_TRAIN_BATCH", 8)
+    c["train_text"] = env_int("BENCH_TRAIN_TEXT", 20)
+    c["train_target"] = env_int("BENCH_TRAIN_TARGET", 5)
+    c["train_repeat"] = env_int("BENCH_TRAIN_REPEAT", 2 if quick else 5)
+    c["train_warmup"] = env_int("BENCH_TRAIN_WARMUP", 1)
+    c["train_recompute"] = [r for r in env_ints("BENCH_TRAIN_RECOMPUTE", [0, 1]) if r in (0, 1)] or [0, 1]
+    c["adapter_hidden"] = env_int("BENCH_ADAPTER_HIDDEN", 96)
     c["seed"] = env_int("BENCH_SEED", 1)
     return c
 
@@ -291,6 +311,155 @@ class Bart:
         return max(hyps, key=lambda h: h[0])[1]
 
 
+class BartTrain(Bart):
+    """VL-BART's training step with Single Adapter (VL-Adapter's VQA setting), on
+    the weights of build_bart plus one adapter (hidden adapter_hidden, biases) at
+    each of the 2 encoder and 3 decoder sites per layer, shared by the tasks.
+    Trainable, as vla_train_defaults("adapter") / unfreeze_parameters(): the
+    adapters, every BART LayerNorm, the visual embedding (feature and box
+    projections with their LayerNorms, image-order embedding)."""
+
+    def __init__(self, torch, c, weights, recompute):
+        super().__init__(torch, c, weights)
+        self.p_drop = 0.1
+        self.recompute = recompute
+        d, r = self.d, c["adapter_hidden"]
+        g = torch.Generator().manual_seed(c["seed"] + 100)
+
+        def rnd(*shape):
+            return torch.randn(*shape, generator=g).mul_(0.02)
+
+        def adapter():
+            return {"dw": rnd(r, d), "db": torch.zeros(r), "uw": rnd(d, r), "ub": torch.zeros(d)}
+        w = self.w
+        for p in w["enc"]:
+            p["adp"] = [adapter() for _ in range(2)]  # self-attention, FFN
+        for p in w["dec"]:
+            p["adp"] = [adapter() for _ in range(3)]  # self-attention, cross-attention, FFN
+        # The official grouping: no decay for names containing "bias" or "LayerNorm.weight".  BART's and the
+        # visual embedding's LayerNorms are named *layer_norm / layernorm_embedding / feat_embedding.1, so
+        # their weights do decay (as in vladapter.h's trainer); only biases do not.
+        decay, no_decay = [], []
+
+        def train(t, dec):
+            t.requires_grad_(True)
+            (decay if dec else no_decay).append(t)
+
+        def train_ln(pair):
+            train(pair[0], True)
+            train(pair[1], False)
+        for key in ("enc_ln", "dec_ln", "feat_ln", "box_ln"):
+            train_ln(w[key])
+        for key in ("feat", "box"):
+            train(w[key][0], True)
+            train(w[key][1], False)
+        train(w["img_order"], True)
+        for p in w["enc"] + w["dec"]:
+            for key in ("sa_ln", "ca_ln", "ffn_ln"):
+                if key in p:
+                    train_ln(p[key])
+            for a in p["adp"]:
+                train(a["dw"], True)
+                train(a["db"], False)
+                train(a["uw"], True)
+                train(a["ub"], False)
+        self.params = decay + no_decay
+        self.n_params = sum(t.numel() for t in self.params)
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                                     lr=1e-3, betas=(0.9, 0.999), eps=1e-6)
+        total = 100000
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: max(0.0, (total - s) / total))
+
+    def drop(self, x):
+        return self.F.dropout(x, self.p_drop, True)
+
+    def attend(self, x, kv, a, causal):
+        """BartAttention in train mode: q scaled after its projection, dropout on the probabilities."""
+        F, torch = self.F, self.torch
+        q = self.heads(F.linear(x, *a["q"]) * self.scale)
+        k = self.heads(F.linear(kv, *a["k"]))
+        v = self.heads(F.linear(kv, *a["v"]))
+        s = q @ k.transpose(-1, -2)
+        if causal:
+            T = x.shape[1]
+            s = s + torch.full((T, T), -float("inf")).triu_(1)
+        o = self.drop(torch.softmax(s, -1)) @ v
+        return F.linear(o.transpose(1, 2).reshape(x.shape), *a["o"])
+
+    def adapter(self, h, a):
+        """Adapter: up(gelu_new(down(h))) + h (gelu_new spelled as transformers 4.2.1 does)."""
+        z = self.F.linear(h, a["dw"], a["db"])
+        z = 0.5 * z * (1.0 + self.torch.tanh(0.7978845608028654 * (z + 0.044715 * self.torch.pow(z, 3.0))))
+        return self.F.linear(z, a["uw"], a["ub"]) + h
+
+    def ffn(self, x, p, a):
+        F = self.F
+        h = F.linear(self.drop(F.gelu(F.linear(x, *p["fc1"]))), *p["fc2"])
+        return self.ln(x + self.drop(self.adapter(h, a)), p["ffn_ln"])
+
+    def enc_layer(self, p, x):
+        x = self.ln(x + self.drop(self.adapter(self.attend(x, x, p["sa"], False), p["adp"][0])), p["sa_ln"])
+        return self.ffn(x, p, p["adp"][1])
+
+    def dec_layer(self, p, y, enc):
+        y = self.ln(y + self.drop(self.adapter(self.attend(y, y, p["sa"], True), p["adp"][0])), p["sa_ln"])
+        y = self.ln(y + self.drop(self.adapter(self.attend(y, enc, p["ca"], False), p["adp"][1])), p["ca_ln"])
+        return self.ffn(y, p, p["adp"][2])
+
+    def loss(self, ids, grid, labels, scores):
+        torch, F, w = self.torch, self.F, self.w
+        B, Lt = ids.shape
+        T = labels.shape[1]
+        ckpt = None
+        if self.recompute:
+            import torch.utils.checkpoint as cp
+            ckpt = cp.checkpoint
+        # encoder input: text embeddings + positions, layernorm_embedding, then the visual tokens
+        x = F.embedding(ids, w["emb"]) + w["enc_pos"][2:2 + Lt]
+        x = self.ln(x, w["enc_ln"])
+        v = F.adaptive_max_pool2d(grid, (self.pool, self.pool)).flatten(2).transpose(1, 2)  # [B, 36, F]
+        v = self.ln(F.linear(v, *w["feat"]), w["feat_ln"])
+        boxes = torch.zeros(B, self.n_boxes, 5)  # CLIP grid features: all-zero boxes
+        v = v + self.ln(F.linear(boxes, *w["box"]), w["box_ln"])
+        v = v + w["img_order"][0] + F.embedding(self.obj_rows, w["emb"])
+        x = self.drop(torch.cat([x, v], 1))
+        for p in w["enc"]:
+            if ckpt:
+                x = ckpt(lambda h, p=p: self.enc_layer(p, h), x)
+            else:
+                x = self.enc_layer(p, x)
+        # decoder input: shift_tokens_right(labels) with -100 -> pad
+        dec_ids = torch.cat([torch.full((B, 1), self.start, dtype=labels.dtype), labels[:, :-1]], 1)
+        dec_ids = dec_ids.masked_fill(dec_ids == -100, self.pad)
+        y = F.embedding(dec_ids, w["emb"]) + w["dec_pos"][2:2 + T]
+        y = self.drop(self.ln(y, w["dec_ln"]))
+        for p in w["dec"]:
+            if ckpt:
+                y = ckpt(lambda h, e, p=p: self.dec_layer(p, h, e), y, x)
+            else:
+                y = self.dec_layer(p, y, x)
+        logits = F.linear(y, w["emb"], w["flb"])
+        tok = F.cross_entropy(logits.view(-1, self.V), labels.view(-1), ignore_index=-100, reduction="none").view(B, T)
+        mask = (labels != -100).float()
+        per_ex = (tok * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return (per_ex * scores).mean()
+
+    def train_step(self, ids, grid, labels, scores):
+        """One optimizer step as the official trainer takes it; returns (loss, fwd+bwd ms, optimizer ms)."""
+        torch = self.torch
+        t0 = time.perf_counter()
+        loss = self.loss(ids, grid, labels, scores)
+        loss.backward()
+        t1 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(self.params, 5.0)
+        self.opt.step()
+        self.sched.step()
+        for t in self.params:
+            t.grad = None
+        t2 = time.perf_counter()
+        return float(loss), (t1 - t0) * 1e3, (t2 - t1) * 1e3
+
+
 def build_clip(torch, c):
     import torch.nn as nn
 
@@ -361,6 +530,33 @@ def gen_params(c, beams):
             "early_stopping": True}
 
 
+def train_child(torch, c, recompute):
+    """bench_train.c's batch: B x (text ids + 36 visual tokens from a grid), answer ids, VQA scores."""
+    B, Lt, T, V = c["train_batch"], c["train_text"], c["train_target"], c["vocab"]
+    s = c["seed"] * 7919 + 11
+
+    def lcg():
+        nonlocal s
+        s = (s * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        return s >> 33
+    ids = [[0 if k == 0 else 2 if k == Lt - 1 else 4 + lcg() % (V - 300) for k in range(Lt)] for _ in range(B)]
+    labels = [[4 + lcg() % (V - 300) for _ in range(T)] for _ in range(B)]
+    ids, labels = torch.tensor(ids), torch.tensor(labels)
+    scores = torch.tensor([(1 + (i % 4) * 3) / 10.0 for i in range(B)])
+    grid = torch.rand(B, c["feat"], c["grid"], c["grid"], generator=torch.Generator().manual_seed(7))
+    torch.manual_seed(9595)
+    m = BartTrain(torch, c, build_bart(torch, c), recompute)
+    fb, opt, tot, loss = [], [], [], 0.0
+    for i in range(c["train_warmup"] + max(1, c["train_repeat"])):
+        loss, a, b = m.train_step(ids, grid, labels, scores)
+        if i >= c["train_warmup"]:
+            fb.append(a)
+            opt.append(b)
+            tot.append(a + b)
+    return {"step_ms": median(tot), "step_min_ms": min(tot), "fwdbwd_ms": median(fb), "adamw_ms": median(opt), "loss": loss,
+            "n_params": m.n_params, "recompute": recompute}
+
+
 def child(section, threads, quick):
     rss0 = peak_rss_mb()
     import torch
@@ -369,6 +565,11 @@ def child(section, threads, quick):
     c = config(quick)
     res = {"section": section, "threads": threads, "rss_import_mb": rss_import, "rss_python_mb": rss0}
     steps = c["gen"] - 1
+    if section.startswith("train_rc"):
+        res.update(train_child(torch, c, int(section[-1])))
+        res["rss_mb"] = peak_rss_mb()
+        print(json.dumps(res))
+        return
     with torch.inference_mode():
         if section == "bart":
             bart = Bart(torch, c, build_bart(torch, c))
@@ -544,9 +745,37 @@ def main():
             sys.stdout.flush()
     if has(c, "adapters"):
         print("\n[4t] adapters: no PyTorch comparison (bench_model's table [4] stands alone)")
+    if has(c, "train"):
+        nv = (c["grid"] - 1) ** 2
+        print("\n[5t] PyTorch training step, the setting of [5]: batch %d x (%d text + %d visual) tokens, %d targets, Single"
+              " Adapter\n     (hidden %d), autograd on the trainable set only, clip_grad_norm_(5), torch.optim.AdamW;"
+              " median of %d steps\n     after %d warm-up; checkpoint = every layer under torch.utils.checkpoint"
+              % (c["train_batch"], c["train_text"], nv, c["train_target"], c["adapter_hidden"], c["train_repeat"],
+                 c["train_warmup"]))
+        print("%7s %10s %10s %8s %10s %9s %11s %11s %8s" % ("threads", "checkpoint", "step ms", "min ms", "fwd+bwd",
+                                                           "optim ms", "import MB", "peak RSS MB", "loss"))
+        for rc in c["train_recompute"]:
+            for t in c["threads"]:
+                r = run_child("train_rc%d" % rc, t, a.q)
+                if r is None:
+                    continue
+                res[("train", t, rc)] = r
+                print("%7d %10s %10.1f %8.1f %10.1f %9.2f %11.1f %11.1f %8.3f" % (
+                    t, "on" if rc else "off", r["step_ms"], r["step_min_ms"], r["fwdbwd_ms"], r["adamw_ms"],
+                    r["rss_import_mb"], r["rss_mb"], r["loss"]))
+                sys.stdout.flush()
     if not a.ours:
         return 0
     ours = read_ours(a.ours)
+    if sections:
+        inference_tables(c, ours, res, sections, steps)
+    if has(c, "train"):
+        train_table(c, ours, res)
+    return 0
+
+
+def inference_tables(c, ours, res, sections, steps):
+    import torch
     rows = [("bart", "encode_ms", "BART encode %d tokens" % (c["text"] + (c["grid"] - 1) ** 2)),
             ("bart", "greedy_ms", "BART greedy, %d steps" % steps),
             ("bart", "greedy_tok_ms", "  per decoded token"),
@@ -578,7 +807,41 @@ def main():
             print("%-10s %7d %11.1f %12.1f %13.1f %14.1f %11.1f" % (
                 sec, t, ours.get((sec, t, "arena_mb"), 0), ours.get((sec, t, "weights_mb"), 0), ours[(sec, t, "rss_mb")],
                 r["rss_mb"], r["rss_import_mb"]))
-    return 0
+
+
+def train_table(c, ours, res):
+    """The training comparison: every measured (ours recompute, PyTorch) pair at the same thread count."""
+    pairs = []
+    for rc in c["train_recompute"]:
+        pairs.append((rc, 0))  # PyTorch as one writes it by default
+        if rc == 1:
+            pairs.append((1, 1))  # like for like: PyTorch with checkpointing too
+    lines = []
+    for orc, trc in pairs:
+        for t in c["threads"]:
+            o, r = ours.get(("train", t, "step_ms_rc%d" % orc)), res.get(("train", t, trc))
+            if o is None or r is None:
+                continue
+            orss = ours.get(("train", t, "rss_mb_rc%d" % orc), 0.0)
+            osum = ours.get(("train", t, "arena_mb_rc%d" % orc), 0.0) + ours.get(("train", t, "model_mb"), 0.0)
+            omin = ours.get(("train", t, "step_min_ms_rc%d" % orc), 0.0)
+            lines.append("%-9s %-10s %7d %10.1f %10.1f %7.2fx %8.2fx %9.1f %9.1f %9.1f %7.2fx" % (
+                "on" if orc else "off", "checkpoint" if trc else "plain", t, o, r["step_ms"], r["step_ms"] / o if o > 0 else 0,
+                r["step_min_ms"] / omin if omin > 0 else 0, osum, orss, r["rss_mb"], r["rss_mb"] / orss if orss > 0 else 0))
+    if not lines:
+        return
+    n_ours = ours.get(("train", c["threads"][0], "n_params"))
+    n_torch = next((v["n_params"] for k, v in res.items() if k[0] == "train"), None)
+    print("\n== training step: vla_trainer_step vs PyTorch forward + backward + clip + AdamW, same batch and threads ==")
+    print("   ratio = PyTorch median ms / ours median ms (goal >= 1.30x), \"of min\" the same of the fastest steps;")
+    print("   mem = PyTorch peak RSS / ours peak RSS (goal >= 2.00x); \"ours sum\" = vla_trainer_mem_req + model arena")
+    print("   + BART weight bytes of the mapped file")
+    if n_ours is not None and n_torch is not None:
+        print("   trainable floats: ours %d, PyTorch %d%s" % (n_ours, n_torch, "" if int(n_ours) == n_torch else "  (DIFFER)"))
+    print("%-9s %-10s %7s %10s %10s %8s %9s %9s %9s %9s %8s" % ("recompute", "torch", "threads", "ours ms", "torch ms",
+                                                              "ratio", "of min", "ours sum", "ours RSS", "torch RSS", "mem"))
+    for ln in lines:
+        print(ln)
 
 
 if __name__ == "__main__":
