@@ -7845,6 +7845,8 @@ struct vla_trainer {
     float *fac;                       /* Compacter factors made whole, their grads */
     float *bscr;                      /* scratch of the backward GEMMs             */
     float *arow;                      /* attention backward: one row per task      */
+    float *lnpart;                    /* LayerNorm backward: per-chunk dg, db      */
+    float *rowloss;                   /* loss of each decoder row                  */
     size_t arow_n;
     /* optimiser */
     long step;
@@ -7852,6 +7854,8 @@ struct vla_trainer {
     int eval;                         /* 1: no dropout (vla_trainer_loss)          */
     float *gx, *dec_out;              /* [Rmax, d] gradient flowing down; [Rd, d] decoder output */
 };
+
+#define VLA__LN_CHUNK 32 /* rows per task of the trainer's LayerNorms (vla__tln) */
 
 enum { VLA__DROP_EMB = 1, VLA__DROP_ATT, VLA__DROP_OUT, VLA__DROP_ACT, VLA__DROP_LORA, VLA__DROP_CROSS_ATT, VLA__DROP_CROSS_OUT,
        VLA__DROP_FFN_OUT };
@@ -8291,6 +8295,8 @@ static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__t
     VLA__TA(t->logits, vla__mul(Rd, V)); VLA__TA(t->tokw, Rd + 1);
     VLA__TA(t->g0, Rm * wide); VLA__TA(t->g1, Rm * d); VLA__TA(t->g2, Rm * d); VLA__TA(t->g3, Rm * d);
     VLA__TA(t->gx, Rm * d); VLA__TA(t->dec_out, Rd * d);
+    VLA__TA(t->lnpart, (Rm + VLA__LN_CHUNK - 1) / VLA__LN_CHUNK * 2 * d);
+    VLA__TA(t->rowloss, Rd + 1);
     t->arow_n = Lmax > Tm ? Lmax : Tm;
     VLA__TA(t->arow, (size_t)(t->p.exec.n_threads > 1 ? t->p.exec.n_threads : 1) * t->arow_n);
     {   /* the backward GEMMs' scratch: the widest W (LM head, FFN) and the widest x */
@@ -8942,19 +8948,59 @@ static void vla__tadp_bwd(vla_trainer *t, int site, float *dy, const float *y, c
     vla_linear_bwd_x(&t->p.exec, dy, t->gr1, &a->down.w, M, t->bscr);
 }
 
+/* LayerNorm over many rows, in chunks of VLA__LN_CHUNK rows run on the
+ * exec's threads; the backward's gain/bias gradients are summed per chunk
+ * and then over the chunks in order, so the result is the same for any
+ * thread count. */
+typedef struct vla__ln_job {
+    float *y, *part;
+    const float *x, *g, *b, *dy;
+    int M, N, bwd, dgb;
+    float eps;
+} vla__ln_job;
+
+static void vla__ln_task(void *arg, int i) {
+    const vla__ln_job *J = (const vla__ln_job *)arg;
+    int r0 = i * VLA__LN_CHUNK, rows = J->M - r0 < VLA__LN_CHUNK ? J->M - r0 : VLA__LN_CHUNK;
+    size_t o = (size_t)r0 * J->N;
+    if (!J->bwd) { vla_layernorm(J->y + o, J->x + o, J->g, J->b, rows, J->N, J->eps); return; }
+    if (J->dgb) {
+        float *pg = J->part + (size_t)i * 2 * J->N, *pb = pg + J->N;
+        VLA_MEMSET(pg, 0, sizeof(float) * 2 * (size_t)J->N);
+        vla_layernorm_bwd(J->y + o, pg, pb, J->dy + o, J->x + o, J->g, rows, J->N, J->eps);
+    } else vla_layernorm_bwd(J->y + o, NULL, NULL, J->dy + o, J->x + o, J->g, rows, J->N, J->eps);
+}
+
+static void vla__tln(const vla_trainer *t, int bwd, float *y, float *dg, float *db, const float *dy, const float *x, const vla__ln *ln,
+                     int M) {
+    vla__ln_job J;
+    int n = (M + VLA__LN_CHUNK - 1) / VLA__LN_CHUNK, i, k, N = t->m->hp.d_model;
+    J.y = y; J.part = t->lnpart; J.x = x; J.g = ln->g; J.b = ln->b; J.dy = dy;
+    J.M = M; J.N = N; J.bwd = bwd; J.dgb = dg || db; J.eps = t->m->hp.ln_eps;
+    vla__run(&t->p.exec, vla__ln_task, &J, n);
+    if (bwd && J.dgb)
+        for (i = 0; i < n; i++) {
+            const float *pg = t->lnpart + (size_t)i * 2 * N, *pb = pg + N;
+            for (k = 0; k < N; k++) {
+                if (dg) dg[k] += pg[k];
+                if (db) db[k] += pb[k];
+            }
+        }
+}
+
 /* Post-LN residual:  s = x + drop(y);  xo = LN(s)   (y is changed). */
 static void vla__tres_fwd(const vla_trainer *t, float *s, float *xo, const float *x, float *y, const vla__ln *ln, int M, vla__drop dr) {
     size_t n = (size_t)M * t->m->hp.d_model;
     vla__tew(t, VLA__EW_DROP, y, NULL, n, &dr);
     vla_add(s, x, y, n);
-    vla_layernorm(xo, s, ln->g, ln->b, M, t->m->hp.d_model, t->m->hp.ln_eps);
+    vla__tln(t, 0, xo, NULL, NULL, NULL, s, ln, M);
 }
 
 /* Backward: gx holds d xo and becomes d x (the residual path); dy gets d y. */
 static void vla__tres_bwd(const vla_trainer *t, float *gx, float *dy, const float *s, const vla__ln *ln, const vla__ln_g *lg, int M,
                           vla__drop dr) {
     size_t n = (size_t)M * t->m->hp.d_model;
-    vla_layernorm_bwd(dy, lg->g, lg->b, gx, s, ln->g, M, t->m->hp.d_model, t->m->hp.ln_eps);
+    vla__tln(t, 1, dy, lg->g, lg->b, gx, s, ln, M);
     VLA_MEMCPY(gx, dy, n * 4);
     vla__tew(t, VLA__EW_DROP, dy, NULL, n, &dr);
 }
@@ -9382,10 +9428,32 @@ static void vla__tdec_input_bwd(vla_trainer *t) {
     }
 }
 
-/* Loss of the logits in t->logits; with grad = 1 they become d loss / d logits. */
+/* Loss of the logits in t->logits; with grad = 1 they become d loss / d logits.
+ * Rows run on the exec's threads; their losses are summed in row order. */
+typedef struct vla__loss_job { vla_trainer *t; const int32_t *labels; int grad; } vla__loss_job;
+
+static void vla__loss_task(void *arg, int r) {
+    const vla__loss_job *J = (const vla__loss_job *)arg;
+    vla_trainer *t = J->t;
+    int V = t->m->hp.vocab, i;
+    float *lg = t->logits + (size_t)r * V, mx = lg[0], s = 0.0f, lse, w = t->tokw[r];
+    int32_t lab = J->labels[r];
+    t->rowloss[r] = 0.0f;
+    if (lab == -100) { if (J->grad) VLA_MEMSET(lg, 0, sizeof(float) * (size_t)V); return; }
+    for (i = 1; i < V; i++) if (lg[i] > mx) mx = lg[i];
+    for (i = 0; i < V; i++) s += VLA_EXPF(lg[i] - mx);
+    lse = mx + VLA_LOGF(s);
+    t->rowloss[r] = w * (lse - lg[lab]);
+    if (J->grad) {
+        for (i = 0; i < V; i++) lg[i] = w * VLA_EXPF(lg[i] - lse);
+        lg[lab] -= w;
+    }
+}
+
 static float vla__tloss(vla_trainer *t, const vla_train_batch *bt, int grad) {
-    int V = t->m->hp.vocab, b, i, T = t->T, n_all = 0;
+    int b, i, T = t->T, n_all = 0;
     double loss = 0.0;
+    vla__loss_job J;
     for (b = 0; b < t->B; b++) {
         int nb = 0;
         for (i = 0; i < T; i++) nb += bt->labels[(size_t)b * T + i] != -100;
@@ -9397,20 +9465,11 @@ static float vla__tloss(vla_trainer *t, const vla_train_batch *bt, int grad) {
             t->tokw[b * T + i] = w;
         }
     }
-    for (b = 0; b < t->B * T; b++) {
-        float *lg = t->logits + (size_t)b * V, mx = lg[0], s = 0.0f, lse, w = t->tokw[b];
-        int32_t lab = bt->labels[b];
-        if (bt->loss == VLA_LOSS_TOKEN_MEAN) w = n_all > 0 ? 1.0f / (float)n_all : 0.0f;
-        if (lab == -100) { if (grad) VLA_MEMSET(lg, 0, sizeof(float) * (size_t)V); continue; }
-        for (i = 1; i < V; i++) if (lg[i] > mx) mx = lg[i];
-        for (i = 0; i < V; i++) s += VLA_EXPF(lg[i] - mx);
-        lse = mx + VLA_LOGF(s);
-        loss += (double)w * (double)(lse - lg[lab]);
-        if (grad) {
-            for (i = 0; i < V; i++) lg[i] = w * VLA_EXPF(lg[i] - lse);
-            lg[lab] -= w;
-        }
-    }
+    if (bt->loss == VLA_LOSS_TOKEN_MEAN)
+        for (i = 0; i < t->B * T; i++) t->tokw[i] = n_all > 0 ? 1.0f / (float)n_all : 0.0f;
+    J.t = t; J.labels = bt->labels; J.grad = grad;
+    vla__run(&t->p.exec, vla__loss_task, &J, t->B * T);
+    for (i = 0; i < t->B * T; i++) loss += (double)t->rowloss[i];
     return (float)loss;
 }
 
