@@ -1211,7 +1211,8 @@ VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size
 /* Backward kernels (reference definitions + the fast entry points the
  * trainer uses):
  *   dx[M, K] += dy[M, N] W[N, K]            (W any vla_mat type)
- *   dW[N, K] += dy[M, N]^T x[M, K];  db[N] += sum_m dy[m, :]   (db may be NULL)
+ *   dW[N, K] += dy[M, N]^T x[M, K];  db[N] += sum_m dy[m, :]   (db or dW may be
+ *                                       NULL: a frozen weight with a trained bias)
  *   LayerNorm: y = (x - mu) / sqrt(var + eps) * g + b  ->  dx (overwritten),
  *              dg, db accumulated (may be NULL); g NULL means 1
  *   activations: dx = dy * f'(x) for the pre-activation x (dx may alias dy) */
@@ -7477,7 +7478,7 @@ VLA_DEF void vla_linear_bwd_w_ref(float *dw, float *db, const float *dy, const f
         for (m = 0; m < M; m++) {
             float g = dy[(size_t)m * N + n];
             if (db) db[n] += g;
-            for (k = 0; k < K; k++) dw[(size_t)n * K + k] += g * x[(size_t)m * K + k];
+            for (k = 0; dw && k < K; k++) dw[(size_t)n * K + k] += g * x[(size_t)m * K + k];
         }
 }
 
@@ -7681,6 +7682,7 @@ VLA_DEF void vla_linear_bwd_w(const vla_exec *ex, float *dw, float *db, const fl
     if (db)
         for (m = 0; m < M; m++)
             for (j = 0; j < N; j++) db[j] += dy[(size_t)m * N + j];
+    if (!dw) return;
     if (!scratch || M < VLA__BWD_MIN_ROWS) { /* plain loops: each x row updates a row of dW per dy entry */
         for (m = 0; m < M; m++)
             for (j = 0; j < N; j++) {
@@ -7808,6 +7810,7 @@ struct vla_trainer {
     /* the adapter file (method, tasks, initial module values) */
     int has_ad;
     vla_gguf ag;
+    vla__src src;                     /* where tensors resolve: the adapter file, then the base */
     int method, exact_gelu, n_tasks;
     float lora_scale;
     vla__ttask *tasks;
@@ -8100,14 +8103,8 @@ typedef struct vla__tplan {
     int rmax, n_prompt, mid, hyE, hyhid, hydp;
     vla_status st;
     const vla_trainer *t;
-    const vla_gguf *base;
 } vla__tplan;
 
-/* The tensor a base name resolves to: the adapter file's override first. */
-static vla_status vla__tfind(const vla_trainer *t, const char *name, vla_tensor *x) {
-    if (t->has_ad && vla_gguf_get_tensor(&t->ag, name, x) == VLA_OK) return VLA_OK;
-    return vla_gguf_get_tensor(&t->m->gguf, name, x);
-}
 
 static size_t vla__tensor_elems(const vla_tensor *x) {
     size_t n = 1;
@@ -8121,7 +8118,7 @@ static void vla__plan_slot(void *u, const char *name, int cls, vla_mat *mat, con
     vla_tensor x;
     (void)mat; (void)vec; (void)grad;
     if (!vla__trains(&pl->t->p, cls)) return;
-    if (vla__tfind(pl->t, name, &x) != VLA_OK) { pl->st = VLA_ERR_FORMAT; return; }
+    if (vla__find(&pl->t->src, name, &x) != VLA_OK) { pl->st = VLA_ERR_FORMAT; return; }
     pl->n_tp++;
     pl->n_floats += (vla__tensor_elems(&x) + 15) / 16 * 16;
 }
@@ -8369,7 +8366,7 @@ static void vla__fill_slot(void *u, const char *name, int cls, vla_mat *mat, con
     vla__tp *p;
     if (grad) *grad = NULL;
     if (!vla__trains(&t->p, cls)) return;
-    if (vla__tfind(t, name, &x) != VLA_OK) { f->st = VLA_ERR_FORMAT; return; }
+    if (vla__find(&t->src, name, &x) != VLA_OK) { f->st = VLA_ERR_FORMAT; return; }
     p = vla__tp_add(t, name, &x, &f->off);
     p->cls = cls;
     if (mat) { mat->type = VLA_TYPE_F32; mat->data = p->w; } /* rows, cols: set by vla__load_weights */
@@ -8424,7 +8421,6 @@ static vla_status vla__trainer_fill(vla_trainer *t) {
     uint64_t i;
     int ti, si, side, ty, half, d = hp->d_model, nadp = vla__n_adp(hp), nlora = vla__n_lora(hp);
     char site[40];
-    vla__src src;
     vla_status st;
     t->n_tp = 0;
     t->n_params = 0;
@@ -8437,8 +8433,7 @@ static vla_status vla__trainer_fill(vla_trainer *t) {
             vla__catn(nm, sizeof nm, t->ag.tensors[i].name.s, t->ag.tensors[i].name.n);
             vla__tp_add(t, nm, &t->ag.tensors[i], &f.off);
         }
-    src.g[0] = t->has_ad ? &t->ag : &t->m->gguf; src.g[1] = &t->m->gguf; src.n = t->has_ad ? 2 : 1; src.log = &t->log;
-    if ((st = vla__load_weights(&src, hp, &t->W)) != VLA_OK) return st;
+    if ((st = vla__load_weights(&t->src, hp, &t->W)) != VLA_OK) return st;
     {
         vla__enc_layer_g *ge = t->G.enc;
         vla__dec_layer_g *gd = t->G.dec;
@@ -8848,19 +8843,12 @@ static void vla__tlin(const vla_trainer *t, float *y, const float *x, const vla_
     vla_linear(&t->p.exec, y, x, &l->w, l->b, M);
 }
 
-/* db[N] += sum over the M rows of dy. */
-static void vla__bias_grad(float *db, const float *dy, int M, int N) {
-    int m, n;
-    for (m = 0; m < M; m++)
-        for (n = 0; n < N; n++) db[n] += dy[(size_t)m * N + n];
-}
 
 /* Backward of y = x W^T + b:  dx += dy W (dx may be NULL), dW += dy^T x, db += sum dy. */
 static void vla__tlin_bwd(const vla_trainer *t, float *dx, const float *dy, const float *x, const vla__lin *l, const vla__lin_g *g,
                           int M) {
     if (dx) vla_linear_bwd_x(&t->p.exec, dx, dy, &l->w, M, t->bscr);
-    if (g && g->w) vla_linear_bwd_w(&t->p.exec, g->w, g->b, dy, x, M, l->w.rows, l->w.cols, t->bscr);
-    else if (g && g->b) vla__bias_grad(g->b, dy, M, l->w.rows);
+    if (g && (g->w || g->b)) vla_linear_bwd_w(&t->p.exec, g->w, g->b, dy, x, M, l->w.rows, l->w.cols, t->bscr);
 }
 
 /* Projection with LoRA:  y = x W^T + b + s B(A drop(x));  la = A drop(x) is kept. */
@@ -9624,6 +9612,9 @@ static vla_status vla__trainer_open(vla_trainer *t, vla_arena *a, const vla_mode
         t->exact_gelu = vla_gguf_get_str(&t->ag, "vladapter.adapter.activation", &sv) == VLA_OK && vla__str_eq(sv, "gelu", 4);
         t->lora_scale = alpha;
     }
+    t->src.g[0] = t->has_ad ? &t->ag : &m->gguf; t->src.g[1] = &m->gguf;
+    t->src.n = t->has_ad ? 2 : 1;
+    t->src.log = &t->log;
     return VLA_OK;
 }
 
