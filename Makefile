@@ -36,7 +36,8 @@ TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
-            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan
+            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
+            $(B)/test_task $(B)/test_task_asan
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples
 all: tools examples tests
@@ -146,6 +147,12 @@ $(B)/test_train_io: tests/test_train_io.c $(HDR) $(TOOL_HDR) tools/vla_torch.h t
 $(B)/test_train_io_asan: tests/test_train_io.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
+$(B)/test_task: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_task_asan: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS)
+
 $(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
@@ -183,6 +190,9 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_pyrandom
 	bash tests/test_vla_train.sh $(B)
 	$(B)/test_pipeline $(B)/tiny_caption.gguf tests/data/images/coffee.ppm $(B)/caption $(if $(STB_H),tests/data/images/coffee.png)
+	$(B)/test_task $(FIXTURES) tests/data/images
+	$(B)/test_task_asan $(FIXTURES) tests/data/images
+	bash tests/test_examples.sh $(B)
 	$(B)/vla-fixtures $(FIXTURES)
 
 # The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the

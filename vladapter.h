@@ -26,6 +26,7 @@
  *     [D10] Parameter-efficient modules: adapter files, hot-swapping
  *     [D11] Tokenizer: byte-level BPE with VL-Adapter's added tokens
  *     [D12] Trainer: backprop + AdamW in fixed memory, losses, checkpoints
+ *     [D13] Task level: vla_caption, vla_answer, vla_verify (start here)
  *   Implementation
  *     [I1] Portability: libc overrides, SIMD selection, fp16, overflow-safe sizes
  *     [I2] Status strings, logging
@@ -42,6 +43,7 @@
  *     [I13] Tokenizer
  *     [I14] Trainer: backward kernels, trainable set, modules, forward and
  *           backward passes, AdamW, adapter/model/state files
+ *     [I15] Task level: sizing, the caption / answer / verify chains
  *
  *   The model in one picture (shapes for BART-base, one image):
  *
@@ -545,6 +547,11 @@ typedef struct vla_ctx_params {
                                fits in the FFN buffers, d + hidden <= ffn)        */
     vla_exec exec;          /* threads / reference switch                        */
     vla_logger log;
+    /* Reservations of the task-level calls [D13] (all 0: the calls are off).
+     * vla_task_ctx_params fills them; set by hand only if you size by hand. */
+    int max_picture_w;      /* widest / tallest picture vla_caption, vla_answer  */
+    int max_picture_h;      /*   and vla_verify take (pixels)                     */
+    int max_input_bytes;    /* longest task prefix + question text, in bytes     */
 } vla_ctx_params;
 
 /* One batch of encoder inputs.  Zero-initialise and fill what you have. */
@@ -1235,6 +1242,104 @@ VLA_DEF void vla_gelu_tanh_bwd(float *dx, const float *dy, const float *x, size_
  * accumulated from dout [Lq, ldo].  q is the scaled query of the forward. */
 VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, const float *dout, int ldo, const float *q,
                                    const float *k, const float *v, const float *P, int Lq, int Lk, int n_heads, int dh);
+
+/* ==========================================================================
+ * [D13] Task level: one call per task (caption, answer, verify)
+ *
+ * The calls an application reaches for first.  Each runs the whole official
+ * chain of its task on a context and the adapter/task selected in it
+ * (vla_ctx_set_adapter; none: the base model), in the context's memory:
+ *
+ *   picture(s) --vla_clip_preprocess--> CLIP trunk --> grid features
+ *   prefix + text --vla_tokenize (the task's truncation)--> ids
+ *   vla_encode --> vla_generate (the task's preset) --> vla_detokenize
+ *
+ *             encoder text                  truncation  decoding
+ *   caption   <s> prefix </s>               40 ids      preset, else 5 beams,
+ *                                                       max_length 20
+ *   answer    <s> prefix question </s>      20 ids      preset, else greedy,
+ *             (VQA and GQA)                             max_length 20
+ *   verify    <s> prefix statement </s>,    none: a     no generation: decoder
+ *             two pictures (NLVR2)          longer text input [</s>, <s>], true
+ *                                           is an error iff logit("true") >
+ *                                                       logit("false")
+ * The prefix is the selected task's ("vqa: " for the single_* methods,
+ * empty otherwise).  "true" / "false" are the first ids of tokenize("true")
+ * and tokenize("false") without special tokens, as the official code takes
+ * them.  The output text is decoded as the official evaluation decodes it:
+ * special tokens skipped, clean_up_tokenization_spaces on (" ." -> ".").
+ * g (may be NULL) replaces the decoding preset for one call.
+ *
+ * Quick start (error checks left out; every call returns a vla_status):
+ *
+ *     vla_model_mem_req(file, size, &need);   vla_model_init(&m, mem, need, file, size, NULL);
+ *     vla_task_sizes s = {0};  s.max_picture_w = 640;  s.max_picture_h = 480;
+ *     vla_task_ctx_params(&p, m, &s, NULL, 0);
+ *     vla_ctx_mem_req(m, &p, &need);          vla_ctx_init(&c, m, &p, cmem, need);
+ *     vla_image_view(&pic, rgb, 640, 480, 3, 0);
+ *     vla_caption(c, &pic, NULL, text, sizeof text, NULL);
+ *
+ * Memory.  The context holds everything: the picture's CLIP input (one
+ * [S, S, 3] float buffer, reused per picture) and the resize's scratch, the
+ * text and the tokenizer's scratch live in its scratch stack; the ids in and
+ * out are kept (vla_task_ids).  A picture larger than max_picture_w x
+ * max_picture_h, a prefix + question longer than max_input_bytes, a statement
+ * with more ids than max_text_len, or a preset with more beams or a longer
+ * max_length than the context holds returns VLA_ERR_RANGE with a sentence in
+ * the log and changes nothing outside the context.  A task the adapter lacks
+ * fails at vla_ctx_set_adapter (VLA_ERR_NOT_FOUND).
+ * ========================================================================== */
+
+/* What an application knows about its requests; vla_task_ctx_params turns it
+ * into context parameters.  Zero-initialise and fill what applies. */
+typedef struct vla_task_sizes {
+    int max_question_bytes; /* longest question (answer) or statement (verify), in
+                               bytes; 0: captions only                          */
+    int max_pictures;       /* pictures per request: 1 (caption, answer) or 2
+                               (verify); 0 counts as 1                          */
+    int max_picture_w;      /* largest picture, in pixels (camera resolution)    */
+    int max_picture_h;
+    int max_beams;          /* 0: whatever the presets need (5 for captions)      */
+    int max_length;         /* 0: whatever the presets need (20)                  */
+} vla_task_sizes;
+
+/* Context parameters for the task-level calls: *p is zeroed and filled from
+ * the model, the sizes and the adapter sets the context will select (their
+ * prompts, widths, longest prefix and presets are covered).  Set p->exec and
+ * p->log afterwards if you want threads or messages, then size and init the
+ * context as usual.  The text length is bounded from bytes (a token is at
+ * least one byte): the truncations above cap it for captions and answers. */
+VLA_DEF vla_status vla_task_ctx_params(vla_ctx_params *p, const vla_model *m, const vla_task_sizes *s,
+                                       const vla_adapter *const *adapters, int n_adapters);
+
+/* The decoding settings a call uses when g is NULL: the selected adapter
+ * task's preset, else the official ones (captions 5 beams, answers greedy,
+ * max_length 20, the rest from the model file).  Copy, change, pass as g. */
+typedef enum vla_task_kind { VLA_TASK_CAPTION = 0, VLA_TASK_ANSWER = 1 } vla_task_kind;
+VLA_DEF vla_gen_params vla_task_preset(const vla_ctx *c, vla_task_kind kind);
+
+/* Caption one picture.  text[0, *len) + NUL; when cap is too small the text is
+ * cut at a character boundary, *len holds the full length and the call returns
+ * VLA_ERR_NOMEM (the ids are still available).  len may be NULL. */
+VLA_DEF vla_status vla_caption(vla_ctx *c, const vla_image *picture, const vla_gen_params *g, char *text, size_t cap,
+                               size_t *len);
+/* Answer a question (NUL-terminated UTF-8) about a picture (VQA, GQA). */
+VLA_DEF vla_status vla_answer(vla_ctx *c, const vla_image *picture, const char *question, const vla_gen_params *g,
+                              char *text, size_t cap, size_t *len);
+
+/* NLVR2's decision on a pair of pictures and a statement. */
+typedef struct vla_verdict {
+    int is_true;        /* 1 iff true_logit > false_logit (the official rule)   */
+    float true_logit;   /* decoder logits at position 1 for the ids of "true"  */
+    float false_logit;  /*   and "false"                                        */
+} vla_verdict;
+VLA_DEF vla_status vla_verify(vla_ctx *c, const vla_image *left, const vla_image *right, const char *statement,
+                              vla_verdict *out);
+
+/* The ids of the last task call: which = 0 the encoder text ids (with <s> and
+ * </s>), 1 the generated ids (starting with the decoder start token, as
+ * vla_generate returns them).  NULL (and *n = 0) before any call. */
+VLA_DEF const int32_t *vla_task_ids(const vla_ctx *c, int which, int *n);
 
 #ifdef __cplusplus
 }
@@ -4434,6 +4539,9 @@ struct vla_ctx {
     double *hyp_score;          /* [Bmax, beams+1]                                 */
     double *worst;              /* [Bmax]                                          */
     int32_t *n_hyp, *done;      /* [Bmax]                                          */
+    /* task-level calls [I15] */
+    int32_t *task_in, *task_out; /* [max_text_len] encoder ids, [Tmax] generated ids */
+    int n_task_in, n_task_out;
 };
 
 /* Encoder tokens per example for the given sizes. */
@@ -4483,6 +4591,9 @@ static int vla__dec_bufs_take(vla_arena *a, const vla_hparams *hp, int R, int Tm
 }
 
 static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv);
+static int vla__task_on(const vla_ctx_params *p);
+static int vla__task_text_phase(vla_arena *a, int max_bytes);
+static int vla__task_picture_phase(vla_arena *a, const vla_ctx *c);
 
 /* The context's persistent layout followed by the largest scratch phase. */
 static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
@@ -4521,11 +4632,19 @@ static vla_status vla__ctx_layout(vla_ctx *c, vla_arena *a) {
         c->clip_feats = (float *)vla_arena_alloc(a, vla__mul(B * (size_t)c->p.max_images * g, (size_t)h->clip_out_ch) * 4);
         if (!c->clip_feats) return VLA_ERR_NOMEM;
     }
+    if (vla__task_on(&c->p)) { /* the task-level calls keep their ids */
+        c->task_in = (int32_t *)vla_arena_alloc(a, (size_t)c->p.max_text_len * 4);
+        c->task_out = (int32_t *)vla_arena_alloc(a, T * 4);
+        if (!c->task_in || !c->task_out) return VLA_ERR_NOMEM;
+    }
     /* Scratch phases, each measured with what its kernels take on top. */
     mark = vla_arena_scratch_mark(a);
-    if (c->p.use_clip) { /* the trunk: four activation buffers + im2col */
+    if (vla__task_on(&c->p) && !vla__task_text_phase(a, c->p.max_input_bytes)) return VLA_ERR_NOMEM;
+    vla_arena_scratch_release(a, mark);
+    if (c->p.use_clip) { /* (a task call's picture,) the trunk: four activation buffers + im2col */
         size_t act, conv;
         vla__clip_sizes(hp, &act, &conv);
+        if (c->p.max_picture_w > 0 && !vla__task_picture_phase(a, c)) return VLA_ERR_NOMEM;
         if (!vla_arena_scratch(a, act * 4) || !vla_arena_scratch(a, act * 4) || !vla_arena_scratch(a, act * 4) ||
             !vla_arena_scratch(a, act * 4) || (conv && !vla_arena_scratch(a, conv)))
             return VLA_ERR_NOMEM;
@@ -4552,6 +4671,13 @@ static vla_status vla__ctx_check(const vla_model *m, const vla_ctx_params *p) {
         a = m->hp.n_positions - 2;
         vla__log(&p->log, VLA_LOG_ERROR, "context: text and decoder lengths must stay <= %d positions", &a, 0, 0);
         return VLA_ERR_RANGE;
+    }
+    if (p->max_picture_w < 0 || p->max_picture_h < 0 || p->max_input_bytes < 0 || p->max_picture_w > VLA_MAX_IMAGE_DIM ||
+        p->max_picture_h > VLA_MAX_IMAGE_DIM || p->max_input_bytes > 1 << 20 || (p->max_picture_w > 0) != (p->max_picture_h > 0))
+        return VLA_ERR_ARGS;
+    if (p->max_picture_w > 0 && !p->use_clip) {
+        vla__log(&p->log, VLA_LOG_ERROR, "context: max_picture_w/h (task-level calls) need use_clip = 1", 0, 0, 0);
+        return VLA_ERR_ARGS;
     }
     if (p->use_clip && (!m->hp.has_clip || p->max_images < 1)) {
         vla__log(&p->log, VLA_LOG_ERROR, "context: use_clip needs a model file with a CLIP trunk and max_images >= 1",
@@ -10046,6 +10172,300 @@ VLA_DEF vla_status vla_trainer_load_state(vla_trainer *t, const void *data, size
 mismatch:
     vla__log(&t->log, VLA_LOG_ERROR, "trainer state: written for another model, adapter file or seed", 0, 0, 0);
     return VLA_ERR_MISMATCH;
+}
+
+/* ==========================================================================
+ * [I15] Task level: sizing, the caption / answer / verify chains
+ *
+ * Each call is the low-level chain an application would write, run inside
+ * the context:  pictures -> c->clip_feats (one [S, S, 3] input at a time in
+ * scratch), prefix + text -> c->task_in (text and tokenizer scratch
+ * released before anything else runs), vla_encode on the features,
+ * vla_generate into c->task_out, vla_detokenize into the caller's buffer.
+ * ========================================================================== */
+
+#define VLA__CAPTION_MAX_IDS 40 /* caption loader: encoder text truncation     */
+#define VLA__ANSWER_MAX_IDS 20  /* VQA / GQA loaders: question truncation      */
+
+static int vla__task_on(const vla_ctx_params *p) { return p->max_picture_w > 0 || p->max_input_bytes > 0; }
+
+/* The text phase: the prefix + question bytes and the tokenizer's scratch
+ * (at least enough to tokenize "false" for vla_verify). */
+static int vla__task_text_phase(vla_arena *a, int max_bytes) {
+    size_t n = (size_t)(max_bytes > 8 ? max_bytes : 8);
+    return vla_arena_scratch(a, n + 1) && vla_arena_scratch(a, vla_tokenize_scratch_size(n));
+}
+
+/* Resize scratch for any picture up to max_picture_w x max_picture_h: the
+ * need grows with each input side, and sides above S need both filter
+ * passes, so the largest sides (at least S + 1) bound every smaller picture. */
+static size_t vla__task_resize_need(const vla_ctx *c) {
+    int S = c->m->hp.clip_image_size, w = c->p.max_picture_w, h = c->p.max_picture_h;
+    if (w <= S) w = S + 1 <= VLA_MAX_IMAGE_DIM ? S + 1 : VLA_MAX_IMAGE_DIM;
+    if (h <= S) h = S + 1 <= VLA_MAX_IMAGE_DIM ? S + 1 : VLA_MAX_IMAGE_DIM;
+    return vla_clip_preprocess_scratch_size(w, h, S);
+}
+
+/* The picture phase below the trunk: one CLIP input [S, S, 3], and during
+ * preprocessing the resize's scratch (released before the trunk runs). */
+static int vla__task_picture_phase(vla_arena *a, const vla_ctx *c) {
+    size_t S = (size_t)c->m->hp.clip_image_size, mark;
+    if (!vla_arena_scratch(a, S * S * 3 * 4)) return 0;
+    mark = vla_arena_scratch_mark(a);
+    if (!vla_arena_scratch(a, vla__task_resize_need(c))) return 0;
+    vla_arena_scratch_release(a, mark);
+    return 1;
+}
+
+VLA_DEF vla_status vla_task_ctx_params(vla_ctx_params *p, const vla_model *m, const vla_task_sizes *s,
+                                       const vla_adapter *const *adapters, int n_adapters) {
+    const vla_hparams *hp;
+    int pics, P = 0, Q, beams = 5, len = 20, prompt = 0, dim = 0, i, t, Lt, Lmax;
+    if (!p || !m || !s || n_adapters < 0 || (n_adapters > 0 && !adapters)) return VLA_ERR_ARGS;
+    VLA_MEMSET(p, 0, sizeof *p);
+    hp = &m->hp;
+    pics = s->max_pictures ? s->max_pictures : 1;
+    Q = s->max_question_bytes;
+    if (pics < 1 || pics > 2 || Q < 0 || s->max_picture_w < 1 || s->max_picture_h < 1 || s->max_beams < 0 || s->max_length < 0)
+        return VLA_ERR_ARGS;
+    if (s->max_picture_w > VLA_MAX_IMAGE_DIM || s->max_picture_h > VLA_MAX_IMAGE_DIM || Q > (1 << 20) - 256) return VLA_ERR_RANGE;
+    if (!hp->has_clip || !hp->has_visual || !hp->has_bart || !m->tok) return VLA_ERR_UNSUPPORTED;
+    if (pics > hp->n_images) return VLA_ERR_UNSUPPORTED;
+    for (i = 0; i < n_adapters; i++) { /* what the adapter sets' tasks need */
+        const vla_adapter *a = adapters[i];
+        if (!a || !a->attached) return VLA_ERR_ARGS;
+        if (vla_adapter_prompt_len(a) > prompt) prompt = vla_adapter_prompt_len(a);
+        if (vla_adapter_max_dim(a) > dim) dim = vla_adapter_max_dim(a);
+        for (t = 0; t < a->n_tasks; t++) {
+            const vla__task *T = &a->tasks[t];
+            if ((int)T->prefix.n > P) P = (int)T->prefix.n;
+            if (T->has_preset && T->preset.num_beams > beams) beams = T->preset.num_beams;
+            if (T->has_preset && T->preset.max_length > len) len = T->preset.max_length;
+        }
+    }
+    if (P > 255) return VLA_ERR_RANGE;
+    if (s->max_beams > 0) beams = s->max_beams;
+    if (s->max_length > 0) len = s->max_length;
+    /* encoder ids: a token is at least one byte, plus <s> and </s> */
+    Lt = P + 2 < VLA__CAPTION_MAX_IDS ? P + 2 : VLA__CAPTION_MAX_IDS;
+    if (Q > 0) {
+        int qa = P + Q + 2 < VLA__ANSWER_MAX_IDS ? P + Q + 2 : VLA__ANSWER_MAX_IDS;
+        if (qa > Lt) Lt = qa;
+        if (pics == 2 && P + Q + 2 > Lt) Lt = P + Q + 2; /* statements are not truncated */
+    }
+    Lmax = hp->n_positions - 2;
+    if (Lt > Lmax) Lt = Lmax;
+    if (Lt < 1) return VLA_ERR_RANGE;
+    p->max_batch = 1;
+    p->max_text_len = Lt;
+    p->max_images = pics;
+    p->max_dec_len = len;
+    p->max_beams = beams;
+    p->use_clip = 1;
+    p->max_prompt_len = prompt;
+    p->max_adapter_dim = dim;
+    p->max_picture_w = s->max_picture_w;
+    p->max_picture_h = s->max_picture_h;
+    p->max_input_bytes = P + Q;
+    return VLA_OK;
+}
+
+VLA_DEF const int32_t *vla_task_ids(const vla_ctx *c, int which, int *n) {
+    int k = !c ? 0 : which == 0 ? c->n_task_in : which == 1 ? c->n_task_out : 0;
+    if (n) *n = k;
+    if (!k) return NULL;
+    return which == 0 ? c->task_in : c->task_out;
+}
+
+/* The chain's common start: checks, the selected task's prefix, the text
+ * tokenized into c->task_in (max_ids: the task's truncation, 0 none). */
+static vla_status vla__task_text(vla_ctx *c, const char *what, const char *text, int max_ids) {
+    const vla_tokenizer *tok = c->m->tok;
+    const vla__task *T = vla__T(c);
+    vla_str pre;
+    size_t n = text ? VLA_STRLEN(text) : 0, mark;
+    long long a, b;
+    char *buf;
+    int got = 0, i;
+    vla_status st;
+    c->n_task_in = c->n_task_out = 0;
+    if (!vla__task_on(&c->p) || c->p.max_picture_w < 1) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "%s: the context was not sized for task-level calls (vla_task_ctx_params)", what, 0, 0);
+        return VLA_ERR_STATE;
+    }
+    if (!tok) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "%s: the model file has no tokenizer", what, 0, 0);
+        return VLA_ERR_UNSUPPORTED;
+    }
+    pre.s = ""; pre.n = 0;
+    if (T) pre = T->prefix;
+    if (pre.n + n > (size_t)c->p.max_input_bytes) {
+        a = (long long)(pre.n + n); b = c->p.max_input_bytes;
+        vla__log(&c->p.log, VLA_LOG_ERROR, "text of %d bytes (task prefix included) is longer than the context's max_input_bytes %d",
+                 &a, &b, 0);
+        return VLA_ERR_RANGE;
+    }
+    mark = vla_arena_scratch_mark(&c->arena);
+    buf = (char *)vla_arena_scratch(&c->arena, pre.n + n + 1);
+    if (!buf) return VLA_ERR_NOMEM;
+    if (pre.n) VLA_MEMCPY(buf, pre.s, pre.n);
+    if (n) VLA_MEMCPY(buf + pre.n, text, n);
+    st = vla_tokenize(tok, &c->arena, buf, pre.n + n, 1, 1, max_ids, c->task_in, c->p.max_text_len, &got);
+    vla_arena_scratch_release(&c->arena, mark);
+    if (st == VLA_ERR_NOMEM && got > c->p.max_text_len) {
+        a = got; b = c->p.max_text_len;
+        vla__log(&c->p.log, VLA_LOG_ERROR, "the text has %d ids, more than the context's max_text_len %d", &a, &b, 0);
+        return VLA_ERR_RANGE;
+    }
+    if (st != VLA_OK) return st;
+    for (i = 0; i < got; i++)
+        if (c->task_in[i] >= c->m->hp.vocab) {
+            vla__log(&c->p.log, VLA_LOG_ERROR, "the text has a token outside the model's vocabulary", 0, 0, 0);
+            return VLA_ERR_RANGE;
+        }
+    c->n_task_in = got;
+    return VLA_OK;
+}
+
+/* Pictures -> c->clip_feats (official preprocessing, the trunk), then the
+ * encoder on c->task_in and those features. */
+static vla_status vla__task_encode(vla_ctx *c, const vla_image *const *pics, int n_pics) {
+    const vla_hparams *hp = &c->m->hp;
+    int S = hp->clip_image_size, i, gh = 0, gw = 0, ch = 0;
+    size_t per = (size_t)(S / 32) * (size_t)(S / 32) * (size_t)hp->clip_out_ch, mark;
+    vla_input in;
+    vla_status st = VLA_OK;
+    if (n_pics > c->p.max_images) {
+        long long a = n_pics, b = c->p.max_images;
+        vla__log(&c->p.log, VLA_LOG_ERROR, "%d pictures per request, the context holds %d (vla_task_sizes.max_pictures)", &a, &b, 0);
+        return VLA_ERR_RANGE;
+    }
+    for (i = 0; i < n_pics; i++) {
+        const vla_image *im = pics[i];
+        long long a[4];
+        if (!im || !im->data) return VLA_ERR_ARGS;
+        if (im->width > c->p.max_picture_w || im->height > c->p.max_picture_h) {
+            a[0] = im->width; a[1] = im->height; a[2] = c->p.max_picture_w;
+            vla__log(&c->p.log, VLA_LOG_ERROR, "a picture of %dx%d pixels is larger than the context's max_picture_w/h (width %d)",
+                     &a[0], &a[1], &a[2]);
+            return VLA_ERR_RANGE;
+        }
+    }
+    for (i = 0; i < n_pics && st == VLA_OK; i++) {
+        float *x;
+        mark = vla_arena_scratch_mark(&c->arena);
+        x = (float *)vla_arena_scratch(&c->arena, (size_t)S * S * 3 * 4);                    /* [S, S, 3] */
+        if (!x) return VLA_ERR_NOMEM;
+        st = vla_clip_preprocess(&c->arena, x, S, VLA_LAYOUT_HWC, pics[i]);
+        if (st == VLA_OK) st = vla_clip_run(c, x, 4, c->clip_feats + (size_t)i * per, &gh, &gw, &ch); /* [S/32 * S/32, C] */
+        vla_arena_scratch_release(&c->arena, mark);
+    }
+    if (st != VLA_OK) return st;
+    VLA_MEMSET(&in, 0, sizeof in);
+    in.batch = 1;
+    in.text_len = c->n_task_in;
+    in.ids = c->task_in;
+    in.n_images = n_pics;
+    in.grid_h = gh; in.grid_w = gw;
+    in.feats = c->clip_feats;
+    return vla_encode(c, &in);
+}
+
+VLA_DEF vla_gen_params vla_task_preset(const vla_ctx *c, vla_task_kind kind) {
+    const vla__task *T = vla__T(c);
+    vla_gen_params q;
+    if (T && T->has_preset) return T->preset;
+    q = vla_gen_defaults(c->m); /* the official settings: captions 5 beams, answers greedy; max_length 20 */
+    q.num_beams = kind == VLA_TASK_CAPTION ? 5 : 1;
+    q.max_length = 20;
+    return q;
+}
+
+/* Generation with the task's preset (or g) into c->task_out, then the text. */
+static vla_status vla__task_generate(vla_ctx *c, int caption, const vla_gen_params *g, char *text, size_t cap, size_t *len) {
+    vla_gen_params q = g ? *g : vla_task_preset(c, caption ? VLA_TASK_CAPTION : VLA_TASK_ANSWER);
+    size_t n = 0;
+    vla_status st;
+    if (q.num_beams > c->p.max_beams || q.max_length > c->p.max_dec_len) {
+        long long a = q.num_beams, b = q.max_length, d = c->p.max_beams;
+        vla__log(&c->p.log, VLA_LOG_ERROR, "decoding with %d beams up to length %d does not fit the context (max_beams %d, or max_dec_len)",
+                 &a, &b, &d);
+        return VLA_ERR_RANGE;
+    }
+    st = vla_generate(c, &q, c->task_out, &c->n_task_out, NULL);
+    if (st != VLA_OK) { c->n_task_out = 0; return st; }
+    st = vla_detokenize(c->m->tok, c->task_out, c->n_task_out, 1, 1, text, cap, &n);
+    if (len) *len = n;
+    return st;
+}
+
+VLA_DEF vla_status vla_caption(vla_ctx *c, const vla_image *picture, const vla_gen_params *g, char *text, size_t cap,
+                               size_t *len) {
+    vla_status st;
+    if (len) *len = 0;
+    if (!c || !picture || (!text && cap)) return VLA_ERR_ARGS;
+    if ((st = vla__task_text(c, "vla_caption", "", VLA__CAPTION_MAX_IDS)) != VLA_OK) return st;
+    if ((st = vla__task_encode(c, &picture, 1)) != VLA_OK) return st;
+    return vla__task_generate(c, 1, g, text, cap, len);
+}
+
+VLA_DEF vla_status vla_answer(vla_ctx *c, const vla_image *picture, const char *question, const vla_gen_params *g,
+                              char *text, size_t cap, size_t *len) {
+    vla_status st;
+    if (len) *len = 0;
+    if (!c || !picture || !question || (!text && cap)) return VLA_ERR_ARGS;
+    if ((st = vla__task_text(c, "vla_answer", question, VLA__ANSWER_MAX_IDS)) != VLA_OK) return st;
+    if ((st = vla__task_encode(c, &picture, 1)) != VLA_OK) return st;
+    return vla__task_generate(c, 0, g, text, cap, len);
+}
+
+/* First id of tokenize(word) without special tokens (the official way to
+ * name the answer tokens); -1 if none or outside the model's vocabulary. */
+static int32_t vla__task_word_id(vla_ctx *c, const char *word) {
+    int32_t ids[8];
+    int n = 0;
+    size_t mark = vla_arena_scratch_mark(&c->arena);
+    vla_status st = vla_tokenize(c->m->tok, &c->arena, word, VLA_STRLEN(word), 0, 1, 0, ids, 8, &n);
+    vla_arena_scratch_release(&c->arena, mark);
+    if ((st != VLA_OK && st != VLA_ERR_NOMEM) || n < 1 || ids[0] >= c->m->hp.vocab) return -1;
+    return ids[0];
+}
+
+VLA_DEF vla_status vla_verify(vla_ctx *c, const vla_image *left, const vla_image *right, const char *statement,
+                              vla_verdict *out) {
+    const vla_image *pics[2];
+    vla__dec_bufs e;
+    int32_t tid, fid, tok;
+    size_t mark;
+    vla_status st;
+    if (!c || !left || !right || !statement || !out) return VLA_ERR_ARGS;
+    VLA_MEMSET(out, 0, sizeof *out);
+    if ((st = vla__task_text(c, "vla_verify", statement, 0)) != VLA_OK) return st;
+    tid = vla__task_word_id(c, "true");
+    fid = vla__task_word_id(c, "false");
+    if (tid < 0 || fid < 0) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "vla_verify: the ids of \"true\" / \"false\" are outside the model's vocabulary", 0, 0, 0);
+        return VLA_ERR_RANGE;
+    }
+    if (c->m->hp.n_images < 2) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "vla_verify: the model's visual embedding takes one picture per example", 0, 0, 0);
+        return VLA_ERR_UNSUPPORTED;
+    }
+    pics[0] = left; pics[1] = right;
+    if ((st = vla__task_encode(c, pics, 2)) != VLA_OK) return st;
+    /* decoder input [</s>, <s>]; the logits at position 1 decide */
+    mark = vla_arena_scratch_mark(&c->arena);
+    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, 1, c->Tmax, c->adp_cap, &e)) return VLA_ERR_NOMEM;
+    tok = c->m->hp.dec_start_id;
+    st = vla__dec_step(c, &e, &tok, 1, 1, 0);
+    tok = c->m->hp.bos_id;
+    if (st == VLA_OK) st = vla__dec_step(c, &e, &tok, 1, 1, 1);
+    vla_arena_scratch_release(&c->arena, mark);
+    if (st != VLA_OK) return st;
+    out->true_logit = c->logits[tid];
+    out->false_logit = c->logits[fid];
+    out->is_true = out->true_logit > out->false_logit;
+    return VLA_OK;
 }
 
 #endif /* VLADAPTER_IMPLEMENTATION_DONE */

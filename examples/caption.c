@@ -2,12 +2,12 @@
  *
  *   build/caption --model M.gguf [--adapter A.gguf [--task caption]] IMAGE
  *
- * The picture goes through the official preprocessing (squash to S x S with
- * Pillow's bicubic, CLIP's mean/std), the CLIP trunk, the visual embedding and
- * BART; the caption is decoded with beam search (5 beams, max_length 20: the
- * paper's COCO settings) unless an adapter task's preset or the options say
- * otherwise.  A model made from random weights (tools/vla-mkmodel, or the test
- * fixtures) captions in real words but says nonsense: that is expected.
+ * One library call does the work (vla_caption): the official preprocessing
+ * (squash to S x S with Pillow's bicubic, CLIP's mean/std), the CLIP trunk,
+ * the visual embedding and BART, decoded with the task's preset (5 beams,
+ * max_length 20: the paper's COCO settings) unless the options say
+ * otherwise.  A model made from random weights (tools/vla-mkmodel, or the
+ * test fixtures) captions in real words but says nonsense: that is expected.
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -24,21 +24,19 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *adapter_path = NULL, *task = "caption", *image = NULL;
-    int beams = 0, max_len = 0, threads = 1, show_ids = 0, i, n_ids = 0, width = 0, rc = 1;
-    unsigned char *mfile = NULL, *afile = NULL;
-    void *mmem = NULL, *amem = NULL, *cmem = NULL, *tmem = NULL;
+    int beams = 0, max_len = 0, threads = 1, show_ids = 0, i, w, h, ch, n, rc = 1;
+    unsigned char *mfile = NULL, *afile = NULL, *px = NULL;
+    void *mmem = NULL, *amem = NULL, *cmem = NULL;
     vla_model *m;
     vla_adapter *ad = NULL;
-    const vla_hparams *hp;
-    const vla_tokenizer *tok;
-    vla_str prefix;
+    vla_ctx *c;
+    vla_task_sizes s;
     vla_gen_params g;
+    vla_image pic;
     vla_exec exec;
-    vla_arena ta;
     vla_threadpool pool;
-    int32_t ids[64], out[512];
-    float *pic = NULL;
-    char text[4096];
+    const int32_t *ids;
+    char text[4096], err[160];
     vla_status st;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -47,63 +45,46 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--model") && more) model_path = argv[++i];
         else if (!strcmp(a, "--adapter") && more) adapter_path = argv[++i];
         else if (!strcmp(a, "--task") && more) task = argv[++i];
-        else if (!strcmp(a, "--beams") && more) beams = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-length") && more) max_len = atoi(argv[++i]);
-        else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--beams") && more) { if (!ex_int_flag(a, argv[++i], 1, 64, &beams)) return 2; }
+        else if (!strcmp(a, "--max-length") && more) { if (!ex_int_flag(a, argv[++i], 2, 512, &max_len)) return 2; }
+        else if (!strcmp(a, "--threads") && more) { if (!ex_int_flag(a, argv[++i], 1, 256, &threads)) return 2; }
         else if (!strcmp(a, "--ids")) show_ids = 1;
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown option %s\n", a); usage(stderr); return 2; }
-        else image = a;
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown option %s (or its value is missing)\n", a); usage(stderr); return 2; }
+        else if (!image) image = a;
+        else { fprintf(stderr, "error: one picture only (%s, %s)\n", image, a); return 2; }
     }
     if (!model_path || !image) { usage(stderr); return 2; }
     if (!(m = ex_load_model(model_path, &mfile, &mmem))) goto done;
-    hp = vla_model_hparams(m);
-    tok = vla_model_tokenizer(m);
-    if (!hp->has_clip || !hp->has_visual) {
-        fprintf(stderr, "error: %s has no vision part (convert it with vla-convert --clip RN101.pt)\n", model_path);
-        goto done;
-    }
-    if (!tok) { fprintf(stderr, "error: %s has no tokenizer (convert it with vla-convert --tokenizer DIR)\n", model_path); goto done; }
-    /* the task's text prefix ("caption: " for the single_* methods) and preset */
-    prefix.s = ""; prefix.n = 0;
-    g = vla_gen_defaults(m);
-    g.num_beams = 5;
-    g.max_length = 20;
-    if (adapter_path) {
-        int t;
-        if (!(ad = ex_attach(m, adapter_path, &afile, &amem))) goto done;
-        if ((t = vla_adapter_find_task(ad, task)) < 0) {
-            fprintf(stderr, "error: the adapter has no task '%s'; it has:", task);
-            for (t = 0; t < vla_adapter_n_tasks(ad); t++) { vla_str nm; vla_adapter_task(ad, t, &nm, NULL, NULL); fprintf(stderr, " %.*s", (int)nm.n, nm.s); }
-            fprintf(stderr, "\n");
-            goto done;
-        }
-        vla_adapter_task(ad, t, NULL, &prefix, &g);
-    }
-    if (beams > 0) g.num_beams = beams;
-    if (max_len > 0) g.max_length = max_len;
-    if (g.max_length > 512) g.max_length = 512;
-    /* text input: encode(prefix) = <s> prefix </s> */
-    tmem = malloc(vla_tokenize_scratch_size(prefix.n) + 2 * VLA_ALIGN);
-    vla_arena_init(&ta, tmem, vla_tokenize_scratch_size(prefix.n) + 2 * VLA_ALIGN);
-    if ((st = vla_tokenize(tok, &ta, prefix.s, prefix.n, 1, 1, 40, ids, 64, &n_ids)) != VLA_OK) {
-        fprintf(stderr, "error: tokenizing the prefix: %s\n", vla_status_str(st));
-        goto done;
-    }
-    if (!(pic = ex_load_picture(image, hp->clip_image_size))) goto done;
-    /* a context for one picture, sized before anything runs */
+    if (adapter_path && !(ad = ex_attach(m, adapter_path, &afile, &amem))) goto done;
+    if (!(px = vla_example_load_image(image, &w, &h, &ch, err, sizeof err))) { fprintf(stderr, "error: %s\n", err); goto done; }
     if (threads > 1 && vla_threadpool_init(&pool, threads) == 0) vla_threadpool_exec(&pool, &exec);
     else threads = 1;
-    if (ex_generate(m, ad, task, threads > 1 ? &exec : NULL, ids, n_ids, pic, &g, out, &width, text, sizeof text, &cmem))
+    /* a context for this picture's size, the adapter's tasks and the decoding asked for */
+    memset(&s, 0, sizeof s);
+    s.max_picture_w = w; s.max_picture_h = h; s.max_beams = beams; s.max_length = max_len;
+    if (!(c = ex_task_ctx(m, &s, (const vla_adapter *const *)&ad, ad ? 1 : 0, threads > 1 ? &exec : NULL, &cmem, NULL))) goto done;
+    if (ad && vla_ctx_set_adapter(c, ad, task) != VLA_OK) {
+        fprintf(stderr, "error: the adapter has no task '%s'; it has:", task);
+        ex_list_tasks(ad);
         goto done;
+    }
+    g = vla_task_preset(c, VLA_TASK_CAPTION);
+    if (beams) g.num_beams = beams;
+    if (max_len) g.max_length = max_len;
+    vla_image_view(&pic, px, w, h, ch, 0);
+    st = vla_caption(c, &pic, &g, text, sizeof text, NULL);
+    if (st != VLA_OK && st != VLA_ERR_NOMEM) { fprintf(stderr, "error: %s\n", vla_status_str(st)); goto done; }
     if (show_ids) {
+        ids = vla_task_ids(c, 1, &n);
         printf("ids:");
-        for (i = 0; i < width; i++) printf(" %d", out[i]);
+        for (i = 0; i < n; i++) printf(" %d", ids[i]);
         printf("\n");
     }
     printf("%s\n", text);
     rc = 0;
 done:
     if (threads > 1) vla_threadpool_destroy(&pool);
-    free(pic); free(cmem); free(tmem); free(amem); free(afile); free(mmem); free(mfile);
+    vla_example_free_image(px);
+    free(cmem); free(amem); free(afile); free(mmem); free(mfile);
     return rc;
 }

@@ -1,6 +1,9 @@
-/* example_util.h - the little bit of plumbing the examples share: read a file,
- * load a model and an adapter, turn a picture into the CLIP input.  Example
- * code: it uses malloc and stdio, which the library itself never does.
+/* example_util.h - the host-side plumbing the examples share: read a file,
+ * load a model and an adapter into malloc'd memory, make a context for the
+ * task-level calls, parse a number flag.  Everything about the model itself
+ * (preprocessing, prefixes, presets, decoding) is in the library's task
+ * calls ([D13] in vladapter.h).  Example code: it uses malloc and stdio,
+ * which the library itself never does.
  * Include after vladapter.h (with VLADAPTER_IMPLEMENTATION) and image_io.h. */
 #ifndef VLA_EXAMPLE_UTIL_H
 #define VLA_EXAMPLE_UTIL_H
@@ -8,6 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__GNUC__)
+#define EX_UNUSED __attribute__((unused))
+#else
+#define EX_UNUSED
+#endif
 
 /* A whole file in memory (the model's tensors will point into it). */
 static unsigned char *ex_read_file(const char *path, size_t *size) {
@@ -31,6 +40,18 @@ static unsigned char *ex_read_file(const char *path, size_t *size) {
 static void ex_log(void *user, vla_log_level lvl, const char *msg) {
     (void)user;
     if (lvl <= VLA_LOG_WARN) fprintf(stderr, "vladapter: %s\n", msg);
+}
+
+/* "--beams 0", "--threads x": an integer flag in [lo, hi], or a message and 0. */
+static EX_UNUSED int ex_int_flag(const char *flag, const char *text, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "error: %s takes a number from %d to %d, not '%s'\n", flag, lo, hi, text);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
 }
 
 /* Model file -> model (memory sized by the library's size query). */
@@ -75,75 +96,42 @@ static vla_adapter *ex_attach(const vla_model *m, const char *path, unsigned cha
     return a;
 }
 
-/* Picture file -> [S, S, 3] CLIP input (channels-last), as the official
- * feature extraction prepares it. */
-static float *ex_load_picture(const char *path, int S) {
-    int w, h, ch;
-    char err[160];
-    unsigned char *px = vla_example_load_image(path, &w, &h, &ch, err, sizeof err);
-    vla_image img;
-    vla_arena a;
-    size_t need;
-    void *scratch;
-    float *out;
-    vla_status st;
-    if (!px) { fprintf(stderr, "error: %s\n", err); return NULL; }
-    need = vla_clip_preprocess_scratch_size(w, h, S) + 2 * VLA_ALIGN;
-    scratch = malloc(need);
-    out = (float *)malloc(sizeof(float) * (size_t)S * S * 3);
-    vla_arena_init(&a, scratch, need);
-    if ((st = vla_image_view(&img, px, w, h, ch, 0)) == VLA_OK) st = vla_clip_preprocess(&a, out, S, VLA_LAYOUT_HWC, &img);
-    vla_example_free_image(px);
-    free(scratch);
-    if (st != VLA_OK) { fprintf(stderr, "error: %s: %s\n", path, vla_status_str(st)); free(out); return NULL; }
-    return out;
-}
-
-/* One request on one picture: a context sized for exactly this request (its
- * memory returned in *cmem, the caller frees it), the adapter's task chosen,
- * encode, generate, and the ids decoded to text (cut to fit cap).  exec: the
- * caller's threads, or NULL for one.  Returns 0, or 1 after printing why. */
-#if defined(__GNUC__)
-__attribute__((unused))
-#endif
-static int ex_generate(const vla_model *m, const vla_adapter *ad, const char *task, const vla_exec *exec,
-                       const int32_t *ids, int n_ids, const float *pic, const vla_gen_params *g,
-                       int32_t *out, int *width, char *text, size_t cap, void **cmem) {
+/* A context for the task-level calls, sized from what the request needs
+ * (vla_task_ctx_params) and the adapter sets it may select; exec: the
+ * caller's threads or NULL.  Its memory comes back in *mem. */
+static vla_ctx *ex_task_ctx(const vla_model *m, const vla_task_sizes *s, const vla_adapter *const *ads, int n_ads,
+                            const vla_exec *exec, void **mem, size_t *bytes) {
     vla_ctx_params p;
     vla_ctx *c = NULL;
-    vla_input in;
-    size_t need, len;
+    size_t need = 0;
     vla_status st;
-    *cmem = NULL;
-    memset(&p, 0, sizeof p);
-    p.max_batch = 1; p.max_text_len = n_ids; p.max_images = 1; p.max_dec_len = g->max_length; p.max_beams = g->num_beams;
-    p.use_clip = 1;
-    p.max_prompt_len = vla_adapter_prompt_len(ad);
-    p.max_adapter_dim = vla_adapter_max_dim(ad);
+    *mem = NULL;
+    if ((st = vla_task_ctx_params(&p, m, s, ads, n_ads)) != VLA_OK) {
+        fprintf(stderr, "error: this model cannot run the task calls (%s): it needs a CLIP trunk, a visual embedding and a tokenizer\n",
+                vla_status_str(st));
+        return NULL;
+    }
     if (exec) p.exec = *exec;
     else p.exec.n_threads = 1;
     p.log.fn = ex_log;
-    if ((st = vla_ctx_mem_req(m, &p, &need)) != VLA_OK || !(*cmem = malloc(need)) ||
-        (st = vla_ctx_init(&c, m, &p, *cmem, need)) != VLA_OK) {
+    if ((st = vla_ctx_mem_req(m, &p, &need)) != VLA_OK || !(*mem = malloc(need)) ||
+        (st = vla_ctx_init(&c, m, &p, *mem, need)) != VLA_OK) {
         fprintf(stderr, "error: context: %s\n", vla_status_str(st));
-        return 1;
+        return NULL;
     }
-    if (ad && (st = vla_ctx_set_adapter(c, ad, task)) != VLA_OK) {
-        fprintf(stderr, "error: adapter: %s\n", vla_status_str(st));
-        return 1;
+    if (bytes) *bytes = need;
+    return c;
+}
+
+/* The adapter's task names, for an error message. */
+static EX_UNUSED void ex_list_tasks(const vla_adapter *ad) {
+    int t;
+    for (t = 0; t < vla_adapter_n_tasks(ad); t++) {
+        vla_str nm;
+        vla_adapter_task(ad, t, &nm, NULL, NULL);
+        fprintf(stderr, " %.*s", (int)nm.n, nm.s);
     }
-    memset(&in, 0, sizeof in);
-    in.batch = 1; in.text_len = n_ids; in.ids = ids; in.n_images = 1; in.images = pic;
-    if ((st = vla_encode(c, &in)) != VLA_OK || (st = vla_generate(c, g, out, width, NULL)) != VLA_OK) {
-        fprintf(stderr, "error: %s\n", vla_status_str(st));
-        return 1;
-    }
-    st = vla_detokenize(vla_model_tokenizer(m), out, *width, 1, 1, text, cap, &len);
-    if (st != VLA_OK && st != VLA_ERR_NOMEM) {
-        fprintf(stderr, "error: decoding the ids: %s\n", vla_status_str(st));
-        return 1;
-    }
-    return 0;
+    fprintf(stderr, "\n");
 }
 
 #endif /* VLA_EXAMPLE_UTIL_H */

@@ -2,10 +2,12 @@
  *
  *   build/vqa --model M.gguf [--adapter A.gguf [--task vqa]] IMAGE "question"
  *
- * The encoder reads the task prefix and the question ("vqa: what is ..." for
- * the single_* methods, the bare question otherwise) followed by the picture's
- * 36 visual tokens; the answer is decoded greedily with max_length 20, as the
- * official VQA evaluation does.  Random-weight models answer nonsense.
+ * One library call (vla_answer): the encoder reads the task prefix and the
+ * question ("vqa: what is ..." for the single_* methods, the bare question
+ * otherwise; at most 20 ids as the official VQA/GQA loaders cut it)
+ * followed by the picture's visual tokens; the answer is decoded greedily
+ * with max_length 20, as the official evaluation does.  Random-weight
+ * models answer nonsense.
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -18,19 +20,16 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *adapter_path = NULL, *task = "vqa", *image = NULL, *question = NULL;
-    int max_len = 0, i, n_ids = 0, width = 0, rc = 1;
-    unsigned char *mfile = NULL, *afile = NULL;
-    void *mmem = NULL, *amem = NULL, *cmem = NULL, *tmem = NULL;
+    int max_len = 0, i, w, h, ch, rc = 1;
+    unsigned char *mfile = NULL, *afile = NULL, *px = NULL;
+    void *mmem = NULL, *amem = NULL, *cmem = NULL;
     vla_model *m;
     vla_adapter *ad = NULL;
-    const vla_tokenizer *tok;
-    vla_str prefix;
+    vla_ctx *c;
+    vla_task_sizes s;
     vla_gen_params g;
-    vla_arena ta;
-    int32_t ids[64], out[512];
-    float *pic = NULL;
-    char text[4096], answer[4096];
-    size_t tl;
+    vla_image pic;
+    char answer[4096], err[160];
     vla_status st;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -39,43 +38,33 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--model") && more) model_path = argv[++i];
         else if (!strcmp(a, "--adapter") && more) adapter_path = argv[++i];
         else if (!strcmp(a, "--task") && more) task = argv[++i];
-        else if (!strcmp(a, "--max-length") && more) max_len = atoi(argv[++i]);
-        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown option %s\n", a); usage(stderr); return 2; }
+        else if (!strcmp(a, "--max-length") && more) { if (!ex_int_flag(a, argv[++i], 2, 512, &max_len)) return 2; }
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "error: unknown option %s (or its value is missing)\n", a); usage(stderr); return 2; }
         else if (!image) image = a;
-        else question = a;
+        else if (!question) question = a;
+        else { fprintf(stderr, "error: unexpected argument '%s' (quote the question)\n", a); return 2; }
     }
     if (!model_path || !image || !question) { usage(stderr); return 2; }
     if (!(m = ex_load_model(model_path, &mfile, &mmem))) goto done;
-    tok = vla_model_tokenizer(m);
-    if (!vla_model_hparams(m)->has_clip) { fprintf(stderr, "error: %s has no vision part (vla-convert --clip)\n", model_path); goto done; }
-    if (!tok) { fprintf(stderr, "error: %s has no tokenizer (vla-convert --tokenizer)\n", model_path); goto done; }
-    prefix.s = ""; prefix.n = 0;
-    g = vla_gen_defaults(m);
-    g.num_beams = 1;
-    g.max_length = 20;
-    if (adapter_path) {
-        int t;
-        if (!(ad = ex_attach(m, adapter_path, &afile, &amem))) goto done;
-        if ((t = vla_adapter_find_task(ad, task)) < 0) { fprintf(stderr, "error: the adapter has no task '%s'\n", task); goto done; }
-        vla_adapter_task(ad, t, NULL, &prefix, &g);
-    }
-    if (max_len > 0) g.max_length = max_len < 512 ? max_len : 512;
-    /* "<prefix><question>", truncated to 20 ids with <s> and </s> (the VQA loader) */
-    tl = (size_t)snprintf(text, sizeof text, "%.*s%s", (int)prefix.n, prefix.s, question);
-    if (tl >= sizeof text) tl = sizeof text - 1;
-    tmem = malloc(vla_tokenize_scratch_size(tl) + 2 * VLA_ALIGN);
-    vla_arena_init(&ta, tmem, vla_tokenize_scratch_size(tl) + 2 * VLA_ALIGN);
-    if ((st = vla_tokenize(tok, &ta, text, tl, 1, 1, 20, ids, 64, &n_ids)) != VLA_OK) {
-        fprintf(stderr, "error: tokenizing the question: %s\n", vla_status_str(st));
+    if (adapter_path && !(ad = ex_attach(m, adapter_path, &afile, &amem))) goto done;
+    if (!(px = vla_example_load_image(image, &w, &h, &ch, err, sizeof err))) { fprintf(stderr, "error: %s\n", err); goto done; }
+    memset(&s, 0, sizeof s);
+    s.max_question_bytes = (int)strlen(question); s.max_picture_w = w; s.max_picture_h = h; s.max_length = max_len;
+    if (!(c = ex_task_ctx(m, &s, (const vla_adapter *const *)&ad, ad ? 1 : 0, NULL, &cmem, NULL))) goto done;
+    if (ad && vla_ctx_set_adapter(c, ad, task) != VLA_OK) {
+        fprintf(stderr, "error: the adapter has no task '%s'; it has:", task);
+        ex_list_tasks(ad);
         goto done;
     }
-    for (i = 0; i < n_ids; i++)
-        if (ids[i] >= vla_model_hparams(m)->vocab) { fprintf(stderr, "error: the question has tokens outside this model's vocabulary\n"); goto done; }
-    if (!(pic = ex_load_picture(image, vla_model_hparams(m)->clip_image_size))) goto done;
-    if (ex_generate(m, ad, task, NULL, ids, n_ids, pic, &g, out, &width, answer, sizeof answer, &cmem)) goto done;
+    g = vla_task_preset(c, VLA_TASK_ANSWER);
+    if (max_len) g.max_length = max_len;
+    vla_image_view(&pic, px, w, h, ch, 0);
+    st = vla_answer(c, &pic, question, &g, answer, sizeof answer, NULL);
+    if (st != VLA_OK && st != VLA_ERR_NOMEM) { fprintf(stderr, "error: %s\n", vla_status_str(st)); goto done; }
     printf("%s\n", answer);
     rc = 0;
 done:
-    free(pic); free(cmem); free(tmem); free(amem); free(afile); free(mmem); free(mfile);
+    vla_example_free_image(px);
+    free(cmem); free(amem); free(afile); free(mmem); free(mfile);
     return rc;
 }
