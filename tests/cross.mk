@@ -251,7 +251,7 @@ $(VX_HOST)/vla-embed: $(VX_ROOT)/tools/vla-embed.c $(VX_ROOT)/vladapter.h
 	$(VX_HOSTCC) $(VX_HOST_CFLAGS) $< -lm -o $@
 
 $(VX_HOST)/gen_tiny_model: $(VX_ROOT)/tests/board/gen_tiny_model.c $(VX_ROOT)/tests/board/tiny_model.h $(VX_ROOT)/vladapter.h \
-                           $(VX_CONVERT_H)
+                           $(VX_CONVERT_H) $(VX_ROOT)/tools/vla_tokconv.h
 	@mkdir -p $(dir $@)
 	$(VX_HOSTCC) $(VX_HOST_CFLAGS) $< -lm -o $@
 

@@ -37,7 +37,10 @@
  *               encoder, greedy and beam search with and without the
  *               adapter; ids must equal the build machine's exactly, grid
  *               features, encoder output and logits within VT_TINY_TOL; with
- *               the fast kernels, the reference kernels and 2 tasks
+ *               the fast kernels, the reference kernels and 2 tasks; then
+ *               the same request through the task-level vla_answer (the
+ *               file's tokenizer, 8-bit pixels, a context sized by
+ *               vla_task_ctx_params) must give the same ids
  *   flash_train two vla_trainer_step calls on that adapter (widened to F32
  *               in RAM) with the frozen base in flash, dropout on, in
  *               exactly the trainer's size query (whose peak must equal it);
@@ -1113,6 +1116,7 @@ extern const size_t vla_tiny_adapter_size;
 #define VT_TINY_TOL 5e-5
 
 static tiny_out vt_tiny_run, vt_tiny_alt; /* ~40 KB each: .bss, not stack */
+static tiny_task_out vt_tiny_task;
 
 static int vt_inside(const void *p, size_t n, const unsigned char *base, size_t size) {
     const unsigned char *c = (const unsigned char *)p;
@@ -1224,7 +1228,7 @@ static double vt_tiny_check(const char *what, const tiny_out *o, const vt_tiny_e
 static void test_flash_model(void) {
     vt_mark mk = vt_begin();
     const unsigned char *img = vla_tiny_model, *aimg = vla_tiny_adapter;
-    size_t size = vla_tiny_model_size, asize = vla_tiny_adapter_size, need, aneed, rneed = 0;
+    size_t size = vla_tiny_model_size, asize = vla_tiny_adapter_size, need, aneed, rneed = 0, tneed = 0;
     const vla_hparams *hp;
     vla_model *m = NULL, *m2 = NULL;
     vla_adapter *ad = NULL;
@@ -1279,7 +1283,9 @@ static void test_flash_model(void) {
     /* 1. this target's fast kernels, one task */
     st = tiny_run_bytes(m, ad, vt_exec(1, 0), &rneed);
     if (!VC_CHECKF(st == VLA_OK, "tiny_run_bytes: %s", vla_status_str(st))) { vt_end(mk); return; }
-    vt_sub_arena(&ra, rneed);
+    st = tiny_task_bytes(m, ad, vt_exec(1, 0), &tneed);
+    if (!VC_CHECKF(st == VLA_OK, "tiny_task_bytes: %s", vla_status_str(st))) { vt_end(mk); return; }
+    vt_sub_arena(&ra, rneed > tneed ? rneed : tneed);
     tiny_run(m, ad, vt_exec(1, 0), &ra, &vt_tiny_run);
     worst_fast = vt_tiny_check("fast kernels", &vt_tiny_run, &e, VT_TINY_TOL);
     /* 2. this target's reference kernels */
@@ -1299,18 +1305,34 @@ static void test_flash_model(void) {
         vt_cmp_floats("2 tasks CLIP grid", "1 task", vt_tiny_alt.grid, vt_tiny_run.grid, (size_t)TINY_GRID * TINY_GRID * TINY_FEAT,
                       VT_TINY_TOL);
     }
+    /* 4. the task-level call on the same request (the model file's
+     * tokenizer, the adapter's "vqa: " prefix + TINY_QUESTION): the
+     * request's ids in, the build machine's greedy adapter ids out */
+    tiny_task_run(m, ad, vt_exec(1, 0), &ra, &vt_tiny_task);
+    if (VC_CHECKF(vt_tiny_task.st == VLA_OK, "tiny model, vla_answer: %s", vla_status_str(vt_tiny_task.st))) {
+        char want[128];
+        size_t wl = 0;
+        vt_check_ids("vla_answer encoder text", "the request", vt_tiny_task.in, vt_tiny_task.n_in, tiny_text_ids, TINY_LT);
+        vt_check_ids("vla_answer", "the build machine's greedy adapter run", vt_tiny_task.out, vt_tiny_task.n_out, e.ids[TINY_ADAPTER],
+                     e.len[TINY_ADAPTER]);
+        VC_CHECK(vla_detokenize(vla_model_tokenizer(m), e.ids[TINY_ADAPTER], e.len[TINY_ADAPTER], 1, 1, want, sizeof want, &wl) == VLA_OK &&
+                 strcmp(want, vt_tiny_task.text) == 0);
+        VC_CHECKF(vt_tiny_task.stats.peak + VLA_ALIGN == vt_tiny_task.need, "vla_answer context peak %lu + %d != size query %lu",
+                  (unsigned long)vt_tiny_task.stats.peak, VLA_ALIGN, (unsigned long)vt_tiny_task.need);
+    }
     VT_CHECK_GUARDS("flash model wrote past a buffer");
     vla_adapter_detach(ad);
     /* one line per target for parts/README-targets.md (tolerance budget) */
     printf("flash_model: model %lu + adapter %lu bytes in %s; arena: model %lu, adapter %lu, context %lu bytes; "
-           "largest relative error: fast %.2g, reference %.2g",
+           "vla_answer context %lu bytes; largest relative error: fast %.2g, reference %.2g",
            (unsigned long)size, (unsigned long)asize,
 #if defined(VLA_BOARD_FLASH_BASE)
            "flash",
 #else
            "rodata",
 #endif
-           (unsigned long)need, (unsigned long)aneed, (unsigned long)vt_tiny_run.ctx_need, worst_fast, worst_ref);
+           (unsigned long)need, (unsigned long)aneed, (unsigned long)vt_tiny_run.ctx_need, (unsigned long)vt_tiny_task.need, worst_fast,
+           worst_ref);
     if (VLA_TEST_WORK >= 8) printf(", 2 tasks vs 1 %.2g", worst_mt);
     printf("\n");
     vt_end(mk);

@@ -43,6 +43,8 @@
 #include "../../vladapter.h"
 #define VLA_CONVERT_IMPLEMENTATION
 #include "../../tools/vla_convert.h"
+#define VLA_TOKCONV_IMPLEMENTATION
+#include "../../tools/vla_tokconv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -604,18 +606,82 @@ static int train_judge(const tiny_build *b, const float *grid, train_ref *r, cha
     return 0;
 }
 
+/* ---- the tokenizer (since TINY_VERSION 4) ----
+ * Byte-level BPE over GPT-2's byte alphabet: <s> <pad> </s> <unk> = 0..3,
+ * the 256 byte tokens, six merge results and <mask>, 267 tokens in all
+ * (more than the model's 64 ids: only what the model reads or writes must
+ * be below 64).  The ids are laid out so that "vqa: what?" (the adapter's
+ * prefix + TINY_QUESTION) encodes to tiny_text_ids. */
+
+static size_t utf8_byte_token(char *o, unsigned b) { /* GPT-2's printable stand-in for byte b */
+    unsigned cp = b, n = 0, x;
+    int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    if (!keep) {
+        for (x = 0; x < b; x++)
+            if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
+        cp = 256 + n;
+    }
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 63));
+    return 2;
+}
+
+static int tiny_tokenizer(vla_tokconv *tc) {
+    static const char *merges[6][2] = {{"v", "q"}, {"vq", "a"}, {"\xc4\xa0", "w"}, {"\xc4\xa0w", "h"}, {"\xc4\xa0wh", "a"},
+                                       {"\xc4\xa0wha", "t"}};
+    enum { N_TOK = 4 + 256 + 6 + 1 };
+    char tok[N_TOK][16], *v, m[256], err[256];
+    int fixed[N_TOK], id_of[N_TOK], i, next = 0, rc;
+    size_t n = 0, k = 0;
+    static const char *special[4] = {"<s>", "<pad>", "</s>", "<unk>"};
+    for (i = 0; i < 4; i++) snprintf(tok[i], sizeof tok[i], "%s", special[i]);
+    for (i = 0; i < 256; i++) {
+        size_t l = utf8_byte_token(tok[4 + i], (unsigned)i);
+        tok[4 + i][l] = 0;
+    }
+    for (i = 0; i < 6; i++) snprintf(tok[260 + i], sizeof tok[0], "%s%s", merges[i][0], merges[i][1]);
+    snprintf(tok[266], sizeof tok[0], "<mask>");
+    /* ids: specials 0..3; "vqa" 17, ":" 43, "Ġwhat" 9, "?" 28; the rest in order */
+    for (i = 0; i < N_TOK; i++) fixed[i] = -1, id_of[i] = -1;
+    for (i = 0; i < 4; i++) fixed[i] = i;
+    fixed[261] = 17; fixed[4 + ':'] = 43; fixed[265] = 9; fixed[4 + '?'] = 28;
+    for (i = 0; i < N_TOK; i++) if (fixed[i] >= 0) id_of[fixed[i]] = i;
+    for (i = 0; i < N_TOK; i++) {
+        if (fixed[i] >= 0) continue;
+        while (id_of[next] >= 0) next++;
+        id_of[next] = i;
+    }
+    v = (char *)malloc(N_TOK * 40 + 16);
+    if (!v) return -1;
+    n += (size_t)sprintf(v + n, "{");
+    for (i = 0; i < N_TOK; i++) {
+        const char *t = tok[id_of[i]];
+        n += (size_t)sprintf(v + n, "%s\"%s%s\": %d", i ? ", " : "", (t[0] == '"' || t[0] == '\\') && !t[1] ? "\\" : "", t, i);
+    }
+    n += (size_t)sprintf(v + n, "}");
+    k += (size_t)sprintf(m + k, "#version: 0.2\n");
+    for (i = 0; i < 6; i++) k += (size_t)sprintf(m + k, "%s %s\n", merges[i][0], merges[i][1]);
+    rc = vla_tokconv_parse(tc, v, n, m, k, 0, err, sizeof err);
+    if (rc) fprintf(stderr, "tokenizer: %s\n", err);
+    free(v);
+    return rc;
+}
+
 /* ---- the expectations written into the model file ---- */
 
 typedef struct tiny_expect {
     const tiny_out *o;
     float margin;
     const train_ref *tr;
+    const vla_tokconv *tc;
 } tiny_expect;
 
-#define TINY_N_ARRAY_KV 13 /* keys add_expect_kv writes */
+#define TINY_N_ARRAY_KV (13 + VLA_TOKCONV_N_KV) /* keys add_expect_kv writes */
 
 static void add_expect_kv(void *user, vla_gguf_writer *w) {
     const tiny_expect *e = (const tiny_expect *)user;
+    vla_tokconv_add(e->tc, w);
     vla_gguf_add_u32(w, "vladapter.tiny.version", TINY_VERSION);
     vla_gguf_add_u64(w, "vladapter.tiny.pixel_hash", e->o->pix_hash);
     vla_gguf_add_arr(w, "vladapter.tiny.ids.base", VLA_GGUF_I32, e->o->ids[TINY_BASE], (uint64_t)e->o->len[TINY_BASE]);
@@ -678,6 +744,8 @@ static void print_ids(const char *what, const int32_t *ids, int n) {
 int main(int argc, char **argv) {
     static tiny_out ref, tmp, back;
     static train_ref tr, tr_back;
+    static tiny_task_out task;
+    vla_tokconv tc;
     float *delta = NULL;
     size_t k;
     tiny_build b;
@@ -691,6 +759,7 @@ int main(int argc, char **argv) {
     size_t fsize = 0, fasize = 0;
     int rc = 1, j;
 
+    memset(&tc, 0, sizeof tc);
     if (argc != 3) {
         fprintf(stderr, "usage: %s MODEL.gguf ADAPTER.gguf\n", argv[0]);
         return 2;
@@ -714,6 +783,8 @@ int main(int argc, char **argv) {
     ex.o = &ref;
     ex.margin = (float)margin;
     ex.tr = &tr;
+    ex.tc = &tc;
+    if (tiny_tokenizer(&tc) != 0) goto out;
     b.cv.add_arrays = add_expect_kv;
     b.cv.add_arrays_user = &ex;
     b.cv.n_array_kv = TINY_N_ARRAY_KV;
@@ -740,6 +811,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "the written files do not reproduce the outputs\n");
         goto out;
     }
+    /* the task-level call on the written files: the tokenizer gives the
+     * request's ids and vla_answer the adapter's greedy ids */
+    if (tiny_task_run(b.m, b.ad, exec_of(1), &a, &task) != VLA_OK || task.n_in != TINY_LT ||
+        memcmp(task.in, tiny_text_ids, sizeof tiny_text_ids) != 0 || task.n_out != ref.len[TINY_ADAPTER] ||
+        memcmp(task.out, ref.ids[TINY_ADAPTER], sizeof(int32_t) * (size_t)task.n_out) != 0) {
+        fprintf(stderr, "vla_answer on the written files does not give the request's ids (%s)\n", vla_status_str(task.st));
+        goto out;
+    }
     if (train_run(b.m, fabuf, fasize, back.grid, 1, &tr_back, why, sizeof why) != 0 || tr_back.adapter_hash != tr.adapter_hash ||
         tr_back.n_params != tr.n_params || memcmp(tr_back.value, tr.value, tr.n_params * sizeof(float)) != 0 ||
         memcmp(tr_back.loss, tr.loss, sizeof tr.loss) != 0) {
@@ -751,6 +830,7 @@ int main(int argc, char **argv) {
     print_ids("base", ref.ids[TINY_BASE], ref.len[TINY_BASE]);
     print_ids("adapter", ref.ids[TINY_ADAPTER], ref.len[TINY_ADAPTER]);
     print_ids("beam", ref.ids[TINY_BEAM], ref.len[TINY_BEAM]);
+    printf("  vla_answer(\"%s\") -> \"%s\" (context %lu bytes)\n", TINY_QUESTION, task.text, (unsigned long)task.need);
     printf("  context %lu bytes (peak %lu)\n", (unsigned long)ref.ctx_need, (unsigned long)ref.ctx_stats.peak);
     {
         size_t small = 0;
@@ -765,6 +845,7 @@ out:
     if (rc) { remove(argv[1]); remove(argv[2]); }
     train_free(&tr);
     train_free(&tr_back);
+    vla_tokconv_free(&tc);
     free(delta);
     free(fbuf);
     free(fabuf);

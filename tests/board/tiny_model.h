@@ -49,6 +49,8 @@
  *     tiny.expect.logits.base, tiny.expect.logits.adapter
  *                          F32 [len, 64]   teacher-forced logits of the
  *                                          greedy sequences
+ *   tokenizer (since TINY_VERSION 4): the tokenizer.ggml.* keys of a
+ *   267-token byte-level BPE (see gen_tiny_model.c) for the task-level call
  *   training (since TINY_VERSION 3):
  *     vladapter.tiny.train.adapter_hash  u64    FNV-1a of the F32 adapter
  *                                               file tiny_adapter_f32 makes
@@ -78,7 +80,7 @@
 #ifndef VLA_TINY_MODEL_H
 #define VLA_TINY_MODEL_H
 
-#define TINY_VERSION 3
+#define TINY_VERSION 4
 #define TINY_ALIGN 64 /* general.alignment of both files */
 
 /* the synthetic picture, as a camera would deliver it */
@@ -111,6 +113,11 @@
 
 /* Text ids of the request: <s> w1 w2 w3 w4 </s>. */
 static const int32_t tiny_text_ids[TINY_LT] = {0, 17, 43, 9, 28, 2};
+/* The same request as text (since TINY_VERSION 4 the model file carries a
+ * byte-level tokenizer whose merges make the adapter's prefix "vqa: " plus
+ * this question exactly those ids: "vqa" = 17, ":" = 43, "Ġwhat" = 9,
+ * "?" = 28), so that vla_answer must give the adapter's greedy ids. */
+#define TINY_QUESTION "what?"
 
 /* Which output a tiny_out slot holds. */
 enum { TINY_BASE = 0, TINY_ADAPTER = 1, TINY_BEAM = 2, TINY_BASE2 = 3, TINY_N_RUNS = 4 };
@@ -191,6 +198,79 @@ TINY__FN vla_ctx_params tiny_ctx_params(const vla_adapter *ad, vla_exec ex) {
     p.max_adapter_dim = ad ? vla_adapter_max_dim(ad) : 0;
     p.exec = ex;
     return p;
+}
+
+/* The task-level call on the same request: the picture as 8-bit pixels,
+ * the adapter's "vqa" task, TINY_QUESTION, greedy decoding as tiny_run's;
+ * a context sized by vla_task_ctx_params from the request's numbers, in
+ * a's scratch stack (released).  Fills the encoder ids, the answer ids and
+ * the text; *need: the context's size query. */
+typedef struct tiny_task_out {
+    vla_status st;
+    size_t need;
+    vla_arena_stats stats;
+    int n_in, n_out;
+    int32_t in[TINY_LT + 8], out[TINY_T];
+    char text[128];
+} tiny_task_out;
+
+TINY__FN vla_status tiny_task_sizes(const vla_model *m, const vla_adapter *ad, vla_exec ex, vla_ctx_params *p) {
+    vla_task_sizes s;
+    vla_status st;
+    memset(&s, 0, sizeof s);
+    s.max_question_bytes = (int)sizeof TINY_QUESTION - 1;
+    s.max_picture_w = TINY_IMG_W; s.max_picture_h = TINY_IMG_H;
+    s.max_beams = 1; s.max_length = TINY_T;
+    st = vla_task_ctx_params(p, m, &s, &ad, 1);
+    p->exec = ex;
+    return st;
+}
+
+/* Bytes of arena tiny_task_run takes. */
+TINY__FN vla_status tiny_task_bytes(const vla_model *m, const vla_adapter *ad, vla_exec ex, size_t *bytes) {
+    vla_ctx_params p;
+    size_t need = 0;
+    vla_status st = tiny_task_sizes(m, ad, ex, &p);
+    if (st == VLA_OK) st = vla_ctx_mem_req(m, &p, &need);
+    *bytes = need + (size_t)TINY_IMG_W * TINY_IMG_H * 3 + 3 * VLA_ALIGN;
+    return st;
+}
+
+TINY__FN vla_status tiny_task_run(const vla_model *m, const vla_adapter *ad, vla_exec ex, vla_arena *a, tiny_task_out *o) {
+    size_t mark = vla_arena_scratch_mark(a);
+    vla_ctx_params p;
+    vla_gen_params g = tiny_gen(1);
+    vla_image img;
+    vla_ctx *c = NULL;
+    unsigned char *rgb;
+    void *cmem;
+    const int32_t *ids;
+    vla_status st;
+    memset(o, 0, sizeof *o);
+    st = tiny_task_sizes(m, ad, ex, &p);
+    if (st == VLA_OK) st = vla_ctx_mem_req(m, &p, &o->need);
+    rgb = (unsigned char *)vla_arena_scratch(a, (size_t)TINY_IMG_W * TINY_IMG_H * 3);
+    cmem = st == VLA_OK ? vla_arena_scratch(a, o->need) : NULL;
+    if (st == VLA_OK && (!rgb || !cmem)) st = VLA_ERR_NOMEM;
+    if (st == VLA_OK) st = vla_ctx_init(&c, m, &p, cmem, o->need);
+    if (st == VLA_OK) st = vla_ctx_set_adapter(c, ad, TINY_TASK);
+    if (st == VLA_OK) {
+        tiny_pixels(rgb);
+        st = vla_image_view(&img, rgb, TINY_IMG_W, TINY_IMG_H, 3, 0);
+    }
+    if (st == VLA_OK) st = vla_answer(c, &img, TINY_QUESTION, &g, o->text, sizeof o->text, NULL);
+    if (st == VLA_OK) {
+        ids = vla_task_ids(c, 0, &o->n_in);
+        if (o->n_in > (int)(sizeof o->in / sizeof o->in[0])) o->n_in = 0;
+        else memcpy(o->in, ids, sizeof(int32_t) * (size_t)o->n_in);
+        ids = vla_task_ids(c, 1, &o->n_out);
+        if (o->n_out > TINY_T) o->n_out = 0;
+        else memcpy(o->out, ids, sizeof(int32_t) * (size_t)o->n_out);
+        o->stats = vla_ctx_stats(c);
+    }
+    vla_arena_scratch_release(a, mark);
+    o->st = st;
+    return st;
 }
 
 /* Bytes of arena tiny_run takes (all of it from the scratch stack). */
