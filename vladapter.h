@@ -1335,6 +1335,10 @@ typedef struct vla_verdict {
 } vla_verdict;
 VLA_DEF vla_status vla_verify(vla_ctx *c, const vla_image *left, const vla_image *right, const char *statement,
                               vla_verdict *out);
+/* The same rule on the encoder output already in the context (your own
+ * vla_encode: a batch, precomputed features): out[0, B) for its B examples.
+ * Needs the model's tokenizer for the ids of "true" and "false". */
+VLA_DEF vla_status vla_verify_encoded(vla_ctx *c, vla_verdict *out);
 
 /* The ids of the last task call: which = 0 the encoder text ids (with <s> and
  * </s>), 1 the generated ids (starting with the decoder start token, as
@@ -10431,41 +10435,59 @@ static int32_t vla__task_word_id(vla_ctx *c, const char *word) {
     return ids[0];
 }
 
-VLA_DEF vla_status vla_verify(vla_ctx *c, const vla_image *left, const vla_image *right, const char *statement,
-                              vla_verdict *out) {
-    const vla_image *pics[2];
+VLA_DEF vla_status vla_verify_encoded(vla_ctx *c, vla_verdict *out) {
     vla__dec_bufs e;
-    int32_t tid, fid, tok;
-    size_t mark;
+    int32_t tid, fid;
+    size_t mark, V;
+    int b;
     vla_status st;
-    if (!c || !left || !right || !statement || !out) return VLA_ERR_ARGS;
-    VLA_MEMSET(out, 0, sizeof *out);
-    if ((st = vla__task_text(c, "vla_verify", statement, 0)) != VLA_OK) return st;
+    if (!c || !out) return VLA_ERR_ARGS;
+    if (c->encoded != 1) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "vla_verify_encoded needs an encoder output: call vla_encode first", 0, 0, 0);
+        return VLA_ERR_STATE;
+    }
+    if (!c->m->tok) {
+        vla__log(&c->p.log, VLA_LOG_ERROR, "vla_verify: the model file has no tokenizer", 0, 0, 0);
+        return VLA_ERR_UNSUPPORTED;
+    }
     tid = vla__task_word_id(c, "true");
     fid = vla__task_word_id(c, "false");
     if (tid < 0 || fid < 0) {
         vla__log(&c->p.log, VLA_LOG_ERROR, "vla_verify: the ids of \"true\" / \"false\" are outside the model's vocabulary", 0, 0, 0);
         return VLA_ERR_RANGE;
     }
+    /* decoder input [</s>, <s>] for every example; the logits at position 1 decide */
+    V = (size_t)c->m->hp.vocab;
+    mark = vla_arena_scratch_mark(&c->arena);
+    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, c->B, c->Tmax, c->adp_cap, &e)) return VLA_ERR_NOMEM;
+    for (b = 0; b < c->B; b++) c->next_tok[b] = c->m->hp.dec_start_id;
+    st = vla__dec_step(c, &e, c->next_tok, c->B, 1, 0);
+    for (b = 0; b < c->B; b++) c->next_tok[b] = c->m->hp.bos_id;
+    if (st == VLA_OK) st = vla__dec_step(c, &e, c->next_tok, c->B, 1, 1);
+    vla_arena_scratch_release(&c->arena, mark);
+    if (st != VLA_OK) return st;
+    for (b = 0; b < c->B; b++) {
+        out[b].true_logit = c->logits[(size_t)b * V + (size_t)tid];
+        out[b].false_logit = c->logits[(size_t)b * V + (size_t)fid];
+        out[b].is_true = out[b].true_logit > out[b].false_logit;
+    }
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_verify(vla_ctx *c, const vla_image *left, const vla_image *right, const char *statement,
+                              vla_verdict *out) {
+    const vla_image *pics[2];
+    vla_status st;
+    if (!c || !left || !right || !statement || !out) return VLA_ERR_ARGS;
+    VLA_MEMSET(out, 0, sizeof *out);
     if (c->m->hp.n_images < 2) {
         vla__log(&c->p.log, VLA_LOG_ERROR, "vla_verify: the model's visual embedding takes one picture per example", 0, 0, 0);
         return VLA_ERR_UNSUPPORTED;
     }
+    if ((st = vla__task_text(c, "vla_verify", statement, 0)) != VLA_OK) return st;
     pics[0] = left; pics[1] = right;
     if ((st = vla__task_encode(c, pics, 2)) != VLA_OK) return st;
-    /* decoder input [</s>, <s>]; the logits at position 1 decide */
-    mark = vla_arena_scratch_mark(&c->arena);
-    if (!vla__dec_bufs_take(&c->arena, &c->m->hp, 1, c->Tmax, c->adp_cap, &e)) return VLA_ERR_NOMEM;
-    tok = c->m->hp.dec_start_id;
-    st = vla__dec_step(c, &e, &tok, 1, 1, 0);
-    tok = c->m->hp.bos_id;
-    if (st == VLA_OK) st = vla__dec_step(c, &e, &tok, 1, 1, 1);
-    vla_arena_scratch_release(&c->arena, mark);
-    if (st != VLA_OK) return st;
-    out->true_logit = c->logits[tid];
-    out->false_logit = c->logits[fid];
-    out->is_true = out->true_logit > out->false_logit;
-    return VLA_OK;
+    return vla_verify_encoded(c, out);
 }
 
 #endif /* VLADAPTER_IMPLEMENTATION_DONE */

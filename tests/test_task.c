@@ -10,12 +10,16 @@
  *    vla_answer on the question those ids spell must give the case's ids
  *    (greedy and 5 beams, max_length 12) and its greedy text.
  *  - chains: the same CLIP + VL-BART (untrained weights) with a small byte
- *    tokenizer (260 byte/special tokens + "true"/"false" merges) whose ids
- *    fit the 300-token vocabulary, so that the official prefixes ("vqa: ",
- *    "caption: ", "nlvr: ") can run.  Each call is compared with the chain
+ *    tokenizer (small_tokenizer below) whose ids fit the 300-token
+ *    vocabulary, so that the official prefixes ("vqa: ", "caption: ",
+ *    "nlvr: ") can run.  Each call is compared with the chain
  *    written out by hand: tokenize with the task's truncation, preprocess,
  *    encode, generate with the adapter task's preset (5 beams for captions),
  *    detokenize; verify: decoder input [</s>, <s>], logits at position 1.
+ *  - vla_verify_encoded on the bart_nlvr case's own inputs (its features,
+ *    boxes and ids, batch of 2): the logits of "true" and "false" at
+ *    position 1 and the prediction, against the case (the small tokenizer
+ *    puts "true" / "false" at the case's ids 60 / 73);
  *  - a picture with a row stride larger than its width (and an RGBA copy)
  *    gives the packed picture's result;
  *  - every error path returns its status, writes nothing outside the context
@@ -32,6 +36,7 @@
 #include "../tools/vla_tokconv.h"
 #include "board/vla_check.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,32 +70,41 @@ static size_t put_utf8(char *o, unsigned cp) {
     o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 63)); return 2;
 }
 
-/* A byte-level tokenizer small enough for the fixtures' 300-token vocabulary:
- * <s> <pad> </s> <unk> = 0..3, the 256 byte tokens = 4..259, "true" and
- * "false" built by seven merges = 260..266, unreachable fillers "q267".. up
- * to the model's 300 ids, <mask> = 299. */
+/* A byte-level tokenizer small enough for the fixtures' 300-token vocabulary
+ * (all its ids fit, so the official prefixes can run):
+ * <s> <pad> </s> <unk> = 0..3, "true" = 60 and "false" = 73 (the ids the
+ * bart_nlvr case names; built by seven merges), the 256 byte tokens and the
+ * five other merge results in the free ids, unreachable fillers "q<id>" up to
+ * the model's 300 ids, <mask> = 299. */
 static int small_tokenizer(vla_tokconv *tc) {
     static const char *merges[7][2] = {{"t", "r"}, {"tr", "u"}, {"tru", "e"}, {"f", "a"}, {"fa", "l"}, {"fal", "s"}, {"fals", "e"}};
-    char *v = (char *)malloc(16384), m[256], err[256];
+    static const char *special[4] = {"<s>", "<pad>", "</s>", "<unk>"};
+    char tok[300][16], *v = (char *)malloc(16384), m[256], err[256];
+    int used[300] = {0}, id, i, next = 4, rc;
     size_t n = 0, k = 0;
-    unsigned b;
-    int i, id = 4, rc;
-    n += (size_t)sprintf(v + n, "{\"<s>\": 0, \"<pad>\": 1, \"</s>\": 2, \"<unk>\": 3");
-    for (b = 0; b < 256; b++) {
-        char s[4];
-        size_t sl = put_utf8(s, byte_cp(b));
-        v[n++] = ','; v[n++] = ' '; v[n++] = '"';
-        if (sl == 1 && (s[0] == '"' || s[0] == '\\')) v[n++] = '\\';
-        memcpy(v + n, s, sl); n += sl;
-        n += (size_t)sprintf(v + n, "\": %d", id++);
+    for (i = 0; i < 300; i++) tok[i][0] = 0;
+    for (i = 0; i < 4; i++) { snprintf(tok[i], sizeof tok[i], "%s", special[i]); used[i] = 1; }
+    snprintf(tok[60], sizeof tok[60], "true"); used[60] = 1;
+    snprintf(tok[73], sizeof tok[73], "false"); used[73] = 1;
+    snprintf(tok[299], sizeof tok[299], "<mask>"); used[299] = 1;
+    for (i = 0; i < 256 + 7; i++) {
+        char s[16];
+        if (i < 256) s[put_utf8(s, byte_cp((unsigned)i))] = 0;
+        else if (i - 256 == 2 || i - 256 == 6) continue; /* "true", "false": placed above */
+        else snprintf(s, sizeof s, "%s%s", merges[i - 256][0], merges[i - 256][1]);
+        while (used[next]) next++;
+        snprintf(tok[next], sizeof tok[next], "%s", s);
+        used[next] = 1;
     }
+    for (id = 0; id < 300; id++)
+        if (!used[id]) snprintf(tok[id], sizeof tok[id], "q%d", id); /* unreachable fillers */
+    n += (size_t)sprintf(v + n, "{");
+    for (id = 0; id < 300; id++)
+        n += (size_t)sprintf(v + n, "%s\"%s%s\": %d", id ? ", " : "", (tok[id][0] == '"' || tok[id][0] == '\\') && !tok[id][1] ? "\\" : "",
+                             tok[id], id);
+    n += (size_t)sprintf(v + n, "}");
     k += (size_t)sprintf(m + k, "#version: 0.2\n");
-    for (i = 0; i < 7; i++) {
-        n += (size_t)sprintf(v + n, ", \"%s%s\": %d", merges[i][0], merges[i][1], id++);
-        k += (size_t)sprintf(m + k, "%s %s\n", merges[i][0], merges[i][1]);
-    }
-    while (id < 299) { n += (size_t)sprintf(v + n, ", \"q%d\": %d", id, id); id++; } /* unreachable fillers up to the vocabulary */
-    n += (size_t)sprintf(v + n, ", \"<mask>\": %d}", id);
+    for (i = 0; i < 7; i++) k += (size_t)sprintf(m + k, "%s %s\n", merges[i][0], merges[i][1]);
     rc = vla_tokconv_parse(tc, v, n, m, k, 0, err, sizeof err);
     if (rc) fprintf(stderr, "small tokenizer: %s\n", err);
     free(v);
@@ -490,6 +504,68 @@ static void test_chains(void) {
     unbuild(&b);
 }
 
+/* ---- vla_verify_encoded on the bart_nlvr case's own inputs ---- */
+
+static int load_case_npy(const char *rel, vla_npy *a) {
+    char path[2048], err[256];
+    snprintf(path, sizeof path, "%s/%s", g_fx, rel);
+    if (vla_npy_load(path, a, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return -1; }
+    return 0;
+}
+
+static void test_nlvr_fixture(void) {
+    built b;
+    vla_npy ids, feats, boxes, want, pred;
+    vla_ctx_params p;
+    gctx g;
+    vla_input in;
+    vla_verdict v[8];
+    int32_t *id32;
+    float *f32, *b32;
+    int B, Lt, rows, F, i, grid;
+    size_t nf, j;
+    vc_section("vla_verify_encoded = the bart_nlvr case (logits of 'true'/'false' at position 1, prediction)");
+    if (build(&b, 0, NULL, 0) != 0 || load_case_npy("bart_task_inputs/nlvr_input_ids.npy", &ids) ||
+        load_case_npy("bart_task_inputs/nlvr_vis_feats.npy", &feats) || load_case_npy("bart_task_inputs/nlvr_boxes.npy", &boxes) ||
+        load_case_npy("bart_nlvr/nlvr_logits.npy", &want) || load_case_npy("bart_nlvr/pred_ans_id.npy", &pred)) {
+        VC_CHECK(0);
+        return;
+    }
+    B = (int)ids.shape[0]; Lt = (int)ids.shape[1]; rows = (int)feats.shape[1]; F = (int)feats.shape[2];
+    grid = rows / 2;
+    VC_CHECK(B <= 8 && rows % 2 == 0 && (int)want.shape[1] == vla_model_hparams(b.m)->vocab);
+    id32 = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * Lt);
+    f32 = (float *)malloc(sizeof(float) * (size_t)B * rows * F);
+    b32 = (float *)malloc(sizeof(float) * (size_t)B * rows * 4);
+    for (i = 0; i < B * Lt; i++) id32[i] = (int32_t)vla_npy_i(&ids, (size_t)i);
+    nf = (size_t)B * rows * F;
+    for (j = 0; j < nf; j++) f32[j] = (float)vla_npy_f(&feats, j);
+    for (j = 0; j < (size_t)B * rows * 4; j++) b32[j] = (float)vla_npy_f(&boxes, j);
+    memset(&p, 0, sizeof p);
+    p.max_batch = B; p.max_text_len = Lt; p.max_images = 2; p.max_grid = grid; p.max_dec_len = 2; p.max_beams = 1;
+    p.max_adapter_dim = vla_adapter_max_dim(b.ad); p.exec.n_threads = 1;
+    VC_CHECK(gctx_init(&g, b.m, &p) == 0);
+    VC_CHECK(vla_ctx_set_adapter(g.c, b.ad, "nlvr") == VLA_OK);
+    VC_CHECK(vla_verify_encoded(g.c, v) == VLA_ERR_STATE); /* nothing encoded yet */
+    memset(&in, 0, sizeof in);
+    in.batch = B; in.text_len = Lt; in.ids = id32; in.n_images = 2; in.feats = f32; in.boxes = b32;
+    for (i = 1; i * i <= grid; i++)
+        if (i * i == grid) in.grid_h = in.grid_w = i;
+    VC_CHECK(vla_encode(g.c, &in) == VLA_OK);
+    VC_CHECK(vla_verify_encoded(g.c, v) == VLA_OK);
+    for (i = 0; i < B; i++) {
+        double wt = vla_npy_f(&want, (size_t)i * want.shape[1] + 60), wf = vla_npy_f(&want, (size_t)i * want.shape[1] + 73);
+        VC_CHECKF(fabs(v[i].true_logit - wt) <= 8e-5 + 1e-4 * fabs(wt) && fabs(v[i].false_logit - wf) <= 8e-5 + 1e-4 * fabs(wf),
+                  "example %d: true %.6f (want %.6f), false %.6f (want %.6f)", i, (double)v[i].true_logit, wt, (double)v[i].false_logit, wf);
+        VC_CHECKF(v[i].is_true == (int)vla_npy_i(&pred, (size_t)i), "example %d: prediction %d, the case says %d", i, v[i].is_true,
+                  (int)vla_npy_i(&pred, (size_t)i));
+    }
+    VC_CHECK(guards_ok(&g));
+    free(g.buf); free(id32); free(f32); free(b32);
+    vla_npy_free(&ids); vla_npy_free(&feats); vla_npy_free(&boxes); vla_npy_free(&want); vla_npy_free(&pred);
+    unbuild(&b);
+}
+
 int main(int argc, char **argv) {
     vc_init(argc, argv);
     if (argc < 3) { fprintf(stderr, "usage: test_task FIXTURES_DIR IMAGES_DIR\n"); return 2; }
@@ -497,6 +573,7 @@ int main(int argc, char **argv) {
     g_img = argv[2];
     test_e2e();
     test_chains();
+    test_nlvr_fixture();
     vc_selftest();
     return vc_summary();
 }
