@@ -99,7 +99,7 @@ static vla_adapter *ex_attach(const vla_model *m, const char *path, unsigned cha
 /* A context for the task-level calls, sized from what the request needs
  * (vla_task_ctx_params) and the adapter sets it may select; exec: the
  * caller's threads or NULL.  Its memory comes back in *mem. */
-static vla_ctx *ex_task_ctx(const vla_model *m, const vla_task_sizes *s, const vla_adapter *const *ads, int n_ads,
+static EX_UNUSED vla_ctx *ex_task_ctx(const vla_model *m, const vla_task_sizes *s, const vla_adapter *const *ads, int n_ads,
                             const vla_exec *exec, void **mem, size_t *bytes) {
     vla_ctx_params p;
     vla_ctx *c = NULL;
@@ -121,6 +121,32 @@ static vla_ctx *ex_task_ctx(const vla_model *m, const vla_task_sizes *s, const v
     }
     if (bytes) *bytes = need;
     return c;
+}
+
+/* Picture file -> [S, S, 3] CLIP input (channels-last), for programs that
+ * batch pictures themselves (tools/vla-train); the task-level calls take
+ * the pixels directly. */
+static EX_UNUSED float *ex_load_picture(const char *path, int S) {
+    int w, h, ch;
+    char err[160];
+    unsigned char *px = vla_example_load_image(path, &w, &h, &ch, err, sizeof err);
+    vla_image img;
+    vla_arena a;
+    size_t need;
+    void *scratch;
+    float *out;
+    vla_status st;
+    if (!px) { fprintf(stderr, "error: %s\n", err); return NULL; }
+    need = vla_clip_preprocess_scratch_size(w, h, S) + 2 * VLA_ALIGN;
+    scratch = malloc(need);
+    out = (float *)malloc(sizeof(float) * (size_t)S * S * 3);
+    if (!scratch || !out) { free(scratch); free(out); vla_example_free_image(px); return NULL; }
+    vla_arena_init(&a, scratch, need);
+    if ((st = vla_image_view(&img, px, w, h, ch, 0)) == VLA_OK) st = vla_clip_preprocess(&a, out, S, VLA_LAYOUT_HWC, &img);
+    vla_example_free_image(px);
+    free(scratch);
+    if (st != VLA_OK) { fprintf(stderr, "error: %s: %s\n", path, vla_status_str(st)); free(out); return NULL; }
+    return out;
 }
 
 /* The adapter's task names, for an error message. */
