@@ -33,11 +33,12 @@ endif
 HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
-TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train
+TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train \
+            $(B)/vla-shapes $(B)/vla-eval
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
-            $(B)/test_task $(B)/test_task_asan
+            $(B)/test_task $(B)/test_task_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples
 all: tools examples tests
@@ -153,6 +154,25 @@ $(B)/test_task: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/b
 $(B)/test_task_asan: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS)
 
+$(B)/vla-shapes: tools/vla-shapes.c tools/vla_shapes.h tools/vla_eval.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
+
+$(B)/vla-eval: tools/vla-eval.c tools/vla_eval.h tools/vla_tool.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+EVAL_DEPS := tools/vla-eval.c tools/vla_eval.h tools/vla_tool.h tests/board/vla_check.h
+$(B)/test_eval: tests/test_eval.c $(EVAL_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_eval_asan: tests/test_eval.c $(EVAL_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
+$(B)/test_shapes: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_shapes_asan: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
 $(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
@@ -193,6 +213,10 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_task $(FIXTURES) tests/data/images
 	$(B)/test_task_asan $(FIXTURES) tests/data/images
 	bash tests/test_examples.sh $(B)
+	$(B)/test_eval $(B)
+	$(B)/test_eval_asan $(B)
+	$(B)/test_shapes $(B) --vla-train $(B)/vla-train
+	$(B)/test_shapes_asan $(B)
 	$(B)/vla-fixtures $(FIXTURES)
 
 # The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the
