@@ -38,9 +38,9 @@ TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
-            $(B)/test_task $(B)/test_task_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
+            $(B)/test_task $(B)/test_task_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
-.PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples
+.PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples install
 all: tools examples tests
 
 tools: $(TOOLS)
@@ -76,7 +76,7 @@ $(B)/vla-fixtures: tools/vla-fixtures.c $(HDR) $(TOOL_HDR) | $(B)
 $(B)/vla-inspect: tools/vla-inspect.c $(HDR) $(TOOL_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
-$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h | $(B)
+$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h tools/vla_export.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
 $(B)/vla-mkmodel: tools/vla-mkmodel.c $(HDR) $(TOOL_HDR) | $(B)
@@ -154,6 +154,13 @@ $(B)/test_task: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/b
 $(B)/test_task_asan: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS)
 
+EXPORT_DEPS := $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_export.h tests/board/vla_check.h
+$(B)/test_export: tests/test_export.c $(EXPORT_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_export_asan: tests/test_export.c $(EXPORT_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
 $(B)/vla-shapes: tools/vla-shapes.c tools/vla_shapes.h tools/vla_eval.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
 
@@ -213,6 +220,10 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_task $(FIXTURES) tests/data/images
 	$(B)/test_task_asan $(FIXTURES) tests/data/images
 	bash tests/test_examples.sh $(B)
+	@mkdir -p $(B)/tmp
+	$(B)/test_export $(FIXTURES) $(B)/tmp
+	$(B)/test_export_asan $(FIXTURES) $(B)/tmp
+	bash tests/test_install.sh $(B)
 	$(B)/test_eval $(B)
 	$(B)/test_eval_asan $(B)
 	$(B)/test_shapes $(B) --vla-train $(B)/vla-train
@@ -246,6 +257,19 @@ bench: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 
 bench-quick: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh -q
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the header, the host tools
+# and a pkg-config file (share/pkgconfig: the library is one header; a
+# program that defines VLADAPTER_IMPLEMENTATION links libm).
+PREFIX  ?= /usr/local
+VERSION := 0.2.0
+INSTALL_TOOLS := vla-convert vla-train vla-inspect vla-embed vla-mkmodel vla-shapes vla-eval
+install: $(addprefix $(B)/,$(INSTALL_TOOLS))
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pkgconfig
+	install -m 644 $(HDR) $(DESTDIR)$(PREFIX)/include/vladapter.h
+	install -m 755 $(addprefix $(B)/,$(INSTALL_TOOLS)) $(DESTDIR)$(PREFIX)/bin/
+	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: vladapter\nDescription: VL-Adapter (CLIP-BART with adapters) in one C header\nVersion: %s\nCflags: -I$${includedir}\nLibs: -lm\n' \
+	    '$(PREFIX)' '$(VERSION)' > $(DESTDIR)$(PREFIX)/share/pkgconfig/vladapter.pc
 
 clean:
 	rm -rf $(B)

@@ -20,6 +20,8 @@
 #include "vla_convert.h"
 #define VLA_TOKCONV_IMPLEMENTATION
 #include "vla_tokconv.h"
+#define VLA_EXPORT_IMPLEMENTATION
+#include "vla_export.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,23 @@ static void usage(FILE *f) {
             "  --max-length N       generation default max_length (default: config, else 20)\n"
             "  --paper-reading      where the official code and the paper differ, follow the paper:\n"
             "                       exact GELU in adapters, the GQA prefix \"gqa: \" (the code has \"gpa: \")\n"
-            "  --quiet              no progress on stderr\n");
+            "  --quiet              no progress on stderr\n"
+            "\n"
+            "usage: vla-convert --export OUT.safetensors|OUT.pth --model BASE.gguf [--adapter A.gguf] [options]\n"
+            "  back to the official code: the trainable part (the adapter's modules, the LayerNorms,\n"
+            "  biases and visual embedding its method trains; without --adapter: the whole language\n"
+            "  model, as full fine-tuning trains it) under the official state-dict names, F32.\n"
+            "  .pth/.bin: a torch.save zip that torch.load + load_state_dict(strict=False) take.\n"
+            "  --prefix STR         put STR before every name (\"module.\" as DDP checkpoints have it)\n"
+            "  --method NAME        the trainable set of NAME (adapter, compacter, hyperformer, lora,\n"
+            "                       prompt, full; default: the adapter file's method, else full)\n"
+            "  --no-layer-norms     the LayerNorms did not train (--unfreeze_layer_norms was off)\n"
+            "  --no-visual          the visual embedding did not train\n"
+            "\n"
+            "usage: vla-convert --merge-lora TASK --model BASE.gguf --adapter LORA.gguf -o MERGED.gguf\n"
+            "  fold TASK's LoRA (s B A into q_proj / v_proj, and the biases it trained) into a copy of\n"
+            "  the base: a model file that needs no adapter (new fingerprint; the language model's\n"
+            "  matrices in F32).  Requests must still carry the task's text prefix, if it has one.\n");
 }
 
 static int is_dir(const char *p) {
@@ -129,6 +147,152 @@ done:
     return rc;
 }
 
+/* vla-convert --export: (base, adapter) -> the official state dict. */
+static unsigned char *load_file(const char *path, size_t *n) {
+    char err[512];
+    unsigned char *b = vla_tool_read_file(path, n, err, sizeof err);
+    if (!b) fprintf(stderr, "vla-convert: %s\n", err);
+    return b;
+}
+
+static void log_stderr(void *user, vla_log_level lvl, const char *msg) {
+    (void)user;
+    if (lvl <= VLA_LOG_WARN) fprintf(stderr, "vla-convert: %s\n", msg);
+}
+
+static vla_status file_write(void *user, const void *d, size_t n) {
+    return fwrite(d, 1, n, (FILE *)user) == n ? VLA_OK : VLA_ERR_IO;
+}
+
+static int merge_main(int argc, char **argv) {
+    const char *out = NULL, *model = NULL, *adapter = NULL, *task = NULL;
+    unsigned char *mf = NULL, *af = NULL;
+    size_t mn = 0, an = 0, need;
+    void *mmem = NULL;
+    vla_model *m = NULL;
+    vla_logger lg;
+    char err[512], pre[128];
+    FILE *f = NULL;
+    int i, rc = 1;
+    vla_status st;
+    lg.fn = log_stderr; lg.user = NULL;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--merge-lora") && more) task = argv[++i];
+        else if (!strcmp(a, "--model") && more) model = argv[++i];
+        else if (!strcmp(a, "--adapter") && more) adapter = argv[++i];
+        else if (!strcmp(a, "-o") && more) out = argv[++i];
+        else if (!strcmp(a, "--quiet")) continue;
+        else { fprintf(stderr, "vla-convert --merge-lora: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
+    }
+    if (!task || !model || !adapter || !out) { fprintf(stderr, "vla-convert --merge-lora: needs TASK, --model, --adapter and -o\n"); return 2; }
+    if (!(mf = load_file(model, &mn)) || !(af = load_file(adapter, &an))) goto out;
+    if ((st = vla_model_mem_req(mf, mn, &need)) != VLA_OK || !(mmem = malloc(need)) ||
+        (st = vla_model_init(&m, mmem, need, mf, mn, &lg)) != VLA_OK) {
+        fprintf(stderr, "vla-convert: %s is not a model file (%s)\n", model, vla_status_str(st));
+        goto out;
+    }
+    if (!(f = fopen(out, "wb"))) { fprintf(stderr, "vla-convert: cannot write %s\n", out); goto out; }
+    if (vla_export_merge_lora(m, af, an, task, file_write, f, pre, sizeof pre, err, sizeof err) != 0) {
+        fprintf(stderr, "vla-convert: %s\n", err);
+        goto out;
+    }
+    if (fclose(f) != 0) { f = NULL; fprintf(stderr, "vla-convert: cannot write %s\n", out); goto out; }
+    f = NULL;
+    fprintf(stderr, "vla-convert: %s: the base with task '%s' merged in%s%s%s\n", out, task, pre[0] ? "; requests need the prefix \"" : "",
+            pre, pre[0] ? "\"" : "");
+    rc = 0;
+out:
+    if (f) fclose(f);
+    if (rc) remove(out);
+    free(mmem); free(mf); free(af);
+    return rc;
+}
+
+static int export_main(int argc, char **argv) {
+    const char *out = NULL, *model = NULL, *adapter = NULL, *prefix = "", *method = NULL, *ext;
+    int no_ln = 0, no_vis = 0, i, rc = 1;
+    unsigned char *mf = NULL, *af = NULL, *buf = NULL;
+    size_t mn = 0, an = 0, need, bn = 0;
+    void *mmem = NULL;
+    vla_model *m = NULL;
+    vla_train_params p;
+    vla_export ex;
+    vla_logger lg;
+    vla_gguf g;
+    vla_arena ga;
+    char err[512], mname[32] = "full";
+    FILE *f;
+    vla_status st;
+    memset(&ex, 0, sizeof ex);
+    lg.fn = log_stderr; lg.user = NULL;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--export") && more) out = argv[++i];
+        else if (!strcmp(a, "--model") && more) model = argv[++i];
+        else if (!strcmp(a, "--adapter") && more) adapter = argv[++i];
+        else if (!strcmp(a, "--prefix") && more) prefix = argv[++i];
+        else if (!strcmp(a, "--method") && more) method = argv[++i];
+        else if (!strcmp(a, "--no-layer-norms")) no_ln = 1;
+        else if (!strcmp(a, "--no-visual")) no_vis = 1;
+        else if (!strcmp(a, "--quiet")) continue;
+        else { fprintf(stderr, "vla-convert --export: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
+    }
+    ext = out ? strrchr(out, '.') : NULL;
+    if (!out || !model || !ext || (strcmp(ext, ".safetensors") && strcmp(ext, ".pth") && strcmp(ext, ".bin"))) {
+        fprintf(stderr, "vla-convert --export: needs --model and an output ending in .safetensors, .pth or .bin\n");
+        return 2;
+    }
+    if (method && strcmp(method, "adapter") && strcmp(method, "compacter") && strcmp(method, "hyperformer") && strcmp(method, "lora") &&
+        strcmp(method, "prompt") && strcmp(method, "full")) {
+        fprintf(stderr, "vla-convert --export: unknown --method '%s'\n", method);
+        return 2;
+    }
+    if (!(mf = load_file(model, &mn))) goto out;
+    if ((st = vla_model_mem_req(mf, mn, &need)) != VLA_OK || !(mmem = malloc(need)) ||
+        (st = vla_model_init(&m, mmem, need, mf, mn, &lg)) != VLA_OK) {
+        fprintf(stderr, "vla-convert: %s is not a model file (%s)\n", model, vla_status_str(st));
+        goto out;
+    }
+    if (adapter) { /* the file's method names the trainable set */
+        vla_str s;
+        void *gm;
+        if (!(af = load_file(adapter, &an))) goto out;
+        vla_arena_init_measure(&ga);
+        vla_gguf_open(&g, af, an, &ga);
+        gm = malloc(ga.peak_total + VLA_ALIGN);
+        vla_arena_init(&ga, gm, ga.peak_total + VLA_ALIGN);
+        if (!gm || vla_gguf_open(&g, af, an, &ga) != VLA_OK || vla_gguf_get_str(&g, "vladapter.adapter.method", &s) != VLA_OK) {
+            fprintf(stderr, "vla-convert: %s is not an adapter file\n", adapter);
+            free(gm);
+            goto out;
+        }
+        snprintf(mname, sizeof mname, "%.*s", (int)s.n, s.s);
+        free(gm);
+    }
+    p = vla_train_defaults(method ? method : mname);
+    if (no_ln) p.train_layer_norms = 0;
+    if (no_vis) p.train_visual = 0;
+    p.log = lg;
+    if (vla_export_collect(&ex, m, af, an, &p, prefix, err, sizeof err) != 0) { fprintf(stderr, "vla-convert: %s\n", err); goto out; }
+    if ((!strcmp(ext, ".safetensors") ? vla_export_safetensors(&ex, &buf, &bn) : vla_export_pth(&ex, &buf, &bn)) != 0) {
+        fprintf(stderr, "vla-convert: out of memory writing %s\n", out);
+        goto out;
+    }
+    if (!(f = fopen(out, "wb")) || fwrite(buf, 1, bn, f) != bn || fclose(f) != 0) {
+        fprintf(stderr, "vla-convert: cannot write %s\n", out);
+        goto out;
+    }
+    fprintf(stderr, "vla-convert: %s: %d tensors (the %s trainable set), %zu bytes\n", out, ex.n, method ? method : mname, bn);
+    rc = 0;
+out:
+    vla_export_free(&ex);
+    free(buf); free(mmem); free(mf); free(af);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *out = NULL, *bart = NULL, *clip = NULL, *cfg_path = NULL, *tokdir = NULL, *vocab = NULL, *merges = NULL;
     const char *adapter_out = NULL;
@@ -141,6 +305,10 @@ int main(int argc, char **argv) {
     int have_tok = 0, have_ck = 0, n_peft = 0;
     memset(&tc, 0, sizeof tc);
     memset(&ck, 0, sizeof ck);
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--export")) return export_main(argc, argv);
+        if (!strcmp(argv[i], "--merge-lora")) return merge_main(argc, argv);
+    }
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
