@@ -14,6 +14,10 @@
  *  - our own converter reads the export back: the weights overlaid with the
  *    exported safetensors convert to the same base and adapter files, byte
  *    for byte.
+ * The real torch.save'd LAST.pth files of the checkpoint_formats case
+ * (Single Adapter and LoRA, "module." keys) go through the same round trip:
+ * export with "module." = exactly the official run's trainable parameters of
+ * the .pth, byte for byte.
  * LoRA merged (single and multiple LoRA, after two official training steps):
  * the merged model alone gives the encoder output and logits of the base +
  * adapter within 1e-4 (relative to the logits' scale), has a new
@@ -210,6 +214,57 @@ out:
     vla_json_free(man);
 }
 
+/* ---- a real LAST.pth (torch.save of the DDP state dict) ---- */
+
+static void run_last(const char *pth, const char *case_name) {
+    char path[1200], mp[1200], err[512], nm[512];
+    unsigned char *mb = NULL, *lb = NULL, *tbuf = NULL;
+    size_t mn, ln, tn = 0, need;
+    vla_json *man = NULL;
+    const vla_json *groups;
+    conv a;
+    vla_model *m = NULL;
+    void *mmem = NULL;
+    vla_export ex;
+    vla_train_params p;
+    vla_torch_file orig, got;
+    int g, i, j, n_want = 0, bad = 0;
+    memset(&orig, 0, sizeof orig); memset(&got, 0, sizeof got); memset(&ex, 0, sizeof ex); memset(&a, 0, sizeof a);
+    snprintf(nm, sizeof nm, "%s -> base + adapter -> export (module.) = its trainable part", pth);
+    vc_section(nm);
+    snprintf(path, sizeof path, "%s/checkpoint_formats/%s", g_fx, pth);
+    snprintf(mp, sizeof mp, "%s/%s/manifest.json", g_fx, case_name);
+    if (!VC_CHECK((mb = vla_tool_read_file(mp, &mn, err, sizeof err)) && (man = vla_json_parse((const char *)mb, mn, err, sizeof err)) &&
+                  (lb = vla_tool_read_file(path, &ln, err, sizeof err)) && vla_torch_open(&orig, lb, ln, err, sizeof err) == VLA_TORCH_OK))
+        goto out;
+    if (!VC_CHECK(convert(man, path, NULL, &a) == 0)) goto out;
+    VC_CHECK(vla_model_mem_req(a.g, a.gn, &need) == VLA_OK && vla_model_init(&m, mmem = malloc(need), need, a.g, a.gn, NULL) == VLA_OK);
+    p = case_params(man, a.cfg);
+    if (!VC_CHECKF(m && vla_export_collect(&ex, m, a.ag, a.agn, &p, "module.", err, sizeof err) == 0, "%s", err)) goto out;
+    if (!VC_CHECK(vla_export_pth(&ex, &tbuf, &tn) == 0 && vla_torch_open(&got, tbuf, tn, err, sizeof err) == VLA_TORCH_OK)) goto out;
+    groups = vla_json_get(vla_json_get(man, "training"), "param_groups");
+    for (g = 0; groups && g < groups->n_kid; g++) {
+        const vla_json *names = vla_json_get(&groups->kid[g], "trainable_params");
+        for (i = 0; names && i < names->n_kid; i++) {
+            const vla_torch_tensor *o = NULL, *e = NULL;
+            snprintf(nm, sizeof nm, "module.%s", names->kid[i].s);
+            n_want++;
+            for (j = 0; j < orig.n_tensors; j++) if (!strcmp(orig.tensors[j].name, nm)) o = &orig.tensors[j];
+            for (j = 0; j < got.n_tensors; j++) if (!strcmp(got.tensors[j].name, nm)) e = &got.tensors[j];
+            if (!o || !e || o->nbytes != e->nbytes || o->n_dims != e->n_dims || memcmp(o->data, e->data, o->nbytes)) {
+                if (!bad++) fprintf(stderr, "  %s: %s\n", nm, !o ? "not in the LAST.pth" : !e ? "not exported" : "differs");
+            }
+        }
+    }
+    VC_CHECKF(!bad && n_want > 0 && got.n_tensors == n_want, "%d exported, %d trainable in the official run, %d problems", got.n_tensors, n_want, bad);
+out:
+    vla_torch_close(&orig); vla_torch_close(&got);
+    vla_export_free(&ex);
+    free(mmem); free(mb); free(lb); free(tbuf);
+    conv_free(&a);
+    vla_json_free(man);
+}
+
 /* ---- LoRA merged ---- */
 
 typedef struct membuf { unsigned char *p; size_t n, cap; } membuf;
@@ -320,6 +375,8 @@ int main(int argc, char **argv) {
     g_fx = argv[1];
     g_tmp = argv[2];
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(cases[i]);
+    run_last("vladapter_LAST.pth", "bart_single_adapter");
+    run_last("vladapter_lora_LAST.pth", "bart_lora");
     test_lora_merge("bart_lora", "vqa");
     test_lora_merge("bart_multiple_lora", "vqa");
     test_lora_merge("bart_multiple_lora", "gqa");
