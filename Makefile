@@ -38,7 +38,7 @@ TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
-            $(B)/test_task $(B)/test_task_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
+            $(B)/test_task $(B)/test_task_asan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples install
 all: tools examples tests
@@ -154,6 +154,12 @@ $(B)/test_task: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/b
 $(B)/test_task_asan: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS)
 
+$(B)/test_exhaust: tests/test_exhaust.c $(HDR) tools/vla_tool.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_exhaust_asan: tests/test_exhaust.c $(HDR) tools/vla_tool.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
 EXPORT_DEPS := $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_export.h tests/board/vla_check.h
 $(B)/test_export: tests/test_export.c $(EXPORT_DEPS) | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
@@ -197,8 +203,13 @@ check-header: | $(B)
 	 if [ -n "$$bad" ]; then echo "check-header: the implementation references: $$bad"; exit 1; fi; \
 	 echo "check-header: C99, C++, gcc and clang clean; no malloc/free/exit/abort referenced"
 
+# The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the
+# whole matrix; see README "Supported targets".  (Included before test-native:
+# it names the board test's tiny model files, which test_exhaust reads.)
+include tests/cross.mk
+
 # ASan under a plain run; leak checking stays on natively.
-test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_pipeline
+test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_pipeline $(VX_MODEL_GGUF)
 	$(B)/test_gguf
 	$(B)/test_gguf_asan
 	$(B)/test_model $(FIXTURES)
@@ -224,15 +235,14 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_export $(FIXTURES) $(B)/tmp
 	$(B)/test_export_asan $(FIXTURES) $(B)/tmp
 	bash tests/test_install.sh $(B)
+	$(B)/test_exhaust $(VX_MODEL_GGUF) $(VX_ADAPTER_GGUF)
+	$(B)/test_exhaust_asan $(VX_MODEL_GGUF) $(VX_ADAPTER_GGUF)
 	$(B)/test_eval $(B)
 	$(B)/test_eval_asan $(B)
 	$(B)/test_shapes $(B) --vla-train $(B)/vla-train
 	$(B)/test_shapes_asan $(B)
 	$(B)/vla-fixtures $(FIXTURES)
 
-# The unit tests for one board (TARGET=pi4, m55, ...) under QEMU, and the
-# whole matrix; see README "Supported targets".
-include tests/cross.mk
 ifeq ($(TARGET),native)
 test: test-native test-unit
 else
