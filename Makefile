@@ -19,6 +19,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Wpedantic
 WERROR   := -Werror
 SAN      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+TSAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 LDLIBS   := -lm
 B        := build
 FIXTURES ?= tests/fixtures
@@ -34,18 +35,18 @@ HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train \
-            $(B)/vla-shapes $(B)/vla-eval
+            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
-            $(B)/test_task $(B)/test_task_asan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
+            $(B)/test_task $(B)/test_task_asan $(B)/test_threads_tsan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
-.PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples install
+.PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples install valgrind
 all: tools examples tests
 
 tools: $(TOOLS)
 
-EXAMPLES := $(B)/caption $(B)/vqa $(B)/hotswap
+EXAMPLES := $(B)/caption $(B)/vqa $(B)/hotswap $(B)/stream
 examples: $(EXAMPLES)
 
 $(B)/caption: examples/caption.c $(HDR) examples/image_io.h examples/example_util.h examples/vla_threads.h | $(B)
@@ -53,6 +54,12 @@ $(B)/caption: examples/caption.c $(HDR) examples/image_io.h examples/example_uti
 
 $(B)/vqa: examples/vqa.c $(HDR) examples/image_io.h examples/example_util.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
+
+$(B)/stream: examples/stream.c $(HDR) examples/image_io.h examples/example_util.h examples/vla_threads.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS) -lpthread
+
+$(B)/gen_i420: tools/gen_i420.c | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $< -o $@
 
 $(B)/hotswap: examples/hotswap.c $(HDR) examples/image_io.h examples/example_util.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
@@ -154,6 +161,14 @@ $(B)/test_task: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/b
 $(B)/test_task_asan: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS)
 
+# One model, a context per thread, a thread pool as a context's exec:
+# ThreadSanitizer must stay silent and every output equal the serial run's.
+$(B)/test_threads_tsan: tests/test_threads.c $(HDR) $(TOOL_HDR) tools/vla_torch.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+	$(CLANG) $(WARN) $(WERROR) $(TSAN) $< -o $@ $(LDLIBS) -lpthread
+
+$(B)/vla-data: tools/vla-data.c $(TOOL_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
 $(B)/test_exhaust: tests/test_exhaust.c $(HDR) tools/vla_tool.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
@@ -209,7 +224,7 @@ check-header: | $(B)
 include tests/cross.mk
 
 # ASan under a plain run; leak checking stays on natively.
-test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_pipeline $(VX_MODEL_GGUF)
+test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_pipeline $(VX_MODEL_GGUF) $(B)/gen_i420
 	$(B)/test_gguf
 	$(B)/test_gguf_asan
 	$(B)/test_model $(FIXTURES)
@@ -237,6 +252,11 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	bash tests/test_install.sh $(B)
 	$(B)/test_exhaust $(VX_MODEL_GGUF) $(VX_ADAPTER_GGUF)
 	$(B)/test_exhaust_asan $(VX_MODEL_GGUF) $(VX_ADAPTER_GGUF)
+	TSAN_OPTIONS=halt_on_error=1 $(B)/test_threads_tsan $(B)/tiny_caption.gguf
+	bash tests/test_stream.sh $(B)
+	bash tests/test_vla_data.sh $(B)
+	bash tests/test_kill_resume.sh $(B)
+	bash tests/test_fixture_rules.sh $(B)
 	$(B)/test_eval $(B)
 	$(B)/test_eval_asan $(B)
 	$(B)/test_shapes $(B) --vla-train $(B)/vla-train
@@ -267,6 +287,12 @@ bench: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 
 bench-quick: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh -q
+
+# valgrind memcheck over the examples and tools on the test models (its own
+# -mavx2 build: valgrind does not run AVX-512); CI runs it after make test.
+valgrind: tools examples $(B)/tiny_caption.gguf
+	bash tests/test_examples.sh $(B) > /dev/null
+	bash tests/test_valgrind.sh $(B)
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the header, the host tools
 # and a pkg-config file (share/pkgconfig: the library is one header; a

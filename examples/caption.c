@@ -57,6 +57,7 @@ int main(int argc, char **argv) {
     if (!(m = ex_load_model(model_path, &mfile, &mmem))) goto done;
     if (adapter_path && !(ad = ex_attach(m, adapter_path, &afile, &amem))) goto done;
     if (!(px = vla_example_load_image(image, &w, &h, &ch, err, sizeof err))) { fprintf(stderr, "error: %s\n", err); goto done; }
+    memset(&exec, 0, sizeof exec); /* fast fp32 kernels; the pool fills in the rest */
     if (threads > 1 && vla_threadpool_init(&pool, threads) == 0) vla_threadpool_exec(&pool, &exec);
     else threads = 1;
     /* a context for this picture's size, the adapter's tasks and the decoding asked for */

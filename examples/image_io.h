@@ -22,6 +22,8 @@
  *     <stb_image.h>.  Define VLA_NO_STB_IMAGE to never use it.
  *   - otherwise the library's own binary PNM reader (P5 gray / P6 RGB, maxval
  *     255): vla_example_load_pnm, which is also callable directly.
+ * vla_example_load_image_mem and vla_example_load_pnm_mem do the same for a
+ * file that is already in memory.
  *
  * Pixels come back as the file stores them: 1 (gray), 2 (gray+alpha), 3 (RGB)
  * or 4 (RGBA) interleaved 8-bit channels, rows packed, top row first -- every
@@ -103,32 +105,45 @@ static inline unsigned char *vla_ex__read_file(const char *path, size_t *size, c
     return buf;
 }
 
-/* Load a binary PNM (P5/P6, maxval 255) with the library's reader.  Returns
- * malloc'd packed pixels (free with vla_example_free_image) or NULL with a
- * reason in err. */
-static inline unsigned char *vla_example_load_pnm(const char *path, int *width, int *height, int *channels, char *err,
-                                                  size_t err_size) {
-    size_t size = 0, bytes;
-    unsigned char *file = vla_ex__read_file(path, &size, err, err_size), *px;
+/* A binary PNM (P5/P6, maxval 255) in memory -> malloc'd packed pixels, or
+ * NULL with "name: reason" in err. */
+static inline unsigned char *vla_ex__pnm(const void *data, size_t size, const char *name, int *width, int *height, int *channels,
+                                         char *err, size_t err_size) {
     vla_image img;
-    vla_status st;
-    if (!file) return NULL;
-    st = vla_pnm_read(&img, file, size, NULL);
+    vla_status st = vla_pnm_read(&img, data, size, NULL);
+    unsigned char *px;
+    size_t bytes;
     if (st != VLA_OK) {
-        vla_ex__err(err, err_size, path, vla_status_str(st));
-        free(file);
+        vla_ex__err(err, err_size, name, vla_status_str(st));
         return NULL;
     }
-    /* The view points into the file buffer: slide the raster to its start so
-     * the buffer itself can be returned (and freed by the caller). */
-    bytes = img.stride * (size_t)img.height;
-    memmove(file, img.data, bytes);
-    px = (unsigned char *)realloc(file, bytes);
-    if (!px) px = file; /* shrinking failed: keep the larger block */
+    bytes = img.stride * (size_t)img.height; /* the reader's rows are packed */
+    px = (unsigned char *)malloc(bytes);
+    if (!px) { vla_ex__err(err, err_size, "out of memory decoding", name); return NULL; }
+    memcpy(px, img.data, bytes);
     *width = img.width;
     *height = img.height;
     *channels = img.channels;
     return px;
+}
+
+/* Load a binary PNM (P5/P6, maxval 255) file with the library's reader.
+ * Returns malloc'd packed pixels (free with vla_example_free_image) or NULL
+ * with a reason in err. */
+static inline unsigned char *vla_example_load_pnm(const char *path, int *width, int *height, int *channels, char *err,
+                                                  size_t err_size) {
+    size_t size = 0;
+    unsigned char *file = vla_ex__read_file(path, &size, err, err_size), *px;
+    if (!file) return NULL;
+    px = vla_ex__pnm(file, size, path, width, height, channels, err, err_size);
+    free(file);
+    return px;
+}
+
+/* The same for a PNM file already in memory (data is not kept). */
+static inline unsigned char *vla_example_load_pnm_mem(const void *data, size_t size, int *width, int *height, int *channels,
+                                                      char *err, size_t err_size) {
+    return vla_ex__pnm(data, size, "PNM image", width, height, channels, err, err_size);
 }
 
 /* Load any image file the available decoder reads (see the top of this file).
@@ -159,6 +174,38 @@ static inline unsigned char *vla_example_load_image(const char *path, int *width
     return copy;
 #else
     return vla_example_load_pnm(path, width, height, channels, err, err_size);
+#endif
+}
+
+/* The same for a file already in memory (an upload, a camera buffer, a
+ * fuzzer's input): any format the available decoder reads.  data is not
+ * kept.  Returns malloc'd packed pixels, or NULL with a reason in err. */
+static inline unsigned char *vla_example_load_image_mem(const void *data, size_t size, int *width, int *height, int *channels,
+                                                        char *err, size_t err_size) {
+#ifdef VLA_EX__HAVE_STB
+    int w = 0, h = 0, n = 0;
+    size_t bytes;
+    unsigned char *px, *copy;
+    if (size > 0x7fffffff) { vla_ex__err(err, err_size, "image", "larger than 2 GiB"); return NULL; }
+    px = stbi_load_from_memory((const stbi_uc *)data, (int)size, &w, &h, &n, 0);
+    if (!px) { vla_ex__err(err, err_size, "image", stbi_failure_reason()); return NULL; }
+    if (w < 1 || h < 1 || w > VLA_MAX_IMAGE_DIM || h > VLA_MAX_IMAGE_DIM || n < 1 || n > 4) {
+        vla_ex__err(err, err_size, "image", "image size or channel count out of range");
+        stbi_image_free(px);
+        return NULL;
+    }
+    bytes = (size_t)w * (size_t)h * (size_t)n;
+    copy = (unsigned char *)malloc(bytes);
+    if (copy) memcpy(copy, px, bytes);
+    else vla_ex__err(err, err_size, "out of memory decoding", "image");
+    stbi_image_free(px);
+    if (!copy) return NULL;
+    *width = w;
+    *height = h;
+    *channels = n;
+    return copy;
+#else
+    return vla_example_load_pnm_mem(data, size, width, height, channels, err, err_size);
 #endif
 }
 

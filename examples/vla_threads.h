@@ -7,6 +7,7 @@
  *   vla_threadpool pool;
  *   vla_exec ex = {0};
  *   if (vla_threadpool_init(&pool, 4) != 0) ...;  // 3 workers + the caller
+ *   vla_exec ex = {0};                              // zero the rest first:
  *   vla_threadpool_exec(&pool, &ex);               // ex.parallel, ex.n_threads
  *   vla_linear(&ex, ...);
  *   vla_threadpool_destroy(&pool);

@@ -317,7 +317,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--bart") && more) bart = argv[++i];
         else if (!strcmp(a, "--clip") && more) clip = argv[++i];
         else if (!strcmp(a, "--config") && more) cfg_path = argv[++i];
-        else if (!strcmp(a, "--image-size") && more) image_size = atoi(argv[++i]);
+        else if (!strcmp(a, "--image-size") && more) { if (vla_tool_int_arg("vla-convert", a, argv[++i], 32, VLA_MAX_IMAGE_DIM, &image_size)) return 2; }
         else if (!strcmp(a, "--tokenizer") && more) tokdir = argv[++i];
         else if (!strcmp(a, "--vocab") && more) vocab = argv[++i];
         else if (!strcmp(a, "--merges") && more) merges = argv[++i];
@@ -325,7 +325,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--adapter-out") && more) adapter_out = argv[++i];
         else if (!strcmp(a, "--precompute")) do_pre = 1;
         else if (!strcmp(a, "--q8")) do_q8 = 1;
-        else if (!strcmp(a, "--max-length") && more) max_length = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-length") && more) { if (vla_tool_int_arg("vla-convert", a, argv[++i], 2, 4096, &max_length)) return 2; }
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--paper-reading")) paper = 1;
         else { fprintf(stderr, "vla-convert: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }

@@ -4,11 +4,19 @@
  *
  * Every subdirectory of DIR with a manifest.json is a case (format:
  * DIR/README.md).  What is run depends on what a case holds, never on its
- * sizes: the model shape comes from the config and the tensors.  One line per
- * checked output:
+ * sizes: the model shape comes from the config and the tensors, and every
+ * setting (beam width, max_length, tolerances, task, prefixes) comes from the
+ * case: its manifest, or the name of an output file (beam4_ids.npy is 4
+ * beams).  One line per checked output:
  *     <case>/<output> PASS|FAIL|SKIP max_abs_err=<x> tol=<y>
  * then "N passed, M failed, K skipped"; the exit status is 1 if anything
  * failed.  SKIP says which feature is not available yet.
+ *
+ * Nothing is skipped silently: every file key of a manifest's "files" and
+ * every file in a case directory is either used (an input), checked (its
+ * own line), or gets a FAIL line saying the runner does not understand it.
+ * A file the manifest names outside "files" ("weights", "source_image") is a
+ * documented input and needs no line of its own.
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -22,7 +30,9 @@
 #include "vla_tokconv.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +43,38 @@ static int g_pass, g_fail, g_skip, g_verbose;
 static const char *g_weights_override;
 static int g_capture, g_cap_pass, g_cap_fail;
 
+/* What a run of one case used or checked (see the top of the file).  It is
+ * reached through a const fx_case: marking a file does not change the case. */
+typedef struct fx_track {
+    unsigned char *key_used;  /* per member of the manifest's "files"            */
+    char **key_why;           /* why a key could not be used (malloc'd, or NULL)  */
+    char **disk;              /* files in the case directory, relative names      */
+    unsigned char *disk_used;
+    int n_disk;
+} fx_track;
+
 typedef struct fx_case {
     char dir[1024];
     char name[256];
     vla_json *man;
     const vla_json *files;
+    fx_track *tr;
 } fx_case;
+
+static void fx_use(const fx_case *c, const char *name);
 
 static void report(const fx_case *c, const char *out, int ok, double err, double tol, const char *note) {
     const char *res = ok > 0 ? "PASS" : ok == 0 ? "FAIL" : "SKIP";
+    char with_why[768];
+    int i;
+    /* a FAIL of a file that did not load says why */
+    for (i = 0; ok == 0 && c->tr && c->files && c->files->type == VLA_JSON_OBJECT && i < c->files->n_kid; i++)
+        if (!strcmp(c->files->kid[i].key, out) && c->tr->key_why[i] && !(note && strstr(note, c->tr->key_why[i]))) {
+            snprintf(with_why, sizeof with_why, "%.300s%s(%.400s)", note ? note : "", note ? " " : "", c->tr->key_why[i]);
+            note = with_why;
+            break;
+        }
+    fx_use(c, out);
     if (g_capture) {
         if (ok > 0) g_cap_pass++;
         else if (ok == 0) g_cap_fail++;
@@ -56,36 +89,241 @@ static void report(const fx_case *c, const char *out, int ok, double err, double
     fflush(stdout);
 }
 
-/* Path of a file key of the manifest: "x.npy" in the case dir, or a reference. */
+/* ---- what a case holds, and what the run did with it ---- */
+
+/* The file a "files" member names, relative to the case directory: its "file"
+ * member, a string value, or the key itself.  Text after a space ("x.npy
+ * (note)") is not part of the name. */
+static void key_target(const vla_json *f, char *out, size_t cap) {
+    const vla_json *fn = vla_json_get(f, "file");
+    const char *s = fn && fn->type == VLA_JSON_STRING ? fn->s : f->type == VLA_JSON_STRING ? f->s : f->key;
+    snprintf(out, cap, "%.*s", (int)strcspn(s, " "), s);
+}
+
+static int fx_disk_index(const fx_track *t, const char *rel) {
+    int j;
+    if (!strncmp(rel, "./", 2)) rel += 2;
+    for (j = 0; t && j < t->n_disk; j++)
+        if (!strcmp(t->disk[j], rel)) return j;
+    return -1;
+}
+
+/* Mark a manifest key, or a file of the case directory, as used or checked. */
+static void fx_use(const fx_case *c, const char *name) {
+    fx_track *t = c->tr;
+    char tg[1024];
+    int i, j;
+    if (!t || !name) return;
+    for (i = 0; c->files && c->files->type == VLA_JSON_OBJECT && i < c->files->n_kid; i++) {
+        key_target(&c->files->kid[i], tg, sizeof tg);
+        if (!strcmp(c->files->kid[i].key, name) || !strcmp(tg, name)) {
+            t->key_used[i] = 1;
+            if ((j = fx_disk_index(t, tg)) >= 0) t->disk_used[j] = 1;
+        }
+    }
+    if ((j = fx_disk_index(t, name)) >= 0) t->disk_used[j] = 1;
+}
+
+/* Remember why a key could not be used (for the FAIL line if nothing else reports it). */
+static void fx_why(const fx_case *c, const char *key, const char *why) {
+    int i;
+    if (!c->tr || !c->files || c->files->type != VLA_JSON_OBJECT) return;
+    for (i = 0; i < c->files->n_kid; i++)
+        if (!strcmp(c->files->kid[i].key, key) && !c->tr->key_why[i]) {
+            c->tr->key_why[i] = (char *)malloc(strlen(why) + 1);
+            if (c->tr->key_why[i]) strcpy(c->tr->key_why[i], why);
+        }
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* The files of a case directory: regular files, and those of its direct
+ * subdirectories as "sub/name"; a deeper directory is listed as "sub/deeper/"
+ * (so that it is reported, not entered). */
+static void fx_scan(fx_track *t, const char *dir, const char *rel) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (!d) return;
+    while ((de = readdir(d)) != NULL) {
+        char p[2048], r[1024];
+        struct stat sb;
+        char **nd;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (!rel[0] && !strcmp(de->d_name, "manifest.json")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        snprintf(r, sizeof r, "%s%s", rel, de->d_name);
+        if (stat(p, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) {
+            size_t rl = strlen(r);
+            if (rl + 2 > sizeof r) continue;
+            r[rl] = '/'; r[rl + 1] = 0;
+            if (!rel[0]) { fx_scan(t, p, r); continue; }
+        }
+        nd = (char **)realloc(t->disk, sizeof(char *) * (size_t)(t->n_disk + 1));
+        if (!nd) break;
+        t->disk = nd;
+        t->disk[t->n_disk] = (char *)malloc(strlen(r) + 1);
+        if (!t->disk[t->n_disk]) break;
+        strcpy(t->disk[t->n_disk++], r);
+    }
+    closedir(d);
+}
+
+static void fx_track_init(fx_track *t, const fx_case *c) {
+    int nk = c->files && c->files->type == VLA_JSON_OBJECT ? c->files->n_kid : 0;
+    memset(t, 0, sizeof *t);
+    t->key_used = (unsigned char *)calloc((size_t)nk + 1, 1);
+    t->key_why = (char **)calloc((size_t)nk + 1, sizeof(char *));
+    fx_scan(t, c->dir, "");
+    if (t->n_disk > 1) qsort(t->disk, (size_t)t->n_disk, sizeof t->disk[0], cmp_str);
+    t->disk_used = (unsigned char *)calloc((size_t)t->n_disk + 1, 1);
+}
+
+static void fx_track_free(fx_track *t, const fx_case *c) {
+    int i;
+    for (i = 0; c->files && c->files->type == VLA_JSON_OBJECT && i < c->files->n_kid; i++) free(t->key_why[i]);
+    for (i = 0; i < t->n_disk; i++) free(t->disk[i]);
+    free(t->key_used); free(t->key_why); free(t->disk); free(t->disk_used);
+    memset(t, 0, sizeof *t);
+}
+
+/* Does the manifest, outside "files", name this file through a "file" member
+ * (the weights of a case, clip_preprocess's source image)? */
+static int fx_documented(const vla_json *j, const char *name, int top) {
+    int i;
+    if (!j) return 0;
+    if (j->type == VLA_JSON_OBJECT) {
+        const vla_json *fn = vla_json_get(j, "file");
+        if (!top && fn && fn->type == VLA_JSON_STRING && strlen(name) == strcspn(fn->s, " ") && !strncmp(fn->s, name, strlen(name)))
+            return 1;
+    }
+    if (j->type != VLA_JSON_OBJECT && j->type != VLA_JSON_ARRAY) return 0;
+    for (i = 0; i < j->n_kid; i++) {
+        if (top && j->kid[i].key && !strcmp(j->kid[i].key, "files")) continue;
+        if (fx_documented(&j->kid[i], name, 0)) return 1;
+    }
+    return 0;
+}
+
+/* Every listed key and every file of the directory the run did not touch
+ * gets a FAIL line. */
+static void fx_audit(const fx_case *c) {
+    fx_track *t = c->tr;
+    char tg[1024];
+    int i, j;
+    for (i = 0; c->files && c->files->type == VLA_JSON_OBJECT && i < c->files->n_kid; i++) {
+        const vla_json *f = &c->files->kid[i];
+        char note[512];
+        key_target(f, tg, sizeof tg);
+        if ((j = fx_disk_index(t, tg)) >= 0 && t->key_used[i]) t->disk_used[j] = 1;
+        if (t->key_used[i]) continue;
+        if (t->key_why[i]) snprintf(note, sizeof note, "(listed in the manifest, not usable: %.400s)", t->key_why[i]);
+        else snprintf(note, sizeof note, "(listed in the manifest, but this runner neither uses nor checks it: not understood)");
+        report(c, f->key, 0, 0, 0, note);
+        if (j >= 0) t->disk_used[j] = 1; /* reported through its key */
+    }
+    for (j = 0; j < t->n_disk; j++) {
+        if (t->disk_used[j]) continue;
+        if (fx_documented(c->man, t->disk[j], 1)) {
+            if (g_verbose) fprintf(stderr, "  %s/%s: an input the manifest names outside \"files\"; not read by this runner\n", c->name, t->disk[j]);
+            continue;
+        }
+        report(c, t->disk[j], 0, 0, 0, "(in the case directory, but neither listed in the manifest nor checked: not understood)");
+    }
+}
+
+/* Path of a file key of the manifest ("x.npy" in the case dir, or a
+ * reference), or of a file of the case directory the manifest does not list. */
 static int case_path(const fx_case *c, const char *key, char *out, size_t cap) {
-    const vla_json *f = vla_json_get(c->files, key), *fn;
-    if (!f) return 0;
-    fn = vla_json_get(f, "file");
-    if (fn && fn->type == VLA_JSON_STRING) snprintf(out, cap, "%s/%s", c->dir, fn->s);
-    else if (f->type == VLA_JSON_STRING) snprintf(out, cap, "%s/%s", c->dir, f->s);
-    else snprintf(out, cap, "%s/%s", c->dir, key);
+    const vla_json *f = vla_json_get(c->files, key);
+    char tg[1024];
+    if (!f) {
+        if (fx_disk_index(c->tr, key) < 0) return 0;
+        snprintf(out, cap, "%s/%s", c->dir, key);
+        return 1;
+    }
+    key_target(f, tg, sizeof tg);
+    snprintf(out, cap, "%s/%s", c->dir, tg);
     return 1;
 }
 
-static int load_npy(const fx_case *c, const char *key, vla_npy *a) {
-    char p[2048], err[256];
-    if (!case_path(c, key, p, sizeof p)) return 0;
-    if (vla_npy_load(p, a, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", c->name, err);
-        return 0;
+static const vla_json *ref_entry(const fx_case *c, const char *key);
+
+/* The shape and dtype a manifest entry declares must be the file's. */
+static int npy_entry_ok(const vla_json *f, const vla_npy *a, char *err, size_t err_n) {
+    static const char *const map[][2] = {{"int64", "<i8"}, {"int32", "<i4"}, {"float32", "<f4"}, {"float64", "<f8"},
+                                         {"float16", "<f2"}, {"uint8", "|u1"}, {"int8", "|i1"}, {"bool", "|b1"}};
+    const vla_json *sh = f ? vla_json_get(f, "shape") : NULL, *dt = f ? vla_json_get(f, "dtype") : NULL;
+    int d;
+    if (sh && sh->type == VLA_JSON_ARRAY) {
+        int same = sh->n_kid == a->n_dims;
+        for (d = 0; same && d < sh->n_kid; d++) same = sh->kid[d].is_int && sh->kid[d].inum == a->shape[d];
+        if (!same) {
+            char got[128];
+            size_t gl = 0;
+            got[0] = 0;
+            for (d = 0; d < a->n_dims && gl + 24 < sizeof got; d++) gl += (size_t)snprintf(got + gl, sizeof got - gl, "%s%lld", d ? ", " : "", (long long)a->shape[d]);
+            snprintf(err, err_n, "its shape (%s) is not the one the manifest declares", got);
+            return 0;
+        }
+    }
+    if (dt && dt->type == VLA_JSON_STRING) {
+        size_t n = strcspn(dt->s, " ,(");
+        unsigned k;
+        for (k = 0; k < sizeof map / sizeof map[0]; k++)
+            if (strlen(map[k][0]) == n && !strncmp(dt->s, map[k][0], n)) break;
+        if (k == sizeof map / sizeof map[0]) { snprintf(err, err_n, "dtype '%.60s' of the manifest is not understood", dt->s); return 0; }
+        if (strcmp(a->descr, map[k][1])) { snprintf(err, err_n, "its dtype %s is not the manifest's %s", a->descr, map[k][0]); return 0; }
     }
     return 1;
 }
 
-static void tolerances(const fx_case *c, const char *key, double *atol, double *rtol, int *exact) {
-    const vla_json *f = vla_json_get(c->files, key), *t;
-    *atol = 1e-4; *rtol = 1e-4; *exact = 0;
-    if (!f) return;
-    *atol = vla_json_num(f, "atol", *atol);
-    *rtol = vla_json_num(f, "rtol", *rtol);
+/* ... for the key's own entry and, for a reference, the entry of the case
+ * that holds the file. */
+static int npy_declared(const fx_case *c, const char *key, const vla_npy *a, char *err, size_t err_n) {
+    return npy_entry_ok(vla_json_get(c->files, key), a, err, err_n) && npy_entry_ok(ref_entry(c, key), a, err, err_n);
+}
+
+static int load_npy(const fx_case *c, const char *key, vla_npy *a) {
+    char p[2048], err[256];
+    memset(a, 0, sizeof *a);
+    if (!case_path(c, key, p, sizeof p)) return 0;
+    if (vla_npy_load(p, a, err, sizeof err) != 0 || !npy_declared(c, key, a, err, sizeof err)) {
+        fprintf(stderr, "%s: %s: %s\n", c->name, key, err);
+        fx_why(c, key, err);
+        vla_npy_free(a);
+        return 0;
+    }
+    fx_use(c, key);
+    return 1;
+}
+
+/* Tolerance of an output from a manifest entry: "atol"/"rtol" members, or a
+ * "tolerance" object or "exact" (a missing term is 0).  0 when it gives none. */
+static int entry_tolerance(const vla_json *f, double *atol, double *rtol, int *exact) {
+    const vla_json *t;
+    int found = 0;
+    *atol = 0; *rtol = 0; *exact = 0;
+    if (!f) return 0;
+    if (vla_json_get(f, "atol") || vla_json_get(f, "rtol")) {
+        found = 1;
+        *atol = vla_json_num(f, "atol", 0);
+        *rtol = vla_json_num(f, "rtol", 0);
+    }
     t = vla_json_get(f, "tolerance");
-    if (t && t->type == VLA_JSON_STRING && !strcmp(t->s, "exact")) *exact = 1;
-    if (t && t->type == VLA_JSON_OBJECT) { *atol = vla_json_num(t, "atol", *atol); *rtol = vla_json_num(t, "rtol", 0); }
+    if (t && t->type == VLA_JSON_STRING && !strcmp(t->s, "exact")) { *exact = 1; *atol = *rtol = 0; found = 1; }
+    if (t && t->type == VLA_JSON_OBJECT && (vla_json_get(t, "atol") || vla_json_get(t, "rtol"))) {
+        *atol = vla_json_num(t, "atol", 0);
+        *rtol = vla_json_num(t, "rtol", 0);
+        found = 1;
+    }
+    return found;
+}
+
+/* The key's own tolerance, else (for a reference to another case's file)
+ * the one that case gives. */
+static int tolerances(const fx_case *c, const char *key, double *atol, double *rtol, int *exact) {
+    return entry_tolerance(vla_json_get(c->files, key), atol, rtol, exact) || entry_tolerance(ref_entry(c, key), atol, rtol, exact);
 }
 
 /* Compare n floats against an expected .npy; report one line. */
@@ -94,8 +332,12 @@ static void check_floats(const fx_case *c, const char *key, const float *got, si
     double atol, rtol, err = 0, worst = 0;
     int exact, ok = 1;
     size_t i, bad = 0;
-    if (!load_npy(c, key, &e)) { report(c, key, 0, 0, 0, "(expected file missing)"); return; }
-    tolerances(c, key, &atol, &rtol, &exact);
+    if (!load_npy(c, key, &e)) { report(c, key, 0, 0, 0, "(expected file missing or malformed)"); return; }
+    if (!tolerances(c, key, &atol, &rtol, &exact)) {
+        report(c, key, 0, 0, 0, "(the manifest gives no tolerance for it)");
+        vla_npy_free(&e);
+        return;
+    }
     if (e.count != n) {
         char note[96];
         snprintf(note, sizeof note, "(size %zu, expected %zu)", n, e.count);
@@ -283,7 +525,8 @@ static int fx_model_load(const fx_case *c, fx_model *f, int eos_override, float 
         const vla_json *w = vla_json_get(c->man, "weights"), *fn = w ? vla_json_get(w, "file") : NULL;
         if (!fn || fn->type != VLA_JSON_STRING) { memset(f, 0, sizeof *f); snprintf(why, why_n, "no weights in the manifest"); return -1; }
         snprintf(p, sizeof p, "%s/%s", c->dir, fn->s);
-    }
+        fx_use(c, fn->s);
+    } else fx_use(c, "weights");
     return fx_model_build(c, p, NULL, 0, f, eos_override, eos_value, NULL, why, why_n);
 }
 
@@ -359,33 +602,202 @@ static int fx_inputs_load(const fx_case *c, const char *suffix, const vla_hparam
     return 0;
 }
 
-static int max_beams_in(const fx_case *c, const char *suffix) {
-    int i, nb = 1;
-    for (i = 0; i < c->files->n_kid; i++) {
-        const char *k = c->files->kid[i].key;
-        int n;
-        char tail[64];
-        if (sscanf(k, "beam%d_ids%63s", &n, tail) == 2 && n > nb) {
-            char want[64];
-            snprintf(want, sizeof want, "%s.npy", suffix);
-            if (!strcmp(tail, want)) nb = n;
+/* Pictures per example: NLVR2 cases (an "nlvr" block) have pairs, or the
+ * block's n_images; everything else one. */
+static int fx_n_images(const fx_case *c) {
+    const vla_json *nl = vla_json_get(c->man, "nlvr");
+    double n = nl ? vla_json_num(nl, "n_images", 2) : 1;
+    return n >= 1 && n <= 2 ? (int)n : -1;
+}
+
+/* Names of a case's files: the keys of "files", then the files of the
+ * directory that no key names (the array is the caller's, the strings not). */
+static int fx_names(const fx_case *c, const char ***out) {
+    int nk = c->files && c->files->type == VLA_JSON_OBJECT ? c->files->n_kid : 0, nd = c->tr ? c->tr->n_disk : 0, n = 0, i, j;
+    const char **v = (const char **)malloc(sizeof(char *) * (size_t)(nk + nd + 1));
+    char tg[1024];
+    if (!v) { *out = NULL; return 0; }
+    for (i = 0; i < nk; i++) v[n++] = c->files->kid[i].key;
+    for (j = 0; j < nd; j++) {
+        for (i = 0; i < nk; i++) {
+            key_target(&c->files->kid[i], tg, sizeof tg);
+            if (!strcmp(tg, c->tr->disk[j]) || !strcmp(c->files->kid[i].key, c->tr->disk[j])) break;
+        }
+        if (i == nk) v[n++] = c->tr->disk[j];
+    }
+    *out = v;
+    return n;
+}
+
+/* An output of generated ids: "greedy_ids<suffix>.npy" (1 beam) or
+ * "beam<N>_ids<suffix>.npy" (N beams): the beam count is the name's.
+ * 0: not a generation output of this variant; -1: named like one, but
+ * without a beam count that can be read. */
+static int gen_beams(const char *name, const char *suffix) {
+    char want[160];
+    const char *p;
+    long n = 0;
+    int digits = 0;
+    snprintf(want, sizeof want, "greedy_ids%s.npy", suffix);
+    if (!strcmp(name, want)) return 1;
+    if (strncmp(name, "beam", 4)) return 0;
+    snprintf(want, sizeof want, "_ids%s.npy", suffix);
+    if (strlen(name) < 4 + strlen(want) || strcmp(name + strlen(name) - strlen(want), want)) return 0;
+    for (p = name + 4; isdigit((unsigned char)*p); p++)
+        if (++digits <= 4) n = n * 10 + (*p - '0');
+    if (strcmp(p, want)) { /* "beamX_ids.npy": this variant's, but no count; "beam5_ids_x.npy" with suffix "": not its */
+        size_t k = strcspn(name + 4, "_");
+        return name[4 + k] && !strcmp(name + 4 + k, want) ? -1 : 0;
+    }
+    return digits >= 1 && digits <= 4 && n >= 1 ? (int)n : -1;
+}
+
+/* One generation output: its expected ids and the settings to produce them. */
+typedef struct fx_gen_job {
+    const char *name;
+    vla_npy e;
+    vla_gen_params g;
+} fx_gen_job;
+
+/* Settings of one generation output: the model file's defaults (the case's
+ * config, converted), then the variant's "generation" block and the file's
+ * own manifest entry; num_beams is the file name's.  max_length must come
+ * from the case for beam search (BART forces EOS at max_length - 1); greedy
+ * search may take the expected width (rows that finish early end the loop,
+ * so max_length = width gives the same ids).  0 and a reason on failure. */
+static int gen_settings(const fx_case *c, const vla_model *m, const vla_json *gen, const char *key, int beams, int width,
+                        vla_gen_params *g, char *why, size_t why_n) {
+    const vla_json *f = vla_json_get(c->files, key);
+    double ml = vla_json_num(f, "max_length", vla_json_num(gen, "max_length", 0));
+    *g = vla_gen_defaults(m);
+    g->num_beams = beams;
+    if (ml <= 0) {
+        if (beams > 1) { snprintf(why, why_n, "(num_beams=%d, but the case gives no max_length)", beams); return 0; }
+        ml = width;
+    }
+    if (!(ml >= 1 && ml <= 65536)) { snprintf(why, why_n, "(max_length %g out of range)", ml); return 0; }
+    g->max_length = (int)ml;
+    g->no_repeat_ngram = (int)vla_json_num(f, "no_repeat_ngram_size", vla_json_num(gen, "no_repeat_ngram_size", g->no_repeat_ngram));
+    g->min_length = (int)vla_json_num(f, "min_length", vla_json_num(gen, "min_length", g->min_length));
+    g->early_stopping = vla_json_num(f, "early_stopping", vla_json_num(gen, "early_stopping", g->early_stopping)) != 0;
+    g->length_penalty = (float)vla_json_num(f, "length_penalty", vla_json_num(gen, "length_penalty", g->length_penalty));
+    return 1;
+}
+
+/* Phase 1: find the generation outputs of a variant (B rows each), read
+ * them and their settings; what cannot be run is reported here.  Returns
+ * the number of jobs; *max_len and *max_beams grow to what they need. */
+static int gen_collect(const fx_case *c, const vla_model *m, const char *suffix, const vla_json *gen, int B, fx_gen_job **jobs,
+                       int *max_len, int *max_beams) {
+    const char **names;
+    int nn = fx_names(c, &names), i, n = 0;
+    *jobs = (fx_gen_job *)calloc((size_t)nn + 1, sizeof(fx_gen_job));
+    for (i = 0; i < nn && *jobs; i++) {
+        int beams = gen_beams(names[i], suffix);
+        fx_gen_job *j = &(*jobs)[n];
+        char why[160];
+        if (!beams) continue;
+        if (beams < 0) { report(c, names[i], 0, 0, 0, "(a generation output whose beam count cannot be read from its name)"); continue; }
+        if (!load_npy(c, names[i], &j->e)) { report(c, names[i], 0, 0, 0, "(expected file missing or malformed)"); continue; }
+        if (j->e.n_dims != 2 || j->e.shape[0] != B || j->e.shape[1] < 1) {
+            snprintf(why, sizeof why, "(expected [%d, width] ids)", B);
+            report(c, names[i], 0, 0, 0, why);
+            vla_npy_free(&j->e);
+            continue;
+        }
+        if (!gen_settings(c, m, gen, names[i], beams, (int)j->e.shape[1], &j->g, why, sizeof why)) {
+            report(c, names[i], 0, 0, 0, why);
+            vla_npy_free(&j->e);
+            continue;
+        }
+        j->name = names[i];
+        if (j->g.max_length > *max_len) *max_len = j->g.max_length;
+        if (beams > *max_beams) *max_beams = beams;
+        n++;
+    }
+    { /* a "num_beams" list in the generation block: exactly those outputs */
+        const vla_json *nbl = vla_json_get(gen, "num_beams");
+        if (nbl && nbl->type == VLA_JSON_ARRAY) {
+            char key[96], note[160];
+            int q, ok = 1;
+            note[0] = 0;
+            for (q = 0; q < nbl->n_kid && ok; q++) {
+                for (i = 0; i < nn && gen_beams(names[i], suffix) != (int)nbl->kid[q].num; i++) {}
+                if (i == nn) { ok = 0; snprintf(note, sizeof note, "(num_beams %g is listed, but no output file has it)", nbl->kid[q].num); }
+            }
+            for (i = 0; i < nn && ok; i++) {
+                int bm = gen_beams(names[i], suffix);
+                if (bm <= 0) continue;
+                for (q = 0; q < nbl->n_kid && (int)nbl->kid[q].num != bm; q++) {}
+                if (q == nbl->n_kid) { ok = 0; snprintf(note, sizeof note, "(%.80s has %d beams, which the num_beams list lacks)", names[i], bm); }
+            }
+            snprintf(key, sizeof key, "generation%s:num_beams", suffix);
+            report(c, key, ok, !ok, 0, note[0] ? note : NULL);
         }
     }
-    return nb;
+    free(names);
+    return n;
 }
+
+/* Phase 2: generate (after the encoder ran with status st) and compare. */
+static void gen_run(const fx_case *c, vla_ctx *cx, int B, fx_gen_job *jobs, int n, vla_status st) {
+    int i;
+    for (i = 0; i < n; i++) {
+        fx_gen_job *j = &jobs[i];
+        int W = (int)j->e.shape[1], ow = 0, ok, r, q;
+        int32_t *out = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * (size_t)j->g.max_length);
+        char note[96];
+        vla_status gs = st;
+        snprintf(note, sizeof note, "(num_beams=%d max_length=%d)", j->g.num_beams, j->g.max_length);
+        if (gs == VLA_OK) gs = out ? vla_generate(cx, &j->g, out, &ow, NULL) : VLA_ERR_NOMEM;
+        if (gs != VLA_OK) {
+            snprintf(note, sizeof note, "(num_beams=%d max_length=%d: %s)", j->g.num_beams, j->g.max_length, vla_status_str(gs));
+            report(c, j->name, 0, 0, 0, note);
+            free(out);
+            continue;
+        }
+        ok = ids_equal(&j->e, 0, B, W, out, ow, j->g.max_length);
+        report(c, j->name, ok, ok ? 0 : 1, 0, note);
+        if (!ok && g_verbose)
+            for (r = 0; r < B; r++) {
+                fprintf(stderr, "  got:");
+                for (q = 0; q < ow; q++) fprintf(stderr, " %d", out[(size_t)r * j->g.max_length + q]);
+                fprintf(stderr, "\n  exp:");
+                for (q = 0; q < W; q++) fprintf(stderr, " %lld", (long long)vla_npy_i(&j->e, (size_t)r * W + q));
+                fprintf(stderr, "\n");
+            }
+        free(out);
+    }
+}
+
+static void gen_free(fx_gen_job *jobs, int n) {
+    int i;
+    for (i = 0; i < n; i++) vla_npy_free(&jobs[i].e);
+    free(jobs);
+}
+
+static void run_pool_case(const fx_case *c, const char *in_key, const char *out_key, int n_img);
 
 /* One variant of a VLBart / BART case: forward outputs and generation. */
 static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, const vla_json *gen, int hf_plain, const char *task) {
     const vla_hparams *hp = vla_model_hparams(fm->m);
     fx_inputs x;
     fx_ctx cx;
-    vla_npy dec, tgt, e;
+    vla_npy dec, tgt;
     char key[128];
-    int n_img = 1, T = 1, Tgen, nb, b, t, i, have_dec;
+    int n_img = fx_n_images(c), T = 1, Tmax, nb = 1, b, i, have_dec, n_jobs;
     const vla_json *nl = vla_json_get(c->man, "nlvr");
+    fx_gen_job *jobs = NULL;
     vla_status st;
-    if (nl) n_img = 2;
-    if (fx_inputs_load(c, suffix, hp, n_img, &x) != 0) {
+    /* the visual input's max pooling, when the case lists its result */
+    snprintf(key, sizeof key, "downsampled_feats%s", suffix);
+    if (!vla_json_get(c->files, key)) snprintf(key, sizeof key, "downsampled_feats%s.npy", suffix);
+    if (vla_json_get(c->files, key)) {
+        char ik[96];
+        snprintf(ik, sizeof ik, "vis_feats%s", suffix);
+        run_pool_case(c, ik, key, n_img);
+    }
+    if (n_img < 1 || fx_inputs_load(c, suffix, hp, n_img, &x) != 0) {
         snprintf(key, sizeof key, "inputs%s", suffix);
         report(c, key, 0, 0, 0, "(inputs missing or malformed)");
         fx_inputs_free(&x);
@@ -396,7 +808,10 @@ static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, cons
     if (!have_dec) { /* shift_tokens_right(labels): [start, labels[:-1]], -100 -> pad */
         char tk[64];
         snprintf(tk, sizeof tk, "target_ids%s", suffix);
-        if (load_npy(c, tk, &dec) && dec.n_dims == 2 && !strcmp(dec.descr, "<i8")) {
+        if (load_npy(c, tk, &dec) && (dec.n_dims != 2 || strcmp(dec.descr, "<i8"))) {
+            report(c, tk, 0, 0, 0, "(target ids: not [batch, T] int64)");
+            vla_npy_free(&dec);
+        } else if (dec.file) {
             int64_t *v = (int64_t *)(void *)(dec.file + ((const unsigned char *)dec.data - dec.file));
             int rr, q, W2 = (int)dec.shape[1];
             for (rr = 0; rr < (int)dec.shape[0]; rr++) {
@@ -406,18 +821,20 @@ static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, cons
             have_dec = 1;
         }
     }
-    if (have_dec) T = (int)dec.shape[1];
-    Tgen = (int)vla_json_num(gen, "max_length", 0);
-    /* widths of the expected generations bound the decoder length */
-    for (i = 0; i < c->files->n_kid; i++) {
-        const vla_json *sh = vla_json_get(&c->files->kid[i], "shape");
-        if (strstr(c->files->kid[i].key, "_ids") && sh && sh->n_kid == 2 && (int)sh->kid[1].num > Tgen && !Tgen) Tgen = (int)sh->kid[1].num;
+    if (have_dec && (dec.n_dims != 2 || dec.shape[0] != x.B || dec.shape[1] < 1)) {
+        snprintf(key, sizeof key, "decoder_input_ids%s.npy", suffix);
+        report(c, key, 0, 0, 0, "(decoder input ids: not [batch, T])");
+        vla_npy_free(&dec);
+        have_dec = 0;
     }
-    if (Tgen < 2) Tgen = 2;
-    nb = max_beams_in(c, suffix);
-    if (fx_ctx_make(&cx, fm->m, x.B, x.Lt, x.n_img, x.grid_h * x.grid_w, T > Tgen ? T : (Tgen > 2 ? Tgen : 2), nb, fm->max_prompt) != 0) {
+    if (have_dec) T = (int)dec.shape[1];
+    /* the generation outputs bound the decoder length and the beams */
+    Tmax = T > 2 ? T : 2;
+    n_jobs = gen_collect(c, fm->m, suffix, gen, x.B, &jobs, &Tmax, &nb);
+    if (fx_ctx_make(&cx, fm->m, x.B, x.Lt, x.n_img, x.grid_h * x.grid_w, Tmax, nb, fm->max_prompt) != 0) {
         report(c, "context", 0, 0, 0, "(context init failed)");
         fx_inputs_free(&x);
+        gen_free(jobs, n_jobs);
         if (have_dec) vla_npy_free(&dec);
         return;
     }
@@ -425,6 +842,7 @@ static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, cons
         report(c, "adapter", 0, 0, 0, vla_status_str(st));
         fx_ctx_free(&cx);
         fx_inputs_free(&x);
+        gen_free(jobs, n_jobs);
         if (have_dec) vla_npy_free(&dec);
         return;
     }
@@ -514,53 +932,8 @@ static void run_variant(const fx_case *c, fx_model *fm, const char *suffix, cons
     /* generation (VLBart masks pads; so does generate() of plain BART) */
     x.in.no_pad_mask = 0;
     if (hf_plain) st = vla_encode(cx.c, &x.in);
-    for (i = 0; i < c->files->n_kid; i++) {
-        const char *k = c->files->kid[i].key;
-        char want[96];
-        int beams = 0;
-        if (snprintf(want, sizeof want, "greedy_ids%s.npy", suffix) > 0 && !strcmp(k, want)) beams = 1;
-        else {
-            int n;
-            char tail[64];
-            if (sscanf(k, "beam%d_ids%63s", &n, tail) == 2) {
-                snprintf(want, sizeof want, "%s.npy", suffix);
-                if (!strcmp(tail, want)) beams = n;
-            }
-        }
-        if (!beams) continue;
-        if (!load_npy(c, k, &e) || e.n_dims != 2) { report(c, k, 0, 0, 0, "(expected file unreadable)"); continue; }
-        {
-            vla_gen_params g = vla_gen_defaults(fm->m);
-            int W = (int)e.shape[1], ow = 0;
-            int32_t *out = (int32_t *)malloc(sizeof(int32_t) * (size_t)x.B * W);
-            g.num_beams = beams;
-            g.max_length = Tgen > 0 ? Tgen : W;
-            if (g.max_length > W) g.max_length = W;
-            g.no_repeat_ngram = (int)vla_json_num(gen, "no_repeat_ngram_size", g.no_repeat_ngram);
-            g.min_length = (int)vla_json_num(gen, "min_length", 0);
-            g.early_stopping = 1;   /* bart-base's config; what every beam fixture uses */
-            g.length_penalty = 1.0f;
-            if (st == VLA_OK) st = vla_generate(cx.c, &g, out, &ow, NULL);
-            if (st != VLA_OK) report(c, k, 0, 0, 0, vla_status_str(st));
-            else {
-                int ok = ids_equal(&e, 0, x.B, W, out, ow, g.max_length);
-                report(c, k, ok, ok ? 0 : 1, 0, NULL);
-                if (!ok && g_verbose) {
-                    int r, q;
-                    for (r = 0; r < x.B; r++) {
-                        fprintf(stderr, "  got:");
-                        for (q = 0; q < ow; q++) fprintf(stderr, " %d", out[r * g.max_length + q]);
-                        fprintf(stderr, "\n  exp:");
-                        for (q = 0; q < W; q++) fprintf(stderr, " %lld", (long long)vla_npy_i(&e, (size_t)r * W + q));
-                        fprintf(stderr, "\n");
-                    }
-                }
-            }
-            free(out);
-        }
-        vla_npy_free(&e);
-    }
-    (void)t;
+    gen_run(c, cx.c, x.B, jobs, n_jobs, st);
+    gen_free(jobs, n_jobs);
     if (have_dec) vla_npy_free(&dec);
     fx_ctx_free(&cx);
     fx_inputs_free(&x);
@@ -725,52 +1098,100 @@ static void fx_check_trainable(const fx_case *c, const vla_trainer *tr, const vl
     report(c, "trainable_set", ok, ok ? 0 : 1, 0, note[0] ? note : NULL);
 }
 
+/* A setting the case must give: the model config's key, else the member of
+ * a manifest object (NaN when neither has it). */
+static double case_num(const vla_json *cfg, const char *kc, const vla_json *obj, const char *ko) {
+    return vla_json_num(cfg, kc, ko ? vla_json_num(obj, ko, NAN) : NAN);
+}
+
+/* "name=N" inside a manifest string (the schedule's "warmup=0, total=10"). */
+static double str_setting(const vla_json *s, const char *name) {
+    char pat[64];
+    const char *p;
+    if (!s || s->type != VLA_JSON_STRING) return NAN;
+    snprintf(pat, sizeof pat, "%s=", name);
+    for (p = strstr(s->s, pat); p; p = strstr(p + 1, pat))
+        if (p == s->s || !isalnum((unsigned char)p[-1]) ) {
+            char *e;
+            double v = strtod(p + strlen(pat), &e);
+            if (e != p + strlen(pat)) return v;
+        }
+    return NAN;
+}
+
 static void run_training(const fx_case *c, fx_model *fm) {
     const vla_json *tr = vla_json_get(c->man, "training"), *steps = tr ? vla_json_get(tr, "steps") : NULL;
     const vla_json *cfg = fm->cfg_owned, *flags = vla_json_get(c->man, "script_flags"), *rule = tr ? vla_json_get(tr, "trainable_rule") : NULL;
     const vla_json *taskj = vla_json_get(c->man, "task"), *opt = tr ? vla_json_get(tr, "optimizer") : NULL, *sched = tr ? vla_json_get(tr, "schedule") : NULL;
+    const vla_json *betas = opt ? vla_json_get(opt, "betas") : NULL, *gclip = tr ? vla_json_get(tr, "grad_clip") : NULL;
     const vla_hparams *hp = vla_model_hparams(fm->m);
-    const char *task = taskj && taskj->type == VLA_JSON_STRING ? taskj->s : "vqa";
+    const char *task = taskj && taskj->type == VLA_JSON_STRING ? taskj->s : NULL, *missing = NULL;
     vla_train_params p;
-    fx_tbatch bt[2];
+    fx_tbatch *bt;
     size_t need;
     void *mem = NULL;
     vla_trainer *t = NULL;
     vla_status st;
-    int s, n_img = vla_json_get(c->man, "nlvr") ? 2 : 1, maxB = 1, maxL = 1, maxT = 1, grid = 1;
-    const char *pre[2] = {"", "step2_"};
-    if (!steps || steps->type != VLA_JSON_ARRAY || steps->n_kid < 1) return;
-    if (steps->n_kid > 2) { report(c, "training", 0, 0, 0, "(more than two steps: the runner reads step1/step2 batches only)"); return; }
-    for (s = 0; s < steps->n_kid; s++)
-        if (fx_tbatch_load(c, pre[s], hp, n_img, task, &bt[s]) != 0) {
-            char note[128];
-            snprintf(note, sizeof note, "(step %d batch missing or malformed, or unknown task '%s')", s + 1, task);
+    int s, n_img = fx_n_images(c), maxB = 1, maxL = 1, maxT = 1, grid = 1, n_steps;
+    double lr, wd, eps, clip, dropout, total, warmup;
+    char note[256];
+    if (!tr) return;
+    if (!steps || steps->type != VLA_JSON_ARRAY || steps->n_kid < 1) { report(c, "training", 0, 0, 0, "(no steps in the manifest's training)"); return; }
+    if (!task) { report(c, "training", 0, 0, 0, "(the manifest names no task: the loss depends on it)"); return; }
+    n_steps = steps->n_kid;
+    bt = (fx_tbatch *)calloc((size_t)n_steps, sizeof *bt);
+    if (!bt || n_img < 1) { report(c, "training", 0, 0, 0, "(out of memory, or a bad nlvr.n_images)"); free(bt); return; }
+    /* the batch of step 1 is the forward batch (input_ids, ...), step k's
+     * the files with the prefix "step<k>_" */
+    for (s = 0; s < n_steps; s++) {
+        char pre[32];
+        if (s) snprintf(pre, sizeof pre, "step%d_", s + 1);
+        else pre[0] = 0;
+        if (fx_tbatch_load(c, pre, hp, n_img, task, &bt[s]) != 0) {
+            snprintf(note, sizeof note, "(step %d batch (%sinput_ids, ...) missing or malformed, or unknown task '%.60s')", s + 1, pre, task);
             report(c, "training", 0, 0, 0, note);
-            while (s >= 0) fx_tbatch_free(&bt[s--]);
-            return;
+            goto out;
         }
-    for (s = 0; s < steps->n_kid; s++) {
+    }
+    for (s = 0; s < n_steps; s++) {
         if (bt[s].b.in.batch > maxB) maxB = bt[s].b.in.batch;
         if (bt[s].b.in.text_len > maxL) maxL = bt[s].b.in.text_len;
         if (bt[s].b.target_len > maxT) maxT = bt[s].b.target_len;
         if (bt[s].b.in.grid_h * bt[s].b.in.grid_w > grid) grid = bt[s].b.in.grid_h * bt[s].b.in.grid_w;
     }
     /* everything below comes from the case: optimizer, schedule, what trains */
+    lr = case_num(cfg, "lr", opt, "lr");
+    wd = case_num(cfg, "weight_decay", opt, "weight_decay");
+    eps = case_num(cfg, "adam_eps", opt, "eps");
+    clip = case_num(cfg, "clip_grad_norm", gclip, "max_norm");
+    dropout = case_num(cfg, "dropout", NULL, NULL);
+    total = str_setting(sched, "total");
+    warmup = str_setting(sched, "warmup");
+    if (warmup != warmup && total == total && vla_json_get(cfg, "warmup_ratio")) warmup = floor(total * vla_json_num(cfg, "warmup_ratio", 0));
+    if (lr != lr) missing = "lr";
+    else if (wd != wd) missing = "weight_decay";
+    else if (eps != eps) missing = "adam_eps / optimizer.eps";
+    else if (!betas || betas->type != VLA_JSON_ARRAY || betas->n_kid != 2) missing = "optimizer.betas";
+    else if (clip != clip) missing = "clip_grad_norm / grad_clip.max_norm";
+    else if (dropout != dropout) missing = "dropout";
+    else if (!(total >= 1 && total < 1e12)) missing = "the schedule's total=N";
+    else if (!(warmup >= 0 && warmup <= total)) missing = "the schedule's warmup=N or warmup_ratio";
+    if (missing) {
+        snprintf(note, sizeof note, "(the case does not give %s)", missing);
+        report(c, "training", 0, 0, 0, note);
+        goto out;
+    }
     p = vla_train_defaults(NULL);
     p.max_batch = maxB; p.max_text_len = maxL; p.max_target_len = maxT; p.max_images = hp->has_visual ? n_img : 0; p.max_grid = grid;
-    p.lr = vla_json_num(cfg, "lr", vla_json_num(opt, "lr", 1e-4));
-    p.weight_decay = (float)vla_json_num(cfg, "weight_decay", vla_json_num(opt, "weight_decay", 0.01));
-    p.eps = (float)vla_json_num(cfg, "adam_eps", vla_json_num(opt, "eps", 1e-6));
-    if (opt && vla_json_get(opt, "betas") && vla_json_get(opt, "betas")->n_kid == 2) {
-        p.beta1 = (float)vla_json_get(opt, "betas")->kid[0].num;
-        p.beta2 = (float)vla_json_get(opt, "betas")->kid[1].num;
-    }
-    p.clip_norm = (float)vla_json_num(cfg, "clip_grad_norm", 5.0);
-    p.dropout = (float)vla_json_num(cfg, "dropout", 0.1);
-    p.total_steps = 0;
-    if (sched && sched->type == VLA_JSON_STRING && strstr(sched->s, "total=")) p.total_steps = atol(strstr(sched->s, "total=") + 6);
-    if (p.total_steps < 1) { report(c, "training", 0, 0, 0, "(schedule: no total=N in the manifest)"); goto out; }
-    p.warmup_steps = (long)(p.total_steps * vla_json_num(cfg, "warmup_ratio", 0.0));
+    p.lr = lr;
+    p.weight_decay = (float)wd;
+    p.eps = (float)eps;
+    p.beta1 = (float)betas->kid[0].num;
+    p.beta2 = (float)betas->kid[1].num;
+    p.clip_norm = (float)clip;
+    p.dropout = (float)dropout;
+    p.total_steps = (long)total;
+    p.warmup_steps = (long)warmup;
     p.train_layer_norms = vla_json_num(cfg, "unfreeze_layer_norms", 0) != 0;
     p.train_biases = vla_json_num(cfg, "use_lora", 0) != 0;
     p.full_finetune = (flags && vla_json_num(flags, "unfreeze_language_model", 0) != 0) ||
@@ -783,37 +1204,62 @@ static void run_training(const fx_case *c, fx_model *fm) {
         report(c, "trainer", 0, 0, 0, mem ? vla_status_str(st) : "out of memory");
         goto out;
     }
-    fx_check_trainable(c, t, tr ? vla_json_get(tr, "param_groups") : NULL);
-    for (s = 0; s < steps->n_kid; s++) {
+    fx_check_trainable(c, t, vla_json_get(tr, "param_groups"));
+    for (s = 0; s < n_steps; s++) {
         const vla_json *sj = &steps->kid[s], *tol = vla_json_get(sj, "tolerance"), *lt = tol ? vla_json_get(tol, "loss") : NULL;
         const vla_json *gt = tol ? vla_json_get(tol, "grads") : NULL, *pt = tol ? vla_json_get(tol, "params") : NULL;
         const vla_json *gf = vla_json_get(sj, "grads_file"), *pf = vla_json_get(sj, "params_file"), *af = vla_json_get(sj, "adam_state_file");
-        const vla_json *lu = vla_json_get(sj, "lr_used");
-        float loss = 0, lr = 0, gn = 0;
+        const vla_json *lu = vla_json_get(sj, "lr_used"), *nt = tol ? vla_json_get(tol, "grad_norm") : NULL;
+        float loss = 0, lrs = 0, gn = 0;
         char key[64];
-        double want;
+        double want, a, r;
+        int q, ok;
         if ((st = vla_trainer_backward(t, &bt[s].b, &loss)) != VLA_OK) { report(c, "training", 0, 0, 0, vla_status_str(st)); break; }
         want = vla_json_num(sj, "loss", NAN);
         snprintf(key, sizeof key, "loss_step%d", s + 1);
-        report(c, key, fx_close(loss, want, vla_json_num(lt, "atol", 1e-5), vla_json_num(lt, "rtol", 1e-5)), fabs(loss - want), vla_json_num(lt, "atol", 1e-5), NULL);
-        if (gf && gf->type == VLA_JSON_STRING) fx_check_tensors(c, gf->s, t, 1, "", vla_json_num(gt, "atol", 2e-5), vla_json_num(gt, "rtol", 1e-3));
-        vla_trainer_apply(t, &lr, &gn);
+        if (!lt) report(c, key, 0, 0, 0, "(no tolerance.loss for this step)");
+        else {
+            a = vla_json_num(lt, "atol", 0); r = vla_json_num(lt, "rtol", 0);
+            report(c, key, fx_close(loss, want, a, r), fabs(loss - want), a, NULL);
+        }
+        if (gf && gf->type == VLA_JSON_STRING) {
+            if (!gt) report(c, gf->s, 0, 0, 0, "(no tolerance.grads for this step)");
+            else fx_check_tensors(c, gf->s, t, 1, "", vla_json_num(gt, "atol", 0), vla_json_num(gt, "rtol", 0));
+        }
+        if ((st = vla_trainer_apply(t, &lrs, &gn)) != VLA_OK) { report(c, "training", 0, 0, 0, vla_status_str(st)); break; }
+        /* the manifest's own numbers: its tolerance when it gives one, else
+         * this runner's 1e-4 (norm) and 1e-6 relative (lr) */
         want = vla_json_num(sj, "grad_norm_before_clip", NAN);
         snprintf(key, sizeof key, "grad_norm_step%d", s + 1);
-        report(c, key, fx_close(gn, want, 1e-4, 1e-4), fabs(gn - want), 1e-4, NULL);
-        if (lu && lu->n_kid > 0) {
+        a = vla_json_num(nt, "atol", 1e-4); r = vla_json_num(nt, "rtol", nt ? 0 : 1e-4);
+        report(c, key, fx_close(gn, want, a, r), fabs(gn - want), a, NULL);
+        if (lu && lu->type == VLA_JSON_ARRAY && lu->n_kid > 0) { /* one per parameter group: the trainer has one lr */
+            double worst = 0;
+            const vla_json *lrt = tol ? vla_json_get(tol, "lr") : NULL;
+            a = vla_json_num(lrt, "atol", 0); r = vla_json_num(lrt, "rtol", lrt ? 0 : 1e-6);
             snprintf(key, sizeof key, "lr_step%d", s + 1);
-            report(c, key, fx_close(lr, lu->kid[0].num, 0, 1e-6), fabs(lr - lu->kid[0].num), 0, NULL);
+            for (q = 0, ok = 1; q < lu->n_kid; q++) {
+                ok &= fx_close(lrs, lu->kid[q].num, a, r);
+                if (fabs(lrs - lu->kid[q].num) > worst) worst = fabs(lrs - lu->kid[q].num);
+            }
+            report(c, key, ok, worst, a, NULL);
         }
         if (af && af->type == VLA_JSON_STRING) {
-            fx_check_tensors(c, af->s, t, 2, "exp_avg.", vla_json_num(pt, "atol", 2e-6), vla_json_num(pt, "rtol", 1e-5));
-            fx_check_tensors(c, af->s, t, 3, "exp_avg_sq.", vla_json_num(pt, "atol", 2e-6), vla_json_num(pt, "rtol", 1e-5));
+            if (!pt) report(c, af->s, 0, 0, 0, "(no tolerance.params for this step)");
+            else {
+                fx_check_tensors(c, af->s, t, 2, "exp_avg.", vla_json_num(pt, "atol", 0), vla_json_num(pt, "rtol", 0));
+                fx_check_tensors(c, af->s, t, 3, "exp_avg_sq.", vla_json_num(pt, "atol", 0), vla_json_num(pt, "rtol", 0));
+            }
         }
-        if (pf && pf->type == VLA_JSON_STRING) fx_check_tensors(c, pf->s, t, 0, "", vla_json_num(pt, "atol", 2e-6), vla_json_num(pt, "rtol", 1e-5));
+        if (pf && pf->type == VLA_JSON_STRING) {
+            if (!pt) report(c, pf->s, 0, 0, 0, "(no tolerance.params for this step)");
+            else fx_check_tensors(c, pf->s, t, 0, "", vla_json_num(pt, "atol", 0), vla_json_num(pt, "rtol", 0));
+        }
     }
 out:
     free(mem);
-    for (s = 0; s < steps->n_kid; s++) fx_tbatch_free(&bt[s]);
+    for (s = 0; s < n_steps; s++) fx_tbatch_free(&bt[s]);
+    free(bt);
 }
 
 static void run_bart_case(const fx_case *c) {
@@ -860,16 +1306,50 @@ static void run_decode_eos(const fx_case *c) {
     fx_model fm;
     char why[600];
     const vla_json *ov = vla_json_get(c->man, "eos_override"), *vpo = ov ? vla_json_get(ov, "value_per_offset") : NULL;
-    int B, Lt, grid, s, r, k, bad_g = 0, bad_b = 0, bad_sc = 0, n_g, n_b, W;
+    int B, Lt, grid, s, r, k, bad_g = 0, bad_b = 0, bad_sc = 0, n_g, n_b, done_g = 0, done_b = 0;
     double base = ov ? vla_json_num(ov, "bart_base_value", 0) : 0, worst_score = 0, atol, rtol;
-    int exact;
+    int exact, eos_idx = -1, Wg, Wb;
     int32_t *ids, *out;
     float *fe, *bx, *scores;
     fx_model *mp = &fm;
-    if (!load_npy(c, "greedy_settings.npy", &gs) || !load_npy(c, "greedy_ids.npy", &gi) || !load_npy(c, "beam_settings.npy", &bs) ||
-        !load_npy(c, "beam_ids.npy", &bi) || !load_npy(c, "beam_scores.npy", &bsc) || !load_npy(c, "input_ids", &ids1) ||
-        !load_npy(c, "step2_input_ids", &ids2) || !load_npy(c, "vis_feats", &feats) || !load_npy(c, "boxes", &boxes)) {
-        report(c, "inputs", 0, 0, 0, "(files missing)");
+    const vla_json *fixed = vla_json_get(vla_json_get(c->man, "generation"), "fixed"), *oi = ov ? vla_json_get(ov, "index") : NULL;
+    const char *bad_in = NULL;
+    memset(&gs, 0, sizeof gs); memset(&gi, 0, sizeof gi); memset(&bs, 0, sizeof bs); memset(&bi, 0, sizeof bi); memset(&bsc, 0, sizeof bsc);
+    memset(&ids1, 0, sizeof ids1); memset(&ids2, 0, sizeof ids2); memset(&feats, 0, sizeof feats); memset(&boxes, 0, sizeof boxes);
+    /* the logit whose bias is overridden: the last index of eos_override.index ([0, eos]) */
+    if (oi && oi->type == VLA_JSON_ARRAY && oi->n_kid >= 1 && oi->kid[oi->n_kid - 1].is_int) eos_idx = (int)oi->kid[oi->n_kid - 1].inum;
+    if (!load_npy(c, "greedy_settings.npy", &gs)) bad_in = "greedy_settings.npy";
+    else if (!load_npy(c, "greedy_ids.npy", &gi)) bad_in = "greedy_ids.npy";
+    else if (!load_npy(c, "beam_settings.npy", &bs)) bad_in = "beam_settings.npy";
+    else if (!load_npy(c, "beam_ids.npy", &bi)) bad_in = "beam_ids.npy";
+    else if (!load_npy(c, "beam_scores.npy", &bsc)) bad_in = "beam_scores.npy";
+    else if (!load_npy(c, "input_ids", &ids1)) bad_in = "input_ids";
+    else if (!load_npy(c, "step2_input_ids", &ids2)) bad_in = "step2_input_ids";
+    else if (!load_npy(c, "vis_feats", &feats)) bad_in = "vis_feats";
+    else if (!load_npy(c, "boxes", &boxes)) bad_in = "boxes";
+    else if (eos_idx < 0) bad_in = "eos_override.index";
+    /* shapes: settings rows [eos_offset, max_length] / [eos_offset, num_beams,
+     * length_penalty, early_stopping, max_length]; ids [setting, batch, width];
+     * the batch is input_ids then step2_input_ids, row b and b + n1 sharing
+     * picture b */
+    else if (gs.n_dims != 2 || gs.shape[1] != 2 || bs.n_dims != 2 || bs.shape[1] != 5) bad_in = "settings (not [n, 2] / [n, 5])";
+    else if (ids1.n_dims != 2 || ids2.n_dims != 2 || ids1.shape[1] != ids2.shape[1] || ids1.shape[0] != ids2.shape[0] || ids1.shape[1] < 1)
+        bad_in = "input ids (two [n, L] halves)";
+    else if (feats.n_dims != 3 || feats.shape[0] != ids1.shape[0] || strcmp(feats.descr, "<f4") || boxes.n_dims != 3 ||
+             boxes.shape[0] != feats.shape[0] || boxes.shape[1] != feats.shape[1] || boxes.shape[2] != 4 || strcmp(boxes.descr, "<f4"))
+        bad_in = "vis_feats / boxes (not [n, grid, F] / [n, grid, 4] float32)";
+    else if (gi.n_dims != 3 || gi.shape[0] != gs.shape[0] || gi.shape[1] != ids1.shape[0] * 2 || gi.shape[2] < 1 || bi.n_dims != 3 ||
+             bi.shape[0] != bs.shape[0] || bi.shape[1] != gi.shape[1] || bi.shape[2] < 1 || bsc.n_dims != 2 || bsc.shape[0] != bs.shape[0] ||
+             bsc.shape[1] != gi.shape[1])
+        bad_in = "expected ids / scores (not [settings, batch, width] / [settings, batch])";
+    else if (!tolerances(c, "beam_scores.npy", &atol, &rtol, &exact))
+        bad_in = "beam_scores.npy's tolerance";
+    if (bad_in) {
+        char note[160];
+        snprintf(note, sizeof note, "(missing or malformed: %s)", bad_in);
+        report(c, "inputs", 0, 0, 0, note);
+        vla_npy_free(&gs); vla_npy_free(&gi); vla_npy_free(&bs); vla_npy_free(&bi); vla_npy_free(&bsc);
+        vla_npy_free(&ids1); vla_npy_free(&ids2); vla_npy_free(&feats); vla_npy_free(&boxes);
         return;
     }
     B = (int)(ids1.shape[0] + ids2.shape[0]);
@@ -882,50 +1362,64 @@ static void run_decode_eos(const fx_case *c) {
     bx = (float *)malloc(boxes.count * 4 * 2);
     memcpy(fe, feats.data, feats.count * 4); memcpy(fe + feats.count, feats.data, feats.count * 4);
     memcpy(bx, boxes.data, boxes.count * 4); memcpy(bx + boxes.count, boxes.data, boxes.count * 4);
-    W = (int)gi.shape[2];
-    out = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * 4096); /* any max_length the context takes */
+    Wg = (int)gi.shape[2];
+    Wb = (int)bi.shape[2];
+    out = NULL;
     scores = (float *)malloc(sizeof(float) * (size_t)B);
     n_g = (int)gs.shape[0];
     n_b = (int)bs.shape[0];
-    tolerances(c, "beam_scores.npy", &atol, &rtol, &exact);
     for (s = 0; s < n_g + n_b; s++) {
         int is_beam = s >= n_g, si = is_beam ? s - n_g : s, ow = 0;
         const vla_npy *set = is_beam ? &bs : &gs;
         int ncol = (int)set->shape[1];
-        double off = vla_npy_f(set, (size_t)si * ncol);
+        double off = vla_npy_f(set, (size_t)si * ncol), ml;
         float val = (float)(base + off);
         vla_gen_params g;
         fx_ctx cx;
         vla_input in;
         vla_status st;
+        int32_t *o2;
         if (vpo) { /* the exact float32 values the manifest lists */
             int q;
             for (q = 0; q < vpo->n_kid; q++)
                 if (fabs(atof(vpo->kid[q].key) - off) < 1e-9) val = (float)vpo->kid[q].num;
         }
-        if (fx_model_load(c, mp, 2, val, why, sizeof why) != 0) { report(c, "model", 0, 0, 0, why); fx_model_free(mp); break; }
+        if (fx_model_load(c, mp, eos_idx, val, why, sizeof why) != 0) { report(c, "model", 0, 0, 0, why); fx_model_free(mp); break; }
+        /* what every setting shares: generation.fixed, else the model's config */
         g = vla_gen_defaults(mp->m);
-        g.no_repeat_ngram = 3;
-        g.min_length = 0;
+        g.no_repeat_ngram = (int)vla_json_num(fixed, "no_repeat_ngram_size", g.no_repeat_ngram);
+        g.min_length = (int)vla_json_num(fixed, "min_length", g.min_length);
         if (is_beam) {
             g.num_beams = (int)vla_npy_f(set, (size_t)si * ncol + 1);
             g.length_penalty = (float)vla_npy_f(set, (size_t)si * ncol + 2);
             g.early_stopping = vla_npy_f(set, (size_t)si * ncol + 3) != 0;
-            g.max_length = (int)vla_npy_f(set, (size_t)si * ncol + 4);
+            ml = vla_npy_f(set, (size_t)si * ncol + 4);
         } else {
             g.num_beams = 1;
-            g.max_length = (int)vla_npy_f(set, (size_t)si * ncol + 1);
+            ml = vla_npy_f(set, (size_t)si * ncol + 1);
         }
+        if (!(ml >= 1 && ml <= 65536) || g.num_beams < 1 || g.num_beams > 64) {
+            if (is_beam) bad_b++; else bad_g++;
+            if (g_verbose) fprintf(stderr, "  setting %s %d: max_length or num_beams out of range\n", is_beam ? "beam" : "greedy", si);
+            fx_model_free(mp);
+            continue;
+        }
+        g.max_length = (int)ml;
+        o2 = (int32_t *)realloc(out, sizeof(int32_t) * (size_t)B * (size_t)g.max_length);
+        if (!o2) { report(c, "context", 0, 0, 0, "(out of memory)"); fx_model_free(mp); break; }
+        out = o2;
         if (fx_ctx_make(&cx, mp->m, B, Lt, 1, grid, g.max_length, g.num_beams, 0) != 0) { report(c, "context", 0, 0, 0, NULL); fx_model_free(mp); break; }
+        if (is_beam) done_b++; else done_g++;
         memset(&in, 0, sizeof in);
         in.batch = B; in.text_len = Lt; in.ids = ids; in.n_images = 1;
         in.grid_h = in.grid_w = (int)(sqrt((double)grid) + 0.5);
         in.feats = fe; in.boxes = bx;
-        st = vla_encode(cx.c, &in);
+        st = in.grid_h * in.grid_w == grid ? vla_encode(cx.c, &in) : VLA_ERR_ARGS; /* square grids (7x7 CLIP) */
         if (st == VLA_OK) st = vla_generate(cx.c, &g, out, &ow, scores);
         if (st != VLA_OK) { if (is_beam) bad_b++; else bad_g++; }
         else {
             const vla_npy *exp = is_beam ? &bi : &gi;
+            int W = is_beam ? Wb : Wg;
             int okk = ids_equal(exp, (size_t)si * B * W, B, W, out, ow, g.max_length);
             if (!okk) {
                 if (is_beam) bad_b++; else bad_g++;
@@ -941,25 +1435,40 @@ static void run_decode_eos(const fx_case *c) {
         fx_ctx_free(&cx);
         fx_model_free(mp);
     }
-    report(c, "greedy_ids.npy", bad_g == 0, bad_g, 0, NULL);
-    report(c, "beam_ids.npy", bad_b == 0, bad_b, 0, NULL);
-    report(c, "beam_scores.npy", bad_sc == 0, worst_score, atol, NULL);
+    { /* every setting must have run: a break above leaves the rest unchecked */
+        char ng[96], nb[96];
+        snprintf(ng, sizeof ng, "(%d of %d settings run, %d differ)", done_g, n_g, bad_g);
+        snprintf(nb, sizeof nb, "(%d of %d settings run, %d differ)", done_b, n_b, bad_b);
+        report(c, "greedy_ids.npy", bad_g == 0 && done_g == n_g && n_g > 0, bad_g, 0, ng);
+        report(c, "beam_ids.npy", bad_b == 0 && done_b == n_b && n_b > 0, bad_b, 0, nb);
+        report(c, "beam_scores.npy", bad_sc == 0 && done_b == n_b && n_b > 0, worst_score, atol, NULL);
+    }
     free(ids); free(fe); free(bx); free(out); free(scores);
     vla_npy_free(&gs); vla_npy_free(&gi); vla_npy_free(&bs); vla_npy_free(&bi); vla_npy_free(&bsc);
     vla_npy_free(&ids1); vla_npy_free(&ids2); vla_npy_free(&feats); vla_npy_free(&boxes);
 }
 
-/* The adaptive max pool fixtures of the input cases. */
+/* The adaptive max pool of the visual input: in_key's grids (n_img per
+ * example) pooled to out_key's grid. */
 static void run_pool_case(const fx_case *c, const char *in_key, const char *out_key, int n_img) {
     vla_npy in, ex;
-    char p[2048];
     int B, N, F, b, m, side, gs;
     float *o;
-    if (!case_path(c, in_key, p, sizeof p) || !load_npy(c, in_key, &in)) return;
-    if (!load_npy(c, out_key, &ex)) { vla_npy_free(&in); return; }
+    if (!load_npy(c, in_key, &in)) { report(c, out_key, 0, 0, 0, "(its input features are missing or malformed)"); return; }
+    if (!load_npy(c, out_key, &ex)) { report(c, out_key, 0, 0, 0, "(expected file missing or malformed)"); vla_npy_free(&in); return; }
+    if (in.n_dims != 3 || ex.n_dims != 3 || strcmp(in.descr, "<f4") || n_img < 1 || in.shape[0] != ex.shape[0] || in.shape[2] != ex.shape[2]) {
+        report(c, out_key, 0, 0, 0, "(features: not [batch, grid, channels] float32 on both sides)");
+        vla_npy_free(&in); vla_npy_free(&ex);
+        return;
+    }
     B = (int)in.shape[0]; N = (int)in.shape[1] / n_img; F = (int)in.shape[2];
     side = 0; while ((side + 1) * (side + 1) <= N) side++;
     gs = 0; while ((gs + 1) * (gs + 1) <= (int)ex.shape[1] / n_img) gs++;
+    if (side * side * n_img != in.shape[1] || gs * gs * n_img != ex.shape[1] || gs > side || gs < 1) {
+        report(c, out_key, 0, 0, 0, "(grids: not square, or the pooled grid larger than the input)");
+        vla_npy_free(&in); vla_npy_free(&ex);
+        return;
+    }
     o = (float *)malloc(sizeof(float) * ex.count);
     for (b = 0; b < B; b++)
         for (m = 0; m < n_img; m++)
@@ -982,8 +1491,18 @@ static void run_clip_preprocess(const fx_case *c) {
     vla_arena a;
     vla_image img;
     vla_status st;
-    if (!load_npy(c, "rgb_uint8.npy", &rgb) || rgb.n_dims != 3 || rgb.shape[2] != 3) { report(c, "rgb_uint8.npy", 0, 0, 0, "(unreadable)"); return; }
-    if (!load_npy(c, "resized_uint8.npy", &ex)) { report(c, "resized_uint8.npy", 0, 0, 0, "(unreadable)"); vla_npy_free(&rgb); return; }
+    if (!load_npy(c, "rgb_uint8.npy", &rgb) || rgb.n_dims != 3 || rgb.shape[2] != 3 || strcmp(rgb.descr, "|u1") || rgb.shape[0] < 1 ||
+        rgb.shape[1] < 1 || rgb.shape[0] > VLA_MAX_IMAGE_DIM || rgb.shape[1] > VLA_MAX_IMAGE_DIM) {
+        report(c, "rgb_uint8.npy", 0, 0, 0, "(unreadable, or not [H, W, 3] uint8)");
+        vla_npy_free(&rgb);
+        return;
+    }
+    if (!load_npy(c, "resized_uint8.npy", &ex) || ex.n_dims != 3 || ex.shape[0] != ex.shape[1] || ex.shape[2] != 3 || ex.shape[0] < 1 ||
+        ex.shape[0] > 4096) {
+        report(c, "resized_uint8.npy", 0, 0, 0, "(unreadable, or not [S, S, 3])");
+        vla_npy_free(&rgb); vla_npy_free(&ex);
+        return;
+    }
     S = (int)ex.shape[0]; H = (int)rgb.shape[0]; W = (int)rgb.shape[1];
     need = vla_clip_preprocess_scratch_size(W, H, S);
     if (vla_image_resize_scratch_size(W, H, S, S) > need) need = vla_image_resize_scratch_size(W, H, S, S);
@@ -1040,10 +1559,19 @@ static void run_clip_trunk(const fx_case *c) {
     int S, stage, h, w, ch, k;
     static const char *names[5] = {"stem_out.npy", "layer1_out.npy", "layer2_out.npy", "layer3_out.npy", "grid_features.npy"};
     const vla_json *wj = vla_json_get(c->man, "weights"), *wf = wj ? vla_json_get(wj, "file") : NULL;
-    if (!case_path(c, "input", ip, sizeof ip) || !wf) { report(c, "inputs", 0, 0, 0, "(manifest has no input or weights)"); return; }
+    const char **nm;
+    int n_nm;
+    if (!case_path(c, "input", ip, sizeof ip) || !wf || wf->type != VLA_JSON_STRING) { report(c, "inputs", 0, 0, 0, "(manifest has no input or weights)"); return; }
     snprintf(wp, sizeof wp, "%s/%s", c->dir, wf->s);
+    fx_use(c, wf->s);
     if (g_weights_override) snprintf(wp, sizeof wp, "%s", g_weights_override);
-    if (vla_npy_load(ip, &px, err, sizeof err) != 0 || px.n_dims != 4 || px.shape[1] != 3) { report(c, "inputs", 0, 0, 0, err); return; }
+    if (vla_npy_load(ip, &px, err, sizeof err) != 0) { report(c, "input", 0, 0, 0, err); return; }
+    if (px.n_dims != 4 || px.shape[0] != 1 || px.shape[1] != 3 || px.shape[2] != px.shape[3] || px.shape[2] < 32 || px.shape[2] > 4096) {
+        report(c, "input", 0, 0, 0, "(not one [1, 3, S, S] picture)");
+        vla_npy_free(&px);
+        return;
+    }
+    fx_use(c, "input");
     S = (int)px.shape[2];
     if (fx_model_build(c, NULL, wp, S, &fm, -1, 0, NULL, why, sizeof why) != 0) { report(c, "model", 0, 0, 0, why); fx_model_free(&fm); vla_npy_free(&px); return; }
     memset(&p, 0, sizeof p);
@@ -1060,22 +1588,35 @@ static void run_clip_trunk(const fx_case *c) {
         out = (float *)malloc(sizeof(float) * (size_t)S * S * w8);
         nchw = (float *)malloc(sizeof(float) * (size_t)S * S * w8);
     }
+    n_nm = fx_names(c, &nm);
     for (stage = 0; stage <= 4; stage++) {
         vla_status st;
-        if (!vla_json_get(c->files, names[stage])) continue;
+        int n_pool = 0, q, ph, pw;
+        char tail;
+        /* the grid max-pooled to PHxPW: "pooled_<PH>x<PW>.npy" */
+        for (q = 0; stage == 4 && q < n_nm; q++)
+            if (!strncmp(nm[q], "pooled_", 7)) n_pool++;
+        if (!vla_json_get(c->files, names[stage]) && !n_pool) continue;
         st = vla_clip_run(cx.c, img, stage, out, &h, &w, &ch);
         if (st != VLA_OK) { report(c, names[stage], 0, 0, 0, vla_status_str(st)); continue; }
         if (stage < 4) { /* compare as NCHW */
             for (k = 0; k < h * w * ch; k++) nchw[(size_t)(k % ch) * h * w + k / ch] = out[k];
             check_floats(c, names[stage], nchw, (size_t)h * w * ch);
-        } else {
-            check_floats(c, names[stage], out, (size_t)h * w * ch);
-            if (vla_json_get(c->files, "pooled_6x6.npy")) {
-                vla_adaptive_maxpool2d(nchw, out, h, w, ch, 6, 6);
-                check_floats(c, "pooled_6x6.npy", nchw, (size_t)36 * ch);
+            continue;
+        }
+        if (vla_json_get(c->files, names[stage])) check_floats(c, names[stage], out, (size_t)h * w * ch);
+        for (q = 0; q < n_nm; q++) {
+            if (strncmp(nm[q], "pooled_", 7)) continue;
+            if (sscanf(nm[q], "pooled_%dx%d.np%c", &ph, &pw, &tail) != 3 || tail != 'y' || strcmp(nm[q] + strlen(nm[q]) - 4, ".npy") ||
+                ph < 1 || pw < 1 || ph > h || pw > w) {
+                report(c, nm[q], 0, 0, 0, "(a pooled grid whose size cannot be read from its name, or larger than the grid)");
+                continue;
             }
+            vla_adaptive_maxpool2d(nchw, out, h, w, ch, ph, pw);
+            check_floats(c, nm[q], nchw, (size_t)ph * pw * ch);
         }
     }
+    free(nm);
     free(img); free(out); free(nchw); free(cx.mem);
     fx_model_free(&fm);
     vla_npy_free(&px);
@@ -1085,7 +1626,7 @@ static void run_clip_trunk(const fx_case *c) {
 static void run_e2e(const fx_case *c) {
     const vla_json *in = vla_json_get(c->man, "inputs"), *gen = vla_json_get(c->man, "generation");
     const vla_json *jc = vla_json_get(in, "clip_weights"), *jb = vla_json_get(in, "bart_weights"), *ji = vla_json_get(in, "image");
-    const vla_json *jt = vla_json_get(in, "task");
+    const vla_json *jt = vla_json_get(in, "task"), *jp = vla_json_get(in, "pixel_values");
     char cp[2048], bp[2048], rp[2048], op[2048], why[600], err[256];
     vla_npy rgb, ids;
     fx_model fm;
@@ -1096,8 +1637,9 @@ static void run_e2e(const fx_case *c) {
     vla_arena a;
     float *pix = NULL;
     unsigned char *scratch = NULL;
-    int32_t *id32 = NULL, out[2 * 64];
-    int S, Lt, i, k, ow, Tm;
+    int32_t *id32 = NULL;
+    int S = 0, Lt, i, n_jobs, Tmax = 2, nb = 1;
+    fx_gen_job *jobs = NULL;
     vla_status st;
     char *sl;
     if (!jc || !jb || !ji || jc->type != VLA_JSON_STRING || jb->type != VLA_JSON_STRING || ji->type != VLA_JSON_STRING) {
@@ -1106,20 +1648,35 @@ static void run_e2e(const fx_case *c) {
     }
     snprintf(cp, sizeof cp, "%s/%.*s", c->dir, (int)strcspn(jc->s, " "), jc->s);   /* "../x.safetensors (note)" */
     snprintf(bp, sizeof bp, "%s/%.*s", c->dir, (int)strcspn(jb->s, " "), jb->s);
-    snprintf(rp, sizeof rp, "%s/%s", c->dir, ji->s);
+    snprintf(rp, sizeof rp, "%s/%.*s", c->dir, (int)strcspn(ji->s, " "), ji->s);
     sl = strrchr(rp, '/');
     if (sl) snprintf(sl + 1, sizeof rp - (size_t)(sl + 1 - rp), "rgb_uint8.npy"); /* the decoded image beside it */
     if (vla_npy_load(rp, &rgb, err, sizeof err) != 0) { report(c, "inputs", 0, 0, 0, err); return; }
-    if (!load_npy(c, "input_ids.npy", &ids)) { report(c, "inputs", 0, 0, 0, "(input_ids.npy)"); vla_npy_free(&rgb); return; }
-    S = 224;
-    {
+    if (rgb.n_dims != 3 || rgb.shape[2] != 3 || strcmp(rgb.descr, "|u1")) {
+        report(c, "inputs", 0, 0, 0, "(the decoded image is not [H, W, 3] uint8)");
+        vla_npy_free(&rgb);
+        return;
+    }
+    if (!load_npy(c, "input_ids.npy", &ids) || ids.n_dims != 2 || ids.shape[0] != 1 || ids.shape[1] < 1) {
+        report(c, "input_ids.npy", 0, 0, 0, "(missing, or not [1, L] ids: one picture, one text)");
+        vla_npy_free(&rgb); vla_npy_free(&ids);
+        return;
+    }
+    /* the CLIP input side: the manifest's image_size, else its pixel_values */
+    S = (int)vla_json_num(in, "image_size", 0);
+    if (S <= 0 && jp && jp->type == VLA_JSON_STRING) {
         vla_npy px;
         char pp[2048];
-        const vla_json *jp = vla_json_get(in, "pixel_values");
-        if (jp && jp->type == VLA_JSON_STRING) {
-            snprintf(pp, sizeof pp, "%s/%s", c->dir, jp->s);
-            if (vla_npy_load(pp, &px, err, sizeof err) == 0) { S = (int)px.shape[2]; vla_npy_free(&px); }
+        snprintf(pp, sizeof pp, "%s/%.*s", c->dir, (int)strcspn(jp->s, " "), jp->s);
+        if (vla_npy_load(pp, &px, err, sizeof err) == 0) {
+            if (px.n_dims == 4 && px.shape[1] == 3 && px.shape[2] == px.shape[3]) S = (int)px.shape[2];
+            vla_npy_free(&px);
         }
+    }
+    if (S < 32 || S > 4096) {
+        report(c, "inputs", 0, 0, 0, "(no CLIP image size: neither inputs.image_size nor a readable [1, 3, S, S] inputs.pixel_values)");
+        vla_npy_free(&rgb); vla_npy_free(&ids);
+        return;
     }
     /* The oracle ran this chain on the single-adapter model as it was after
      * that case's two training steps (its params_step2.safetensors): with
@@ -1146,10 +1703,10 @@ static void run_e2e(const fx_case *c) {
     Lt = (int)ids.shape[1];
     id32 = (int32_t *)malloc(sizeof(int32_t) * (size_t)Lt);
     for (i = 0; i < Lt; i++) id32[i] = (int32_t)vla_npy_i(&ids, (size_t)i);
-    Tm = (int)vla_json_num(gen, "max_length", 20);
-    if (Tm > 64) Tm = 64;
+    /* every generation output of the case, with its own beam count */
+    n_jobs = gen_collect(c, fm.m, "", gen, 1, &jobs, &Tmax, &nb);
     memset(&p, 0, sizeof p);
-    p.max_batch = 1; p.max_text_len = Lt; p.max_images = 1; p.max_dec_len = Tm; p.max_beams = 5; p.use_clip = 1;
+    p.max_batch = 1; p.max_text_len = Lt; p.max_images = 1; p.max_dec_len = Tmax; p.max_beams = nb; p.use_clip = 1;
     p.max_prompt_len = fm.max_prompt; p.exec.n_threads = 1;
     memset(&cx, 0, sizeof cx);
     if (st != VLA_OK || vla_ctx_mem_req(fm.m, &p, &cx.size) != VLA_OK || !(cx.mem = malloc(cx.size)) ||
@@ -1160,35 +1717,17 @@ static void run_e2e(const fx_case *c) {
         memset(&vin, 0, sizeof vin);
         vin.batch = 1; vin.text_len = Lt; vin.ids = id32; vin.n_images = 1; vin.images = pix;
         st = vla_encode(cx.c, &vin);
-        if (st != VLA_OK) report(c, "encoder_hidden.npy", 0, 0, 0, vla_status_str(st));
-        else {
-            int L = 0;
-            const float *h = vla_encoder_output(cx.c, 0, &L);
-            check_floats(c, "encoder_hidden.npy", h, (size_t)L * vla_model_hparams(fm.m)->d_model);
-        }
-        for (k = 0; k < 2 && st == VLA_OK; k++) {
-            const char *key = k ? "beam5_ids.npy" : "greedy_ids.npy";
-            vla_npy e;
-            vla_gen_params g = vla_gen_defaults(fm.m);
-            if (!vla_json_get(c->files, key) || !load_npy(c, key, &e)) continue;
-            g.num_beams = k ? 5 : 1; g.max_length = Tm; g.early_stopping = 1; g.length_penalty = 1.0f;
-            g.no_repeat_ngram = (int)vla_json_num(gen, "no_repeat_ngram_size", g.no_repeat_ngram);
-            st = vla_generate(cx.c, &g, out, &ow, NULL);
-            if (st != VLA_OK) report(c, key, 0, 0, 0, vla_status_str(st));
+        if (case_path(c, "encoder_hidden.npy", op, sizeof op)) {
+            if (st != VLA_OK) report(c, "encoder_hidden.npy", 0, 0, 0, vla_status_str(st));
             else {
-                int ok = ids_equal(&e, 0, 1, (int)e.shape[1], out, ow, Tm), q;
-                report(c, key, ok, ok ? 0 : 1, 0, NULL);
-                if (!ok && g_verbose) {
-                    fprintf(stderr, "  got:");
-                    for (q = 0; q < ow; q++) fprintf(stderr, " %d", out[q]);
-                    fprintf(stderr, "\n  exp:");
-                    for (q = 0; q < (int)e.shape[1]; q++) fprintf(stderr, " %lld", (long long)vla_npy_i(&e, (size_t)q));
-                    fprintf(stderr, "\n");
-                }
+                int L = 0;
+                const float *h = vla_encoder_output(cx.c, 0, &L);
+                check_floats(c, "encoder_hidden.npy", h, (size_t)L * vla_model_hparams(fm.m)->d_model);
             }
-            vla_npy_free(&e);
         }
+        gen_run(c, cx.c, 1, jobs, n_jobs, st);
     }
+    gen_free(jobs, n_jobs);
     free(cx.mem); free(pix); free(scratch); free(id32);
     fx_model_free(&fm);
     vla_npy_free(&rgb); vla_npy_free(&ids);
@@ -1206,10 +1745,23 @@ static int ids_match(const vla_json *want, const int32_t *got, int n) {
     return 1;
 }
 
+/* A tokenizer field's settings, from its description in the manifest:
+ * "encode('PREFIX' + text, max_length=N, truncation=True)". */
+static void tok_field_settings(const vla_json *fields, const char *name, char *prefix, size_t pcap, int *max_len) {
+    const vla_json *d = vla_json_get(fields, name);
+    const char *p, *q;
+    prefix[0] = 0;
+    *max_len = 0;
+    if (!d || d->type != VLA_JSON_STRING) return;
+    if ((p = strstr(d->s, "encode('")) != NULL && (q = strstr(p + 8, "' + text")) != NULL) snprintf(prefix, pcap, "%.*s", (int)(q - p - 8), p + 8);
+    if ((p = strstr(d->s, "max_length=")) != NULL) *max_len = atoi(p + 11);
+}
+
 static void run_tokenizer_case(const fx_case *c) {
+    /* what each field is; its prefix and max_length come from the manifest */
     static const char *fields[8] = {"tokens", "ids", "ids_no_special", "vl_ids", "vl_vqa_prompt_ids", "vl_answer_ids",
                                     "vl_decoded_skip_special", "vl_decoded"};
-    char vp[2048], mp[2048], cp[2048], err[512];
+    char vp[2048], mp[2048], cp[2048], err[512], prefix[8][64];
     vla_tokconv tc;
     vla_conv cv;
     unsigned char *gguf = NULL, *cases_buf;
@@ -1219,13 +1771,17 @@ static void run_tokenizer_case(const fx_case *c) {
     void *gmem = NULL, *tmem = NULL, *smem = NULL;
     vla_tokenizer *t = NULL;
     vla_json *cases;
-    int bad[8] = {0}, seen[8] = {0}, i, f;
+    const vla_json *fdesc = vla_json_get(vla_json_get(c->files, "cases.json"), "fields");
+    int bad[8] = {0}, seen[8] = {0}, maxlen[8], i, f, no_text = 0;
     int32_t *ids = (int32_t *)malloc(sizeof(int32_t) * 65536);
     char *text = (char *)malloc(1 << 20), *dec = (char *)malloc(1 << 20);
-    snprintf(vp, sizeof vp, "%s/vocab.json", c->dir);
-    snprintf(mp, sizeof mp, "%s/merges.txt", c->dir);
-    snprintf(cp, sizeof cp, "%s/cases.json", c->dir);
+    if (!case_path(c, "vocab.json", vp, sizeof vp)) snprintf(vp, sizeof vp, "%s/vocab.json", c->dir);
+    if (!case_path(c, "merges.txt", mp, sizeof mp)) snprintf(mp, sizeof mp, "%s/merges.txt", c->dir);
+    if (!case_path(c, "cases.json", cp, sizeof cp)) snprintf(cp, sizeof cp, "%s/cases.json", c->dir);
+    for (f = 0; f < 8; f++) tok_field_settings(fdesc, fields[f], prefix[f], sizeof prefix[f], &maxlen[f]);
     if (vla_tokconv_load(&tc, vp, mp, 1, err, sizeof err) != 0) { report(c, "vocab.json", 0, 0, 0, err); free(ids); free(text); free(dec); return; }
+    fx_use(c, "vocab.json");
+    fx_use(c, "merges.txt");
     vla_conv_init(&cv);
     cv.quiet = 1;
     cv.add_arrays = tok_arrays; cv.add_arrays_user = &tc; cv.n_array_kv = VLA_TOKCONV_N_KV;
@@ -1244,23 +1800,27 @@ static void run_tokenizer_case(const fx_case *c) {
     cases_buf = vla_tool_read_file(cp, &n, err, sizeof err);
     cases = cases_buf ? vla_json_parse((const char *)cases_buf, n, err, sizeof err) : NULL;
     free(cases_buf);
-    if (!cases || cases->type != VLA_JSON_ARRAY) { report(c, "cases.json", 0, 0, 0, err); goto done; }
+    if (!cases || cases->type != VLA_JSON_ARRAY) { report(c, "cases.json", 0, 0, 0, err); vla_json_free(cases); goto done; }
+    fx_use(c, "cases.json");
     smem = malloc(vla_tokenize_scratch_size(1 << 20) + VLA_ALIGN);
     vla_arena_init(&sa, smem, vla_tokenize_scratch_size(1 << 20) + VLA_ALIGN);
     for (i = 0; i < cases->n_kid; i++) {
         const vla_json *cs = &cases->kid[i], *tx = vla_json_get(cs, "text");
         int ni = 0, k;
         size_t len;
-        if (!tx || tx->type != VLA_JSON_STRING || tx->n + 8 > (1 << 20)) continue;
+        if (!tx || tx->type != VLA_JSON_STRING || tx->n + 64 > (1 << 20)) { no_text++; continue; }
         for (f = 0; f < 8; f++) {
             const vla_json *want = vla_json_get(cs, fields[f]);
-            int ok = 0;
+            int ok = 0, src = f >= 6 ? 3 : f; /* the decodes are of vl_ids */
+            size_t pl = strlen(prefix[src]);
             vla_status st = VLA_OK;
             if (!want) continue;
             seen[f]++;
+            memcpy(text, prefix[src], pl);
+            memcpy(text + pl, tx->s, tx->n);
             switch (f) {
             case 0: /* plain BPE pieces, in the stored byte alphabet */
-                st = vla_tokenize(t, &sa, tx->s, tx->n, 0, 0, 0, ids, 65536, &ni);
+                st = vla_tokenize(t, &sa, text, tx->n + pl, 0, 0, maxlen[0], ids, 65536, &ni);
                 ok = st == VLA_OK && want->type == VLA_JSON_ARRAY && want->n_kid == ni;
                 for (k = 0; ok && k < ni; k++) {
                     vla_str sp;
@@ -1269,18 +1829,12 @@ static void run_tokenizer_case(const fx_case *c) {
                          want->kid[k].n == sp.n && !memcmp(want->kid[k].s, sp.s, sp.n);
                 }
                 break;
-            case 1: case 2: case 3: case 5:
-                st = vla_tokenize(t, &sa, tx->s, tx->n, f != 2, f >= 3, f == 5 ? 10 : 0, ids, 65536, &ni);
-                ok = st == VLA_OK && ids_match(want, ids, ni);
-                break;
-            case 4: /* "vqa: " + text, max_length 20 */
-                memcpy(text, "vqa: ", 5);
-                memcpy(text + 5, tx->s, tx->n);
-                st = vla_tokenize(t, &sa, text, tx->n + 5, 1, 1, 20, ids, 65536, &ni);
+            case 1: case 2: case 3: case 4: case 5: /* with <s> </s> except ids_no_special; the 200 added tokens from vl_ids on */
+                st = vla_tokenize(t, &sa, text, tx->n + pl, f != 2, f >= 3, maxlen[f], ids, 65536, &ni);
                 ok = st == VLA_OK && ids_match(want, ids, ni);
                 break;
             default: /* decodes of vl_ids */
-                st = vla_tokenize(t, &sa, tx->s, tx->n, 1, 1, 0, ids, 65536, &ni);
+                st = vla_tokenize(t, &sa, text, tx->n + pl, 1, 1, maxlen[3], ids, 65536, &ni);
                 if (st == VLA_OK) st = vla_detokenize(t, ids, ni, f == 6, 1, dec, 1 << 20, &len);
                 ok = st == VLA_OK && want->type == VLA_JSON_STRING && want->n == len && !memcmp(want->s, dec, len);
                 break;
@@ -1292,9 +1846,35 @@ static void run_tokenizer_case(const fx_case *c) {
         }
     }
     for (f = 0; f < 8; f++) {
-        char key[64];
+        char key[64], note[128];
         snprintf(key, sizeof key, "cases.json:%s", fields[f]);
-        if (seen[f]) report(c, key, bad[f] == 0, bad[f], 0, NULL);
+        snprintf(note, sizeof note, "(%d cases; prefix '%s', max_length %d)", seen[f], prefix[f >= 6 ? 3 : f], maxlen[f >= 6 ? 3 : f]);
+        if (seen[f]) report(c, key, bad[f] == 0, bad[f], 0, note);
+        else if (vla_json_get(fdesc, fields[f])) report(c, key, 0, 0, 0, "(the manifest lists this field, but no case has it)");
+    }
+    if (no_text) {
+        char note[96];
+        snprintf(note, sizeof note, "(%d of %d cases have no usable \"text\")", no_text, cases->n_kid);
+        report(c, "cases.json", 0, no_text, 0, note);
+    }
+    { /* fields nobody here understands, in the manifest or in a case */
+        int q;
+        for (i = -1; i < cases->n_kid; i++) {
+            const vla_json *o = i < 0 ? fdesc : &cases->kid[i];
+            for (q = 0; o && o->type == VLA_JSON_OBJECT && q < o->n_kid; q++) {
+                const char *k = o->kid[q].key;
+                char key[300];
+                int r, known = !strcmp(k, "text");
+                for (f = 0; f < 8 && !known; f++) known = !strcmp(k, fields[f]);
+                for (r = -1; r < i && !known; r++) { /* reported once, where first seen */
+                    const vla_json *o2 = r < 0 ? fdesc : &cases->kid[r];
+                    known = vla_json_get(o2, k) != NULL;
+                }
+                if (known) continue;
+                snprintf(key, sizeof key, "cases.json:%.200s", k);
+                report(c, key, 0, 0, 0, "(a field this runner does not understand)");
+            }
+        }
     }
     vla_json_free(cases);
 done:
@@ -1302,6 +1882,8 @@ done:
     vla_conv_free(&cv);
     vla_tokconv_free(&tc);
 }
+
+static int cmp_row(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
 
 /* checkpoint_formats: every file its manifest maps to a case is converted and
  * must reproduce that case's outputs (the legacy torch stream included). */
@@ -1332,13 +1914,19 @@ static void run_checkpoint_formats(const fx_case *c, const char *root) {
                 struct dirent *de;
                 snprintf(dp, sizeof dp, "%s/%.*s", c->dir, (int)(tl - 2), tok);
                 if ((d = opendir(dp)) != NULL) {
-                    while ((de = readdir(d)) && nf < 64) {
+                    while ((de = readdir(d)) != NULL) {
                         size_t nl = strlen(de->d_name);
-                        if (de->d_name[0] == '.' || (nl > 5 && !strcmp(de->d_name + nl - 5, ".json"))) continue;
-                        snprintf(files[nf++], 256, "%.*s/%.120s", (int)((tl - 2) & 127), tok, de->d_name);
+                        char rel[300];
+                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+                        snprintf(rel, sizeof rel, "%.*s/%.200s", (int)((tl - 2) & 63), tok, de->d_name);
+                        /* config.json beside the weights is read by the converter with each of them */
+                        if (nl > 5 && !strcmp(de->d_name + nl - 5, ".json")) { fx_use(c, rel); continue; }
+                        if (nf == 64) { report(c, rel, 0, 0, 0, "(more than 64 files in one directory: not run)"); continue; }
+                        snprintf(files[nf++], 256, "%.250s", rel);
                     }
                     closedir(d);
-                }
+                    if (nf > 1) qsort(files, (size_t)nf, sizeof files[0], cmp_row);
+                } else report(c, tok, 0, 0, 0, "(the directory the manifest maps does not open)");
             } else snprintf(files[nf++], 256, "%.250s", tok);
             for (f = 0; f < nf; f++) {
                 char path[4096], key[300], note[200];
@@ -1375,10 +1963,130 @@ static int in_list(const char *list, const char *name) {
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+/* A case with no run of its own (bart_inputs, bart_task_inputs): its files
+ * are inputs of other cases.  Each file the pool checks did not use gets a
+ * line: PASS when it reads as the manifest declares and another case's
+ * manifest refers to it (that case uses it, and its own audit fails if it
+ * does not), labels are checked against their targets; anything else FAILs. */
+static int json_mentions(const vla_json *j, const char *needle) {
+    int i;
+    if (!j) return 0;
+    if (j->type == VLA_JSON_STRING && j->s && strstr(j->s, needle)) return 1;
+    if (j->type != VLA_JSON_OBJECT && j->type != VLA_JSON_ARRAY) return 0;
+    for (i = 0; i < j->n_kid; i++)
+        if (json_mentions(&j->kid[i], needle)) return 1;
+    return 0;
+}
+
+static void check_labels(const fx_case *c, const char *key) {
+    const vla_json *tiny = vla_json_get(vla_json_get(c->man, "vocabulary_mapping"), "tiny_ids");
+    const vla_json *tt = vla_json_get(tiny, "target_true"), *tf = vla_json_get(tiny, "target_false");
+    char tk[300], note[400];
+    vla_npy lab, tgt;
+    int b, q, bad = 0;
+    size_t pl = strlen(key) - strlen("labels.npy");
+    snprintf(tk, sizeof tk, "%.*starget_ids.npy", (int)pl, key);
+    if (!tt || !tf || tt->type != VLA_JSON_ARRAY || tf->type != VLA_JSON_ARRAY || tt->n_kid != tf->n_kid) {
+        report(c, key, 0, 0, 0, "(labels: no vocabulary_mapping.tiny_ids target_true / target_false to check them with)");
+        return;
+    }
+    if (!load_npy(c, key, &lab)) { report(c, key, 0, 0, 0, "(missing or malformed)"); return; }
+    if (!load_npy(c, tk, &tgt) || lab.n_dims != 1 || tgt.n_dims != 2 || tgt.shape[0] != lab.shape[0] || tgt.shape[1] != tt->n_kid) {
+        snprintf(note, sizeof note, "(labels [B] need %.250s [B, %d])", tk, tt->n_kid);
+        report(c, key, 0, 0, 0, note);
+        vla_npy_free(&lab); vla_npy_free(&tgt);
+        return;
+    }
+    for (b = 0; b < (int)lab.shape[0]; b++) {
+        int64_t l = vla_npy_i(&lab, (size_t)b);
+        const vla_json *want = l == 1 ? tt : tf;
+        if (l != 0 && l != 1) { bad++; continue; }
+        for (q = 0; q < tt->n_kid; q++)
+            if (vla_npy_i(&tgt, (size_t)b * tt->n_kid + q) != want->kid[q].inum) { bad++; break; }
+    }
+    snprintf(note, sizeof note, "(1 = true, 0 = false: the rows of %.250s are tiny_ids' target_true / target_false)", tk);
+    report(c, key, bad == 0, bad, 0, note);
+    vla_npy_free(&lab); vla_npy_free(&tgt);
+}
+
+static const char *g_root;
+static char **g_case_names;
+static vla_json **g_case_mans;
+static int g_n_cases;
+
+/* A case's manifest (parsed once), for references between cases. */
+static const vla_json *root_manifest(const char *name) {
+    int i;
+    for (i = 0; i < g_n_cases; i++)
+        if (!strcmp(g_case_names[i], name)) {
+            if (!g_case_mans[i]) {
+                char p[2048], err[256];
+                size_t n;
+                unsigned char *buf;
+                snprintf(p, sizeof p, "%s/%s/manifest.json", g_root, name);
+                buf = vla_tool_read_file(p, &n, err, sizeof err);
+                g_case_mans[i] = buf ? vla_json_parse((const char *)buf, n, err, sizeof err) : NULL;
+                free(buf);
+            }
+            return g_case_mans[i];
+        }
+    return NULL;
+}
+
+/* The manifest entry of the file a key points to in another case
+ * ("../case/file"), or NULL. */
+static const vla_json *ref_entry(const fx_case *c, const char *key) {
+    const vla_json *f = vla_json_get(c->files, key);
+    char tg[1024], cname[256];
+    const char *sl;
+    if (!f) return NULL;
+    key_target(f, tg, sizeof tg);
+    if (strncmp(tg, "../", 3) || !(sl = strchr(tg + 3, '/')) || strchr(sl + 1, '/')) return NULL;
+    snprintf(cname, sizeof cname, "%.*s", (int)(sl - tg - 3), tg + 3);
+    return vla_json_get(vla_json_get(root_manifest(cname), "files"), sl + 1);
+}
+
+static void run_input_case(const fx_case *c) {
+    int i, j;
+    for (i = 0; i < c->files->n_kid; i++) {
+        const vla_json *f = &c->files->kid[i];
+        char tg[1024], needle[1300], owner[256], list[400], note[500];
+        const char *file, *sl;
+        int n_ref = 0;
+        size_t ll = 0, kl = strlen(f->key);
+        vla_npy a;
+        if (c->tr->key_used[i]) continue;
+        if (kl >= 10 && !strcmp(f->key + kl - 10, "labels.npy")) { check_labels(c, f->key); continue; }
+        key_target(f, tg, sizeof tg);
+        /* the file as other cases name it: ../<owner>/<file> */
+        if (!strncmp(tg, "../", 3) && (sl = strchr(tg + 3, '/')) != NULL) {
+            snprintf(owner, sizeof owner, "%.*s", (int)(sl - tg - 3), tg + 3);
+            file = sl + 1;
+        } else {
+            snprintf(owner, sizeof owner, "%s", c->name);
+            file = tg;
+        }
+        snprintf(needle, sizeof needle, "../%s/%s", owner, file);
+        list[0] = 0;
+        for (j = 0; j < g_n_cases; j++) {
+            if (!strcmp(g_case_names[j], c->name) || !strcmp(g_case_names[j], owner)) continue;
+            if (!json_mentions(root_manifest(g_case_names[j]), needle)) continue;
+            if (++n_ref <= 3 && ll + strlen(g_case_names[j]) + 8 < sizeof list)
+                ll += (size_t)snprintf(list + ll, sizeof list - ll, "%s%s", ll ? ", " : "", g_case_names[j]);
+        }
+        if (strlen(file) > 4 && !strcmp(file + strlen(file) - 4, ".npy")) {
+            if (!load_npy(c, f->key, &a)) { report(c, f->key, 0, 0, 0, "(an input that is missing or malformed)"); continue; }
+            vla_npy_free(&a);
+        }
+        if (!n_ref) { report(c, f->key, 0, 0, 0, "(no case uses this input, and this runner has no check for it)"); continue; }
+        snprintf(note, sizeof note, "(input of %d case%s: %s%s)", n_ref, n_ref > 1 ? "s" : "", list, n_ref > 3 ? ", ..." : "");
+        report(c, f->key, 1, 0, 0, note);
+    }
+}
 
 static void run_case(const char *root, const char *name) {
     fx_case c;
+    fx_track tr;
     char p[2048], err[256];
     size_t n;
     unsigned char *buf;
@@ -1387,12 +2095,32 @@ static void run_case(const char *root, const char *name) {
     snprintf(c.name, sizeof c.name, "%s", name);
     snprintf(p, sizeof p, "%s/manifest.json", c.dir);
     buf = vla_tool_read_file(p, &n, err, sizeof err);
-    if (!buf) return; /* not a case directory */
+    if (!buf) { /* not a case; but a directory of data without its manifest is reported */
+        struct stat sb;
+        if (stat(c.dir, &sb) != 0) report(&c, "manifest.json", 0, 0, 0, "(no such case)");
+        else if (S_ISDIR(sb.st_mode)) {
+            fx_track_init(&tr, &c);
+            for (n = 0; n < (size_t)tr.n_disk; n++) {
+                const char *e = strrchr(tr.disk[n], '.');
+                if (e && (!strcmp(e, ".npy") || !strcmp(e, ".safetensors") || !strcmp(e, ".json") || !strcmp(e, ".pth"))) break;
+            }
+            if (n < (size_t)tr.n_disk) report(&c, "manifest.json", 0, 0, 0, "(a directory of fixture data without a manifest)");
+            else fprintf(stderr, "vla-fixtures: %s: no manifest.json, not a case\n", c.dir);
+            fx_track_free(&tr, &c);
+        }
+        return;
+    }
     c.man = vla_json_parse((const char *)buf, n, err, sizeof err);
     free(buf);
     if (!c.man) { report(&c, "manifest.json", 0, 0, 0, err); return; }
     c.files = vla_json_get(c.man, "files");
-    if (!c.files || c.files->type != VLA_JSON_OBJECT) { vla_json_free(c.man); return; }
+    if (!c.files || c.files->type != VLA_JSON_OBJECT) {
+        report(&c, "manifest.json", 0, 0, 0, "(no \"files\" object)");
+        vla_json_free(c.man);
+        return;
+    }
+    fx_track_init(&tr, &c);
+    c.tr = &tr;
     if (vla_json_get(c.files, "cases.json")) run_tokenizer_case(&c);
     else if (vla_json_get(c.man, "mapping_to_cases")) run_checkpoint_formats(&c, root);
     else if (vla_json_get(c.files, "resized_uint8.npy")) run_clip_preprocess(&c);
@@ -1403,13 +2131,18 @@ static void run_case(const char *root, const char *name) {
     else {
         if (vla_json_get(c.files, "downsampled_feats.npy")) run_pool_case(&c, "vis_feats.npy", "downsampled_feats.npy", 1);
         if (vla_json_get(c.files, "nlvr_downsampled_feats.npy")) run_pool_case(&c, "nlvr_vis_feats.npy", "nlvr_downsampled_feats.npy", 2);
+        run_input_case(&c);
     }
+    /* a case run for checkpoint_formats (its weights from another file) is
+     * audited on its own run */
+    if (!g_capture) fx_audit(&c);
+    fx_track_free(&tr, &c);
     vla_json_free(c.man);
 }
 
 int main(int argc, char **argv) {
     const char *dir = NULL, *cases = NULL;
-    char *names[512];
+    char **names = NULL;
     int n = 0, i;
     DIR *d;
     struct dirent *de;
@@ -1424,17 +2157,48 @@ int main(int argc, char **argv) {
     if (!dir) { fprintf(stderr, "usage: %s [--cases a,b] [-v] FIXTURES_DIR\n", argv[0]); return 2; }
     d = opendir(dir);
     if (!d) { fprintf(stderr, "vla-fixtures: cannot open %s\n", dir); return 2; }
-    while ((de = readdir(d)) && n < 512) {
+    while ((de = readdir(d)) != NULL) {
+        char p[2048];
+        struct stat sb;
+        char **nn;
         if (de->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue; /* README.md and other files of the root */
+        nn = (char **)realloc(names, sizeof(char *) * (size_t)(n + 1));
+        if (!nn) break;
+        names = nn;
         names[n] = (char *)malloc(strlen(de->d_name) + 1);
+        if (!names[n]) break;
         strcpy(names[n++], de->d_name);
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], cmp_str);
-    for (i = 0; i < n; i++) {
-        if (in_list(cases, names[i])) run_case(dir, names[i]);
-        free(names[i]);
+    if (n > 1) qsort(names, (size_t)n, sizeof names[0], cmp_str);
+    g_root = dir;
+    g_case_names = names;
+    g_n_cases = n;
+    g_case_mans = (vla_json **)calloc((size_t)n + 1, sizeof(vla_json *));
+    if (cases) { /* every case asked for must exist */
+        const char *p = cases;
+        while (*p) {
+            size_t k = strcspn(p, ",");
+            char want[256];
+            fx_case c;
+            snprintf(want, sizeof want, "%.*s", (int)(k < 255 ? k : 255), p);
+            for (i = 0; i < n && strcmp(names[i], want); i++) {}
+            if (i == n && want[0]) {
+                memset(&c, 0, sizeof c);
+                snprintf(c.name, sizeof c.name, "%s", want);
+                report(&c, "manifest.json", 0, 0, 0, "(no such case)");
+            }
+            p += k;
+            if (*p) p++;
+        }
     }
+    for (i = 0; i < n; i++)
+        if (in_list(cases, names[i])) run_case(dir, names[i]);
+    for (i = 0; i < n; i++) { free(names[i]); vla_json_free(g_case_mans[i]); }
+    free(names);
+    free(g_case_mans);
     printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
     return g_fail ? 1 : 0;
 }

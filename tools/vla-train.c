@@ -524,20 +524,24 @@ static void task_list_str(const run *R, char *buf, size_t cap) {
 }
 
 /* The image a data line names: resolved against the data file's directory,
- * checked (exists, regular file), registered once.  Returns its index. */
-static int add_image(run *R, const char *file, int line, const char *name, size_t name_n) {
+ * checked (exists, regular file), registered once.  Returns its index, or -1
+ * with the reason in err. */
+static int add_image(run *R, const char *file, int line, const char *name, size_t name_n, char *err, size_t err_n) {
     char path[8192], *real;
     const char *sl = strrchr(file, '/');
     struct stat sb;
     int idx;
     image_ent *e;
-    if (name_n == 0 || memchr(name, 0, name_n)) data_error(file, line, "the image name is empty or holds a NUL byte");
+    if (name_n == 0 || memchr(name, 0, name_n)) { snprintf(err, err_n, "the image name is empty or holds a NUL byte"); return -1; }
     if (name[0] == '/' || !sl) snprintf(path, sizeof path, "%.*s", (int)name_n, name);
     else snprintf(path, sizeof path, "%.*s/%.*s", (int)(sl - file), file, (int)name_n, name);
-    if (stat(path, &sb) != 0) data_error(file, line, "image '%.*s' cannot be opened (looked at %s): %s", (int)name_n, name, path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) data_error(file, line, "image '%.*s' (%s) is not a regular file", (int)name_n, name, path);
+    if (stat(path, &sb) != 0) {
+        snprintf(err, err_n, "image '%.*s' cannot be opened (looked at %s): %s", (int)name_n, name, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) { snprintf(err, err_n, "image '%.*s' (%s) is not a regular file", (int)name_n, name, path); return -1; }
     real = realpath(path, NULL);
-    if (!real) data_error(file, line, "image '%s': %s", path, strerror(errno));
+    if (!real) { snprintf(err, err_n, "image '%s': %s", path, strerror(errno)); return -1; }
     if ((idx = strmap_get(&R->img_map, real)) >= 0) { free(real); return idx; }
     if (R->n_img == R->cap_img) {
         R->cap_img = R->cap_img ? R->cap_img * 2 : 64;
@@ -572,129 +576,169 @@ static void push_answer(example *e, const char *s, size_t n, float score, int co
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-/* Parse a JSONL file into ds; every problem is an error with its line. */
-static void parse_file(run *R, dataset *ds, const char *path) {
-    char err[256];
-    size_t n, pos = 0;
-    unsigned char *buf = vla_tool_read_file(path, &n, err, sizeof err);
+/* Everything an example owns (after a bad line, or when a harness is done). */
+static void example_free(example *x) {
+    int q;
+    for (q = 0; q < x->n_ans; q++) { free(x->ans[q].text); free(x->ans[q].ids); }
+    free(x->ans);
+    free(x->input);
+    free(x->ids);
+    free(x->id);
+    memset(x, 0, sizeof *x);
+}
+
+/* One data line (p[0, len), not blank) -> *out.  0, or -1 with the reason in
+ * err and nothing left allocated (images it named stay registered in R). */
+#define LINE_FAIL(...) do { snprintf(err, err_n, __VA_ARGS__); goto fail; } while (0)
+static int parse_line(run *R, const char *path, int line, const char *p, size_t len, example *out, char *err, size_t err_n) {
+    vla_json *j;
+    const vla_json *jt, *ji, *ji2, *jin, *jtg, *jans, *jid;
+    example ex;
+    task_info *T;
+    int ti;
+    memset(&ex, 0, sizeof ex);
+    ex.line = line;
+    ex.img[0] = ex.img[1] = -1;
+    {
+        char jerr[256];
+        j = vla_json_parse(p, len, jerr, sizeof jerr);
+        if (!j) LINE_FAIL("not valid JSON (%s)", jerr);
+    }
+    if (j->type != VLA_JSON_OBJECT) LINE_FAIL("expected one JSON object {...} per line");
+    jt = jget(j, "task");
+    if (!jt || jt->type != VLA_JSON_STRING || jt->n == 0 || jt->n > 32 || memchr(jt->s, 0, jt->n))
+        LINE_FAIL("\"task\" is missing or not a task name (a string of 1..32 bytes)");
+    ti = find_task(R, jt->s);
+    if (ti < 0) {
+        char list[512];
+        task_list_str(R, list, sizeof list);
+        LINE_FAIL("unknown task '%s' (this run knows: %s%s)", jt->s, list,
+                  R->restrict_tasks ? "" : "; other names need an adapter file that lists them, or --init METHOD:tasks=a+b");
+    }
+    T = &R->tasks[ti];
+    ex.task = ti;
+    ji = jget(j, "image");
+    if (!ji || ji->type != VLA_JSON_STRING) LINE_FAIL("\"image\" is missing or not a string");
+    if ((ex.img[0] = add_image(R, path, line, ji->s, ji->n, err, err_n)) < 0) goto fail;
+    ji2 = jget(j, "image2");
+    if (ji2 && ji2->type != VLA_JSON_STRING) LINE_FAIL("\"image2\" is not a string");
+    if (ji2) {
+        if (T->kind != K_NLVR && T->kind != K_OTHER)
+            LINE_FAIL("task %s takes one image; \"image2\" is for nlvr (and custom two-image tasks)", T->name);
+        if ((ex.img[1] = add_image(R, path, line, ji2->s, ji2->n, err, err_n)) < 0) goto fail;
+    } else if (T->kind == K_NLVR) LINE_FAIL("an nlvr line needs \"image2\" (NLVR2 compares two pictures)");
+    if (T->n_images == 0) { T->n_images = ji2 ? 2 : 1; T->images_line = line; T->images_file = path; }
+    else if (T->n_images != (ji2 ? 2 : 1))
+        LINE_FAIL("task %s had %d image(s) per line before (%s:%d); every line of a task needs the same", T->name,
+                  T->n_images, T->images_file ? T->images_file : path, T->images_line);
+    jin = jget(j, "input");
+    if (jin && jin->type != VLA_JSON_STRING) LINE_FAIL("\"input\" is not a string");
+    if (jin) { ex.input = xstrndup(jin->s, jin->n); ex.input_n = jin->n; }
+    else { ex.input = xstrndup("", 0); ex.input_n = 0; }
+    jtg = jget(j, "target");
+    jans = jget(j, "answers");
+    if (jtg && jtg->type != VLA_JSON_STRING) LINE_FAIL("\"target\" is not a string");
+    if (T->kind == K_NLVR) {
+        if (!jtg || !((jtg->n == 4 && !memcmp(jtg->s, "true", 4)) || (jtg->n == 5 && !memcmp(jtg->s, "false", 5))))
+            LINE_FAIL("an nlvr line needs \"target\": \"true\" or \"false\"");
+        push_answer(&ex, jtg->s, jtg->n, 1.0f, 0);
+    } else if (T->kind == K_CAPTION) {
+        size_t a = 0, b;
+        if (!jtg) LINE_FAIL("a caption line needs \"target\" (the caption)");
+        b = jtg->n;
+        while (a < b && is_ws(jtg->s[a])) a++; /* the loader strips the caption */
+        while (b > a && is_ws(jtg->s[b - 1])) b--;
+        if (a == b) LINE_FAIL("the caption is empty");
+        push_answer(&ex, jtg->s + a, b - a, 1.0f, 0);
+    } else if (jans) {
+        int q;
+        if (jans->type == VLA_JSON_OBJECT) {
+            for (q = 0; q < jans->n_kid; q++) {
+                const vla_json *s = &jans->kid[q];
+                if (s->type != VLA_JSON_NUMBER || !(s->num >= 0.0) || !(s->num < 1e30))
+                    LINE_FAIL("\"answers\": the score of '%s' is not a number >= 0", s->key);
+                if (s->key_n == 0) LINE_FAIL("\"answers\" holds an empty answer");
+                push_answer(&ex, s->key, s->key_n, (float)s->num, 0);
+            }
+        } else if (jans->type == VLA_JSON_ARRAY) { /* annotators' answers: score = min(1, count / 3) */
+            ex.annotators = 1;
+            for (q = 0; q < jans->n_kid; q++) {
+                const vla_json *s = &jans->kid[q];
+                int r2, found = -1;
+                if (s->type != VLA_JSON_STRING || s->n == 0) LINE_FAIL("\"answers\" as a list must hold non-empty strings");
+                for (r2 = 0; r2 < ex.n_ans; r2++)
+                    if (ex.ans[r2].len == s->n && !memcmp(ex.ans[r2].text, s->s, s->n)) found = r2;
+                if (found >= 0) ex.ans[found].count++;
+                else push_answer(&ex, s->s, s->n, 0.0f, 1);
+            }
+            for (q = 0; q < ex.n_ans; q++) ex.ans[q].score = ex.ans[q].count >= 3 ? 1.0f : (float)ex.ans[q].count / 3.0f;
+        } else LINE_FAIL("\"answers\" must be an object {\"answer\": score} or a list of strings");
+        if (ex.n_ans == 0) LINE_FAIL("\"answers\" is empty");
+    } else if (jtg) {
+        push_answer(&ex, jtg->s, jtg->n, 1.0f, 0);
+    } else LINE_FAIL("no \"target\" or \"answers\"");
+    {
+        int q;
+        ex.best = 0;
+        for (q = 1; q < ex.n_ans; q++)
+            if (ex.ans[q].score > ex.ans[ex.best].score) ex.best = q;
+    }
+    jid = jget(j, "id");
+    if (jid) {
+        char tmp[64];
+        if (jid->type == VLA_JSON_STRING) ex.id = xstrndup(jid->s, jid->n);
+        else if (jid->type == VLA_JSON_NUMBER) {
+            if (jid->is_int) snprintf(tmp, sizeof tmp, "%lld", (long long)jid->inum);
+            else snprintf(tmp, sizeof tmp, "%.17g", jid->num);
+            ex.id = xstrndup(tmp, strlen(tmp));
+        } else LINE_FAIL("\"id\" must be a string or a number");
+    }
+    vla_json_free(j);
+    *out = ex;
+    return 0;
+fail:
+    vla_json_free(j);
+    example_free(&ex);
+    return -1;
+}
+#undef LINE_FAIL
+
+/* The lines of a JSONL text (a whole data file, named path in messages and
+ * image lookups) appended to ds.  0, or -1 with the first bad line's number
+ * in *bad_line and the reason in err (the lines before it stay in ds). */
+static int parse_data(run *R, dataset *ds, const char *path, const unsigned char *buf, size_t n, int *bad_line, char *err,
+                      size_t err_n) {
+    size_t pos = 0;
     int line = 0;
-    if (!buf) die("%s", err);
-    ds->path = path;
-    if (ds == &R->train) { R->data_bytes = buf; R->data_size = n; }
     while (pos < n) {
-        const char *p = (const char *)buf + pos, *e = memchr(p, '\n', n - pos);
+        const char *p = (const char *)buf + pos, *e = (const char *)memchr(p, '\n', n - pos);
         size_t len = e ? (size_t)(e - p) : n - pos, k;
-        vla_json *j;
-        const vla_json *jt, *ji, *ji2, *jin, *jtg, *jans, *jid;
         example ex;
-        task_info *T;
-        int ti;
         pos += len + (e ? 1 : 0);
         line++;
         if (len && p[len - 1] == '\r') len--;
         for (k = 0; k < len && is_ws(p[k]); k++) {}
         if (k == len) continue; /* blank line */
-        j = vla_json_parse(p, len, err, sizeof err);
-        if (!j) data_error(path, line, "not valid JSON (%s)", err);
-        if (j->type != VLA_JSON_OBJECT) data_error(path, line, "expected one JSON object {...} per line");
-        memset(&ex, 0, sizeof ex);
-        ex.line = line;
-        ex.img[0] = ex.img[1] = -1;
-        jt = jget(j, "task");
-        if (!jt || jt->type != VLA_JSON_STRING || jt->n == 0 || jt->n > 32 || memchr(jt->s, 0, jt->n))
-            data_error(path, line, "\"task\" is missing or not a task name (a string of 1..32 bytes)");
-        ti = find_task(R, jt->s);
-        if (ti < 0) {
-            char list[512];
-            task_list_str(R, list, sizeof list);
-            data_error(path, line, "unknown task '%s' (this run knows: %s%s)", jt->s, list,
-                       R->restrict_tasks ? "" : "; other names need an adapter file that lists them, or --init METHOD:tasks=a+b");
-        }
-        T = &R->tasks[ti];
-        ex.task = ti;
-        ji = jget(j, "image");
-        if (!ji || ji->type != VLA_JSON_STRING) data_error(path, line, "\"image\" is missing or not a string");
-        ex.img[0] = add_image(R, path, line, ji->s, ji->n);
-        ji2 = jget(j, "image2");
-        if (ji2 && ji2->type != VLA_JSON_STRING) data_error(path, line, "\"image2\" is not a string");
-        if (ji2) {
-            if (T->kind != K_NLVR && T->kind != K_OTHER)
-                data_error(path, line, "task %s takes one image; \"image2\" is for nlvr (and custom two-image tasks)", T->name);
-            ex.img[1] = add_image(R, path, line, ji2->s, ji2->n);
-        } else if (T->kind == K_NLVR) data_error(path, line, "an nlvr line needs \"image2\" (NLVR2 compares two pictures)");
-        if (T->n_images == 0) { T->n_images = ji2 ? 2 : 1; T->images_line = line; T->images_file = path; }
-        else if (T->n_images != (ji2 ? 2 : 1))
-            data_error(path, line, "task %s had %d image(s) per line before (%s:%d); every line of a task needs the same", T->name,
-                       T->n_images, T->images_file ? T->images_file : path, T->images_line);
-        jin = jget(j, "input");
-        if (jin && jin->type != VLA_JSON_STRING) data_error(path, line, "\"input\" is not a string");
-        if (jin) { ex.input = xstrndup(jin->s, jin->n); ex.input_n = jin->n; }
-        else { ex.input = xstrndup("", 0); ex.input_n = 0; }
-        jtg = jget(j, "target");
-        jans = jget(j, "answers");
-        if (jtg && jtg->type != VLA_JSON_STRING) data_error(path, line, "\"target\" is not a string");
-        if (T->kind == K_NLVR) {
-            if (!jtg || !((jtg->n == 4 && !memcmp(jtg->s, "true", 4)) || (jtg->n == 5 && !memcmp(jtg->s, "false", 5))))
-                data_error(path, line, "an nlvr line needs \"target\": \"true\" or \"false\"");
-            push_answer(&ex, jtg->s, jtg->n, 1.0f, 0);
-        } else if (T->kind == K_CAPTION) {
-            size_t a = 0, b;
-            if (!jtg) data_error(path, line, "a caption line needs \"target\" (the caption)");
-            b = jtg->n;
-            while (a < b && is_ws(jtg->s[a])) a++; /* the loader strips the caption */
-            while (b > a && is_ws(jtg->s[b - 1])) b--;
-            if (a == b) data_error(path, line, "the caption is empty");
-            push_answer(&ex, jtg->s + a, b - a, 1.0f, 0);
-        } else if (jans) {
-            int q;
-            if (jans->type == VLA_JSON_OBJECT) {
-                for (q = 0; q < jans->n_kid; q++) {
-                    const vla_json *s = &jans->kid[q];
-                    if (s->type != VLA_JSON_NUMBER || !(s->num >= 0.0) || !(s->num < 1e30))
-                        data_error(path, line, "\"answers\": the score of '%s' is not a number >= 0", s->key);
-                    if (s->key_n == 0) data_error(path, line, "\"answers\" holds an empty answer");
-                    push_answer(&ex, s->key, s->key_n, (float)s->num, 0);
-                }
-            } else if (jans->type == VLA_JSON_ARRAY) { /* annotators' answers: score = min(1, count / 3) */
-                ex.annotators = 1;
-                for (q = 0; q < jans->n_kid; q++) {
-                    const vla_json *s = &jans->kid[q];
-                    int r2, found = -1;
-                    if (s->type != VLA_JSON_STRING || s->n == 0) data_error(path, line, "\"answers\" as a list must hold non-empty strings");
-                    for (r2 = 0; r2 < ex.n_ans; r2++)
-                        if (ex.ans[r2].len == s->n && !memcmp(ex.ans[r2].text, s->s, s->n)) found = r2;
-                    if (found >= 0) ex.ans[found].count++;
-                    else push_answer(&ex, s->s, s->n, 0.0f, 1);
-                }
-                for (q = 0; q < ex.n_ans; q++) ex.ans[q].score = ex.ans[q].count >= 3 ? 1.0f : (float)ex.ans[q].count / 3.0f;
-            } else data_error(path, line, "\"answers\" must be an object {\"answer\": score} or a list of strings");
-            if (ex.n_ans == 0) data_error(path, line, "\"answers\" is empty");
-        } else if (jtg) {
-            push_answer(&ex, jtg->s, jtg->n, 1.0f, 0);
-        } else data_error(path, line, "no \"target\" or \"answers\"");
-        {
-            int q;
-            ex.best = 0;
-            for (q = 1; q < ex.n_ans; q++)
-                if (ex.ans[q].score > ex.ans[ex.best].score) ex.best = q;
-        }
-        jid = jget(j, "id");
-        if (jid) {
-            char tmp[64];
-            if (jid->type == VLA_JSON_STRING) ex.id = xstrndup(jid->s, jid->n);
-            else if (jid->type == VLA_JSON_NUMBER) {
-                if (jid->is_int) snprintf(tmp, sizeof tmp, "%lld", (long long)jid->inum);
-                else snprintf(tmp, sizeof tmp, "%.17g", jid->num);
-                ex.id = xstrndup(tmp, strlen(tmp));
-            } else data_error(path, line, "\"id\" must be a string or a number");
-        }
-        vla_json_free(j);
+        if (parse_line(R, path, line, p, len, &ex, err, err_n) != 0) { *bad_line = line; return -1; }
         if (ds->n == ds->cap) {
             ds->cap = ds->cap ? ds->cap * 2 : 256;
             ds->ex = (example *)xrealloc(ds->ex, sizeof(example) * (size_t)ds->cap);
         }
         ds->ex[ds->n++] = ex;
     }
+    return 0;
+}
+
+/* Parse a JSONL file into ds; every problem is an error with its line. */
+static void parse_file(run *R, dataset *ds, const char *path) {
+    static char err[16384];
+    size_t n;
+    unsigned char *buf = vla_tool_read_file(path, &n, err, sizeof err);
+    int line = 0;
+    if (!buf) die("%s", err);
+    ds->path = path;
+    if (ds == &R->train) { R->data_bytes = buf; R->data_size = n; }
+    if (parse_data(R, ds, path, buf, n, &line, err, sizeof err) != 0) data_error(path, line, "%s", err);
     if (ds->n == 0) die("%s holds no examples", path);
     if (ds != &R->train) free(buf);
 }
@@ -1502,6 +1546,7 @@ static uint64_t run_hash(const run *R, const vla_train_params *p) {
  * main
  * ====================================================================== */
 
+#ifndef VLA_TRAIN_NO_MAIN
 int main(int argc, char **argv) {
     static run R;
     init_spec ispec;
@@ -1679,6 +1724,12 @@ int main(int argc, char **argv) {
     counts = (int *)xmalloc(sizeof(int) * (size_t)R.n_tasks);
     perm = (int **)xmalloc(sizeof(int *) * (size_t)R.n_tasks);
     for (t = 0; t < R.n_tasks; t++) perm[t] = (int *)xmalloc(sizeof(int) * (size_t)(R.tasks[t].n_train + 1));
+    /* An epoch's state is saved before its dev evaluation: a kill in between
+     * loses that evaluation, and a resume would start with the next epoch and
+     * leave dev_predictions.jsonl an epoch behind.  Redo it (with the weights
+     * it would have seen: the state's), so the files end as an uninterrupted
+     * run's.  It repeats one evaluation when nothing was lost. */
+    if (R.o.resume && R.o.dev && b0 == 0 && epoch0 > 0) dev_eval(&R, tr, (int)epoch0 - 1, &bb, max_batch);
 
     t_start = now_s();
     for (epoch = epoch0; epoch < R.o.epochs; epoch++) {
@@ -1782,3 +1833,4 @@ finish:
     vla_threadpool_destroy(&R.pool);
     return rc;
 }
+#endif /* VLA_TRAIN_NO_MAIN */

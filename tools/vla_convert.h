@@ -301,7 +301,11 @@ void vla_conv_canonical(const char *in, char *out, size_t cap) {
 static int vla_conv__cfg_int(const vla_json *cfg, const char *key, int dflt) {
     const vla_json *v = vla_json_get(cfg, key);
     if (!v) return dflt;
-    if (v->type == VLA_JSON_NUMBER) return (int)v->num;
+    if (v->type == VLA_JSON_NUMBER) { /* outside int (or NaN): clamped, so the range checks that follow refuse it */
+        if (v->num >= 2147483647.0) return 2147483647;
+        if (!(v->num > -2147483648.0)) return -2147483647 - 1;
+        return (int)v->num;
+    }
     if (v->type == VLA_JSON_TRUE) return 1;
     if (v->type == VLA_JSON_FALSE) return 0;
     return dflt;
@@ -413,7 +417,7 @@ int vla_conv_bart(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         n_boxes = vla_conv__cfg_int(cfg, "n_boxes", 36);
         vla_conv_u32(cv, "vladapter.vis.n_boxes", (uint32_t)n_boxes);
         side = 0;
-        while ((side + 1) * (side + 1) <= n_boxes) side++;
+        while ((long long)(side + 1) * (side + 1) <= n_boxes) side++;
         if (vla_conv__cfg_int(cfg, "downsample", 1) && side * side == n_boxes) {
             vla_conv_u32(cv, "vladapter.vis.pool_h", (uint32_t)side);
             vla_conv_u32(cv, "vladapter.vis.pool_w", (uint32_t)side);
@@ -683,7 +687,7 @@ static char vla_conv__peft_map(const char *nm, char *task, size_t tcap, char *re
     }
     /* Hyperformer */
     if (!strncmp(nm, "shared_task_embed.task_to_embeddings.", 37)) {
-        snprintf(task, tcap, "%s", nm + 37);
+        snprintf(task, tcap, "%.63s", nm + 37); /* task names are short; tcap is 64 at every caller */
         snprintf(rest, rcap, "task");
         return 'T';
     }
@@ -718,10 +722,14 @@ static int vla_conv__same(const vla_conv_src *a, const vla_conv_src *b) {
     return a->data == b->data || (a->nbytes == b->nbytes && a->dtype == b->dtype && !memcmp(a->data, b->data, a->nbytes));
 }
 
+/* One checkpoint name as vla_conv__peft_map sees it (kind 0: not PEFT). */
+typedef struct vla_conv__pm { char kind, task[64], rest[160]; } vla_conv__pm;
+
 int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *config) {
     char nm[256], task[64], rest[160], out[256], tasks[16][64];
     int i, j, k, n_tasks = 0, count = 0, method = 0;
     char *done = (char *)calloc((size_t)n + 1, 1);
+    vla_conv__pm *pm = (vla_conv__pm *)calloc((size_t)n + 1, sizeof *pm); /* every name mapped once, not once per pair */
     const char *mname;
     /* tasks of the run, in config order */
     {
@@ -734,25 +742,31 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
             if (*ts == ',') ts++;
         }
     }
-    if (!done) { snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+    if (!done || !pm) { free(done); free(pm); snprintf(cv->err, sizeof cv->err, "out of memory"); return -1; }
+    for (k = 0; k < n; k++) {
+        vla_conv_canonical(src[k].name, nm, sizeof nm);
+        pm[k].kind = vla_conv__peft_map(nm, pm[k].task, sizeof pm[k].task, pm[k].rest, sizeof pm[k].rest);
+    }
     for (i = 0; i < n; i++) {
         char kind;
         int t_of = -1, shared = 1;
         if (done[i]) continue;
         vla_conv_canonical(src[i].name, nm, sizeof nm);
         if (!strncmp(nm, "encoder.task_embed.", 19) || !strncmp(nm, "decoder.task_embed.", 19)) { done[i] = 1; continue; } /* aliases */
-        kind = vla_conv__peft_map(nm, task, sizeof task, rest, sizeof rest);
+        kind = pm[i].kind;
         if (!kind) continue;
+        memcpy(task, pm[i].task, sizeof task);
+        memcpy(rest, pm[i].rest, sizeof rest);
         done[i] = 1;
         if (kind == 'H') {
             snprintf(out, sizeof out, "H.%s", rest);
-            if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); return -1; }
+            if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); free(pm); return -1; }
             count++; method = 3;
             continue;
         }
         if (kind == 'T') {
             snprintf(out, sizeof out, "H.task.%s", task);
-            if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); return -1; }
+            if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); free(pm); return -1; }
             count++; method = 3;
             continue;
         }
@@ -762,9 +776,7 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         for (j = 0; j < n_tasks && shared; j++) {
             int found = 0;
             for (k = 0; k < n; k++) {
-                char nm2[256], t2[64], r2[160];
-                if (vla_conv__peft_map((vla_conv_canonical(src[k].name, nm2, sizeof nm2), nm2), t2, sizeof t2, r2, sizeof r2) == kind &&
-                    !strcmp(t2, tasks[j]) && !strcmp(r2, rest)) {
+                if (pm[k].kind == kind && !strcmp(pm[k].task, tasks[j]) && !strcmp(pm[k].rest, rest)) {
                     found = 1;
                     if (!vla_conv__same(&src[k], &src[i])) shared = 0;
                 }
@@ -773,16 +785,13 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         }
         if (t_of < 0 || n_tasks < 2) shared = 0;
         if (shared) { /* mark every task's copy as done, write one "*" */
-            for (k = 0; k < n; k++) {
-                char nm2[256], t2[64], r2[160];
-                vla_conv_canonical(src[k].name, nm2, sizeof nm2);
-                if (vla_conv__peft_map(nm2, t2, sizeof t2, r2, sizeof r2) == kind && !strcmp(r2, rest)) done[k] = 1;
-            }
+            for (k = 0; k < n; k++)
+                if (pm[k].kind == kind && !strcmp(pm[k].rest, rest)) done[k] = 1;
             snprintf(out, sizeof out, "%c.*.%s", kind, rest);
         } else {
             snprintf(out, sizeof out, "%c.%s.%s", kind, task, rest);
         }
-        if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); return -1; }
+        if (vla_conv_add_f32(cv, out, &src[i]) != 0) { free(done); free(pm); return -1; }
         count++;
         if (kind == 'L') method = 4;
         else if (kind == 'P') method = 5;
@@ -790,6 +799,7 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
         else if (method == 1 && (strstr(rest, ".rule") || strstr(rest, ".W"))) method = 2;
     }
     free(done);
+    free(pm);
     if (!count) return 0;
     mname = method == 1 ? "adapter" : method == 2 ? "compacter" : method == 3 ? "hyperformer" : method == 4 ? "lora" : "prompt";
     vla_conv_str(cv, "general.architecture", "vladapter");
@@ -802,9 +812,8 @@ int vla_conv_peft(vla_conv *cv, const vla_conv_src *src, int n, const vla_json *
     }
     cv->n_tasks = n_tasks;
     for (j = 0; j < n_tasks; j++) {
-        int pref = (int)vla_json_num(config, "use_tasks_prompts", 0) ||
-                   ((int)vla_json_num(config, "use_single_adapter", 0) || (int)vla_json_num(config, "use_single_lora", 0) ||
-                    (int)vla_json_num(config, "use_single_prompt", 0));
+        int pref = vla_json_num(config, "use_tasks_prompts", 0) != 0 || vla_json_num(config, "use_single_adapter", 0) != 0 ||
+                   vla_json_num(config, "use_single_lora", 0) != 0 || vla_json_num(config, "use_single_prompt", 0) != 0;
         snprintf(cv->task_names[j], sizeof cv->task_names[j], "%.63s", tasks[j]);
         /* the official text prefixes (multitask.py; "gpa: " is the code's spelling) */
         cv->task_prefix[j][0] = 0;

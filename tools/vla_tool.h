@@ -29,6 +29,10 @@ extern "C" {
  * counted in *size).  NULL on failure, with the reason in err. */
 unsigned char *vla_tool_read_file(const char *path, size_t *size, char *err, size_t err_len);
 
+/* An integer command-line value: text must be a whole decimal number in
+ * [lo, hi].  0, or -1 after printing "PROG: FLAG takes ..." to stderr. */
+int vla_tool_int_arg(const char *prog, const char *flag, const char *text, long lo, long hi, int *out);
+
 /* ---- [T2] JSON ---- */
 typedef enum vla_json_type {
     VLA_JSON_NULL, VLA_JSON_FALSE, VLA_JSON_TRUE, VLA_JSON_NUMBER, VLA_JSON_STRING, VLA_JSON_ARRAY, VLA_JSON_OBJECT
@@ -120,6 +124,19 @@ static void vla_tool__err(char *err, size_t n, const char *fmt, ...) {
 }
 
 /* ---- [T1] ---- */
+int vla_tool_int_arg(const char *prog, const char *flag, const char *text, long lo, long hi, int *out) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (end == text || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "%s: %s takes a whole number from %ld to %ld, not '%s'\n", prog, flag, lo, hi, text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 unsigned char *vla_tool_read_file(const char *path, size_t *size, char *err, size_t err_len) {
     FILE *f = fopen(path, "rb");
     unsigned char *buf = NULL;
@@ -315,7 +332,12 @@ static int vla_tool__jval(vla_tool__jp *j, vla_json *v) {
         v->type = VLA_JSON_NUMBER;
         v->num = strtod(buf, &e);
         if (*e) { vla_tool__err(j->err, j->err_len, "bad number '%s'", buf); return 0; }
-        if (integral) { v->is_int = 1; v->inum = strtoll(buf, NULL, 10); }
+        if (integral) { /* exact only inside int64: strtoll saturates (ERANGE) beyond it */
+            errno = 0;
+            v->inum = strtoll(buf, NULL, 10);
+            v->is_int = errno == 0;
+            if (!v->is_int) v->inum = 0;
+        }
         j->p += n;
     } break;
     }
