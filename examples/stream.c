@@ -335,6 +335,7 @@ int main(int argc, char **argv) {
     if (model_path) {
         if (!(m = ex_load_model(model_path, &mfile, &mmem))) goto done;
         if (adapter_path && !(ad = ex_attach(m, adapter_path, &afile, &amem))) goto done;
+        memset(&exec, 0, sizeof exec); /* fast fp32 kernels; the pool fills in the rest */
         if (threads > 1 && vla_threadpool_init(&pool, threads) == 0) { vla_threadpool_exec(&pool, &exec); pool_started = 1; }
         memset(&s, 0, sizeof s);
         s.max_picture_w = width; s.max_picture_h = height;
