@@ -257,6 +257,7 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	bash tests/test_vla_data.sh $(B)
 	bash tests/test_kill_resume.sh $(B)
 	bash tests/test_fixture_rules.sh $(B)
+	bash tests/test_cli.sh $(B)
 	$(B)/test_eval $(B)
 	$(B)/test_eval_asan $(B)
 	$(B)/test_shapes $(B) --vla-train $(B)/vla-train

@@ -171,6 +171,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: vla-inspect [--tensors-only|--kv-only] FILE.gguf\n       vla-inspect --params MODEL.gguf [ADAPTER.gguf]\n");
             return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "vla-inspect: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (path) {
+            fprintf(stderr, "vla-inspect: one file at a time (%s, %s)\n", path, argv[i]);
+            return 2;
         } else path = argv[i];
     }
     if (!path) { fprintf(stderr, "usage: vla-inspect [--tensors-only|--kv-only] FILE.gguf\n"); return 2; }
