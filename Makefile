@@ -70,7 +70,7 @@ $(B)/tiny_caption.gguf: $(B)/vla-convert
 	$(B)/vla-convert --quiet -o $@ --bart $(FIXTURES)/bart_base/weights.safetensors \
 	    --clip $(FIXTURES)/clip_trunk/weights.safetensors --tokenizer $(FIXTURES)/tokenizer 2>/dev/null
 
-$(B)/test_pipeline: tests/test_pipeline.c $(HDR) tests/board/vla_check.h | $(B)
+$(B)/test_pipeline: tests/test_pipeline.c $(HDR) tests/board/vla_check.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 tests: $(TESTS)
 
@@ -122,19 +122,19 @@ $(B)/test_gguf_asan: tests/test_gguf.c $(HDR) tests/board/vla_check.h | $(B)
 $(B)/test_model: tests/test_model.c $(HDR) $(TOOL_HDR) tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
-$(B)/test_tokenizer: tests/test_tokenizer.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h | $(B)
+$(B)/test_tokenizer: tests/test_tokenizer.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
-$(B)/test_tokenizer_asan: tests/test_tokenizer.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h | $(B)
+$(B)/test_tokenizer_asan: tests/test_tokenizer.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
-$(B)/test_image: tests/test_image.c $(HDR) examples/image_io.h | $(B)
+$(B)/test_image: tests/test_image.c $(HDR) examples/image_io.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
 
-$(B)/test_image_asan: tests/test_image.c $(HDR) examples/image_io.h | $(B)
+$(B)/test_image_asan: tests/test_image.c $(HDR) examples/image_io.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
 
-$(B)/test_torch_asan: tests/test_torch.c tools/vla_torch.h | $(B)
+$(B)/test_torch_asan: tests/test_torch.c tools/vla_torch.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
 $(B)/test_convert_asan: tests/test_convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tests/board/vla_check.h | $(B)
@@ -143,10 +143,10 @@ $(B)/test_convert_asan: tests/test_convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.
 $(B)/test_adapters_asan: tests/test_adapters.c $(HDR) $(TOOL_HDR) tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
-$(B)/test_train: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+$(B)/test_train: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
-$(B)/test_train_asan: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+$(B)/test_train_asan: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS) -lpthread
 
 $(B)/test_train_io: tests/test_train_io.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h tests/board/vla_check.h | $(B)
@@ -163,7 +163,7 @@ $(B)/test_task_asan: tests/test_task.c $(HDR) $(TOOL_HDR) tools/vla_tokconv.h te
 
 # One model, a context per thread, a thread pool as a context's exec:
 # ThreadSanitizer must stay silent and every output equal the serial run's.
-$(B)/test_threads_tsan: tests/test_threads.c $(HDR) $(TOOL_HDR) tools/vla_torch.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+$(B)/test_threads_tsan: tests/test_threads.c $(HDR) $(TOOL_HDR) tools/vla_torch.h examples/vla_threads.h tests/board/vla_check.h tests/test_util.h | $(B)
 	$(CLANG) $(WARN) $(WERROR) $(TSAN) $< -o $@ $(LDLIBS) -lpthread
 
 $(B)/vla-data: tools/vla-data.c $(TOOL_HDR) | $(B)
@@ -175,7 +175,7 @@ $(B)/test_exhaust: tests/test_exhaust.c $(HDR) tools/vla_tool.h tests/board/vla_
 $(B)/test_exhaust_asan: tests/test_exhaust.c $(HDR) tools/vla_tool.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
-EXPORT_DEPS := $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_export.h tests/board/vla_check.h
+EXPORT_DEPS := $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_export.h tests/board/vla_check.h tests/test_util.h
 $(B)/test_export: tests/test_export.c $(EXPORT_DEPS) | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
@@ -201,7 +201,7 @@ $(B)/test_shapes: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B)
 $(B)/test_shapes_asan: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
-$(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h | $(B)
+$(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
 # The header must compile on its own as C99 and as C++ with gcc and clang,

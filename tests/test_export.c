@@ -26,6 +26,7 @@
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 #define VLA_CONVERT_IMPLEMENTATION
 #include "../tools/vla_convert.h"
 #define VLA_TORCH_IMPLEMENTATION
@@ -267,19 +268,6 @@ out:
 
 /* ---- LoRA merged ---- */
 
-typedef struct membuf { unsigned char *p; size_t n, cap; } membuf;
-static vla_status mem_write(void *user, const void *d, size_t n) {
-    membuf *b = (membuf *)user;
-    if (b->n + n > b->cap) {
-        size_t c = b->cap ? b->cap * 2 : 1 << 16;
-        while (c < b->n + n) c *= 2;
-        if (!(b->p = (unsigned char *)realloc(b->p, c))) return VLA_ERR_NOMEM;
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-    return VLA_OK;
-}
 
 /* Encoder output and teacher-forced logits of one request; adapter task or
  * none. */

@@ -30,6 +30,7 @@
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 #ifndef VLA__GEMM_PART_H /* not merged into the header yet */
 
 #endif
@@ -69,14 +70,6 @@ typedef struct bufs {
     unsigned char *w;
 } bufs;
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        printf("out of memory\n0 passed, 1 failed\n");
-        exit(1);
-    }
-    return p;
-}
 
 static size_t w_bytes(vla_type t, int N, int K) {
     return t == VLA_TYPE_F32 ? (size_t)N * K * 4 : t == VLA_TYPE_F16 ? (size_t)N * K * 2 : (size_t)N * (K / 32) * 34;

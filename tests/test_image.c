@@ -14,6 +14,7 @@
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 
 #include "../examples/image_io.h"
 
@@ -26,25 +27,7 @@
  * Harness
  * ------------------------------------------------------------------------- */
 
-static int g_pass, g_fail;
 
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) {                                               \
-            g_pass++;                                             \
-        } else {                                                  \
-            g_fail++;                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) { printf("out of memory\n"); exit(2); }
-    return p;
-}
 
 /* Deterministic pseudo-random numbers (xorshift32). */
 static uint32_t g_rng = 0x12345678u;
@@ -56,19 +39,6 @@ static uint32_t rnd(void) {
 }
 static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
 
-static unsigned char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (unsigned char *)xmalloc(n > 0 ? (size_t)n : 1);
-    *size = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
 
 static uint64_t fnv1a(const unsigned char *p, size_t n) {
     uint64_t h = 0xcbf29ce484222325ull;

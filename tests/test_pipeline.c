@@ -13,25 +13,12 @@
 #define _POSIX_C_SOURCE 200809L /* popen */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 #include "board/vla_check.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long k;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    k = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)k + 1);
-    if (!b || fread(b, 1, (size_t)k, f) != (size_t)k) { free(b); fclose(f); return NULL; }
-    fclose(f);
-    *n = (size_t)k;
-    return b;
-}
 
 /* "ids: 2 5 7 ..." from the example's output. */
 static int run_example(const char *bin, const char *model, const char *image, int32_t *ids, int cap) {
@@ -75,8 +62,8 @@ int main(int argc, char **argv) {
     vc_init(argc, argv);
     if (argc < 4) { fprintf(stderr, "usage: test_pipeline MODEL.gguf IMAGE.ppm CAPTION_BINARY [IMAGE.png]\n"); return 2; }
     vc_section("caption pipeline = chain of verified pieces");
-    mf = read_all(argv[1], &mn);
-    imgf = read_all(argv[2], &in_);
+    mf = read_file(argv[1], &mn);
+    imgf = read_file(argv[2], &in_);
     VC_CHECK(mf && imgf);
     if (!mf || !imgf) return vc_summary();
     VC_CHECK(vla_model_mem_req(mf, mn, &need) == VLA_OK);

@@ -32,6 +32,7 @@
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 #define VLA_CONVERT_IMPLEMENTATION
 #include "../tools/vla_convert.h"
 #define VLA_THREADS_IMPLEMENTATION
@@ -106,20 +107,6 @@ static blob adapter_file(const vla_model *m, const char *method, uint64_t seed) 
     return b;
 }
 
-static unsigned char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *p = NULL;
-    long sz;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 && (p = (unsigned char *)malloc((size_t)sz)) != NULL &&
-        fread(p, 1, (size_t)sz, f) != (size_t)sz) {
-        free(p);
-        p = NULL;
-    }
-    if (p) *n = (size_t)sz;
-    fclose(f);
-    return p;
-}
 
 static vla_ctx_params ctx_params(const vla_model *m) {
     vla_ctx_params p;

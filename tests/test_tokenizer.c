@@ -15,6 +15,7 @@
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 
 #define VLA_TOOL_IMPLEMENTATION
 #include "../tools/vla_tool.h"
@@ -30,25 +31,7 @@
  * Harness
  * ------------------------------------------------------------------------- */
 
-static int g_pass, g_fail;
 
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) {                                               \
-            g_pass++;                                             \
-        } else {                                                  \
-            g_fail++;                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) { printf("out of memory\n"); exit(2); }
-    return p;
-}
 
 static uint32_t g_rng = 0x2545F491u;
 static uint32_t rnd(void) {
@@ -87,25 +70,7 @@ static const char *ids_str(const int32_t *ids, int n) {
     return o;
 }
 
-/* A growing memory buffer as a GGUF write target. */
-typedef struct membuf {
-    unsigned char *p;
-    size_t n, cap;
-} membuf;
 
-static vla_status mem_write(void *user, const void *data, size_t n) {
-    membuf *b = (membuf *)user;
-    if (b->n + n > b->cap) {
-        size_t c = b->cap ? b->cap : 4096;
-        while (c < b->n + n) c *= 2;
-        b->p = (unsigned char *)realloc(b->p, c);
-        if (!b->p) { printf("out of memory\n"); exit(2); }
-        b->cap = c;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    return VLA_OK;
-}
 
 /* An arena over a fresh heap block; free(*mem) afterwards. */
 static void arena_new(vla_arena *a, void **mem, size_t size) {

@@ -25,22 +25,12 @@
  */
 #define VLA_TORCH_IMPLEMENTATION
 #include "../tools/vla_torch.h"
+#include "test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int g_pass, g_fail;
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) g_pass++;                                                                                            \
-        else {                                                                                                         \
-            g_fail++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 /* ======================================================================== */
 /* small utilities                                                           */
@@ -102,26 +92,6 @@ static void set64(unsigned char *p, uint64_t v)
     set32(p + 4, (uint32_t)(v >> 32));
 }
 
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long n;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return NULL;
-    }
-    b = (unsigned char *)malloc((size_t)n + 1);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 static char *path_join(const char *a, const char *b)
 {

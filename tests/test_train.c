@@ -38,6 +38,7 @@
 #define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c99 */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
+#include "test_util.h"
 #define VLA_CONVERT_IMPLEMENTATION
 #include "../tools/vla_convert.h"
 #define VLA_RANDOM_IMPLEMENTATION
@@ -78,11 +79,6 @@ static uint64_t rnd_u64(void) {
 static double rnd_u(void) { return (double)(rnd_u64() >> 11) * (1.0 / 9007199254740992.0); } /* [0, 1) */
 static double rnd_s(void) { return 2.0 * rnd_u() - 1.0; }                                     /* [-1, 1) */
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) { printf("out of memory\n"); exit(2); }
-    return p;
-}
 static float *fvec(size_t n, double lo, double hi) {
     float *p = (float *)xmalloc(n * sizeof(float));
     size_t i;
