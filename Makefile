@@ -310,3 +310,6 @@ install: $(addprefix $(B)/,$(INSTALL_TOOLS))
 
 clean:
 	rm -rf $(B)
+
+# Coverage-guided fuzzing (clang's libFuzzer): make fuzz [FUZZ_SECONDS=N] [FUZZ="torch json"].
+include tests/fuzz/fuzz.mk

@@ -413,8 +413,11 @@ typedef struct vla_gguf {
 
 /* Parse and validate.  The kv/tensor tables (about 100 bytes per entry) come
  * from the arena's persistent region; with a measuring arena nothing is
- * stored and the call only validates and counts. data must stay alive and
- * unchanged while g is used (tensors point into it). */
+ * stored and the call only validates and counts: every count, offset and
+ * length is checked, but a key or tensor name that occurs twice is found
+ * only by the hash tables of a storing open (VLA_ERR_FORMAT there), so a size
+ * query can pass for a file that the real open then refuses. data must stay
+ * alive and unchanged while g is used (tensors point into it). */
 VLA_DEF vla_status vla_gguf_open(vla_gguf *g, const void *data, size_t size, vla_arena *a);
 /* Look-ups copy the entry out.  After a measuring open (a size query) there
  * are no tables and look-ups scan the (already validated) file instead. */

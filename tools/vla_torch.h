@@ -271,7 +271,7 @@ static int vla_torch__mul64(uint64_t a, uint64_t b, uint64_t *r)
 /* does [off, off+n) lie inside a buffer of len bytes? */
 static int vla_torch__in(uint64_t off, uint64_t n, size_t len)
 {
-    uint64_t end;
+    uint64_t end = 0;
     return vla_torch__add64(off, n, &end) && end <= (uint64_t)len;
 }
 
