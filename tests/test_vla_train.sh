@@ -109,6 +109,16 @@ check "the vqa example runs with the trained adapter" test $? -eq 0
 "$B/vla-inspect" "$T/a/adapter.gguf" >"$T/inspect.log" 2>&1
 check "vla-inspect reads it as an adapter file" grep -q 'general.type.*"adapter"' "$T/inspect.log"
 
+# every generated dev prediction of the last epoch is what the vqa example answers with the saved
+# adapter (a batch's rows are max_length apart: a wrong stride garbles every row but the first)
+same=0
+for q in "p1.ppm|what color is it?" "p2.ppm|how many dogs are there?" "p4.ppm|what is on the table?"; do
+    ans=$("$B/vqa" --model "$M" --adapter "$T/a/adapter.gguf" --task vqa "$T/data/img/${q%%|*}" "${q#*|}" 2>/dev/null |
+          sed 's/\\/\\\\/g; s/"/\\"/g')
+    grep -F "\"task\": \"vqa\", \"prediction\": \"$ans\"" "$T/a/dev_predictions.jsonl" | grep -q "\"epoch\": 3" && same=$((same + 1))
+done
+check "the 3 vqa dev predictions equal the vqa example's answers with the saved adapter ($same of 3)" test "$same" -eq 3
+
 # ---- 3. stopped after k steps, resumed: byte-identical ----
 "${TRAIN[@]}" --dev "$T/data/dev.jsonl" --out "$T/b" --max-steps 8 --save-every 3 >"$T/b1.log" 2>&1
 check "a run stopped by --max-steps 8 exits 0" test $? -eq 0

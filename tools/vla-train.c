@@ -1466,7 +1466,8 @@ static void dev_eval(run *R, vla_trainer *tr, int epoch, batchbuf *bb, int max_b
                     snprintf(text, text_cap, "%s", lg[id_true] > lg[id_false] ? "true" : "false");
                 } else {
                     size_t len = 0;
-                    st = vla_detokenize(R->tok, out + (size_t)b * width, width, 1, 1, text, text_cap, &len);
+                    /* rows are max_length apart; width is the longest row */
+                    st = vla_detokenize(R->tok, out + (size_t)b * gp[t].max_length, width, 1, 1, text, text_cap, &len);
                     if (st != VLA_OK && st != VLA_ERR_NOMEM) die("dev: detokenize: %s", vla_status_str(st));
                 }
                 s = dev_metric(T, x, text);
