@@ -9,6 +9,12 @@
  * --clip PATH adds a (real or fixture) CLIP trunk, --tokenizer DIR the
  * vocab.json/merges.txt tokenizer with VL-Adapter's 200 tokens, so small
  * demo models can run the examples end to end.
+ * --clip-width W [--clip-layers A,B,C,D] adds a random CLIP ModifiedResNet
+ * trunk instead (tools/vla_random.h: stem 3 -> W/2 -> W/2 -> W, bottlenecks
+ * per stage, default 1,1,1,1; grid channels 32 W, which becomes --feat-dim
+ * unless given), at --image-size (224; a multiple of 32, grid = size / 32).
+ * --no-repeat-ngram N sets the file's generation default
+ * (vladapter.gen.no_repeat_ngram_size; BART's config says 3, 0 = off).
  * METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer
  * multiple_compacters single_compacter multiple_lora single_lora
  * multiple_prompts single_prompt (sizes as the paper's scripts).
@@ -19,6 +25,8 @@
 #include "vla_convert.h"
 #define VLA_TOKCONV_IMPLEMENTATION
 #include "vla_tokconv.h"
+#define VLA_RANDOM_IMPLEMENTATION
+#include "vla_random.h"
 
 static void tok_arrays(void *user, vla_gguf_writer *w) { vla_tokconv_add((const vla_tokconv *)user, w); }
 
@@ -28,6 +36,8 @@ static void tok_arrays(void *user, vla_gguf_writer *w) { vla_tokconv_add((const 
 static void usage(FILE *f) {
     fprintf(f, "usage: vla-mkmodel -o BASE.gguf [--preset bart-base|tiny] [--d-model N] [--enc-layers N] [--dec-layers N]\n"
                "                   [--heads N] [--ffn N] [--vocab N] [--max-pos N] [--feat-dim N] [--n-boxes N] [--seed N]\n"
+               "                   [--tokenizer DIR] [--clip CKPT | --clip-width W [--clip-layers A,B,C,D]] [--image-size N]\n"
+               "                   [--no-repeat-ngram N]\n"
                "       vla-mkmodel --adapter METHOD --base BASE.gguf -o ADAPTER.gguf [--seed N]\n"
                "METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters\n"
                "        single_compacter multiple_lora single_lora multiple_prompts single_prompt\n");
@@ -35,7 +45,8 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *out = NULL, *method = NULL, *base = NULL, *clip = NULL, *tokdir = NULL;
-    int image_size = 224;
+    int image_size = 224, clip_width = 0, feat_dim_set = 0, no_repeat = -1;
+    vla_rand_clip rclip;
     vla_tokconv tc;
     vla_rand_bart r;
     vla_conv cv;
@@ -43,6 +54,8 @@ int main(int argc, char **argv) {
     /* bart-base + VL-Adapter: 50265 + 200 tokens, CLIP RN101 grid of 2048 channels */
     r.d_model = 768; r.enc_layers = 6; r.dec_layers = 6; r.heads = 12; r.ffn = 3072; r.vocab = 50465; r.max_pos = 1024;
     r.feat_dim = 2048; r.n_boxes = 36; r.seed = 1;
+    memset(&rclip, 0, sizeof rclip);
+    rclip.layers[0] = rclip.layers[1] = rclip.layers[2] = rclip.layers[3] = 1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -62,7 +75,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--ffn") && more) r.ffn = atoi(argv[++i]);
         else if (!strcmp(a, "--vocab") && more) r.vocab = atoi(argv[++i]);
         else if (!strcmp(a, "--max-pos") && more) r.max_pos = atoi(argv[++i]);
-        else if (!strcmp(a, "--feat-dim") && more) r.feat_dim = atoi(argv[++i]);
+        else if (!strcmp(a, "--feat-dim") && more) { r.feat_dim = atoi(argv[++i]); feat_dim_set = 1; }
+        else if (!strcmp(a, "--clip-width") && more) clip_width = atoi(argv[++i]);
+        else if (!strcmp(a, "--clip-layers") && more) {
+            if (sscanf(argv[++i], "%d,%d,%d,%d", &rclip.layers[0], &rclip.layers[1], &rclip.layers[2], &rclip.layers[3]) != 4) {
+                fprintf(stderr, "vla-mkmodel: --clip-layers wants four counts A,B,C,D\n");
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--no-repeat-ngram") && more) no_repeat = atoi(argv[++i]);
         else if (!strcmp(a, "--n-boxes") && more) r.n_boxes = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more) r.seed = (uint64_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--clip") && more) clip = argv[++i];
@@ -71,6 +92,19 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "vla-mkmodel: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!out) { usage(stderr); return 2; }
+    if (clip_width) {
+        if (clip) { fprintf(stderr, "vla-mkmodel: --clip and --clip-width exclude each other\n"); return 2; }
+        if (clip_width < 2 || clip_width % 2 || image_size < 32 || image_size % 32 || rclip.layers[0] < 1 || rclip.layers[1] < 1 ||
+            rclip.layers[2] < 1 || rclip.layers[3] < 1) {
+            fprintf(stderr, "vla-mkmodel: a random CLIP needs an even --clip-width, an --image-size that is a multiple of 32 and a block in every stage\n");
+            return 2;
+        }
+        if (!feat_dim_set) r.feat_dim = 32 * clip_width;
+        if (r.feat_dim != 32 * clip_width) {
+            fprintf(stderr, "vla-mkmodel: a CLIP of width %d gives %d grid channels, not --feat-dim %d\n", clip_width, 32 * clip_width, r.feat_dim);
+            return 2;
+        }
+    }
     if (r.d_model < 1 || r.heads < 1 || r.d_model % r.heads || r.enc_layers < 0 || r.dec_layers < 1 || r.ffn < 1 ||
         r.vocab < 8 || r.max_pos < 4 || r.feat_dim < 0 || r.n_boxes < 1 || r.n_boxes > r.vocab) {
         fprintf(stderr, "vla-mkmodel: inconsistent shape (d_model a multiple of heads, vocab >= n_boxes, ...)\n");
@@ -121,8 +155,14 @@ int main(int argc, char **argv) {
                 return 1;
             }
             vla_ckpt_close(&k);
+        } else if (clip_width) {
+            rclip.width = clip_width; rclip.image_size = image_size; rclip.seed = r.seed;
+            fprintf(stderr, "vla-mkmodel: random CLIP width=%d blocks=%d,%d,%d,%d image=%d grid=%dx%d channels=%d\n", clip_width,
+                    rclip.layers[0], rclip.layers[1], rclip.layers[2], rclip.layers[3], image_size, image_size / 32, image_size / 32, 32 * clip_width);
+            if (vla_random_clip(&cv, &rclip) != 0) { fprintf(stderr, "vla-mkmodel: %s\n", cv.err); vla_conv_free(&cv); return 1; }
         }
         if (vla_conv_random_bart(&cv, &r) != 0) { fprintf(stderr, "vla-mkmodel: %s\n", cv.err); vla_conv_free(&cv); return 1; }
+        if (no_repeat >= 0) vla_conv_u32(&cv, "vladapter.gen.no_repeat_ngram_size", (uint32_t)no_repeat);
         if (tokdir) {
             char vp[4096], mp[4096], err[512];
             snprintf(vp, sizeof vp, "%s/vocab.json", tokdir);
