@@ -1118,8 +1118,20 @@ VLA_DEF const vla_tokenizer *vla_model_tokenizer(const vla_model *m);
  *     }
  *     vla_trainer_save(t, write_cb, out);  // attach it with vla_adapter_attach
  *
- * Not supported here (VLA_ERR_ARGS): vla_input.images (run the frozen CLIP
- * trunk once per picture and pass its features) and vla_input.embeds.
+ * CLIP: frozen by default (as in the paper): run it once per picture and
+ * pass the grid features.  With train_clip = 1 the trunk's folded
+ * convolutions (weights and BN-folded biases, "visual.*") train as well: a
+ * batch then passes vla_input.images [B * n_images, S, S, 3] (preprocessed),
+ * the trainer runs the trunk and keeps, per picture, every convolution's
+ * input and ReLU output (see vla__tclip_walk for the exact count; about
+ * 0.8 M floats for width 8 at 224 x 224), and the backward pass continues
+ * through the 6 x 6 max pool into the trunk:
+ *     conv  y = col(x) W^T + b:  dW += dy^T col(x), db += sum dy,
+ *                                dx = col2im(dy W)
+ *     avgpool s:                 dx[i] = dy[i / s] / s^2
+ *     relu, max pool:            the gradient flows where the output was > 0 /
+ *                                to the first maximum of each window
+ * vla_input.embeds is not supported (VLA_ERR_ARGS).
  * ========================================================================== */
 
 typedef enum vla_loss_kind {
@@ -1137,6 +1149,10 @@ typedef struct vla_train_params {
     int max_target_len;     /* T: label tokens per example                        */
     /* what trains (see vla_train_defaults) */
     int train_visual, train_layer_norms, train_biases, full_finetune;
+    int train_clip;         /* 1: the CLIP trunk's convolutions train too (never in
+                               the paper, which keeps CLIP frozen; for a base model
+                               pretrained from scratch): batches then carry
+                               vla_input.images instead of grid features          */
     /* AdamW (transformers 4.2.1) and the schedule */
     double lr;              /* peak learning rate (a Python float in the official code) */
     float beta1, beta2, eps, weight_decay;
@@ -7989,6 +8005,17 @@ struct vla_trainer {
     uint64_t cursor[4];
     int eval;                         /* 1: no dropout (vla_trainer_loss)          */
     float *gx, *dec_out;              /* [Rmax, d] gradient flowing down; [Rd, d] decoder output */
+    /* the CLIP trunk when it trains (train_clip) */
+    int n_conv;                       /* 3 stem convolutions + 4 per bottleneck   */
+    vla__conv *cv;                    /* [n_conv] the trunk, trained values       */
+    vla__lin_g *cvg;                  /* [n_conv] their gradients                 */
+    size_t cact_n;                    /* floats saved per picture                 */
+    float *cact;                      /* [B n_images, cact_n]                     */
+    float *cgrid, *dgrid, *dpool;     /* [B n_images, grid, C] x2, [B Nv, F]      */
+    float *ccol, *cdcol;              /* im2col of the largest 3x3 conv, its gradient */
+    float *cg[3];                     /* gradients of activations: [largest activation] */
+    struct vla__tcb *cb;              /* [n blocks] where each block's tensors are saved */
+    size_t cs[4];                     /* ... and the stem's: s1, s2, s3, p0        */
 };
 
 #define VLA__LN_CHUNK 32 /* rows per task of the trainer's LayerNorms (vla__tln) */
@@ -8134,7 +8161,7 @@ static int vla__decays(const char *official) { return !vla__contains(official, "
 
 /* ---- the trainable set ---- */
 
-enum { VLA__C_MAT = 1, VLA__C_BIAS, VLA__C_LN_G, VLA__C_LN_B, VLA__C_EMB, VLA__C_VIS };
+enum { VLA__C_MAT = 1, VLA__C_BIAS, VLA__C_LN_G, VLA__C_LN_B, VLA__C_EMB, VLA__C_VIS, VLA__C_CLIP };
 
 /* Every BART / visual-embedding tensor with its class and the fields of the
  * weight view and gradient view it fills (NULL fields while planning). */
@@ -8218,7 +8245,35 @@ static void vla__each_base(const vla_hparams *hp, vla__weights *W, vla__weights_
 #undef VLA__NM
 }
 
+/* The CLIP trunk's convolutions in the model's order: stem conv1..3, then
+ * each bottleneck's conv1, conv2, conv3, downsample.0 (index 3 + 4 nb + j;
+ * a block without a downsample leaves its slot unused). */
+static void vla__each_clip(const vla_model *m, vla__conv *cv, vla__lin_g *g, vla__slot_fn fn, void *u) {
+    const vla_hparams *hp = &m->hp;
+    static const char *part[4] = {".conv1", ".conv2", ".conv3", ".downsample.0"};
+    char pre[80], nm[96];
+    int si, bi, nb = 0, j;
+    for (j = 0; j < 3; j++) {
+        vla__name(pre, sizeof pre, "visual.conv", j + 1, "");
+        fn(u, vla__name(nm, sizeof nm, pre, -1, ".weight"), VLA__C_CLIP, cv ? &cv[j].w : NULL, NULL, g ? &g[j].w : NULL);
+        fn(u, vla__name(nm, sizeof nm, pre, -1, ".bias"), VLA__C_CLIP, NULL, cv ? &cv[j].b : NULL, g ? &g[j].b : NULL);
+    }
+    for (si = 0; si < 4; si++)
+        for (bi = 0; bi < hp->clip_blocks[si]; bi++, nb++)
+            for (j = 0; j < 4; j++) {
+                int c = 3 + 4 * nb + j;
+                size_t pl;
+                if (j == 3 && !m->clip_blocks[nb].has_down) continue;
+                vla__name(pre, sizeof pre, "visual.layer", si + 1, ".");
+                pl = VLA_STRLEN(pre);
+                vla__name(pre + pl, sizeof pre - pl, "", bi, part[j]);
+                fn(u, vla__name(nm, sizeof nm, pre, -1, ".weight"), VLA__C_CLIP, cv ? &cv[c].w : NULL, NULL, g ? &g[c].w : NULL);
+                fn(u, vla__name(nm, sizeof nm, pre, -1, ".bias"), VLA__C_CLIP, NULL, cv ? &cv[c].b : NULL, g ? &g[c].b : NULL);
+            }
+}
+
 static int vla__trains(const vla_train_params *p, int cls) {
+    if (cls == VLA__C_CLIP) return p->train_clip;
     if (p->full_finetune) return 1;
     if (cls == VLA__C_VIS) return p->train_visual;
     if (cls == VLA__C_LN_G) return p->train_layer_norms;
@@ -8267,6 +8322,7 @@ static vla_status vla__trainer_plan(vla_trainer *t, vla__tplan *pl) {
     VLA_MEMSET(pl, 0, sizeof *pl);
     pl->t = t;
     vla__each_base(&t->m->hp, NULL, NULL, vla__plan_slot, pl);
+    if (t->p.train_clip) vla__each_clip(t->m, NULL, NULL, vla__plan_slot, pl);
     if (pl->st != VLA_OK) {
         vla__log(&t->log, VLA_LOG_ERROR, "trainer: a tensor to train is missing from the model", 0, 0, 0);
         return pl->st;
@@ -8298,6 +8354,68 @@ static vla_status vla__trainer_plan(vla_trainer *t, vla__tplan *pl) {
         if (x.name.s[0] == 'H' && vla__ends(x.name, "enc.proj2.weight") && x.n_dims == 2) pl->hydp = (int)x.ne[1];
     }
     return VLA_OK;
+}
+
+/* ---- the CLIP trunk's training plan (train_clip; the passes are below) ---- */
+
+static int vla__clip_nblocks(const vla_hparams *hp) { return hp->clip_blocks[0] + hp->clip_blocks[1] + hp->clip_blocks[2] + hp->clip_blocks[3]; }
+
+typedef struct vla__tcb vla__tcb;
+struct vla__tcb {             /* one bottleneck's saved tensors: offsets  */
+    size_t x, h1, h2, h2p, xp, out;   /* input, relu(conv1), relu(conv2), pooled  */
+    int H, Ho;                        /* h2 and x (strided blocks only), output    */
+};
+
+/* Walk the trunk: the offsets (cb [n blocks], cs = stem s1, s2, s3, p0; both
+ * may be NULL), the floats saved per picture, the largest im2col of a 3x3
+ * convolution and the largest backward-GEMM scratch. */
+static void vla__tclip_plan(const vla_model *m, vla__tcb *cb, size_t *cs, size_t *per_pic, size_t *col, size_t *bscr) {
+    const vla_hparams *hp = &m->hp;
+    int S = hp->clip_image_size, w = hp->clip_width, H = S / 2, si, bi, nb = 0, inpl = w, j;
+    size_t n = 0, c = 0, bs = 0, q;
+#define VLA__TC_CONV(Mo, cout, K, k)                                                             \
+    do {                                                                                         \
+        if ((k) > 1 && (q = (size_t)(Mo) * (size_t)(K)) > c) c = q;                              \
+        if ((q = vla_linear_bwd_scratch_size((Mo), (cout), (K))) > bs) bs = q;                   \
+    } while (0)
+    /* stem: s1, s2 [S/2, S/2, w/2], s3 [S/2, S/2, w], p0 [S/4, S/4, w] */
+    VLA__TC_CONV(H * H, w / 2, 27, 3);
+    VLA__TC_CONV(H * H, w / 2, 9 * (w / 2), 3);
+    VLA__TC_CONV(H * H, w, 9 * (w / 2), 3);
+    for (j = 0; j < 3; j++) {
+        if (cs) cs[j] = n;
+        n += (size_t)H * H * (size_t)(j == 2 ? w : w / 2);
+    }
+    H /= 2;
+    if (cs) cs[3] = n;
+    n += (size_t)H * H * (size_t)w;
+    for (si = 0; si < 4; si++) {
+        int planes = w << si;
+        for (bi = 0; bi < hp->clip_blocks[si]; bi++, nb++) {
+            const vla__bottleneck *bk = &m->clip_blocks[nb];
+            int s = bk->stride, Ho = H / s;
+            vla__tcb b;
+            VLA_MEMSET(&b, 0, sizeof b);
+            b.x = nb ? cb ? cb[nb - 1].out : 0 : (cs ? cs[3] : 0);
+            b.H = H; b.Ho = Ho;
+            b.h1 = n; n += (size_t)H * H * (size_t)planes;
+            b.h2 = n; n += (size_t)H * H * (size_t)planes;
+            if (s > 1) { b.h2p = n; n += (size_t)Ho * Ho * (size_t)planes; }
+            if (s > 1 && bk->has_down) { b.xp = n; n += (size_t)Ho * Ho * (size_t)inpl; }
+            b.out = n; n += (size_t)Ho * Ho * (size_t)(4 * planes);
+            VLA__TC_CONV(H * H, planes, inpl, 1);
+            VLA__TC_CONV(H * H, planes, 9 * planes, 3);
+            VLA__TC_CONV(Ho * Ho, 4 * planes, planes, 1);
+            if (bk->has_down) VLA__TC_CONV(Ho * Ho, 4 * planes, inpl, 1);
+            if (cb) cb[nb] = b;
+            H = Ho;
+            inpl = 4 * planes;
+        }
+    }
+#undef VLA__TC_CONV
+    *per_pic = n;
+    *col = c ? c : 1;
+    *bscr = bs;
 }
 
 /* ---- layout: the same calls size (measuring arena) and carve ---- */
@@ -8439,6 +8557,24 @@ static vla_status vla__trainer_layout(vla_trainer *t, vla_arena *a, const vla__t
             for (j2 = 0; j2 < 6; j2++)
                 if ((q = vla_linear_bwd_scratch_size((int)Rm, Ns[i2], Ns[j2])) > need) need = q;
         }
+        if (t->p.train_clip) { /* the trunk: saved activations, grids, im2col, gradients */
+            size_t per, col, bs, act, conv, np = B * (size_t)t->p.max_images;
+            size_t grid = (size_t)(hp->clip_image_size / 32) * (size_t)(hp->clip_image_size / 32) * (size_t)hp->clip_out_ch;
+            int nblk = vla__clip_nblocks(hp);
+            vla__tclip_plan(t->m, NULL, NULL, &per, &col, &bs);
+            vla__clip_sizes(hp, &act, &conv);
+            if (bs > need) need = bs;
+            t->n_conv = 3 + 4 * nblk;
+            t->cact_n = per;
+            t->cv = (vla__conv *)vla_arena_alloc(a, sizeof(vla__conv) * (size_t)t->n_conv);
+            t->cvg = (vla__lin_g *)vla_arena_alloc(a, sizeof(vla__lin_g) * (size_t)t->n_conv);
+            t->cb = (vla__tcb *)vla_arena_alloc(a, sizeof(vla__tcb) * (size_t)nblk);
+            ok = ok && t->cv && t->cvg && t->cb;
+            VLA__TA(t->cact, vla__mul(np, per)); VLA__TA(t->cgrid, np * grid); VLA__TA(t->dgrid, np * grid);
+            VLA__TA(t->dpool, (Nv ? Nv : 1) * F);
+            VLA__TA(t->ccol, col); VLA__TA(t->cdcol, col);
+            VLA__TA(t->cg[0], act); VLA__TA(t->cg[1], act); VLA__TA(t->cg[2], act);
+        }
         t->bscr = need ? (float *)vla_arena_alloc(a, need) : NULL;
         ok = ok && (!need || t->bscr);
     }
@@ -8577,6 +8713,21 @@ static vla_status vla__trainer_fill(vla_trainer *t) {
     }
     vla__each_base(hp, &t->W, &t->G, vla__fill_slot, &f);
     if (f.st != VLA_OK) return f.st;
+    if (t->p.train_clip) { /* the trunk's view starts as the model's, then points at the trained copies */
+        int j, nb, nblk = vla__clip_nblocks(hp);
+        size_t per, col, bs;
+        VLA_MEMSET(t->cv, 0, sizeof(vla__conv) * (size_t)t->n_conv);
+        VLA_MEMSET(t->cvg, 0, sizeof(vla__lin_g) * (size_t)t->n_conv);
+        for (j = 0; j < 3; j++) t->cv[j] = t->m->clip_stem[j];
+        for (nb = 0; nb < nblk; nb++) {
+            const vla__bottleneck *bk = &t->m->clip_blocks[nb];
+            t->cv[3 + 4 * nb] = bk->c1; t->cv[4 + 4 * nb] = bk->c2; t->cv[5 + 4 * nb] = bk->c3;
+            if (bk->has_down) t->cv[6 + 4 * nb] = bk->down;
+        }
+        vla__each_clip(t->m, t->cv, t->cvg, vla__fill_slot, &f);
+        if (f.st != VLA_OK) return f.st;
+        vla__tclip_plan(t->m, t->cb, t->cs, &per, &col, &bs);
+    }
     /* the modules of every task */
     for (ti = 0; ti < t->n_tasks; ti++) {
         vla__ttask *T = &t->tasks[ti];
@@ -9510,7 +9661,8 @@ static void vla__tenc_input_bwd(vla_trainer *t, const vla_input *in) {
                 vla_layernorm_bwd(df + vi * d, G->vis_feat_ln.g, G->vis_feat_ln.b, g, t->vis_f + vi * d, W->vis_feat_ln.g, 1, d, hp->ln_eps);
                 vla_layernorm_bwd(dp + vi * d, G->vis_box_ln.g, G->vis_box_ln.b, g, t->vis_p + vi * d, W->vis_box_ln.g, 1, d, hp->ln_eps);
             }
-        vla__tlin_bwd(t, NULL, df, t->vis_pool, &W->vis_feat, &G->vis_feat, Mv);
+        if (t->p.train_clip) VLA_MEMSET(t->dpool, 0, sizeof(float) * (size_t)Mv * (size_t)hp->feat_dim);
+        vla__tlin_bwd(t, t->p.train_clip ? t->dpool : NULL, df, t->vis_pool, &W->vis_feat, &G->vis_feat, Mv);
         vla__tlin_bwd(t, NULL, dp, t->vis_box, &W->vis_box, &G->vis_box, Mv);
     }
 }
@@ -9599,15 +9751,17 @@ static vla_status vla__tcheck(vla_trainer *t, const vla_train_batch *bt) {
     const vla_input *in = &bt->in;
     int i;
     if (!bt->labels || bt->target_len < 1 || bt->target_len > t->p.max_target_len || in->batch < 1 || in->batch > t->p.max_batch ||
-        in->text_len < 0 || in->text_len > t->p.max_text_len || (in->text_len > 0 && !in->ids) || in->n_embeds || in->images ||
+        in->text_len < 0 || in->text_len > t->p.max_text_len || (in->text_len > 0 && !in->ids) || in->n_embeds ||
+        (in->images && (!t->p.train_clip || in->feats)) || (t->p.train_clip && in->n_images > 0 && !in->images) ||
         in->n_images < 0 || in->n_images > t->p.max_images || (bt->loss == VLA_LOSS_VQA && !bt->scores) ||
         (bt->loss != VLA_LOSS_VQA && bt->loss != VLA_LOSS_EXAMPLE_MEAN && bt->loss != VLA_LOSS_TOKEN_MEAN)) {
         vla__log(&t->log, VLA_LOG_ERROR, "trainer: batch outside the trainer's shapes, or without labels/scores", 0, 0, 0);
         return VLA_ERR_ARGS;
     }
-    if (in->n_images > 0) {
-        if (!hp->has_visual || !in->feats || in->grid_h < 1 || in->grid_w < 1 || in->grid_h * in->grid_w > t->p.max_grid ||
-            in->n_images > hp->n_images || (hp->pool_h ? (in->grid_h < hp->pool_h || in->grid_w < hp->pool_w) : in->grid_h * in->grid_w < hp->n_boxes))
+    if (in->n_images > 0) { /* pictures: the trunk's grid (train_clip) */
+        int gh = in->images ? hp->clip_image_size / 32 : in->grid_h, gw = in->images ? gh : in->grid_w;
+        if (!hp->has_visual || (!in->feats && !in->images) || gh < 1 || gw < 1 || gh * gw > t->p.max_grid ||
+            in->n_images > hp->n_images || (hp->pool_h ? (gh < hp->pool_h || gw < hp->pool_w) : gh * gw < hp->n_boxes))
             return VLA_ERR_ARGS;
     }
     for (i = 0; i < in->batch * in->text_len; i++)
@@ -9631,6 +9785,200 @@ static vla_status vla__tcheck(vla_trainer *t, const vla_train_batch *bt) {
     return VLA_OK;
 }
 
+/* ---- the CLIP trunk, trained (train_clip) ----
+ *
+ * The training forward of the trunk is the inference one ([I10]) written
+ * with an explicit im2col, keeping for each picture what the backward pass
+ * reads: every ReLU output, the pooled inputs of the strided blocks and each
+ * block's output.  Offsets of those tensors in a picture's saved floats are
+ * planned once (vla__tclip_plan) and shared by every picture. */
+
+/* col [Ho*Ho, k*k*C] from x [H, H, C] (zero padding), columns in the weights'
+ * (ky, kx, c) order. */
+static void vla__im2col(float *col, const float *x, int H, int C, int k, int s, int pad) {
+    int Ho = (H + 2 * pad - k) / s + 1, oy, ox, ky, kx;
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Ho; ox++) {
+            float *r = col + ((size_t)oy * Ho + ox) * (size_t)(k * k * C);
+            for (ky = 0; ky < k; ky++)
+                for (kx = 0; kx < k; kx++, r += C) {
+                    int iy = oy * s + ky - pad, ix = ox * s + kx - pad;
+                    if (iy >= 0 && iy < H && ix >= 0 && ix < H) VLA_MEMCPY(r, x + ((size_t)iy * H + ix) * C, sizeof(float) * (size_t)C);
+                    else VLA_MEMSET(r, 0, sizeof(float) * (size_t)C);
+                }
+        }
+}
+
+/* x [H, H, C] = the sum of every column entry of col that reads it. */
+static void vla__col2im(float *x, const float *col, int H, int C, int k, int s, int pad) {
+    int Ho = (H + 2 * pad - k) / s + 1, oy, ox, ky, kx, c;
+    VLA_MEMSET(x, 0, sizeof(float) * (size_t)H * H * C);
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Ho; ox++) {
+            const float *r = col + ((size_t)oy * Ho + ox) * (size_t)(k * k * C);
+            for (ky = 0; ky < k; ky++)
+                for (kx = 0; kx < k; kx++, r += C) {
+                    int iy = oy * s + ky - pad, ix = ox * s + kx - pad;
+                    float *d = x + ((size_t)iy * H + ix) * C;
+                    if (iy < 0 || iy >= H || ix < 0 || ix >= H) continue;
+                    for (c = 0; c < C; c++) d[c] += r[c];
+                }
+        }
+}
+
+/* dx [H, H, C] = dy [H/s, H/s, C] / s^2 spread over each window. */
+static void vla__avgpool_bwd(float *dx, const float *dy, int H, int C, int s) {
+    int Ho = H / s, y, x, c;
+    float inv = 1.0f / (float)(s * s);
+    for (y = 0; y < H; y++)
+        for (x = 0; x < H; x++) {
+            const float *g = dy + ((size_t)(y / s) * Ho + x / s) * C;
+            float *d = dx + ((size_t)y * H + x) * C;
+            for (c = 0; c < C; c++) d[c] = g[c] * inv;
+        }
+}
+
+/* dy *= (y > 0): the gradient of a ReLU from its output. */
+static void vla__relu_bwd(float *dy, const float *y, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!(y[i] > 0.0f)) dy[i] = 0.0f;
+}
+
+/* Gradient of vla_adaptive_maxpool2d: each dy [oh, ow, C] entry goes to the
+ * first maximum of its window in x [H, W, C] (the one the forward kept);
+ * dx accumulates. */
+static void vla__amaxpool_bwd(float *dx, const float *dy, const float *x, int H, int W, int C, int oh, int ow) {
+    int i, j, c, r, q;
+    for (i = 0; i < oh; i++) {
+        int r0 = (i * H) / oh, r1 = ((i + 1) * H + oh - 1) / oh;
+        for (j = 0; j < ow; j++) {
+            int c0 = (j * W) / ow, c1 = ((j + 1) * W + ow - 1) / ow;
+            for (c = 0; c < C; c++) {
+                size_t at = ((size_t)r0 * W + c0) * C + c;
+                float mx = x[at];
+                for (r = r0; r < r1; r++)
+                    for (q = c0; q < c1; q++) {
+                        size_t k = ((size_t)r * W + q) * C + c;
+                        if (x[k] > mx || (x[k] != x[k] && mx == mx)) { mx = x[k]; at = k; }
+                    }
+                dx[at] += dy[((size_t)i * ow + j) * C + c];
+            }
+        }
+    }
+}
+
+/* y [Ho, Ho, cout] = conv(x [H, H, cin]) + b, then ReLU if relu. */
+static void vla__tconv(vla_trainer *t, float *y, const float *x, const vla__conv *cv, int H, int stride, int relu) {
+    int pad = cv->k / 2, Ho = (H + 2 * pad - cv->k) / stride + 1;
+    const float *col = x; /* a 1x1 convolution (always stride 1 here) reads x as it is */
+    if (cv->k > 1) { vla__im2col(t->ccol, x, H, cv->cin, cv->k, stride, pad); col = t->ccol; }
+    vla_linear(&t->p.exec, y, col, &cv->w, cv->b, Ho * Ho);
+    if (relu) vla_relu(y, (size_t)Ho * Ho * cv->cout);
+}
+
+/* Backward of vla__tconv before its ReLU: from dy [Ho, Ho, cout],
+ * dW += dy^T col(x), db += sum dy, and (dx not NULL) dx [H, H, cin] =
+ * col2im(dy W), overwritten. */
+static void vla__tconv_bwd(vla_trainer *t, float *dx, const float *dy, const float *x, const vla__conv *cv, const vla__lin_g *g, int H,
+                           int stride) {
+    int pad = cv->k / 2, Ho = (H + 2 * pad - cv->k) / stride + 1, M = Ho * Ho, K = cv->w.cols;
+    const float *col = x;
+    if (cv->k > 1) { vla__im2col(t->ccol, x, H, cv->cin, cv->k, stride, pad); col = t->ccol; }
+    vla_linear_bwd_w(&t->p.exec, g->w, g->b, dy, col, M, cv->cout, K, t->bscr);
+    if (!dx) return;
+    if (cv->k == 1) {
+        VLA_MEMSET(dx, 0, sizeof(float) * (size_t)M * K);
+        vla_linear_bwd_x(&t->p.exec, dx, dy, &cv->w, M, t->bscr);
+        return;
+    }
+    VLA_MEMSET(t->cdcol, 0, sizeof(float) * (size_t)M * K);
+    vla_linear_bwd_x(&t->p.exec, t->cdcol, dy, &cv->w, M, t->bscr);
+    vla__col2im(dx, t->cdcol, H, cv->cin, cv->k, stride, pad);
+}
+
+/* Training forward of one picture img [S, S, 3]: a (cact_n floats) keeps the
+ * activations; grid [S/32 * S/32, C] gets the trunk's output. */
+static void vla__tclip_fwd(vla_trainer *t, const float *img, float *a, float *grid) {
+    const vla_hparams *hp = &t->m->hp;
+    int S = hp->clip_image_size, w = hp->clip_width, nb, nblk = vla__clip_nblocks(hp);
+    const vla__tcb *last = &t->cb[nblk - 1];
+    /* stem: [S, S, 3] -> s1, s2 [S/2, S/2, w/2] -> s3 [S/2, S/2, w] -> p0 [S/4, S/4, w] */
+    vla__tconv(t, a + t->cs[0], img, &t->cv[0], S, 2, 1);
+    vla__tconv(t, a + t->cs[1], a + t->cs[0], &t->cv[1], S / 2, 1, 1);
+    vla__tconv(t, a + t->cs[2], a + t->cs[1], &t->cv[2], S / 2, 1, 1);
+    vla_avgpool2d(a + t->cs[3], a + t->cs[2], S / 2, S / 2, w, 2);
+    for (nb = 0; nb < nblk; nb++) {
+        const vla__bottleneck *bk = &t->m->clip_blocks[nb];
+        const vla__tcb *b = &t->cb[nb];
+        const vla__conv *c = &t->cv[3 + 4 * nb];
+        int s = bk->stride, planes = c[0].cout, cin = c[0].cin;
+        size_t no = (size_t)b->Ho * b->Ho * (size_t)c[2].cout;
+        float *x = a + b->x, *out = a + b->out, *m3 = a + b->h2;
+        /* out = relu(conv3(pool(relu(conv2(relu(conv1(x))))))) + id(x)) */
+        vla__tconv(t, a + b->h1, x, &c[0], b->H, 1, 1);
+        vla__tconv(t, a + b->h2, a + b->h1, &c[1], b->H, 1, 1);
+        if (s > 1) { vla_avgpool2d(a + b->h2p, a + b->h2, b->H, b->H, planes, s); m3 = a + b->h2p; }
+        vla__tconv(t, out, m3, &c[2], b->Ho, 1, 0);
+        if (bk->has_down) { /* id = conv_down(pool(x)) */
+            const float *ix = x;
+            if (s > 1) { vla_avgpool2d(a + b->xp, x, b->H, b->H, cin, s); ix = a + b->xp; }
+            vla__tconv(t, t->cg[0], ix, &c[3], b->Ho, 1, 0);
+            vla_add(out, out, t->cg[0], no);
+        } else vla_add(out, out, x, no);
+        vla_relu(out, no);
+    }
+    VLA_MEMCPY(grid, a + last->out, sizeof(float) * (size_t)last->Ho * last->Ho * (size_t)hp->clip_out_ch);
+}
+
+/* Backward of one picture: dg [grid, C] is d loss / d grid; every conv's
+ * dW, db accumulate.  Three activation-sized buffers rotate: cur holds the
+ * gradient at a block's output, dx collects its input's. */
+static void vla__tclip_bwd(vla_trainer *t, const float *img, const float *a, const float *dg) {
+    const vla_hparams *hp = &t->m->hp;
+    int S = hp->clip_image_size, w = hp->clip_width, nb, nblk = vla__clip_nblocks(hp), H1 = S / 2;
+    float *cur = t->cg[0], *dx = t->cg[1], *tmp = t->cg[2], *sw;
+    const vla__tcb *last = &t->cb[nblk - 1];
+    VLA_MEMCPY(cur, dg, sizeof(float) * (size_t)last->Ho * last->Ho * (size_t)hp->clip_out_ch);
+    for (nb = nblk - 1; nb >= 0; nb--) {
+        const vla__bottleneck *bk = &t->m->clip_blocks[nb];
+        const vla__tcb *b = &t->cb[nb];
+        const vla__conv *c = &t->cv[3 + 4 * nb];
+        const vla__lin_g *g = &t->cvg[3 + 4 * nb];
+        int s = bk->stride, planes = c[0].cout, cin = c[0].cin, H = b->H;
+        size_t nh = (size_t)H * H * (size_t)planes;
+        const float *x = a + b->x;
+        float *dh;
+        vla__relu_bwd(cur, a + b->out, (size_t)b->Ho * b->Ho * (size_t)c[2].cout);
+        /* identity branch -> dx [H, H, cin] */
+        if (bk->has_down && s > 1) {
+            vla__tconv_bwd(t, tmp, cur, a + b->xp, &c[3], &g[3], b->Ho, 1);
+            vla__avgpool_bwd(dx, tmp, H, cin, s);
+        } else if (bk->has_down) vla__tconv_bwd(t, dx, cur, x, &c[3], &g[3], H, 1);
+        else VLA_MEMCPY(dx, cur, sizeof(float) * (size_t)H * H * (size_t)cin);
+        /* main branch: conv3 <- pool <- relu(conv2) <- relu(conv1) */
+        vla__tconv_bwd(t, tmp, cur, s > 1 ? a + b->h2p : a + b->h2, &c[2], &g[2], b->Ho, 1);
+        if (s > 1) { vla__avgpool_bwd(cur, tmp, H, planes, s); dh = cur; }
+        else { dh = tmp; tmp = cur; }                 /* cur's values are spent */
+        vla__relu_bwd(dh, a + b->h2, nh);
+        vla__tconv_bwd(t, tmp, dh, a + b->h1, &c[1], &g[1], H, 1);     /* d h1 */
+        vla__relu_bwd(tmp, a + b->h1, nh);
+        vla__tconv_bwd(t, dh, tmp, x, &c[0], &g[0], H, 1);             /* d x, main branch */
+        vla_add(dx, dx, dh, (size_t)H * H * (size_t)cin);
+        /* dx becomes the gradient at the previous block's output */
+        sw = cur == dh ? tmp : cur;
+        cur = dx; dx = dh; tmp = sw;
+    }
+    /* stem: p0 <- s3 <- s2 <- s1 <- image */
+    vla__avgpool_bwd(dx, cur, H1, w, 2);
+    vla__relu_bwd(dx, a + t->cs[2], (size_t)H1 * H1 * (size_t)w);
+    vla__tconv_bwd(t, tmp, dx, a + t->cs[1], &t->cv[2], &t->cvg[2], H1, 1);
+    vla__relu_bwd(tmp, a + t->cs[1], (size_t)H1 * H1 * (size_t)(w / 2));
+    vla__tconv_bwd(t, cur, tmp, a + t->cs[0], &t->cv[1], &t->cvg[1], H1, 1);
+    vla__relu_bwd(cur, a + t->cs[0], (size_t)H1 * H1 * (size_t)(w / 2));
+    vla__tconv_bwd(t, NULL, cur, img, &t->cv[0], &t->cvg[0], S, 2);
+}
+
 static vla__eact *vla__teact(vla_trainer *t, int l) {
     if (!t->p.recompute) return &t->ea[l];
     t->ea_one.x = t->ea[l].x;
@@ -9648,7 +9996,9 @@ static vla_status vla__tstep(vla_trainer *t, const vla_train_batch *bt, int grad
     int Le = hp->n_enc_layers, Ld = hp->n_dec_layers, l, i, d = hp->d_model;
     float loss;
     vla_status st;
+    vla_input in;
     if ((st = vla__tcheck(t, bt)) != VLA_OK) return st;
+    in = bt->in;
     if (grad)
         for (i = 0; i < t->n_tp; i++) { VLA_MEMSET(t->tp[i].g, 0, t->tp[i].n * 4); t->tp[i].used = 0; }
     if ((st = vla__tr_modules(t, grad)) != VLA_OK) return st;
@@ -9658,7 +10008,13 @@ static vla_status vla__tstep(vla_trainer *t, const vla_train_batch *bt, int grad
     t->L = t->P + t->Lt + t->Nv; t->T = bt->target_len;
     t->Re = t->B * t->L; t->Rd = t->B * t->T;
     /* forward */
-    vla__tenc_input(t, &bt->in, Le ? t->ea[0].x : t->enc_out);
+    if (in.images && in.n_images > 0) { /* train_clip: the trunk turns the pictures into grid features */
+        int S = hp->clip_image_size, np = in.batch * in.n_images;
+        size_t gsz = (size_t)(S / 32) * (S / 32) * (size_t)hp->clip_out_ch;
+        for (i = 0; i < np; i++) vla__tclip_fwd(t, in.images + (size_t)i * S * S * 3, t->cact + (size_t)i * t->cact_n, t->cgrid + i * gsz);
+        in.feats = t->cgrid; in.grid_h = in.grid_w = S / 32; in.images = NULL;
+    }
+    vla__tenc_input(t, &in, Le ? t->ea[0].x : t->enc_out);
     for (l = 0; l < Le; l++) vla__tenc_fwd(t, l, vla__teact(t, l), l + 1 < Le ? t->ea[l + 1].x : t->enc_out);
     if ((st = vla__tdec_input(t, bt, t->da[0].x)) != VLA_OK) return st;
     for (l = 0; l < Ld; l++) vla__tdec_fwd(t, l, vla__tdact(t, l), l + 1 < Ld ? t->da[l + 1].x : t->dec_out);
@@ -9683,10 +10039,21 @@ static vla_status vla__tstep(vla_trainer *t, const vla_train_batch *bt, int grad
         if (t->p.recompute) vla__tenc_fwd(t, l, A, l + 1 < Le ? t->ea[l + 1].x : t->enc_out);
         vla__tenc_bwd(t, l, A);
     }
-    vla__tenc_input_bwd(t, &bt->in);
+    vla__tenc_input_bwd(t, &in);
     vla__tr_modules_bwd(t);
+    if (bt->in.images && in.n_images > 0) { /* into the trunk: the 6 x 6 max pool, then every picture backwards */
+        int S = hp->clip_image_size, gs = S / 32, np = in.batch * in.n_images, F = hp->feat_dim, nbx = hp->n_boxes;
+        size_t gsz = (size_t)gs * gs * (size_t)F;
+        VLA_MEMSET(t->dgrid, 0, sizeof(float) * (size_t)np * gsz);
+        for (i = 0; i < np; i++) { /* picture i: example i / n_images, its visual tokens from (i % n_images) nbx on */
+            const float *dp = t->dpool + ((size_t)(i / in.n_images) * t->Nv + (size_t)(i % in.n_images) * nbx) * F;
+            if (hp->pool_h) vla__amaxpool_bwd(t->dgrid + i * gsz, dp, t->cgrid + i * gsz, gs, gs, F, hp->pool_h, hp->pool_w);
+            else vla_add(t->dgrid + i * gsz, t->dgrid + i * gsz, dp, (size_t)nbx * F);
+        }
+        for (i = 0; i < np; i++) vla__tclip_bwd(t, bt->in.images + (size_t)i * S * S * 3, t->cact + (size_t)i * t->cact_n, t->dgrid + i * gsz);
+    }
     for (i = 0; i < t->n_tp; i++)
-        if (t->tp[i].cls) t->tp[i].used = !(t->tp[i].cls == VLA__C_VIS && t->Nv == 0);
+        if (t->tp[i].cls) t->tp[i].used = !((t->tp[i].cls == VLA__C_VIS || t->tp[i].cls == VLA__C_CLIP) && t->Nv == 0);
     return VLA_OK;
 }
 
@@ -9712,6 +10079,11 @@ static vla_status vla__trainer_open(vla_trainer *t, vla_arena *a, const vla_mode
         return VLA_ERR_ARGS;
     }
     if (p->exec.n_threads < 1) t->p.exec.n_threads = 1;
+    if (p->train_clip && (ad || !hp->has_clip || !hp->has_visual || hp->clip_out_ch != hp->feat_dim ||
+                          (hp->clip_image_size / 32) * (hp->clip_image_size / 32) > p->max_grid)) {
+        vla__log(&p->log, VLA_LOG_ERROR, "trainer: train_clip trains a whole model (no adapter file) with a CLIP trunk whose grid fits max_grid", 0, 0, 0);
+        return VLA_ERR_ARGS;
+    }
     t->method = 0;
     t->n_tasks = 0;
     if (ad) {

@@ -7,7 +7,7 @@
  *             [--batch N | --batch-same] [--lr X] [--warmup-ratio 0.1]
  *             [--dropout P] [--clip-norm X] [--seed 9595] [--threads N]
  *             [--recompute] [--save-every N] [--max-steps K] [--resume]
- *             [--log-every N]
+ *             [--log-every N] [--train-clip]
  *
  * DATA FORMAT (docs/train.md has the long version).  One JSON object per
  * line; blank lines are skipped, anything else that is not such an object is
@@ -42,6 +42,11 @@
  * real path, size and modification time, and carries a checksum: another
  * model, a changed picture or a damaged/truncated file is detected, reported
  * and recomputed, never used.
+ * --train-clip (with --full: pretraining a base model) trains the CLIP
+ * trunk too (vla_train_params.train_clip): the pictures are then resized
+ * once, kept in memory as 8-bit RGB at the trunk's input size (S * S * 3
+ * bytes each), normalised into every batch and run through the trunk at every
+ * step; there is no feature cache.
  *
  * STARTING POINT.  --init METHOD[:OPTIONS] makes a fresh adapter file for the
  * run's tasks with the official initialisation (tools/vla_random.h,
@@ -305,7 +310,7 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 typedef struct options {
     const char *model, *data, *dev, *adapter, *init, *out, *feat_cache;
-    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every;
+    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every, train_clip;
     long max_steps;
     double lr, warmup_ratio;
     float dropout, clip_norm;
@@ -319,7 +324,7 @@ static void usage(FILE *f) {
             "                 (--init METHOD[:OPTIONS] | --adapter ADAPTER.gguf | --full)\n"
             "                 [--dev DEV.jsonl] [--feat-cache FILE] [--epochs N] [--batch N] [--batch-same]\n"
             "                 [--lr X] [--warmup-ratio X] [--dropout P] [--clip-norm X] [--seed N] [--threads N]\n"
-            "                 [--recompute] [--save-every N] [--max-steps K] [--resume] [--log-every N]\n"
+            "                 [--recompute] [--save-every N] [--max-steps K] [--resume] [--log-every N] [--train-clip]\n"
             "METHOD: adapter (= multiple_adapters), single_adapter, compacter (= multiple_compacters),\n"
             "        single_compacter, lora (= multiple_lora), single_lora, prompt (= multiple_prompts),\n"
             "        single_prompt, hyperformer\n"
@@ -357,6 +362,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (ARG("--out")) { o->out = v; i++; }
         else if (ARG("--feat-cache")) { o->feat_cache = v; i++; }
         else if (!strcmp(a, "--full")) o->full = 1;
+        else if (!strcmp(a, "--train-clip")) o->train_clip = 1;
         else if (!strcmp(a, "--resume")) o->resume = 1;
         else if (!strcmp(a, "--recompute")) o->recompute = 1;
         else if (!strcmp(a, "--batch-same")) o->batch_same = 1;
@@ -382,6 +388,14 @@ static void parse_args(int argc, char **argv, options *o) {
     if (!o->model || !o->data || !o->out) { usage(stderr); exit(2); }
     if (!!o->init + !!o->adapter + !!o->full != 1) {
         fprintf(stderr, "vla-train: give exactly one of --init METHOD, --adapter FILE and --full\n");
+        exit(2);
+    }
+    if (o->train_clip && !o->full) {
+        fprintf(stderr, "vla-train: --train-clip trains a whole model: use it with --full\n");
+        exit(2);
+    }
+    if (o->train_clip && o->feat_cache) {
+        fprintf(stderr, "vla-train: --train-clip changes the features at every step: --feat-cache does not apply\n");
         exit(2);
     }
 }
@@ -448,6 +462,7 @@ typedef struct image_ent {
     uint64_t size;
     int64_t mt_s, mt_ns;
     float *feat;               /* [grid * channels]                              */
+    unsigned char *rgb;        /* --train-clip: [S, S, 3], resized               */
 } image_ent;
 
 typedef struct run {
@@ -1135,6 +1150,38 @@ static vla_status fc_fill(void *ctx, FILE *f) {
     return VLA_OK;
 }
 
+/* --train-clip: every picture resized once to the trunk's input (8-bit RGB),
+ * normalised per batch by build_batch. */
+static void load_pictures(run *R) {
+    int S = R->hp->clip_image_size, i, tty = isatty(2);
+    double t0 = now_s();
+    for (i = 0; i < R->n_img; i++) {
+        image_ent *e = &R->img[i];
+        int w, h, ch;
+        char err[160];
+        unsigned char *px = vla_example_load_image(e->path, &w, &h, &ch, err, sizeof err);
+        vla_image img;
+        vla_arena a;
+        size_t need;
+        void *scratch;
+        vla_status st;
+        if (!px) data_error(e->file, e->line, "image '%s' cannot be read: %s", e->path, err);
+        need = vla_image_resize_scratch_size(w, h, S, S) + 2 * VLA_ALIGN;
+        scratch = xmalloc(need);
+        e->rgb = (unsigned char *)xmalloc((size_t)S * S * 3);
+        vla_arena_init(&a, scratch, need);
+        if ((st = vla_image_view(&img, px, w, h, ch, 0)) == VLA_OK) st = vla_image_resize(&a, e->rgb, S, S, &img);
+        vla_example_free_image(px);
+        free(scratch);
+        if (st != VLA_OK) data_error(e->file, e->line, "image '%s': %s", e->path, vla_status_str(st));
+        if (g_stop) { note("interrupted"); exit(130); }
+        if (tty && (i % 64 == 63 || i + 1 == R->n_img)) fprintf(stderr, "\r\033[Kpictures %d/%d", i + 1, R->n_img);
+    }
+    if (tty) fprintf(stderr, "\n");
+    note("%d picture(s) resized to %dx%d for the trained trunk in %.1f s (%.1f MiB)", R->n_img, S, S, now_s() - t0,
+         (double)R->n_img * S * S * 3 / 1048576.0);
+}
+
 static void compute_features(run *R) {
     int reused = 0, rewrite = 0, todo = 0, done = 0, i, tty = isatty(2);
     size_t nf = (size_t)R->grid * (size_t)R->ch, need;
@@ -1253,7 +1300,7 @@ static const answer *pick_answer(const run *R, const example *x, int index, long
 
 typedef struct batchbuf {
     int32_t *ids, *labels;
-    float *scores, *feats;
+    float *scores, *feats;     /* feats: the grid features, or with --train-clip the pictures */
 } batchbuf;
 
 typedef struct shapes { int B, Lt, T, img; } shapes;
@@ -1262,7 +1309,8 @@ static void batchbuf_alloc(const run *R, batchbuf *bb, const shapes *s) {
     bb->ids = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)s->B * (size_t)s->Lt);
     bb->labels = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)s->B * (size_t)s->T);
     bb->scores = (float *)xmalloc(sizeof(float) * (size_t)s->B);
-    bb->feats = (float *)xmalloc(sizeof(float) * (size_t)s->B * (size_t)s->img * (size_t)R->grid * (size_t)R->ch);
+    size_t per = R->o.train_clip ? (size_t)R->hp->clip_image_size * R->hp->clip_image_size * 3 : (size_t)R->grid * (size_t)R->ch;
+    bb->feats = (float *)xmalloc(sizeof(float) * (size_t)s->B * (size_t)(s->img ? s->img : 1) * per);
 }
 
 static void build_batch(const run *R, batchbuf *bb, const dataset *ds, const int *exs, int B, int task, long epoch,
@@ -1270,7 +1318,8 @@ static void build_batch(const run *R, batchbuf *bb, const dataset *ds, const int
     const task_info *T = &R->tasks[task];
     const answer *pick[4096];
     int b, i, Lt = 1, Tl = 1, nimg = T->n_images, im;
-    size_t per = (size_t)R->grid * (size_t)R->ch;
+    int S = R->hp->clip_image_size;
+    size_t per = R->o.train_clip ? (size_t)S * S * 3 : (size_t)R->grid * (size_t)R->ch;
     for (b = 0; b < B; b++) {
         const example *x = &ds->ex[exs[b]];
         pick[b] = pick_answer(R, x, exs[b], epoch);
@@ -1282,7 +1331,11 @@ static void build_batch(const run *R, batchbuf *bb, const dataset *ds, const int
         for (i = 0; i < Lt; i++) bb->ids[b * Lt + i] = i < x->n_ids ? x->ids[i] : R->hp->pad_id;
         for (i = 0; i < Tl; i++) bb->labels[b * Tl + i] = i < pick[b]->n_ids ? pick[b]->ids[i] : -100;
         bb->scores[b] = pick[b]->score;
-        for (im = 0; im < nimg; im++) memcpy(bb->feats + ((size_t)b * nimg + im) * per, R->img[x->img[im]].feat, per * sizeof(float));
+        for (im = 0; im < nimg; im++) {
+            float *dst = bb->feats + ((size_t)b * nimg + im) * per;
+            if (R->o.train_clip) vla_image_normalize(dst, R->img[x->img[im]].rgb, S, S, NULL, NULL, VLA_LAYOUT_HWC);
+            else memcpy(dst, R->img[x->img[im]].feat, per * sizeof(float));
+        }
     }
     memset(bt, 0, sizeof *bt);
     bt->task = R->afile ? T->name : NULL;
@@ -1293,7 +1346,8 @@ static void build_batch(const run *R, batchbuf *bb, const dataset *ds, const int
     bt->in.n_images = nimg;
     bt->in.grid_h = R->grid_h;
     bt->in.grid_w = R->grid_w;
-    bt->in.feats = bb->feats;
+    if (R->o.train_clip) bt->in.images = bb->feats;
+    else bt->in.feats = bb->feats;
     bt->target_len = Tl;
     bt->labels = bb->labels;
     bt->scores = T->loss == VLA_LOSS_VQA ? bb->scores : NULL;
@@ -1432,6 +1486,7 @@ static void dev_eval(run *R, vla_trainer *tr, int epoch, batchbuf *bb, int max_b
     cp.max_batch = EVB; cp.max_text_len = max_ids; cp.max_images = max_img; cp.max_grid = R->grid; cp.max_dec_len = max_len;
     cp.max_beams = max_beams; cp.max_prompt_len = ad ? vla_adapter_prompt_len(ad) : 0; cp.max_adapter_dim = ad ? vla_adapter_max_dim(ad) : 0;
     cp.exec = R->exec; cp.log = R->log;
+    cp.use_clip = R->o.train_clip; /* batches carry pictures: the trained trunk runs in the context */
     if ((st = vla_ctx_mem_req(em, &cp, &need)) != VLA_OK) die("dev context: %s", vla_status_str(st));
     cmem = xmalloc(need);
     if ((st = vla_ctx_init(&c, em, &cp, cmem, need)) != VLA_OK) die("dev context: %s", vla_status_str(st));
@@ -1540,6 +1595,7 @@ static uint64_t run_hash(const run *R, const vla_train_params *p) {
     h = fnv64(h, &p->dropout, sizeof(float));
     h = fnv64(h, &p->clip_norm, sizeof(float));
     h = fnv64(h, &p->seed, 8);
+    if (p->train_clip) h = fnv64(h, "train_clip", 10);
     return h;
 }
 
@@ -1670,6 +1726,7 @@ int main(int argc, char **argv) {
     if (R.o.have_clip) p.clip_norm = R.o.clip_norm;
     p.seed = R.o.seed;
     p.recompute = R.o.recompute;
+    p.train_clip = R.o.train_clip;
     p.exec = R.exec;
     p.log = R.log;
     p.max_batch = max_batch;
@@ -1691,7 +1748,8 @@ int main(int argc, char **argv) {
     note("%ld epochs x %d batches = %ld steps, warmup %ld, lr %g, dropout %g, clip %g, seed %llu", (long)R.o.epochs, spe, total,
          p.warmup_steps, p.lr, p.dropout, p.clip_norm, (unsigned long long)p.seed);
 
-    compute_features(&R);
+    if (R.o.train_clip) load_pictures(&R);
+    else compute_features(&R);
 
     rh = run_hash(&R, &p);
     cur = vla_trainer_cursor(tr);
