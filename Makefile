@@ -6,6 +6,7 @@
 #   make test-cross      every board target, one line each
 #   make bench           speed and memory next to OpenBLAS / PyTorch
 #   make paper-table     trainable-parameter percentages of the paper's Table 1
+#   make demo            the Shapes world's trained model captioning and answering (tests/shapes.mk)
 #   make clean
 #
 # Variables: CC, CFLAGS, ARCH (default -march=native on the build machine),
@@ -35,7 +36,7 @@ HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train \
-            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data
+            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data $(B)/vla-predict
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
@@ -313,3 +314,4 @@ clean:
 
 # Coverage-guided fuzzing (clang's libFuzzer): make fuzz [FUZZ_SECONDS=N] [FUZZ="torch json"].
 include tests/fuzz/fuzz.mk
+include tests/shapes.mk

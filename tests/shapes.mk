@@ -1,12 +1,14 @@
 # tests/shapes.mk - the Shapes world's base model (issue 11), made by the
 # library's own tools from nothing: data from vla-shapes, a random model from
 # vla-mkmodel, full fine-tuning with vla-train, scores from vla-eval.
-# Included by the top Makefile (before that: make -f Makefile -f tests/shapes.mk ...).
+# Included by the top Makefile.
 # The tools are order-only prerequisites: rebuilding one does not retrain.
 #
 #   make shapes-base      examples/shapes/base.gguf + $(SHAPES)/base-eval.txt
 #   make shapes-base-eval only the evaluation of an existing base.gguf
 #   make clean-shapes     remove $(SHAPES) (data, features, runs)
+#   make demo             the shipped model and adapter on the bundled requests
+#                         and on 200 scenes generated on the spot (tools/shapes_demo.sh)
 #
 # What it does (docs/shapes.md, "Base model"):
 #   1. pretraining data: seed 1, 6000 scenes, 2 VQA + 2 GQA questions and 1
@@ -39,7 +41,10 @@ SHAPES_MODEL_FLAGS := --d-model 64 --enc-layers 3 --dec-layers 3 --heads 4 --ffn
 SHAPES_TRAIN_FLAGS := --full --epochs 3 --batch 32 --batch-same --lr 1e-3 --warmup-ratio 0.05 --dropout 0.1 \
                       --seed 9595 --log-every 50
 
-.PHONY: shapes-base shapes-base-eval clean-shapes
+.PHONY: shapes-base shapes-base-eval clean-shapes demo
+
+demo: $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval
+	sh tools/shapes_demo.sh
 
 # vla-mkmodel now also includes these (the top Makefile lists only TOOL_HDR)
 $(B)/vla-mkmodel: tools/vla_random.h tools/vla_tokconv.h
@@ -72,10 +77,7 @@ $(SHAPES_BASE): $(SHAPES)/base-run/model.gguf
 	cp $< $@
 
 # Predictions of a model file on the 200 fresh test scenes through the
-# task-level calls (tools/vla-predict), scored by vla-eval.  (vla-train's own
-# dev metrics are not used: its dev_eval reads vla_generate's rows with the
-# stride of the returned width instead of max_length, so every row after the
-# first of a batch is garbled whenever a batch ends early.)
+# task-level calls (tools/vla-predict), scored by vla-eval.
 $(B)/vla-predict: tools/vla-predict.c $(HDR) tools/vla_tool.h examples/image_io.h examples/example_util.h \
                   examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS) -lpthread

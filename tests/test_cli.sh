@@ -71,10 +71,17 @@ try "$B/vla-train" --model "$T"
 try "$B/vla-train" --model "$T" --data "$W/missing.jsonl" --out "$W/run"
 try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run"
 try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --epochs -1
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --train-clip --init adapter
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --train-clip --full --feat-cache "$W/f.bin"
 try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --lr abc
 try "$B/vla-shapes"
 try "$B/vla-shapes" --out "$W/s" --scenes -5
 try "$B/vla-shapes" --out "$W/s" --size 3
+try "$B/vla-predict"
+try "$B/vla-predict" --model "$T" --data "$W/missing.jsonl" --out "$W/p.jsonl"
+try "$B/vla-predict" --model "$T" --data "$W/junk.gguf" --out "$W/p.jsonl"
+try "$B/vla-predict" --model "$T" --data "$W/junk.gguf" --out "$W/p.jsonl" --beams 0
+try "$B/vla-predict" --model "$T" --bogus
 try "$B/vla-eval"
 try "$B/vla-eval" --data "$W/missing.jsonl" --pred "$W/missing.jsonl"
 try "$B/vla-eval" --data "$W/junk.gguf" --pred "$W/junk.gguf"

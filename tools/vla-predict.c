@@ -2,7 +2,7 @@
  * file in vla-train's format, through the task-level calls, for vla-eval.
  *
  *   vla-predict --model M.gguf [--adapter A.gguf] --data FILE.jsonl --out PRED.jsonl
- *               [--threads N] [--beams N] [--max-length N] [--quiet]
+ *               [--threads N] [--beams N] [--max-length N] [--quiet] [--show]
  *
  * Each line is answered by the call of its task: caption -> vla_caption,
  * vqa / gqa (and any other task with an "input") -> vla_answer, nlvr (a line
@@ -15,6 +15,9 @@
  *
  * Output: one {"id": ..., "task": ..., "prediction": "..."} per line, in the
  * data file's order (vla-eval --pred reads it).  Exit status 1 on any error.
+ * --show also prints each line to stdout: task, question, prediction and the
+ * line's truth ("target", else "answer"), marked "ok" when they are equal
+ * (the demo's view; vla-eval does the real scoring).
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -31,7 +34,7 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vla-predict --model M.gguf [--adapter A.gguf] --data FILE.jsonl --out PRED.jsonl\n"
-               "                   [--threads N] [--beams N] [--max-length N] [--quiet]\n");
+               "                   [--threads N] [--beams N] [--max-length N] [--quiet] [--show]\n");
 }
 
 static void put_json_str(FILE *f, const char *s, size_t n) {
@@ -63,7 +66,7 @@ static void path_of(char *out, size_t cap, const char *dir, const char *p) {
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *adapter_path = NULL, *data_path = NULL, *out_path = NULL;
-    int threads = 1, beams = 0, max_len = 0, quiet = 0, i, n = 0, cap = 0, rc = 1, any_pair = 0, max_q = 0, max_w = 1, max_h = 1;
+    int threads = 1, beams = 0, max_len = 0, quiet = 0, show = 0, i, n = 0, cap = 0, rc = 1, any_pair = 0, max_q = 0, max_w = 1, max_h = 1;
     unsigned char *mfile = NULL, *afile = NULL, *data = NULL;
     void *mmem = NULL, *amem = NULL, *cmem = NULL;
     size_t data_n = 0;
@@ -90,6 +93,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--beams") && more) { if (!ex_int_flag(a, argv[++i], 1, 64, &beams)) return 2; }
         else if (!strcmp(a, "--max-length") && more) { if (!ex_int_flag(a, argv[++i], 2, 512, &max_len)) return 2; }
         else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--show")) show = 1;
         else { fprintf(stderr, "vla-predict: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!model_path || !data_path || !out_path) { usage(stderr); return 2; }
@@ -195,6 +199,12 @@ int main(int argc, char **argv) {
         fputs(", \"prediction\": ", fo);
         put_json_str(fo, text, strlen(text));
         fputs("}\n", fo);
+        if (show) {
+            const char *truth = jstr(j, "target") ? jstr(j, "target") : jstr(j, "answer");
+            printf("%-8s %s%s%s\n         -> %s", task, in ? "\"" : "", in ? in : "", in ? "\"" : "", text);
+            if (truth) printf("   [truth: %s]%s", truth, strcmp(truth, text) ? "  MISS" : "  ok");
+            printf("\n");
+        }
         if (!quiet && ((i + 1) % 200 == 0 || i + 1 == n)) fprintf(stderr, "vla-predict: %d/%d lines, %ld s\n", i + 1, n, (long)(time(NULL) - t0));
     }
     if (fclose(fo) != 0) { fo = NULL; fprintf(stderr, "vla-predict: writing %s failed\n", out_path); goto done_pool; }
