@@ -325,7 +325,7 @@ static void usage(FILE *f) {
             "                 [--dev DEV.jsonl] [--feat-cache FILE] [--epochs N] [--batch N] [--batch-same]\n"
             "                 [--lr X] [--warmup-ratio X] [--dropout P] [--clip-norm X] [--seed N] [--threads N]\n"
             "                 [--recompute] [--save-every N] [--max-steps K] [--resume] [--log-every N] [--train-clip]\n"
-            "METHOD: adapter (= multiple_adapters), single_adapter, compacter (= multiple_compacters),\n"
+            "METHOD: adapter (= multiple_adapters), single_adapter, half_shared_adapters, compacter (= multiple_compacters),\n"
             "        single_compacter, lora (= multiple_lora), single_lora, prompt (= multiple_prompts),\n"
             "        single_prompt, hyperformer\n"
             "OPTIONS (comma-separated): hidden=N reduction=R rank=N alpha=X k=N prompt_len=N mid=N\n"
@@ -831,6 +831,7 @@ typedef struct init_spec {
 static void parse_init(const char *spec, init_spec *s) {
     static const struct { const char *name, *method; int shared; } M[] = {
         {"adapter", "adapter", 0}, {"multiple_adapters", "adapter", 0}, {"single_adapter", "adapter", 1},
+        {"half_shared_adapters", "adapter", 2},
         {"compacter", "compacter", 0}, {"multiple_compacters", "compacter", 0}, {"single_compacter", "compacter", 1},
         {"lora", "lora", 0}, {"multiple_lora", "lora", 0}, {"single_lora", "lora", 1},
         {"prompt", "prompt", 0}, {"multiple_prompts", "prompt", 0}, {"single_prompt", "prompt", 1},
@@ -845,7 +846,7 @@ static void parse_init(const char *spec, init_spec *s) {
         }
     if (!s->method[0]) { fprintf(stderr, "vla-train: --init: unknown method '%.*s'\n", (int)mn, spec); usage(stderr); exit(2); }
     /* the official scripts: text prefixes only with the single_* variants */
-    s->prefixes = s->shared ? VLA_RAND_PREFIX_OFFICIAL : VLA_RAND_PREFIX_NONE;
+    s->prefixes = s->shared == 1 ? VLA_RAND_PREFIX_OFFICIAL : VLA_RAND_PREFIX_NONE;
     s->reduction = 8; s->rank = 128; s->alpha = 32.0f; s->k = 2; s->prompt_len = 40; s->mid = 800;
     s->task_emb = 512; s->task_hidden = 128; s->task_proj = 8;
     for (p = colon ? colon + 1 : NULL; p && *p;) {
@@ -1717,8 +1718,10 @@ int main(int argc, char **argv) {
         vla_gguf g;
         vla_tensor x;
         vla_arena_init_measure(&a);
-        if (vla_gguf_open(&g, R.afile, R.afile_n, &a) == VLA_OK && vla_gguf_get_tensor(&g, "A.*.enc.0.attn.down.weight", &x) != VLA_OK &&
-            vla_gguf_get_tensor(&g, "A.*.dec.0.self.down.weight", &x) != VLA_OK)
+        /* shared up-projections: single_adapter (1e-3); per-task ones: multiple or
+         * half-shared (shared down-projections), both 3e-4 in their scripts */
+        if (vla_gguf_open(&g, R.afile, R.afile_n, &a) == VLA_OK && vla_gguf_get_tensor(&g, "A.*.enc.0.attn.up.weight", &x) != VLA_OK &&
+            vla_gguf_get_tensor(&g, "A.*.dec.0.self.up.weight", &x) != VLA_OK)
             lr_default = vla_train_defaults("multiple_adapters").lr;
     }
     p.lr = R.o.have_lr ? R.o.lr : lr_default;

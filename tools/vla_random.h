@@ -58,7 +58,9 @@ typedef struct vla_rand_adapter {
     int n_tasks;            /* 1..16; names from tasks[] or vqa, gqa, nlvr, caption, task4.. */
     const char *tasks[16];  /* NULL entries: the default names                          */
     int shared;             /* 1: one module for all tasks (task "*", the "single"
-                               variants); 0: one per task.  Hyperformer is always
+                               variants); 0: one per task; 2 (adapters only): the
+                               "half-shared" variant, down-projections shared (task
+                               "*"), up-projections per task.  Hyperformer is always
                                generated per task from a shared hypernetwork.      */
     int hidden;             /* adapter / compacter / hyperformer hidden size, LoRA rank */
     int phm_k;              /* compacter: Kronecker factor count (divides d and hidden) */
@@ -304,8 +306,9 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
         }
         return rc;
     }
-    for (ti = 0; ti < (r->shared ? 1 : n_tasks) && !rc; ti++) {
-        snprintf(task, sizeof task, "%s", r->shared ? "*" : cv->task_names[ti]);
+    for (ti = 0; ti < (r->shared == 1 ? 1 : n_tasks) && !rc; ti++) {
+        int half_shared = r->shared == 2 && method == 1; /* down: task "*", once; up: per task */
+        snprintf(task, sizeof task, "%s", r->shared == 1 ? "*" : cv->task_names[ti]);
         if (method == 5) { /* prompt: embedding + the reparameterisation MLP */
             int n = r->prompt_len > 0 ? r->prompt_len : 40, mid = r->prompt_mid > 0 ? r->prompt_mid : 800;
             snprintf(nm, sizeof nm, "P.%s.emb", task); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, n, d, 0.0, 0.5, N, 0.02));
@@ -333,6 +336,17 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
                     const char *site = side ? dec_sites[k] : enc_sites[k];
                     char pre[120];
                     snprintf(pre, sizeof pre, "A.%s.%s.%d.%s", task, side ? "dec" : "enc", l, site);
+                    if (half_shared) {
+                        char dpre[120];
+                        snprintf(dpre, sizeof dpre, "A.*.%s.%d.%s", side ? "dec" : "enc", l, site);
+                        if (ti == 0) {
+                            snprintf(nm, sizeof nm, "%s.down.weight", dpre); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, h, d, 0.0, 0.02, N, 0.02));
+                            snprintf(nm, sizeof nm, "%s.down.bias", dpre); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, h, 0.0, 0.01, C, 0.0));
+                        }
+                        snprintf(nm, sizeof nm, "%s.up.weight", pre); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, d, h, 0.0, 0.02, N, 0.02));
+                        snprintf(nm, sizeof nm, "%s.up.bias", pre); VLA_RND_OK(vla_rnd__put1(cv, &g, nm, d, 0.0, 0.01, C, 0.0));
+                        continue;
+                    }
                     if (method == 1) { /* plain bottleneck adapter */
                         snprintf(nm, sizeof nm, "%s.down.weight", pre); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, h, d, 0.0, 0.02, N, 0.02));
                         snprintf(nm, sizeof nm, "%s.up.weight", pre); VLA_RND_OK(vla_rnd__put2(cv, &g, nm, d, h, 0.0, 0.02, N, 0.02));
