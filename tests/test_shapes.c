@@ -71,6 +71,26 @@ static void test_captions(void) {
     }
 }
 
+/* The pretraining "locate" text: places from the centre's ninth of the
+ * picture, reading order (rows of thirds, then x). */
+static void test_locate(void) {
+    vls_scene s;
+    char buf[512];
+    memset(&s, 0, sizeof s);
+    s.side = 120; /* thirds: [0, 40), [40, 80), [80, 120) */
+    add_obj(&s, VLS_SQUARE, VLS_BLUE, VLS_LARGE, 100, 100);  /* bottom right */
+    add_obj(&s, VLS_CIRCLE, VLS_RED, VLS_SMALL, 60, 10);     /* top          */
+    add_obj(&s, VLS_TRIANGLE, VLS_GREEN, VLS_SMALL, 10, 60); /* left         */
+    add_obj(&s, VLS_CIRCLE, VLS_PURPLE, VLS_LARGE, 20, 39);  /* top left: row 0, before x = 60 */
+    vls_locate(&s, buf, sizeof buf);
+    VC_CHECKF(!strcmp(buf, "a large purple circle at the top left, a small red circle at the top, a small green triangle at the left "
+                           "and a large blue square at the bottom right"), "locate '%s'", buf);
+    s.n = 1;
+    s.o[0].x = 60; s.o[0].y = 60;
+    vls_locate(&s, buf, sizeof buf);
+    VC_CHECKF(!strcmp(buf, "a large blue square at the center"), "locate '%s'", buf);
+}
+
 /* ======================================================================
  * scenes as read back from scenes.jsonl (the test's own model)
  * ====================================================================== */
@@ -906,6 +926,7 @@ int main(int argc, char **argv) {
 
     vc_section("captions of hand-made scenes");
     test_captions();
+    test_locate();
 
     vc_section("vls_distance");
     {

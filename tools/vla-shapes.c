@@ -2,7 +2,7 @@
  *
  *   vla-shapes --out DIR [--seed 1] [--scenes 2000] [--size 128]
  *              [--val 0.1] [--test 0.1] [--vqa 3] [--gqa 3] [--nlvr 1]
- *              [--paraphrases] [--answer-variants 0.1] [--answer-noise 0]
+ *              [--paraphrases] [--locate] [--answer-variants 0.1] [--answer-noise 0]
  *              [--png] [--quiet]
  *
  * Writes DIR/img/NNNNNN.ppm (or .png), DIR/scenes.jsonl (what each picture
@@ -18,7 +18,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: vla-shapes --out DIR [--seed N] [--scenes N] [--size PIXELS] [--val F] [--test F]\n"
-            "                  [--vqa N] [--gqa N] [--nlvr N] [--paraphrases] [--answer-variants P]\n"
+            "                  [--vqa N] [--gqa N] [--nlvr N] [--paraphrases] [--locate] [--answer-variants P]\n"
             "                  [--answer-noise P] [--png] [--quiet]\n"
             "  --seed N            everything follows from it (default 1)\n"
             "  --scenes N          pictures (default 2000)\n"
@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "  --val F, --test F   fractions of the scenes in the val / test splits (default 0.1 each)\n"
             "  --vqa N, --gqa N    questions per scene (default 3 each); --nlvr N statements per scene (1)\n"
             "  --paraphrases       train captions: a paraphrase line per scene besides the canonical one\n"
+            "  --locate            a \"locate\" line per scene (every object and where it is: a pretraining task)\n"
             "  --answer-variants P each of the 10 VQA answers is written differently (\"Two\", \"yes.\")\n"
             "                      with probability P (default 0.1; the official normalisation undoes it)\n"
             "  --answer-noise P    each of the 10 VQA answers is a wrong one with probability P (default 0)\n"
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
         else if (OPT("--answer-variants")) o.answer_variants = num(a, v, 0, 1);
         else if (OPT("--answer-noise")) o.answer_noise = num(a, v, 0, 1);
         else if (!strcmp(a, "--paraphrases")) o.paraphrases = 1;
+        else if (!strcmp(a, "--locate")) o.locate = 1;
         else if (!strcmp(a, "--png")) o.png = 1;
         else if (!strcmp(a, "--quiet")) o.quiet = 1;
         else { fprintf(stderr, "vla-shapes: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }

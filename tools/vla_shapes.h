@@ -413,6 +413,39 @@ VLS_FN void vls_paraphrase(const vls_scene *s, vls_rng *r, char *buf, size_t n) 
     }
 }
 
+/* The "locate" text (a pretraining task, not one of the four): every object
+ * with the ninth of the picture its centre is in, in reading order (rows of
+ * thirds top to bottom, then left to right):
+ *   "a small red circle at the top left and a large blue square at the center"
+ * Places: top left, top, top right, left, center, right, bottom left,
+ * bottom, bottom right. */
+VLS_FN void vls_locate(const vls_scene *s, char *buf, size_t n) {
+    static const char *const place[3][3] = {{"top left", "top", "top right"}, {"left", "center", "right"},
+                                            {"bottom left", "bottom", "bottom right"}};
+    int ord[VLS_MAX_OBJ], row[VLS_MAX_OBJ], col[VLS_MAX_OBJ], i, j;
+    size_t used = 0;
+    for (i = 0; i < s->n; i++) {
+        row[i] = (int)(3.0 * s->o[i].y / s->side); col[i] = (int)(3.0 * s->o[i].x / s->side);
+        if (row[i] > 2) row[i] = 2;
+        if (col[i] > 2) col[i] = 2;
+        ord[i] = i;
+    }
+    for (i = 1; i < s->n; i++) /* insertion sort by (row, x) */
+        for (j = i; j > 0; j--) {
+            int a = ord[j - 1], b = ord[j];
+            if (row[a] < row[b] || (row[a] == row[b] && s->o[a].x <= s->o[b].x)) break;
+            ord[j - 1] = b; ord[j] = a;
+        }
+    buf[0] = 0;
+    for (i = 0; i < s->n && used < n; i++) {
+        const vls_obj *o = &s->o[ord[i]];
+        int w = snprintf(buf + used, n - used, "%sa %s %s %s at the %s", i == 0 ? "" : i + 1 == s->n ? " and " : ", ",
+                         vls_size_name[o->size], vls_color_name[o->color], vls_shape_name[o->shape], place[row[ord[i]]][col[ord[i]]]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
 /* ======================================================================
  * [S5] questions and statements
  * ====================================================================== */
@@ -786,6 +819,7 @@ typedef struct vls_opts {
     double val_frac, test_frac;
     int vqa_per_scene, gqa_per_scene, nlvr_per_scene;
     int paraphrases;        /* train captions: one paraphrase line per scene too */
+    int locate;             /* 1: a "locate" line per scene (a pretraining task) */
     double answer_variants; /* per human answer: a surface variant ("Two", "yes.") */
     double answer_noise;    /* per human answer: a wrong answer of the same kind */
     int png;                /* pictures as PNG (needs stb_image_write) */
@@ -807,13 +841,13 @@ VLS_FN void vls_default_opts(vls_opts *o) {
 
 /* ---- output helpers ---- */
 typedef struct vls_out {
-    FILE *f[4][3]; /* task x split */
+    FILE *f[5][3]; /* task x split (locate: only with opts.locate) */
     FILE *all[3];  /* every task of a split */
     FILE *scenes;
-    long lines[4][3];
+    long lines[5][3];
 } vls_out;
 
-static const char *const vls_task_name[4] = {"caption", "vqa", "gqa", "nlvr"};
+static const char *const vls_task_name[5] = {"caption", "vqa", "gqa", "nlvr", "locate"};
 
 static void vls_jstr(FILE *f, const char *s) {
     fputc('"', f);
@@ -941,7 +975,7 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
     if (!vls_mkdir(o->out, err, errn)) return -1;
     snprintf(path, sizeof path, "%s/img", o->out);
     if (!vls_mkdir(path, err, errn)) return -1;
-    for (t = 0; t < 4; t++)
+    for (t = 0; t < (o->locate ? 5 : 4); t++)
         for (sp = 0; sp < 3; sp++) {
             snprintf(path, sizeof path, "%s/%s_%s.jsonl", o->out, vls_task_name[t], vls_split_name[sp]);
             if (!(out.f[t][sp] = fopen(path, "w"))) { snprintf(err, errn, "cannot write %s", path); goto done; }
@@ -1008,6 +1042,16 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
             vls_lstr(&line, para);
             vls_lprintf(&line, ", \"id\": \"caption-%06ld-p\", \"scene\": %ld, \"paraphrase\": true}", i, i);
             vls_emit(&out, 0, s->split, line.p);
+        }
+        if (o->locate) { /* every object with where it is: a pretraining task */
+            vls_locate(s, cap, sizeof cap);
+            line.n = 0;
+            vls_lprintf(&line, "{\"task\": \"locate\", \"image\": ");
+            vls_lstr(&line, img);
+            vls_lprintf(&line, ", \"target\": ");
+            vls_lstr(&line, cap);
+            vls_lprintf(&line, ", \"id\": \"locate-%06ld\", \"scene\": %ld}", i, i);
+            vls_emit(&out, 4, s->split, line.p);
         }
         /* VQA and GQA */
         for (t = 1; t <= 2; t++) {
@@ -1101,9 +1145,9 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
     rc = 0;
     if (!o->quiet) {
         fprintf(stderr, "vla-shapes: %ld scenes (train %ld, val %ld, test %ld) in %s\n", o->scenes, split_n[0], split_n[1], split_n[2], o->out);
-        for (t = 0; t < 4; t++) {
+        for (t = 0; t < (o->locate ? 5 : 4); t++) {
             fprintf(stderr, "vla-shapes: %-8s lines train %ld, val %ld, test %ld", vls_task_name[t], out.lines[t][0], out.lines[t][1], out.lines[t][2]);
-            if (t) {
+            if (t && t < 4) {
                 long y = yes[t - 1][0] + yes[t - 1][1] + yes[t - 1][2], nn = no[t - 1][0] + no[t - 1][1] + no[t - 1][2];
                 fprintf(stderr, "; %s %ld / %ld", t == 3 ? "true/false" : "yes/no", y, nn);
             }
@@ -1111,7 +1155,7 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
         }
     }
 done:
-    for (t = 0; t < 4; t++)
+    for (t = 0; t < 5; t++)
         for (sp = 0; sp < 3; sp++)
             if (out.f[t][sp] && fclose(out.f[t][sp]) && rc == 0) { snprintf(err, errn, "cannot write the %s files", vls_task_name[t]); rc = -1; }
     for (sp = 0; sp < 3; sp++)
