@@ -13,7 +13,8 @@
  * line; blank lines are skipped, anything else that is not such an object is
  * an error naming the file and line.
  *   "task"    "vqa", "gqa", "nlvr", "caption", or any task the adapter file
- *             lists (vladapter.adapter.tasks); --init ...:tasks=a+b names them
+ *             lists (vladapter.adapter.tasks); --init ...:tasks=a+b names them;
+ *             with --full any name (a pretraining mix: vla-shapes --locate)
  *   "image"   picture path, relative to the data file's directory unless it
  *             is absolute (PPM/PGM always; PNG, JPEG ... when the build has
  *             stb_image)
@@ -624,6 +625,12 @@ static int parse_line(run *R, const char *path, int line, const char *p, size_t 
     if (!jt || jt->type != VLA_JSON_STRING || jt->n == 0 || jt->n > 32 || memchr(jt->s, 0, jt->n))
         LINE_FAIL("\"task\" is missing or not a task name (a string of 1..32 bytes)");
     ti = find_task(R, jt->s);
+    if (ti < 0 && R->o.full && !R->restrict_tasks) { /* full training: any task the data names (a pretraining mix) */
+        char nm[40];
+        snprintf(nm, sizeof nm, "%.*s", (int)jt->n, jt->s);
+        add_task(R, nm);
+        ti = find_task(R, jt->s);
+    }
     if (ti < 0) {
         char list[512];
         task_list_str(R, list, sizeof list);
