@@ -9,6 +9,7 @@
 #   make clean-shapes     remove $(SHAPES) (data, features, runs)
 #   make demo             the shipped model and adapter on the bundled requests
 #                         and on 200 scenes generated on the spot (tools/shapes_demo.sh)
+#   make reproduce        the paper's Table 1 from the shipped base (tools/shapes_reproduce.sh)
 #
 # What it does (docs/shapes.md, "Base model"):
 #   1. pretraining data: seed 1, 6000 scenes, 2 VQA + 2 GQA questions and 1
@@ -41,7 +42,11 @@ SHAPES_MODEL_FLAGS := --d-model 64 --enc-layers 3 --dec-layers 3 --heads 4 --ffn
 SHAPES_TRAIN_FLAGS := --full --epochs 3 --batch 32 --batch-same --lr 1e-3 --warmup-ratio 0.05 --dropout 0.1 \
                       --seed 9595 --log-every 50
 
-.PHONY: shapes-base shapes-base-eval clean-shapes demo
+.PHONY: shapes-base shapes-base-eval clean-shapes demo reproduce
+
+# Table 1 in miniature: every method from the shipped base (tools/shapes_reproduce.sh)
+reproduce: $(B)/vla-train $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval $(B)/vla-inspect
+	sh tools/shapes_reproduce.sh
 
 demo: $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval
 	sh tools/shapes_demo.sh
