@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
         for (i = 0; i < n; i++) printf(" %d", ids[i]);
         printf("\n");
     }
-    printf("%s\n", text);
+    ex_print_text(text);
     rc = 0;
 done:
     if (threads > 1) vla_threadpool_destroy(&pool);

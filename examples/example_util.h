@@ -149,6 +149,17 @@ static EX_UNUSED float *ex_load_picture(const char *path, int S) {
     return out;
 }
 
+/* Print a generated text on its own line without the space BART's
+ * detokenizer leaves in front (and any at the end): what a caller compares
+ * or shows.  (The library returns the official decode, space included.) */
+static EX_UNUSED void ex_print_text(const char *t) {
+    size_t n;
+    while (*t == ' ') t++;
+    n = strlen(t);
+    while (n > 0 && t[n - 1] == ' ') n--;
+    printf("%.*s\n", (int)n, t);
+}
+
 /* The adapter's task names, for an error message. */
 static EX_UNUSED void ex_list_tasks(const vla_adapter *ad) {
     int t;

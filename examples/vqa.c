@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
     vla_image_view(&pic, px, w, h, ch, 0);
     st = vla_answer(c, &pic, question, &g, answer, sizeof answer, NULL);
     if (st != VLA_OK && st != VLA_ERR_NOMEM) { fprintf(stderr, "error: %s\n", vla_status_str(st)); goto done; }
-    printf("%s\n", answer);
+    ex_print_text(answer);
     rc = 0;
 done:
     vla_example_free_image(px);

@@ -3,7 +3,9 @@
 # models, compared with tests/data/examples/expected.txt: the standard output
 # the examples printed before they were rewritten on the task-level calls
 # (recorded from commit 97ba9d6's caption, vqa and hotswap, which ran the
-# low-level chain by hand).  Timings and memory figures are masked; hotswap's
+# low-level chain by hand; caption's and vqa's text lines since trimmed of
+# the detokenizer's leading space, which they no longer print).  Timings and
+# memory figures are masked; hotswap's
 # nlvr requests are left out (they generated text before and are decided by
 # vla_verify now; the 300-token test models cannot name "true"/"false", so
 # they must report an error line and the run must go on).

@@ -11,7 +11,7 @@ export PKG_CONFIG_PATH="$P/share/pkgconfig"
 flags=$(pkg-config --cflags --libs vladapter) || { echo "test_install: FAIL pkg-config does not find vladapter"; exit 1; }
 case "$flags" in *"-I$P/include"*) ;; *) echo "test_install: FAIL cflags '$flags' do not point at $P/include"; exit 1 ;; esac
 ${CC:-cc} -std=c99 -O1 tests/install_check.c -o "$B/install_check" $flags
-got=$("$B/install_check" "$B/tiny_caption.gguf" tests/data/images/coffee.ppm)
+got=$("$B/install_check" "$B/tiny_caption.gguf" tests/data/images/coffee.ppm | sed 's/^ *//; s/ *$//') # as build/caption prints it
 want=$("$B/caption" --model "$B/tiny_caption.gguf" tests/data/images/coffee.ppm)
 [ "$got" = "$want" ] || { echo "test_install: FAIL installed header captions '$got', build/caption '$want'"; exit 1; }
 for t in vla-convert vla-train vla-inspect vla-embed vla-shapes vla-eval; do
