@@ -200,9 +200,13 @@ int main(int argc, char **argv) {
         put_json_str(fo, text, strlen(text));
         fputs("}\n", fo);
         if (show) {
-            const char *truth = jstr(j, "target") ? jstr(j, "target") : jstr(j, "answer");
-            printf("%-8s %s%s%s\n         -> %s", task, in ? "\"" : "", in ? in : "", in ? "\"" : "", text);
-            if (truth) printf("   [truth: %s]%s", truth, strcmp(truth, text) ? "  MISS" : "  ok");
+            const char *truth = jstr(j, "target") ? jstr(j, "target") : jstr(j, "answer"), *tx = text;
+            size_t tn;
+            while (*tx == ' ') tx++; /* the detokenizer's leading space */
+            tn = strlen(tx);
+            while (tn > 0 && tx[tn - 1] == ' ') tn--;
+            printf("%-8s %s%s%s\n         -> %.*s", task, in ? "\"" : "", in ? in : "", in ? "\"" : "", (int)tn, tx);
+            if (truth) printf("   [truth: %s]%s", truth, strlen(truth) != tn || strncmp(truth, tx, tn) ? "  MISS" : "  ok");
             printf("\n");
         }
         if (!quiet && ((i + 1) % 200 == 0 || i + 1 == n)) fprintf(stderr, "vla-predict: %d/%d lines, %ld s\n", i + 1, n, (long)(time(NULL) - t0));
