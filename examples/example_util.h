@@ -149,15 +149,24 @@ static EX_UNUSED float *ex_load_picture(const char *path, int S) {
     return out;
 }
 
-/* Print a generated text on its own line without the space BART's
- * detokenizer leaves in front (and any at the end): what a caller compares
- * or shows.  (The library returns the official decode, space included.) */
-static EX_UNUSED void ex_print_text(const char *t) {
-    size_t n;
+/* A generated text without the space BART's detokenizer leaves in front
+ * (and any at the end): what a caller compares or shows.  (The library
+ * returns the official decode, space included.)  Returns the start, *n the
+ * length. */
+static EX_UNUSED const char *ex_trim(const char *t, int *n) {
+    size_t k;
     while (*t == ' ') t++;
-    n = strlen(t);
-    while (n > 0 && t[n - 1] == ' ') n--;
-    printf("%.*s\n", (int)n, t);
+    k = strlen(t);
+    while (k > 0 && t[k - 1] == ' ') k--;
+    *n = (int)k;
+    return t;
+}
+
+/* The trimmed text on its own line. */
+static EX_UNUSED void ex_print_text(const char *t) {
+    int n;
+    t = ex_trim(t, &n);
+    printf("%.*s\n", n, t);
 }
 
 /* The adapter's task names, for an error message. */

@@ -412,8 +412,12 @@ int main(int argc, char **argv) {
         dropped_total += skipped;
         last_number = fs->number;
         captioned++;
-        printf("frame %lld | %.1f ms | dropped %lld (%lld in all) | %s\n", fs->number, (now_s() - fs->t_arrived) * 1e3, skipped,
-               dropped_total, text);
+        {
+            int tn;
+            const char *tx = ex_trim(text, &tn);
+            printf("frame %lld | %.1f ms | dropped %lld (%lld in all) | %.*s\n", fs->number, (now_s() - fs->t_arrived) * 1e3, skipped,
+                   dropped_total, tn, tx);
+        }
         fflush(stdout);
         pthread_mutex_lock(&r->mu);
         r->taken = -1;
