@@ -37,7 +37,7 @@ TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train \
             $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
-            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
+            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_i8 $(B)/test_i8_asan $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
             $(B)/test_task $(B)/test_task_asan $(B)/test_threads_tsan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
@@ -204,6 +204,14 @@ $(B)/test_shapes_asan: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B
 $(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
+# The I8 format and integer path: every kernel equals the definition bit for
+# bit (shapes, tails, 1..4 threads), error bounds, I8 convolutions, loader.
+$(B)/test_i8: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+$(B)/test_i8_asan: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
 # The header must compile on its own as C99 and as C++ with gcc and clang,
 # warning-free, and its implementation must not reference allocation or exit.
 check-header: | $(B)
@@ -234,6 +242,8 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_image_asan $(FIXTURES)
 	$(B)/test_torch_asan $(FIXTURES)
 	$(B)/test_gemm
+	$(B)/test_i8
+	$(B)/test_i8_asan
 	$(B)/test_adapters_asan
 	$(B)/test_convert_asan $(FIXTURES)
 	$(B)/test_train
