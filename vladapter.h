@@ -518,6 +518,12 @@ VLA_DEF void vla_gguf_add_bool(vla_gguf_writer *w, const char *key, int v);
 VLA_DEF void vla_gguf_add_str(vla_gguf_writer *w, const char *key, const char *s, size_t n);
 /* items: an array of n values of arr_type (for VLA_GGUF_STRING: vla_str[n]). */
 VLA_DEF void vla_gguf_add_arr(vla_gguf_writer *w, const char *key, vla_gguf_vtype arr_type, const void *items, uint64_t n);
+/* A key-value of an opened file, any type (rewriting a file keeps its
+ * metadata).  Array items are referenced in the source file, which must stay
+ * alive until write; string arrays take 16 bytes per item of the arena.
+ * Numeric arrays are referenced as stored (little-endian), so on a
+ * big-endian host the writer would swap them: a little-endian host only. */
+VLA_DEF void vla_gguf_add_kv(vla_gguf_writer *w, const vla_gguf_kv *kv);
 VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type type, int n_dims, const int64_t *ne,
                                  const void *data);
 /* Total file size the writer will produce. */
@@ -4573,6 +4579,44 @@ VLA_DEF void vla_gguf_add_arr(vla_gguf_writer *w, const char *key, vla_gguf_vtyp
     kv->arr_type = arr_type;
     kv->arr_n = n;
     kv->arr = items;
+}
+
+VLA_DEF void vla_gguf_add_kv(vla_gguf_writer *w, const vla_gguf_kv *src) {
+    char *key;
+    vla_gguf_wkv *kv;
+    if (w->err) return;
+    if (!(key = vla__arena_strdup(w->a, src->key.s, src->key.n))) { w->err = VLA_ERR_NOMEM; return; }
+    if (src->type == VLA_GGUF_STRING) { /* u64 length + text, validated by vla_gguf_open */
+        if (src->val_bytes < 8) { w->err = VLA_ERR_ARGS; return; }
+        vla_gguf_add_str(w, key, (const char *)src->val + 8, (size_t)vla__rd64(src->val));
+        return;
+    }
+    if (src->type == VLA_GGUF_ARRAY && src->arr_type == VLA_GGUF_STRING) {
+        vla_str *items = (vla_str *)vla_arena_alloc(w->a, sizeof(vla_str) * (size_t)(src->arr_n ? src->arr_n : 1));
+        size_t pos = 0;
+        uint64_t i;
+        if (!items || src->arr_n > (uint64_t)((size_t)-1 / sizeof(vla_str))) { w->err = VLA_ERR_NOMEM; return; }
+        for (i = 0; i < src->arr_n; i++)
+            if (!vla_gguf_arr_next_str(src, &pos, &items[i])) { w->err = VLA_ERR_ARGS; return; }
+        vla_gguf_add_arr(w, key, VLA_GGUF_STRING, items, src->arr_n);
+        return;
+    }
+    if (src->type == VLA_GGUF_ARRAY) { vla_gguf_add_arr(w, key, src->arr_type, src->val, src->arr_n); return; }
+    if (!(kv = vla__wkv(w, key, src->type))) return;
+    switch (vla__gguf_scalar_size(src->type)) { /* the writer keeps scalars as u64 / i64 / double */
+    case 1: kv->num.u = src->val[0]; if (src->type == VLA_GGUF_I8) kv->num.i = (int8_t)src->val[0]; break;
+    case 2: kv->num.u = vla__rd16(src->val); if (src->type == VLA_GGUF_I16) kv->num.i = (int16_t)vla__rd16(src->val); break;
+    case 4:
+        if (src->type == VLA_GGUF_F32) { float f; uint32_t u = vla__rd32(src->val); VLA_MEMCPY(&f, &u, 4); kv->num.f = f; }
+        else if (src->type == VLA_GGUF_I32) kv->num.i = (int32_t)vla__rd32(src->val);
+        else kv->num.u = vla__rd32(src->val);
+        break;
+    case 8:
+        if (src->type == VLA_GGUF_F64) { uint64_t u = vla__rd64(src->val); VLA_MEMCPY(&kv->num.f, &u, 8); }
+        else kv->num.u = vla__rd64(src->val);
+        break;
+    default: w->err = VLA_ERR_ARGS; break;
+    }
 }
 
 VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type type, int n_dims, const int64_t *ne,

@@ -254,7 +254,7 @@ static void test_roundtrip(void) {
             double back;
             m.type = VLA_TYPE_I8; m.rows = 1; m.cols = n; m.data = q; m.scale = &s;
             back = vla__mat_at(&m, 0, k);
-            if (fabs(back - w[k]) > 0.5 * s * (1 + 1e-6) + 1e-30) bad++;
+            if (fabs(back - w[k]) > 0.5 * s * (1 + 1e-4) + 1e-30) bad++; /* x * (1/d) rounds: a few ulp of 127 */
             if (q[k] == -128) bad++;
         }
         if (fabs(s * 127.0 - amax) > 1e-6 * amax) bad++;
