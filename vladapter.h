@@ -3557,13 +3557,54 @@ static int vla__i8_rows(int K) {
     return (int)(r > 1024 ? 1024 : r);
 }
 
+#if defined(VLA__I8_VNNI)
+/* amax of x[K] (NaN ignored: vmaxps returns its second operand when the
+ * first is NaN) and 16 values at a time of the definition's rounding: the
+ * same comparisons as vla__i8_round, so the same bytes. */
+static float vla__i8_amax16(const float *x, int K) {
+    __m512 m = _mm512_setzero_ps();
+    float amax;
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
+    amax = _mm512_reduce_max_ps(m); /* no NaN left: exact */
+    for (; k < K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    return amax;
+}
+
+/* dst[0..16) = q + 128 of x[0..16) */
+static void vla__i8_quant16(unsigned char *dst, const float *x, float id) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x), _mm512_set1_ps(id)), zero = _mm512_setzero_ps();
+    __m512i t = _mm512_cvttps_epi32(v); /* toward zero; garbage where clamped below */
+    const __m512 tf = _mm512_cvtepi32_ps(t), half = _mm512_set1_ps(0.5f);
+    const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ), neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    const __mmask16 up = pos & _mm512_cmp_ps_mask(v, _mm512_add_ps(tf, half), _CMP_GE_OQ);
+    const __mmask16 dn = neg & _mm512_cmp_ps_mask(v, _mm512_sub_ps(tf, half), _CMP_LE_OQ);
+    t = _mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(1));
+    t = _mm512_mask_sub_epi32(t, dn, t, _mm512_set1_epi32(1));
+    t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(127.0f), _CMP_GE_OQ), _mm512_set1_epi32(127));
+    t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(-127.0f), _CMP_LE_OQ), _mm512_set1_epi32(-127));
+    t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512()); /* NaN -> 0 */
+    _mm_storeu_si128((__m128i *)(void *)dst, _mm512_cvtepi32_epi8(_mm512_add_epi32(t, _mm512_set1_epi32(128))));
+}
+#endif
+
 /* Quantize row x[K] (the definition's rounding) into dst[kp], zero-padded;
  * returns d_x. */
 static float vla__i8_pack_row(vla__i8p *dst, const float *x, int K) {
+#if defined(VLA__I8_VNNI)
+    const float d = vla__i8_amax16(x, K) / 127.0f, id = vla__i8_inv(d);
+#else
     const float d = vla__i8_scale_of(x, K), id = vla__i8_inv(d);
+#endif
     const size_t kp = vla__i8_kp(K);
-    size_t k;
-    for (k = 0; k < (size_t)K; k++) {
+    size_t k = 0;
+#if defined(VLA__I8_VNNI)
+    for (; k + 16 <= (size_t)K; k += 16) vla__i8_quant16(dst + k, x + k, id);
+#endif
+    for (; k < (size_t)K; k++) {
 #if defined(VLA__I8_VNNI)
         dst[k] = (vla__i8p)(vla__i8_round(x[k] * id) + 128);
 #else
