@@ -83,7 +83,7 @@ $(B)/vla-fixtures: tools/vla-fixtures.c $(HDR) $(TOOL_HDR) | $(B)
 $(B)/vla-inspect: tools/vla-inspect.c $(HDR) $(TOOL_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
-$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h tools/vla_export.h | $(B)
+$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h tools/vla_export.h tools/vla_quant.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
 $(B)/vla-mkmodel: tools/vla-mkmodel.c $(HDR) $(TOOL_HDR) | $(B)
