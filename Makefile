@@ -35,7 +35,7 @@ HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train \
-            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data $(B)/vla-quantize
+            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data $(B)/vla-quantize $(B)/vla-fidelity
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_i8 $(B)/test_i8_asan $(B)/test_quant $(B)/test_quant_asan $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
@@ -215,6 +215,10 @@ $(B)/test_i8_asan: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util
 $(B)/vla-quantize: tools/vla-quantize.c tools/vla_quant.h $(HDR) tools/vla_tool.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
+# Quantized vs F32 on every fixture case's inputs (cosines, token agreement).
+$(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h $(HDR) $(TOOL_HDR) tools/vla_torch.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
 # vla-quantize's library (tools/vla_quant.h) and I8 model files: round trips,
 # error table, the I8 model against F32, malformed inputs.  Takes the cross
 # tests' tiny model (BART + CLIP trunk).
@@ -264,6 +268,7 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	head -c 5000 $(B)/tmp/tiny_i8.gguf > $(B)/tmp/tiny_i8_cut.gguf
 	! $(B)/vla-quantize --quiet --to f32 $(B)/tmp/tiny_i8_cut.gguf $(B)/tmp/never.gguf 2>/dev/null
 	test ! -e $(B)/tmp/never.gguf
+	$(B)/vla-fidelity $(FIXTURES)
 	$(B)/test_adapters_asan
 	$(B)/test_convert_asan $(FIXTURES)
 	$(B)/test_train
