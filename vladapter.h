@@ -3607,54 +3607,132 @@ static int vla__i8_rows(int K) {
     return (int)(r > 1024 ? 1024 : r);
 }
 
+/* Vector forms of the activation quantization: the same comparisons as
+ * vla__i8_amax's scalar loop and vla__i8_round, so the same bytes (the
+ * tests compare them with vla_quantize_i8_row).  vla__i8_amax_v returns the
+ * amax of x[0..*done) and vla__i8_quant_v quantizes x[0..return), both a
+ * multiple of the vector width; the scalar loops finish.  Not on armv7 NEON:
+ * its float vectors flush subnormals to zero, the scalar VFP does not. */
 #if defined(VLA__I8_VNNI)
-/* amax of x[K] (NaN ignored: vmaxps returns its second operand when the
- * first is NaN) and 16 values at a time of the definition's rounding: the
- * same comparisons as vla__i8_round, so the same bytes. */
-static float vla__i8_amax16(const float *x, int K) {
+static float vla__i8_amax_v(const float *x, int K, int *done) {
     __m512 m = _mm512_setzero_ps();
-    float amax;
     int k;
-    for (k = 0; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
-    amax = _mm512_reduce_max_ps(m); /* no NaN left: exact */
-    for (; k < K; k++) {
-        float a = VLA_FABSF(x[k]);
-        if (a > amax) amax = a;
-    }
-    return amax;
+    for (k = 0; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m); /* NaN: keeps m */
+    *done = k;
+    return _mm512_reduce_max_ps(m);
 }
 
-/* dst[0..16) = q + 128 of x[0..16) */
-static void vla__i8_quant16(unsigned char *dst, const float *x, float id) {
-    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x), _mm512_set1_ps(id)), zero = _mm512_setzero_ps();
-    __m512i t = _mm512_cvttps_epi32(v); /* toward zero; garbage where clamped below */
-    const __m512 tf = _mm512_cvtepi32_ps(t), half = _mm512_set1_ps(0.5f);
-    const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ), neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
-    const __mmask16 up = pos & _mm512_cmp_ps_mask(v, _mm512_add_ps(tf, half), _CMP_GE_OQ);
-    const __mmask16 dn = neg & _mm512_cmp_ps_mask(v, _mm512_sub_ps(tf, half), _CMP_LE_OQ);
-    t = _mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(1));
-    t = _mm512_mask_sub_epi32(t, dn, t, _mm512_set1_epi32(1));
-    t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(127.0f), _CMP_GE_OQ), _mm512_set1_epi32(127));
-    t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(-127.0f), _CMP_LE_OQ), _mm512_set1_epi32(-127));
-    t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512()); /* NaN -> 0 */
-    _mm_storeu_si128((__m128i *)(void *)dst, _mm512_cvtepi32_epi8(_mm512_add_epi32(t, _mm512_set1_epi32(128))));
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
+    const __m512 vid = _mm512_set1_ps(id), zero = _mm512_setzero_ps(), half = _mm512_set1_ps(0.5f);
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) {
+        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + k), vid);
+        __m512i t = _mm512_cvttps_epi32(v); /* toward zero; garbage where clamped below */
+        const __m512 tf = _mm512_cvtepi32_ps(t);
+        const __mmask16 up = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, _mm512_add_ps(tf, half), _CMP_GE_OQ);
+        const __mmask16 dn = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) & _mm512_cmp_ps_mask(v, _mm512_sub_ps(tf, half), _CMP_LE_OQ);
+        t = _mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(1));
+        t = _mm512_mask_sub_epi32(t, dn, t, _mm512_set1_epi32(1));
+        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(127.0f), _CMP_GE_OQ), _mm512_set1_epi32(127));
+        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(-127.0f), _CMP_LE_OQ), _mm512_set1_epi32(-127));
+        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512()); /* NaN -> 0 */
+        _mm_storeu_si128((__m128i *)(void *)(dst + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(t, _mm512_set1_epi32(128))));
+    }
+    return k;
 }
+#elif defined(VLA__AVX2)
+static float vla__i8_amax_v(const float *x, int K, int *done) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    __m128 h;
+    int k;
+    for (k = 0; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), m); /* NaN: keeps m */
+    *done = k;
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+
+static __m256i vla__i8_round8(__m256 v) {
+    const __m256 zero = _mm256_setzero_ps(), half = _mm256_set1_ps(0.5f);
+    __m256i t = _mm256_cvttps_epi32(v);
+    const __m256 tf = _mm256_cvtepi32_ps(t);
+    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GE_OQ), _mm256_cmp_ps(v, _mm256_add_ps(tf, half), _CMP_GE_OQ));
+    const __m256 dn = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), _mm256_cmp_ps(v, _mm256_sub_ps(tf, half), _CMP_LE_OQ));
+    t = _mm256_sub_epi32(t, _mm256_castps_si256(up)); /* mask = -1 */
+    t = _mm256_add_epi32(t, _mm256_castps_si256(dn));
+    t = _mm256_blendv_epi8(t, _mm256_set1_epi32(127), _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_set1_ps(127.0f), _CMP_GE_OQ)));
+    t = _mm256_blendv_epi8(t, _mm256_set1_epi32(-127), _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_set1_ps(-127.0f), _CMP_LE_OQ)));
+    return _mm256_andnot_si256(_mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)), t); /* NaN -> 0 */
+}
+
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
+    const __m256 vid = _mm256_set1_ps(id);
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) {
+        __m256i a = vla__i8_round8(_mm256_mul_ps(_mm256_loadu_ps(x + k), vid));
+        __m256i b = vla__i8_round8(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vid));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + k), _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
+    }
+    return k;
+}
+#elif defined(VLA__NEON64)
+static float vla__i8_amax_v(const float *x, int K, int *done) {
+    float32x4_t m = vdupq_n_f32(0.0f);
+    int k;
+    for (k = 0; k + 4 <= K; k += 4) { /* lane-wise "if (a > amax) amax = a": NaN never wins */
+        const float32x4_t a = vabsq_f32(vld1q_f32(x + k));
+        m = vbslq_f32(vcgtq_f32(a, m), a, m);
+    }
+    *done = k;
+    return vmaxvq_f32(m);
+}
+
+static int32x4_t vla__i8_round4(float32x4_t v) {
+    const float32x4_t zero = vdupq_n_f32(0.0f), half = vdupq_n_f32(0.5f);
+    int32x4_t t = vcvtq_s32_f32(v); /* toward zero */
+    const float32x4_t tf = vcvtq_f32_s32(t);
+    const uint32x4_t up = vandq_u32(vcgeq_f32(v, zero), vcgeq_f32(v, vaddq_f32(tf, half)));
+    const uint32x4_t dn = vandq_u32(vcltq_f32(v, zero), vcleq_f32(v, vsubq_f32(tf, half)));
+    t = vsubq_s32(t, vreinterpretq_s32_u32(up)); /* mask = -1 */
+    t = vaddq_s32(t, vreinterpretq_s32_u32(dn));
+    t = vbslq_s32(vcgeq_f32(v, vdupq_n_f32(127.0f)), vdupq_n_s32(127), t);
+    t = vbslq_s32(vcleq_f32(v, vdupq_n_f32(-127.0f)), vdupq_n_s32(-127), t);
+    return vbslq_s32(vceqq_f32(v, v), t, vdupq_n_s32(0)); /* NaN -> 0 */
+}
+
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) {
+        int16x8_t lo = vcombine_s16(vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k), id))),
+                                    vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k + 4), id))));
+        int16x8_t hi = vcombine_s16(vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k + 8), id))),
+                                    vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k + 12), id))));
+        vst1q_s8(dst + k, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)));
+    }
+    return k;
+}
+#else
+static float vla__i8_amax_v(const float *x, int K, int *done) { (void)x; (void)K; *done = 0; return 0.0f; }
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) { (void)dst; (void)x; (void)K; (void)id; return 0; }
 #endif
 
 /* Quantize row x[K] (the definition's rounding) into dst[kp], zero-padded;
  * returns d_x. */
 static float vla__i8_pack_row(vla__i8p *dst, const float *x, int K) {
-#if defined(VLA__I8_VNNI)
-    const float d = vla__i8_amax16(x, K) / 127.0f, id = vla__i8_inv(d);
-#else
-    const float d = vla__i8_scale_of(x, K), id = vla__i8_inv(d);
-#endif
     const size_t kp = vla__i8_kp(K);
-    size_t k = 0;
-#if defined(VLA__I8_VNNI)
-    for (; k + 16 <= (size_t)K; k += 16) vla__i8_quant16(dst + k, x + k, id);
-#endif
-    for (; k < (size_t)K; k++) {
+    float amax, d, id;
+    int k0;
+    size_t k;
+    amax = vla__i8_amax_v(x, K, &k0);
+    for (k = (size_t)k0; k < (size_t)K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    d = amax / 127.0f;
+    id = vla__i8_inv(d);
+    for (k = (size_t)vla__i8_quant_v(dst, x, K, id); k < (size_t)K; k++) {
 #if defined(VLA__I8_VNNI)
         dst[k] = (vla__i8p)(vla__i8_round(x[k] * id) + 128);
 #else

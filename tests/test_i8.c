@@ -119,7 +119,7 @@ static void make_case(kase *c, int M, int K, int N, int variant) {
         for (i = 0; i < N; i += 2)
             for (k = 0; k < K; k++) c->q[(size_t)i * K + k] = (signed char)(k % 3 == 0 ? -128 : (k & 1) ? 127 : -127);
     if (variant & 2) { /* x rows at full scale with ties, NaN, zero and subnormal rows */
-        for (k = 0; k < K; k++) c->x[k] = (k & 1) ? 127.0f : -63.5f;
+        for (k = 0; k < K; k++) c->x[k] = k % 4 == 0 ? -63.5f : k % 4 == 1 ? 127.0f : k % 4 == 2 ? 63.5f : 0.5f - (float)(k % 8 == 7) * 3.0f;
         if (M > 1) { for (k = 0; k < K; k++) c->x[K + k] = 0.0f; if (K > 2) c->x[K + 1] = NAN; }
         if (M > 2) for (k = 0; k < K; k++) c->x[2 * K + k] = frand() * 1e-39f;
     }

@@ -544,7 +544,7 @@ static void check_i8(int M, int K, int N, int variant) {
         for (n = 0; n < N; n += 2)
             for (k = 0; k < K; k++) q[(size_t)n * K + k] = (signed char)(k % 3 == 0 ? -128 : (k & 1) ? 127 : -127);
     if (variant & 2) { /* a full-scale x row with ties, a zero row with a NaN */
-        for (k = 0; k < K; k++) x[k] = (k & 1) ? 127.0f : -63.5f;
+        for (k = 0; k < K; k++) x[k] = k % 4 == 0 ? -63.5f : k % 4 == 1 ? 127.0f : k % 4 == 2 ? 63.5f : 0.5f - (float)(k % 8 == 7) * 3.0f;
         if (M > 1) { for (k = 0; k < K; k++) x[K + k] = 0.0f; x[K + K / 2] = NAN; }
     }
     for (m = 0; m < M; m++) {
