@@ -2304,6 +2304,7 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
  *     F16 / Q8_0 weights, dot path       6 x 512 floats = 12 KiB   [2.25 KiB]
  *     small-K packed path                12 KiB                    [not used]
  *     int8 path                          15 KiB                    [4 KiB]
+ *     I8 path                            32 KiB                    [4 KiB]
  * plus a few hundred bytes of locals.  Weights and activations are read in
  * place; W is never copied as a whole.
  *
@@ -2407,6 +2408,9 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
  *                          is on the stack: 6 x 512 x 4 = 12 KiB [512]
  *   VLA_GEMM_PANEL_BYTES   packed W^T panel of the small-K path [12 KiB]
  *   VLA_GEMM_Q8_STACK      int8 path: quantized rows of x [15 KiB]
+ *   VLA_GEMM_I8_STACK      I8 path: quantized rows of x [32 KiB; 4 KiB on
+ *                          Cortex-M]; rows that do not fit run the
+ *                          reference loop (same bits)
  *   VLA_GEMM_L2            bytes of x to keep per M block [256 KiB]
  *   VLA_GEMM_PREFETCH_BYTES  read-ahead of the int8 GEMV kernel [2048]
  * On Cortex-M (M-profile) the stack buffers default to 2-4 KiB. */
