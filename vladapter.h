@@ -3545,6 +3545,9 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  * the add in every path (a volatile in scalar code, an empty asm on the
  * vector), so the floats agree too.
  *
+ * Activation rows are quantized 16 values at a time on AVX-512, AVX2 and
+ * AArch64 NEON (vla__i8_quant_v: the scalar rule's comparisons, lane by
+ * lane), so a CLIP layer with few output channels is not dominated by it.
  *   AVX-512 VNNI   x packed as u8 = q_x + 128; vpdpbusd(u8 x, s8 w) over a
  *                  4 x 4 tile (16 zmm accumulators, 4 W + 1 x loads per 64
  *                  bytes), isum = sum - 128 * sum_k w (the W row sums come

@@ -28,6 +28,8 @@
  * rows are added, not multiplied), and anything matched by a keep pattern.
  * Q8_0 needs ne[0] % 32 == 0; other matrices are left in their input type.
  * --to f32 widens every I8 / Q8_0 / F16 matrix and drops the scales.
+ * Metadata is copied unchanged, vladapter.fingerprint included: adapter
+ * files made for the source model attach to the quantized one.
  */
 #ifndef VLA_QUANT_H
 #define VLA_QUANT_H
