@@ -36,9 +36,9 @@ HDR      := vladapter.h
 TOOL_HDR := tools/vla_tool.h tools/vla_convert.h
 
 TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel $(B)/vla-embed $(B)/vla-train \
-            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data $(B)/vla-predict
+            $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data $(B)/vla-predict $(B)/vla-quantize $(B)/vla-fidelity
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
-            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_adapters_asan $(B)/test_convert_asan \
+            $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_i8 $(B)/test_i8_asan $(B)/test_quant $(B)/test_quant_asan $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
             $(B)/test_task $(B)/test_task_asan $(B)/test_threads_tsan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
@@ -84,7 +84,7 @@ $(B)/vla-fixtures: tools/vla-fixtures.c $(HDR) $(TOOL_HDR) | $(B)
 $(B)/vla-inspect: tools/vla-inspect.c $(HDR) $(TOOL_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
-$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h tools/vla_export.h | $(B)
+$(B)/vla-convert: tools/vla-convert.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_tokconv.h tools/vla_export.h tools/vla_quant.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
 $(B)/vla-mkmodel: tools/vla-mkmodel.c $(HDR) $(TOOL_HDR) | $(B)
@@ -205,6 +205,31 @@ $(B)/test_shapes_asan: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B
 $(B)/test_gemm: tests/test_gemm.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
+# The I8 format and integer path: every kernel equals the definition bit for
+# bit (shapes, tails, 1..4 threads), error bounds, I8 convolutions, loader.
+$(B)/test_i8: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+$(B)/test_i8_asan: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
+
+$(B)/vla-quantize: tools/vla-quantize.c tools/vla_quant.h $(HDR) tools/vla_tool.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+# Quantized vs F32 on every fixture case's inputs (cosines, token agreement).
+$(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h $(HDR) $(TOOL_HDR) tools/vla_torch.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+# vla-quantize's library (tools/vla_quant.h) and I8 model files: round trips,
+# error table, the I8 model against F32, malformed inputs.  Takes the cross
+# tests' tiny model (BART + CLIP trunk).
+QUANT_DEPS := tests/test_quant.c tools/vla_quant.h tools/vla_tool.h $(HDR) tests/test_util.h
+$(B)/test_quant: $(QUANT_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
+$(B)/test_quant_asan: $(QUANT_DEPS) | $(B)
+	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
+
 # The header must compile on its own as C99 and as C++ with gcc and clang,
 # warning-free, and its implementation must not reference allocation or exit.
 check-header: | $(B)
@@ -235,6 +260,16 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_image_asan $(FIXTURES)
 	$(B)/test_torch_asan $(FIXTURES)
 	$(B)/test_gemm
+	$(B)/test_i8
+	$(B)/test_i8_asan
+	$(B)/test_quant $(VX_MODEL_GGUF)
+	$(B)/test_quant_asan $(VX_MODEL_GGUF)
+	@mkdir -p $(B)/tmp
+	$(B)/vla-quantize --quiet --to i8 $(VX_MODEL_GGUF) $(B)/tmp/tiny_i8.gguf
+	head -c 5000 $(B)/tmp/tiny_i8.gguf > $(B)/tmp/tiny_i8_cut.gguf
+	! $(B)/vla-quantize --quiet --to f32 $(B)/tmp/tiny_i8_cut.gguf $(B)/tmp/never.gguf 2>/dev/null
+	test ! -e $(B)/tmp/never.gguf
+	$(B)/vla-fidelity $(FIXTURES)
 	$(B)/test_adapters_asan
 	$(B)/test_convert_asan $(FIXTURES)
 	$(B)/test_train

@@ -13,6 +13,7 @@
  *     [M2] Configuration macros
  *     [M3] Memory: arenas, size queries, lifetimes
  *     [M4] Errors, logging, thread safety, untrusted files
+ *     [M5] int8: the I8 weight format and the integer path
  *   Declarations
  *     [D1] Basic types, status codes, logging
  *     [D2] Arena
@@ -115,9 +116,10 @@
  * them when it returns, so layer N+1 reuses layer N's bytes.  The arena
  * records the high-water mark of both regions (vla_arena_stats).
  *
- * How later parts fit:  int8 weights (Q8_0 blocks of 32 with an fp16 scale,
- * the ggml layout) are described by the same vla_mat as fp32 weights, so the
- * linear and convolution APIs do not change.  The trainer allocates saved
+ * How later parts fit:  int8 weights (I8 with one scale per row, [M5]; or
+ * Q8_0 blocks of 32 with an fp16 scale, the ggml layout) are described by
+ * the same vla_mat as fp32 weights, so the linear and convolution APIs do
+ * not change.  The trainer allocates saved
  * activations, gradients and the AdamW m/v vectors for the trainable tensors
  * only as persistent blocks of its own arena, sized by its own mem_req.
  *
@@ -135,6 +137,51 @@
  * file is checked against the bytes that exist, with overflow-safe arithmetic,
  * before anything is read; a bad file returns VLA_ERR_FORMAT.  Weights that are
  * well-formed but adversarial can still produce meaningless output.
+ *
+ * ============================================================================
+ * [M5] INT8: THE I8 WEIGHT FORMAT AND THE INTEGER PATH
+ * ============================================================================
+ * File format (standard GGUF types, so other GGUF readers can list it):
+ *   "<name>"        type I8 (24), ne = {in, out} for a linear weight of
+ *                   PyTorch shape [out, in]; ne = {cin, k, k, cout} for a
+ *                   folded CLIP convolution (a [cout, k*k*cin] matrix).
+ *                   Row-major q[out][in], symmetric, q in [-127, 127].
+ *   "<name>_scale"  type F32, ne = {out}, in the same file: one scale per
+ *                   output row (vla_i8_scale_name).  W[r][c] = scale[r] * q.
+ *   Quantization: scale = amax(row)/127, q = round-half-away-from-zero(w *
+ *   (1/scale)) (vla_quantize_i8_row).  The loader refuses an I8 weight whose
+ *   scale tensor is missing, not F32, not of `out` elements or misaligned,
+ *   and rows longer than VLA_I8_MAX_K (VLA_ERR_FORMAT).
+ * Which tensors tools/vla-quantize makes I8 (tools/vla_quant.h): every BART
+ * linear (attention q/k/v/out, fc1, fc2 of encoder and decoder, cross-
+ * attention), the visual feature projection, the shared token embedding
+ * (it is also the LM head; a per-row scale suits both uses), and every CLIP
+ * convolution but the first (3 input channels of raw pixels).  They stay
+ * fp32: LayerNorms, biases, final_logits_bias, the BatchNorm-folded conv
+ * biases, the position tables, the image-order table and the 5-input box
+ * projection (their rows are added, or K is tiny), adapter/LoRA/prompt
+ * modules (adapter files are F32), and whatever --keep names.  A file may
+ * mix I8, Q8_0, F16 and F32 tensors; Q8_0 files still load and run as before.
+ * Arithmetic: a linear layer or convolution with I8 weights runs the integer
+ * path by default (no flag): each row of activations (for a convolution,
+ * each output pixel's im2col row, so 1x1 and 3x3 convolutions alike, with
+ * ModifiedResNet's avgpool strides unchanged) gets its own scale, the int32
+ * sum runs over the whole row, and one fp32 epilogue per output gives
+ * ((float)isum * (d_x * d_w)) + b (definition: vla_linear in [D4]).  Every
+ * SIMD path (AVX-512 VNNI, AVX2, NEON, NEON dotprod, Helium, RVV) returns
+ * the scalar definition's bits, for any thread count, so a model gives the
+ * same floats on every target (tests/test_i8.c; tests/test_unit.c section
+ * i8 under QEMU).  vla_exec.int8_widen = 1 widens I8 weights to fp32 and
+ * runs the fp32 kernels instead (weights quantized, activations not).
+ * Memory: no extra model memory (weights and scales point into the file);
+ * one stack buffer per task of VLA_GEMM_I8_STACK bytes (32 KiB; 4 KiB on
+ * Cortex-M) holds quantized activation rows; longer rows run the reference
+ * loop (same bits, slower).
+ * Measured on the build machine (1 thread, AVX-512 VNNI, shared machine):
+ * BART-base encoder GEMMs (M = 46) 2.4-5.8x the fp32 path, CLIP trunk shapes
+ * (M = 196..3136, N = 64..256) 2.2-2.8x, the 50465-row LM head GEMV 3.5x.
+ * Accuracy: on the tiny test model, encoder output and logits have cosine
+ * 0.9998 with the F32 model (tests/test_quant.c prints it).
  */
 #ifndef VLADAPTER_H
 #define VLADAPTER_H
@@ -240,7 +287,7 @@ typedef enum vla_type {
     VLA_TYPE_F32 = 0,
     VLA_TYPE_F16 = 1,
     VLA_TYPE_Q8_0 = 8,  /* blocks of 32: fp16 scale d, then 32 int8 q; x = d*q */
-    VLA_TYPE_I8 = 24,
+    VLA_TYPE_I8 = 24,   /* int8; as a weight matrix: one fp32 scale per row, see vla_mat */
     VLA_TYPE_I16 = 25,
     VLA_TYPE_I32 = 26,
     VLA_TYPE_I64 = 27,
@@ -263,14 +310,23 @@ typedef struct vla_tensor {
 } vla_tensor;
 
 /* A weight matrix W of shape [rows, cols] = [out, in], row-major, as PyTorch
- * stores nn.Linear weights: y = x W^T.  Rows are contiguous.  F32, F16 and
- * Q8_0 (cols a multiple of 32) all fit this one description. */
+ * stores nn.Linear weights: y = x W^T.  Rows are contiguous.  F32, F16,
+ * Q8_0 (cols a multiple of 32) and I8 all fit this one description.
+ * I8: data is q[rows][cols] int8 in [-127, 127] (symmetric, -128 unused)
+ * and scale[rows] fp32; W[r][c] = scale[r] * q[r][c].  vla_linear then runs
+ * the integer path (see [I5] "I8 path") unless vla_exec.int8_widen is set. */
 typedef struct vla_mat {
     vla_type type;
     int rows;          /* N: output features */
     int cols;          /* K: input features  */
     const void *data;
+    const float *scale; /* I8 only: [rows] per-row scales; ignored otherwise */
 } vla_mat;
+
+/* The I8 integer path sums q_x q_w exactly in int32 over a whole row: valid
+ * for K <= VLA_I8_MAX_K (127 * 128 * K < 2^31, so even a stray -128 in W
+ * cannot overflow).  Longer rows are refused by the loader. */
+#define VLA_I8_MAX_K 132000
 
 /* Parallel-for supplied by the caller: run task(arg, i) for i in [0, n), in
  * any order, possibly concurrently, and return when all are done. */
@@ -286,6 +342,10 @@ typedef struct vla_exec {
                                  to int8 per block of 32 (integer dot
                                  products, faster, ~1e-2 relative error);
                                  0: weights widened to fp32 on the fly      */
+    int int8_widen;           /* I8 weights: 0 (default) the integer path
+                                 (activation rows quantized to int8, int32
+                                 sums); 1: widen W to fp32 and run the fp32
+                                 kernels (slower, no activation rounding)   */
 } vla_exec;
 
 /* Which SIMD path this build uses for fp32 kernels ("avx2+fma", "neon", ...). */
@@ -301,7 +361,19 @@ VLA_DEF const char *vla_simd_name(void);
  * channels-last (H, W, C) so that a 1x1 convolution is a plain linear layer.
  * ========================================================================== */
 
-/* y[M,N] = x[M,K] . W[N,K]^T + b[N]      (b may be NULL; w: F32, F16, Q8_0) */
+/* y[M,N] = x[M,K] . W[N,K]^T + b[N]      (b may be NULL; w: F32, F16, Q8_0, I8)
+ * For I8 weights vla_linear_ref is the integer path's definition (below);
+ * with ex->int8_widen the fp32 dot of x with the widened W instead.
+ *
+ * I8 definition, for each row m of x and output n:
+ *   d_x  = amax_k |x[m][k]| / 127 (fp32; NaN ignored), id = 1/d_x (0 if d_x = 0)
+ *   q_x  = round-half-away-from-zero(x * id), clamped to [-127, 127], NaN -> 0
+ *          (decided by comparisons of x*id with t +- 0.5, so no compiler
+ *          contraction can change it)
+ *   isum = sum_k q_x[k] q_w[n][k], exact int32 over the whole row
+ *   y    = ((float)isum * (d_x * d_w[n])) + b[n], each operation an fp32
+ *          rounding, in this order, never fused: every target and thread
+ *          count gives the same bits. */
 VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M);
 VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const float *b, int M);
 
@@ -367,6 +439,10 @@ VLA_DEF void vla_attention_ref(float *out, int ldo, const float *q, int ldq, con
 VLA_DEF void vla_quantize_q8_0(void *dst, const float *x, size_t n);
 VLA_DEF float vla_fp16_to_fp32(uint16_t h);
 VLA_DEF uint16_t vla_fp32_to_fp16(float f);
+/* I8: quantize one row of n floats with one scale: *scale = amax/127, q in
+ * [-127, 127] by the rounding of the I8 definition above (the same function
+ * quantizes activations).  Returns the scale (0 for an all-zero row). */
+VLA_DEF float vla_quantize_i8_row(signed char *q, const float *x, int n);
 
 /* ==========================================================================
  * [D5] GGUF reader (zero copy, hostile-file safe) and writer
@@ -434,8 +510,19 @@ VLA_DEF int vla_gguf_arr_next_str(const vla_gguf_kv *kv, size_t *pos, vla_str *o
 /* Size in bytes of n elements of a tensor type (0 for a bad n or type). */
 VLA_DEF uint64_t vla_type_size(vla_type t, uint64_t n);
 VLA_DEF const char *vla_type_name(vla_type t);
-/* A tensor's view as a weight matrix (2-D: rows = ne[1], cols = ne[0]). */
+/* A tensor's view as a weight matrix (2-D: rows = ne[1], cols = ne[0]).
+ * F32/F16/Q8_0 only: an I8 matrix needs its scale tensor, so it gives
+ * VLA_ERR_UNSUPPORTED here; use vla_gguf_get_mat. */
 VLA_DEF vla_status vla_tensor_as_mat(const vla_tensor *t, vla_mat *m);
+/* Name of the scale tensor of an I8 weight: "<name>_scale" into buf (NUL-
+ * terminated); 0 if it does not fit cap. */
+VLA_DEF int vla_i8_scale_name(char *buf, size_t cap, const char *name);
+/* A weight matrix by name.  For an I8 tensor [rows, cols] (or a folded
+ * convolution [rows, k, k, cin], viewed as [rows, k*k*cin]) the tensor
+ * "<name>_scale" must exist in the same file as F32 with ne = {rows}, 4-byte
+ * aligned: VLA_ERR_FORMAT otherwise.  Other types as vla_tensor_as_mat (2-D
+ * only).  Returns NOT_FOUND when name is absent. */
+VLA_DEF vla_status vla_gguf_get_mat(const vla_gguf *g, const char *name, vla_mat *m);
 
 /* Writer.  Keys and scalar/string values are copied into the arena; array
  * items and tensor data are referenced and must stay alive until write. */
@@ -478,6 +565,12 @@ VLA_DEF void vla_gguf_add_bool(vla_gguf_writer *w, const char *key, int v);
 VLA_DEF void vla_gguf_add_str(vla_gguf_writer *w, const char *key, const char *s, size_t n);
 /* items: an array of n values of arr_type (for VLA_GGUF_STRING: vla_str[n]). */
 VLA_DEF void vla_gguf_add_arr(vla_gguf_writer *w, const char *key, vla_gguf_vtype arr_type, const void *items, uint64_t n);
+/* A key-value of an opened file, any type (rewriting a file keeps its
+ * metadata).  Array items are referenced in the source file, which must stay
+ * alive until write; string arrays take 16 bytes per item of the arena.
+ * Numeric arrays are referenced as stored (little-endian), so on a
+ * big-endian host the writer would swap them: a little-endian host only. */
+VLA_DEF void vla_gguf_add_kv(vla_gguf_writer *w, const vla_gguf_kv *kv);
 VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type type, int n_dims, const int64_t *ne,
                                  const void *data);
 /* Total file size the writer will produce. */
@@ -1690,9 +1783,81 @@ static float vla__dot_row_ref(const float *x, const vla_mat *w, int r) {
             acc += d * s;
         }
         break;
+    case VLA_TYPE_I8: { /* widened: W[r][k] = scale[r] * q (fp32) */
+        const float d = w->scale[r];
+        for (k = 0; k < w->cols; k++) acc += x[k] * (d * (float)(signed char)row[k]);
+    } break;
     default: break;
     }
     return acc;
+}
+
+/* ---- I8: the integer path's definition (see vla_linear in [D4]) -------- */
+
+/* Round v = x * id half away from zero into [-127, 127], NaN -> 0.  Only
+ * comparisons and conversions touch v, so a compiler that fuses x * id into
+ * a later add cannot change the result. */
+static int vla__i8_round(float v) {
+    int t;
+    if (v >= 127.0f) return 127;
+    if (v <= -127.0f) return -127;
+    if (!(v == v)) return 0;
+    t = (int)v; /* toward zero; |t| <= 126 */
+    if (v >= 0.0f) {
+        if (v >= (float)t + 0.5f) t++;
+    } else if (v <= (float)t - 0.5f) {
+        t--;
+    }
+    return t;
+}
+
+/* amax/127 of n floats (NaN ignored). */
+static float vla__i8_scale_of(const float *x, int n) {
+    float amax = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) {
+        float a = VLA_FABSF(x[i]);
+        if (a > amax) amax = a;
+    }
+    return amax / 127.0f;
+}
+
+static float vla__i8_inv(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+
+VLA_DEF float vla_quantize_i8_row(signed char *q, const float *x, int n) {
+    const float d = vla__i8_scale_of(x, n), id = vla__i8_inv(d);
+    int i;
+    for (i = 0; i < n; i++) q[i] = (signed char)vla__i8_round(x[i] * id);
+    return d;
+}
+
+/* The epilogue: ((float)isum * s) + b with s = d_x * d_w, the product
+ * rounded to fp32 before the add (the volatile forbids an FMA). */
+static float vla__i8_out(int32_t isum, float s, float b) {
+    volatile float t = (float)isum * s;
+    return t + b;
+}
+
+/* Product of one quantized activation and one weight: through int16 (exact:
+ * |q_x| <= 127, |q_w| <= 128), which keeps GCC 12 from vectorizing the sum
+ * into a vpdpbusd that treats one operand as unsigned (see vla__dot_i8_32). */
+#define VLA__I8_MUL(a, b) ((int32_t)(int16_t)((int)(a) * (int)(b)))
+
+/* y[M,N] = the I8 definition; x rows quantized on the fly (no buffer, slow:
+ * every output requantizes its row). */
+static void vla__linear_i8_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
+    const int K = w->cols, N = w->rows;
+    int m, n, k;
+    for (m = 0; m < M; m++) {
+        const float *xm = x + (size_t)m * K;
+        const float dx = vla__i8_scale_of(xm, K), id = vla__i8_inv(dx);
+        for (n = 0; n < N; n++) {
+            const signed char *q = (const signed char *)w->data + (size_t)n * K;
+            int32_t isum = 0;
+            for (k = 0; k < K; k++) isum += VLA__I8_MUL(vla__i8_round(xm[k] * id), q[k]);
+            y[(size_t)m * N + n] = vla__i8_out(isum, dx * w->scale[n], b ? b[n] : 0.0f);
+        }
+    }
 }
 
 /* One element W[r, c] of a weight matrix of any type, as fp32. */
@@ -1703,6 +1868,7 @@ static float vla__mat_at(const vla_mat *w, int r, int c) {
         const unsigned char *blk = row + (size_t)(c / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
         return vla_fp16_to_fp32(vla__rd16(blk)) * (float)(int8_t)blk[2 + c % VLA_Q8_0_BLOCK];
     }
+    if (w->type == VLA_TYPE_I8) return w->scale[r] * (float)(signed char)row[c];
     return ((const float *)(const void *)row)[c];
 }
 
@@ -1714,15 +1880,58 @@ VLA_DEF void vla_mat_row(float *y, const vla_mat *w, int r) {
         for (k = 0; k < w->cols; k++) y[k] = vla__mat_at(w, r, k);
 }
 
-VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
+/* fp32 reference of any weight type (I8 widened). */
+static void vla__linear_f32_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
     int m, n;
     for (m = 0; m < M; m++)
         for (n = 0; n < w->rows; n++)
             y[(size_t)m * w->rows + n] = vla__dot_row_ref(x + (size_t)m * w->cols, w, n) + (b ? b[n] : 0.0f);
 }
 
-VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin, int k,
-                            int stride, int pad) {
+VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const float *b, int M) {
+    int m, n;
+    if (w->type == VLA_TYPE_I8) { vla__linear_i8_ref(y, x, w, b, M); return; }
+    for (m = 0; m < M; m++)
+        for (n = 0; n < w->rows; n++)
+            y[(size_t)m * w->rows + n] = vla__dot_row_ref(x + (size_t)m * w->cols, w, n) + (b ? b[n] : 0.0f);
+}
+
+/* Element j of the im2col row of output pixel (oy, ox): j = (ky*k + kx)*Cin + ci,
+ * 0 in the padding. */
+static float vla__patch_at(const float *x, int H, int W, int Cin, int k, int stride, int pad, int oy, int ox, int j) {
+    int ci = j % Cin, kx = (j / Cin) % k, ky = j / Cin / k;
+    int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+    return (iy < 0 || iy >= H || ix < 0 || ix >= W) ? 0.0f : x[((size_t)iy * W + ix) * Cin + ci];
+}
+
+/* I8 convolution, reference: each output pixel's im2col row is one row of
+ * the I8 definition (quantized with its own scale). */
+static void vla__conv2d_i8_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin,
+                               int k, int stride, int pad) {
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin;
+    int oy, ox, co, j;
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Wo; ox++) {
+            float amax = 0.0f, dx, id;
+            for (j = 0; j < K; j++) {
+                float a = VLA_FABSF(vla__patch_at(x, H, W, Cin, k, stride, pad, oy, ox, j));
+                if (a > amax) amax = a;
+            }
+            dx = amax / 127.0f;
+            id = vla__i8_inv(dx);
+            for (co = 0; co < w->rows; co++) {
+                const signed char *q = (const signed char *)w->data + (size_t)co * K;
+                int32_t isum = 0;
+                for (j = 0; j < K; j++)
+                    isum += VLA__I8_MUL(vla__i8_round(vla__patch_at(x, H, W, Cin, k, stride, pad, oy, ox, j) * id), q[j]);
+                y[((size_t)oy * Wo + ox) * w->rows + co] = vla__i8_out(isum, dx * w->scale[co], b ? b[co] : 0.0f);
+            }
+        }
+}
+
+/* fp32 reference of any weight type (I8 widened). */
+static void vla__conv2d_f32_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin,
+                                int k, int stride, int pad) {
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, Cout = w->rows;
     int oy, ox, co, ky, kx, ci;
     for (oy = 0; oy < Ho; oy++)
@@ -1738,6 +1947,12 @@ VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const fl
                     }
                 y[((size_t)oy * Wo + ox) * Cout + co] = acc;
             }
+}
+
+VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin, int k,
+                            int stride, int pad) {
+    if (w->type == VLA_TYPE_I8) vla__conv2d_i8_ref(y, x, w, b, H, W, Cin, k, stride, pad);
+    else vla__conv2d_f32_ref(y, x, w, b, H, W, Cin, k, stride, pad);
 }
 
 VLA_DEF void vla_avgpool2d(float *y, const float *x, int H, int W, int C, int s) {
@@ -1949,6 +2164,11 @@ static void vla__axpy_f32_mve(float *y, float a, const float *x, int n) {
 #define VLA__RVV_CLOBBERS_DOT  /* GCC 12: see the note above */
 #define VLA__RVV_CLOBBERS_AXPY
 #endif
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 13)
+#define VLA__RVV_CLOBBERS_I8 , "v8", "v9", "v10", "v11", "v12"
+#else
+#define VLA__RVV_CLOBBERS_I8
+#endif
 
 static float vla__dot_f32_rvv(const float *a, const float *b, int n) {
     size_t left = n > 0 ? (size_t)n : 0, vl;
@@ -2087,6 +2307,9 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
  *   vla__linear_q8_ref(y, x, w, b, M)      the scalar definition of the int8
  *                                          path; vla__linear_q8 returns the
  *                                          same bits.
+ *   vla__linear_i8(ex, y, x, w, b, M)      I8 weights (the default integer
+ *                                          path, [M5]); vla__linear_i8_ref
+ *                                          is its definition.
  *   vla__linear_stack_bytes(w, M, int8)    largest stack buffer one task of
  *                                          that call uses.
  *
@@ -2097,6 +2320,7 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
  *     F16 / Q8_0 weights, dot path       6 x 512 floats = 12 KiB   [2.25 KiB]
  *     small-K packed path                12 KiB                    [not used]
  *     int8 path                          15 KiB                    [4 KiB]
+ *     I8 path                            32 KiB                    [4 KiB]
  * plus a few hundred bytes of locals.  Weights and activations are read in
  * place; W is never copied as a whole.
  *
@@ -2200,6 +2424,9 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
  *                          is on the stack: 6 x 512 x 4 = 12 KiB [512]
  *   VLA_GEMM_PANEL_BYTES   packed W^T panel of the small-K path [12 KiB]
  *   VLA_GEMM_Q8_STACK      int8 path: quantized rows of x [15 KiB]
+ *   VLA_GEMM_I8_STACK      I8 path: quantized rows of x [32 KiB; 4 KiB on
+ *                          Cortex-M]; rows that do not fit run the
+ *                          reference loop (same bits)
  *   VLA_GEMM_L2            bytes of x to keep per M block [256 KiB]
  *   VLA_GEMM_PREFETCH_BYTES  read-ahead of the int8 GEMV kernel [2048]
  * On Cortex-M (M-profile) the stack buffers default to 2-4 KiB. */
@@ -2621,6 +2848,10 @@ static void vla__cvt_rows(float *dst, const vla_mat *w, int n0, int nr, int k0, 
             }
 #endif
             for (; k < kc; k++) d[k] = vla__h2f(vla__rd16(h + 2 * k));
+        } else if (w->type == VLA_TYPE_I8) { /* widened: scale * q */
+            const signed char *q = (const signed char *)(const void *)row + k0;
+            const float dd = w->scale[n0 + r];
+            for (k = 0; k < kc; k++) d[k] = dd * (float)q[k];
         } else { /* Q8_0 */
             const unsigned char *blk = row + (size_t)(k0 / VLA_Q8_0_BLOCK) * VLA_Q8_0_BYTES;
             size_t j;
@@ -2803,6 +3034,10 @@ static void vla__pack_wt(float *P, const vla_mat *w, int n0, int nr, size_t k0, 
         } else if (w->type == VLA_TYPE_F16) {
             const unsigned char *r = (const unsigned char *)w->data + (size_t)(n0 + j) * rb + 2 * k0;
             for (k = 0; k < kc; k++) o[k * VLA__NRO] = vla__h2f(vla__rd16(r + 2 * k));
+        } else if (w->type == VLA_TYPE_I8) {
+            const signed char *r = (const signed char *)w->data + (size_t)(n0 + j) * rb + k0;
+            const float d = w->scale[n0 + j];
+            for (k = 0; k < kc; k++) o[k * VLA__NRO] = d * (float)r[k];
         } else { /* Q8_0: walk the blocks that overlap [k0, k0 + kc) */
             const unsigned char *r = (const unsigned char *)w->data + (size_t)(n0 + j) * rb;
             size_t kk = k0;
@@ -3313,6 +3548,538 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
 }
 
 /* ---------------------------------------------------------------------------
+ * I8 path: one scale per weight row and per activation row, int32 sums over
+ * the whole row (definition: vla_linear in [D4], vla__linear_i8_ref).
+ * ---------------------------------------------------------------------------
+ * A task quantizes R rows of x at a time into a packed stack buffer
+ * (VLA_GEMM_I8_STACK, R a multiple of 4 when it fits; rows padded with
+ * zeros to a multiple of VLA__I8_KP), then sweeps groups of 4 W rows over
+ * them.  W is read in place; its last partial vector is read with a mask
+ * (AVX-512) or copied to a zero-padded 16-byte block, never past the row.
+ * The int32 sums are exact, so every kernel returns the reference's sums;
+ * the epilogue ((float)isum * (d_x * d_w)) + b rounds the product before
+ * the add in every path (a volatile in scalar code, an empty asm on the
+ * vector), so the floats agree too.
+ *
+ * Activation rows are quantized 16 values at a time on AVX-512, AVX2 and
+ * AArch64 NEON (vla__i8_quant_v: the scalar rule's comparisons, lane by
+ * lane), so a CLIP layer with few output channels is not dominated by it.
+ *   AVX-512 VNNI   x packed as u8 = q_x + 128; vpdpbusd(u8 x, s8 w) over a
+ *                  4 x 4 tile (16 zmm accumulators, 4 W + 1 x loads per 64
+ *                  bytes), isum = sum - 128 * sum_k w (the W row sums come
+ *                  from one vpdpbusd(1, w) pass per group and M block);
+ *                  the 16 sums are reduced together and the epilogue is one
+ *                  zmm.  Exact: vpdpbusd adds without saturation, and the
+ *                  wrap-around arithmetic mod 2^32 ends at the true isum.
+ *   AVX2           x packed as int16; W widened by vpmovsxbw, vpmaddwd
+ *                  (16 products per instruction, no int16 overflow).
+ *   NEON           vmull_s8 + vmlal_s8 (two products of |.| <= 127*128 fit
+ *                  int16) + vpadal; vdotq_s32 with dotprod.
+ *   Helium         vmladavaq_s8, tail by predication.
+ *   RVV            vwmul.vv + vwredsum.vs (inline assembly, GCC 12).
+ *   scalar         the reference loop on the packed row.
+ * Rows longer than the buffer holds (K > ~32000, ~4000 on Cortex-M) run the
+ * reference loop: same bits, slower.
+ */
+#ifndef VLA_GEMM_I8_STACK
+#if defined(VLA__GEMM_SMALL_STACK)
+#define VLA_GEMM_I8_STACK 4096
+#else
+#define VLA_GEMM_I8_STACK (32 * 1024)
+#endif
+#endif
+
+#define VLA__I8_NR 4 /* W rows per group */
+#if defined(VLA__AVX2) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define VLA__I8_VNNI 1
+#define VLA__I8_KP 64
+typedef unsigned char vla__i8p; /* q_x + 128 */
+#elif defined(VLA__AVX2)
+#define VLA__I8_KP 16
+typedef int16_t vla__i8p;
+#else
+#define VLA__I8_KP 16
+typedef signed char vla__i8p;
+#endif
+
+/* Name of the int8 kernel this build runs (tests and benchmarks print it). */
+VLA__MAYBE_UNUSED static const char *vla__i8_kernel_name(void) {
+#if defined(VLA__I8_VNNI)
+    return "avx512-vnni";
+#elif defined(VLA__AVX2)
+    return "avx2";
+#elif defined(VLA__NEON64) && defined(__ARM_FEATURE_DOTPROD)
+    return "neon-dotprod";
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+    return "neon";
+#elif defined(VLA__MVE)
+    return "helium";
+#elif defined(VLA__RVV)
+    return "rvv";
+#else
+    return "scalar";
+#endif
+}
+
+static size_t vla__i8_kp(int K) { return ((size_t)K + VLA__I8_KP - 1) / VLA__I8_KP * VLA__I8_KP; }
+
+/* Rows of x one pass quantizes (0: a row does not fit the buffer). */
+static int vla__i8_rows(int K) {
+    size_t per = vla__i8_kp(K) * sizeof(vla__i8p) + sizeof(float), r = VLA_GEMM_I8_STACK / per;
+    if (r >= 4) r &= ~(size_t)3;
+    return (int)(r > 1024 ? 1024 : r);
+}
+
+/* Vector forms of the activation quantization: the same comparisons as
+ * vla__i8_amax's scalar loop and vla__i8_round, so the same bytes (the
+ * tests compare them with vla_quantize_i8_row).  vla__i8_amax_v returns the
+ * amax of x[0..*done) and vla__i8_quant_v quantizes x[0..return), both a
+ * multiple of the vector width; the scalar loops finish.  Not on armv7 NEON:
+ * its float vectors flush subnormals to zero, the scalar VFP does not. */
+#if defined(VLA__I8_VNNI)
+static float vla__i8_amax_v(const float *x, int K, int *done) {
+    __m512 m = _mm512_setzero_ps();
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m); /* NaN: keeps m */
+    *done = k;
+    return _mm512_reduce_max_ps(m);
+}
+
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
+    const __m512 vid = _mm512_set1_ps(id), zero = _mm512_setzero_ps(), half = _mm512_set1_ps(0.5f);
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) {
+        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + k), vid);
+        __m512i t = _mm512_cvttps_epi32(v); /* toward zero; garbage where clamped below */
+        const __m512 tf = _mm512_cvtepi32_ps(t);
+        const __mmask16 up = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, _mm512_add_ps(tf, half), _CMP_GE_OQ);
+        const __mmask16 dn = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) & _mm512_cmp_ps_mask(v, _mm512_sub_ps(tf, half), _CMP_LE_OQ);
+        t = _mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(1));
+        t = _mm512_mask_sub_epi32(t, dn, t, _mm512_set1_epi32(1));
+        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(127.0f), _CMP_GE_OQ), _mm512_set1_epi32(127));
+        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(-127.0f), _CMP_LE_OQ), _mm512_set1_epi32(-127));
+        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512()); /* NaN -> 0 */
+        _mm_storeu_si128((__m128i *)(void *)(dst + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(t, _mm512_set1_epi32(128))));
+    }
+    return k;
+}
+#elif defined(VLA__AVX2)
+static float vla__i8_amax_v(const float *x, int K, int *done) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    __m128 h;
+    int k;
+    for (k = 0; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), m); /* NaN: keeps m */
+    *done = k;
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+
+static __m256i vla__i8_round8(__m256 v) {
+    const __m256 zero = _mm256_setzero_ps(), half = _mm256_set1_ps(0.5f);
+    __m256i t = _mm256_cvttps_epi32(v);
+    const __m256 tf = _mm256_cvtepi32_ps(t);
+    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GE_OQ), _mm256_cmp_ps(v, _mm256_add_ps(tf, half), _CMP_GE_OQ));
+    const __m256 dn = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), _mm256_cmp_ps(v, _mm256_sub_ps(tf, half), _CMP_LE_OQ));
+    t = _mm256_sub_epi32(t, _mm256_castps_si256(up)); /* mask = -1 */
+    t = _mm256_add_epi32(t, _mm256_castps_si256(dn));
+    t = _mm256_blendv_epi8(t, _mm256_set1_epi32(127), _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_set1_ps(127.0f), _CMP_GE_OQ)));
+    t = _mm256_blendv_epi8(t, _mm256_set1_epi32(-127), _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_set1_ps(-127.0f), _CMP_LE_OQ)));
+    return _mm256_andnot_si256(_mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)), t); /* NaN -> 0 */
+}
+
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
+    const __m256 vid = _mm256_set1_ps(id);
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) {
+        __m256i a = vla__i8_round8(_mm256_mul_ps(_mm256_loadu_ps(x + k), vid));
+        __m256i b = vla__i8_round8(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vid));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + k), _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
+    }
+    return k;
+}
+#elif defined(VLA__NEON64)
+static float vla__i8_amax_v(const float *x, int K, int *done) {
+    float32x4_t m = vdupq_n_f32(0.0f);
+    int k;
+    for (k = 0; k + 4 <= K; k += 4) { /* lane-wise "if (a > amax) amax = a": NaN never wins */
+        const float32x4_t a = vabsq_f32(vld1q_f32(x + k));
+        m = vbslq_f32(vcgtq_f32(a, m), a, m);
+    }
+    *done = k;
+    return vmaxvq_f32(m);
+}
+
+static int32x4_t vla__i8_round4(float32x4_t v) {
+    const float32x4_t zero = vdupq_n_f32(0.0f), half = vdupq_n_f32(0.5f);
+    int32x4_t t = vcvtq_s32_f32(v); /* toward zero */
+    const float32x4_t tf = vcvtq_f32_s32(t);
+    const uint32x4_t up = vandq_u32(vcgeq_f32(v, zero), vcgeq_f32(v, vaddq_f32(tf, half)));
+    const uint32x4_t dn = vandq_u32(vcltq_f32(v, zero), vcleq_f32(v, vsubq_f32(tf, half)));
+    t = vsubq_s32(t, vreinterpretq_s32_u32(up)); /* mask = -1 */
+    t = vaddq_s32(t, vreinterpretq_s32_u32(dn));
+    t = vbslq_s32(vcgeq_f32(v, vdupq_n_f32(127.0f)), vdupq_n_s32(127), t);
+    t = vbslq_s32(vcleq_f32(v, vdupq_n_f32(-127.0f)), vdupq_n_s32(-127), t);
+    return vbslq_s32(vceqq_f32(v, v), t, vdupq_n_s32(0)); /* NaN -> 0 */
+}
+
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
+    int k;
+    for (k = 0; k + 16 <= K; k += 16) {
+        int16x8_t lo = vcombine_s16(vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k), id))),
+                                    vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k + 4), id))));
+        int16x8_t hi = vcombine_s16(vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k + 8), id))),
+                                    vmovn_s32(vla__i8_round4(vmulq_n_f32(vld1q_f32(x + k + 12), id))));
+        vst1q_s8(dst + k, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)));
+    }
+    return k;
+}
+#else
+static float vla__i8_amax_v(const float *x, int K, int *done) { (void)x; (void)K; *done = 0; return 0.0f; }
+static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) { (void)dst; (void)x; (void)K; (void)id; return 0; }
+#endif
+
+/* Quantize row x[K] (the definition's rounding) into dst[kp], zero-padded;
+ * returns d_x. */
+static float vla__i8_pack_row(vla__i8p *dst, const float *x, int K) {
+    const size_t kp = vla__i8_kp(K);
+    float amax, d, id;
+    int k0;
+    size_t k;
+    amax = vla__i8_amax_v(x, K, &k0);
+    for (k = (size_t)k0; k < (size_t)K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    d = amax / 127.0f;
+    id = vla__i8_inv(d);
+    for (k = (size_t)vla__i8_quant_v(dst, x, K, id); k < (size_t)K; k++) {
+#if defined(VLA__I8_VNNI)
+        dst[k] = (vla__i8p)(vla__i8_round(x[k] * id) + 128);
+#else
+        dst[k] = (vla__i8p)vla__i8_round(x[k] * id);
+#endif
+    }
+    for (; k < kp; k++) dst[k] = (vla__i8p)(VLA__I8_KP == 64 ? 128 : 0); /* q_x = 0 */
+    return d;
+}
+
+/* s[n] = sum_k x[k] w_n[k] for 4 W rows (exact int32), one packed x row. */
+#if defined(VLA__I8_VNNI)
+static __mmask64 vla__i8_tailmask(int rem) { return rem >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << rem) - 1); }
+
+static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    int k;
+    for (k = 0; k + 64 <= K; k += 64) {
+        const __m512i xv = _mm512_loadu_si512((const void *)(x + k));
+        c0 = _mm512_dpbusd_epi32(c0, xv, _mm512_loadu_si512((const void *)(wr[0] + k)));
+        c1 = _mm512_dpbusd_epi32(c1, xv, _mm512_loadu_si512((const void *)(wr[1] + k)));
+        c2 = _mm512_dpbusd_epi32(c2, xv, _mm512_loadu_si512((const void *)(wr[2] + k)));
+        c3 = _mm512_dpbusd_epi32(c3, xv, _mm512_loadu_si512((const void *)(wr[3] + k)));
+    }
+    if (k < K) {
+        const __mmask64 mk = vla__i8_tailmask(K - k);
+        const __m512i xv = _mm512_loadu_si512((const void *)(x + k));
+        c0 = _mm512_dpbusd_epi32(c0, xv, _mm512_maskz_loadu_epi8(mk, wr[0] + k));
+        c1 = _mm512_dpbusd_epi32(c1, xv, _mm512_maskz_loadu_epi8(mk, wr[1] + k));
+        c2 = _mm512_dpbusd_epi32(c2, xv, _mm512_maskz_loadu_epi8(mk, wr[2] + k));
+        c3 = _mm512_dpbusd_epi32(c3, xv, _mm512_maskz_loadu_epi8(mk, wr[3] + k));
+    }
+    s[0] = _mm512_reduce_add_epi32(c0); s[1] = _mm512_reduce_add_epi32(c1);
+    s[2] = _mm512_reduce_add_epi32(c2); s[3] = _mm512_reduce_add_epi32(c3);
+}
+
+/* sum_k w[k] (for the +128 correction): vpdpbusd with u8 ones. */
+static int32_t vla__i8_wsum(const signed char *w, int K) {
+    const __m512i one = _mm512_set1_epi8(1);
+    __m512i c = _mm512_setzero_si512();
+    int k;
+    for (k = 0; k + 64 <= K; k += 64) c = _mm512_dpbusd_epi32(c, one, _mm512_loadu_si512((const void *)(w + k)));
+    if (k < K) c = _mm512_dpbusd_epi32(c, one, _mm512_maskz_loadu_epi8(vla__i8_tailmask(K - k), w + k));
+    return _mm512_reduce_add_epi32(c);
+}
+
+/* [sum a, sum b, sum c, sum d] per 128-bit lane: 4 zmm -> 1 zmm whose lane j
+ * holds partial sums over lane j of the inputs. */
+static __m512i vla__i8_red4(__m512i a, __m512i b, __m512i c, __m512i d) {
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+/* The 4 x 4 tile: y[m][n] for 4 packed x rows and 4 W rows, stored for
+ * m < mr, n < nr.  corr[n] = 128 * sum_k w_n[k]. */
+static void vla__i8_tile4x4(float *y, size_t ldy, const vla__i8p *const *xr, const float *dx, int mr,
+                            const signed char *const *wr, const float *dw, const float *b4, const int32_t *corr, int nr,
+                            int K) {
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m512i c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    __m512i w0, w1, w2, w3, xv, r;
+    __m512 f, sc;
+    float out[16];
+    int k, m, n;
+    for (k = 0; k < K; k += 64) {
+        if (k + 64 <= K) {
+            w0 = _mm512_loadu_si512((const void *)(wr[0] + k)); w1 = _mm512_loadu_si512((const void *)(wr[1] + k));
+            w2 = _mm512_loadu_si512((const void *)(wr[2] + k)); w3 = _mm512_loadu_si512((const void *)(wr[3] + k));
+        } else {
+            const __mmask64 mk = vla__i8_tailmask(K - k);
+            w0 = _mm512_maskz_loadu_epi8(mk, wr[0] + k); w1 = _mm512_maskz_loadu_epi8(mk, wr[1] + k);
+            w2 = _mm512_maskz_loadu_epi8(mk, wr[2] + k); w3 = _mm512_maskz_loadu_epi8(mk, wr[3] + k);
+        }
+        VLA__VREG(w0); VLA__VREG(w1); VLA__VREG(w2); VLA__VREG(w3);
+#define VLA__I8_ROW(i, a0, a1, a2, a3)                                                                               \
+        xv = _mm512_loadu_si512((const void *)(xr[i] + k));                                                          \
+        a0 = _mm512_dpbusd_epi32(a0, xv, w0); a1 = _mm512_dpbusd_epi32(a1, xv, w1);                                  \
+        a2 = _mm512_dpbusd_epi32(a2, xv, w2); a3 = _mm512_dpbusd_epi32(a3, xv, w3);
+        VLA__I8_ROW(0, c00, c01, c02, c03)
+        VLA__I8_ROW(1, c10, c11, c12, c13)
+        VLA__I8_ROW(2, c20, c21, c22, c23)
+        VLA__I8_ROW(3, c30, c31, c32, c33)
+#undef VLA__I8_ROW
+    }
+    {   /* lane 4m + n of r = the sum of c_mn */
+        __m512i g0 = vla__i8_red4(c00, c01, c02, c03), g1 = vla__i8_red4(c10, c11, c12, c13);
+        __m512i g2 = vla__i8_red4(c20, c21, c22, c23), g3 = vla__i8_red4(c30, c31, c32, c33);
+        __m512i h01 = _mm512_add_epi32(_mm512_shuffle_i32x4(g0, g1, 0x44), _mm512_shuffle_i32x4(g0, g1, 0xEE));
+        __m512i h23 = _mm512_add_epi32(_mm512_shuffle_i32x4(g2, g3, 0x44), _mm512_shuffle_i32x4(g2, g3, 0xEE));
+        r = _mm512_add_epi32(_mm512_shuffle_i32x4(h01, h23, 0x88), _mm512_shuffle_i32x4(h01, h23, 0xDD));
+    }
+    r = _mm512_sub_epi32(r, _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)corr)));
+    sc = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                             _mm512_castps128_ps512(_mm_loadu_ps(dx))),
+                       _mm512_broadcast_f32x4(_mm_loadu_ps(dw)));
+    f = _mm512_mul_ps(_mm512_cvtepi32_ps(r), sc);
+    VLA__VREG(f); /* rounded product before the add: no FMA */
+    f = _mm512_add_ps(f, _mm512_broadcast_f32x4(_mm_loadu_ps(b4)));
+    if (mr == 4 && nr == 4) {
+        _mm_storeu_ps(y, _mm512_extractf32x4_ps(f, 0));
+        _mm_storeu_ps(y + ldy, _mm512_extractf32x4_ps(f, 1));
+        _mm_storeu_ps(y + 2 * ldy, _mm512_extractf32x4_ps(f, 2));
+        _mm_storeu_ps(y + 3 * ldy, _mm512_extractf32x4_ps(f, 3));
+        return;
+    }
+    _mm512_storeu_ps(out, f);
+    for (m = 0; m < mr; m++)
+        for (n = 0; n < nr; n++) y[(size_t)m * ldy + n] = out[4 * m + n];
+}
+#elif defined(VLA__AVX2)
+static int32_t vla__hsum_i32x8(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* The last K % 16 bytes of 4 W rows, zero-padded to 16 (x is padded). */
+static void vla__i8_tail16(signed char tail[VLA__I8_NR][16], const signed char *const *wr, int k, int K) {
+    int n;
+    for (n = 0; n < VLA__I8_NR; n++) {
+        VLA_MEMSET(tail[n], 0, 16);
+        VLA_MEMCPY(tail[n], wr[n] + k, (size_t)(K - k));
+    }
+}
+
+static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+    signed char tail[VLA__I8_NR][16];
+    int k = 0;
+#define VLA__I8_W16(p) _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define VLA__I8_STEP(p0, p1, p2, p3)                                                                                 \
+    do {                                                                                                             \
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x + k));                               \
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(xv, VLA__I8_W16(p0)));                                           \
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(xv, VLA__I8_W16(p1)));                                           \
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(xv, VLA__I8_W16(p2)));                                           \
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(xv, VLA__I8_W16(p3)));                                           \
+    } while (0)
+    for (; k < (K & ~15); k += 16) VLA__I8_STEP(wr[0] + k, wr[1] + k, wr[2] + k, wr[3] + k);
+    if (k < K) {
+        vla__i8_tail16(tail, wr, k, K);
+        VLA__I8_STEP(tail[0], tail[1], tail[2], tail[3]);
+    }
+#undef VLA__I8_STEP
+#undef VLA__I8_W16
+    s[0] = vla__hsum_i32x8(c0); s[1] = vla__hsum_i32x8(c1); s[2] = vla__hsum_i32x8(c2); s[3] = vla__hsum_i32x8(c3);
+}
+#elif defined(VLA__NEON64) || defined(VLA__NEON32)
+static int32_t vla__hsum_i32x4n(int32x4_t v) {
+#if defined(VLA__NEON64)
+    return vaddvq_s32(v);
+#else
+    int32x2_t t = vadd_s32(vget_low_s32(v), vget_high_s32(v));
+    return vget_lane_s32(vpadd_s32(t, t), 0);
+#endif
+}
+
+static int32x4_t vla__i8_dot16n(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    int16x8_t p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    p = vmlal_s8(p, vget_high_s8(a), vget_high_s8(b)); /* |2 * 127 * 128| < 32768 */
+    return vpadalq_s16(acc, p);
+#endif
+}
+
+static void vla__i8_tail16(signed char tail[VLA__I8_NR][16], const signed char *const *wr, int k, int K) {
+    int n;
+    for (n = 0; n < VLA__I8_NR; n++) {
+        VLA_MEMSET(tail[n], 0, 16);
+        VLA_MEMCPY(tail[n], wr[n] + k, (size_t)(K - k));
+    }
+}
+
+static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
+    int32x4_t c0 = vdupq_n_s32(0), c1 = c0, c2 = c0, c3 = c0;
+    signed char tail[VLA__I8_NR][16];
+    int k = 0;
+#define VLA__I8_STEP(p0, p1, p2, p3)                                                                                 \
+    do {                                                                                                             \
+        const int8x16_t xv = vld1q_s8(x + k);                                                                        \
+        c0 = vla__i8_dot16n(c0, xv, vld1q_s8(p0)); c1 = vla__i8_dot16n(c1, xv, vld1q_s8(p1));                         \
+        c2 = vla__i8_dot16n(c2, xv, vld1q_s8(p2)); c3 = vla__i8_dot16n(c3, xv, vld1q_s8(p3));                         \
+    } while (0)
+    for (; k < (K & ~15); k += 16) VLA__I8_STEP(wr[0] + k, wr[1] + k, wr[2] + k, wr[3] + k);
+    if (k < K) {
+        vla__i8_tail16(tail, wr, k, K);
+        VLA__I8_STEP(tail[0], tail[1], tail[2], tail[3]);
+    }
+#undef VLA__I8_STEP
+    s[0] = vla__hsum_i32x4n(c0); s[1] = vla__hsum_i32x4n(c1); s[2] = vla__hsum_i32x4n(c2); s[3] = vla__hsum_i32x4n(c3);
+}
+#elif defined(VLA__MVE)
+static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
+    int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    int k;
+    for (k = 0; k < K; k += 16) { /* the last step loads lanes >= K as 0 */
+        mve_pred16_t p = vctp8q((uint32_t)(K - k));
+        int8x16_t xv = vldrbq_z_s8(x + k, p);
+        c0 = vmladavaq_s8(c0, xv, vldrbq_z_s8(wr[0] + k, p));
+        c1 = vmladavaq_s8(c1, xv, vldrbq_z_s8(wr[1] + k, p));
+        c2 = vmladavaq_s8(c2, xv, vldrbq_z_s8(wr[2] + k, p));
+        c3 = vmladavaq_s8(c3, xv, vldrbq_z_s8(wr[3] + k, p));
+    }
+    s[0] = c0; s[1] = c1; s[2] = c2; s[3] = c3;
+}
+#elif defined(VLA__RVV)
+/* sum_k a[k] b[k] of int8 vectors: vwmul.vv to int16, vwredsum.vs into an
+ * int32 scalar (exact: |a b| <= 127 * 128 fits int16). */
+static int32_t vla__i8_dot_rvv(const signed char *a, const signed char *b, int n) {
+    size_t left = n > 0 ? (size_t)n : 0, vl;
+    long r;
+    if (left == 0) return 0;
+    /* v8: a strip, v9: b strip (e8, m1), v10..v11: products (e16, m2),
+     * v12: the running sum (element 0, e32) */
+    __asm__ volatile(
+        "vsetivli  zero, 1, e32, m1, ta, ma\n\t"
+        "vmv.s.x   v12, zero\n\t"
+        "1:\n\t"
+        "vsetvli   %[vl], %[left], e8, m1, ta, ma\n\t"
+        "vle8.v    v8, (%[a])\n\t"
+        "vle8.v    v9, (%[b])\n\t"
+        "vwmul.vv  v10, v8, v9\n\t"
+        "vsetvli   zero, %[vl], e16, m2, ta, ma\n\t"
+        "vwredsum.vs v12, v10, v12\n\t"
+        "sub       %[left], %[left], %[vl]\n\t"
+        "add       %[a], %[a], %[vl]\n\t"
+        "add       %[b], %[b], %[vl]\n\t"
+        "bnez      %[left], 1b\n\t"
+        "vsetivli  zero, 1, e32, m1, ta, ma\n\t"
+        "vmv.x.s   %[r], v12\n\t"
+        : [r] "=r"(r), [vl] "=&r"(vl), [left] "+r"(left), [a] "+r"(a), [b] "+r"(b)
+        :
+        : "memory" VLA__RVV_CLOBBERS_I8);
+    return (int32_t)r;
+}
+
+static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
+    int n;
+    for (n = 0; n < VLA__I8_NR; n++) s[n] = vla__i8_dot_rvv(x, wr[n], K);
+}
+#else
+static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
+    int n, k;
+    for (n = 0; n < VLA__I8_NR; n++) {
+        int32_t a = 0;
+        for (k = 0; k < K; k++) a += VLA__I8_MUL(x[k], wr[n][k]);
+        s[n] = a;
+    }
+}
+#endif
+
+/* One row of x against a group: y[n] for n < nr. */
+static void vla__i8_row1x4(float *y, const vla__i8p *x, float dx, const signed char *const *wr, const float *dw,
+                           const float *b4, const int32_t *corr, int nr, int K) {
+    int32_t s[VLA__I8_NR];
+    int n;
+    vla__i8_sums1x4(s, x, wr, K);
+    for (n = 0; n < nr; n++) y[n] = vla__i8_out((int32_t)((uint32_t)s[n] - (uint32_t)corr[n]), dx * dw[n], b4[n]);
+}
+
+/* The reference loop over a rectangle (rows too long for the buffer). */
+static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0, int n1) {
+    const int K = w->cols, N = w->rows;
+    int m, n, k;
+    for (m = m0; m < m1; m++) {
+        const float *xm = x + (size_t)m * K;
+        const float dx = vla__i8_scale_of(xm, K), id = vla__i8_inv(dx);
+        for (n = n0; n < n1; n++) {
+            const signed char *q = (const signed char *)w->data + (size_t)n * K;
+            int32_t isum = 0;
+            for (k = 0; k < K; k++) isum += VLA__I8_MUL(vla__i8_round(xm[k] * id), q[k]);
+            y[(size_t)m * N + n] = vla__i8_out(isum, dx * w->scale[n], b ? b[n] : 0.0f);
+        }
+    }
+}
+
+static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                              int n1) {
+    float buf[VLA_GEMM_I8_STACK / sizeof(float)]; /* R packed rows, then R scales */
+    const int K = w->cols, N = w->rows, R = vla__i8_rows(K);
+    const size_t kp = vla__i8_kp(K);
+    vla__i8p *xq = (vla__i8p *)(void *)buf;
+    float *ds = (float *)(void *)(xq + (size_t)R * kp); /* kp * size is a multiple of 16: aligned */
+    int mb, r, i, n, nr;
+    if (R < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    for (mb = m0; mb < m1; mb += r) {
+        r = m1 - mb < R ? m1 - mb : R;
+        for (i = 0; i < r; i++) ds[i] = vla__i8_pack_row(xq + (size_t)i * kp, x + (size_t)(mb + i) * K, K);
+        for (n = n0; n < n1; n += VLA__I8_NR) {
+            const signed char *wr[VLA__I8_NR];
+            float dw[VLA__I8_NR], b4[VLA__I8_NR];
+            int32_t corr[VLA__I8_NR];
+            int j;
+            nr = n1 - n < VLA__I8_NR ? n1 - n : VLA__I8_NR;
+            for (j = 0; j < VLA__I8_NR; j++) { /* a short group repeats its last row */
+                const int jn = n + (j < nr ? j : nr - 1);
+                wr[j] = (const signed char *)w->data + (size_t)jn * K;
+                dw[j] = w->scale[jn];
+                b4[j] = b ? b[jn] : 0.0f;
+#if defined(VLA__I8_VNNI)
+                corr[j] = (int32_t)((uint32_t)vla__i8_wsum(wr[j], K) << 7); /* 128 * sum w, mod 2^32 */
+#else
+                corr[j] = 0;
+#endif
+            }
+            i = 0;
+#if defined(VLA__I8_VNNI)
+            for (; i + 4 <= r; i += 4) {
+                const vla__i8p *xr[4];
+                xr[0] = xq + (size_t)i * kp; xr[1] = xr[0] + kp; xr[2] = xr[1] + kp; xr[3] = xr[2] + kp;
+                vla__i8_tile4x4(y + (size_t)(mb + i) * N + n, (size_t)N, xr, ds + i, 4, wr, dw, b4, corr, nr, K);
+            }
+#endif
+            for (; i < r; i++)
+                vla__i8_row1x4(y + (size_t)(mb + i) * N + n, xq + (size_t)i * kp, ds[i], wr, dw, b4, corr, nr, K);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
  * Task split and entry points
  * ------------------------------------------------------------------------- */
 typedef struct vla__gemm_job {
@@ -3338,7 +4105,8 @@ static void vla__gemm_task(void *arg, int t) {
     if (j->split_m) vla__gemm_range(j->M, j->unit_m, t, j->n_tasks, &m0, &m1);
     else vla__gemm_range(j->w->rows, j->unit_n, t, j->n_tasks, &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
-    if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+    if (j->int8 == 2) vla__gemm_i8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+    else if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->packed) vla__gemm_packed_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->w->type == VLA_TYPE_F32) vla__gemm_f32_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, NULL, j->stream);
     else vla__gemm_cvt_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, j->stream);
@@ -3355,7 +4123,7 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
      * kernels then read the slab from L1, where tiles are faster. */
     j.stream = M < VLA_GEMM_STREAM_M && w->type == VLA_TYPE_F32;
     j.unit_m = j.packed ? VLA__MRO : VLA__MR;
-    j.unit_n = j.packed ? VLA__NRO : int8 ? VLA__NR : VLA__NG;
+    j.unit_n = j.packed ? VLA__NRO : int8 == 2 ? VLA__I8_NR : int8 ? VLA__NR : VLA__NG;
     um = (M + j.unit_m - 1) / j.unit_m;
     un = (w->rows + j.unit_n - 1) / j.unit_n;
     j.split_m = um > un;
@@ -3374,9 +4142,9 @@ VLA__MAYBE_UNUSED static void vla__linear_fast(const vla_exec *ex, float *y, con
             for (n = 0; n < w->rows; n++) y[(size_t)m * w->rows + n] = b ? b[n] : 0.0f;
         return;
     }
-    if (!(w->type == VLA_TYPE_F32 || w->type == VLA_TYPE_F16 ||
+    if (!(w->type == VLA_TYPE_F32 || w->type == VLA_TYPE_F16 || w->type == VLA_TYPE_I8 ||
           (w->type == VLA_TYPE_Q8_0 && w->cols % VLA_Q8_0_BLOCK == 0))) {
-        vla_linear_ref(y, x, w, b, M); /* nothing faster for other types */
+        vla__linear_f32_ref(y, x, w, b, M); /* nothing faster for other types */
         return;
     }
     vla__gemm_run(ex, y, x, w, b, M, 0);
@@ -3394,10 +4162,20 @@ VLA__MAYBE_UNUSED static void vla__linear_q8(const vla_exec *ex, float *y, const
     vla__gemm_run(ex, y, x, w, b, M, 1);
 }
 
+/* I8 weights: the integer path (vla_linear's definition in [D4]). */
+static void vla__linear_i8(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M) {
+    if (M <= 0 || w->rows <= 0) return;
+    if (w->cols <= 0) { vla__linear_i8_ref(y, x, w, b, M); return; }
+    vla__gemm_run(ex, y, x, w, b, M, 2);
+}
+
 /* Largest stack buffer of one task (bytes): what a board's thread stacks
- * must hold on top of the frames' few hundred bytes of locals. */
+ * must hold on top of the frames' few hundred bytes of locals.  int8: the
+ * call runs an integer path (Q8_0 with int8_activations, or I8 unwidened). */
 VLA__MAYBE_UNUSED static size_t vla__linear_stack_bytes(const vla_mat *w, int M, int int8) {
-    if (!(w->type == VLA_TYPE_F32 || w->type == VLA_TYPE_F16 || w->type == VLA_TYPE_Q8_0)) return 0; /* reference */
+    if (w->type == VLA_TYPE_I8 && int8) return VLA_GEMM_I8_STACK;
+    if (!(w->type == VLA_TYPE_F32 || w->type == VLA_TYPE_F16 || w->type == VLA_TYPE_Q8_0 || w->type == VLA_TYPE_I8))
+        return 0; /* reference */
     if (int8 && w->type == VLA_TYPE_Q8_0 && w->cols % VLA_Q8_0_BLOCK == 0 && vla__q8_rows(w->cols) >= 1)
         return VLA_GEMM_Q8_STACK;
     if (vla__gemm_use_packed(M, w->cols)) return sizeof(float) * VLA__KCO * VLA__NRO;
@@ -3405,8 +4183,14 @@ VLA__MAYBE_UNUSED static size_t vla__linear_stack_bytes(const vla_mat *w, int M,
 }
 
 VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M) {
-    if (!ex || ex->force_reference) { vla_linear_ref(y, x, w, b, M); return; }
-    if (ex->int8_activations && w->type == VLA_TYPE_Q8_0) vla__linear_q8(ex, y, x, w, b, M);
+    const int widen = ex && ex->int8_widen;
+    if (!ex || ex->force_reference) {
+        if (w->type == VLA_TYPE_I8 && widen) vla__linear_f32_ref(y, x, w, b, M);
+        else vla_linear_ref(y, x, w, b, M);
+        return;
+    }
+    if (w->type == VLA_TYPE_I8 && !widen) vla__linear_i8(ex, y, x, w, b, M);
+    else if (ex->int8_activations && w->type == VLA_TYPE_Q8_0) vla__linear_q8(ex, y, x, w, b, M);
     else vla__linear_fast(ex, y, x, w, b, M);
 }
 
@@ -3438,7 +4222,11 @@ VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, 
     float *col;
     if (w->cols != K) return VLA_ERR_MISMATCH;
     if (k == 1 && stride == 1 && pad == 0) { vla_linear(ex, y, x, w, b, H * W); return VLA_OK; }
-    if (!ex || ex->force_reference) { vla_conv2d_ref(y, x, w, b, H, W, Cin, k, stride, pad); return VLA_OK; }
+    if (!ex || ex->force_reference) { /* I8: the definition, or fp32 when widened */
+        if (w->type == VLA_TYPE_I8 && ex && ex->int8_widen) vla__conv2d_f32_ref(y, x, w, b, H, W, Cin, k, stride, pad);
+        else vla_conv2d_ref(y, x, w, b, H, W, Cin, k, stride, pad);
+        return VLA_OK;
+    }
     band = vla__conv_band(Wo, K, Ho);
     mark = vla_arena_scratch_mark(scratch);
     col = (float *)vla_arena_scratch(scratch, (size_t)band * Wo * K * sizeof(float));
@@ -3537,7 +4325,51 @@ VLA_DEF vla_status vla_tensor_as_mat(const vla_tensor *t, vla_mat *m) {
     m->cols = (int)t->ne[0];
     m->rows = t->n_dims == 2 ? (int)t->ne[1] : 1;
     m->data = t->data;
+    m->scale = NULL;
     return VLA_OK;
+}
+
+VLA_DEF int vla_i8_scale_name(char *buf, size_t cap, const char *name) {
+    static const char suf[] = "_scale";
+    size_t n = VLA_STRLEN(name);
+    if (cap < sizeof suf || n > cap - sizeof suf) return 0;
+    VLA_MEMCPY(buf, name, n);
+    VLA_MEMCPY(buf + n, suf, sizeof suf);
+    return 1;
+}
+
+/* The I8 matrix of tensor t (2-D [rows, cols], or 4-D [rows, k, k, cin] as
+ * [rows, k*k*cin]) with its scale tensor from the same file g. */
+static vla_status vla__i8_mat(const vla_gguf *g, const vla_tensor *t, vla_mat *m) {
+    char nm[300];
+    vla_tensor sc;
+    int64_t cols = t->ne[0];
+    int d;
+    for (d = 1; d < t->n_dims - 1; d++) cols *= t->ne[d]; /* ne <= 2^40 each, total checked by the reader */
+    if (t->type != VLA_TYPE_I8 || t->n_dims < 2 || cols > VLA_I8_MAX_K || t->ne[t->n_dims - 1] > 0x7fffffff)
+        return VLA_ERR_FORMAT;
+    if (t->name.n + 1 > sizeof nm - 8) return VLA_ERR_FORMAT;
+    VLA_MEMCPY(nm, t->name.s, t->name.n);
+    nm[t->name.n] = 0;
+    if (!vla_i8_scale_name(nm, sizeof nm, nm)) return VLA_ERR_FORMAT;
+    if (vla_gguf_get_tensor(g, nm, &sc) != VLA_OK) return VLA_ERR_FORMAT;         /* no scale tensor */
+    if (sc.type != VLA_TYPE_F32 || sc.n_dims != 1 || sc.ne[0] != t->ne[t->n_dims - 1] ||
+        sc.nbytes != (uint64_t)sc.ne[0] * 4 || (uintptr_t)sc.data % 4)
+        return VLA_ERR_FORMAT;                                                      /* wrong shape or type */
+    m->type = VLA_TYPE_I8;
+    m->rows = (int)t->ne[t->n_dims - 1];
+    m->cols = (int)cols;
+    m->data = t->data;
+    m->scale = (const float *)sc.data;
+    return VLA_OK;
+}
+
+VLA_DEF vla_status vla_gguf_get_mat(const vla_gguf *g, const char *name, vla_mat *m) {
+    vla_tensor t;
+    vla_status st = vla_gguf_get_tensor(g, name, &t);
+    if (st != VLA_OK) return st;
+    if (t.type == VLA_TYPE_I8) return vla__i8_mat(g, &t, m);
+    return vla_tensor_as_mat(&t, m);
 }
 
 /* A bounded reader over the file bytes: every read checks what remains. */
@@ -3941,6 +4773,44 @@ VLA_DEF void vla_gguf_add_arr(vla_gguf_writer *w, const char *key, vla_gguf_vtyp
     kv->arr = items;
 }
 
+VLA_DEF void vla_gguf_add_kv(vla_gguf_writer *w, const vla_gguf_kv *src) {
+    char *key;
+    vla_gguf_wkv *kv;
+    if (w->err) return;
+    if (!(key = vla__arena_strdup(w->a, src->key.s, src->key.n))) { w->err = VLA_ERR_NOMEM; return; }
+    if (src->type == VLA_GGUF_STRING) { /* u64 length + text, validated by vla_gguf_open */
+        if (src->val_bytes < 8) { w->err = VLA_ERR_ARGS; return; }
+        vla_gguf_add_str(w, key, (const char *)src->val + 8, (size_t)vla__rd64(src->val));
+        return;
+    }
+    if (src->type == VLA_GGUF_ARRAY && src->arr_type == VLA_GGUF_STRING) {
+        vla_str *items = (vla_str *)vla_arena_alloc(w->a, sizeof(vla_str) * (size_t)(src->arr_n ? src->arr_n : 1));
+        size_t pos = 0;
+        uint64_t i;
+        if (!items || src->arr_n > (uint64_t)((size_t)-1 / sizeof(vla_str))) { w->err = VLA_ERR_NOMEM; return; }
+        for (i = 0; i < src->arr_n; i++)
+            if (!vla_gguf_arr_next_str(src, &pos, &items[i])) { w->err = VLA_ERR_ARGS; return; }
+        vla_gguf_add_arr(w, key, VLA_GGUF_STRING, items, src->arr_n);
+        return;
+    }
+    if (src->type == VLA_GGUF_ARRAY) { vla_gguf_add_arr(w, key, src->arr_type, src->val, src->arr_n); return; }
+    if (!(kv = vla__wkv(w, key, src->type))) return;
+    switch (vla__gguf_scalar_size(src->type)) { /* the writer keeps scalars as u64 / i64 / double */
+    case 1: kv->num.u = src->val[0]; if (src->type == VLA_GGUF_I8) kv->num.i = (int8_t)src->val[0]; break;
+    case 2: kv->num.u = vla__rd16(src->val); if (src->type == VLA_GGUF_I16) kv->num.i = (int16_t)vla__rd16(src->val); break;
+    case 4:
+        if (src->type == VLA_GGUF_F32) { float f; uint32_t u = vla__rd32(src->val); VLA_MEMCPY(&f, &u, 4); kv->num.f = f; }
+        else if (src->type == VLA_GGUF_I32) kv->num.i = (int32_t)vla__rd32(src->val);
+        else kv->num.u = vla__rd32(src->val);
+        break;
+    case 8:
+        if (src->type == VLA_GGUF_F64) { uint64_t u = vla__rd64(src->val); VLA_MEMCPY(&kv->num.f, &u, 8); }
+        else kv->num.u = vla__rd64(src->val);
+        break;
+    default: w->err = VLA_ERR_ARGS; break;
+    }
+}
+
 VLA_DEF void vla_gguf_add_tensor(vla_gguf_writer *w, const char *name, vla_type type, int n_dims, const int64_t *ne,
                                  const void *data) {
     vla_gguf_wtensor *t;
@@ -4185,11 +5055,24 @@ static vla_status vla__missing(const vla_logger *lg, const char *name, const cha
     return VLA_ERR_FORMAT;
 }
 
+/* An I8 weight found in one of the files: its "<name>_scale" must be in
+ * the same file (an adapter file overriding a weight brings its scale). */
+static vla_status vla__load_i8(const vla__src *m, const char *name, const vla_tensor *t, vla_mat *out) {
+    int i;
+    vla_tensor u;
+    for (i = 0; i < m->n; i++)
+        if (vla_gguf_get_tensor(m->g[i], name, &u) == VLA_OK) break;
+    if (i == m->n || vla__i8_mat(m->g[i], t, out) != VLA_OK)
+        return vla__missing(m->log, name, "is I8 but its F32 '<name>_scale' [rows] tensor is missing, misshapen or too long a row");
+    return VLA_OK;
+}
+
 /* A weight matrix that must be [rows, cols] (ne = {cols, rows}). */
 static vla_status vla__load_mat(const vla__src *m, const char *name, int rows, int cols, vla_mat *out) {
     vla_tensor t;
     if (vla__find(m, name, &t) != VLA_OK) return vla__missing(m->log, name, "is missing");
     if (t.n_dims != 2 || t.ne[0] != cols || t.ne[1] != rows) return vla__missing(m->log, name, "has the wrong shape");
+    if (t.type == VLA_TYPE_I8) return vla__load_i8(m, name, &t, out);
     if (vla_tensor_as_mat(&t, out) != VLA_OK) return vla__missing(m->log, name, "has an unsupported type");
     return VLA_OK;
 }
@@ -4211,10 +5094,14 @@ static vla_status vla__load_conv(const vla__src *m, const char *prefix, int cin,
     vla__name(nm, sizeof nm, prefix, -1, ".weight");
     if (vla__find(m, nm, &t) != VLA_OK) return vla__missing(m->log, nm, "is missing");
     if (t.n_dims != 4 || t.ne[0] != cin || t.ne[1] != k || t.ne[2] != k || t.ne[3] < 1 || t.ne[3] > 1 << 16 ||
-        (t.type != VLA_TYPE_F32 && t.type != VLA_TYPE_F16 && t.type != VLA_TYPE_Q8_0))
+        (t.type != VLA_TYPE_F32 && t.type != VLA_TYPE_F16 && t.type != VLA_TYPE_Q8_0 && t.type != VLA_TYPE_I8))
         return vla__missing(m->log, nm, "is not a [cout, k, k, cin] convolution of the expected size");
     if (t.type == VLA_TYPE_Q8_0 && (k * k * cin) % VLA_Q8_0_BLOCK) return vla__missing(m->log, nm, "cannot be Q8_0 (row not a multiple of 32)");
-    cv->w.type = t.type; cv->w.rows = (int)t.ne[3]; cv->w.cols = k * k * cin; cv->w.data = t.data;
+    cv->w.type = t.type; cv->w.rows = (int)t.ne[3]; cv->w.cols = k * k * cin; cv->w.data = t.data; cv->w.scale = NULL;
+    if (t.type == VLA_TYPE_I8) {
+        vla_status st = vla__load_i8(m, nm, &t, &cv->w);
+        if (st != VLA_OK) return st;
+    }
     cv->k = k; cv->cin = cin; cv->cout = (int)t.ne[3];
     return vla__load_vec(m, vla__name(nm, sizeof nm, prefix, -1, ".bias"), cv->cout, &cv->b);
 }

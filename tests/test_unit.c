@@ -24,6 +24,8 @@
  *   fp16        exhaustive fp16 -> fp32 -> fp16, rounding corner cases
  *   q8_0        quantize rule, dequantized error, exact grids
  *   linear      F32/F16/Q8_0 weights, many shapes, threaded split, ref mode
+ *   i8          I8 weights: the integer kernel (1..4 tasks), the reference
+ *               and I8 convolutions equal the definition bit for bit
  *   conv2d      k = 1..7, stride, padding, exact scratch from the size query
  *   attention   heads, padding in ld*, key mask, causal with offset
  *   layernorm, softmax, activations, pools, embedding, bn_fold
@@ -511,6 +513,109 @@ static void test_linear(void) {
         VC_CHECK(memcmp(y1, y3, sizeof(float) * (size_t)M * N) == 0);
         vt_end(mk);
     }
+}
+
+/* ==========================================================================
+ * SECTION: i8 - the I8 weight format's integer path, bit for bit
+ *
+ * The outputs are computed here from the quantized rows (vla_quantize_i8_row,
+ * whose rule is checked on hand-made values first): exact int32 sums in
+ * 64-bit integers, then ((float)isum * (d_x * d_w)) + b one rounding at a
+ * time.  vla_linear (this target's kernel, 1..4 tasks), vla_linear_ref and
+ * vla_conv2d / vla_conv2d_ref must give exactly those bits.
+ * ========================================================================== */
+
+static void check_i8(int M, int K, int N, int variant) {
+    vt_mark mk = vt_begin();
+    float *x = vt_floats((size_t)M * K, variant & 3), *b = vt_floats((size_t)N, 1), *sc = vt_floats((size_t)N, 2);
+    float *y = vt_floats((size_t)M * N, 3), *ye = vt_floats((size_t)M * N, 0), *wf = vt_floats((size_t)K, 0);
+    signed char *q = (signed char *)vt_alloc((size_t)N * K, (size_t)(variant & 7));
+    signed char *qx = (signed char *)vt_alloc((size_t)K, 0);
+    const float *bb = (variant & 4) ? NULL : b;
+    vla_mat w;
+    int m, n, k, T;
+    vt_fill(x, (size_t)M * K, 2.0f);
+    vt_fill(b, (size_t)N, 1.0f);
+    for (n = 0; n < N; n++) {
+        vt_fill(wf, (size_t)K, 0.05f);
+        sc[n] = vla_quantize_i8_row(q + (size_t)n * K, wf, K);
+    }
+    if (variant & 1) /* full-scale W rows with a stray -128 */
+        for (n = 0; n < N; n += 2)
+            for (k = 0; k < K; k++) q[(size_t)n * K + k] = (signed char)(k % 3 == 0 ? -128 : (k & 1) ? 127 : -127);
+    if (variant & 2) { /* a full-scale x row with ties, a zero row with a NaN */
+        for (k = 0; k < K; k++) x[k] = k % 4 == 0 ? -63.5f : k % 4 == 1 ? 127.0f : k % 4 == 2 ? 63.5f : 0.5f - (float)(k % 8 == 7) * 3.0f;
+        if (M > 1) { for (k = 0; k < K; k++) x[K + k] = 0.0f; x[K + K / 2] = NAN; }
+    }
+    for (m = 0; m < M; m++) {
+        const float dx = vla_quantize_i8_row(qx, x + (size_t)m * K, K);
+        for (n = 0; n < N; n++) {
+            long long s = 0;
+            volatile float t;
+            for (k = 0; k < K; k++) s += (long long)qx[k] * q[(size_t)n * K + k];
+            t = (float)(int32_t)s * (dx * sc[n]);
+            ye[(size_t)m * N + n] = t + (bb ? bb[n] : 0.0f);
+        }
+    }
+    w.type = VLA_TYPE_I8; w.rows = N; w.cols = K; w.data = q; w.scale = sc;
+    vla_linear_ref(y, x, &w, bb, M);
+    VC_CHECKF(memcmp(y, ye, sizeof(float) * (size_t)M * N) == 0, "i8 ref M=%d K=%d N=%d var=%d differs from the definition", M,
+              K, N, variant);
+    for (T = 1; T <= 4; T++) {
+        vla_exec ex = vt_exec(T, 0);
+        memset(y, 0xff, sizeof(float) * (size_t)M * N);
+        vla_linear(&ex, y, x, &w, bb, M);
+        VC_CHECKF(memcmp(y, ye, sizeof(float) * (size_t)M * N) == 0, "i8 %s kernel M=%d K=%d N=%d var=%d tasks=%d differs",
+                  vla__i8_kernel_name(), M, K, N, variant, T);
+    }
+    VT_CHECK_GUARDS("i8 M=%d K=%d N=%d wrote past a buffer", M, K, N);
+    vt_end(mk);
+}
+
+static void check_i8_conv(int H, int W, int Cin, int Cout, int k, int s, int p) {
+    int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1, K = k * k * Cin, i;
+    vt_mark mk = vt_begin();
+    float *x = vt_floats((size_t)H * W * Cin, 1), *wf = vt_floats((size_t)Cout * K, 2), *b = vt_floats((size_t)Cout, 3);
+    float *sc = vt_floats((size_t)Cout, 0), *y = vt_floats((size_t)Ho * Wo * Cout, 1), *yr = vt_floats((size_t)Ho * Wo * Cout, 0);
+    signed char *q = (signed char *)vt_alloc((size_t)Cout * K, 1);
+    vla_exec ex = vt_exec(2, 0);
+    vla_arena sub;
+    vla_mat w;
+    vt_fill(x, (size_t)H * W * Cin, 1.0f);
+    vt_fill(wf, (size_t)Cout * K, 0.2f);
+    vt_fill(b, (size_t)Cout, 1.0f);
+    for (i = 0; i < Cout; i++) sc[i] = vla_quantize_i8_row(q + (size_t)i * K, wf + (size_t)i * K, K);
+    w.type = VLA_TYPE_I8; w.rows = Cout; w.cols = K; w.data = q; w.scale = sc;
+    vt_sub_arena(&sub, vla_conv2d_scratch_size(H, W, Cin, k, s, p));
+    VC_CHECK(vla_conv2d(&ex, &sub, y, x, &w, b, H, W, Cin, k, s, p) == VLA_OK);
+    vla_conv2d_ref(yr, x, &w, b, H, W, Cin, k, s, p);
+    VC_CHECKF(memcmp(y, yr, sizeof(float) * (size_t)Ho * Wo * Cout) == 0, "i8 conv2d %dx%dx%d k=%d s=%d p=%d: fast != ref", H,
+              W, Cin, k, s, p);
+    VT_CHECK_GUARDS("i8 conv2d wrote past a buffer");
+    vt_end(mk);
+}
+
+static void test_i8(void) {
+    static const float xr[8] = {127.0f, -63.5f, 0.5f, -0.5f, 1.49f, 2.5f, -2.5f, -126.5f};
+    static const int want[8] = {127, -64, 1, -1, 1, 3, -3, -127};
+    static const int Ks[] = {1, 3, 4, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 200};
+    static const int Ms[] = {1, 3, 4, 5, 9};
+    static const int Ns[] = {1, 4, 5, 7};
+    signed char q[8];
+    int i, ki, mi, ni, v = 0;
+    vc_section("i8");
+    VC_CHECK(vla_quantize_i8_row(q, xr, 8) == 1.0f);
+    for (i = 0; i < 8; i++) VC_CHECKF(q[i] == want[i], "i8 rounding of %g: %d, want %d", xr[i], q[i], want[i]);
+    for (ki = 0; ki < (int)(sizeof Ks / sizeof Ks[0]); ki++)
+        for (mi = 0; mi < 5; mi++)
+            for (ni = 0; ni < 4; ni++)
+                if ((ki + mi + ni) % 2 == 0 || VLA_TEST_WORK > 4) check_i8(Ms[mi], Ks[ki], Ns[ni], v++ % 8);
+    check_i8(13, 768, 9, 1);  /* a model-sized row */
+    check_i8(2, 3072, 5, 2);  /* longer than a Cortex-M stack buffer holds: the reference loop */
+    check_i8(1, 513, 37, 4);  /* GEMV */
+    check_i8_conv(6, 5, 3, 5, 1, 1, 0);
+    check_i8_conv(7, 7, 5, 6, 3, 1, 1);
+    check_i8_conv(9, 8, 16, 9, 3, 2, 1);
 }
 
 /* ==========================================================================
@@ -1638,6 +1743,7 @@ int main(int argc, char **argv) {
     test_fp16();
     test_q8_0();
     test_linear();
+    test_i8();
     test_conv2d();
     test_attention();
     test_layernorm();

@@ -22,6 +22,8 @@
 #include "vla_tokconv.h"
 #define VLA_EXPORT_IMPLEMENTATION
 #include "vla_export.h"
+#define VLA_QUANT_IMPLEMENTATION
+#include "vla_quant.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,9 @@ static void usage(FILE *f) {
             "                       Compacter's dense weights, prompt MLP outputs): no hypernetwork on\n"
             "                       the board\n"
             "  --q8                 store 2-D weight matrices as Q8_0 (rows a multiple of 32)\n"
+            "  --quant i8|q8_0|f16  store the weight matrices and CLIP convolutions in that type, as\n"
+            "                       tools/vla-quantize does (i8: GGUF I8 + an F32 \"<name>_scale\" per row,\n"
+            "                       run by the integer path); the fingerprint stays the F32 model's\n"
             "  --max-length N       generation default max_length (default: config, else 20)\n"
             "  --paper-reading      where the official code and the paper differ, follow the paper:\n"
             "                       exact GELU in adapters, the GQA prefix \"gqa: \" (the code has \"gpa: \")\n"
@@ -302,7 +307,7 @@ int main(int argc, char **argv) {
     vla_ckpt ck;
     vla_json *cfg = NULL;
     vla_tokconv tc;
-    int have_tok = 0, have_ck = 0, n_peft = 0;
+    int have_tok = 0, have_ck = 0, n_peft = 0, quant_to = -1;
     memset(&tc, 0, sizeof tc);
     memset(&ck, 0, sizeof ck);
     for (i = 1; i < argc; i++) {
@@ -325,6 +330,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--adapter-out") && more) adapter_out = argv[++i];
         else if (!strcmp(a, "--precompute")) do_pre = 1;
         else if (!strcmp(a, "--q8")) do_q8 = 1;
+        else if (!strcmp(a, "--quant") && more) {
+            quant_to = vla_quant_parse_type(argv[++i]);
+            if (quant_to < 0 || quant_to == VLA_TYPE_F32) { fprintf(stderr, "vla-convert: --quant %s: use i8, q8_0 or f16\n", argv[i]); return 2; }
+        }
         else if (!strcmp(a, "--max-length") && more) { if (vla_tool_int_arg("vla-convert", a, argv[++i], 2, 4096, &max_length)) return 2; }
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--paper-reading")) paper = 1;
@@ -403,7 +412,26 @@ int main(int argc, char **argv) {
     if (do_q8 && quantize_q8(&cv) != 0) { fprintf(stderr, "vla-convert: %s\n", cv.err); goto done; }
     cv.fingerprint = vla_conv_fingerprint(&cv);
     if (!quiet) fprintf(stderr, "writing %s\n", out);
-    if (vla_conv_write(&cv, out) != 0) { fprintf(stderr, "vla-convert: %s\n", cv.err); goto done; }
+    if (quant_to >= 0) { /* the F32 file in memory, then vla_quant_gguf */
+        unsigned char *f32 = NULL, *q = NULL;
+        size_t nf = 0, nq = 0;
+        vla_quant_opts qo;
+        vla_quant_stat qs;
+        FILE *f;
+        int ok;
+        memset(&qo, 0, sizeof qo);
+        qo.to = (vla_type)quant_to;
+        ok = vla_conv_write_mem(&cv, &f32, &nf) == 0 && vla_quant_gguf(f32, nf, &qo, &q, &nq, &qs, err, sizeof err) == 0;
+        free(f32);
+        if (!ok) { fprintf(stderr, "vla-convert: --quant: %s\n", cv.err[0] ? cv.err : err); free(q); goto done; }
+        ok = (f = fopen(out, "wb")) != NULL && fwrite(q, 1, nq, f) == nq;
+        if (f && fclose(f) != 0) ok = 0;
+        free(q);
+        if (!ok) { fprintf(stderr, "vla-convert: cannot write %s\n", out); goto done; }
+        if (!quiet)
+            fprintf(stderr, "  %s: %d tensors, largest weight error %.3g, worst relative RMS %.3g\n", vla_type_name(qo.to),
+                    qs.n_converted, qs.max_abs, qs.worst_rel_rms);
+    } else if (vla_conv_write(&cv, out) != 0) { fprintf(stderr, "vla-convert: %s\n", cv.err); goto done; }
     if (n_peft > 0 && adapter_out) {
         acv.base_fingerprint = cv.fingerprint;
         if (do_pre) {
