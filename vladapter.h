@@ -9194,6 +9194,11 @@ static void vla__plan_slot(void *u, const char *name, int cls, vla_mat *mat, con
     (void)mat; (void)vec; (void)grad;
     if (!vla__trains(&pl->t->p, cls)) return;
     if (vla__find(&pl->t->src, name, &x) != VLA_OK) { pl->st = VLA_ERR_FORMAT; return; }
+    if (x.type == VLA_TYPE_I8) { /* its values live in two tensors (q, scale): train from the F32 model */
+        vla__log(&pl->t->log, VLA_LOG_ERROR, "trainer: '%s' is I8; a tensor that trains must be F32, F16 or Q8_0 (vla-quantize --to f32)", name, 0, 0);
+        pl->st = VLA_ERR_UNSUPPORTED;
+        return;
+    }
     pl->n_tp++;
     pl->n_floats += (vla__tensor_elems(&x) + 15) / 16 * 16;
 }
@@ -9210,10 +9215,8 @@ static vla_status vla__trainer_plan(vla_trainer *t, vla__tplan *pl) {
     pl->t = t;
     vla__each_base(&t->m->hp, NULL, NULL, vla__plan_slot, pl);
     if (t->p.train_clip) vla__each_clip(t->m, NULL, NULL, vla__plan_slot, pl);
-    if (pl->st != VLA_OK) {
-        vla__log(&t->log, VLA_LOG_ERROR, "trainer: a tensor to train is missing from the model", 0, 0, 0);
-        return pl->st;
-    }
+    if (pl->st == VLA_ERR_FORMAT) vla__log(&t->log, VLA_LOG_ERROR, "trainer: a tensor to train is missing from the model", 0, 0, 0);
+    if (pl->st != VLA_OK) return pl->st;
     for (i = 0; t->has_ad && i < t->ag.n_tensors; i++) {
         vla_tensor x;
         size_t n;

@@ -336,6 +336,43 @@ int main(int argc, char **argv) {
         free(bad);
     }
 
+    /* ---- the trainer on an I8 model: a tensor that would train is refused
+     * (its values need the scale tensor; a plain copy would be zeros); frozen
+     * I8 matrices carry gradients to what trains (here the LayerNorms) ---- */
+    {
+        void *mm = NULL;
+        size_t need = 0, tneed = 0;
+        vla_model *m = NULL;
+        vla_train_params p = vla_train_defaults("full");
+        vla_status st;
+        p.max_batch = 1; p.max_text_len = 4; p.max_images = 0; p.max_target_len = 3; p.total_steps = 2;
+        if (vla_model_mem_req(i8, ni8, &need) == VLA_OK) mm = xmalloc(need);
+        CHECK(mm && vla_model_init(&m, mm, need, i8, ni8, NULL) == VLA_OK, "I8 model loads for the trainer");
+        if (m) {
+            st = vla_trainer_mem_req(m, NULL, 0, &p, &tneed);
+            CHECK(st == VLA_ERR_UNSUPPORTED, "full fine-tuning of an I8 model: %s, want unsupported", vla_status_str(st));
+            p = vla_train_defaults("none");
+            p.train_visual = 0; p.train_layer_norms = 1;
+            p.max_batch = 1; p.max_text_len = 4; p.max_images = 0; p.max_target_len = 3; p.total_steps = 2;
+            st = vla_trainer_mem_req(m, NULL, 0, &p, &tneed);
+            CHECK(st == VLA_OK, "trainer for the LayerNorms over an I8 model: %s", vla_status_str(st));
+            if (st == VLA_OK) {
+                void *tm = xmalloc(tneed);
+                vla_trainer *t = NULL;
+                int32_t ids[4] = {0, 5, 6, 2}, lab[3] = {7, 8, 2};
+                vla_train_batch b;
+                float L = 0.0f, lr = 0.0f;
+                memset(&b, 0, sizeof b);
+                b.loss = VLA_LOSS_EXAMPLE_MEAN; b.in.batch = 1; b.in.text_len = 4; b.in.ids = ids; b.target_len = 3; b.labels = lab;
+                CHECK(vla_trainer_init(&t, m, NULL, 0, &p, tm, tneed) == VLA_OK && vla_trainer_step(t, &b, &L, &lr) == VLA_OK &&
+                          L > 0.0f && L < 100.0f,
+                      "LayerNorms train over frozen I8 matrices (loss %g)", (double)L);
+                free(tm);
+            }
+        }
+        free(mm);
+    }
+
     free(in); free(q8); free(i8); free(back); free(i8b); free(kept);
     free(gin.mem); free(gi8.mem); free(gback.mem); free(gk.mem);
     printf("%d passed, %d failed\n", g_pass, g_fail);
