@@ -271,8 +271,9 @@ test: test-unit
 endif
 
 # Speed and memory next to OpenBLAS sgemm and PyTorch on CPU, measured in the
-# same run (needs libopenblas-dev and python3-torch; the PyTorch part is
-# skipped with a message when torch is missing).  Not part of make test.
+# same run (needs libopenblas-dev, python3-torch, python3-numpy and python3-pil;
+# the PyTorch part is skipped with a message when torch is missing, the PyTorch
+# pipeline when PIL is).  Not part of make test.
 THREADS ?= 2
 # Measured fp32 FMA, int8 dot-product and streaming-read peaks, printed first
 # (same flags as the other bench programs: the loops use what the build has).

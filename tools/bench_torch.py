@@ -754,6 +754,13 @@ def main():
         print("PyTorch: skipped: python3-torch not installed (apt-get install python3-torch); no ratios this run")
         return 0
     c = config(a.q)
+    if has(c, "pipeline"):
+        try:
+            import PIL  # noqa: F401  (the pipeline's resize)
+            import numpy  # noqa: F401
+        except ImportError as e:
+            print("PyTorch caption pipeline: skipped: %s (apt-get install python3-pil python3-numpy)" % e)
+            c["sections"] = ",".join(x for x in c["sections"].replace(" ", ",").split(",") if x.strip() != "pipeline")
     blas = "OpenBLAS" if "openblas" in open("/proc/self/maps").read().lower() else "its BLAS"
     print("PyTorch %s on the CPU (%s, oneDNN %s), %s; median of %d runs after %d warm-up (pipeline: %d)"
           % (torch.__version__, blas, "on" if torch.backends.mkldnn.is_available() else "off", sys.executable,
