@@ -14,7 +14,8 @@
 #   THREADS=N          thread counts 1 and N (default: 1 and 2) for all of them
 #   BENCH_*            sizes and repeats of bench_model / bench_train / bench_torch.py
 #                      (see the tops of tools/bench_model.c and tools/bench_train.c);
-#                      BENCH_GEMM_ARGS: extra bench_gemm flags
+#                      BENCH_GEMM_ARGS: extra bench_gemm flags (-8, the Q8_0
+#                      int8 table, is always on)
 #   BENCH_PYTHON       the interpreter with torch (default /usr/bin/python3: Debian's
 #                      python3-torch; a pyenv python on PATH usually has no torch)
 #   B                  the build directory (default build)
@@ -30,7 +31,7 @@ B=${B:-build}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
 QUICK=
 [ "${1:-}" = "-q" ] && QUICK=-q
-GEMM_ARGS="${BENCH_GEMM_ARGS:-} $QUICK"
+GEMM_ARGS="-8 ${BENCH_GEMM_ARGS:-} $QUICK" # -8: the Q8_0 int8 path too
 PEAK_ARGS="-t ${THREADS:-2} $QUICK"
 if [ -n "${THREADS:-}" ]; then
     if [ "$THREADS" = 1 ]; then : "${BENCH_THREADS:=1}"; else : "${BENCH_THREADS:=1 $THREADS}"; fi

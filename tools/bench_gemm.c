@@ -160,15 +160,16 @@ static double measure(run_ctx *c, double flops, int n_batches, double batch_s) {
     return rates[n_batches / 2];
 }
 
-/* The fp32 peak (GFLOP/s) measured by bench_peaks at T threads, 0 if absent. */
-static double read_peak(const char *path, int T) {
+/* A peak measured by bench_peaks at T threads (key fp32_gflops or
+ * int8_gops), 0 if absent. */
+static double read_peak(const char *path, int T, const char *want) {
     char sec[32], key[64];
     int t;
     double v, found = 0.0;
     FILE *f = path ? fopen(path, "r") : NULL;
     if (!f) return 0.0;
     while (fscanf(f, "%31s %d %63s %lf", sec, &t, key, &v) == 4)
-        if (!strcmp(sec, "peak") && t == T && !strcmp(key, "fp32_gflops")) found = v;
+        if (!strcmp(sec, "peak") && t == T && !strcmp(key, want)) found = v;
     fclose(f);
     return found;
 }
@@ -184,7 +185,7 @@ static void fill(float *p, size_t n, unsigned seed) {
 int main(int argc, char **argv) {
     int i, phase, quick = 0, maxT = 2, only = -1, q8 = 0;
     int n_batches;
-    double batch_s, peak1 = 0.0, peakT = 0.0;
+    double batch_s, peak1 = 0.0, peakT = 0.0, ipeak1 = 0.0, ipeakT = 0.0;
     const char *peaks = NULL;
     vla_exec ex1, exT;
     vla_threadpool pool;
@@ -201,8 +202,10 @@ int main(int argc, char **argv) {
     }
     if (maxT < 2) maxT = 2;
     if (peaks) {
-        peak1 = read_peak(peaks, 1);
-        peakT = read_peak(peaks, maxT);
+        peak1 = read_peak(peaks, 1, "fp32_gflops");
+        peakT = read_peak(peaks, maxT, "fp32_gflops");
+        ipeak1 = read_peak(peaks, 1, "int8_gops");
+        ipeakT = read_peak(peaks, maxT, "int8_gops");
         if (peak1 <= 0.0 || peakT <= 0.0) {
             printf("bench_gemm: no fp32 peak for 1 and %d threads in %s (run build/bench_peaks -o %s): no fraction columns\n",
                    maxT, peaks, peaks);
@@ -306,9 +309,13 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     if (q8) { /* Q8_0 weights: the fp32 path (converted rows) vs the int8 path */
-        printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)\n");
-        printf("%-20s %18s %8s %8s %8s %8s %7s\n", "shape", "M x K x N", "f32 1T", "int8 1T", "f32", "int8", "stack");
-        printf("%-20s %18s %8s %8s %7dT %7dT %7s\n", "", "", "", "", maxT, maxT, "int8");
+        printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)%s\n",
+               ipeak1 > 0.0 ? "; of peak = int8 path / the int8 dot-product peak (bench_peaks)" : "");
+        printf("%-20s %18s %8s %8s %8s %8s %7s%s\n", "shape", "M x K x N", "f32 1T", "int8 1T", "f32", "int8", "stack",
+               ipeak1 > 0.0 ? " of peak of peak" : "");
+        printf("%-20s %18s %8s %8s %7dT %7dT %7s", "", "", "", "", maxT, maxT, "int8");
+        if (ipeak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
+        printf("\n");
         for (i = 0; i < N_SHAPES; i++) {
             const shape *s = &g_shapes[i];
             size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, r;
@@ -335,8 +342,10 @@ int main(int argc, char **argv) {
             c.ex = &exT; c.which = 0; fT = measure(&c, flops, n_batches, batch_s);
             c.which = 2; qT = measure(&c, flops, n_batches, batch_s);
             sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
-            printf("%-20s %18s %8.1f %8.1f %8.1f %8.1f %7lu\n", s->name, dims, f1, q1, fT, qT,
+            printf("%-20s %18s %8.1f %8.1f %8.1f %8.1f %7lu", s->name, dims, f1, q1, fT, qT,
                    (unsigned long)BENCH_STACK(&m, s->M, 1));
+            if (ipeak1 > 0.0 && ipeakT > 0.0) printf(" %6.0f%% %6.0f%%", 100.0 * q1 / ipeak1, 100.0 * qT / ipeakT);
+            printf("\n");
             fflush(stdout);
             free(x); free(wq); free(y);
         }
