@@ -307,9 +307,20 @@ test: test-unit
 endif
 
 # Speed and memory next to OpenBLAS sgemm and PyTorch on CPU, measured in the
-# same run (needs libopenblas-dev and python3-torch; the PyTorch part is
-# skipped with a message when torch is missing).  Not part of make test.
+# same run (needs libopenblas-dev, python3-torch, python3-numpy and python3-pil;
+# the PyTorch part is skipped with a message when torch is missing, the PyTorch
+# pipeline when PIL is).  Not part of make test.
 THREADS ?= 2
+# Measured fp32 FMA, int8 dot-product and streaming-read peaks, printed first
+# (same flags as the other bench programs: the loops use what the build has).
+$(B)/bench_peaks: tools/bench_peaks.c | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ -lpthread
+
+# The work of one caption (MACs, weight bytes per decode step) from the model
+# shapes: the fractions of the peaks in make bench, and tools/pi_estimate.sh.
+$(B)/bench_work: tools/bench_work.c | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $< -o $@
+
 $(B)/bench_gemm: tools/bench_gemm.c $(HDR) examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ -lopenblas $(LDLIBS) -lpthread
 
@@ -319,10 +330,10 @@ $(B)/bench_model: tools/bench_model.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools
 $(B)/bench_train: tools/bench_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
-bench: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
+bench: $(B)/bench_peaks $(B)/bench_work $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh
 
-bench-quick: $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
+bench-quick: $(B)/bench_peaks $(B)/bench_work $(B)/bench_gemm $(B)/bench_model $(B)/bench_train
 	THREADS="$(THREADS)" B=$(B) sh tools/bench.sh -q
 
 # valgrind memcheck over the examples and tools on the test models (its own

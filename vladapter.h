@@ -3030,6 +3030,11 @@ static void vla__pack_wt(float *P, const vla_mat *w, int n0, int nr, size_t k0, 
             for (k = 0; k < kc; k++) o[k * VLA__NRO] = 0.0f;
         } else if (w->type == VLA_TYPE_F32) {
             const float *r = (const float *)w->data + (size_t)(n0 + j) * w->cols + k0;
+            /* W is cold in a CNN (each layer's weights are read once per
+             * image) and a row piece is only kc floats, too short for the
+             * hardware prefetcher: ask for the row 4 ahead now */
+            if (j + 4 < nr)
+                for (k = 0; k < kc; k += 16) VLA__PREFETCH(r + 4 * (size_t)w->cols + k);
             for (k = 0; k < kc; k++) o[k * VLA__NRO] = r[k];
         } else if (w->type == VLA_TYPE_F16) {
             const unsigned char *r = (const unsigned char *)w->data + (size_t)(n0 + j) * rb + 2 * k0;
@@ -3119,16 +3124,21 @@ static VLA__NOINLINE void vla__gemm_packed_rect(float *y, const float *x, const 
                                                 int m1, int n0, int n1) {
     float P[VLA__KCO * VLA__NRO]; /* 12 KiB */
     const size_t K = (size_t)w->cols, N = (size_t)w->rows, kcb = vla__gemm_kco(w->cols);
-    size_t mc = VLA_GEMM_L2 / (K * sizeof(float)), k0, kc;
+    /* M block: its x block mc x kc (one K block) stays in L2 while every
+     * panel of W sweeps over it, so each panel is packed once per M block,
+     * not once per (M block, panel) pair with mc cut to fit all of K: at
+     * K = 2304 that repacked W every 27 rows and packing cost more than the
+     * FMAs.  Same kernel and K blocks per output as before: same sums. */
+    size_t mc = VLA_GEMM_L2 / (kcb * sizeof(float)), k0, kc;
     int mb, me, n, m, nr;
     mc = mc < VLA__MRO ? VLA__MRO : mc - mc % VLA__MRO;
     for (mb = m0; mb < m1; mb = me) {
         me = (size_t)(m1 - mb) > mc ? mb + (int)mc : m1;
-        for (n = n0; n < n1; n += VLA__NRO) {
-            nr = n1 - n < VLA__NRO ? n1 - n : VLA__NRO;
-            for (k0 = 0; k0 < K; k0 += kc) {
-                const int first = k0 == 0;
-                kc = K - k0 < kcb ? K - k0 : kcb;
+        for (k0 = 0; k0 < K; k0 += kc) {
+            const int first = k0 == 0;
+            kc = K - k0 < kcb ? K - k0 : kcb;
+            for (n = n0; n < n1; n += VLA__NRO) {
+                nr = n1 - n < VLA__NRO ? n1 - n : VLA__NRO;
                 vla__pack_wt(P, w, n, nr, k0, kc);
                 for (m = mb; m < me; m += VLA__MRO)
                     vla__ko6(y + (size_t)m * N + n, N, x + (size_t)m * K + k0, K, P, kc,
@@ -3145,7 +3155,15 @@ static VLA__NOINLINE void vla__gemm_packed_rect(float *y, const float *x, const 
  *                    768 -> 96 outputs: 100/75
  *   M = 8..24, K = 96: dot wins (packing is amortized over too few rows).
  * So: packed for K <= 128 from M = 32, and up to K = 384 from M = 256;
- * never in scalar builds. */
+ * never in scalar builds.
+ * AVX-512 builds (32 lanes a panel row), Zen 5, 1 thread, dot / packed
+ * with the packed loop order of vla__gemm_packed_rect (best of 3 runs):
+ *   M = 196: K = 256: 114/173, 1024: 122/176, 2304: 118/173
+ *   M = 784: K = 512: 126/188, 1152: 123/191;  M = 3136, K = 576: 112/199
+ *   M = 49:  K = 512: 142/99, 2048: 113/109, 4608: 103/97
+ *   M = 98..112, K = 2304: 140-144/147-156 (the 14x14 3x3 conv in 2 bands)
+ * so there: packed for any K from M = 96 (the CLIP trunk's 14x14 and
+ * larger stages, and their 3x3 convolutions' bands, see vla__conv_band). */
 static int vla__gemm_use_packed(int M, int K) {
 #if defined(VLA_GEMM_FORCE_PACKED)
     (void)M; (void)K;
@@ -3153,6 +3171,8 @@ static int vla__gemm_use_packed(int M, int K) {
 #elif VLA__VW == 1
     (void)M; (void)K; /* scalar: the dot form has no horizontal sums to save */
     return 0;
+#elif VLA__VW == 16
+    return M >= 96 || (M >= 32 && K <= 128);
 #else
     return M >= 32 && (K <= 128 || (K <= 384 && M >= 256));
 #endif
@@ -4127,6 +4147,11 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
     um = (M + j.unit_m - 1) / j.unit_m;
     un = (w->rows + j.unit_n - 1) / j.unit_n;
     j.split_m = um > un;
+    /* The packed path packs the W panels a task uses: split along M, every
+     * task packs all of W for its fewer rows (at 2 threads the 14x14 CLIP
+     * convolutions ran slower than on the dot path).  Split N when there is
+     * a panel for every task, unless M is large enough to amortize that. */
+    if (j.packed && un >= T && M < 512 * T) j.split_m = 0;
     if (T > (j.split_m ? um : un)) T = j.split_m ? um : un;
     j.n_tasks = T < 1 ? 1 : T;
     vla__run(ex, vla__gemm_task, &j, j.n_tasks);
@@ -4199,11 +4224,19 @@ VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_
 #define VLA_CONV_SCRATCH_BYTES (1u << 20)
 #endif
 
+/* Output rows per band: as many as VLA_CONV_SCRATCH_BYTES holds, then
+ * evened out over the bands (14 rows in 8 + 6 -> 7 + 7): the GEMM of every
+ * band gets the same M, so none falls below the packed path's threshold
+ * (vla__gemm_use_packed) while the others are above it. */
 static int vla__conv_band(int Wo, int K, int Ho) {
     size_t row = (size_t)Wo * (size_t)K * sizeof(float);
-    size_t band = row ? VLA_CONV_SCRATCH_BYTES / row : 1;
+    size_t band = row ? VLA_CONV_SCRATCH_BYTES / row : 1, nb;
     if (band < 1) band = 1;
     if (band > (size_t)Ho) band = (size_t)Ho;
+    if (Ho > 0) {
+        nb = ((size_t)Ho + band - 1) / band;
+        band = ((size_t)Ho + nb - 1) / nb;
+    }
     return (int)band;
 }
 

@@ -8,6 +8,9 @@
  *   build/bench_gemm -t 4       thread counts 1 and 4 (default 1 and 2)
  *   build/bench_gemm -s bart    only the BART shapes (or: conv)
  *   build/bench_gemm -8         also Q8_0 weights: fp32 path vs int8 path
+ *   build/bench_gemm -p build/bench_peaks.tsv   also each of our rates as a
+ *                               fraction of the measured fp32 FMA peak at the
+ *                               same thread count (tools/bench_peaks.c)
  *
  * Each number is the median of several timed batches after a warm-up call;
  * a batch repeats the call until it has run for a few tens of milliseconds.
@@ -157,6 +160,20 @@ static double measure(run_ctx *c, double flops, int n_batches, double batch_s) {
     return rates[n_batches / 2];
 }
 
+/* A peak measured by bench_peaks at T threads (key fp32_gflops or
+ * int8_gops), 0 if absent. */
+static double read_peak(const char *path, int T, const char *want) {
+    char sec[32], key[64];
+    int t;
+    double v, found = 0.0;
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return 0.0;
+    while (fscanf(f, "%31s %d %63s %lf", sec, &t, key, &v) == 4)
+        if (!strcmp(sec, "peak") && t == T && !strcmp(key, want)) found = v;
+    fclose(f);
+    return found;
+}
+
 static void fill(float *p, size_t n, unsigned seed) {
     size_t i;
     for (i = 0; i < n; i++) {
@@ -168,20 +185,33 @@ static void fill(float *p, size_t n, unsigned seed) {
 int main(int argc, char **argv) {
     int i, phase, quick = 0, maxT = 2, only = -1, q8 = 0;
     int n_batches;
-    double batch_s;
+    double batch_s, peak1 = 0.0, peakT = 0.0, ipeak1 = 0.0, ipeakT = 0.0;
+    const char *peaks = NULL;
     vla_exec ex1, exT;
     vla_threadpool pool;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-q")) quick = 1;
         else if (!strcmp(argv[i], "-8")) q8 = 1;
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) maxT = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc) peaks = argv[++i];
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) { i++; only = !strcmp(argv[i], "conv"); }
         else {
-            fprintf(stderr, "usage: %s [-q] [-8] [-t threads] [-s bart|conv]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-q] [-8] [-t threads] [-s bart|conv] [-p peaks.tsv]\n", argv[0]);
             return 2;
         }
     }
     if (maxT < 2) maxT = 2;
+    if (peaks) {
+        peak1 = read_peak(peaks, 1, "fp32_gflops");
+        peakT = read_peak(peaks, maxT, "fp32_gflops");
+        ipeak1 = read_peak(peaks, 1, "int8_gops");
+        ipeakT = read_peak(peaks, maxT, "int8_gops");
+        if (peak1 <= 0.0 || peakT <= 0.0) {
+            printf("bench_gemm: no fp32 peak for 1 and %d threads in %s (run build/bench_peaks -o %s): no fraction columns\n",
+                   maxT, peaks, peaks);
+            peak1 = peakT = 0.0;
+        }
+    }
     n_batches = quick ? 3 : 7;
     batch_s = quick ? 0.02 : 0.05;
     memset(&ex1, 0, sizeof ex1);
@@ -195,9 +225,14 @@ int main(int argc, char **argv) {
 
     printf("vladapter fp32 linear vs OpenBLAS sgemm   simd: %s   GFLOP/s, median of %d batches\n", vla_simd_name(),
            n_batches);
-    printf("%-20s %18s %8s %8s %6s %8s %8s %6s %7s\n", "shape", "M x K x N", "ours 1T", "blas 1T", "ratio", "ours", "blas",
-           "ratio", "stack");
-    printf("%-20s %18s %8s %8s %6s %7dT %7dT %6s %7s\n", "", "", "", "", "", maxT, maxT, "", "bytes");
+    if (peak1 > 0.0)
+        printf("of peak = ours / the fp32 FMA peak measured by bench_peaks at the same thread count (%.1f and %.1f GFLOP/s)\n",
+               peak1, peakT);
+    printf("%-20s %18s %8s %8s %6s %8s %8s %6s %7s%s\n", "shape", "M x K x N", "ours 1T", "blas 1T", "ratio", "ours", "blas",
+           "ratio", "stack", peak1 > 0.0 ? " of peak of peak" : "");
+    printf("%-20s %18s %8s %8s %6s %7dT %7dT %6s %7s", "", "", "", "", "", maxT, maxT, "", "bytes");
+    if (peak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
+    printf("\n");
     /* Each shape's data stays allocated through four phases: ours 1T, BLAS
      * 1T, ours nT, BLAS nT, each over all shapes, with a pause between them.
      * Interleaving the libraries shape by shape let one library's idle
@@ -264,17 +299,23 @@ int main(int argc, char **argv) {
             if (fabs(d->yb[k]) > maxv) maxv = fabs(d->yb[k]);
         }
         sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
-        printf("%-20s %18s %8.1f %8.1f %6.2f %8.1f %8.1f %6.2f %7lu%s\n", s->name, dims, d->rate[0], d->rate[1],
+        printf("%-20s %18s %8.1f %8.1f %6.2f %8.1f %8.1f %6.2f %7lu", s->name, dims, d->rate[0], d->rate[1],
                d->rate[0] / d->rate[1], d->rate[2], d->rate[3], d->rate[2] / d->rate[3],
-               (unsigned long)BENCH_STACK(&d->ms[0], s->M, 0), maxd > 1e-4 * (maxv + 1.0) ? "  MISMATCH vs blas" : "");
+               (unsigned long)BENCH_STACK(&d->ms[0], s->M, 0));
+        if (peak1 > 0.0) printf(" %6.0f%% %6.0f%%", 100.0 * d->rate[0] / peak1, 100.0 * d->rate[2] / peakT);
+        printf("%s\n", maxd > 1e-4 * (maxv + 1.0) ? "  MISMATCH vs blas" : "");
         free(d->x); free(d->w); free(d->y); free(d->yb);
     }
     fflush(stdout);
 
     if (q8) { /* Q8_0 weights: the fp32 path (converted rows) vs the int8 path */
-        printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)\n");
-        printf("%-20s %18s %8s %8s %8s %8s %7s\n", "shape", "M x K x N", "f32 1T", "int8 1T", "f32", "int8", "stack");
-        printf("%-20s %18s %8s %8s %7dT %7dT %7s\n", "", "", "", "", maxT, maxT, "int8");
+        printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)%s\n",
+               ipeak1 > 0.0 ? "; of peak = int8 path / the int8 dot-product peak (bench_peaks)" : "");
+        printf("%-20s %18s %8s %8s %8s %8s %7s%s\n", "shape", "M x K x N", "f32 1T", "int8 1T", "f32", "int8", "stack",
+               ipeak1 > 0.0 ? " of peak of peak" : "");
+        printf("%-20s %18s %8s %8s %7dT %7dT %7s", "", "", "", "", maxT, maxT, "int8");
+        if (ipeak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
+        printf("\n");
         for (i = 0; i < N_SHAPES; i++) {
             const shape *s = &g_shapes[i];
             size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, r;
@@ -301,8 +342,10 @@ int main(int argc, char **argv) {
             c.ex = &exT; c.which = 0; fT = measure(&c, flops, n_batches, batch_s);
             c.which = 2; qT = measure(&c, flops, n_batches, batch_s);
             sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
-            printf("%-20s %18s %8.1f %8.1f %8.1f %8.1f %7lu\n", s->name, dims, f1, q1, fT, qT,
+            printf("%-20s %18s %8.1f %8.1f %8.1f %8.1f %7lu", s->name, dims, f1, q1, fT, qT,
                    (unsigned long)BENCH_STACK(&m, s->M, 1));
+            if (ipeak1 > 0.0 && ipeakT > 0.0) printf(" %6.0f%% %6.0f%%", 100.0 * q1 / ipeak1, 100.0 * qT / ipeakT);
+            printf("\n");
             fflush(stdout);
             free(x); free(wq); free(y);
         }

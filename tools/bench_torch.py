@@ -148,6 +148,47 @@ def build_bart(torch, c):
     return m
 
 
+def quantize_bart(torch, w):
+    """PyTorch's dynamic int8 quantisation of every linear layer of build_bart's
+    weights: each (W [out, in], b) pair becomes an nn.Linear, the lot goes
+    through torch.ao.quantization.quantize_dynamic({nn.Linear}, qint8) (int8
+    weights per tensor, activations quantized on the fly per call), and the
+    pairs are replaced by the quantized modules.  The tied LM head is an
+    nn.Linear in the official model too (BartForConditionalGeneration.lm_head)
+    and is quantized as well ("lm_head"); the token embedding lookup stays fp32."""
+    import torch.nn as nn
+    mods, slots = nn.ModuleList(), []
+
+    def linear(pair):  # an nn.Linear that shares W and b (no fp32 copy)
+        W, b = pair
+        m = nn.Linear(W.shape[1], W.shape[0], device="meta")
+        m.weight = nn.Parameter(W, requires_grad=False)
+        m.bias = nn.Parameter(b, requires_grad=False)
+        mods.append(m)
+        return len(mods) - 1
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, tuple) and len(v) == 2 and v[0].dim() == 2:
+                    slots.append((node, k, linear(v)))
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(w)
+    w["lm_head"] = (w["emb"], w["flb"])
+    slots.append((w, "lm_head", linear(w["lm_head"])))
+    # in place: each fp32 module is replaced by its int8 version, so the fp32
+    # matrices are freed as the dict's pairs are replaced (peak RSS = int8
+    # weights + the fp32 token embedding, as a deployed quantized model)
+    torch.ao.quantization.quantize_dynamic(mods, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    for node, k, i in slots:
+        node[k] = mods[i]
+    return w
+
+
 class Bart:
     """VL-BART inference with the shapes and semantics of vladapter.h [I8]/[I9]."""
 
@@ -165,6 +206,10 @@ class Bart:
         # object-order embedding rows E[V-1-i], as the official model looks them up
         self.obj_rows = torch.arange(self.V - 1, self.V - 1 - self.n_boxes, -1)
 
+    def lin(self, x, p):
+        """x W^T + b: p is (W, b), or a module (PyTorch's dynamic int8 Linear)."""
+        return self.F.linear(x, *p) if isinstance(p, tuple) else p(x)
+
     def ln(self, x, p):
         return self.F.layer_norm(x, (self.d,), p[0], p[1], self.eps)
 
@@ -179,22 +224,22 @@ class Bart:
         x = F.embedding(ids, w["emb"]) + w["enc_pos"][2:2 + Lt]
         x = self.ln(x, w["enc_ln"])
         v = F.adaptive_max_pool2d(grid, (self.pool, self.pool)).flatten(2).transpose(1, 2)  # [1, 36, F]
-        v = self.ln(F.linear(v, *w["feat"]), w["feat_ln"])
+        v = self.ln(self.lin(v, w["feat"]), w["feat_ln"])
         boxes = torch.zeros(1, self.n_boxes, 5)  # CLIP grid features: all-zero boxes
-        v = v + self.ln(F.linear(boxes, *w["box"]), w["box_ln"])
+        v = v + self.ln(self.lin(boxes, w["box"]), w["box_ln"])
         v = v + w["img_order"][0] + F.embedding(self.obj_rows, w["emb"])
         x = torch.cat([x, v], 1)
         for p in w["enc"]:
             a = p["sa"]
-            q = self.heads(F.linear(x, *a["q"]) * self.scale)
-            k = self.heads(F.linear(x, *a["k"]))
-            vv = self.heads(F.linear(x, *a["v"]))
+            q = self.heads(self.lin(x, a["q"]) * self.scale)
+            k = self.heads(self.lin(x, a["k"]))
+            vv = self.heads(self.lin(x, a["v"]))
             o = torch.softmax(q @ k.transpose(-1, -2), -1) @ vv
             o = o.transpose(1, 2).reshape(x.shape)
-            x = self.ln(x + F.linear(o, *a["o"]), p["sa_ln"])
-            h = F.linear(F.gelu(F.linear(x, *p["fc1"])), *p["fc2"])
+            x = self.ln(x + self.lin(o, a["o"]), p["sa_ln"])
+            h = self.lin(F.gelu(self.lin(x, p["fc1"])), p["fc2"])
             x = self.ln(x + h, p["ffn_ln"])
-        xkv = [(self.heads(F.linear(x, *p["ca"]["k"])), self.heads(F.linear(x, *p["ca"]["v"]))) for p in w["dec"]]
+        xkv = [(self.heads(self.lin(x, p["ca"]["k"])), self.heads(self.lin(x, p["ca"]["v"]))) for p in w["dec"]]
         return x, xkv
 
     def new_cache(self, R):
@@ -210,19 +255,19 @@ class Bart:
         x = self.ln(x, w["dec_ln"])
         for p, kv, (XK, XV) in zip(w["dec"], cache, xkv):
             a = p["sa"]
-            q = (F.linear(x, *a["q"]) * self.scale).view(R, self.H, 1, self.dh)
-            kv[0][:, :, t] = F.linear(x, *a["k"]).view(R, self.H, self.dh)
-            kv[1][:, :, t] = F.linear(x, *a["v"]).view(R, self.H, self.dh)
+            q = (self.lin(x, a["q"]) * self.scale).view(R, self.H, 1, self.dh)
+            kv[0][:, :, t] = self.lin(x, a["k"]).view(R, self.H, self.dh)
+            kv[1][:, :, t] = self.lin(x, a["v"]).view(R, self.H, self.dh)
             K, Vc = kv[0][:, :, :t + 1], kv[1][:, :, :t + 1]
             o = torch.softmax(q @ K.transpose(-1, -2), -1) @ Vc
-            x = self.ln(x + F.linear(o.reshape(R, self.d), *a["o"]), p["sa_ln"])
+            x = self.ln(x + self.lin(o.reshape(R, self.d), a["o"]), p["sa_ln"])
             a = p["ca"]
-            q = (F.linear(x, *a["q"]) * self.scale).view(R, self.H, 1, self.dh)
+            q = (self.lin(x, a["q"]) * self.scale).view(R, self.H, 1, self.dh)
             o = torch.softmax(q @ XK.transpose(-1, -2), -1) @ XV  # [1, H, L, dh] broadcast over the beams
-            x = self.ln(x + F.linear(o.reshape(R, self.d), *a["o"]), p["ca_ln"])
-            h = F.linear(F.gelu(F.linear(x, *p["fc1"])), *p["fc2"])
+            x = self.ln(x + self.lin(o.reshape(R, self.d), a["o"]), p["ca_ln"])
+            h = self.lin(F.gelu(self.lin(x, p["fc1"])), p["fc2"])
             x = self.ln(x + h, p["ffn_ln"])
-        return F.linear(x, w["emb"], w["flb"])
+        return self.lin(x, w["lm_head"]) if "lm_head" in w else F.linear(x, w["emb"], w["flb"])
 
     @staticmethod
     def banned(hist, n):
@@ -504,14 +549,19 @@ def build_clip(torch, c):
     return Trunk(c["clip_layers"], c["clip_width"]).eval()
 
 
+def clock():
+    """BENCH_CLOCK=cpu: the process's CPU time (as bench_model.c), else the wall clock."""
+    return time.process_time() if os.environ.get("BENCH_CLOCK") == "cpu" else time.perf_counter()
+
+
 def timed(fn, warmup, repeat):
     for _ in range(warmup):
         fn()
     ts = []
     for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        ts.append((time.perf_counter() - t0) * 1e3)
+        ts.append((clock() - t0) * 1e3)
     return median(ts)
 
 
@@ -570,9 +620,17 @@ def child(section, threads, quick):
         res["rss_mb"] = peak_rss_mb()
         print(json.dumps(res))
         return
+    int8 = section.endswith("_int8")  # BART's linear layers through quantize_dynamic
+    if int8:
+        section = section[:-len("_int8")]
+        res["qengine"] = torch.backends.quantized.engine
+
+    def new_bart():
+        w = build_bart(torch, c)
+        return Bart(torch, c, quantize_bart(torch, w) if int8 else w)
     with torch.inference_mode():
         if section == "bart":
-            bart = Bart(torch, c, build_bart(torch, c))
+            bart = new_bart()
             ids = text_ids(torch, c, c["text"])
             grid = torch.rand(1, c["feat"], c["grid"], c["grid"], generator=torch.Generator().manual_seed(3))
             state = {}
@@ -596,7 +654,7 @@ def child(section, threads, quick):
         elif section == "pipeline":
             import numpy as np
             from PIL import Image
-            bart = Bart(torch, c, build_bart(torch, c))
+            bart = new_bart()
             trunk = build_clip(torch, c)
             ids = text_ids(torch, c, c["pipe_text"])
             rng = np.random.default_rng(c["seed"])
@@ -701,6 +759,13 @@ def main():
         print("PyTorch: skipped: python3-torch not installed (apt-get install python3-torch); no ratios this run")
         return 0
     c = config(a.q)
+    if has(c, "pipeline"):
+        try:
+            import PIL  # noqa: F401  (the pipeline's resize)
+            import numpy  # noqa: F401
+        except ImportError as e:
+            print("PyTorch caption pipeline: skipped: %s (apt-get install python3-pil python3-numpy)" % e)
+            c["sections"] = ",".join(x for x in c["sections"].replace(" ", ",").split(",") if x.strip() != "pipeline")
     blas = "OpenBLAS" if "openblas" in open("/proc/self/maps").read().lower() else "its BLAS"
     print("PyTorch %s on the CPU (%s, oneDNN %s), %s; median of %d runs after %d warm-up (pipeline: %d)"
           % (torch.__version__, blas, "on" if torch.backends.mkldnn.is_available() else "off", sys.executable,
@@ -711,12 +776,31 @@ def main():
     steps = c["gen"] - 1
     res = {}
     sections = [s for s in ("bart", "clip", "pipeline") if has(c, s)]
+    # PyTorch's dynamic int8 (torch.ao.quantization.quantize_dynamic of the
+    # Linear layers) next to fp32; BENCH_TORCH_INT8=0 leaves it out
+    if os.environ.get("BENCH_TORCH_INT8", "1") != "0":
+        runs = sections + [s + "_int8" for s in ("bart", "pipeline") if s in sections]
+    else:
+        runs = sections
+        print("PyTorch dynamic int8: skipped (BENCH_TORCH_INT8=0)")
     if has(c, "bart"):
         print("\n[1t] PyTorch BART + VL embedding, the shapes of [1] (batch 1, %d+%d tokens, max_length %d)"
               % (c["text"], (c["grid"] - 1) ** 2, c["gen"]))
         print("%7s %10s %10s %9s %10s %9s %11s %11s" % ("threads", "encode ms", "greedy ms", "ms/token", "beam5 ms",
                                                      "ms/token", "import MB", "peak RSS MB"))
-    for s in sections:
+    for s in runs:
+        base = s[:-len("_int8")] if s.endswith("_int8") else s
+        if s == "bart_int8":
+            print("\n[1q] PyTorch dynamic int8, the shapes of [1]: quantize_dynamic({nn.Linear}, qint8) of every linear layer"
+                  "\n     (LM head included; int8 weights per tensor, activations quantized per call), engine %s"
+                  % torch.backends.quantized.engine)
+            print("%7s %10s %10s %9s %10s %9s %11s %11s" % ("threads", "encode ms", "greedy ms", "ms/token", "beam5 ms",
+                                                         "ms/token", "import MB", "peak RSS MB"))
+        if s == "pipeline_int8":
+            print("\n[3q] PyTorch caption pipeline with BART's linear layers dynamic int8 (as [1q]); the CLIP trunk stays fp32:"
+                  "\n     quantize_dynamic covers Linear layers, not Conv2d.  Peak RSS includes the fp32 model it was quantized from")
+            print("%7s %10s %10s %10s %10s %11s %11s" % ("threads", "total ms", "prep ms", "clip+enc", "decode ms",
+                                                       "import MB", "peak RSS MB"))
         if s == "clip":
             print("\n[2t] PyTorch CLIP trunk (layers %s, width %d, %dx%d, NCHW, BatchNorm folded into conv bias)"
                   % (",".join(map(str, c["clip_layers"])), c["clip_width"], c["image"], c["image"]))
@@ -731,13 +815,13 @@ def main():
             if r is None:
                 continue
             res[(s, t)] = r
-            if s == "bart":
+            if base == "bart":
                 print("%7d %10.1f %10.1f %9.2f %10.1f %9.2f %11.1f %11.1f" % (
                     t, r["encode_ms"], r["greedy_ms"], r["greedy_tok_ms"], r["beam_ms"], r["beam_tok_ms"],
                     r["rss_import_mb"], r["rss_mb"]))
                 if r.get("widths") != [c["gen"]]:
                     print("        note: generated lengths %s (expected %d)" % (r.get("widths"), c["gen"]))
-            elif s == "clip":
+            elif base == "clip":
                 print("%7d %10.1f %11.1f %11.1f" % (t, r["clip_ms"], r["rss_import_mb"], r["rss_mb"]))
             else:
                 print("%7d %10.1f %10.2f %10.1f %10.1f %11.1f %11.1f" % (
@@ -787,14 +871,18 @@ def inference_tables(c, ours, res, sections, steps):
             ("pipeline", "decode_ms", "pipeline: beam decode"),
             ("pipeline", "total_ms", "caption pipeline, total")]
     print("\n== vladapter.h vs PyTorch %s, same shapes and thread count, measured in this run ==" % torch.__version__)
-    print("   ratio = PyTorch ms / vladapter.h ms  (> 1: vladapter.h is faster; < 1: slower)")
-    print("%-30s %7s %10s %10s %8s" % ("benchmark", "threads", "ours ms", "torch ms", "ratio"))
+    print("   ratio = PyTorch ms / vladapter.h ms  (> 1: vladapter.h is faster; < 1: slower); ours = fp32;")
+    print("   torch int8 = PyTorch with quantize_dynamic of BART's Linear layers ([1q], [3q]; CLIP stays fp32)")
+    print("%-30s %7s %10s %10s %8s %10s %8s" % ("benchmark", "threads", "ours ms", "torch ms", "ratio", "torch int8",
+                                              "ratio"))
     for sec, key, label in rows:
         for t in c["threads"]:
             o, r = ours.get((sec, t, key)), res.get((sec, t), {}).get(key)
             if o is None or r is None:
                 continue
-            print("%-30s %7d %10.2f %10.2f %7.2fx" % (label, t, o, r, r / o if o > 0 else float("nan")))
+            q = res.get((sec + "_int8", t), {}).get(key)
+            qs = "%10.2f %7.2fx" % (q, q / o if o > 0 else float("nan")) if q is not None else "%10s %8s" % ("-", "-")
+            print("%-30s %7d %10.2f %10.2f %7.2fx %s" % (label, t, o, r, r / o if o > 0 else float("nan"), qs))
     print("\n== peak memory (MB): ours = arenas from the size queries + weight bytes read from the mapped file,")
     print("   and the section process's peak RSS; PyTorch = its section process's peak RSS (after import) ==")
     print("%-10s %7s %11s %11s %13s %14s %11s" % ("section", "threads", "ours arenas", "ours weights", "ours peak RSS",
