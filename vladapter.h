@@ -1246,6 +1246,10 @@ typedef struct vla_train_params {
                                the paper, which keeps CLIP frozen; for a base model
                                pretrained from scratch): batches then carry
                                vla_input.images instead of grid features          */
+    float clip_lr_scale;    /* train_clip: the trunk's learning rate is lr x this
+                               (0 or 1: lr).  The folded trunk has no batch
+                               normalisation left to steady it: at the lr of a
+                               small transformer (1e-3) its ReLUs can die       */
     /* AdamW (transformers 4.2.1) and the schedule */
     double lr;              /* peak learning rate (a Python float in the official code) */
     float beta1, beta2, eps, weight_decay;
@@ -11142,7 +11146,7 @@ VLA_DEF long vla_trainer_steps_done(const vla_trainer *t) { return t ? t->step :
 
 VLA_DEF vla_status vla_trainer_apply(vla_trainer *t, float *lr_used, float *grad_norm) {
     double lr, ss = 0.0;
-    float total, coef = 1.0f, b1, b2, eps, dec;
+    float total, coef = 1.0f, b1, b2, eps;
     int i;
     size_t k;
     if (!t) return VLA_ERR_ARGS;
@@ -11162,16 +11166,17 @@ VLA_DEF vla_status vla_trainer_apply(vla_trainer *t, float *lr_used, float *grad
         coef = t->p.clip_norm / (total + 1e-6f);
         if (coef > 1.0f) coef = 1.0f;
     }
-    dec = (float)(-lr * (double)t->p.weight_decay);
     for (i = 0; i < t->n_tp; i++) {
         vla__tp *p = &t->tp[i];
-        double bc1, bc2;
-        float step_size, c1 = (float)(1.0 - (double)b1), c2 = (float)(1.0 - (double)b2);
+        double bc1, bc2, lr_p = lr;
+        float step_size, dec, c1 = (float)(1.0 - (double)b1), c2 = (float)(1.0 - (double)b2);
         if (!p->used) continue;
+        if (p->cls == VLA__C_CLIP && t->p.clip_lr_scale > 0.0f) lr_p = lr * (double)t->p.clip_lr_scale;
+        dec = (float)(-lr_p * (double)t->p.weight_decay);
         p->nstep++;
         bc1 = 1.0 - VLA_POW((double)b1, (double)p->nstep);
         bc2 = 1.0 - VLA_POW((double)b2, (double)p->nstep);
-        step_size = (float)(-(lr * VLA_SQRT(bc2) / bc1));
+        step_size = (float)(-(lr_p * VLA_SQRT(bc2) / bc1));
         for (k = 0; k < p->n; k++) {
             float g = p->g[k] * coef, denom;
             p->g[k] = g;

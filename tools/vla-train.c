@@ -47,7 +47,9 @@
  * trunk too (vla_train_params.train_clip): the pictures are then resized
  * once, kept in memory as 8-bit RGB at the trunk's input size (S * S * 3
  * bytes each), normalised into every batch and run through the trunk at every
- * step; there is no feature cache.
+ * step; there is no feature cache.  --clip-lr-scale X: the trunk's learning
+ * rate is lr * X.  --whiten-visual (with --full, from random weights): the
+ * visual projection starts on standardised features (whiten_visual below).
  *
  * STARTING POINT.  --init METHOD[:OPTIONS] makes a fresh adapter file for the
  * run's tasks with the official initialisation (tools/vla_random.h,
@@ -311,10 +313,10 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 typedef struct options {
     const char *model, *data, *dev, *adapter, *init, *out, *feat_cache;
-    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every, train_clip;
+    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every, train_clip, whiten;
     long max_steps;
     double lr, warmup_ratio;
-    float dropout, clip_norm;
+    float dropout, clip_norm, clip_lr_scale;
     uint64_t seed;
     int have_lr, have_dropout, have_clip, have_seed;
 } options;
@@ -326,6 +328,7 @@ static void usage(FILE *f) {
             "                 [--dev DEV.jsonl] [--feat-cache FILE] [--epochs N] [--batch N] [--batch-same]\n"
             "                 [--lr X] [--warmup-ratio X] [--dropout P] [--clip-norm X] [--seed N] [--threads N]\n"
             "                 [--recompute] [--save-every N] [--max-steps K] [--resume] [--log-every N] [--train-clip]\n"
+            "                 [--whiten-visual] [--clip-lr-scale X]\n"
             "METHOD: adapter (= multiple_adapters), single_adapter, half_shared_adapters, compacter (= multiple_compacters),\n"
             "        single_compacter, lora (= multiple_lora), single_lora, prompt (= multiple_prompts),\n"
             "        single_prompt, hyperformer\n"
@@ -364,6 +367,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (ARG("--feat-cache")) { o->feat_cache = v; i++; }
         else if (!strcmp(a, "--full")) o->full = 1;
         else if (!strcmp(a, "--train-clip")) o->train_clip = 1;
+        else if (!strcmp(a, "--whiten-visual")) o->whiten = 1;
         else if (!strcmp(a, "--resume")) o->resume = 1;
         else if (!strcmp(a, "--recompute")) o->recompute = 1;
         else if (!strcmp(a, "--batch-same")) o->batch_same = 1;
@@ -372,6 +376,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (ARG("--lr")) { o->lr = num_arg(a, v, 0, 10); o->have_lr = 1; i++; }
         else if (ARG("--warmup-ratio")) { o->warmup_ratio = num_arg(a, v, 0, 1); i++; }
         else if (ARG("--dropout")) { o->dropout = (float)num_arg(a, v, 0, 0.99); o->have_dropout = 1; i++; }
+        else if (ARG("--clip-lr-scale")) { o->clip_lr_scale = (float)num_arg(a, v, 0, 1e3); i++; }
         else if (ARG("--clip-norm")) { o->clip_norm = (float)num_arg(a, v, 0, 1e9); o->have_clip = 1; i++; }
         else if (ARG("--seed")) {
             char *e;
@@ -393,6 +398,10 @@ static void parse_args(int argc, char **argv, options *o) {
     }
     if (o->train_clip && !o->full) {
         fprintf(stderr, "vla-train: --train-clip trains a whole model: use it with --full\n");
+        exit(2);
+    }
+    if (o->whiten && !o->full) {
+        fprintf(stderr, "vla-train: --whiten-visual re-initialises the visual projection of a base being pretrained: use it with --full\n");
         exit(2);
     }
     if (o->train_clip && o->feat_cache) {
@@ -1244,6 +1253,84 @@ static void compute_features(run *R) {
     }
 }
 
+/* --whiten-visual: a data-dependent start for the visual projection of a
+ * base model pretrained from random weights.  Over the grid cells of (up to
+ * 2048 of) the run's pictures, channel c of the CLIP features has mean mu_c
+ * and standard deviation sd_c; the projection y = W f + b becomes
+ * W' = W diag(1 / sd), b' = b - W' mu, so it sees standardised features.
+ * Raw random-trunk features are mostly a picture-independent offset (and the
+ * LayerNorm that follows divides the offset's size out), which left the
+ * picture-dependent part a tenth of every visual token and the model on the
+ * answer prior for thousands of steps (docs/shapes.md).  Runs before a
+ * --resume (whose state then replaces every value). */
+static void whiten_visual(run *R, vla_trainer *tr) {
+    int n_pic = R->n_img < 2048 ? R->n_img : 2048, C = R->ch, G = R->grid, i, j, c, r, d = R->hp->d_model, found = 0;
+    double *sum = (double *)xcalloc((size_t)C, sizeof(double)), *sq = (double *)xcalloc((size_t)C, sizeof(double));
+    float *tmp = NULL, *sd = (float *)xmalloc(sizeof(float) * (size_t)C), *mu = (float *)xmalloc(sizeof(float) * (size_t)C);
+    vla_ctx *cx = NULL;
+    void *cmem = NULL;
+    vla_train_tensor W, b;
+    vla_status st;
+    double lo = 1e300, hi = 0, mean_sd = 0;
+    memset(&W, 0, sizeof W); memset(&b, 0, sizeof b);
+    if (R->o.train_clip) { /* no cached features: run the initial trunk */
+        vla_ctx_params p;
+        size_t need;
+        memset(&p, 0, sizeof p);
+        p.max_batch = 1; p.max_text_len = 1; p.max_images = 1; p.max_grid = R->grid; p.max_dec_len = 2; p.max_beams = 1;
+        p.use_clip = 1; p.exec = R->exec; p.log = R->log;
+        if ((st = vla_ctx_mem_req(R->m, &p, &need)) != VLA_OK) die("CLIP context: %s", vla_status_str(st));
+        cmem = xmalloc(need);
+        if ((st = vla_ctx_init(&cx, R->m, &p, cmem, need)) != VLA_OK) die("CLIP context: %s", vla_status_str(st));
+        tmp = (float *)xmalloc(sizeof(float) * (size_t)G * (size_t)C);
+    }
+    for (i = 0; i < n_pic; i++) {
+        const float *f = R->img[i].feat;
+        if (!f) {
+            int h = 0, w = 0, ch = 0;
+            float *pic = ex_load_picture(R->img[i].path, R->hp->clip_image_size);
+            if (!pic || !cx) die("--whiten-visual: the features of %s are missing", R->img[i].path);
+            if ((st = vla_clip_run(cx, pic, 4, tmp, &h, &w, &ch)) != VLA_OK) die("CLIP trunk on %s: %s", R->img[i].path, vla_status_str(st));
+            free(pic);
+            f = tmp;
+        }
+        for (j = 0; j < G; j++)
+            for (c = 0; c < C; c++) { double v = f[(size_t)j * C + c]; sum[c] += v; sq[c] += v * v; }
+    }
+    for (c = 0; c < C; c++) {
+        double n = (double)n_pic * G, m = sum[c] / n, var = sq[c] / n - m * m;
+        mu[c] = (float)m; sd[c] = (float)sqrt(var > 0 ? var : 0);
+        mean_sd += sd[c] / C;
+    }
+    /* A channel that hardly ever fires (a nearly dead ReLU) is not blown up
+     * to unit size: its sd is floored at a tenth of the mean sd, so the
+     * small changes training makes to the trunk stay small here too. */
+    for (c = 0; c < C; c++) {
+        if (sd[c] < 0.1 * mean_sd) sd[c] = (float)(0.1 * mean_sd);
+        if (sd[c] < 1e-12) sd[c] = 1;
+        if (sd[c] < lo) lo = sd[c];
+        if (sd[c] > hi) hi = sd[c];
+    }
+    for (i = 0; i < vla_trainer_n_tensors(tr); i++) {
+        vla_train_tensor t;
+        vla_trainer_tensor(tr, i, &t);
+        if (!strcmp(t.name, "encoder.visual_embedding.feat_embedding.0.weight")) { W = t; found |= 1; }
+        if (!strcmp(t.name, "encoder.visual_embedding.feat_embedding.0.bias")) { b = t; found |= 2; }
+    }
+    if (found != 3 || W.n != (size_t)d * C || b.n != (size_t)d) die("--whiten-visual: the trainer has no trainable visual projection [%d, %d]", d, C);
+    for (r = 0; r < d; r++) {
+        double off = 0;
+        for (c = 0; c < C; c++) {
+            float *w = &W.value[(size_t)r * C + c];
+            *w /= sd[c];
+            off += (double)*w * mu[c];
+        }
+        b.value[r] -= (float)off;
+    }
+    note("--whiten-visual: visual projection standardised over %d picture(s) x %d cells (channel sd %.3g .. %.3g)", n_pic, G, lo, hi);
+    free(sum); free(sq); free(tmp); free(sd); free(mu); free(cmem);
+}
+
 /* ======================================================================
  * batches: the official multitask order, our in-task shuffle and answer draw
  * ====================================================================== */
@@ -1604,6 +1691,7 @@ static uint64_t run_hash(const run *R, const vla_train_params *p) {
     h = fnv64(h, &p->clip_norm, sizeof(float));
     h = fnv64(h, &p->seed, 8);
     if (p->train_clip) h = fnv64(h, "train_clip", 10);
+    if (p->train_clip && p->clip_lr_scale > 0 && p->clip_lr_scale != 1) h = fnv64(h, &p->clip_lr_scale, sizeof p->clip_lr_scale);
     return h;
 }
 
@@ -1737,6 +1825,7 @@ int main(int argc, char **argv) {
     p.seed = R.o.seed;
     p.recompute = R.o.recompute;
     p.train_clip = R.o.train_clip;
+    p.clip_lr_scale = R.o.clip_lr_scale;
     p.exec = R.exec;
     p.log = R.log;
     p.max_batch = max_batch;
@@ -1760,6 +1849,7 @@ int main(int argc, char **argv) {
 
     if (R.o.train_clip) load_pictures(&R);
     else compute_features(&R);
+    if (R.o.whiten) whiten_visual(&R, tr);
 
     rh = run_hash(&R, &p);
     cur = vla_trainer_cursor(tr);

@@ -1048,7 +1048,9 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
             line.n = 0;
             vls_lprintf(&line, "{\"task\": \"locate\", \"image\": ");
             vls_lstr(&line, img);
-            vls_lprintf(&line, ", \"target\": ");
+            /* a question of its own: a whole model has no task prefixes, and
+             * a caption line of the same picture has no input text */
+            vls_lprintf(&line, ", \"input\": \"where is each object?\", \"target\": ");
             vls_lstr(&line, cap);
             vls_lprintf(&line, ", \"id\": \"locate-%06ld\", \"scene\": %ld}", i, i);
             vls_emit(&out, 4, s->split, line.p);
