@@ -39,7 +39,7 @@ TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel
             $(B)/vla-shapes $(B)/vla-eval $(B)/vla-data $(B)/vla-predict $(B)/vla-quantize $(B)/vla-fidelity
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_i8 $(B)/test_i8_asan $(B)/test_quant $(B)/test_quant_asan $(B)/test_adapters_asan $(B)/test_convert_asan \
-            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
+            $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_whiten $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
             $(B)/test_task $(B)/test_task_asan $(B)/test_threads_tsan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples install valgrind
@@ -149,6 +149,9 @@ $(B)/test_train: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/v
 
 $(B)/test_train_asan: tests/test_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h tests/board/vla_check.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS) -lpthread
+
+$(B)/test_whiten: tests/test_whiten.c tools/vla-train.c $(HDR) $(TOOL_HDR) tools/vla_random.h tools/vla_pyrandom.h examples/image_io.h examples/example_util.h examples/vla_threads.h tests/board/vla_check.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS) -lpthread
 
 $(B)/test_train_io: tests/test_train_io.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h tests/board/vla_check.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
@@ -276,6 +279,7 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_train_asan
 	$(B)/test_train_io $(FIXTURES)
 	$(B)/test_train_io_asan $(FIXTURES)
+	$(B)/test_whiten
 	$(B)/test_pyrandom
 	bash tests/test_vla_train.sh $(B)
 	$(B)/test_pipeline $(B)/tiny_caption.gguf tests/data/images/coffee.ppm $(B)/caption $(if $(STB_H),tests/data/images/coffee.png)

@@ -1347,11 +1347,11 @@ static int clip_feats(const vla_model *m, const float *pics, int n, float *out) 
 
 typedef struct ctrainer { vla_trainer *t; void *mem; } ctrainer;
 
-static int ctrainer_make(ctrainer *ct, const vla_model *m, int train_clip, float dropout, const vla_exec *ex) {
+static int ctrainer_make(ctrainer *ct, const vla_model *m, int train_clip, float dropout, const vla_exec *ex, float clip_lr_scale) {
     vla_train_params p = vla_train_defaults("full");
     size_t need;
     p.max_batch = MAXB; p.max_text_len = 6; p.max_images = 2; p.max_grid = 9; p.max_target_len = 4;
-    p.total_steps = 100; p.warmup_steps = 0; p.lr = 1e-2; p.dropout = dropout; p.train_clip = train_clip;
+    p.total_steps = 100; p.warmup_steps = 0; p.lr = 1e-2; p.dropout = dropout; p.train_clip = train_clip; p.clip_lr_scale = clip_lr_scale;
     if (ex) p.exec = *ex;
     ct->t = NULL; ct->mem = NULL;
     if (vla_trainer_mem_req(m, NULL, 0, &p, &need) != VLA_OK) return 0;
@@ -1385,8 +1385,8 @@ static void test_clip_train(counting_pool **pools) {
     b.target_len = 4; b.labels = lab;
     /* the forward: pictures through the trainer's trunk = features from vla_clip_run */
     VC_CHECK(clip_feats(m, pics, (int)np, feats));
-    VC_CHECK(ctrainer_make(&ct, m, 1, 0.0f, NULL) && vla_trainer_loss(ct.t, &b, &L_img) == VLA_OK);
-    VC_CHECK(ctrainer_make(&cf, m, 0, 0.0f, NULL));
+    VC_CHECK(ctrainer_make(&ct, m, 1, 0.0f, NULL, 0.0f) && vla_trainer_loss(ct.t, &b, &L_img) == VLA_OK);
+    VC_CHECK(ctrainer_make(&cf, m, 0, 0.0f, NULL, 0.0f));
     {
         vla_train_batch bf2 = b;
         bf2.in.images = NULL; bf2.in.feats = feats; bf2.in.grid_h = bf2.in.grid_w = 3;
@@ -1414,13 +1414,13 @@ static void test_clip_train(counting_pool **pools) {
     memset(&fs, 0, sizeof fs);
     fd_check(ct.t, &b, "train_clip", "two pictures", 0.0f, 3, &fs);
     free(ct.mem);
-    VC_CHECK(ctrainer_make(&ct, m, 1, 0.1f, &exa));
+    VC_CHECK(ctrainer_make(&ct, m, 1, 0.1f, &exa, 0.0f));
     fd_check(ct.t, &b, "train_clip", "two pictures", 0.1f, 3, &fs);
     printf("  train_clip: worst FD error / tolerance %.3f (%s), %d tensors\n", fs.worst_ratio, fs.worst_name, fs.n_tensors);
     FD_H = h_keep;
     free(ct.mem);
     /* training moves the trunk; the saved model's trunk is the trained one */
-    VC_CHECK(ctrainer_make(&ct, m, 1, 0.0f, &exa));
+    VC_CHECK(ctrainer_make(&ct, m, 1, 0.0f, &exa, 0.0f));
     for (k = 0; k < 8; k++) {
         float L = 0, lr = 0;
         VC_CHECK(vla_trainer_step(ct.t, &b, &L, &lr) == VLA_OK);
@@ -1441,7 +1441,7 @@ static void test_clip_train(counting_pool **pools) {
             for (i = 0; i < np * 9 * 128; i++) moved += feats2[i] != feats[i];
             VC_CHECKF(moved > (int)(np * 9 * 128) / 4, "%d of %d grid values changed by training", moved, (int)(np * 9 * 128));
             bf2.in.images = NULL; bf2.in.feats = feats2; bf2.in.grid_h = bf2.in.grid_w = 3;
-            VC_CHECK(ctrainer_make(&cf, m2, 0, 0.0f, NULL) && vla_trainer_loss(cf.t, &bf2, &L_fresh) == VLA_OK);
+            VC_CHECK(ctrainer_make(&cf, m2, 0, 0.0f, NULL, 0.0f) && vla_trainer_loss(cf.t, &bf2, &L_fresh) == VLA_OK);
             VC_CHECKF(fabsf(L_fresh - L_tr) <= 1e-5f * fabsf(L_tr), "trained trainer's loss %.8g, the saved model's %.8g", (double)L_tr, (double)L_fresh);
             free(cf.mem);
         }
@@ -1449,6 +1449,48 @@ static void test_clip_train(counting_pool **pools) {
         free(out.p);
     }
     free(ct.mem);
+    /* clip_lr_scale: after one AdamW step the trunk moved by exactly that
+     * fraction of the unscaled step (the step size is scaled before it
+     * multiplies m / (sqrt(v) + eps); only the rounding of w + step differs),
+     * and every other tensor moved exactly as without it */
+    {
+        ctrainer c1, cq;
+        int n_cmp = 0, n_same = 0, n_other = 0, nt;
+        double worst = 0;
+        float **w0;
+        VC_CHECK(ctrainer_make(&c1, m, 1, 0.0f, NULL, 0.0f) && ctrainer_make(&cq, m, 1, 0.0f, NULL, 0.25f));
+        nt = vla_trainer_n_tensors(c1.t);
+        w0 = (float **)xmalloc(sizeof(float *) * (size_t)nt);
+        for (k = 0; k < nt; k++) { /* the values before the step */
+            vla_train_tensor t1;
+            vla_trainer_tensor(c1.t, k, &t1);
+            w0[k] = (float *)xmalloc(t1.n * sizeof(float));
+            memcpy(w0[k], t1.value, t1.n * sizeof(float));
+        }
+        VC_CHECK(vla_trainer_step(c1.t, &b, NULL, NULL) == VLA_OK && vla_trainer_step(cq.t, &b, NULL, NULL) == VLA_OK);
+        for (k = 0; k < nt; k++) {
+            vla_train_tensor t1, tq;
+            vla_trainer_tensor(c1.t, k, &t1);
+            vla_trainer_tensor(cq.t, k, &tq);
+            if (strncmp(t1.name, "visual.", 7)) { n_other++; n_same += same_bits(t1.value, tq.value, t1.n * sizeof(float)); }
+            else
+                for (i = 0; i < t1.n; i++) {
+                    double d1 = (double)t1.value[i] - w0[k][i], dq = (double)tq.value[i] - w0[k][i];
+                    /* w + step rounds to half an ulp of w (6e-8 |w|): compare the
+                     * values whose scaled step is well above that */
+                    if (fabs(0.25 * d1) > 1e-5 * fabs(w0[k][i]) && fabs(d1) > 1e-30) {
+                        double err = fabs(dq - 0.25 * d1) / fabs(0.25 * d1);
+                        n_cmp++;
+                        if (err > worst) worst = err;
+                    }
+                }
+            free(w0[k]);
+        }
+        free(w0);
+        VC_CHECKF(n_cmp > 1000 && worst < 1e-2, "clip_lr_scale 0.25: %d trunk values moved, worst relative error %.3g", n_cmp, worst);
+        VC_CHECKF(n_other > 0 && n_same == n_other, "clip_lr_scale: %d of %d other tensors identical", n_same, n_other);
+        free(c1.mem); free(cq.mem);
+    }
     free(pics); free(feats); free(feats2); free(mm); free(bf.p);
 }
 
