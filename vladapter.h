@@ -1317,6 +1317,17 @@ VLA_DEF vla_status vla_trainer_apply(vla_trainer *t, float *lr_used, float *grad
 VLA_DEF vla_status vla_trainer_step(vla_trainer *t, const vla_train_batch *b, float *loss, float *lr_used);
 VLA_DEF float vla_trainer_lr(const vla_trainer *t, long step);
 VLA_DEF long vla_trainer_steps_done(const vla_trainer *t);
+/* train_clip, before the first step: a data-dependent start for a trunk
+ * trained from random weights.  Each convolution in turn (stem 1-3, then per
+ * block conv1, conv2, conv3, downsample) is measured on images [n, S, S, 3]
+ * (preprocessed) run through the trunk, and rescaled so that each output
+ * channel has mean 0 and variance 1 over those pictures' pixels before its
+ * ReLU: W[r] /= sd_r, b_r = (b_r - mean_r) / sd_r (sd_r = 1 where the
+ * channel never changes).  It is the normalisation BatchNorm in training
+ * mode would apply at the first step, folded.  The trunk then passes the
+ * pictures' differences on instead of the constant of a plain background.
+ * VLA_ERR_ARGS without train_clip or after a step. */
+VLA_DEF vla_status vla_trainer_calibrate_clip(vla_trainer *t, const float *images, int n_images);
 VLA_DEF int vla_trainer_n_tensors(const vla_trainer *t);
 VLA_DEF vla_status vla_trainer_tensor(const vla_trainer *t, int i, vla_train_tensor *out);
 /* Trainable floats (the paper's "updated parameters"). */
@@ -8940,6 +8951,8 @@ struct vla_trainer {
     float *cg[3];                     /* gradients of activations: [largest activation] */
     struct vla__tcb *cb;              /* [n blocks] where each block's tensors are saved */
     size_t cs[4];                     /* ... and the stem's: s1, s2, s3, p0        */
+    const vla__conv *calib;           /* vla_trainer_calibrate_clip: the conv measured */
+    double *calib_s;                  /* [2, cout] its output's sums and squares      */
 };
 
 #define VLA__LN_CHUNK 32 /* rows per task of the trainer's LayerNorms (vla__tln) */
@@ -10801,6 +10814,15 @@ static void vla__tconv(vla_trainer *t, float *y, const float *x, const vla__conv
     const float *col = x; /* a 1x1 convolution (always stride 1 here) reads x as it is */
     if (cv->k > 1) { vla__im2col(t->ccol, x, H, cv->cin, cv->k, stride, pad); col = t->ccol; }
     vla_linear(&t->p.exec, y, col, &cv->w, cv->b, Ho * Ho);
+    if (cv == t->calib) { /* vla_trainer_calibrate_clip: statistics before the ReLU */
+        int r, c;
+        for (r = 0; r < Ho * Ho; r++)
+            for (c = 0; c < cv->cout; c++) {
+                double v = y[(size_t)r * cv->cout + c];
+                t->calib_s[c] += v;
+                t->calib_s[cv->cout + c] += v * v;
+            }
+    }
     if (relu) vla_relu(y, (size_t)Ho * Ho * cv->cout);
 }
 
@@ -11143,6 +11165,53 @@ static double vla__lr_at(const vla_train_params *p, long s) {
 
 VLA_DEF float vla_trainer_lr(const vla_trainer *t, long step) { return t ? (float)vla__lr_at(&t->p, step) : 0.0f; }
 VLA_DEF long vla_trainer_steps_done(const vla_trainer *t) { return t ? t->step : 0; }
+
+VLA_DEF vla_status vla_trainer_calibrate_clip(vla_trainer *t, const float *images, int n_images) {
+    const vla_hparams *hp;
+    size_t img_n, avail;
+    int k, i;
+    if (!t || !images || n_images < 1 || !t->p.train_clip || t->step != 0) return VLA_ERR_ARGS;
+    hp = &t->m->hp;
+    img_n = (size_t)hp->clip_image_size * hp->clip_image_size * 3;
+    /* the sums live in dgrid (a backward buffer, free before the first step) */
+    avail = (size_t)t->p.max_batch * (size_t)(t->p.max_images > 0 ? t->p.max_images : 1) * (size_t)(hp->clip_image_size / 32) *
+            (size_t)(hp->clip_image_size / 32) * (size_t)hp->clip_out_ch * sizeof(float);
+    t->calib_s = (double *)(void *)t->dgrid;
+    for (k = 0; k < t->n_conv; k++) {
+        vla__conv *cv = &t->cv[k];
+        float *w = NULL, *b = NULL;
+        double n = 0;
+        int r, c, j, K = cv->w.cols;
+        if (!cv->cout) continue; /* a block without a downsample */
+        for (j = 0; j < t->n_tp; j++) { /* the trainer's own copies the view points at */
+            if ((const void *)t->tp[j].w == cv->w.data) w = t->tp[j].w;
+            if ((const void *)t->tp[j].w == (const void *)cv->b) b = t->tp[j].w;
+        }
+        if (!w || !b) return VLA_ERR_STATE;
+        if (2 * (size_t)cv->cout * sizeof(double) > avail) return VLA_ERR_RANGE;
+        VLA_MEMSET(t->calib_s, 0, 2 * (size_t)cv->cout * sizeof(double));
+        t->calib = cv;
+        for (i = 0; i < n_images; i++) vla__tclip_fwd(t, images + (size_t)i * img_n, t->cact, t->cgrid);
+        t->calib = NULL;
+        { /* pixels per picture at this conv's output: from the count of the first channel's sums */
+            int Ho;
+            if (k < 3) Ho = hp->clip_image_size / 2;
+            else {
+                const vla__tcb *bb = &t->cb[(k - 3) / 4];
+                Ho = (k - 3) % 4 < 2 ? bb->H : bb->Ho;
+            }
+            n = (double)n_images * Ho * Ho;
+        }
+        for (r = 0; r < cv->cout; r++) {
+            double mean = t->calib_s[r] / n, var = t->calib_s[cv->cout + r] / n - mean * mean;
+            double sd = var > 1e-12 ? VLA_SQRT(var) : 1.0;
+            for (c = 0; c < K; c++) w[(size_t)r * K + c] = (float)(w[(size_t)r * K + c] / sd);
+            b[r] = (float)((b[r] - mean) / sd);
+        }
+    }
+    VLA_MEMSET(t->dgrid, 0, avail);
+    return VLA_OK;
+}
 
 VLA_DEF vla_status vla_trainer_apply(vla_trainer *t, float *lr_used, float *grad_norm) {
     double lr, ss = 0.0;

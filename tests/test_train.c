@@ -1359,6 +1359,88 @@ static int ctrainer_make(ctrainer *ct, const vla_model *m, int train_clip, float
     return vla_trainer_init(&ct->t, m, NULL, 0, &p, ct->mem, need) == VLA_OK;
 }
 
+static double g_calib[3][8][2];
+static vla_train_batch g_cal_batch;
+/* y [Ho, Ho, cout] = conv(x [H, H, cin]) + b in double, weights [cout, k, k, cin]
+ * (the test's own convolution for vla_trainer_calibrate_clip's check). */
+static void naive_conv(double *y, const double *x, int H, int cin, const float *w, const float *b, int cout, int k, int stride) {
+    int pad = k / 2, Ho = (H + 2 * pad - k) / stride + 1, oy, ox, o, ky, kx, ci;
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Ho; ox++)
+            for (o = 0; o < cout; o++) {
+                double acc = b[o];
+                for (ky = 0; ky < k; ky++)
+                    for (kx = 0; kx < k; kx++) {
+                        int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                        if (iy < 0 || ix < 0 || iy >= H || ix >= H) continue;
+                        for (ci = 0; ci < cin; ci++)
+                            acc += (double)w[((size_t)(o * k + ky) * k + kx) * cin + ci] * x[((size_t)iy * H + ix) * cin + ci];
+                    }
+                y[((size_t)oy * Ho + ox) * cout + o] = acc;
+            }
+}
+
+static const float *ttensor(vla_trainer *t, const char *name) {
+    int k;
+    for (k = 0; k < vla_trainer_n_tensors(t); k++) {
+        vla_train_tensor tt;
+        vla_trainer_tensor(t, k, &tt);
+        if (!strcmp(tt.name, name)) return tt.value;
+    }
+    return NULL;
+}
+
+/* vla_trainer_calibrate_clip: the stem's three convolutions, recomputed here
+ * from the calibrated values, have mean 0 and variance 1 per channel over the
+ * pictures' pixels before their ReLU; the call is refused after a step and
+ * without train_clip. */
+static void test_clip_calibrate(const vla_model *m, const float *pics, int np, int S) {
+    ctrainer ct, cf;
+    const char *names[3][2] = {{"visual.conv1.weight", "visual.conv1.bias"}, {"visual.conv2.weight", "visual.conv2.bias"},
+                               {"visual.conv3.weight", "visual.conv3.bias"}};
+    int ch[4] = {3, 2, 2, 4}, H = S / 2, i, j, c, st;
+    double worst = 0, *x = NULL, *y = NULL;
+    size_t npx = (size_t)H * H;
+    VC_CHECK(ctrainer_make(&ct, m, 1, 0.0f, NULL, 0.0f));
+    VC_CHECK(vla_trainer_calibrate_clip(ct.t, pics, np) == VLA_OK);
+    for (i = 0; i < np; i++) {
+        const double *in;
+        int Hin = S;
+        x = (double *)xmalloc(sizeof(double) * (size_t)S * S * 3);
+        for (j = 0; j < S * S * 3; j++) x[j] = pics[(size_t)i * S * S * 3 + j];
+        in = x;
+        for (st = 0; st < 3; st++) {
+            const float *w = ttensor(ct.t, names[st][0]), *b = ttensor(ct.t, names[st][1]);
+            if (!VC_CHECK(w && b)) break;
+            y = (double *)xmalloc(sizeof(double) * npx * (size_t)ch[st + 1]);
+            naive_conv(y, in, Hin, ch[st], w, b, ch[st + 1], 3, st == 0 ? 2 : 1);
+            free(x);
+            x = y;
+            in = y;
+            Hin = H;
+            /* per-picture sums into the statistics of layer st, then ReLU */
+            for (c = 0; c < ch[st + 1]; c++) {
+                double s1 = 0, s2 = 0;
+                for (j = 0; j < (int)npx; j++) { double v = y[(size_t)j * ch[st + 1] + c]; s1 += v; s2 += v * v; }
+                g_calib[st][c][0] += s1; g_calib[st][c][1] += s2;
+            }
+            for (j = 0; j < (int)(npx * ch[st + 1]); j++) if (y[j] < 0) y[j] = 0;
+        }
+        free(x);
+    }
+    for (st = 0; st < 3; st++)
+        for (c = 0; c < ch[st + 1]; c++) {
+            double n = (double)np * npx, mean = g_calib[st][c][0] / n, var = g_calib[st][c][1] / n - mean * mean;
+            if (fabs(mean) > worst) worst = fabs(mean);
+            if (fabs(var - 1) > worst) worst = fabs(var - 1);
+        }
+    VC_CHECKF(worst < 1e-4, "calibrated stem: worst |mean| or |var - 1| %.3g", worst);
+    VC_CHECK(vla_trainer_step(ct.t, &g_cal_batch, NULL, NULL) == VLA_OK);
+    VC_CHECK(vla_trainer_calibrate_clip(ct.t, pics, np) == VLA_ERR_ARGS); /* after a step */
+    VC_CHECK(ctrainer_make(&cf, m, 0, 0.0f, NULL, 0.0f) && vla_trainer_calibrate_clip(cf.t, pics, np) == VLA_ERR_ARGS);
+    free(ct.mem); free(cf.mem);
+}
+
 static void test_clip_train(counting_pool **pools) {
     static const int32_t ids[] = {0, 5, 9, 13, 21, 2, 0, 7, 30, 2, 1, 1};
     static const int32_t lab[] = {11, 17, 2, -100, 23, 2, -100, -100};
@@ -1395,6 +1477,8 @@ static void test_clip_train(counting_pool **pools) {
         VC_CHECK(vla_trainer_loss(ct.t, &bf2, &L_tr) == VLA_ERR_ARGS && vla_trainer_loss(cf.t, &b, &L_tr) == VLA_ERR_ARGS);
     }
     VC_CHECKF(fabsf(L_img - L_feat) <= 1e-5f * fabsf(L_feat), "loss from pictures %.8g, from vla_clip_run's features %.8g", (double)L_img, (double)L_feat);
+    g_cal_batch = b;
+    test_clip_calibrate(m, pics, (int)np, (int)S);
     for (k = 0; k < vla_trainer_n_tensors(ct.t); k++) {
         vla_train_tensor tt;
         vla_trainer_tensor(ct.t, k, &tt);

@@ -313,7 +313,7 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 typedef struct options {
     const char *model, *data, *dev, *adapter, *init, *out, *feat_cache;
-    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every, train_clip, whiten;
+    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every, train_clip, whiten, calibrate;
     long max_steps;
     double lr, warmup_ratio;
     float dropout, clip_norm, clip_lr_scale;
@@ -328,7 +328,7 @@ static void usage(FILE *f) {
             "                 [--dev DEV.jsonl] [--feat-cache FILE] [--epochs N] [--batch N] [--batch-same]\n"
             "                 [--lr X] [--warmup-ratio X] [--dropout P] [--clip-norm X] [--seed N] [--threads N]\n"
             "                 [--recompute] [--save-every N] [--max-steps K] [--resume] [--log-every N] [--train-clip]\n"
-            "                 [--whiten-visual] [--clip-lr-scale X]\n"
+            "                 [--whiten-visual] [--clip-lr-scale X] [--calibrate-trunk]\n"
             "METHOD: adapter (= multiple_adapters), single_adapter, half_shared_adapters, compacter (= multiple_compacters),\n"
             "        single_compacter, lora (= multiple_lora), single_lora, prompt (= multiple_prompts),\n"
             "        single_prompt, hyperformer\n"
@@ -368,6 +368,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--full")) o->full = 1;
         else if (!strcmp(a, "--train-clip")) o->train_clip = 1;
         else if (!strcmp(a, "--whiten-visual")) o->whiten = 1;
+        else if (!strcmp(a, "--calibrate-trunk")) o->calibrate = 1;
         else if (!strcmp(a, "--resume")) o->resume = 1;
         else if (!strcmp(a, "--recompute")) o->recompute = 1;
         else if (!strcmp(a, "--batch-same")) o->batch_same = 1;
@@ -402,6 +403,14 @@ static void parse_args(int argc, char **argv, options *o) {
     }
     if (o->whiten && !o->full) {
         fprintf(stderr, "vla-train: --whiten-visual re-initialises the visual projection of a base being pretrained: use it with --full\n");
+        exit(2);
+    }
+    if (o->calibrate && !o->train_clip) {
+        fprintf(stderr, "vla-train: --calibrate-trunk prepares a trunk that trains: use it with --full --train-clip\n");
+        exit(2);
+    }
+    if (o->calibrate && o->whiten) {
+        fprintf(stderr, "vla-train: --calibrate-trunk already gives standardised features: leave out --whiten-visual\n");
         exit(2);
     }
     if (o->train_clip && o->feat_cache) {
@@ -1253,6 +1262,20 @@ static void compute_features(run *R) {
     }
 }
 
+/* --calibrate-trunk: vla_trainer_calibrate_clip on up to 64 of the run's
+ * pictures (the first ones of the data), before the first step. */
+static void calibrate_trunk(run *R, vla_trainer *tr) {
+    int S = R->hp->clip_image_size, n = R->n_img < 64 ? R->n_img : 64, i;
+    size_t per = (size_t)S * S * 3;
+    float *pics = (float *)xmalloc(sizeof(float) * per * (size_t)n);
+    vla_status st;
+    double t0 = now_s();
+    for (i = 0; i < n; i++) vla_image_normalize(pics + (size_t)i * per, R->img[i].rgb, S, S, NULL, NULL, VLA_LAYOUT_HWC);
+    if ((st = vla_trainer_calibrate_clip(tr, pics, n)) != VLA_OK) die("--calibrate-trunk: %s", vla_status_str(st));
+    note("--calibrate-trunk: every trunk convolution standardised on %d picture(s) in %.1f s", n, now_s() - t0);
+    free(pics);
+}
+
 /* --whiten-visual: a data-dependent start for the visual projection of a
  * base model pretrained from random weights.  Over the grid cells of (up to
  * 2048 of) the run's pictures, channel c of the CLIP features has mean mu_c
@@ -1850,6 +1873,7 @@ int main(int argc, char **argv) {
     if (R.o.train_clip) load_pictures(&R);
     else compute_features(&R);
     if (R.o.whiten) whiten_visual(&R, tr);
+    if (R.o.calibrate) calibrate_trunk(&R, tr);
 
     rh = run_hash(&R, &p);
     cur = vla_trainer_cursor(tr);
