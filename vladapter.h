@@ -1323,9 +1323,13 @@ VLA_DEF long vla_trainer_steps_done(const vla_trainer *t);
  * (preprocessed) run through the trunk, and rescaled so that each output
  * channel has mean 0 and variance 1 over those pictures' pixels before its
  * ReLU: W[r] /= sd_r, b_r = (b_r - mean_r) / sd_r (sd_r = 1 where the
- * channel never changes).  It is the normalisation BatchNorm in training
- * mode would apply at the first step, folded.  The trunk then passes the
- * pictures' differences on instead of the constant of a plain background.
+ * channel never changes), the normalisation BatchNorm in training mode would
+ * apply at the first step, folded; and a channel whose third central moment
+ * is negative is negated (W[r], b_r times -1), so that its rare large values
+ * point upwards and pass its ReLU.  The trunk then passes the pictures'
+ * differences on instead of the constant of a plain background, and dark
+ * objects on a light background are not cut off by the first ReLU (measured
+ * without the sign rule: four of five colours confused, docs/shapes.md). 
  * VLA_ERR_ARGS without train_clip or after a step. */
 VLA_DEF vla_status vla_trainer_calibrate_clip(vla_trainer *t, const float *images, int n_images);
 VLA_DEF int vla_trainer_n_tensors(const vla_trainer *t);
@@ -10821,6 +10825,7 @@ static void vla__tconv(vla_trainer *t, float *y, const float *x, const vla__conv
                 double v = y[(size_t)r * cv->cout + c];
                 t->calib_s[c] += v;
                 t->calib_s[cv->cout + c] += v * v;
+                t->calib_s[2 * cv->cout + c] += v * v * v;
             }
     }
     if (relu) vla_relu(y, (size_t)Ho * Ho * cv->cout);
@@ -11188,8 +11193,8 @@ VLA_DEF vla_status vla_trainer_calibrate_clip(vla_trainer *t, const float *image
             if ((const void *)t->tp[j].w == (const void *)cv->b) b = t->tp[j].w;
         }
         if (!w || !b) return VLA_ERR_STATE;
-        if (2 * (size_t)cv->cout * sizeof(double) > avail) return VLA_ERR_RANGE;
-        VLA_MEMSET(t->calib_s, 0, 2 * (size_t)cv->cout * sizeof(double));
+        if (3 * (size_t)cv->cout * sizeof(double) > avail) return VLA_ERR_RANGE;
+        VLA_MEMSET(t->calib_s, 0, 3 * (size_t)cv->cout * sizeof(double));
         t->calib = cv;
         for (i = 0; i < n_images; i++) vla__tclip_fwd(t, images + (size_t)i * img_n, t->cact, t->cgrid);
         t->calib = NULL;
@@ -11203,10 +11208,15 @@ VLA_DEF vla_status vla_trainer_calibrate_clip(vla_trainer *t, const float *image
             n = (double)n_images * Ho * Ho;
         }
         for (r = 0; r < cv->cout; r++) {
-            double mean = t->calib_s[r] / n, var = t->calib_s[cv->cout + r] / n - mean * mean;
+            double s1 = t->calib_s[r] / n, s2 = t->calib_s[cv->cout + r] / n, s3 = t->calib_s[2 * cv->cout + r] / n;
+            double mean = s1, var = s2 - mean * mean, m3 = s3 - 3.0 * mean * s2 + 2.0 * mean * mean * mean;
             double sd = var > 1e-12 ? VLA_SQRT(var) : 1.0;
-            for (c = 0; c < K; c++) w[(size_t)r * K + c] = (float)(w[(size_t)r * K + c] / sd);
-            b[r] = (float)((b[r] - mean) / sd);
+            /* the channel's rare large values (an object on a plain
+             * background) point upwards, so its ReLU passes them: a
+             * channel whose third central moment is negative is negated */
+            double f = (m3 < 0 ? -1.0 : 1.0) / sd;
+            for (c = 0; c < K; c++) w[(size_t)r * K + c] = (float)(w[(size_t)r * K + c] * f);
+            b[r] = (float)((b[r] - mean) * f);
         }
     }
     VLA_MEMSET(t->dgrid, 0, avail);

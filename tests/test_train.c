@@ -1359,7 +1359,7 @@ static int ctrainer_make(ctrainer *ct, const vla_model *m, int train_clip, float
     return vla_trainer_init(&ct->t, m, NULL, 0, &p, ct->mem, need) == VLA_OK;
 }
 
-static double g_calib[3][8][2];
+static double g_calib[3][8][3];
 static vla_train_batch g_cal_batch;
 /* y [Ho, Ho, cout] = conv(x [H, H, cin]) + b in double, weights [cout, k, k, cin]
  * (the test's own convolution for vla_trainer_calibrate_clip's check). */
@@ -1391,14 +1391,14 @@ static const float *ttensor(vla_trainer *t, const char *name) {
 }
 
 /* vla_trainer_calibrate_clip: the stem's three convolutions, recomputed here
- * from the calibrated values, have mean 0 and variance 1 per channel over the
- * pictures' pixels before their ReLU; the call is refused after a step and
- * without train_clip. */
+ * from the calibrated values, have mean 0, variance 1 and a third central
+ * moment >= 0 per channel over the pictures' pixels before their ReLU; the
+ * call is refused after a step and without train_clip. */
 static void test_clip_calibrate(const vla_model *m, const float *pics, int np, int S) {
     ctrainer ct, cf;
     const char *names[3][2] = {{"visual.conv1.weight", "visual.conv1.bias"}, {"visual.conv2.weight", "visual.conv2.bias"},
                                {"visual.conv3.weight", "visual.conv3.bias"}};
-    int ch[4] = {3, 2, 2, 4}, H = S / 2, i, j, c, st;
+    int ch[4] = {3, 2, 2, 4}, H = S / 2, i, j, c, st, n_neg = 0;
     double worst = 0, *x = NULL, *y = NULL;
     size_t npx = (size_t)H * H;
     VC_CHECK(ctrainer_make(&ct, m, 1, 0.0f, NULL, 0.0f));
@@ -1420,9 +1420,9 @@ static void test_clip_calibrate(const vla_model *m, const float *pics, int np, i
             Hin = H;
             /* per-picture sums into the statistics of layer st, then ReLU */
             for (c = 0; c < ch[st + 1]; c++) {
-                double s1 = 0, s2 = 0;
-                for (j = 0; j < (int)npx; j++) { double v = y[(size_t)j * ch[st + 1] + c]; s1 += v; s2 += v * v; }
-                g_calib[st][c][0] += s1; g_calib[st][c][1] += s2;
+                double s1 = 0, s2 = 0, s3 = 0;
+                for (j = 0; j < (int)npx; j++) { double v = y[(size_t)j * ch[st + 1] + c]; s1 += v; s2 += v * v; s3 += v * v * v; }
+                g_calib[st][c][0] += s1; g_calib[st][c][1] += s2; g_calib[st][c][2] += s3;
             }
             for (j = 0; j < (int)(npx * ch[st + 1]); j++) if (y[j] < 0) y[j] = 0;
         }
@@ -1431,10 +1431,13 @@ static void test_clip_calibrate(const vla_model *m, const float *pics, int np, i
     for (st = 0; st < 3; st++)
         for (c = 0; c < ch[st + 1]; c++) {
             double n = (double)np * npx, mean = g_calib[st][c][0] / n, var = g_calib[st][c][1] / n - mean * mean;
+            double m3 = g_calib[st][c][2] / n - 3 * mean * (g_calib[st][c][1] / n) + 2 * mean * mean * mean;
             if (fabs(mean) > worst) worst = fabs(mean);
             if (fabs(var - 1) > worst) worst = fabs(var - 1);
+            if (m3 < -1e-6) n_neg++;
         }
     VC_CHECKF(worst < 1e-4, "calibrated stem: worst |mean| or |var - 1| %.3g", worst);
+    VC_CHECKF(n_neg == 0, "calibrated stem: %d channel(s) with a negative third moment", n_neg);
     VC_CHECK(vla_trainer_step(ct.t, &g_cal_batch, NULL, NULL) == VLA_OK);
     VC_CHECK(vla_trainer_calibrate_clip(ct.t, pics, np) == VLA_ERR_ARGS); /* after a step */
     VC_CHECK(ctrainer_make(&cf, m, 0, 0.0f, NULL, 0.0f) && vla_trainer_calibrate_clip(cf.t, pics, np) == VLA_ERR_ARGS);
