@@ -1007,6 +1007,29 @@ int main(int argc, char **argv) {
     o2.out = e;
     VC_CHECKF(vls_generate(&o2, err, sizeof err) == 0, "generate: %s", err);
     check_dir(e, &o2);
+    { /* --locate: one line per scene, with the question that tells it from a caption */
+        vls_opts o3 = o2;
+        o3.locate = 1;
+        o3.scenes = 30;
+        o3.out = c; /* reused: the seed-8 tree is not needed any more */
+        VC_CHECKF(vls_generate(&o3, err, sizeof err) == 0, "generate: %s", err);
+        static const char *split[3] = {"train", "val", "test"};
+        int k, lines = 0, good = 0;
+        for (k = 0; k < 3; k++) {
+            char path[1300], errb[256], *buf, *ln;
+            size_t nb;
+            snprintf(path, sizeof path, "%s/locate_%s.jsonl", c, split[k]);
+            buf = (char *)vla_tool_read_file(path, &nb, errb, sizeof errb);
+            if (!VC_CHECKF(buf != NULL, "%s missing", path)) continue;
+            for (ln = strtok(buf, "\n"); ln; ln = strtok(NULL, "\n")) {
+                lines++;
+                good += strstr(ln, "\"task\": \"locate\"") && strstr(ln, "\"input\": \"where is each object?\"") &&
+                        strstr(ln, "\"target\": \"a") != NULL;
+            }
+            free(buf);
+        }
+        VC_CHECKF(lines == o3.scenes && good == lines, "locate lines: %d of %d well-formed, %ld scenes", good, lines, (long)o3.scenes);
+    }
     check_eval(e, o2.answer_noise);
 
     if (train) {
