@@ -10,6 +10,7 @@
 #   make demo             the shipped model and adapter on the bundled requests
 #                         and on 200 scenes generated on the spot (tools/shapes_demo.sh)
 #   make reproduce        the paper's Table 1 from the shipped base (tools/shapes_reproduce.sh)
+#   make board-caption    the shipped model captions a picture on the Cortex-M55 board from flash
 #
 # What it does (docs/shapes.md, "Base model"):
 #   1. pretraining data: seed 1, 6000 scenes, 2 VQA + 2 GQA questions and 1
@@ -42,7 +43,7 @@ SHAPES_MODEL_FLAGS := --d-model 64 --enc-layers 3 --dec-layers 3 --heads 4 --ffn
 SHAPES_TRAIN_FLAGS := --full --epochs 3 --batch 32 --batch-same --lr 1e-3 --warmup-ratio 0.05 --dropout 0.1 \
                       --seed 9595 --log-every 50
 
-.PHONY: shapes-base shapes-base-eval clean-shapes demo reproduce
+.PHONY: shapes-base shapes-base-eval clean-shapes demo reproduce board-caption
 
 # Table 1 in miniature: every method from the shipped base (tools/shapes_reproduce.sh)
 reproduce: $(B)/vla-train $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval $(B)/vla-inspect
@@ -50,6 +51,15 @@ reproduce: $(B)/vla-train $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval $(B)/vl
 
 demo: $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval
 	sh tools/shapes_demo.sh
+
+# A model captions a picture on the Cortex-M55 board (QEMU mps3-an547), read
+# in place from its QSPI flash, and the caption must equal this machine's
+# (tests/board_caption.sh; about 1.5 minutes).  BOARD_ADAPTER=- : no adapter.
+BOARD_MODEL ?= $(SHAPES_BASE)
+BOARD_ADAPTER ?= examples/shapes/adapter.gguf
+BOARD_PICTURE ?= examples/shapes/pictures/scene0.ppm
+board-caption:
+	sh tests/board_caption.sh $(BOARD_MODEL) $(BOARD_ADAPTER) $(BOARD_PICTURE)
 
 # vla-mkmodel now also includes these (the top Makefile lists only TOOL_HDR)
 $(B)/vla-mkmodel: tools/vla_random.h tools/vla_tokconv.h
