@@ -3669,21 +3669,22 @@ static float vla__i8_amax_v(const float *x, int K, int *done) {
     return _mm512_reduce_max_ps(m);
 }
 
+/* Rounding half away from zero as trunc(c + copysign(0.5 - 2^-25, c)) on
+ * c = v clamped to [-127, 127] (NaN -> 0 by the mask): for |c| < 128 the
+ * sum rounds to the next integer exactly when the fraction of c is >= 0.5
+ * (checked against vla__i8_round for all 2^32 floats). */
 static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
-    const __m512 vid = _mm512_set1_ps(id), zero = _mm512_setzero_ps(), half = _mm512_set1_ps(0.5f);
+    const __m512 vid = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    const __m512i half = _mm512_castps_si512(_mm512_set1_ps(0.49999997f)), sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i off = _mm512_set1_epi32(128);
     int k;
     for (k = 0; k + 16 <= K; k += 16) {
         const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + k), vid);
-        __m512i t = _mm512_cvttps_epi32(v); /* toward zero; garbage where clamped below */
-        const __m512 tf = _mm512_cvtepi32_ps(t);
-        const __mmask16 up = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, _mm512_add_ps(tf, half), _CMP_GE_OQ);
-        const __mmask16 dn = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) & _mm512_cmp_ps_mask(v, _mm512_sub_ps(tf, half), _CMP_LE_OQ);
-        t = _mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(1));
-        t = _mm512_mask_sub_epi32(t, dn, t, _mm512_set1_epi32(1));
-        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(127.0f), _CMP_GE_OQ), _mm512_set1_epi32(127));
-        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(-127.0f), _CMP_LE_OQ), _mm512_set1_epi32(-127));
-        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512()); /* NaN -> 0 */
-        _mm_storeu_si128((__m128i *)(void *)(dst + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(t, _mm512_set1_epi32(128))));
+        const __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        const __m512 c = _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* NaN stays NaN, masked below */
+        const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(c), sign, half, 0xEA));
+        const __m512i t = _mm512_maskz_cvttps_epi32(ord, _mm512_add_ps(c, h));
+        _mm_storeu_si128((__m128i *)(void *)(dst + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(t, off)));
     }
     return k;
 }
@@ -4060,6 +4061,223 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
     }
 }
 
+#if defined(VLA__I8_VNNI)
+/* ---- AVX-512 VNNI, tiled path (M >= VLA__I8_TILED_M) ---------------------
+ * Outer-product form: a panel of 64 W rows and a K block of at most
+ * VLA__I8_KCV bytes is packed on the stack as P[k/4][64][4] (each zmm holds
+ * 4 consecutive k of 16 W rows), so one vpdpbusd of a broadcast dword of x
+ * (4 u8 of one x row) and one zmm of P adds 4 products to 16 outputs; the
+ * accumulator lanes are the outputs themselves (no horizontal sums).  The
+ * register tile is 6 x rows x 64 W rows (24 zmm accumulators, 4 W + 6
+ * broadcast loads per 24 vpdpbusd).  A task quantizes a block of x rows
+ * (all of a BART layer's 46) one K block at a time into the same buffer, so
+ * every W byte is packed and read once per M block, whatever K is; between K
+ * blocks the exact int32 partial sums wait in y (as int32 bits, masked
+ * stores), and the last K block writes the epilogue.  The +128 correction
+ * (x is packed as u8 = q_x + 128) is subtracted per K block: 128 * the
+ * block's column sums of W, from one vpdpbusd(1, P) per packed zmm.  All of
+ * it is exact mod 2^32 and ends at the reference's isum. */
+#define VLA__I8_MRV 6
+#define VLA__I8_NRV 64
+#define VLA__I8_KCV 256
+#define VLA__I8_TILED_M 8 /* below: the dot-product kernels (W read in place) */
+
+static __mmask16 vla__i8_mask16(int rem) { return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1); }
+
+/* 16 rows x 16 dwords -> 16 registers: t[j] lane i = r[i] dword j. */
+static void vla__i8_tr16(__m512i r[16]) {
+    __m512i a[16];
+    int i, d;
+    for (i = 0; i < 16; i += 2) {
+        a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (i = 0; i < 16; i += 4) { /* r[i + d]: rows i..i+3, dword 4L + d of each 128-bit lane L */
+        r[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    for (d = 0; d < 4; d++) {
+        const __m512i u0 = _mm512_shuffle_i32x4(r[d], r[4 + d], 0x44), u1 = _mm512_shuffle_i32x4(r[d], r[4 + d], 0xEE);
+        const __m512i u2 = _mm512_shuffle_i32x4(r[8 + d], r[12 + d], 0x44), u3 = _mm512_shuffle_i32x4(r[8 + d], r[12 + d], 0xEE);
+        a[d] = _mm512_shuffle_i32x4(u0, u2, 0x88);
+        a[4 + d] = _mm512_shuffle_i32x4(u0, u2, 0xDD);
+        a[8 + d] = _mm512_shuffle_i32x4(u1, u3, 0x88);
+        a[12 + d] = _mm512_shuffle_i32x4(u1, u3, 0xDD);
+    }
+    for (i = 0; i < 16; i++) r[i] = a[i];
+}
+
+/* Pack W rows [n, n + nr) (nr <= 64), columns [k0, k0 + kb), into
+ * P[kbp/4][64][4] (kbp = kb rounded up to 64; zeros past nr and kb), and
+ * corr[c] = 128 * sum of the block's W row n + c, mod 2^32. */
+static void vla__i8_pack_panel(signed char *P, int32_t *corr, const signed char *w, int K, int n, int nr, int k0,
+                               int kb) {
+    const __m512i one = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
+    int g, kk, i;
+    for (g = 0; g < VLA__I8_NRV / 16; g++) {
+        __m512i cs = zero;
+        for (kk = 0; kk < kb; kk += 64) {
+            __m512i r[16];
+            const __mmask64 mk = vla__i8_tailmask(kb - kk);
+            signed char *o = P + ((size_t)(kk / 4) * VLA__I8_NRV + 16 * (size_t)g) * 4;
+            for (i = 0; i < 16; i++)
+                r[i] = 16 * g + i < nr ? _mm512_maskz_loadu_epi8(mk, w + (size_t)(n + 16 * g + i) * K + k0 + kk) : zero;
+            vla__i8_tr16(r);
+            for (i = 0; i < 16; i++) {
+                _mm512_storeu_si512((void *)(o + (size_t)i * VLA__I8_NRV * 4), r[i]);
+                cs = _mm512_dpbusd_epi32(cs, one, r[i]);
+            }
+        }
+        _mm512_storeu_si512((void *)(corr + 16 * g), _mm512_slli_epi32(cs, 7));
+    }
+}
+
+/* The 6 x 64 tile over one packed K block of kq dword steps.  x rows
+ * xq + r * ldx for r < mr (the others repeat row mr - 1 and are not
+ * stored).  first: start from -corr, else from the partial sums in y;
+ * last: write the epilogue ((float)isum * (d_x * d_w)) + b, else the
+ * partial sums (int32 bits). */
+static VLA__NOINLINE void vla__i8_kern6x64(float *y, size_t ldy, const unsigned char *xq, size_t ldx, int mr, const signed char *P,
+                             int kq, const int32_t *corr, int first, int last, const float *dx, const float *dw,
+                             const float *b, int nr) {
+    const __mmask16 m0 = vla__i8_mask16(nr), m1 = vla__i8_mask16(nr - 16), m2 = vla__i8_mask16(nr - 32),
+                    m3 = vla__i8_mask16(nr - 48);
+    const unsigned char *x0 = xq, *x1 = xq + (size_t)(mr > 1 ? 1 : 0) * ldx, *x2 = xq + (size_t)(mr > 2 ? 2 : mr - 1) * ldx,
+                        *x3 = xq + (size_t)(mr > 3 ? 3 : mr - 1) * ldx, *x4 = xq + (size_t)(mr > 4 ? 4 : mr - 1) * ldx,
+                        *x5 = xq + (size_t)(mr > 5 ? 5 : mr - 1) * ldx;
+    const __m512i k0 = _mm512_loadu_si512((const void *)corr), k1 = _mm512_loadu_si512((const void *)(corr + 16)),
+                  k2 = _mm512_loadu_si512((const void *)(corr + 32)), k3 = _mm512_loadu_si512((const void *)(corr + 48));
+    __m512i c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50,
+        c51, c52, c53;
+    int k;
+    c00 = _mm512_setzero_si512(); c01 = c00; c02 = c00; c03 = c00; c10 = c00; c11 = c00; c12 = c00; c13 = c00;
+    c20 = c00; c21 = c00; c22 = c00; c23 = c00; c30 = c00; c31 = c00; c32 = c00; c33 = c00;
+    c40 = c00; c41 = c00; c42 = c00; c43 = c00; c50 = c00; c51 = c00; c52 = c00; c53 = c00;
+    for (k = 0; k < kq; k++) {
+        const signed char *p = P + (size_t)k * (VLA__I8_NRV * 4);
+        const __m512i w0 = _mm512_loadu_si512((const void *)p), w1 = _mm512_loadu_si512((const void *)(p + 64)),
+                      w2 = _mm512_loadu_si512((const void *)(p + 128)), w3 = _mm512_loadu_si512((const void *)(p + 192));
+        __m512i a;
+#define VLA__I8_ROW(r)                                                                                               \
+        a = _mm512_broadcastd_epi32(_mm_loadu_si32((const void *)(x##r + 4 * (size_t)k)));                           \
+        c##r##0 = _mm512_dpbusd_epi32(c##r##0, a, w0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, a, w1);                \
+        c##r##2 = _mm512_dpbusd_epi32(c##r##2, a, w2); c##r##3 = _mm512_dpbusd_epi32(c##r##3, a, w3);
+        VLA__I8_ROW(0) VLA__I8_ROW(1) VLA__I8_ROW(2) VLA__I8_ROW(3) VLA__I8_ROW(4) VLA__I8_ROW(5)
+#undef VLA__I8_ROW
+    }
+    /* + the start: -corr, or the partial sums in y minus corr (mod 2^32) */
+#define VLA__I8_INIT(r)                                                                                              \
+    if (r < mr) {                                                                                                    \
+        const float *yr = y + (size_t)r * ldy;                                                                       \
+        c##r##0 = _mm512_sub_epi32(c##r##0, k0); c##r##1 = _mm512_sub_epi32(c##r##1, k1);                            \
+        c##r##2 = _mm512_sub_epi32(c##r##2, k2); c##r##3 = _mm512_sub_epi32(c##r##3, k3);                            \
+        if (!first) {                                                                                                \
+            c##r##0 = _mm512_add_epi32(c##r##0, _mm512_maskz_loadu_epi32(m0, yr));                                   \
+            c##r##1 = _mm512_add_epi32(c##r##1, _mm512_maskz_loadu_epi32(m1, yr + 16));                              \
+            c##r##2 = _mm512_add_epi32(c##r##2, _mm512_maskz_loadu_epi32(m2, yr + 32));                              \
+            c##r##3 = _mm512_add_epi32(c##r##3, _mm512_maskz_loadu_epi32(m3, yr + 48));                              \
+        }                                                                                                            \
+    }
+    VLA__I8_INIT(0) VLA__I8_INIT(1) VLA__I8_INIT(2) VLA__I8_INIT(3) VLA__I8_INIT(4) VLA__I8_INIT(5)
+#undef VLA__I8_INIT
+    if (!last) {
+#define VLA__I8_PART(r)                                                                                              \
+        if (r < mr) {                                                                                                \
+            float *yr = y + (size_t)r * ldy;                                                                         \
+            _mm512_mask_storeu_epi32(yr, m0, c##r##0); _mm512_mask_storeu_epi32(yr + 16, m1, c##r##1);               \
+            _mm512_mask_storeu_epi32(yr + 32, m2, c##r##2); _mm512_mask_storeu_epi32(yr + 48, m3, c##r##3);          \
+        }
+        VLA__I8_PART(0) VLA__I8_PART(1) VLA__I8_PART(2) VLA__I8_PART(3) VLA__I8_PART(4) VLA__I8_PART(5)
+#undef VLA__I8_PART
+        return;
+    }
+    {
+        const __m512 s0 = _mm512_maskz_loadu_ps(m0, dw), s1 = _mm512_maskz_loadu_ps(m1, dw + 16),
+                     s2 = _mm512_maskz_loadu_ps(m2, dw + 32), s3 = _mm512_maskz_loadu_ps(m3, dw + 48);
+        const __m512 b0 = b ? _mm512_maskz_loadu_ps(m0, b) : _mm512_setzero_ps(),
+                     b1 = b ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps(),
+                     b2 = b ? _mm512_maskz_loadu_ps(m2, b + 32) : _mm512_setzero_ps(),
+                     b3 = b ? _mm512_maskz_loadu_ps(m3, b + 48) : _mm512_setzero_ps();
+        __m512 f;
+#define VLA__I8_OUT1(yp, m, c, s, bb)                                                                                \
+        f = _mm512_mul_ps(_mm512_cvtepi32_ps(c), _mm512_mul_ps(d, s));                                               \
+        VLA__VREG(f); /* rounded product before the add: no FMA */                                                   \
+        _mm512_mask_storeu_ps(yp, m, _mm512_add_ps(f, bb));
+#define VLA__I8_OUT(r)                                                                                               \
+        if (r < mr) {                                                                                                \
+            float *yr = y + (size_t)r * ldy;                                                                         \
+            const __m512 d = _mm512_set1_ps(dx[r]);                                                                  \
+            VLA__I8_OUT1(yr, m0, c##r##0, s0, b0) VLA__I8_OUT1(yr + 16, m1, c##r##1, s1, b1)                         \
+            VLA__I8_OUT1(yr + 32, m2, c##r##2, s2, b2) VLA__I8_OUT1(yr + 48, m3, c##r##3, s3, b3)                    \
+        }
+        VLA__I8_OUT(0) VLA__I8_OUT(1) VLA__I8_OUT(2) VLA__I8_OUT(3) VLA__I8_OUT(4) VLA__I8_OUT(5)
+#undef VLA__I8_OUT
+#undef VLA__I8_OUT1
+    }
+}
+
+/* d_x of row x[K] (the definition's amax / 127). */
+static float vla__i8_row_scale(const float *x, int K) {
+    float amax;
+    int k0, k;
+    amax = vla__i8_amax_v(x, K, &k0);
+    for (k = k0; k < K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    return amax / 127.0f;
+}
+
+/* The tiled path over y[m0..m1) x [n0..n1); the stack buffer holds the
+ * panel P, its corrections, mc rows of one K block of x and their scales. */
+static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                               int n1) {
+    unsigned char buf[VLA_GEMM_I8_STACK];
+    const int K = w->cols, N = w->rows, kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
+    const size_t kcs = ((size_t)kc + 63) & ~(size_t)63, pbytes = kcs * VLA__I8_NRV;
+    const size_t fixed = 63 + pbytes + VLA__I8_NRV * sizeof(int32_t);
+    signed char *P = (signed char *)(void *)(buf + ((64 - ((size_t)buf & 63)) & 63));
+    int32_t *corr = (int32_t *)(void *)(P + pbytes);
+    unsigned char *xq = (unsigned char *)(void *)(corr + VLA__I8_NRV);
+    const signed char *wd = (const signed char *)w->data;
+    float *ds;
+    size_t mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs + sizeof(float)) : 0;
+    int mb, rb, k0, kb, n, nr, i;
+    if (mc >= VLA__I8_MRV) mc -= mc % VLA__I8_MRV;
+    if (mc > 1020) mc = 1020;
+    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    ds = (float *)(void *)(xq + mc * kcs);
+    for (mb = m0; mb < m1; mb += rb) {
+        rb = m1 - mb < (int)mc ? m1 - mb : (int)mc;
+        for (i = 0; i < rb; i++) ds[i] = vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
+        for (k0 = 0; k0 < K; k0 += kb) {
+            size_t kbp;
+            kb = K - k0 < kc ? K - k0 : kc;
+            kbp = ((size_t)kb + 63) & ~(size_t)63;
+            for (i = 0; i < rb; i++) { /* quantize the K block of row mb + i (the definition's rounding) */
+                const float *xr = x + (size_t)(mb + i) * K + k0;
+                const float id = vla__i8_inv(ds[i]);
+                unsigned char *o = xq + (size_t)i * kcs;
+                size_t k;
+                for (k = (size_t)vla__i8_quant_v(o, xr, kb, id); k < (size_t)kb; k++)
+                    o[k] = (unsigned char)(vla__i8_round(xr[k] * id) + 128);
+                for (; k < kbp; k++) o[k] = 128; /* q_x = 0 */
+            }
+            for (n = n0; n < n1; n += VLA__I8_NRV) {
+                nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV;
+                vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb);
+                for (i = 0; i < rb; i += VLA__I8_MRV)
+                    vla__i8_kern6x64(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
+                                     rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (int)(kbp / 4), corr, k0 == 0,
+                                     k0 + kb >= K, ds + i, w->scale + n, b ? b + n : NULL, nr);
+            }
+        }
+    }
+}
+#endif
+
 static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
                               int n1) {
     float buf[VLA_GEMM_I8_STACK / sizeof(float)]; /* R packed rows, then R scales */
@@ -4112,6 +4330,7 @@ typedef struct vla__gemm_job {
     const vla_mat *w;
     const float *b;
     int M, n_tasks, split_m, int8, packed, stream;
+    int i8tiled; /* I8 on AVX-512 VNNI: the tiled path (vla__gemm_i8_tiled) */
     int unit_m, unit_n; /* split granularity: the kernel's tile */
 } vla__gemm_job;
 
@@ -4129,6 +4348,9 @@ static void vla__gemm_task(void *arg, int t) {
     if (j->split_m) vla__gemm_range(j->M, j->unit_m, t, j->n_tasks, &m0, &m1);
     else vla__gemm_range(j->w->rows, j->unit_n, t, j->n_tasks, &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
+#if defined(VLA__I8_VNNI)
+    if (j->i8tiled) { vla__gemm_i8_tiled(j->y, j->x, j->w, j->b, m0, m1, n0, n1); return; }
+#endif
     if (j->int8 == 2) vla__gemm_i8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->packed) vla__gemm_packed_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
@@ -4148,6 +4370,14 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
     j.stream = M < VLA_GEMM_STREAM_M && w->type == VLA_TYPE_F32;
     j.unit_m = j.packed ? VLA__MRO : VLA__MR;
     j.unit_n = j.packed ? VLA__NRO : int8 == 2 ? VLA__I8_NR : int8 ? VLA__NR : VLA__NG;
+    j.i8tiled = 0;
+#if defined(VLA__I8_VNNI)
+    if (int8 == 2 && M >= VLA__I8_TILED_M) {
+        j.i8tiled = 1;
+        j.unit_m = VLA__I8_MRV;
+        j.unit_n = VLA__I8_NRV;
+    }
+#endif
     um = (M + j.unit_m - 1) / j.unit_m;
     un = (w->rows + j.unit_n - 1) / j.unit_n;
     j.split_m = um > un;
