@@ -3662,11 +3662,17 @@ static int vla__i8_rows(int K) {
  * its float vectors flush subnormals to zero, the scalar VFP does not. */
 #if defined(VLA__I8_VNNI)
 static float vla__i8_amax_v(const float *x, int K, int *done) {
-    __m512 m = _mm512_setzero_ps();
+    __m512 m = _mm512_setzero_ps(), m1 = m, m2 = m, m3 = m; /* 4 chains: max is exact in any order */
     int k;
-    for (k = 0; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m); /* NaN: keeps m */
+    for (k = 0; k + 64 <= K; k += 64) { /* NaN: keeps m */
+        m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
+        m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k + 16)), m1);
+        m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k + 32)), m2);
+        m3 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k + 48)), m3);
+    }
+    for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
     *done = k;
-    return _mm512_reduce_max_ps(m);
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m, m1), _mm512_max_ps(m2, m3)));
 }
 
 /* Rounding half away from zero as trunc(c + copysign(0.5 - 2^-25, c)) on
@@ -4084,51 +4090,55 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
 
 static __mmask16 vla__i8_mask16(int rem) { return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1); }
 
-/* 16 rows x 16 dwords -> 16 registers: t[j] lane i = r[i] dword j. */
-static void vla__i8_tr16(__m512i r[16]) {
-    __m512i a[16];
-    int i, d;
-    for (i = 0; i < 16; i += 2) {
-        a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (i = 0; i < 16; i += 4) { /* r[i + d]: rows i..i+3, dword 4L + d of each 128-bit lane L */
-        r[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
-    }
-    for (d = 0; d < 4; d++) {
-        const __m512i u0 = _mm512_shuffle_i32x4(r[d], r[4 + d], 0x44), u1 = _mm512_shuffle_i32x4(r[d], r[4 + d], 0xEE);
-        const __m512i u2 = _mm512_shuffle_i32x4(r[8 + d], r[12 + d], 0x44), u3 = _mm512_shuffle_i32x4(r[8 + d], r[12 + d], 0xEE);
-        a[d] = _mm512_shuffle_i32x4(u0, u2, 0x88);
-        a[4 + d] = _mm512_shuffle_i32x4(u0, u2, 0xDD);
-        a[8 + d] = _mm512_shuffle_i32x4(u1, u3, 0x88);
-        a[12 + d] = _mm512_shuffle_i32x4(u1, u3, 0xDD);
-    }
-    for (i = 0; i < 16; i++) r[i] = a[i];
-}
-
-/* Pack W rows [n, n + nr) (nr <= 64), columns [k0, k0 + kb), into
- * P[kbp/4][64][4] (kbp = kb rounded up to 64; zeros past nr and kb), and
+/* Pack W rows [n, n + nr) (nr <= np, np = 64 or 32), columns [k0, k0 + kb),
+ * into P[kbp/4][np][4] (kbp = kb rounded up to 64; zeros past nr and kb), and
  * corr[c] = 128 * sum of the block's W row n + c, mod 2^32. */
 static void vla__i8_pack_panel(signed char *P, int32_t *corr, const signed char *w, int K, int n, int nr, int k0,
-                               int kb) {
+                               int kb, int np) {
     const __m512i one = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
-    int g, kk, i;
-    for (g = 0; g < VLA__I8_NRV / 16; g++) {
+    const size_t st = (size_t)np * 4; /* bytes per k4 step */
+    int g, kk;
+    for (g = 0; g < np / 16; g++) {
+        const signed char *wg = w + (size_t)(n + 16 * g) * K + k0;
+        const int rows = nr - 16 * g;
         __m512i cs = zero;
         for (kk = 0; kk < kb; kk += 64) {
-            __m512i r[16];
             const __mmask64 mk = vla__i8_tailmask(kb - kk);
-            signed char *o = P + ((size_t)(kk / 4) * VLA__I8_NRV + 16 * (size_t)g) * 4;
-            for (i = 0; i < 16; i++)
-                r[i] = 16 * g + i < nr ? _mm512_maskz_loadu_epi8(mk, w + (size_t)(n + 16 * g + i) * K + k0 + kk) : zero;
-            vla__i8_tr16(r);
-            for (i = 0; i < 16; i++) {
-                _mm512_storeu_si512((void *)(o + (size_t)i * VLA__I8_NRV * 4), r[i]);
-                cs = _mm512_dpbusd_epi32(cs, one, r[i]);
+            signed char *o = P + (size_t)(kk / 4) * st + 64 * (size_t)g;
+            __m512i r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15;
+            __m512i a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15;
+            /* 16 rows of 64 bytes; then a 16 x 16 transpose of dwords: out j lane i = row i dword j */
+#define VLA__I8_LD(i) r##i = i < rows ? _mm512_maskz_loadu_epi8(mk, wg + (size_t)(i) * K + kk) : zero;
+            VLA__I8_LD(0) VLA__I8_LD(1) VLA__I8_LD(2) VLA__I8_LD(3) VLA__I8_LD(4) VLA__I8_LD(5) VLA__I8_LD(6) VLA__I8_LD(7)
+            VLA__I8_LD(8) VLA__I8_LD(9) VLA__I8_LD(10) VLA__I8_LD(11) VLA__I8_LD(12) VLA__I8_LD(13) VLA__I8_LD(14)
+            VLA__I8_LD(15)
+#undef VLA__I8_LD
+#define VLA__I8_T1(i, j) a##i = _mm512_unpacklo_epi32(r##i, r##j); a##j = _mm512_unpackhi_epi32(r##i, r##j);
+            VLA__I8_T1(0, 1) VLA__I8_T1(2, 3) VLA__I8_T1(4, 5) VLA__I8_T1(6, 7)
+            VLA__I8_T1(8, 9) VLA__I8_T1(10, 11) VLA__I8_T1(12, 13) VLA__I8_T1(14, 15)
+#undef VLA__I8_T1
+            /* r(i + d): rows i..i+3, dword 4L + d of each 128-bit lane L */
+#define VLA__I8_T2(i0, i1, i2, i3)                                                                                   \
+            r##i0 = _mm512_unpacklo_epi64(a##i0, a##i2); r##i1 = _mm512_unpackhi_epi64(a##i0, a##i2);                \
+            r##i2 = _mm512_unpacklo_epi64(a##i1, a##i3); r##i3 = _mm512_unpackhi_epi64(a##i1, a##i3);
+            VLA__I8_T2(0, 1, 2, 3) VLA__I8_T2(4, 5, 6, 7) VLA__I8_T2(8, 9, 10, 11) VLA__I8_T2(12, 13, 14, 15)
+#undef VLA__I8_T2
+#define VLA__I8_T3(d, e, f, h, j0, j1, j2, j3)                                                                       \
+            {                                                                                                        \
+                const __m512i u0 = _mm512_shuffle_i32x4(r##d, r##e, 0x44), u1 = _mm512_shuffle_i32x4(r##d, r##e, 0xEE); \
+                const __m512i u2 = _mm512_shuffle_i32x4(r##f, r##h, 0x44), u3 = _mm512_shuffle_i32x4(r##f, r##h, 0xEE); \
+                a##j0 = _mm512_shuffle_i32x4(u0, u2, 0x88); a##j1 = _mm512_shuffle_i32x4(u0, u2, 0xDD);              \
+                a##j2 = _mm512_shuffle_i32x4(u1, u3, 0x88); a##j3 = _mm512_shuffle_i32x4(u1, u3, 0xDD);              \
             }
+            VLA__I8_T3(0, 4, 8, 12, 0, 4, 8, 12) VLA__I8_T3(1, 5, 9, 13, 1, 5, 9, 13)
+            VLA__I8_T3(2, 6, 10, 14, 2, 6, 10, 14) VLA__I8_T3(3, 7, 11, 15, 3, 7, 11, 15)
+#undef VLA__I8_T3
+#define VLA__I8_ST(j)                                                                                                \
+            _mm512_storeu_si512((void *)(o + (size_t)(j) * st), a##j); cs = _mm512_dpbusd_epi32(cs, one, a##j);
+            VLA__I8_ST(0) VLA__I8_ST(1) VLA__I8_ST(2) VLA__I8_ST(3) VLA__I8_ST(4) VLA__I8_ST(5) VLA__I8_ST(6) VLA__I8_ST(7)
+            VLA__I8_ST(8) VLA__I8_ST(9) VLA__I8_ST(10) VLA__I8_ST(11) VLA__I8_ST(12) VLA__I8_ST(13) VLA__I8_ST(14)
+            VLA__I8_ST(15)
+#undef VLA__I8_ST
         }
         _mm512_storeu_si512((void *)(corr + 16 * g), _mm512_slli_epi32(cs, 7));
     }
@@ -4218,6 +4228,66 @@ static VLA__NOINLINE void vla__i8_kern6x64(float *y, size_t ldy, const unsigned 
     }
 }
 
+/* The 12 x 32 tile (panels of 32 W rows: N <= 32, the CLIP stem), same
+ * contract as vla__i8_kern6x64. */
+static VLA__NOINLINE void vla__i8_kern12x32(float *y, size_t ldy, const unsigned char *xq, size_t ldx, int mr,
+                                           const signed char *P, int kq, const int32_t *corr, int first, int last,
+                                           const float *dx, const float *dw, const float *b, int nr) {
+    const __mmask16 m0 = vla__i8_mask16(nr), m1 = vla__i8_mask16(nr - 16);
+    const unsigned char *xp[12];
+    const __m512i k0 = _mm512_loadu_si512((const void *)corr), k1 = _mm512_loadu_si512((const void *)(corr + 16));
+    __m512i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1,
+        cb0, cb1;
+    const unsigned char *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7, *x8, *x9, *xa, *xb;
+    int k, r;
+    for (r = 0; r < 12; r++) xp[r] = xq + (size_t)(r < mr ? r : mr - 1) * ldx;
+    x0 = xp[0]; x1 = xp[1]; x2 = xp[2]; x3 = xp[3]; x4 = xp[4]; x5 = xp[5];
+    x6 = xp[6]; x7 = xp[7]; x8 = xp[8]; x9 = xp[9]; xa = xp[10]; xb = xp[11];
+    c00 = _mm512_setzero_si512(); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+    c40 = c00; c41 = c00; c50 = c00; c51 = c00; c60 = c00; c61 = c00; c70 = c00; c71 = c00;
+    c80 = c00; c81 = c00; c90 = c00; c91 = c00; ca0 = c00; ca1 = c00; cb0 = c00; cb1 = c00;
+    for (k = 0; k < kq; k++) {
+        const signed char *p = P + (size_t)k * 128;
+        const __m512i w0 = _mm512_loadu_si512((const void *)p), w1 = _mm512_loadu_si512((const void *)(p + 64));
+        __m512i a;
+#define VLA__I8_ROW(r)                                                                                               \
+        a = _mm512_broadcastd_epi32(_mm_loadu_si32((const void *)(x##r + 4 * (size_t)k)));                           \
+        c##r##0 = _mm512_dpbusd_epi32(c##r##0, a, w0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, a, w1);
+        VLA__I8_ROW(0) VLA__I8_ROW(1) VLA__I8_ROW(2) VLA__I8_ROW(3) VLA__I8_ROW(4) VLA__I8_ROW(5)
+        VLA__I8_ROW(6) VLA__I8_ROW(7) VLA__I8_ROW(8) VLA__I8_ROW(9) VLA__I8_ROW(a) VLA__I8_ROW(b)
+#undef VLA__I8_ROW
+    }
+    {
+        const __m512 s0 = _mm512_maskz_loadu_ps(m0, dw), s1 = _mm512_maskz_loadu_ps(m1, dw + 16);
+        const __m512 b0 = b ? _mm512_maskz_loadu_ps(m0, b) : _mm512_setzero_ps(),
+                     b1 = b ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
+        __m512 f;
+#define VLA__I8_FIN(r, i)                                                                                            \
+        if (i < mr) {                                                                                                \
+            float *yr = y + (size_t)i * ldy;                                                                         \
+            c##r##0 = _mm512_sub_epi32(c##r##0, k0); c##r##1 = _mm512_sub_epi32(c##r##1, k1);                        \
+            if (!first) {                                                                                            \
+                c##r##0 = _mm512_add_epi32(c##r##0, _mm512_maskz_loadu_epi32(m0, yr));                               \
+                c##r##1 = _mm512_add_epi32(c##r##1, _mm512_maskz_loadu_epi32(m1, yr + 16));                          \
+            }                                                                                                        \
+            if (!last) {                                                                                             \
+                _mm512_mask_storeu_epi32(yr, m0, c##r##0); _mm512_mask_storeu_epi32(yr + 16, m1, c##r##1);           \
+            } else {                                                                                                 \
+                const __m512 d = _mm512_set1_ps(dx[i]);                                                              \
+                f = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##0), _mm512_mul_ps(d, s0));                                \
+                VLA__VREG(f); /* rounded product before the add: no FMA */                                           \
+                _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(f, b0));                                                 \
+                f = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##1), _mm512_mul_ps(d, s1));                                \
+                VLA__VREG(f);                                                                                        \
+                _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(f, b1));                                            \
+            }                                                                                                        \
+        }
+        VLA__I8_FIN(0, 0) VLA__I8_FIN(1, 1) VLA__I8_FIN(2, 2) VLA__I8_FIN(3, 3) VLA__I8_FIN(4, 4) VLA__I8_FIN(5, 5)
+        VLA__I8_FIN(6, 6) VLA__I8_FIN(7, 7) VLA__I8_FIN(8, 8) VLA__I8_FIN(9, 9) VLA__I8_FIN(a, 10) VLA__I8_FIN(b, 11)
+#undef VLA__I8_FIN
+    }
+}
+
 /* d_x of row x[K] (the definition's amax / 127). */
 static float vla__i8_row_scale(const float *x, int K) {
     float amax;
@@ -4235,17 +4305,28 @@ static float vla__i8_row_scale(const float *x, int K) {
 static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
                                int n1) {
     unsigned char buf[VLA_GEMM_I8_STACK];
-    const int K = w->cols, N = w->rows, kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
-    const size_t kcs = ((size_t)kc + 63) & ~(size_t)63, pbytes = kcs * VLA__I8_NRV;
-    const size_t fixed = 63 + pbytes + VLA__I8_NRV * sizeof(int32_t);
+    const int K = w->cols, N = w->rows;
+    int kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
+    size_t kcs = ((size_t)kc + 63) & ~(size_t)63, pbytes = kcs * VLA__I8_NRV;
+    size_t fixed = 63 + pbytes + VLA__I8_NRV * sizeof(int32_t);
     signed char *P = (signed char *)(void *)(buf + ((64 - ((size_t)buf & 63)) & 63));
-    int32_t *corr = (int32_t *)(void *)(P + pbytes);
-    unsigned char *xq = (unsigned char *)(void *)(corr + VLA__I8_NRV);
+    int32_t *corr;
+    unsigned char *xq;
     const signed char *wd = (const signed char *)w->data;
     float *ds;
     size_t mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs + sizeof(float)) : 0;
     int mb, rb, k0, kb, n, nr, i;
-    if (mc >= VLA__I8_MRV) mc -= mc % VLA__I8_MRV;
+    if (m1 - m0 > (int)mc && kc > VLA__I8_KCV / 2) { /* more rows than a block: halve the K block, double the rows
+                                                        (W is packed once per M block) */
+        kc = VLA__I8_KCV / 2;
+        kcs = (size_t)kc;
+        pbytes = kcs * VLA__I8_NRV;
+        fixed = 63 + pbytes + VLA__I8_NRV * sizeof(int32_t);
+        mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs + sizeof(float)) : 0;
+    }
+    corr = (int32_t *)(void *)(P + pbytes);
+    xq = (unsigned char *)(void *)(corr + VLA__I8_NRV);
+    if (mc >= 12) mc -= mc % 12; /* whole tiles of both kernels */
     if (mc > 1020) mc = 1020;
     if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
     ds = (float *)(void *)(xq + mc * kcs);
@@ -4267,10 +4348,18 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
             }
             for (n = n0; n < n1; n += VLA__I8_NRV) {
                 nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV;
-                vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb);
+                if (nr <= 32) { /* a narrow panel: 12 x 32 tiles */
+                    vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, 32);
+                    for (i = 0; i < rb; i += 12)
+                        vla__i8_kern12x32(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
+                                          rb - i < 12 ? rb - i : 12, P, (kb + 3) / 4, corr, k0 == 0, k0 + kb >= K,
+                                          ds + i, w->scale + n, b ? b + n : NULL, nr);
+                    continue;
+                }
+                vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, VLA__I8_NRV);
                 for (i = 0; i < rb; i += VLA__I8_MRV)
                     vla__i8_kern6x64(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
-                                     rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (int)(kbp / 4), corr, k0 == 0,
+                                     rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (kb + 3) / 4, corr, k0 == 0,
                                      k0 + kb >= K, ds + i, w->scale + n, b ? b + n : NULL, nr);
             }
         }
