@@ -4083,6 +4083,7 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
  * (x is packed as u8 = q_x + 128) is subtracted per K block: 128 * the
  * block's column sums of W, from one vpdpbusd(1, P) per packed zmm.  All of
  * it is exact mod 2^32 and ends at the reference's isum. */
+#define VLA__I8_TILED 1
 #define VLA__I8_MRV 6
 #define VLA__I8_NRV 64
 #define VLA__I8_KCV 256
@@ -4365,7 +4366,191 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
         }
     }
 }
+#elif defined(VLA__AVX2)
+/* ---- AVX2, tiled path (M >= VLA__I8_TILED_M) ------------------------------
+ * The same plan as the AVX-512 VNNI path above, in int16: a panel of 16 W
+ * rows and a K block is packed on the stack as P[k/2][16][2] int16 (each
+ * ymm holds 2 consecutive k of 8 W rows), x rows are packed as int16, and
+ * vpmaddwd of a broadcast dword of x (2 int16 of one row) and one ymm of P
+ * adds 2 exact products (|.| <= 127 * 128) to 8 outputs.  Tile: 6 x rows x
+ * 16 W rows (12 ymm accumulators).  Signed x signed: no correction.  Exact
+ * int32 partial sums wait in y between K blocks, as above. */
+#define VLA__I8_TILED 1
+#define VLA__I8_MRV 6
+#define VLA__I8_NRV 16
+#define VLA__I8_KCV 256
+#define VLA__I8_TILED_M 8
+
+/* Lane masks for the first rem of 8 lanes (maskload / maskstore). */
+static __m256i vla__i8_mask8(int rem) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rem < 0 ? 0 : rem), idx);
+}
+
+/* Pack W rows [n, n + nr) (nr <= 16), columns [k0, k0 + kb), widened to
+ * int16, into P[kbp/2][16][2] (kbp = kb rounded up to 16; zeros past nr
+ * and kb). */
+static void vla__i8_pack_panel16(int16_t *P, const signed char *w, int K, int n, int nr, int k0, int kb) {
+    int g, kk, i;
+    for (g = 0; g < 2; g++) {
+        const signed char *wg = w + (size_t)(n + 8 * g) * K + k0;
+        const int rows = nr - 8 * g;
+        for (kk = 0; kk < kb; kk += 16) {
+            __m256i r[8], a[8];
+            int16_t *o = P + (size_t)(kk / 2) * 32 + 8 * (size_t)g * 2;
+            for (i = 0; i < 8; i++) {
+                if (i < rows && kb - kk >= 16) {
+                    r[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + (size_t)i * K + kk)));
+                } else if (i < rows) {
+                    signed char t[16];
+                    VLA_MEMSET(t, 0, 16);
+                    VLA_MEMCPY(t, wg + (size_t)i * K + kk, (size_t)(kb - kk));
+                    r[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)t));
+                } else {
+                    r[i] = _mm256_setzero_si256();
+                }
+            }
+            /* 8 x 8 transpose of dwords (pairs of k): a[j] lane i = r[i] dword j */
+            a[0] = _mm256_unpacklo_epi32(r[0], r[1]); a[1] = _mm256_unpackhi_epi32(r[0], r[1]);
+            a[2] = _mm256_unpacklo_epi32(r[2], r[3]); a[3] = _mm256_unpackhi_epi32(r[2], r[3]);
+            a[4] = _mm256_unpacklo_epi32(r[4], r[5]); a[5] = _mm256_unpackhi_epi32(r[4], r[5]);
+            a[6] = _mm256_unpacklo_epi32(r[6], r[7]); a[7] = _mm256_unpackhi_epi32(r[6], r[7]);
+            r[0] = _mm256_unpacklo_epi64(a[0], a[2]); r[1] = _mm256_unpackhi_epi64(a[0], a[2]);
+            r[2] = _mm256_unpacklo_epi64(a[1], a[3]); r[3] = _mm256_unpackhi_epi64(a[1], a[3]);
+            r[4] = _mm256_unpacklo_epi64(a[4], a[6]); r[5] = _mm256_unpackhi_epi64(a[4], a[6]);
+            r[6] = _mm256_unpacklo_epi64(a[5], a[7]); r[7] = _mm256_unpackhi_epi64(a[5], a[7]);
+            /* r[d] (d < 4): rows 0..3, dword 4L + d of 128-bit lane L; r[4 + d]: rows 4..7 */
+            for (i = 0; i < 4; i++) {
+                a[i] = _mm256_permute2x128_si256(r[i], r[4 + i], 0x20);
+                a[4 + i] = _mm256_permute2x128_si256(r[i], r[4 + i], 0x31);
+            }
+            for (i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(void *)(o + (size_t)i * 32), a[i]);
+        }
+    }
+}
+
+/* The 6 x 16 tile over one packed K block of kq dword steps (contract of
+ * vla__i8_kern6x64, without the correction). */
+static VLA__NOINLINE void vla__i8_kern6x16(float *y, size_t ldy, const int16_t *xq, size_t ldx, int mr,
+                                           const int16_t *P, int kq, int first, int last, const float *dx,
+                                           const float *dw, const float *b, int nr) {
+    const __m256i m0 = vla__i8_mask8(nr), m1 = vla__i8_mask8(nr - 8);
+    const int16_t *x0 = xq, *x1 = xq + (size_t)(mr > 1 ? 1 : 0) * ldx, *x2 = xq + (size_t)(mr > 2 ? 2 : mr - 1) * ldx,
+                  *x3 = xq + (size_t)(mr > 3 ? 3 : mr - 1) * ldx, *x4 = xq + (size_t)(mr > 4 ? 4 : mr - 1) * ldx,
+                  *x5 = xq + (size_t)(mr > 5 ? 5 : mr - 1) * ldx;
+    __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    int k;
+    c00 = _mm256_setzero_si256(); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00;
+    c30 = c00; c31 = c00; c40 = c00; c41 = c00; c50 = c00; c51 = c00;
+    for (k = 0; k < kq; k++) {
+        const int16_t *p = P + (size_t)k * 32;
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)p),
+                      w1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16));
+        __m256i a;
+#define VLA__I8_ROW(r)                                                                                               \
+        a = _mm256_broadcastd_epi32(_mm_loadu_si32((const void *)(x##r + 2 * (size_t)k)));                           \
+        c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(a, w0));                                               \
+        c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, w1));
+        VLA__I8_ROW(0) VLA__I8_ROW(1) VLA__I8_ROW(2) VLA__I8_ROW(3) VLA__I8_ROW(4) VLA__I8_ROW(5)
+#undef VLA__I8_ROW
+    }
+    {
+        const __m256 s0 = _mm256_maskload_ps(dw, m0), s1 = _mm256_maskload_ps(dw + 8, m1);
+        const __m256 b0 = b ? _mm256_maskload_ps(b, m0) : _mm256_setzero_ps(),
+                     b1 = b ? _mm256_maskload_ps(b + 8, m1) : _mm256_setzero_ps();
+        __m256 f;
+#define VLA__I8_FIN(r)                                                                                               \
+        if (r < mr) {                                                                                                \
+            float *yr = y + (size_t)r * ldy;                                                                         \
+            if (!first) {                                                                                            \
+                c##r##0 = _mm256_add_epi32(c##r##0, _mm256_maskload_epi32((const int *)(const void *)yr, m0));        \
+                c##r##1 = _mm256_add_epi32(c##r##1, _mm256_maskload_epi32((const int *)(const void *)(yr + 8), m1));  \
+            }                                                                                                        \
+            if (!last) {                                                                                             \
+                _mm256_maskstore_epi32((int *)(void *)yr, m0, c##r##0);                                              \
+                _mm256_maskstore_epi32((int *)(void *)(yr + 8), m1, c##r##1);                                        \
+            } else {                                                                                                 \
+                const __m256 d = _mm256_set1_ps(dx[r]);                                                              \
+                f = _mm256_mul_ps(_mm256_cvtepi32_ps(c##r##0), _mm256_mul_ps(d, s0));                                \
+                VLA__VREG(f); /* rounded product before the add: no FMA */                                           \
+                _mm256_maskstore_ps(yr, m0, _mm256_add_ps(f, b0));                                                   \
+                f = _mm256_mul_ps(_mm256_cvtepi32_ps(c##r##1), _mm256_mul_ps(d, s1));                                \
+                VLA__VREG(f);                                                                                        \
+                _mm256_maskstore_ps(yr + 8, m1, _mm256_add_ps(f, b1));                                               \
+            }                                                                                                        \
+        }
+        VLA__I8_FIN(0) VLA__I8_FIN(1) VLA__I8_FIN(2) VLA__I8_FIN(3) VLA__I8_FIN(4) VLA__I8_FIN(5)
+#undef VLA__I8_FIN
+    }
+}
+
+/* d_x of row x[K] (the definition's amax / 127). */
+static float vla__i8_row_scale(const float *x, int K) {
+    float amax;
+    int k0, k;
+    amax = vla__i8_amax_v(x, K, &k0);
+    for (k = k0; k < K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    return amax / 127.0f;
+}
+
+/* The tiled path over y[m0..m1) x [n0..n1): the stack buffer holds the
+ * panel P, mc rows of one K block of x (int16) and their scales. */
+static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                               int n1) {
+    unsigned char buf[VLA_GEMM_I8_STACK];
+    const int K = w->cols, N = w->rows;
+    int kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
+    size_t kcs = ((size_t)kc + 15) & ~(size_t)15, pbytes = kcs * VLA__I8_NRV * sizeof(int16_t), fixed = 31 + pbytes;
+    int16_t *P = (int16_t *)(void *)(buf + ((32 - ((size_t)buf & 31)) & 31));
+    int16_t *xq;
+    const signed char *wd = (const signed char *)w->data;
+    float *ds;
+    size_t mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs * sizeof(int16_t) + sizeof(float)) : 0;
+    int mb, rb, k0, kb, n, nr, i;
+    if (m1 - m0 > (int)mc && kc > VLA__I8_KCV / 2) { /* more rows than a block: halve the K block */
+        kc = VLA__I8_KCV / 2;
+        kcs = (size_t)kc;
+        pbytes = kcs * VLA__I8_NRV * sizeof(int16_t);
+        fixed = 31 + pbytes;
+        mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs * sizeof(int16_t) + sizeof(float)) : 0;
+    }
+    xq = P + pbytes / sizeof(int16_t);
+    if (mc >= VLA__I8_MRV) mc -= mc % VLA__I8_MRV;
+    if (mc > 1020) mc = 1020;
+    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    ds = (float *)(void *)(xq + mc * kcs);
+    for (mb = m0; mb < m1; mb += rb) {
+        rb = m1 - mb < (int)mc ? m1 - mb : (int)mc;
+        for (i = 0; i < rb; i++) ds[i] = vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
+        for (k0 = 0; k0 < K; k0 += kb) {
+            size_t kbp;
+            kb = K - k0 < kc ? K - k0 : kc;
+            kbp = ((size_t)kb + 15) & ~(size_t)15;
+            for (i = 0; i < rb; i++) { /* quantize the K block of row mb + i (the definition's rounding) */
+                const float *xr = x + (size_t)(mb + i) * K + k0;
+                const float id = vla__i8_inv(ds[i]);
+                int16_t *o = xq + (size_t)i * kcs;
+                size_t k;
+                for (k = (size_t)vla__i8_quant_v(o, xr, kb, id); k < (size_t)kb; k++)
+                    o[k] = (int16_t)vla__i8_round(xr[k] * id);
+                for (; k < kbp; k++) o[k] = 0;
+            }
+            for (n = n0; n < n1; n += VLA__I8_NRV) {
+                nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV;
+                vla__i8_pack_panel16(P, wd, K, n, nr, k0, kb);
+                for (i = 0; i < rb; i += VLA__I8_MRV)
+                    vla__i8_kern6x16(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
+                                     rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (kb + 1) / 2, k0 == 0,
+                                     k0 + kb >= K, ds + i, w->scale + n, b ? b + n : NULL, nr);
+            }
+        }
+    }
+}
 #endif
+
 
 static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
                               int n1) {
@@ -4419,7 +4604,7 @@ typedef struct vla__gemm_job {
     const vla_mat *w;
     const float *b;
     int M, n_tasks, split_m, int8, packed, stream;
-    int i8tiled; /* I8 on AVX-512 VNNI: the tiled path (vla__gemm_i8_tiled) */
+    int i8tiled; /* I8 on AVX-512 VNNI or AVX2: the tiled path (vla__gemm_i8_tiled) */
     int unit_m, unit_n; /* split granularity: the kernel's tile */
 } vla__gemm_job;
 
@@ -4437,7 +4622,7 @@ static void vla__gemm_task(void *arg, int t) {
     if (j->split_m) vla__gemm_range(j->M, j->unit_m, t, j->n_tasks, &m0, &m1);
     else vla__gemm_range(j->w->rows, j->unit_n, t, j->n_tasks, &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
-#if defined(VLA__I8_VNNI)
+#if defined(VLA__I8_TILED)
     if (j->i8tiled) { vla__gemm_i8_tiled(j->y, j->x, j->w, j->b, m0, m1, n0, n1); return; }
 #endif
     if (j->int8 == 2) vla__gemm_i8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
@@ -4460,7 +4645,7 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
     j.unit_m = j.packed ? VLA__MRO : VLA__MR;
     j.unit_n = j.packed ? VLA__NRO : int8 == 2 ? VLA__I8_NR : int8 ? VLA__NR : VLA__NG;
     j.i8tiled = 0;
-#if defined(VLA__I8_VNNI)
+#if defined(VLA__I8_TILED)
     if (int8 == 2 && M >= VLA__I8_TILED_M) {
         j.i8tiled = 1;
         j.unit_m = VLA__I8_MRV;
