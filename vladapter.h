@@ -175,8 +175,10 @@
  * runs the fp32 kernels instead (weights quantized, activations not).
  * Memory: no extra model memory (weights and scales point into the file);
  * one stack buffer per task of VLA_GEMM_I8_STACK bytes (32 KiB; 4 KiB on
- * Cortex-M) holds quantized activation rows; longer rows run the reference
- * loop (same bits, slower).
+ * Cortex-M) holds quantized activation rows and, on AVX-512 VNNI and AVX2
+ * for M >= 8, one K block of a W panel packed for the register tile (any
+ * K); elsewhere rows longer than the buffer holds run the reference loop
+ * (same bits, slower).
  * Measured on the build machine (1 thread, AVX-512 VNNI, shared machine):
  * BART-base encoder GEMMs (M = 46) 2.4-5.8x the fp32 path, CLIP trunk shapes
  * (M = 196..3136, N = 64..256) 2.2-2.8x, the 50465-row LM head GEMV 3.5x.
@@ -3575,11 +3577,25 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  * I8 path: one scale per weight row and per activation row, int32 sums over
  * the whole row (definition: vla_linear in [D4], vla__linear_i8_ref).
  * ---------------------------------------------------------------------------
- * A task quantizes R rows of x at a time into a packed stack buffer
- * (VLA_GEMM_I8_STACK, R a multiple of 4 when it fits; rows padded with
- * zeros to a multiple of VLA__I8_KP), then sweeps groups of 4 W rows over
- * them.  W is read in place; its last partial vector is read with a mask
- * (AVX-512) or copied to a zero-padded 16-byte block, never past the row.
+ * Two plans, both in one stack buffer of VLA_GEMM_I8_STACK bytes per task:
+ *   tiled (AVX-512 VNNI and AVX2, M >= VLA__I8_TILED_M = 8): a task takes
+ *     a block of up to ~60-180 x rows (all of a BART layer's 46), computes
+ *     their scales, and for each K block (256, or 128 when the task has more
+ *     rows than one block) quantizes that slice of the rows, packs each
+ *     panel of W rows (64 or 32 for VNNI, 16 for AVX2) in the outer-product
+ *     layout of the kernel and runs register tiles over it (6 x 64, 12 x 32;
+ *     6 x 16 on AVX2).  The accumulator lanes are outputs: no horizontal
+ *     sums.  Between K blocks the exact int32 partial sums wait in y (their
+ *     bits, masked vector stores); the last K block writes the epilogue.  W
+ *     is packed and read once per M block, whatever K is.  No model memory:
+ *     the panels live on the stack, like the fp32 packed path's.
+ *   dot (every other build, and M < 8 everywhere: decode steps, the LM
+ *     head): a task quantizes R rows of x at a time into a packed stack
+ *     buffer (R a multiple of 4 when it fits; rows padded with zeros to a
+ *     multiple of VLA__I8_KP), then sweeps groups of 4 W rows over them.  W
+ *     is read in place; its last partial vector is read with a mask
+ *     (AVX-512) or copied to a zero-padded 16-byte block, never past the
+ *     row.
  * The int32 sums are exact, so every kernel returns the reference's sums;
  * the epilogue ((float)isum * (d_x * d_w)) + b rounds the product before
  * the add in every path (a volatile in scalar code, an empty asm on the
@@ -3587,23 +3603,32 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  *
  * Activation rows are quantized 16 values at a time on AVX-512, AVX2 and
  * AArch64 NEON (vla__i8_quant_v: the scalar rule's comparisons, lane by
- * lane), so a CLIP layer with few output channels is not dominated by it.
- *   AVX-512 VNNI   x packed as u8 = q_x + 128; vpdpbusd(u8 x, s8 w) over a
- *                  4 x 4 tile (16 zmm accumulators, 4 W + 1 x loads per 64
- *                  bytes), isum = sum - 128 * sum_k w (the W row sums come
- *                  from one vpdpbusd(1, w) pass per group and M block);
- *                  the 16 sums are reduced together and the epilogue is one
- *                  zmm.  Exact: vpdpbusd adds without saturation, and the
- *                  wrap-around arithmetic mod 2^32 ends at the true isum.
- *   AVX2           x packed as int16; W widened by vpmovsxbw, vpmaddwd
- *                  (16 products per instruction, no int16 overflow).
+ * lane; on AVX-512 an equivalent clamp + trunc(c + copysign(0.5 - 2^-25))
+ * checked against vla__i8_round for all 2^32 floats), so a CLIP layer with
+ * few output channels is not dominated by it.
+ *   AVX-512 VNNI   x packed as u8 = q_x + 128; vpdpbusd(u8 x, s8 w),
+ *                  isum = sum - 128 * sum_k w (mod 2^32).  Tiled: a
+ *                  broadcast dword of x (4 k of one row) times a zmm of the
+ *                  panel (4 k of 16 W rows), 24 zmm accumulators; the
+ *                  column sums come from one vpdpbusd(1, P) per packed zmm.
+ *                  Dot (M < 8): a 4 x 4 tile of 16 zmm accumulators (4 W +
+ *                  1 x loads per 64 bytes), the W row sums from one
+ *                  vpdpbusd(1, w) pass per group and M block, the 16 sums
+ *                  reduced together.  Exact: vpdpbusd adds without
+ *                  saturation, and the wrap-around arithmetic mod 2^32 ends
+ *                  at the true isum.
+ *   AVX2           x packed as int16, vpmaddwd (no int16 overflow).  Tiled:
+ *                  a broadcast pair of x times a ymm of the panel (W widened
+ *                  once while packing), 12 ymm accumulators.  Dot: W widened
+ *                  by vpmovsxbw in the loop, 1 x row x 4 W rows.
  *   NEON           vmull_s8 + vmlal_s8 (two products of |.| <= 127*128 fit
  *                  int16) + vpadal; vdotq_s32 with dotprod.
  *   Helium         vmladavaq_s8, tail by predication.
  *   RVV            vwmul.vv + vwredsum.vs (inline assembly, GCC 12).
  *   scalar         the reference loop on the packed row.
- * Rows longer than the buffer holds (K > ~32000, ~4000 on Cortex-M) run the
- * reference loop: same bits, slower.
+ * On the dot plan, rows longer than the buffer holds (K > ~32000, ~4000 on
+ * Cortex-M) run the reference loop: same bits, slower (the tiled plan has
+ * no such limit).
  */
 #ifndef VLA_GEMM_I8_STACK
 #if defined(VLA__GEMM_SMALL_STACK)
