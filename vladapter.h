@@ -3622,7 +3622,9 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  *                  once while packing), 12 ymm accumulators.  Dot: W widened
  *                  by vpmovsxbw in the loop, 1 x row x 4 W rows.
  *   NEON           vmull_s8 + vmlal_s8 (two products of |.| <= 127*128 fit
- *                  int16) + vpadal; vdotq_s32 with dotprod.
+ *                  int16) + vpadal; vdotq_s32 with dotprod.  AArch64: a
+ *                  4 x 4 tile of 16 accumulators (4 x + 4 W loads per 16
+ *                  bytes) on the dot plan; armv7 (16 q registers): 1 x 4.
  *   Helium         vmladavaq_s8, tail by predication.
  *   RVV            vwmul.vv + vwredsum.vs (inline assembly, GCC 12).
  *   scalar         the reference loop on the packed row.
@@ -4007,6 +4009,44 @@ static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const sign
 #undef VLA__I8_STEP
     s[0] = vla__hsum_i32x4n(c0); s[1] = vla__hsum_i32x4n(c1); s[2] = vla__hsum_i32x4n(c2); s[3] = vla__hsum_i32x4n(c3);
 }
+#if defined(VLA__NEON64)
+#define VLA__I8_DOT4 1
+/* s[m][n] for 4 packed x rows and 4 W rows (exact int32): a 4 x 4 tile of
+ * 16 accumulators, 4 x + 4 W loads per 16 bytes (the 1 x 4 loop loads 5
+ * per 4 products). */
+static void vla__i8_sums4x4(int32_t s[4][VLA__I8_NR], const vla__i8p *const *xr, const signed char *const *wr, int K) {
+    int32x4_t c00 = vdupq_n_s32(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    int32x4_t c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    signed char tail[VLA__I8_NR][16];
+    int k = 0;
+#define VLA__I8_STEP(p0, p1, p2, p3)                                                                                 \
+    do {                                                                                                             \
+        const int8x16_t w0 = vld1q_s8(p0), w1 = vld1q_s8(p1), w2 = vld1q_s8(p2), w3 = vld1q_s8(p3);                  \
+        int8x16_t xv = vld1q_s8(xr[0] + k);                                                                          \
+        c00 = vla__i8_dot16n(c00, xv, w0); c01 = vla__i8_dot16n(c01, xv, w1);                                        \
+        c02 = vla__i8_dot16n(c02, xv, w2); c03 = vla__i8_dot16n(c03, xv, w3);                                        \
+        xv = vld1q_s8(xr[1] + k);                                                                                    \
+        c10 = vla__i8_dot16n(c10, xv, w0); c11 = vla__i8_dot16n(c11, xv, w1);                                        \
+        c12 = vla__i8_dot16n(c12, xv, w2); c13 = vla__i8_dot16n(c13, xv, w3);                                        \
+        xv = vld1q_s8(xr[2] + k);                                                                                    \
+        c20 = vla__i8_dot16n(c20, xv, w0); c21 = vla__i8_dot16n(c21, xv, w1);                                        \
+        c22 = vla__i8_dot16n(c22, xv, w2); c23 = vla__i8_dot16n(c23, xv, w3);                                        \
+        xv = vld1q_s8(xr[3] + k);                                                                                    \
+        c30 = vla__i8_dot16n(c30, xv, w0); c31 = vla__i8_dot16n(c31, xv, w1);                                        \
+        c32 = vla__i8_dot16n(c32, xv, w2); c33 = vla__i8_dot16n(c33, xv, w3);                                        \
+    } while (0)
+    for (; k < (K & ~15); k += 16) VLA__I8_STEP(wr[0] + k, wr[1] + k, wr[2] + k, wr[3] + k);
+    if (k < K) { /* x rows are zero-padded to a multiple of 16 */
+        vla__i8_tail16(tail, wr, k, K);
+        VLA__I8_STEP(tail[0], tail[1], tail[2], tail[3]);
+    }
+#undef VLA__I8_STEP
+    s[0][0] = vaddvq_s32(c00); s[0][1] = vaddvq_s32(c01); s[0][2] = vaddvq_s32(c02); s[0][3] = vaddvq_s32(c03);
+    s[1][0] = vaddvq_s32(c10); s[1][1] = vaddvq_s32(c11); s[1][2] = vaddvq_s32(c12); s[1][3] = vaddvq_s32(c13);
+    s[2][0] = vaddvq_s32(c20); s[2][1] = vaddvq_s32(c21); s[2][2] = vaddvq_s32(c22); s[2][3] = vaddvq_s32(c23);
+    s[3][0] = vaddvq_s32(c30); s[3][1] = vaddvq_s32(c31); s[3][2] = vaddvq_s32(c32); s[3][3] = vaddvq_s32(c33);
+}
+#endif
 #elif defined(VLA__MVE)
 static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
     int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -4612,6 +4652,17 @@ static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const 
                 const vla__i8p *xr[4];
                 xr[0] = xq + (size_t)i * kp; xr[1] = xr[0] + kp; xr[2] = xr[1] + kp; xr[3] = xr[2] + kp;
                 vla__i8_tile4x4(y + (size_t)(mb + i) * N + n, (size_t)N, xr, ds + i, 4, wr, dw, b4, corr, nr, K);
+            }
+#elif defined(VLA__I8_DOT4)
+            for (; i + 4 <= r; i += 4) {
+                const vla__i8p *xr[4];
+                int32_t s4[4][VLA__I8_NR];
+                int mm;
+                xr[0] = xq + (size_t)i * kp; xr[1] = xr[0] + kp; xr[2] = xr[1] + kp; xr[3] = xr[2] + kp;
+                vla__i8_sums4x4(s4, xr, wr, K);
+                for (mm = 0; mm < 4; mm++)
+                    for (j = 0; j < nr; j++)
+                        y[(size_t)(mb + i + mm) * N + n + j] = vla__i8_out(s4[mm][j], ds[i + mm] * dw[j], b4[j]);
             }
 #endif
             for (; i < r; i++)
