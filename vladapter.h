@@ -176,7 +176,7 @@
  * Memory: no extra model memory (weights and scales point into the file);
  * one stack buffer per task of VLA_GEMM_I8_STACK bytes (32 KiB; 4 KiB on
  * Cortex-M) holds quantized activation rows and, on AVX-512 VNNI and AVX2
- * for M >= 8, one K block of a W panel packed for the register tile (any
+ * for M >= 9 (8 on AVX2), one K block of a W panel packed for the register tile (any
  * K); elsewhere rows longer than the buffer holds run the reference loop
  * (same bits, slower).
  * Measured on the build machine (1 thread, AVX-512 VNNI, Zen 5, shared
@@ -184,7 +184,7 @@
  * (M = 46) 510-620 GOP/s, 68-82% of the measured vpdpbusd peak; CLIP
  * trunk GEMMs 50-85% at 28x28 and below, 41-58% at 56x56, 19-42% at the
  * 112x112 stem (N = 32/64: quantizing fp32 activations read from memory
- * sets the pace there); decode-step GEMVs (M < 8) keep the dot kernels.
+ * sets the pace there); decode-step GEMVs (M <= 8) keep the dot kernels.
  * Accuracy: on the tiny test model, encoder output and logits have cosine
  * 0.9998 with the F32 model (tests/test_quant.c prints it).
  */
@@ -3581,7 +3581,7 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  * the whole row (definition: vla_linear in [D4], vla__linear_i8_ref).
  * ---------------------------------------------------------------------------
  * Two plans, both in one stack buffer of VLA_GEMM_I8_STACK bytes per task:
- *   tiled (AVX-512 VNNI and AVX2, M >= VLA__I8_TILED_M = 8): a task takes
+ *   tiled (AVX-512 VNNI from M = 9, AVX2 from M = 8: VLA__I8_TILED_M): a task takes
  *     a block of up to ~60-180 x rows (all of a BART layer's 46), computes
  *     their scales, and for each K block (256, or 128 when the task has more
  *     rows than one block) quantizes that slice of the rows, packs each
@@ -3592,8 +3592,8 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  *     bits, masked vector stores); the last K block writes the epilogue.  W
  *     is packed and read once per M block, whatever K is.  No model memory:
  *     the panels live on the stack, like the fp32 packed path's.
- *   dot (every other build, and M < 8 everywhere: decode steps, the LM
- *     head): a task quantizes R rows of x at a time into a packed stack
+ *   dot (every other build, and smaller M everywhere: decode steps, the
+ *     LM head): a task quantizes R rows of x at a time into a packed stack
  *     buffer (R a multiple of 4 when it fits; rows padded with zeros to a
  *     multiple of VLA__I8_KP), then sweeps groups of 4 W rows over them.  W
  *     is read in place; its last partial vector is read with a mask
@@ -3614,7 +3614,7 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  *                  broadcast dword of x (4 k of one row) times a zmm of the
  *                  panel (4 k of 16 W rows), 24 zmm accumulators; the
  *                  column sums come from one vpdpbusd(1, P) per packed zmm.
- *                  Dot (M < 8): a 4 x 4 tile of 16 zmm accumulators (4 W +
+ *                  Dot (M <= 8): a 4 x 4 tile of 16 zmm accumulators (4 W +
  *                  1 x loads per 64 bytes), the W row sums from one
  *                  vpdpbusd(1, w) pass per group and M block, the 16 sums
  *                  reduced together.  Exact: vpdpbusd adds without
@@ -4155,7 +4155,7 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
 #define VLA__I8_MRV 6
 #define VLA__I8_NRV 64
 #define VLA__I8_KCV 256
-#define VLA__I8_TILED_M 8 /* below: the dot-product kernels (W read in place) */
+#define VLA__I8_TILED_M 9 /* below: the dot-product kernels (W read in place; M = 8 is two of their 4 x 4 tiles) */
 
 static __mmask16 vla__i8_mask16(int rem) { return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1); }
 

@@ -402,7 +402,7 @@ int main(void) {
     run_exact(130, 300, 130, 5);
     run_exact(9, 40000, 70, 3);
     run_exact(61, 64, 200, 6);
-    run_exact(8, 257, 129, 7);
+    run_exact(10, 257, 129, 7);
     run_exact(700, 33, 31, 2);
     run_bound(1, 1, 1);
     run_bound(7, 33, 9);
