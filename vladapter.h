@@ -175,11 +175,16 @@
  * runs the fp32 kernels instead (weights quantized, activations not).
  * Memory: no extra model memory (weights and scales point into the file);
  * one stack buffer per task of VLA_GEMM_I8_STACK bytes (32 KiB; 4 KiB on
- * Cortex-M) holds quantized activation rows; longer rows run the reference
- * loop (same bits, slower).
- * Measured on the build machine (1 thread, AVX-512 VNNI, shared machine):
- * BART-base encoder GEMMs (M = 46) 2.4-5.8x the fp32 path, CLIP trunk shapes
- * (M = 196..3136, N = 64..256) 2.2-2.8x, the 50465-row LM head GEMV 3.5x.
+ * Cortex-M) holds quantized activation rows and, on AVX-512 VNNI and AVX2
+ * for M >= 9 (8 on AVX2), one K block of a W panel packed for the register tile (any
+ * K); elsewhere rows longer than the buffer holds run the reference loop
+ * (same bits, slower).
+ * Measured on the build machine (1 thread, AVX-512 VNNI, Zen 5, shared
+ * machine; build/bench_gemm -i, docs/bench.md): BART-base encoder GEMMs
+ * (M = 46) 510-620 GOP/s, 68-82% of the measured vpdpbusd peak; CLIP
+ * trunk GEMMs 50-85% at 28x28 and below, 41-58% at 56x56, 19-42% at the
+ * 112x112 stem (N = 32/64: quantizing fp32 activations read from memory
+ * sets the pace there); decode-step GEMVs (M <= 8) keep the dot kernels.
  * Accuracy: on the tiny test model, encoder output and logits have cosine
  * 0.9998 with the F32 model (tests/test_quant.c prints it).
  */
@@ -3590,11 +3595,25 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  * I8 path: one scale per weight row and per activation row, int32 sums over
  * the whole row (definition: vla_linear in [D4], vla__linear_i8_ref).
  * ---------------------------------------------------------------------------
- * A task quantizes R rows of x at a time into a packed stack buffer
- * (VLA_GEMM_I8_STACK, R a multiple of 4 when it fits; rows padded with
- * zeros to a multiple of VLA__I8_KP), then sweeps groups of 4 W rows over
- * them.  W is read in place; its last partial vector is read with a mask
- * (AVX-512) or copied to a zero-padded 16-byte block, never past the row.
+ * Two plans, both in one stack buffer of VLA_GEMM_I8_STACK bytes per task:
+ *   tiled (AVX-512 VNNI from M = 9, AVX2 from M = 8: VLA__I8_TILED_M): a task takes
+ *     a block of up to ~60-180 x rows (all of a BART layer's 46), computes
+ *     their scales, and for each K block (256, or 128 when the task has more
+ *     rows than one block) quantizes that slice of the rows, packs each
+ *     panel of W rows (64 or 32 for VNNI, 16 for AVX2) in the outer-product
+ *     layout of the kernel and runs register tiles over it (6 x 64, 12 x 32;
+ *     6 x 16 on AVX2).  The accumulator lanes are outputs: no horizontal
+ *     sums.  Between K blocks the exact int32 partial sums wait in y (their
+ *     bits, masked vector stores); the last K block writes the epilogue.  W
+ *     is packed and read once per M block, whatever K is.  No model memory:
+ *     the panels live on the stack, like the fp32 packed path's.
+ *   dot (every other build, and smaller M everywhere: decode steps, the
+ *     LM head): a task quantizes R rows of x at a time into a packed stack
+ *     buffer (R a multiple of 4 when it fits; rows padded with zeros to a
+ *     multiple of VLA__I8_KP), then sweeps groups of 4 W rows over them.  W
+ *     is read in place; its last partial vector is read with a mask
+ *     (AVX-512) or copied to a zero-padded 16-byte block, never past the
+ *     row.
  * The int32 sums are exact, so every kernel returns the reference's sums;
  * the epilogue ((float)isum * (d_x * d_w)) + b rounds the product before
  * the add in every path (a volatile in scalar code, an empty asm on the
@@ -3602,23 +3621,34 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  *
  * Activation rows are quantized 16 values at a time on AVX-512, AVX2 and
  * AArch64 NEON (vla__i8_quant_v: the scalar rule's comparisons, lane by
- * lane), so a CLIP layer with few output channels is not dominated by it.
- *   AVX-512 VNNI   x packed as u8 = q_x + 128; vpdpbusd(u8 x, s8 w) over a
- *                  4 x 4 tile (16 zmm accumulators, 4 W + 1 x loads per 64
- *                  bytes), isum = sum - 128 * sum_k w (the W row sums come
- *                  from one vpdpbusd(1, w) pass per group and M block);
- *                  the 16 sums are reduced together and the epilogue is one
- *                  zmm.  Exact: vpdpbusd adds without saturation, and the
- *                  wrap-around arithmetic mod 2^32 ends at the true isum.
- *   AVX2           x packed as int16; W widened by vpmovsxbw, vpmaddwd
- *                  (16 products per instruction, no int16 overflow).
+ * lane; on AVX-512 an equivalent clamp + trunc(c + copysign(0.5 - 2^-25))
+ * checked against vla__i8_round for all 2^32 floats), so a CLIP layer with
+ * few output channels is not dominated by it.
+ *   AVX-512 VNNI   x packed as u8 = q_x + 128; vpdpbusd(u8 x, s8 w),
+ *                  isum = sum - 128 * sum_k w (mod 2^32).  Tiled: a
+ *                  broadcast dword of x (4 k of one row) times a zmm of the
+ *                  panel (4 k of 16 W rows), 24 zmm accumulators; the
+ *                  column sums come from one vpdpbusd(1, P) per packed zmm.
+ *                  Dot (M <= 8): a 4 x 4 tile of 16 zmm accumulators (4 W +
+ *                  1 x loads per 64 bytes), the W row sums from one
+ *                  vpdpbusd(1, w) pass per group and M block, the 16 sums
+ *                  reduced together.  Exact: vpdpbusd adds without
+ *                  saturation, and the wrap-around arithmetic mod 2^32 ends
+ *                  at the true isum.
+ *   AVX2           x packed as int16, vpmaddwd (no int16 overflow).  Tiled:
+ *                  a broadcast pair of x times a ymm of the panel (W widened
+ *                  once while packing), 12 ymm accumulators.  Dot: W widened
+ *                  by vpmovsxbw in the loop, 1 x row x 4 W rows.
  *   NEON           vmull_s8 + vmlal_s8 (two products of |.| <= 127*128 fit
- *                  int16) + vpadal; vdotq_s32 with dotprod.
+ *                  int16) + vpadal; vdotq_s32 with dotprod.  AArch64: a
+ *                  4 x 4 tile of 16 accumulators (4 x + 4 W loads per 16
+ *                  bytes) on the dot plan; armv7 (16 q registers): 1 x 4.
  *   Helium         vmladavaq_s8, tail by predication.
  *   RVV            vwmul.vv + vwredsum.vs (inline assembly, GCC 12).
  *   scalar         the reference loop on the packed row.
- * Rows longer than the buffer holds (K > ~32000, ~4000 on Cortex-M) run the
- * reference loop: same bits, slower.
+ * On the dot plan, rows longer than the buffer holds (K > ~32000, ~4000 on
+ * Cortex-M) run the reference loop: same bits, slower (the tiled plan has
+ * no such limit).
  */
 #ifndef VLA_GEMM_I8_STACK
 #if defined(VLA__GEMM_SMALL_STACK)
@@ -3677,28 +3707,35 @@ static int vla__i8_rows(int K) {
  * its float vectors flush subnormals to zero, the scalar VFP does not. */
 #if defined(VLA__I8_VNNI)
 static float vla__i8_amax_v(const float *x, int K, int *done) {
-    __m512 m = _mm512_setzero_ps();
+    __m512 m = _mm512_setzero_ps(), m1 = m, m2 = m, m3 = m; /* 4 chains: max is exact in any order */
     int k;
-    for (k = 0; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m); /* NaN: keeps m */
+    for (k = 0; k + 64 <= K; k += 64) { /* NaN: keeps m */
+        m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
+        m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k + 16)), m1);
+        m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k + 32)), m2);
+        m3 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k + 48)), m3);
+    }
+    for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
     *done = k;
-    return _mm512_reduce_max_ps(m);
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m, m1), _mm512_max_ps(m2, m3)));
 }
 
+/* Rounding half away from zero as trunc(c + copysign(0.5 - 2^-25, c)) on
+ * c = v clamped to [-127, 127] (NaN -> 0 by the mask): for |c| < 128 the
+ * sum rounds to the next integer exactly when the fraction of c is >= 0.5
+ * (checked against vla__i8_round for all 2^32 floats). */
 static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) {
-    const __m512 vid = _mm512_set1_ps(id), zero = _mm512_setzero_ps(), half = _mm512_set1_ps(0.5f);
+    const __m512 vid = _mm512_set1_ps(id), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    const __m512i half = _mm512_castps_si512(_mm512_set1_ps(0.49999997f)), sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i off = _mm512_set1_epi32(128);
     int k;
     for (k = 0; k + 16 <= K; k += 16) {
         const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + k), vid);
-        __m512i t = _mm512_cvttps_epi32(v); /* toward zero; garbage where clamped below */
-        const __m512 tf = _mm512_cvtepi32_ps(t);
-        const __mmask16 up = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(v, _mm512_add_ps(tf, half), _CMP_GE_OQ);
-        const __mmask16 dn = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ) & _mm512_cmp_ps_mask(v, _mm512_sub_ps(tf, half), _CMP_LE_OQ);
-        t = _mm512_mask_add_epi32(t, up, t, _mm512_set1_epi32(1));
-        t = _mm512_mask_sub_epi32(t, dn, t, _mm512_set1_epi32(1));
-        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(127.0f), _CMP_GE_OQ), _mm512_set1_epi32(127));
-        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, _mm512_set1_ps(-127.0f), _CMP_LE_OQ), _mm512_set1_epi32(-127));
-        t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512()); /* NaN -> 0 */
-        _mm_storeu_si128((__m128i *)(void *)(dst + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(t, _mm512_set1_epi32(128))));
+        const __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+        const __m512 c = _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* NaN stays NaN, masked below */
+        const __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(c), sign, half, 0xEA));
+        const __m512i t = _mm512_maskz_cvttps_epi32(ord, _mm512_add_ps(c, h));
+        _mm_storeu_si128((__m128i *)(void *)(dst + k), _mm512_cvtepi32_epi8(_mm512_add_epi32(t, off)));
     }
     return k;
 }
@@ -3990,6 +4027,44 @@ static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const sign
 #undef VLA__I8_STEP
     s[0] = vla__hsum_i32x4n(c0); s[1] = vla__hsum_i32x4n(c1); s[2] = vla__hsum_i32x4n(c2); s[3] = vla__hsum_i32x4n(c3);
 }
+#if defined(VLA__NEON64)
+#define VLA__I8_DOT4 1
+/* s[m][n] for 4 packed x rows and 4 W rows (exact int32): a 4 x 4 tile of
+ * 16 accumulators, 4 x + 4 W loads per 16 bytes (the 1 x 4 loop loads 5
+ * per 4 products). */
+static void vla__i8_sums4x4(int32_t s[4][VLA__I8_NR], const vla__i8p *const *xr, const signed char *const *wr, int K) {
+    int32x4_t c00 = vdupq_n_s32(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    int32x4_t c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    signed char tail[VLA__I8_NR][16];
+    int k = 0;
+#define VLA__I8_STEP(p0, p1, p2, p3)                                                                                 \
+    do {                                                                                                             \
+        const int8x16_t w0 = vld1q_s8(p0), w1 = vld1q_s8(p1), w2 = vld1q_s8(p2), w3 = vld1q_s8(p3);                  \
+        int8x16_t xv = vld1q_s8(xr[0] + k);                                                                          \
+        c00 = vla__i8_dot16n(c00, xv, w0); c01 = vla__i8_dot16n(c01, xv, w1);                                        \
+        c02 = vla__i8_dot16n(c02, xv, w2); c03 = vla__i8_dot16n(c03, xv, w3);                                        \
+        xv = vld1q_s8(xr[1] + k);                                                                                    \
+        c10 = vla__i8_dot16n(c10, xv, w0); c11 = vla__i8_dot16n(c11, xv, w1);                                        \
+        c12 = vla__i8_dot16n(c12, xv, w2); c13 = vla__i8_dot16n(c13, xv, w3);                                        \
+        xv = vld1q_s8(xr[2] + k);                                                                                    \
+        c20 = vla__i8_dot16n(c20, xv, w0); c21 = vla__i8_dot16n(c21, xv, w1);                                        \
+        c22 = vla__i8_dot16n(c22, xv, w2); c23 = vla__i8_dot16n(c23, xv, w3);                                        \
+        xv = vld1q_s8(xr[3] + k);                                                                                    \
+        c30 = vla__i8_dot16n(c30, xv, w0); c31 = vla__i8_dot16n(c31, xv, w1);                                        \
+        c32 = vla__i8_dot16n(c32, xv, w2); c33 = vla__i8_dot16n(c33, xv, w3);                                        \
+    } while (0)
+    for (; k < (K & ~15); k += 16) VLA__I8_STEP(wr[0] + k, wr[1] + k, wr[2] + k, wr[3] + k);
+    if (k < K) { /* x rows are zero-padded to a multiple of 16 */
+        vla__i8_tail16(tail, wr, k, K);
+        VLA__I8_STEP(tail[0], tail[1], tail[2], tail[3]);
+    }
+#undef VLA__I8_STEP
+    s[0][0] = vaddvq_s32(c00); s[0][1] = vaddvq_s32(c01); s[0][2] = vaddvq_s32(c02); s[0][3] = vaddvq_s32(c03);
+    s[1][0] = vaddvq_s32(c10); s[1][1] = vaddvq_s32(c11); s[1][2] = vaddvq_s32(c12); s[1][3] = vaddvq_s32(c13);
+    s[2][0] = vaddvq_s32(c20); s[2][1] = vaddvq_s32(c21); s[2][2] = vaddvq_s32(c22); s[2][3] = vaddvq_s32(c23);
+    s[3][0] = vaddvq_s32(c30); s[3][1] = vaddvq_s32(c31); s[3][2] = vaddvq_s32(c32); s[3][3] = vaddvq_s32(c33);
+}
+#endif
 #elif defined(VLA__MVE)
 static void vla__i8_sums1x4(int32_t s[VLA__I8_NR], const vla__i8p *x, const signed char *const *wr, int K) {
     int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -4075,6 +4150,491 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
     }
 }
 
+#if defined(VLA__I8_VNNI)
+/* ---- AVX-512 VNNI, tiled path (M >= VLA__I8_TILED_M) ---------------------
+ * Outer-product form: a panel of 64 W rows and a K block of at most
+ * VLA__I8_KCV bytes is packed on the stack as P[k/4][64][4] (each zmm holds
+ * 4 consecutive k of 16 W rows), so one vpdpbusd of a broadcast dword of x
+ * (4 u8 of one x row) and one zmm of P adds 4 products to 16 outputs; the
+ * accumulator lanes are the outputs themselves (no horizontal sums).  The
+ * register tile is 6 x rows x 64 W rows (24 zmm accumulators, 4 W + 6
+ * broadcast loads per 24 vpdpbusd).  A task quantizes a block of x rows
+ * (all of a BART layer's 46) one K block at a time into the same buffer, so
+ * every W byte is packed and read once per M block, whatever K is; between K
+ * blocks the exact int32 partial sums wait in y (as int32 bits, masked
+ * stores), and the last K block writes the epilogue.  The +128 correction
+ * (x is packed as u8 = q_x + 128) is subtracted per K block: 128 * the
+ * block's column sums of W, from one vpdpbusd(1, P) per packed zmm.  All of
+ * it is exact mod 2^32 and ends at the reference's isum. */
+#define VLA__I8_TILED 1
+#define VLA__I8_MRV 6
+#define VLA__I8_NRV 64
+#define VLA__I8_KCV 256
+#define VLA__I8_TILED_M 9 /* below: the dot-product kernels (W read in place; M = 8 is two of their 4 x 4 tiles) */
+
+static __mmask16 vla__i8_mask16(int rem) { return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1); }
+
+/* Pack W rows [n, n + nr) (nr <= np, np = 64 or 32), columns [k0, k0 + kb),
+ * into P[kbp/4][np][4] (kbp = kb rounded up to 64; zeros past nr and kb), and
+ * corr[c] = 128 * sum of the block's W row n + c, mod 2^32. */
+static void vla__i8_pack_panel(signed char *P, int32_t *corr, const signed char *w, int K, int n, int nr, int k0,
+                               int kb, int np) {
+    const __m512i one = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
+    const size_t st = (size_t)np * 4; /* bytes per k4 step */
+    int g, kk;
+    for (g = 0; g < np / 16; g++) {
+        const signed char *wg = w + (size_t)(n + 16 * g) * K + k0;
+        const int rows = nr - 16 * g;
+        __m512i cs = zero;
+        for (kk = 0; kk < kb; kk += 64) {
+            const __mmask64 mk = vla__i8_tailmask(kb - kk);
+            signed char *o = P + (size_t)(kk / 4) * st + 64 * (size_t)g;
+            __m512i r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14, r15;
+            __m512i a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15;
+            /* 16 rows of 64 bytes; then a 16 x 16 transpose of dwords: out j lane i = row i dword j */
+#define VLA__I8_LD(i) r##i = i < rows ? _mm512_maskz_loadu_epi8(mk, wg + (size_t)(i) * K + kk) : zero;
+            VLA__I8_LD(0) VLA__I8_LD(1) VLA__I8_LD(2) VLA__I8_LD(3) VLA__I8_LD(4) VLA__I8_LD(5) VLA__I8_LD(6) VLA__I8_LD(7)
+            VLA__I8_LD(8) VLA__I8_LD(9) VLA__I8_LD(10) VLA__I8_LD(11) VLA__I8_LD(12) VLA__I8_LD(13) VLA__I8_LD(14)
+            VLA__I8_LD(15)
+#undef VLA__I8_LD
+#define VLA__I8_T1(i, j) a##i = _mm512_unpacklo_epi32(r##i, r##j); a##j = _mm512_unpackhi_epi32(r##i, r##j);
+            VLA__I8_T1(0, 1) VLA__I8_T1(2, 3) VLA__I8_T1(4, 5) VLA__I8_T1(6, 7)
+            VLA__I8_T1(8, 9) VLA__I8_T1(10, 11) VLA__I8_T1(12, 13) VLA__I8_T1(14, 15)
+#undef VLA__I8_T1
+            /* r(i + d): rows i..i+3, dword 4L + d of each 128-bit lane L */
+#define VLA__I8_T2(i0, i1, i2, i3)                                                                                   \
+            r##i0 = _mm512_unpacklo_epi64(a##i0, a##i2); r##i1 = _mm512_unpackhi_epi64(a##i0, a##i2);                \
+            r##i2 = _mm512_unpacklo_epi64(a##i1, a##i3); r##i3 = _mm512_unpackhi_epi64(a##i1, a##i3);
+            VLA__I8_T2(0, 1, 2, 3) VLA__I8_T2(4, 5, 6, 7) VLA__I8_T2(8, 9, 10, 11) VLA__I8_T2(12, 13, 14, 15)
+#undef VLA__I8_T2
+#define VLA__I8_T3(d, e, f, h, j0, j1, j2, j3)                                                                       \
+            {                                                                                                        \
+                const __m512i u0 = _mm512_shuffle_i32x4(r##d, r##e, 0x44), u1 = _mm512_shuffle_i32x4(r##d, r##e, 0xEE); \
+                const __m512i u2 = _mm512_shuffle_i32x4(r##f, r##h, 0x44), u3 = _mm512_shuffle_i32x4(r##f, r##h, 0xEE); \
+                a##j0 = _mm512_shuffle_i32x4(u0, u2, 0x88); a##j1 = _mm512_shuffle_i32x4(u0, u2, 0xDD);              \
+                a##j2 = _mm512_shuffle_i32x4(u1, u3, 0x88); a##j3 = _mm512_shuffle_i32x4(u1, u3, 0xDD);              \
+            }
+            VLA__I8_T3(0, 4, 8, 12, 0, 4, 8, 12) VLA__I8_T3(1, 5, 9, 13, 1, 5, 9, 13)
+            VLA__I8_T3(2, 6, 10, 14, 2, 6, 10, 14) VLA__I8_T3(3, 7, 11, 15, 3, 7, 11, 15)
+#undef VLA__I8_T3
+#define VLA__I8_ST(j)                                                                                                \
+            _mm512_storeu_si512((void *)(o + (size_t)(j) * st), a##j); cs = _mm512_dpbusd_epi32(cs, one, a##j);
+            VLA__I8_ST(0) VLA__I8_ST(1) VLA__I8_ST(2) VLA__I8_ST(3) VLA__I8_ST(4) VLA__I8_ST(5) VLA__I8_ST(6) VLA__I8_ST(7)
+            VLA__I8_ST(8) VLA__I8_ST(9) VLA__I8_ST(10) VLA__I8_ST(11) VLA__I8_ST(12) VLA__I8_ST(13) VLA__I8_ST(14)
+            VLA__I8_ST(15)
+#undef VLA__I8_ST
+        }
+        _mm512_storeu_si512((void *)(corr + 16 * g), _mm512_slli_epi32(cs, 7));
+    }
+}
+
+/* The 6 x 64 tile over one packed K block of kq dword steps.  x rows
+ * xq + r * ldx for r < mr (the others repeat row mr - 1 and are not
+ * stored).  first: start from -corr, else from the partial sums in y;
+ * last: write the epilogue ((float)isum * (d_x * d_w)) + b, else the
+ * partial sums (int32 bits). */
+static VLA__NOINLINE void vla__i8_kern6x64(float *y, size_t ldy, const unsigned char *xq, size_t ldx, int mr, const signed char *P,
+                             int kq, const int32_t *corr, int first, int last, const float *dx, const float *dw,
+                             const float *b, int nr) {
+    const __mmask16 m0 = vla__i8_mask16(nr), m1 = vla__i8_mask16(nr - 16), m2 = vla__i8_mask16(nr - 32),
+                    m3 = vla__i8_mask16(nr - 48);
+    const unsigned char *x0 = xq, *x1 = xq + (size_t)(mr > 1 ? 1 : 0) * ldx, *x2 = xq + (size_t)(mr > 2 ? 2 : mr - 1) * ldx,
+                        *x3 = xq + (size_t)(mr > 3 ? 3 : mr - 1) * ldx, *x4 = xq + (size_t)(mr > 4 ? 4 : mr - 1) * ldx,
+                        *x5 = xq + (size_t)(mr > 5 ? 5 : mr - 1) * ldx;
+    const __m512i k0 = _mm512_loadu_si512((const void *)corr), k1 = _mm512_loadu_si512((const void *)(corr + 16)),
+                  k2 = _mm512_loadu_si512((const void *)(corr + 32)), k3 = _mm512_loadu_si512((const void *)(corr + 48));
+    __m512i c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50,
+        c51, c52, c53;
+    int k;
+    c00 = _mm512_setzero_si512(); c01 = c00; c02 = c00; c03 = c00; c10 = c00; c11 = c00; c12 = c00; c13 = c00;
+    c20 = c00; c21 = c00; c22 = c00; c23 = c00; c30 = c00; c31 = c00; c32 = c00; c33 = c00;
+    c40 = c00; c41 = c00; c42 = c00; c43 = c00; c50 = c00; c51 = c00; c52 = c00; c53 = c00;
+    for (k = 0; k < kq; k++) {
+        const signed char *p = P + (size_t)k * (VLA__I8_NRV * 4);
+        const __m512i w0 = _mm512_loadu_si512((const void *)p), w1 = _mm512_loadu_si512((const void *)(p + 64)),
+                      w2 = _mm512_loadu_si512((const void *)(p + 128)), w3 = _mm512_loadu_si512((const void *)(p + 192));
+        __m512i a;
+#define VLA__I8_ROW(r)                                                                                               \
+        a = _mm512_broadcastd_epi32(_mm_loadu_si32((const void *)(x##r + 4 * (size_t)k)));                           \
+        c##r##0 = _mm512_dpbusd_epi32(c##r##0, a, w0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, a, w1);                \
+        c##r##2 = _mm512_dpbusd_epi32(c##r##2, a, w2); c##r##3 = _mm512_dpbusd_epi32(c##r##3, a, w3);
+        VLA__I8_ROW(0) VLA__I8_ROW(1) VLA__I8_ROW(2) VLA__I8_ROW(3) VLA__I8_ROW(4) VLA__I8_ROW(5)
+#undef VLA__I8_ROW
+    }
+    /* + the start: -corr, or the partial sums in y minus corr (mod 2^32) */
+#define VLA__I8_INIT(r)                                                                                              \
+    if (r < mr) {                                                                                                    \
+        const float *yr = y + (size_t)r * ldy;                                                                       \
+        c##r##0 = _mm512_sub_epi32(c##r##0, k0); c##r##1 = _mm512_sub_epi32(c##r##1, k1);                            \
+        c##r##2 = _mm512_sub_epi32(c##r##2, k2); c##r##3 = _mm512_sub_epi32(c##r##3, k3);                            \
+        if (!first) {                                                                                                \
+            c##r##0 = _mm512_add_epi32(c##r##0, _mm512_maskz_loadu_epi32(m0, yr));                                   \
+            c##r##1 = _mm512_add_epi32(c##r##1, _mm512_maskz_loadu_epi32(m1, yr + 16));                              \
+            c##r##2 = _mm512_add_epi32(c##r##2, _mm512_maskz_loadu_epi32(m2, yr + 32));                              \
+            c##r##3 = _mm512_add_epi32(c##r##3, _mm512_maskz_loadu_epi32(m3, yr + 48));                              \
+        }                                                                                                            \
+    }
+    VLA__I8_INIT(0) VLA__I8_INIT(1) VLA__I8_INIT(2) VLA__I8_INIT(3) VLA__I8_INIT(4) VLA__I8_INIT(5)
+#undef VLA__I8_INIT
+    if (!last) {
+#define VLA__I8_PART(r)                                                                                              \
+        if (r < mr) {                                                                                                \
+            float *yr = y + (size_t)r * ldy;                                                                         \
+            _mm512_mask_storeu_epi32(yr, m0, c##r##0); _mm512_mask_storeu_epi32(yr + 16, m1, c##r##1);               \
+            _mm512_mask_storeu_epi32(yr + 32, m2, c##r##2); _mm512_mask_storeu_epi32(yr + 48, m3, c##r##3);          \
+        }
+        VLA__I8_PART(0) VLA__I8_PART(1) VLA__I8_PART(2) VLA__I8_PART(3) VLA__I8_PART(4) VLA__I8_PART(5)
+#undef VLA__I8_PART
+        return;
+    }
+    {
+        const __m512 s0 = _mm512_maskz_loadu_ps(m0, dw), s1 = _mm512_maskz_loadu_ps(m1, dw + 16),
+                     s2 = _mm512_maskz_loadu_ps(m2, dw + 32), s3 = _mm512_maskz_loadu_ps(m3, dw + 48);
+        const __m512 b0 = b ? _mm512_maskz_loadu_ps(m0, b) : _mm512_setzero_ps(),
+                     b1 = b ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps(),
+                     b2 = b ? _mm512_maskz_loadu_ps(m2, b + 32) : _mm512_setzero_ps(),
+                     b3 = b ? _mm512_maskz_loadu_ps(m3, b + 48) : _mm512_setzero_ps();
+        __m512 f;
+#define VLA__I8_OUT1(yp, m, c, s, bb)                                                                                \
+        f = _mm512_mul_ps(_mm512_cvtepi32_ps(c), _mm512_mul_ps(d, s));                                               \
+        VLA__VREG(f); /* rounded product before the add: no FMA */                                                   \
+        _mm512_mask_storeu_ps(yp, m, _mm512_add_ps(f, bb));
+#define VLA__I8_OUT(r)                                                                                               \
+        if (r < mr) {                                                                                                \
+            float *yr = y + (size_t)r * ldy;                                                                         \
+            const __m512 d = _mm512_set1_ps(dx[r]);                                                                  \
+            VLA__I8_OUT1(yr, m0, c##r##0, s0, b0) VLA__I8_OUT1(yr + 16, m1, c##r##1, s1, b1)                         \
+            VLA__I8_OUT1(yr + 32, m2, c##r##2, s2, b2) VLA__I8_OUT1(yr + 48, m3, c##r##3, s3, b3)                    \
+        }
+        VLA__I8_OUT(0) VLA__I8_OUT(1) VLA__I8_OUT(2) VLA__I8_OUT(3) VLA__I8_OUT(4) VLA__I8_OUT(5)
+#undef VLA__I8_OUT
+#undef VLA__I8_OUT1
+    }
+}
+
+/* The 12 x 32 tile (panels of 32 W rows: N <= 32, the CLIP stem), same
+ * contract as vla__i8_kern6x64. */
+static VLA__NOINLINE void vla__i8_kern12x32(float *y, size_t ldy, const unsigned char *xq, size_t ldx, int mr,
+                                           const signed char *P, int kq, const int32_t *corr, int first, int last,
+                                           const float *dx, const float *dw, const float *b, int nr) {
+    const __mmask16 m0 = vla__i8_mask16(nr), m1 = vla__i8_mask16(nr - 16);
+    const unsigned char *xp[12];
+    const __m512i k0 = _mm512_loadu_si512((const void *)corr), k1 = _mm512_loadu_si512((const void *)(corr + 16));
+    __m512i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1,
+        cb0, cb1;
+    const unsigned char *x0, *x1, *x2, *x3, *x4, *x5, *x6, *x7, *x8, *x9, *xa, *xb;
+    int k, r;
+    for (r = 0; r < 12; r++) xp[r] = xq + (size_t)(r < mr ? r : mr - 1) * ldx;
+    x0 = xp[0]; x1 = xp[1]; x2 = xp[2]; x3 = xp[3]; x4 = xp[4]; x5 = xp[5];
+    x6 = xp[6]; x7 = xp[7]; x8 = xp[8]; x9 = xp[9]; xa = xp[10]; xb = xp[11];
+    c00 = _mm512_setzero_si512(); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+    c40 = c00; c41 = c00; c50 = c00; c51 = c00; c60 = c00; c61 = c00; c70 = c00; c71 = c00;
+    c80 = c00; c81 = c00; c90 = c00; c91 = c00; ca0 = c00; ca1 = c00; cb0 = c00; cb1 = c00;
+    for (k = 0; k < kq; k++) {
+        const signed char *p = P + (size_t)k * 128;
+        const __m512i w0 = _mm512_loadu_si512((const void *)p), w1 = _mm512_loadu_si512((const void *)(p + 64));
+        __m512i a;
+#define VLA__I8_ROW(r)                                                                                               \
+        a = _mm512_broadcastd_epi32(_mm_loadu_si32((const void *)(x##r + 4 * (size_t)k)));                           \
+        c##r##0 = _mm512_dpbusd_epi32(c##r##0, a, w0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, a, w1);
+        VLA__I8_ROW(0) VLA__I8_ROW(1) VLA__I8_ROW(2) VLA__I8_ROW(3) VLA__I8_ROW(4) VLA__I8_ROW(5)
+        VLA__I8_ROW(6) VLA__I8_ROW(7) VLA__I8_ROW(8) VLA__I8_ROW(9) VLA__I8_ROW(a) VLA__I8_ROW(b)
+#undef VLA__I8_ROW
+    }
+    {
+        const __m512 s0 = _mm512_maskz_loadu_ps(m0, dw), s1 = _mm512_maskz_loadu_ps(m1, dw + 16);
+        const __m512 b0 = b ? _mm512_maskz_loadu_ps(m0, b) : _mm512_setzero_ps(),
+                     b1 = b ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
+        __m512 f;
+#define VLA__I8_FIN(r, i)                                                                                            \
+        if (i < mr) {                                                                                                \
+            float *yr = y + (size_t)i * ldy;                                                                         \
+            c##r##0 = _mm512_sub_epi32(c##r##0, k0); c##r##1 = _mm512_sub_epi32(c##r##1, k1);                        \
+            if (!first) {                                                                                            \
+                c##r##0 = _mm512_add_epi32(c##r##0, _mm512_maskz_loadu_epi32(m0, yr));                               \
+                c##r##1 = _mm512_add_epi32(c##r##1, _mm512_maskz_loadu_epi32(m1, yr + 16));                          \
+            }                                                                                                        \
+            if (!last) {                                                                                             \
+                _mm512_mask_storeu_epi32(yr, m0, c##r##0); _mm512_mask_storeu_epi32(yr + 16, m1, c##r##1);           \
+            } else {                                                                                                 \
+                const __m512 d = _mm512_set1_ps(dx[i]);                                                              \
+                f = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##0), _mm512_mul_ps(d, s0));                                \
+                VLA__VREG(f); /* rounded product before the add: no FMA */                                           \
+                _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(f, b0));                                                 \
+                f = _mm512_mul_ps(_mm512_cvtepi32_ps(c##r##1), _mm512_mul_ps(d, s1));                                \
+                VLA__VREG(f);                                                                                        \
+                _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(f, b1));                                            \
+            }                                                                                                        \
+        }
+        VLA__I8_FIN(0, 0) VLA__I8_FIN(1, 1) VLA__I8_FIN(2, 2) VLA__I8_FIN(3, 3) VLA__I8_FIN(4, 4) VLA__I8_FIN(5, 5)
+        VLA__I8_FIN(6, 6) VLA__I8_FIN(7, 7) VLA__I8_FIN(8, 8) VLA__I8_FIN(9, 9) VLA__I8_FIN(a, 10) VLA__I8_FIN(b, 11)
+#undef VLA__I8_FIN
+    }
+}
+
+/* d_x of row x[K] (the definition's amax / 127). */
+static float vla__i8_row_scale(const float *x, int K) {
+    float amax;
+    int k0, k;
+    amax = vla__i8_amax_v(x, K, &k0);
+    for (k = k0; k < K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    return amax / 127.0f;
+}
+
+/* The tiled path over y[m0..m1) x [n0..n1); the stack buffer holds the
+ * panel P, its corrections, mc rows of one K block of x and their scales. */
+static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                               int n1) {
+    unsigned char buf[VLA_GEMM_I8_STACK];
+    const int K = w->cols, N = w->rows;
+    int kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
+    size_t kcs = ((size_t)kc + 63) & ~(size_t)63, pbytes = kcs * VLA__I8_NRV;
+    size_t fixed = 63 + pbytes + VLA__I8_NRV * sizeof(int32_t);
+    signed char *P = (signed char *)(void *)(buf + ((64 - ((size_t)buf & 63)) & 63));
+    int32_t *corr;
+    unsigned char *xq;
+    const signed char *wd = (const signed char *)w->data;
+    float *ds;
+    size_t mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs + sizeof(float)) : 0;
+    int mb, rb, k0, kb, n, nr, i;
+    if (m1 - m0 > (int)mc && kc > VLA__I8_KCV / 2) { /* more rows than a block: halve the K block, double the rows
+                                                        (W is packed once per M block) */
+        kc = VLA__I8_KCV / 2;
+        kcs = (size_t)kc;
+        pbytes = kcs * VLA__I8_NRV;
+        fixed = 63 + pbytes + VLA__I8_NRV * sizeof(int32_t);
+        mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs + sizeof(float)) : 0;
+    }
+    corr = (int32_t *)(void *)(P + pbytes);
+    xq = (unsigned char *)(void *)(corr + VLA__I8_NRV);
+    if (mc >= 12) mc -= mc % 12; /* whole tiles of both kernels */
+    if (mc > 1020) mc = 1020;
+    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    ds = (float *)(void *)(xq + mc * kcs);
+    for (mb = m0; mb < m1; mb += rb) {
+        rb = m1 - mb < (int)mc ? m1 - mb : (int)mc;
+        for (i = 0; i < rb; i++) ds[i] = vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
+        for (k0 = 0; k0 < K; k0 += kb) {
+            size_t kbp;
+            kb = K - k0 < kc ? K - k0 : kc;
+            kbp = ((size_t)kb + 63) & ~(size_t)63;
+            for (i = 0; i < rb; i++) { /* quantize the K block of row mb + i (the definition's rounding) */
+                const float *xr = x + (size_t)(mb + i) * K + k0;
+                const float id = vla__i8_inv(ds[i]);
+                unsigned char *o = xq + (size_t)i * kcs;
+                size_t k;
+                for (k = (size_t)vla__i8_quant_v(o, xr, kb, id); k < (size_t)kb; k++)
+                    o[k] = (unsigned char)(vla__i8_round(xr[k] * id) + 128);
+                for (; k < kbp; k++) o[k] = 128; /* q_x = 0 */
+            }
+            for (n = n0; n < n1; n += VLA__I8_NRV) {
+                nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV;
+                if (nr <= 32) { /* a narrow panel: 12 x 32 tiles */
+                    vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, 32);
+                    for (i = 0; i < rb; i += 12)
+                        vla__i8_kern12x32(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
+                                          rb - i < 12 ? rb - i : 12, P, (kb + 3) / 4, corr, k0 == 0, k0 + kb >= K,
+                                          ds + i, w->scale + n, b ? b + n : NULL, nr);
+                    continue;
+                }
+                vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, VLA__I8_NRV);
+                for (i = 0; i < rb; i += VLA__I8_MRV)
+                    vla__i8_kern6x64(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
+                                     rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (kb + 3) / 4, corr, k0 == 0,
+                                     k0 + kb >= K, ds + i, w->scale + n, b ? b + n : NULL, nr);
+            }
+        }
+    }
+}
+#elif defined(VLA__AVX2)
+/* ---- AVX2, tiled path (M >= VLA__I8_TILED_M) ------------------------------
+ * The same plan as the AVX-512 VNNI path above, in int16: a panel of 16 W
+ * rows and a K block is packed on the stack as P[k/2][16][2] int16 (each
+ * ymm holds 2 consecutive k of 8 W rows), x rows are packed as int16, and
+ * vpmaddwd of a broadcast dword of x (2 int16 of one row) and one ymm of P
+ * adds 2 exact products (|.| <= 127 * 128) to 8 outputs.  Tile: 6 x rows x
+ * 16 W rows (12 ymm accumulators).  Signed x signed: no correction.  Exact
+ * int32 partial sums wait in y between K blocks, as above. */
+#define VLA__I8_TILED 1
+#define VLA__I8_MRV 6
+#define VLA__I8_NRV 16
+#define VLA__I8_KCV 256
+#define VLA__I8_TILED_M 8
+
+/* Lane masks for the first rem of 8 lanes (maskload / maskstore). */
+static __m256i vla__i8_mask8(int rem) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rem < 0 ? 0 : rem), idx);
+}
+
+/* Pack W rows [n, n + nr) (nr <= 16), columns [k0, k0 + kb), widened to
+ * int16, into P[kbp/2][16][2] (kbp = kb rounded up to 16; zeros past nr
+ * and kb). */
+static void vla__i8_pack_panel16(int16_t *P, const signed char *w, int K, int n, int nr, int k0, int kb) {
+    int g, kk, i;
+    for (g = 0; g < 2; g++) {
+        const signed char *wg = w + (size_t)(n + 8 * g) * K + k0;
+        const int rows = nr - 8 * g;
+        for (kk = 0; kk < kb; kk += 16) {
+            __m256i r[8], a[8];
+            int16_t *o = P + (size_t)(kk / 2) * 32 + 8 * (size_t)g * 2;
+            for (i = 0; i < 8; i++) {
+                if (i < rows && kb - kk >= 16) {
+                    r[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wg + (size_t)i * K + kk)));
+                } else if (i < rows) {
+                    signed char t[16];
+                    VLA_MEMSET(t, 0, 16);
+                    VLA_MEMCPY(t, wg + (size_t)i * K + kk, (size_t)(kb - kk));
+                    r[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)t));
+                } else {
+                    r[i] = _mm256_setzero_si256();
+                }
+            }
+            /* 8 x 8 transpose of dwords (pairs of k): a[j] lane i = r[i] dword j */
+            a[0] = _mm256_unpacklo_epi32(r[0], r[1]); a[1] = _mm256_unpackhi_epi32(r[0], r[1]);
+            a[2] = _mm256_unpacklo_epi32(r[2], r[3]); a[3] = _mm256_unpackhi_epi32(r[2], r[3]);
+            a[4] = _mm256_unpacklo_epi32(r[4], r[5]); a[5] = _mm256_unpackhi_epi32(r[4], r[5]);
+            a[6] = _mm256_unpacklo_epi32(r[6], r[7]); a[7] = _mm256_unpackhi_epi32(r[6], r[7]);
+            r[0] = _mm256_unpacklo_epi64(a[0], a[2]); r[1] = _mm256_unpackhi_epi64(a[0], a[2]);
+            r[2] = _mm256_unpacklo_epi64(a[1], a[3]); r[3] = _mm256_unpackhi_epi64(a[1], a[3]);
+            r[4] = _mm256_unpacklo_epi64(a[4], a[6]); r[5] = _mm256_unpackhi_epi64(a[4], a[6]);
+            r[6] = _mm256_unpacklo_epi64(a[5], a[7]); r[7] = _mm256_unpackhi_epi64(a[5], a[7]);
+            /* r[d] (d < 4): rows 0..3, dword 4L + d of 128-bit lane L; r[4 + d]: rows 4..7 */
+            for (i = 0; i < 4; i++) {
+                a[i] = _mm256_permute2x128_si256(r[i], r[4 + i], 0x20);
+                a[4 + i] = _mm256_permute2x128_si256(r[i], r[4 + i], 0x31);
+            }
+            for (i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(void *)(o + (size_t)i * 32), a[i]);
+        }
+    }
+}
+
+/* The 6 x 16 tile over one packed K block of kq dword steps (contract of
+ * vla__i8_kern6x64, without the correction). */
+static VLA__NOINLINE void vla__i8_kern6x16(float *y, size_t ldy, const int16_t *xq, size_t ldx, int mr,
+                                           const int16_t *P, int kq, int first, int last, const float *dx,
+                                           const float *dw, const float *b, int nr) {
+    const __m256i m0 = vla__i8_mask8(nr), m1 = vla__i8_mask8(nr - 8);
+    const int16_t *x0 = xq, *x1 = xq + (size_t)(mr > 1 ? 1 : 0) * ldx, *x2 = xq + (size_t)(mr > 2 ? 2 : mr - 1) * ldx,
+                  *x3 = xq + (size_t)(mr > 3 ? 3 : mr - 1) * ldx, *x4 = xq + (size_t)(mr > 4 ? 4 : mr - 1) * ldx,
+                  *x5 = xq + (size_t)(mr > 5 ? 5 : mr - 1) * ldx;
+    __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    int k;
+    c00 = _mm256_setzero_si256(); c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00;
+    c30 = c00; c31 = c00; c40 = c00; c41 = c00; c50 = c00; c51 = c00;
+    for (k = 0; k < kq; k++) {
+        const int16_t *p = P + (size_t)k * 32;
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)p),
+                      w1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16));
+        __m256i a;
+#define VLA__I8_ROW(r)                                                                                               \
+        a = _mm256_broadcastd_epi32(_mm_loadu_si32((const void *)(x##r + 2 * (size_t)k)));                           \
+        c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(a, w0));                                               \
+        c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, w1));
+        VLA__I8_ROW(0) VLA__I8_ROW(1) VLA__I8_ROW(2) VLA__I8_ROW(3) VLA__I8_ROW(4) VLA__I8_ROW(5)
+#undef VLA__I8_ROW
+    }
+    {
+        const __m256 s0 = _mm256_maskload_ps(dw, m0), s1 = _mm256_maskload_ps(dw + 8, m1);
+        const __m256 b0 = b ? _mm256_maskload_ps(b, m0) : _mm256_setzero_ps(),
+                     b1 = b ? _mm256_maskload_ps(b + 8, m1) : _mm256_setzero_ps();
+        __m256 f;
+#define VLA__I8_FIN(r)                                                                                               \
+        if (r < mr) {                                                                                                \
+            float *yr = y + (size_t)r * ldy;                                                                         \
+            if (!first) {                                                                                            \
+                c##r##0 = _mm256_add_epi32(c##r##0, _mm256_maskload_epi32((const int *)(const void *)yr, m0));        \
+                c##r##1 = _mm256_add_epi32(c##r##1, _mm256_maskload_epi32((const int *)(const void *)(yr + 8), m1));  \
+            }                                                                                                        \
+            if (!last) {                                                                                             \
+                _mm256_maskstore_epi32((int *)(void *)yr, m0, c##r##0);                                              \
+                _mm256_maskstore_epi32((int *)(void *)(yr + 8), m1, c##r##1);                                        \
+            } else {                                                                                                 \
+                const __m256 d = _mm256_set1_ps(dx[r]);                                                              \
+                f = _mm256_mul_ps(_mm256_cvtepi32_ps(c##r##0), _mm256_mul_ps(d, s0));                                \
+                VLA__VREG(f); /* rounded product before the add: no FMA */                                           \
+                _mm256_maskstore_ps(yr, m0, _mm256_add_ps(f, b0));                                                   \
+                f = _mm256_mul_ps(_mm256_cvtepi32_ps(c##r##1), _mm256_mul_ps(d, s1));                                \
+                VLA__VREG(f);                                                                                        \
+                _mm256_maskstore_ps(yr + 8, m1, _mm256_add_ps(f, b1));                                               \
+            }                                                                                                        \
+        }
+        VLA__I8_FIN(0) VLA__I8_FIN(1) VLA__I8_FIN(2) VLA__I8_FIN(3) VLA__I8_FIN(4) VLA__I8_FIN(5)
+#undef VLA__I8_FIN
+    }
+}
+
+/* d_x of row x[K] (the definition's amax / 127). */
+static float vla__i8_row_scale(const float *x, int K) {
+    float amax;
+    int k0, k;
+    amax = vla__i8_amax_v(x, K, &k0);
+    for (k = k0; k < K; k++) {
+        float a = VLA_FABSF(x[k]);
+        if (a > amax) amax = a;
+    }
+    return amax / 127.0f;
+}
+
+/* The tiled path over y[m0..m1) x [n0..n1): the stack buffer holds the
+ * panel P, mc rows of one K block of x (int16) and their scales. */
+static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
+                               int n1) {
+    unsigned char buf[VLA_GEMM_I8_STACK];
+    const int K = w->cols, N = w->rows;
+    int kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
+    size_t kcs = ((size_t)kc + 15) & ~(size_t)15, pbytes = kcs * VLA__I8_NRV * sizeof(int16_t), fixed = 31 + pbytes;
+    int16_t *P = (int16_t *)(void *)(buf + ((32 - ((size_t)buf & 31)) & 31));
+    int16_t *xq;
+    const signed char *wd = (const signed char *)w->data;
+    float *ds;
+    size_t mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs * sizeof(int16_t) + sizeof(float)) : 0;
+    int mb, rb, k0, kb, n, nr, i;
+    if (m1 - m0 > (int)mc && kc > VLA__I8_KCV / 2) { /* more rows than a block: halve the K block */
+        kc = VLA__I8_KCV / 2;
+        kcs = (size_t)kc;
+        pbytes = kcs * VLA__I8_NRV * sizeof(int16_t);
+        fixed = 31 + pbytes;
+        mc = fixed < sizeof buf ? (sizeof buf - fixed) / (kcs * sizeof(int16_t) + sizeof(float)) : 0;
+    }
+    xq = P + pbytes / sizeof(int16_t);
+    if (mc >= VLA__I8_MRV) mc -= mc % VLA__I8_MRV;
+    if (mc > 1020) mc = 1020;
+    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    ds = (float *)(void *)(xq + mc * kcs);
+    for (mb = m0; mb < m1; mb += rb) {
+        rb = m1 - mb < (int)mc ? m1 - mb : (int)mc;
+        for (i = 0; i < rb; i++) ds[i] = vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
+        for (k0 = 0; k0 < K; k0 += kb) {
+            size_t kbp;
+            kb = K - k0 < kc ? K - k0 : kc;
+            kbp = ((size_t)kb + 15) & ~(size_t)15;
+            for (i = 0; i < rb; i++) { /* quantize the K block of row mb + i (the definition's rounding) */
+                const float *xr = x + (size_t)(mb + i) * K + k0;
+                const float id = vla__i8_inv(ds[i]);
+                int16_t *o = xq + (size_t)i * kcs;
+                size_t k;
+                for (k = (size_t)vla__i8_quant_v(o, xr, kb, id); k < (size_t)kb; k++)
+                    o[k] = (int16_t)vla__i8_round(xr[k] * id);
+                for (; k < kbp; k++) o[k] = 0;
+            }
+            for (n = n0; n < n1; n += VLA__I8_NRV) {
+                nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV;
+                vla__i8_pack_panel16(P, wd, K, n, nr, k0, kb);
+                for (i = 0; i < rb; i += VLA__I8_MRV)
+                    vla__i8_kern6x16(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
+                                     rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (kb + 1) / 2, k0 == 0,
+                                     k0 + kb >= K, ds + i, w->scale + n, b ? b + n : NULL, nr);
+            }
+        }
+    }
+}
+#endif
+
+
 static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
                               int n1) {
     float buf[VLA_GEMM_I8_STACK / sizeof(float)]; /* R packed rows, then R scales */
@@ -4111,6 +4671,17 @@ static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const 
                 xr[0] = xq + (size_t)i * kp; xr[1] = xr[0] + kp; xr[2] = xr[1] + kp; xr[3] = xr[2] + kp;
                 vla__i8_tile4x4(y + (size_t)(mb + i) * N + n, (size_t)N, xr, ds + i, 4, wr, dw, b4, corr, nr, K);
             }
+#elif defined(VLA__I8_DOT4)
+            for (; i + 4 <= r; i += 4) {
+                const vla__i8p *xr[4];
+                int32_t s4[4][VLA__I8_NR];
+                int mm;
+                xr[0] = xq + (size_t)i * kp; xr[1] = xr[0] + kp; xr[2] = xr[1] + kp; xr[3] = xr[2] + kp;
+                vla__i8_sums4x4(s4, xr, wr, K);
+                for (mm = 0; mm < 4; mm++)
+                    for (j = 0; j < nr; j++)
+                        y[(size_t)(mb + i + mm) * N + n + j] = vla__i8_out(s4[mm][j], ds[i + mm] * dw[j], b4[j]);
+            }
 #endif
             for (; i < r; i++)
                 vla__i8_row1x4(y + (size_t)(mb + i) * N + n, xq + (size_t)i * kp, ds[i], wr, dw, b4, corr, nr, K);
@@ -4127,6 +4698,7 @@ typedef struct vla__gemm_job {
     const vla_mat *w;
     const float *b;
     int M, n_tasks, split_m, int8, packed, stream;
+    int i8tiled; /* I8 on AVX-512 VNNI or AVX2: the tiled path (vla__gemm_i8_tiled) */
     int unit_m, unit_n; /* split granularity: the kernel's tile */
 } vla__gemm_job;
 
@@ -4144,6 +4716,9 @@ static void vla__gemm_task(void *arg, int t) {
     if (j->split_m) vla__gemm_range(j->M, j->unit_m, t, j->n_tasks, &m0, &m1);
     else vla__gemm_range(j->w->rows, j->unit_n, t, j->n_tasks, &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
+#if defined(VLA__I8_TILED)
+    if (j->i8tiled) { vla__gemm_i8_tiled(j->y, j->x, j->w, j->b, m0, m1, n0, n1); return; }
+#endif
     if (j->int8 == 2) vla__gemm_i8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->packed) vla__gemm_packed_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
@@ -4163,6 +4738,14 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
     j.stream = M < VLA_GEMM_STREAM_M && w->type == VLA_TYPE_F32;
     j.unit_m = j.packed ? VLA__MRO : VLA__MR;
     j.unit_n = j.packed ? VLA__NRO : int8 == 2 ? VLA__I8_NR : int8 ? VLA__NR : VLA__NG;
+    j.i8tiled = 0;
+#if defined(VLA__I8_TILED)
+    if (int8 == 2 && M >= VLA__I8_TILED_M) {
+        j.i8tiled = 1;
+        j.unit_m = VLA__I8_MRV;
+        j.unit_n = VLA__I8_NRV;
+    }
+#endif
     um = (M + j.unit_m - 1) / j.unit_m;
     un = (w->rows + j.unit_n - 1) / j.unit_n;
     j.split_m = um > un;

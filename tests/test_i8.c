@@ -397,6 +397,13 @@ int main(void) {
     run_exact(3, 768, 3072, 2);
     run_exact(197, 2304, 65, 0);
     run_exact(2, 40000, 5, 3);
+    /* the AVX-512 VNNI tiled path: several M blocks, M % 6 != 0, K blocks
+     * with partial sums (K = 40000: 157 of them), panel tails (N % 64) */
+    run_exact(130, 300, 130, 5);
+    run_exact(9, 40000, 70, 3);
+    run_exact(61, 64, 200, 6);
+    run_exact(10, 257, 129, 7);
+    run_exact(700, 33, 31, 2);
     run_bound(1, 1, 1);
     run_bound(7, 33, 9);
     run_bound(46, 768, 64);

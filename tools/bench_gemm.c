@@ -7,7 +7,11 @@
  *   build/bench_gemm -q         quick: fewer and shorter repetitions
  *   build/bench_gemm -t 4       thread counts 1 and 4 (default 1 and 2)
  *   build/bench_gemm -s bart    only the BART shapes (or: conv)
- *   build/bench_gemm -8         also Q8_0 weights: fp32 path vs int8 path
+ *   build/bench_gemm -8         also Q8_0 weights: fp32 path vs int8 path, and
+ *                               I8 weights ([M5]) through the integer path at
+ *                               the BART and conv shapes, each result checked
+ *                               bit for bit against vla__linear_i8_ref
+ *   build/bench_gemm -i         only the I8 table (what -8 adds for I8)
  *   build/bench_gemm -p build/bench_peaks.tsv   also each of our rates as a
  *                               fraction of the measured fp32 FMA peak at the
  *                               same thread count (tools/bench_peaks.c)
@@ -115,7 +119,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 typedef struct run_ctx {
-    int which; /* 0 ours fp32, 1 blas, 2 ours int8 */
+    int which; /* 0 ours fp32, 1 blas, 2 ours int8 (Q8_0), 3 ours I8 */
     const vla_exec *ex;
     float *y;
     const float *x;
@@ -135,6 +139,8 @@ static void run_once(run_ctx *c) {
                     (const float *)c->w->data, c->w->cols, 0.0f, c->y, c->w->rows);
     else if (c->which == 2)
         BENCH_LINEAR_Q8(c->ex, c->y, c->x, c->w, NULL, c->M);
+    else if (c->which == 3)
+        vla_linear(c->ex, c->y, c->x, c->w, NULL, c->M); /* I8: the integer path */
     else
         BENCH_LINEAR(c->ex, c->y, c->x, c->w, NULL, c->M);
 }
@@ -183,7 +189,7 @@ static void fill(float *p, size_t n, unsigned seed) {
 }
 
 int main(int argc, char **argv) {
-    int i, phase, quick = 0, maxT = 2, only = -1, q8 = 0;
+    int i, phase, quick = 0, maxT = 2, only = -1, q8 = 0, i8only = 0;
     int n_batches;
     double batch_s, peak1 = 0.0, peakT = 0.0, ipeak1 = 0.0, ipeakT = 0.0;
     const char *peaks = NULL;
@@ -192,11 +198,12 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-q")) quick = 1;
         else if (!strcmp(argv[i], "-8")) q8 = 1;
+        else if (!strcmp(argv[i], "-i")) q8 = i8only = 1;
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) maxT = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) peaks = argv[++i];
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) { i++; only = !strcmp(argv[i], "conv"); }
         else {
-            fprintf(stderr, "usage: %s [-q] [-8] [-t threads] [-s bart|conv] [-p peaks.tsv]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-q] [-8] [-i] [-t threads] [-s bart|conv] [-p peaks.tsv]\n", argv[0]);
             return 2;
         }
     }
@@ -223,16 +230,18 @@ int main(int argc, char **argv) {
     }
     vla_threadpool_exec(&pool, &exT);
 
-    printf("vladapter fp32 linear vs OpenBLAS sgemm   simd: %s   GFLOP/s, median of %d batches\n", vla_simd_name(),
-           n_batches);
-    if (peak1 > 0.0)
-        printf("of peak = ours / the fp32 FMA peak measured by bench_peaks at the same thread count (%.1f and %.1f GFLOP/s)\n",
-               peak1, peakT);
-    printf("%-20s %18s %8s %8s %6s %8s %8s %6s %7s%s\n", "shape", "M x K x N", "ours 1T", "blas 1T", "ratio", "ours", "blas",
-           "ratio", "stack", peak1 > 0.0 ? " of peak of peak" : "");
-    printf("%-20s %18s %8s %8s %6s %7dT %7dT %6s %7s", "", "", "", "", "", maxT, maxT, "", "bytes");
-    if (peak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
-    printf("\n");
+    if (!i8only) {
+        printf("vladapter fp32 linear vs OpenBLAS sgemm   simd: %s   GFLOP/s, median of %d batches\n", vla_simd_name(),
+               n_batches);
+        if (peak1 > 0.0)
+            printf("of peak = ours / the fp32 FMA peak measured by bench_peaks at the same thread count (%.1f and %.1f GFLOP/s)\n",
+                   peak1, peakT);
+        printf("%-20s %18s %8s %8s %6s %8s %8s %6s %7s%s\n", "shape", "M x K x N", "ours 1T", "blas 1T", "ratio", "ours", "blas",
+               "ratio", "stack", peak1 > 0.0 ? " of peak of peak" : "");
+        printf("%-20s %18s %8s %8s %6s %7dT %7dT %6s %7s", "", "", "", "", "", maxT, maxT, "", "bytes");
+        if (peak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
+        printf("\n");
+    }
     /* Each shape's data stays allocated through four phases: ours 1T, BLAS
      * 1T, ours nT, BLAS nT, each over all shapes, with a pause between them.
      * Interleaving the libraries shape by shape let one library's idle
@@ -244,7 +253,7 @@ int main(int argc, char **argv) {
         size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, ny = (size_t)s->M * s->N;
         bench_data *d = &g_data[i];
         int ci;
-        d->on = only < 0 || s->conv == only;
+        d->on = !i8only && (only < 0 || s->conv == only);
         if (!d->on) continue;
         d->x = (float *)malloc(nx * sizeof(float));
         d->w = (float *)malloc(nw * copies * sizeof(float));
@@ -261,7 +270,7 @@ int main(int argc, char **argv) {
             d->ms[ci].data = d->w + (size_t)ci * nw;
         }
     }
-    for (phase = 0; phase < 4; phase++) {
+    for (phase = 0; phase < 4 && !i8only; phase++) {
         const int blas = phase & 1, T = phase < 2 ? 1 : maxT;
         struct timespec pause;
         pause.tv_sec = 0;
@@ -308,7 +317,7 @@ int main(int argc, char **argv) {
     }
     fflush(stdout);
 
-    if (q8) { /* Q8_0 weights: the fp32 path (converted rows) vs the int8 path */
+    if (q8 && !i8only) { /* Q8_0 weights: the fp32 path (converted rows) vs the int8 path */
         printf("\nQ8_0 weights (no BLAS equivalent)      GFLOP/s (2MKN/t)%s\n",
                ipeak1 > 0.0 ? "; of peak = int8 path / the int8 dot-product peak (bench_peaks)" : "");
         printf("%-20s %18s %8s %8s %8s %8s %7s%s\n", "shape", "M x K x N", "f32 1T", "int8 1T", "f32", "int8", "stack",
@@ -348,6 +357,56 @@ int main(int argc, char **argv) {
             printf("\n");
             fflush(stdout);
             free(x); free(wq); free(y);
+        }
+    }
+    if (q8) { /* I8 weights ([M5]): one scale per W row and per x row, int32 sums, the default integer path */
+        printf("\nI8 weights ([M5] integer path; no BLAS equivalent)   GOP/s (2MKN/t)%s\n",
+               ipeak1 > 0.0 ? "; of peak = int8 path / the int8 dot-product peak (bench_peaks)" : "");
+        printf("int8 kernel: %s; \"exact\" = every float equals vla__linear_i8_ref's\n", vla__i8_kernel_name());
+
+        printf("%-20s %18s %8s %8s %7s %6s", "shape", "M x K x N", "int8 1T", "int8", "stack", "");
+        if (ipeak1 > 0.0) printf(" %7s %7s", "of peak", "of peak");
+        printf("\n%-20s %18s %8s %7dT %7s %6s", "", "", "", maxT, "bytes", "");
+        if (ipeak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
+        printf("\n");
+        for (i = 0; i < N_SHAPES; i++) {
+            const shape *s = &g_shapes[i];
+            size_t nx = (size_t)s->M * s->K, nw = (size_t)s->N * s->K, ny = (size_t)s->M * s->N, r;
+            float *x, *wf, *y, *yr, *sc;
+            signed char *wq;
+            vla_mat m;
+            run_ctx c;
+            double flops = 2.0 * s->M * s->K * s->N, q1, qT;
+            char dims[32];
+            int same;
+            if (s->cold > 1 || s->K < 32) continue; /* the 3-channel stem stays fp32 in I8 files */
+            if (only >= 0 && s->conv != only) continue;
+            x = (float *)malloc(nx * sizeof(float));
+            wf = (float *)malloc(nw * sizeof(float));
+            wq = (signed char *)malloc(nw);
+            sc = (float *)malloc((size_t)s->N * sizeof(float));
+            y = (float *)malloc(ny * sizeof(float));
+            yr = (float *)malloc(ny * sizeof(float));
+            if (!x || !wf || !wq || !sc || !y || !yr) return 1;
+            fill(x, nx, 7u);
+            fill(wf, nw, 8u);
+            for (r = 0; r < (size_t)s->N; r++) sc[r] = vla_quantize_i8_row(wq + r * s->K, wf + r * s->K, s->K);
+            free(wf);
+            m.type = VLA_TYPE_I8; m.rows = s->N; m.cols = s->K; m.data = wq; m.scale = sc;
+            c.x = x; c.w = &m; c.M = s->M; c.y = y; c.ws = NULL; c.nw = 1; c.iw = 0;
+            c.ex = &ex1; c.which = 3;
+            (void)measure(&c, flops, 2, batch_s); /* warm-up: the first shape read up to 2x low without it */
+            q1 = measure(&c, flops, n_batches, batch_s);
+            c.ex = &exT; qT = measure(&c, flops, n_batches, batch_s);
+            vla__linear_i8_ref(yr, x, &m, NULL, s->M);
+            same = !memcmp(y, yr, ny * sizeof(float));
+            sprintf(dims, "%dx%dx%d", s->M, s->K, s->N);
+            printf("%-20s %18s %8.1f %8.1f %7lu %6s", s->name, dims, q1, qT, (unsigned long)BENCH_STACK(&m, s->M, 1),
+                   same ? "exact" : "DIFF");
+            if (ipeak1 > 0.0 && ipeakT > 0.0) printf(" %6.0f%% %6.0f%%", 100.0 * q1 / ipeak1, 100.0 * qT / ipeakT);
+            printf("\n");
+            fflush(stdout);
+            free(x); free(wq); free(sc); free(y); free(yr);
         }
     }
     vla_threadpool_destroy(&pool);
