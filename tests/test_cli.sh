@@ -74,6 +74,11 @@ try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --epochs -1
 try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --train-clip --init adapter
 try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --train-clip --full --feat-cache "$W/f.bin"
 try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --lr abc
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --whiten-visual --init adapter
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --calibrate-trunk --full
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --calibrate-trunk --whiten-visual --full --train-clip
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --clip-lr-scale 0.3 --full
+try "$B/vla-train" --model "$T" --data "$W/junk.gguf" --out "$W/run" --clip-lr-scale -1 --full --train-clip
 try "$B/vla-shapes"
 try "$B/vla-shapes" --out "$W/s" --scenes -5
 try "$B/vla-shapes" --out "$W/s" --size 3

@@ -318,7 +318,7 @@ typedef struct options {
     double lr, warmup_ratio;
     float dropout, clip_norm, clip_lr_scale;
     uint64_t seed;
-    int have_lr, have_dropout, have_clip, have_seed;
+    int have_lr, have_dropout, have_clip, have_seed, have_clip_lr;
 } options;
 
 static void usage(FILE *f) {
@@ -377,7 +377,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (ARG("--lr")) { o->lr = num_arg(a, v, 0, 10); o->have_lr = 1; i++; }
         else if (ARG("--warmup-ratio")) { o->warmup_ratio = num_arg(a, v, 0, 1); i++; }
         else if (ARG("--dropout")) { o->dropout = (float)num_arg(a, v, 0, 0.99); o->have_dropout = 1; i++; }
-        else if (ARG("--clip-lr-scale")) { o->clip_lr_scale = (float)num_arg(a, v, 0, 1e3); i++; }
+        else if (ARG("--clip-lr-scale")) { o->clip_lr_scale = (float)num_arg(a, v, 0, 1e3); o->have_clip_lr = 1; i++; }
         else if (ARG("--clip-norm")) { o->clip_norm = (float)num_arg(a, v, 0, 1e9); o->have_clip = 1; i++; }
         else if (ARG("--seed")) {
             char *e;
@@ -403,6 +403,10 @@ static void parse_args(int argc, char **argv, options *o) {
     }
     if (o->whiten && !o->full) {
         fprintf(stderr, "vla-train: --whiten-visual re-initialises the visual projection of a base being pretrained: use it with --full\n");
+        exit(2);
+    }
+    if (o->have_clip_lr && !o->train_clip) {
+        fprintf(stderr, "vla-train: --clip-lr-scale sets the learning rate of a trunk that trains: use it with --full --train-clip\n");
         exit(2);
     }
     if (o->calibrate && !o->train_clip) {
