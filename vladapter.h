@@ -1979,19 +1979,6 @@ VLA_DEF void vla_conv2d_ref(float *y, const float *x, const vla_mat *w, const fl
     else vla__conv2d_f32_ref(y, x, w, b, H, W, Cin, k, stride, pad);
 }
 
-VLA_DEF void vla_avgpool2d(float *y, const float *x, int H, int W, int C, int s) {
-    int Ho = H / s, Wo = W / s, oy, ox, c, i, j;
-    float inv = 1.0f / (float)(s * s);
-    for (oy = 0; oy < Ho; oy++)
-        for (ox = 0; ox < Wo; ox++)
-            for (c = 0; c < C; c++) {
-                float acc = 0.0f;
-                for (i = 0; i < s; i++)
-                    for (j = 0; j < s; j++) acc += x[((size_t)(oy * s + i) * W + (ox * s + j)) * C + c];
-                y[((size_t)oy * Wo + ox) * C + c] = acc * inv;
-            }
-}
-
 VLA_DEF void vla_adaptive_maxpool2d(float *y, const float *x, int H, int W, int C, int oh, int ow) {
     int i, j, c, r, q;
     for (i = 0; i < oh; i++) {
@@ -2072,15 +2059,6 @@ VLA_DEF void vla_gelu_tanh(float *x, size_t n) {
     }
 }
 
-VLA_DEF void vla_relu(float *x, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
-VLA_DEF void vla_add(float *y, const float *a, const float *b, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++) y[i] = a[i] + b[i];
-}
 
 VLA_DEF vla_status vla_embedding(float *y, const vla_mat *E, const int32_t *ids, int n) {
     int i;
@@ -2519,6 +2497,8 @@ typedef __m512 vla__vf;
 #define VLA__VADD(a, b) _mm512_add_ps(a, b)
 #define VLA__VSET1(v) _mm512_set1_ps(v)
 #define VLA__VST(p, v) _mm512_storeu_ps(p, v)
+#define VLA__VMUL(a, b) _mm512_mul_ps(a, b)
+#define VLA__VRELU(a) _mm512_max_ps(a, _mm512_setzero_ps()) /* a > 0 ? a : +0 (NaN, -0 -> +0) */
 #define VLA__VHAS_MASK 1
 typedef __mmask16 vla__vmask;
 #define VLA__VMASK(n) ((__mmask16)((1u << (n)) - 1u))
@@ -2532,6 +2512,8 @@ typedef __m256 vla__vf;
 #define VLA__VADD(a, b) _mm256_add_ps(a, b)
 #define VLA__VSET1(v) _mm256_set1_ps(v)
 #define VLA__VST(p, v) _mm256_storeu_ps(p, v)
+#define VLA__VMUL(a, b) _mm256_mul_ps(a, b)
+#define VLA__VRELU(a) _mm256_max_ps(a, _mm256_setzero_ps())
 #define VLA__VHAS_MASK 1
 typedef __m256i vla__vmask;
 #define VLA__VMASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
@@ -2549,6 +2531,9 @@ typedef float32x4_t vla__vf;
 #define VLA__VADD(a, b) vaddq_f32(a, b)
 #define VLA__VSET1(v) vdupq_n_f32(v)
 #define VLA__VST(p, v) vst1q_f32(p, v)
+#define VLA__VMUL(a, b) vmulq_f32(a, b)
+/* vmaxq_f32 would keep a NaN: the mask of a > 0 keeps a, else +0 */
+#define VLA__VRELU(a) vreinterpretq_f32_u32(vandq_u32(vcgtq_f32(a, vdupq_n_f32(0.0f)), vreinterpretq_u32_f32(a)))
 #else
 typedef float vla__vf;
 #define VLA__VW 1
@@ -2558,7 +2543,52 @@ typedef float vla__vf;
 #define VLA__VADD(a, b) ((a) + (b))
 #define VLA__VSET1(v) (v)
 #define VLA__VST(p, v) (*(p) = (v))
+#define VLA__VMUL(a, b) ((a) * (b))
+#define VLA__VRELU(a) ((a) > 0.0f ? (a) : 0.0f)
 #endif
+
+/* ---------------------------------------------------------------------------
+ * Element-wise ops on the vector layer (each lane computes exactly what the
+ * scalar loop in its comment computes: the same bits on every target)
+ * ------------------------------------------------------------------------- */
+
+/* x[i] = x[i] > 0 ? x[i] : 0 (a NaN or -0 becomes +0) */
+VLA_DEF void vla_relu(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + VLA__VW <= n; i += VLA__VW) VLA__VST(x + i, VLA__VRELU(VLA__VLD(x + i)));
+    for (; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+/* y[i] = a[i] + b[i]; y may be a (or b): each vector is loaded before it is stored */
+VLA_DEF void vla_add(float *y, const float *a, const float *b, size_t n) {
+    size_t i = 0;
+    for (; i + VLA__VW <= n; i += VLA__VW) VLA__VST(y + i, VLA__VADD(VLA__VLD(a + i), VLA__VLD(b + i)));
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
+/* y[oy, ox, c] = (sum over the s x s window, row by row from 0) * (1 / s^2);
+ * x [H, W, C] channels-last, y [H/s, W/s, C]. */
+VLA_DEF void vla_avgpool2d(float *y, const float *x, int H, int W, int C, int s) {
+    int Ho = H / s, Wo = W / s, oy, ox, c, i, j;
+    const float inv = 1.0f / (float)(s * s);
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Wo; ox++) {
+            float *yo = y + ((size_t)oy * Wo + ox) * C;
+            const float *x0 = x + ((size_t)(oy * s) * W + (size_t)ox * s) * C;
+            for (c = 0; c + VLA__VW <= C; c += VLA__VW) {
+                vla__vf acc = VLA__VZERO();
+                for (i = 0; i < s; i++)
+                    for (j = 0; j < s; j++) acc = VLA__VADD(acc, VLA__VLD(x0 + ((size_t)i * W + j) * C + c));
+                VLA__VST(yo + c, VLA__VMUL(acc, VLA__VSET1(inv)));
+            }
+            for (; c < C; c++) {
+                float acc = 0.0f;
+                for (i = 0; i < s; i++)
+                    for (j = 0; j < s; j++) acc += x0[((size_t)i * W + j) * C + c];
+                yo[c] = acc * inv;
+            }
+        }
+}
 
 /* Helium (MVE: 8 vector registers, a 4x3 tile would spill) and RVV (GCC 12
  * has no RVV intrinsics): the blocked loops below call the header's own
@@ -4384,6 +4414,17 @@ static float vla__i8_row_scale(const float *x, int K) {
     return amax / 127.0f;
 }
 
+/* Ask for the W rows the next vla__i8_pack_panel will read (rows [n,
+ * n + 64) below n1, columns [k0, k0 + kc) below K) while the kernels of the
+ * current panel run: the pack reads 64 rows K bytes apart, a pattern the
+ * hardware prefetchers do not follow, and it otherwise waits on memory. */
+static void vla__i8_prefetch_next(const signed char *w, int K, int n, int k0, int n1, int kc) {
+    int r, k, k1 = k0 + kc < K ? k0 + kc : K;
+    if (k0 >= K) return;
+    for (r = n; r < n + VLA__I8_NRV && r < n1; r++)
+        for (k = k0; k < k1; k += 64) VLA__PREFETCH(w + (size_t)r * K + k);
+}
+
 /* The tiled path over y[m0..m1) x [n0..n1); the stack buffer holds the
  * panel P, its corrections, mc rows of one K block of x and their scales. */
 static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
@@ -4441,6 +4482,8 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
                     continue;
                 }
                 vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, VLA__I8_NRV);
+                vla__i8_prefetch_next(wd, K, n + VLA__I8_NRV < n1 ? n + VLA__I8_NRV : n0,
+                                      n + VLA__I8_NRV < n1 ? k0 : k0 + kb, n1, kc);
                 for (i = 0; i < rb; i += VLA__I8_MRV)
                     vla__i8_kern6x64(y + (size_t)(mb + i) * N + n, (size_t)N, xq + (size_t)i * kcs, kcs,
                                      rb - i < VLA__I8_MRV ? rb - i : VLA__I8_MRV, P, (kb + 3) / 4, corr, k0 == 0,
@@ -4754,6 +4797,9 @@ static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vl
      * convolutions ran slower than on the dot path).  Split N when there is
      * a panel for every task, unless M is large enough to amortize that. */
     if (j.packed && un >= T && M < 512 * T) j.split_m = 0;
+    /* The tiled int8 path likewise packs every panel of its range once per
+     * M block: split N whenever there is a panel for every task. */
+    if (j.i8tiled && un >= T) j.split_m = 0;
     if (T > (j.split_m ? um : un)) T = j.split_m ? um : un;
     j.n_tasks = T < 1 ? 1 : T;
     vla__run(ex, vla__gemm_task, &j, j.n_tasks);

@@ -847,6 +847,20 @@ static void test_activations(void) {
     VC_CHECK_CMP(&ce, "gelu_erf");
     VC_CHECK_CMP(&ct, "gelu_tanh");
     VC_CHECK_CMP(&cr, "relu");
+    { /* every lane position of the vector loop: NaN and -0 become +0 */
+        float z[37], want[37], fk = 0.0f; /* fk: GCC 12 for the M55 emits an invalid conditional int->float here */
+        int nan_ok = 1, k;
+        for (k = 0; k < 37; k++, fk += 1.0f) {
+            z[k] = fk;
+            want[k] = fk;
+            if (k % 3 == 0) { z[k] = NAN; want[k] = 0.0f; }
+            if (k % 3 == 1) { z[k] = -0.0f; want[k] = 0.0f; }
+        }
+        vla_relu(z, 37);
+        for (k = 0; k < 37; k++)
+            if (memcmp(&z[k], &want[k], sizeof want[k]) != 0) nan_ok = 0;
+        VC_CHECK(nan_ok); /* relu: NaN and -0 give +0, bit for bit, at every lane position */
+    }
     VC_CHECK_CMP(&ca, "add (aliased) vs add");
     VT_CHECK_GUARDS("activations wrote past a buffer");
     vt_end(mk);
@@ -887,27 +901,36 @@ static void check_adaptive_max(int H, int W, int C, int oh, int ow, int with_nan
 }
 
 static void test_pools(void) {
-    static const int avg[][4] = {{4, 4, 3, 2}, {7, 5, 2, 2}, {9, 9, 5, 3}, {1, 1, 4, 1}, {6, 7, 1, 3}};
+    /* C of 37 and 64: the vector lanes (16, 8 or 4 wide) and their tail */
+    static const int avg[][4] = {{4, 4, 3, 2}, {7, 5, 2, 2}, {9, 9, 5, 3}, {1, 1, 4, 1}, {6, 7, 1, 3}, {5, 6, 37, 2}, {4, 4, 64, 2}};
     int t;
     vc_section("pools");
     for (t = 0; t < (int)(sizeof avg / sizeof avg[0]); t++) {
         int H = avg[t][0], W = avg[t][1], C = avg[t][2], s = avg[t][3], Ho = H / s, Wo = W / s, i, j, ch, a, b;
         vt_mark mk = vt_begin();
         float *x = vt_floats((size_t)H * W * C, 1), *y = vt_floats((size_t)Ho * Wo * C, 3);
-        vc_cmp c;
+        vc_cmp c, cf;
         vt_fill(x, (size_t)H * W * C, 3.0f);
         vla_avgpool2d(y, x, H, W, C, s);
         vc_cmp_init(&c);
+        vc_cmp_init(&cf);
         for (i = 0; i < Ho; i++)
             for (j = 0; j < Wo; j++)
                 for (ch = 0; ch < C; ch++) {
                     double sum = 0;
+                    float fsum = 0.0f; /* the documented order: row by row from 0, then * (1 / s^2) */
                     for (a = 0; a < s; a++)
-                        for (b = 0; b < s; b++) sum += x[((size_t)(i * s + a) * W + j * s + b) * C + ch];
+                        for (b = 0; b < s; b++) {
+                            sum += x[((size_t)(i * s + a) * W + j * s + b) * C + ch];
+                            fsum += x[((size_t)(i * s + a) * W + j * s + b) * C + ch];
+                        }
                     vc_cmp_add(&c, (i * Wo + j) * C + ch, y[((size_t)i * Wo + j) * C + ch], sum / (s * s),
                                1e-6 * (s * s) * 3.0);
+                    vc_cmp_add(&cf, (i * Wo + j) * C + ch, y[((size_t)i * Wo + j) * C + ch],
+                               fsum * (1.0f / (float)(s * s)), 0.0);
                 }
         VC_CHECK_CMP(&c, "avgpool2d %dx%dx%d s=%d", H, W, C, s);
+        VC_CHECK_CMP(&cf, "avgpool2d %dx%dx%d s=%d: the float sum in its documented order, bit for bit", H, W, C, s);
         VT_CHECK_GUARDS("avgpool2d wrote past a buffer");
         vt_end(mk);
     }
