@@ -40,7 +40,11 @@ torch.set_num_threads set before work starts) whose peak RSS
 `import torch` (the library's own share).
 
 Sizes and repeats come from the same BENCH_* variables as bench_model.c.
-With --ours (bench_model's -o file) a comparison table is printed as well.
+With --ours (bench_model's -o file) a comparison table is printed as well,
+and our int8 model (bench_model's bart_i8 / clip_i8 / pipeline_i8, the I8
+copy of the weights) against PyTorch fp32 and dynamic int8, with its peak
+RSS against the int8 weight bytes + 64 MB; a row whose inputs were not
+measured prints "missing".
 """
 import argparse
 import json
