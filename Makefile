@@ -328,7 +328,7 @@ $(B)/bench_work: tools/bench_work.c | $(B)
 $(B)/bench_gemm: tools/bench_gemm.c $(HDR) examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ -lopenblas $(LDLIBS) -lpthread
 
-$(B)/bench_model: tools/bench_model.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h | $(B)
+$(B)/bench_model: tools/bench_model.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h tools/vla_quant.h examples/vla_threads.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
 $(B)/bench_train: tools/bench_train.c $(HDR) $(TOOL_HDR) tools/vla_torch.h tools/vla_random.h examples/vla_threads.h | $(B)

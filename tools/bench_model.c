@@ -20,6 +20,20 @@
  * shapes, built once into BENCH_DIR (default build/bench-files) and mapped
  * read-only, so the RSS counts the weight pages a section touches.
  *
+ * int8: bart, clip and pipeline run a second time on an I8 copy of the same
+ * weights (BENCH_WEIGHTS, default "f32 i8"; "f32" or "i8" runs one of them).
+ * The copy is made from the fp32 file by the project's quantizer
+ * (tools/vla_quant.h, what `vla-quantize --to i8` runs), named like it with
+ * "-i8" before ".gguf", built once and kept, and made again when it is older
+ * than the fp32 file or does not load.  The I8 file runs the integer path
+ * (the library's default for I8 weights).  Its results are the sections
+ * bart_i8, clip_i8 and pipeline_i8 of the results file; adapters run on the
+ * fp32 model only.  "weights MB" of an int8 table counts the I8 file's
+ * tensors (int8 matrices, their F32 row scales, the tensors kept F32).
+ * bart and bart_i8 also write dec_bytes_per_step: the bytes of the model
+ * file one decode step reads, summed from the file's tensors (see
+ * dec_step_bytes).
+ *
  * Generation: min_length = max_length - 1 bans EOS until the last step, so
  * every run decodes all max_length - 1 steps (random weights would otherwise
  * emit EOS at random and the work would differ from run to run and from
@@ -37,6 +51,7 @@
  *   BENCH_PIPE_TEXT (4)  BENCH_ADAPTER_HIDDEN (96)  BENCH_PHM_K (2)
  *   BENCH_LORA_R (128)  BENCH_PROMPT (40)  BENCH_PROMPT_MID (800)
  *   BENCH_TASKS (4)  BENCH_SEED (1)  BENCH_DIR (build/bench-files)
+ *   BENCH_WEIGHTS ("f32 i8")
  *   BENCH_CLOCK (wall; "cpu": process CPU time, see now_ms)
  * -q: the repeats default to 2 (BENCH_REPEAT) and 1 (pipeline, attach, adapter pairs).
  */
@@ -49,6 +64,8 @@
 #include "vla_random.h"
 #define VLA_THREADS_IMPLEMENTATION
 #include "../examples/vla_threads.h"
+#define VLA_QUANT_IMPLEMENTATION
+#include "vla_quant.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +90,8 @@ typedef struct cfg {
     int repeat, warmup, pipe_repeat, attach_repeat, adapter_repeat;
     int threads[8], n_threads;
     char sections[256];
+    char weights[64];         /* BENCH_WEIGHTS: "f32", "i8" or both */
+    int i8;                   /* the sections run on the I8 copy (results: "<section>_i8") */
     char dir[1024];
     char results[1024];
     uint64_t seed;
@@ -167,13 +186,14 @@ static int timed(bench_fn fn, void *arg, int warmup, int repeat, stats *out) {
     return 0;
 }
 
-/* One result line for bench_torch.py: section, threads, key, value. */
+/* One result line for bench_torch.py: section, threads, key, value; on the
+ * I8 copy the section is written "<section>_i8". */
 static void result(const cfg *c, const char *section, int threads, const char *key, double v) {
     FILE *f;
     if (!c->results[0]) return;
     f = fopen(c->results, "a");
     if (!f) return;
-    fprintf(f, "%s\t%d\t%s\t%.6g\n", section, threads, key, v);
+    fprintf(f, "%s%s\t%d\t%s\t%.6g\n", section, c->i8 ? "_i8" : "", threads, key, v);
     fclose(f);
 }
 
@@ -225,19 +245,27 @@ static void cfg_load(cfg *c, int quick) {
     c->n_threads = n;
     v = getenv("BENCH_SECTIONS");
     snprintf(c->sections, sizeof c->sections, "%s", v && *v ? v : "bart,clip,pipeline,adapters");
+    v = getenv("BENCH_WEIGHTS");
+    snprintf(c->weights, sizeof c->weights, "%s", v && *v ? v : "f32 i8");
     v = getenv("BENCH_DIR");
     snprintf(c->dir, sizeof c->dir, "%s", v && *v ? v : "build/bench-files");
 }
 
-static int cfg_has(const cfg *c, const char *section) {
-    const char *p = c->sections;
-    size_t n = strlen(section);
-    while ((p = strstr(p, section)) != NULL) {
-        if ((p == c->sections || p[-1] == ',' || p[-1] == ' ') && (p[n] == 0 || p[n] == ',' || p[n] == ' ')) return 1;
+/* 1 if word is one of the comma- or space-separated words of list. */
+static int has_word(const char *list, const char *word) {
+    const char *p = list;
+    size_t n = strlen(word);
+    while ((p = strstr(p, word)) != NULL) {
+        if ((p == list || p[-1] == ',' || p[-1] == ' ') && (p[n] == 0 || p[n] == ',' || p[n] == ' ')) return 1;
         p += n;
     }
     return 0;
 }
+
+static int cfg_has(const cfg *c, const char *section) { return has_word(c->sections, section); }
+
+/* BENCH_WEIGHTS names "f32" / "i8" */
+static int cfg_weights(const cfg *c, const char *w) { return has_word(c->weights, w); }
 
 /* ---- the weight files (built once, then reused) ---- */
 
@@ -245,6 +273,15 @@ static void model_path(const cfg *c, char *out, size_t cap) {
     snprintf(out, cap, "%.400s/model-d%d-h%d-e%d-l%d-f%d-v%d-x%d-c%d.%d.%d.%d-w%d-s%d-r%llu.gguf", c->dir, c->d, c->heads,
              c->enc_layers, c->dec_layers, c->ffn, c->vocab, c->feat, c->clip_layers[0], c->clip_layers[1],
              c->clip_layers[2], c->clip_layers[3], c->clip_width, c->image, (unsigned long long)c->seed);
+}
+
+/* The I8 copy of model_path's file: the same name with "-i8" before ".gguf". */
+static void model_path_i8(const cfg *c, char *out, size_t cap) {
+    char mp[1024], *dot;
+    model_path(c, mp, sizeof mp);
+    dot = strrchr(mp, '.');
+    if (dot) *dot = 0;
+    snprintf(out, cap, "%.1000s-i8.gguf", mp);
 }
 
 static int adapter_dim(const cfg *c, int method) {
@@ -263,6 +300,13 @@ static void adapter_path(const cfg *c, int method, char *out, size_t cap) {
 static int file_exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && st.st_size > 0;
+}
+
+/* 1 if file a was last modified before file b (both exist). */
+static int file_older(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_mtime < sb.st_mtime;
 }
 
 static int mkdirs(const char *path) {
@@ -345,15 +389,109 @@ static double weight_bytes(const vla_model *m, int clip) {
     return s;
 }
 
+/* 1 if s starts with prefix / contains sub. */
+static int str_starts(const char *s, size_t n, const char *prefix) {
+    size_t k = strlen(prefix);
+    return n >= k && !memcmp(s, prefix, k);
+}
+
+static int str_has(const char *s, size_t n, const char *sub) {
+    size_t k = strlen(sub), i;
+    for (i = 0; i + k <= n; i++)
+        if (!memcmp(s + i, sub, k)) return 1;
+    return 0;
+}
+
+/* Bytes of the model file one decode step (one token, any number of beam
+ * rows: the rows share each weight read) reads, summed over the file's
+ * tensors whatever their type (so F32, or I8 + "_scale" + the tensors the
+ * quantizer keeps F32):
+ *   - every decoder layer tensor (self-attention q k v out, cross-attention
+ *     q and out, fc1, fc2, their biases and scales, the three LayerNorms),
+ *     except the cross-attention key and value projections: their outputs
+ *     are computed once per encode (vla_encode), not per step;
+ *   - the decoder's layernorm_embedding, and one row of its position table;
+ *   - the whole shared token embedding with its scale (the tied LM head; the
+ *     step's token lookup is a row of it) and final_logits_bias.
+ * A "model." prefix is skipped, as the loader does. */
+static double dec_step_bytes(const vla_model *m) {
+    const vla_gguf *g = vla_model_gguf(m);
+    double s = 0;
+    uint64_t i;
+    for (i = 0; i < g->n_tensors; i++) {
+        const vla_tensor *t = &g->tensors[i];
+        const char *n = t->name.s;
+        size_t len = t->name.n;
+        if (str_starts(n, len, "model.")) { n += 6; len -= 6; }
+        if (str_starts(n, len, "decoder.layers.")) {
+            if (!str_has(n, len, "encoder_attn.k_proj.") && !str_has(n, len, "encoder_attn.v_proj.")) s += (double)t->nbytes;
+        } else if (str_starts(n, len, "decoder.layernorm_embedding.") || str_starts(n, len, "shared.weight") ||
+                   str_starts(n, len, "final_logits_bias")) {
+            s += (double)t->nbytes;
+        } else if (str_starts(n, len, "decoder.embed_positions.") && t->n_dims == 2 && t->ne[1] > 0) {
+            s += (double)t->nbytes / (double)t->ne[1]; /* one position row */
+        }
+    }
+    return s;
+}
+
+/* The I8 copy of the fp32 file mp (tools/vla_quant.h with vla-quantize's
+ * defaults: --to i8, nothing kept), written to a temporary name and renamed.
+ * The fingerprint is copied, so the fp32 adapters attach to it too. */
+static int build_i8(const char *mp, const char *ip) {
+    mapped in;
+    vla_quant_opts o;
+    vla_quant_stat qs;
+    unsigned char *out = NULL;
+    size_t out_n = 0;
+    char err[512], tmp[1200];
+    FILE *f;
+    int rc = -1;
+    fprintf(stderr, "bench_model: quantizing %s to I8 (tools/vla_quant.h) ...\n", mp);
+    if (map_file(mp, &in) != 0) { fprintf(stderr, "bench_model: cannot map %s\n", mp); return -1; }
+    memset(&o, 0, sizeof o);
+    o.to = VLA_TYPE_I8;
+    if (vla_quant_gguf(in.data, in.size, &o, &out, &out_n, &qs, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_model: quantizing %s: %s\n", mp, err);
+        goto done;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", ip);
+    if (!(f = fopen(tmp, "wb"))) { fprintf(stderr, "bench_model: cannot write %s\n", tmp); goto done; }
+    if (fwrite(out, 1, out_n, f) != out_n) { fclose(f); remove(tmp); fprintf(stderr, "bench_model: cannot write %s\n", tmp); goto done; }
+    if (fclose(f) != 0 || rename(tmp, ip) != 0) { remove(tmp); fprintf(stderr, "bench_model: cannot write %s\n", ip); goto done; }
+    fprintf(stderr, "bench_model: %s: %d tensors I8, worst relative RMS error %.3g, %.1f MB\n", ip, qs.n_converted,
+            qs.worst_rel_rms, mb((double)out_n));
+    rc = 0;
+done:
+    free(out);
+    unmap_file(&in);
+    return rc;
+}
+
 static int build_files(const cfg *c) {
-    char mp[1024], ap[1100];
+    char mp[1024], ap[1100], ip[1100];
     vla_conv cv;
     uint64_t fp = 0;
-    int k, need_adp = 0;
+    int k, need_adp = 0, need_i8 = 0;
     double t0 = now_ms();
     model_path(c, mp, sizeof mp);
+    model_path_i8(c, ip, sizeof ip);
     for (k = 0; k < N_METHODS; k++) { adapter_path(c, k, ap, sizeof ap); if (!file_exists(ap)) need_adp = 1; }
-    if (file_exists(mp) && !need_adp) return 0;
+    if (cfg_weights(c, "i8")) {
+        /* the I8 copy is stale when it is older than the fp32 file (made
+         * anew below) or does not load (another header version) */
+        need_i8 = !file_exists(ip) || !file_exists(mp) || file_older(ip, mp);
+        if (!need_i8) {
+            loaded L;
+            if (load_model(ip, &L) != 0) {
+                fprintf(stderr, "bench_model: removing %s and building it again\n", ip);
+                remove(ip);
+                need_i8 = 1;
+            }
+            free_model(&L);
+        }
+    }
+    if (file_exists(mp) && !need_adp && !need_i8) return 0;
     if (mkdirs(c->dir) != 0) { fprintf(stderr, "bench_model: cannot create %s\n", c->dir); return -1; }
     if (!file_exists(mp)) {
         vla_rand_bart rb;
@@ -407,6 +545,12 @@ static int build_files(const cfg *c) {
         }
         vla_conv_free(&cv);
     }
+    if (need_i8) {
+        loaded L;
+        if (build_i8(mp, ip) != 0) return -1;
+        if (load_model(ip, &L) != 0) { free_model(&L); fprintf(stderr, "bench_model: the I8 copy %s does not load\n", ip); return -1; }
+        free_model(&L);
+    }
     fprintf(stderr, "bench_model: weight files ready in %.1f s\n", (now_ms() - t0) / 1e3);
     return 0;
 }
@@ -435,7 +579,8 @@ static int runner_open(runner *r, const cfg *c, int threads) {
     memset(r, 0, sizeof *r);
     r->c = c;
     r->threads = threads;
-    model_path(c, mp, sizeof mp);
+    if (c->i8) model_path_i8(c, mp, sizeof mp);
+    else model_path(c, mp, sizeof mp);
     if (load_model(mp, &r->L) != 0) return -1;
     if (threads > 1) {
         if (vla_threadpool_init(&r->pool, threads) != 0) { fprintf(stderr, "bench_model: no threads\n"); return -1; }
@@ -548,6 +693,7 @@ static int section_bart(const cfg *c, int threads) {
     result(c, "bart", threads, "model_arena_mb", mb((double)r.L.mem_size));
     result(c, "bart", threads, "ctx_arena_mb", mb((double)r.ctx_size));
     result(c, "bart", threads, "weights_mb", mb(weight_bytes(r.L.m, 0)));
+    result(c, "bart", threads, "dec_bytes_per_step", dec_step_bytes(r.L.m));
     result(c, "bart", threads, "rss_mb", peak_rss_mb());
     rc = 0;
 done:
@@ -857,6 +1003,48 @@ static int build_child(const cfg *c, int threads) {
     return build_files(c);
 }
 
+/* bart, clip and pipeline (those BENCH_SECTIONS names) on the fp32 file
+ * (i8 = 0: tables [1] [2] [3], results "bart" ...) or on its I8 copy (i8 = 1:
+ * tables [1i] [2i] [3i], results "bart_i8" ...); returns the failed runs. */
+static int model_sections(const cfg *c, int i8) {
+    cfg w = *c;
+    const char *tag = i8 ? "i" : "", *what = i8 ? "int8 (I8 copy, integer path): " : "";
+    int i, fails = 0;
+    w.i8 = i8;
+    if (i8 && (cfg_has(c, "bart") || cfg_has(c, "clip") || cfg_has(c, "pipeline")))
+        printf("\n== int8: the same shapes and inputs on the I8 copy of the weights (tools/vla_quant.h: BART matrices,\n"
+               "   visual projection, token embedding / LM head and CLIP convolutions but the stem's first in int8 with one\n"
+               "   F32 scale per row); \"weights MB\" = the I8 file's tensor bytes the section reads ==\n");
+    if (cfg_has(c, "bart")) {
+        printf("\n[1%s] %sBART encoder-decoder with the VL visual embedding: d %d, %d heads, %d+%d layers, FFN %d,"
+               " vocab %d, batch 1\n"
+               "    encode %d tokens (%d text + %d visual from a %dx%d grid of %d); generate max_length %d (%d steps),"
+               " no-repeat-ngram %d\n",
+               tag, what, c->d, c->heads, c->enc_layers, c->dec_layers, c->ffn, c->vocab,
+               c->text + (c->grid - 1) * (c->grid - 1), c->text, (c->grid - 1) * (c->grid - 1), c->grid, c->grid, c->feat,
+               c->gen, c->gen - 1, c->ngram);
+        printf("%7s %10s %10s %9s %10s %9s %11s %11s %11s\n", "threads", "encode ms", "greedy ms", "ms/token", "beam5 ms",
+               "ms/token", "arenas MB", "weights MB", "peak RSS MB");
+        for (i = 0; i < c->n_threads; i++) fails += in_child(section_bart, &w, c->threads[i]) != 0;
+    }
+    if (cfg_has(c, "clip")) {
+        printf("\n[2%s] %sCLIP ModifiedResNet trunk: layers %d,%d,%d,%d, width %d, %dx%d image -> %dx%dx%d grid (BN folded)\n",
+               tag, what, c->clip_layers[0], c->clip_layers[1], c->clip_layers[2], c->clip_layers[3], c->clip_width, c->image,
+               c->image, c->image / 32, c->image / 32, 32 * c->clip_width);
+        printf("%7s %10s %10s %11s %11s %11s\n", "threads", "ms/image", "min ms", "arenas MB", "weights MB", "peak RSS MB");
+        for (i = 0; i < c->n_threads; i++) fails += in_child(section_clip, &w, c->threads[i]) != 0;
+    }
+    if (cfg_has(c, "pipeline")) {
+        printf("\n[3%s] %scaption pipeline: %dx%d RGB picture -> preprocess -> CLIP -> %d visual tokens -> encoder (%d text ids)"
+               " -> beam %d, max_length %d\n",
+               tag, what, c->pic_w, c->pic_h, (c->grid - 1) * (c->grid - 1), c->pipe_text, c->beams, c->gen);
+        printf("%7s %10s %10s %10s %10s %11s %11s %11s\n", "threads", "total ms", "prep ms", "clip+enc", "decode ms",
+               "arenas MB", "weights MB", "peak RSS MB");
+        for (i = 0; i < c->n_threads; i++) fails += in_child(section_pipeline, &w, c->threads[i]) != 0;
+    }
+    return fails;
+}
+
 int main(int argc, char **argv) {
     cfg c;
     struct utsname un;
@@ -896,38 +1084,19 @@ int main(int argc, char **argv) {
            sysconf(_SC_NPROCESSORS_ONLN), load);
     printf("median of %d runs after %d warm-up (pipeline: %d runs); random fp32 weights, mapped read-only from %s\n",
            c.repeat, c.warmup, c.pipe_repeat, c.dir);
+    if (cfg_weights(&c, "i8"))
+        printf("int8: tables [1i] [2i] [3i] run the same on an I8 copy of those weights (BENCH_WEIGHTS=\"%s\")\n", c.weights);
     printf("memory: \"arenas\" = the size queries (vla_model_mem_req + vla_ctx_mem_req [+ slots]), \"weights\" = tensor\n"
            "bytes the section reads from the mapped file, \"peak RSS\" = the section's process (getrusage ru_maxrss)\n");
     fflush(stdout);
     result(&c, "info", 0, "gen", c.gen);
     if (in_child(build_child, &c, 0) != 0) { fprintf(stderr, "bench_model: could not build the weight files\n"); return 1; }
 
-    if (cfg_has(&c, "bart")) {
-        printf("\n[1] BART encoder-decoder with the VL visual embedding: d %d, %d heads, %d+%d layers, FFN %d, vocab %d, batch 1\n"
-               "    encode %d tokens (%d text + %d visual from a %dx%d grid of %d); generate max_length %d (%d steps),"
-               " no-repeat-ngram %d\n",
-               c.d, c.heads, c.enc_layers, c.dec_layers, c.ffn, c.vocab, c.text + (c.grid - 1) * (c.grid - 1), c.text,
-               (c.grid - 1) * (c.grid - 1), c.grid, c.grid, c.feat, c.gen, c.gen - 1, c.ngram);
-        printf("%7s %10s %10s %9s %10s %9s %11s %11s %11s\n", "threads", "encode ms", "greedy ms", "ms/token", "beam5 ms",
-               "ms/token", "arenas MB", "weights MB", "peak RSS MB");
-        for (i = 0; i < c.n_threads; i++) fails += in_child(section_bart, &c, c.threads[i]) != 0;
-    }
-    if (cfg_has(&c, "clip")) {
-        printf("\n[2] CLIP ModifiedResNet trunk: layers %d,%d,%d,%d, width %d, %dx%d image -> %dx%dx%d grid (BN folded)\n",
-               c.clip_layers[0], c.clip_layers[1], c.clip_layers[2], c.clip_layers[3], c.clip_width, c.image, c.image,
-               c.image / 32, c.image / 32, 32 * c.clip_width);
-        printf("%7s %10s %10s %11s %11s %11s\n", "threads", "ms/image", "min ms", "arenas MB", "weights MB", "peak RSS MB");
-        for (i = 0; i < c.n_threads; i++) fails += in_child(section_clip, &c, c.threads[i]) != 0;
-    }
-    if (cfg_has(&c, "pipeline")) {
-        printf("\n[3] caption pipeline: %dx%d RGB picture -> preprocess -> CLIP -> %d visual tokens -> encoder (%d text ids)"
-               " -> beam %d, max_length %d\n",
-               c.pic_w, c.pic_h, (c.grid - 1) * (c.grid - 1), c.pipe_text, c.beams, c.gen);
-        printf("%7s %10s %10s %10s %10s %11s %11s %11s\n", "threads", "total ms", "prep ms", "clip+enc", "decode ms",
-               "arenas MB", "weights MB", "peak RSS MB");
-        for (i = 0; i < c.n_threads; i++) fails += in_child(section_pipeline, &c, c.threads[i]) != 0;
-    }
-    if (cfg_has(&c, "adapters")) {
+    if (cfg_weights(&c, "f32")) fails += model_sections(&c, 0);
+    if (cfg_weights(&c, "i8")) fails += model_sections(&c, 1);
+    if (cfg_has(&c, "adapters") && !cfg_weights(&c, "f32"))
+        printf("\n[4] adapters: skipped (they run on the fp32 model only; BENCH_WEIGHTS=%s)\n", c.weights);
+    else if (cfg_has(&c, "adapters")) {
         for (i = 0; i < c.n_threads; i++) {
             printf("\n[4] adapters at the BART shapes above, %d thread%s (no PyTorch comparison).  %d tasks, one module set\n"
                    "    shared by all tasks (Hyperformer: generated per task from its hypernetwork).  attach = vla_adapter_attach\n"

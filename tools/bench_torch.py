@@ -40,7 +40,11 @@ torch.set_num_threads set before work starts) whose peak RSS
 `import torch` (the library's own share).
 
 Sizes and repeats come from the same BENCH_* variables as bench_model.c.
-With --ours (bench_model's -o file) a comparison table is printed as well.
+With --ours (bench_model's -o file) a comparison table is printed as well,
+and our int8 model (bench_model's bart_i8 / clip_i8 / pipeline_i8, the I8
+copy of the weights) against PyTorch fp32 and dynamic int8, with its peak
+RSS against the int8 weight bytes + 64 MB; a row whose inputs were not
+measured prints "missing".
 """
 import argparse
 import json
@@ -876,9 +880,13 @@ def inference_tables(c, ours, res, sections, steps):
     print("%-30s %7s %10s %10s %8s %10s %8s" % ("benchmark", "threads", "ours ms", "torch ms", "ratio", "torch int8",
                                               "ratio"))
     for sec, key, label in rows:
+        if sec not in sections:
+            continue
         for t in c["threads"]:
             o, r = ours.get((sec, t, key)), res.get((sec, t), {}).get(key)
             if o is None or r is None:
+                print("%-30s %7d   missing: %s" % (label, t, " and ".join(
+                    w for w, v in (("ours %s %s" % (sec, key), o), ("PyTorch %s" % sec, r)) if v is None)))
                 continue
             q = res.get((sec + "_int8", t), {}).get(key)
             qs = "%10.2f %7.2fx" % (q, q / o if o > 0 else float("nan")) if q is not None else "%10s %8s" % ("-", "-")
@@ -891,10 +899,94 @@ def inference_tables(c, ours, res, sections, steps):
         for t in c["threads"]:
             r = res.get((sec, t))
             if (sec, t, "rss_mb") not in ours or r is None:
+                print("%-10s %7d   missing: %s" % (sec, t, " and ".join(
+                    w for w, v in (("ours %s rss_mb" % sec, ours.get((sec, t, "rss_mb"))), ("PyTorch %s" % sec, r))
+                    if v is None)))
                 continue
             print("%-10s %7d %11.1f %12.1f %13.1f %14.1f %11.1f" % (
                 sec, t, ours.get((sec, t, "arena_mb"), 0), ours.get((sec, t, "weights_mb"), 0), ours[(sec, t, "rss_mb")],
                 r["rss_mb"], r["rss_import_mb"]))
+    int8_tables(c, ours, res, sections, steps)
+
+
+def cell(v, fmt="%10.2f", width=10):
+    """A table cell: the value, or "missing" when it was not measured."""
+    return fmt % v if v is not None else "%*s" % (width, "missing")
+
+
+def ratio(a, b):
+    """a / b as "1.23x", or "-" when either is missing."""
+    return "%7.2fx" % (a / b) if a is not None and b is not None and b > 0 else "%8s" % "-"
+
+
+def int8_tables(c, ours, res, sections, steps):
+    """Our int8 model (bench_model's bart_i8 / clip_i8 / pipeline_i8: the I8
+    copy of the weights on the integer path) against PyTorch fp32 and PyTorch
+    dynamic int8, and its peak RSS against the int8 weight bytes + 64 MB.
+    A row whose inputs were not measured says "missing"."""
+    import torch
+    rows = [("bart", "encode_ms", "BART encode %d tokens" % (c["text"] + (c["grid"] - 1) ** 2)),
+            ("bart", "greedy_ms", "BART greedy, %d steps" % steps),
+            ("bart", "greedy_tok_ms", "  per decoded token"),
+            ("bart", "beam_ms", "BART beam %d, %d steps" % (c["beams"], steps)),
+            ("bart", "beam_tok_ms", "  per decoded token"),
+            ("clip", "clip_ms", "CLIP trunk, per %dx%d image" % (c["image"], c["image"])),
+            ("pipeline", "pre_ms", "pipeline: preprocess"),
+            ("pipeline", "encode_ms", "pipeline: CLIP + encoder"),
+            ("pipeline", "decode_ms", "pipeline: beam decode"),
+            ("pipeline", "total_ms", "caption pipeline, total")]
+    print("\n== vladapter.h int8 vs PyTorch %s fp32 and dynamic int8, same shapes and thread count, this run ==" %
+          torch.__version__)
+    print("   ours int8 = bench_model's I8 copy of the weights, integer path ([1i] [2i] [3i]); ratio = PyTorch ms / ours ms;")
+    print("   torch int8 = quantize_dynamic of BART's Linear layers ([1q], [3q]).  The CLIP trunk has no PyTorch int8 figure:")
+    print("   quantize_dynamic covers nn.Linear, not nn.Conv2d (PyTorch's CLIP runs fp32 in [3q] too)")
+    print("%-36s %7s %10s %10s %8s %10s %8s" % ("benchmark", "threads", "ours int8", "torch ms", "ratio", "torch int8",
+                                              "ratio"))
+    for sec, key, label in rows:
+        if sec not in sections:
+            continue
+        if key == "total_ms":
+            label += " (ours int8)"
+        for t in c["threads"]:
+            o = ours.get((sec + "_i8", t, key))
+            r = res.get((sec, t), {}).get(key)
+            if sec == "clip":
+                qs = "%10s %8s" % ("n/a", "(conv)")
+            else:
+                q = res.get((sec + "_int8", t), {}).get(key)
+                qs = "%s %s" % (cell(q), ratio(q, o))
+            print("%-36s %7d %s %s %s %s" % (label, t, cell(o), cell(r), ratio(r, o), qs))
+    if "pipeline" in sections:
+        print("acceptance, caption pipeline: ours int8 >= 4.00x PyTorch fp32 and >= 2.50x PyTorch dynamic int8")
+        for t in c["threads"]:
+            o = ours.get(("pipeline_i8", t, "total_ms"))
+            r = res.get(("pipeline", t), {}).get("total_ms")
+            q = res.get(("pipeline_int8", t), {}).get("total_ms")
+            parts = []
+            for name, v, goal in (("PyTorch fp32", r, 4.0), ("PyTorch dynamic int8", q, 2.5)):
+                if o is None or v is None or o <= 0:
+                    parts.append("vs %s missing" % name)
+                else:
+                    parts.append("%.2fx %s (goal >= %.2fx: %s)" % (v / o, name, goal, "met" if v / o >= goal else "NOT met"))
+            print("  %d thread%s: %s%s" % (t, "s" if t > 1 else "", "" if o is not None else "ours int8 missing; ",
+                                        "; ".join(parts)))
+    print("\n== peak memory of the int8 model (MB): ours int8 weights = tensor bytes the section reads from the I8 file")
+    print("   (int8 matrices + F32 scales + the tensors kept F32); limit = those + 64 MB (acceptance: ours peak RSS <= limit);")
+    print("   PyTorch = its section process's peak RSS, fp32 and dynamic int8 (CLIP: fp32 only) ==")
+    print("%-12s %7s %11s %12s %10s %13s %6s %14s %14s" % ("section", "threads", "ours arenas", "int8 weights", "limit",
+                                                        "ours peak RSS", "holds", "torch fp32 RSS", "torch int8 RSS"))
+    for sec in sections:
+        for t in c["threads"]:
+            w, rss = ours.get((sec + "_i8", t, "weights_mb")), ours.get((sec + "_i8", t, "rss_mb"))
+            arenas = ours.get((sec + "_i8", t, "arena_mb"))
+            lim = w + 64.0 if w is not None else None
+            holds = ("yes" if rss <= lim else "NO") if rss is not None and lim is not None else "-"
+            tr = res.get((sec, t), {}).get("rss_mb")
+            tq = res.get((sec + "_int8", t), {}).get("rss_mb") if sec != "clip" else None
+            print("%-12s %7d %s %s %s %s %6s %s %s" % (
+                sec + "_i8", t, cell(arenas, "%11.1f", 11), cell(w, "%12.1f", 12), cell(lim, "%10.1f", 10),
+                cell(rss, "%13.1f", 13), holds, cell(tr, "%14.1f", 14),
+                "%14s" % "n/a (conv)" if sec == "clip" else cell(tq, "%14.1f", 14)))
 
 
 def train_table(c, ours, res):

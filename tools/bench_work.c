@@ -30,6 +30,28 @@
  *   dec_weight_bytes_per_step   fp32 bytes of the weight matrices one step
  *                 reads: per layer 6 d^2 + 2 d ffn, plus the LM head V d
  *                 (biases and LayerNorms add < 0.1%)
+ * and for the I8 model (tools/vla_quant.h: the BART matrices, the visual
+ * projection, the token embedding / LM head and every CLIP convolution but
+ * the stem's first are int8 with one F32 scale per row; LayerNorms, biases,
+ * final_logits_bias, the position tables and the 5-wide box projection stay
+ * F32):
+ *   clip_macs_int8  clip_macs without the stem's first convolution (3 input
+ *                 channels, kept F32): the MACs on int8 weights
+ *   enc_macs_int8   the encode MACs on int8 weights: enc_macs without the
+ *                 box projection (F32) and the attention scores and values
+ *                 (activations times activations, fp32)
+ *   dec_macs_int8   the same of dec_macs: the matrices and the LM head
+ *   dec_weight_bytes_per_step_i8   every byte of the I8 file one decode
+ *                 step reads, exactly: per decoder layer the int8 matrices
+ *                 (6 d^2 + 2 d ffn), their scales (one F32 per row: 6 d +
+ *                 ffn + d), the biases (6 d + ffn + d F32: self q k v out,
+ *                 cross q out, fc1, fc2) and three LayerNorms (6 d F32); the
+ *                 LM head V d int8 + V scales, final_logits_bias (V F32), the
+ *                 decoder's layernorm_embedding (2 d F32) and one position
+ *                 row (d F32).  The cross-attention key / value projections
+ *                 are not read per step (computed once per encode).
+ *                 bench_model writes the same sum, taken from the I8 file's
+ *                 tensors, as bart_i8 dec_bytes_per_step.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +73,7 @@ int main(int argc, char **argv) {
     long grid = env_int("BENCH_GRID", S / 32), feat = env_int("BENCH_FEAT", 32 * width);
     long steps = env_int("BENCH_GEN", 20) - 1, layers[4] = {3, 4, 23, 3};
     long boxes = (grid - 1) * (grid - 1), L = text + boxes;
-    double clip = 0.0, enc, dec = 0.0, wbytes, H, inpl;
+    double clip = 0.0, enc, dec = 0.0, wbytes, H, inpl, stem1, enc8, dec8 = 0.0, wbytes8;
     int si, bi, i;
     const char *cl = getenv("BENCH_CLIP_LAYERS");
     if (cl && *cl && sscanf(cl, "%ld,%ld,%ld,%ld", &layers[0], &layers[1], &layers[2], &layers[3]) != 4) {
@@ -69,7 +91,8 @@ int main(int argc, char **argv) {
     /* CLIP trunk, [H, H, C] activations; a k x k conv Cin -> Cout at output
      * size Ho costs Ho^2 k^2 Cin Cout MACs */
     H = (double)(S / 2);
-    clip += H * H * 9.0 * 3 * (width / 2);                 /* stem conv1, stride 2 */
+    stem1 = H * H * 9.0 * 3 * (width / 2);
+    clip += stem1;                                         /* stem conv1, stride 2 (F32 in the I8 file) */
     clip += H * H * 9.0 * (width / 2) * (width / 2);       /* stem conv2 */
     clip += H * H * 9.0 * (width / 2) * width;             /* stem conv3, then avgpool 2 */
     H /= 2;
@@ -92,11 +115,15 @@ int main(int argc, char **argv) {
     enc = (double)boxes * feat * d + (double)boxes * 5 * d;
     enc += (double)el * (4.0 * L * d * d + 2.0 * L * d * ffn + 2.0 * L * L * d);
     enc += (double)dl * 2.0 * L * d * d;
+    enc8 = (double)boxes * feat * d + (double)el * (4.0 * L * d * d + 2.0 * L * d * ffn) + (double)dl * 2.0 * L * d * d;
 
     /* greedy decode, one row, steps t = 0 .. steps-1 */
     for (i = 0; i < steps; i++)
         dec += (double)dl * (6.0 * d * d + 2.0 * d * ffn + 2.0 * (i + 1) * d + 2.0 * L * d) + (double)V * d;
     wbytes = 4.0 * ((double)dl * (6.0 * d * d + 2.0 * d * ffn) + (double)V * d);
+    dec8 = (double)steps * ((double)dl * (6.0 * d * d + 2.0 * d * ffn) + (double)V * d);
+    wbytes8 = (double)dl * (6.0 * d * d + 2.0 * d * ffn + 4.0 * (7.0 * d + ffn) + 4.0 * (7.0 * d + ffn) + 4.0 * 6.0 * d) +
+              (double)V * d + 4.0 * V + 4.0 * V + 4.0 * 2.0 * d + 4.0 * d;
 
     printf("clip_macs %.0f\n", clip);
     printf("enc_macs %.0f\n", enc);
@@ -105,5 +132,9 @@ int main(int argc, char **argv) {
     printf("dec_macs %.0f\n", dec);
     printf("dec_weight_bytes_per_step %.0f\n", wbytes);
     printf("caption_macs %.0f\n", clip + enc + dec);
+    printf("clip_macs_int8 %.0f\n", clip - stem1);
+    printf("enc_macs_int8 %.0f\n", enc8);
+    printf("dec_macs_int8 %.0f\n", dec8);
+    printf("dec_weight_bytes_per_step_i8 %.0f\n", wbytes8);
     return 0;
 }
