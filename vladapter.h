@@ -4492,6 +4492,42 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
         }
     }
 }
+/* The tiled path on rows quantized beforehand (the int8 convolution's
+ * im2col, [D4]): xq[m] = the u8 bytes q_x + 128 of row m, ldx >= K rounded
+ * up to 4 apart (the bytes past K are never multiplied: the panel is zero
+ * there), dx[m] its d_x.  Without the quantization there is no M block: W
+ * is packed once per K block and panel for all of rows [m0, m1). */
+#define VLA__I8_PREQ 1
+static void vla__gemm_i8_tiled_q(float *y, const unsigned char *xq, size_t ldx, const float *dx, const vla_mat *w,
+                                 const float *b, int m0, int m1, int n0, int n1) {
+    unsigned char buf[63 + VLA__I8_KCV * VLA__I8_NRV + VLA__I8_NRV * sizeof(int32_t)];
+    signed char *P = (signed char *)(void *)(buf + ((64 - ((size_t)buf & 63)) & 63));
+    int32_t *corr = (int32_t *)(void *)(P + VLA__I8_KCV * VLA__I8_NRV);
+    const signed char *wd = (const signed char *)w->data;
+    const int K = w->cols, N = w->rows;
+    int k0, kb, n, nr, i;
+    for (k0 = 0; k0 < K; k0 += kb) {
+        kb = K - k0 < VLA__I8_KCV ? K - k0 : VLA__I8_KCV;
+        for (n = n0; n < n1; n += VLA__I8_NRV) {
+            nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV;
+            if (nr <= 32) { /* a narrow panel: 12 x 32 tiles */
+                vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, 32);
+                for (i = m0; i < m1; i += 12)
+                    vla__i8_kern12x32(y + (size_t)i * N + n, (size_t)N, xq + (size_t)i * ldx + k0, ldx,
+                                      m1 - i < 12 ? m1 - i : 12, P, (kb + 3) / 4, corr, k0 == 0, k0 + kb >= K, dx + i,
+                                      w->scale + n, b ? b + n : NULL, nr);
+                continue;
+            }
+            vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, VLA__I8_NRV);
+            vla__i8_prefetch_next(wd, K, n + VLA__I8_NRV < n1 ? n + VLA__I8_NRV : n0,
+                                  n + VLA__I8_NRV < n1 ? k0 : k0 + kb, n1, VLA__I8_KCV);
+            for (i = m0; i < m1; i += VLA__I8_MRV)
+                vla__i8_kern6x64(y + (size_t)i * N + n, (size_t)N, xq + (size_t)i * ldx + k0, ldx,
+                                 m1 - i < VLA__I8_MRV ? m1 - i : VLA__I8_MRV, P, (kb + 3) / 4, corr, k0 == 0,
+                                 k0 + kb >= K, dx + i, w->scale + n, b ? b + n : NULL, nr);
+        }
+    }
+}
 #elif defined(VLA__AVX2)
 /* ---- AVX2, tiled path (M >= VLA__I8_TILED_M) ------------------------------
  * The same plan as the AVX-512 VNNI path above, in int16: a panel of 16 W
@@ -4895,6 +4931,123 @@ VLA_DEF size_t vla_conv2d_scratch_size(int H, int W, int Cin, int k, int stride,
                          VLA_ALIGN);
 }
 
+#if defined(VLA__I8_PREQ)
+/* The int8 convolution where the tiled kernels take quantized rows: a band
+ * of output pixels is im2col'd straight into bytes (each pixel's row
+ * quantized as vla__conv2d_i8_ref defines it: d_x = amax of its k x k x Cin
+ * patch / 127, padding is 0), the tasks splitting the pixels; then the tasks
+ * run vla__gemm_i8_tiled_q over N panels (or rows when N has fewer panels
+ * than tasks).  Against the fp32 im2col this writes a quarter of the bytes,
+ * reads the patch once for the scale instead of twice, quantizes it once
+ * (not once per task) and packs W once per band of up to 4x the rows. */
+typedef struct vla__convq_job {
+    const float *x;
+    unsigned char *xq;
+    float *dx, *y, *amax; /* amax[H * W]: max |x| of each input pixel's Cin values */
+    size_t ldx;
+    int H, W, Cin, k, stride, pad, Wo, r0, n_pix, n_tasks, split_m;
+    const vla_mat *w;
+    const float *b;
+} vla__convq_job;
+
+/* amax of every input pixel (a patch's amax is the max of its pixels'). */
+static void vla__convq_amax_task(void *arg, int t) {
+    const vla__convq_job *j = (const vla__convq_job *)arg;
+    int p0, p1, p, c;
+    vla__gemm_range(j->H * j->W, 1, t, j->n_tasks, &p0, &p1);
+    for (p = p0; p < p1; p++) {
+        const float *src = j->x + (size_t)p * j->Cin;
+        float a = vla__i8_amax_v(src, j->Cin, &c);
+        for (; c < j->Cin; c++)
+            if (VLA_FABSF(src[c]) > a) a = VLA_FABSF(src[c]);
+        j->amax[p] = a;
+    }
+}
+
+static void vla__convq_quant_task(void *arg, int t) {
+    const vla__convq_job *j = (const vla__convq_job *)arg;
+    const int Cin = j->Cin, k = j->k, K = k * k * Cin;
+    int p0, p1, p, ky, kx, c;
+    vla__gemm_range(j->n_pix, 1, t, j->n_tasks, &p0, &p1);
+    for (p = p0; p < p1; p++) {
+        const int oy = j->r0 + p / j->Wo, ox = p % j->Wo;
+        unsigned char *o = j->xq + (size_t)p * j->ldx;
+        float amax = 0.0f, d, id;
+        for (ky = 0; ky < k; ky++)
+            for (kx = 0; kx < k; kx++) {
+                const int iy = oy * j->stride + ky - j->pad, ix = ox * j->stride + kx - j->pad;
+                if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) continue; /* padding: |0| raises no amax */
+                if (j->amax[(size_t)iy * j->W + ix] > amax) amax = j->amax[(size_t)iy * j->W + ix];
+            }
+        d = amax / 127.0f;
+        id = vla__i8_inv(d);
+        j->dx[p] = d;
+        for (ky = 0; ky < k; ky++)
+            for (kx = 0; kx < k; kx++) {
+                const int iy = oy * j->stride + ky - j->pad, ix = ox * j->stride + kx - j->pad;
+                unsigned char *dst = o + (size_t)(ky * k + kx) * Cin;
+                const float *src;
+                if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) { VLA_MEMSET(dst, 128, (size_t)Cin); continue; }
+                src = j->x + ((size_t)iy * j->W + ix) * Cin;
+                for (c = vla__i8_quant_v(dst, src, Cin, id); c < Cin; c++)
+                    dst[c] = (unsigned char)(vla__i8_round(src[c] * id) + 128);
+            }
+        VLA_MEMSET(o + K, 128, j->ldx - (size_t)K);
+    }
+}
+
+static void vla__convq_gemm_task(void *arg, int t) {
+    const vla__convq_job *j = (const vla__convq_job *)arg;
+    int m0 = 0, m1 = j->n_pix, n0 = 0, n1 = j->w->rows;
+    if (j->split_m) vla__gemm_range(j->n_pix, VLA__I8_MRV, t, j->n_tasks, &m0, &m1);
+    else vla__gemm_range(j->w->rows, VLA__I8_NRV, t, j->n_tasks, &n0, &n1);
+    if (m0 < m1 && n0 < n1) vla__gemm_i8_tiled_q(j->y, j->xq, j->ldx, j->dx, j->w, j->b, m0, m1, n0, n1);
+}
+
+/* Returns 0 when it did the convolution, -1 when the caller's path must
+ * (the scratch fp32 im2col asked for holds less than one row of bytes). */
+static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                           const float *b, int H, int W, int Cin, int k, int stride, int pad) {
+    const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin;
+    const size_t ldx = ((size_t)K + 63) & ~(size_t)63, avail = (size_t)vla__conv_band(Wo, K, Ho) * Wo * K * sizeof(float);
+    const size_t table = ((size_t)H * W * sizeof(float) + 63) & ~(size_t)63;
+    size_t mark, band, nb;
+    int T = vla__n_tasks(ex), un = (w->rows + VLA__I8_NRV - 1) / VLA__I8_NRV, r0;
+    vla__convq_job j;
+    unsigned char *mem;
+    band = avail > table + 64 ? (avail - table - 64) / ((size_t)Wo * (ldx + sizeof(float))) : 0;
+    if (band < 1 || K > VLA_I8_MAX_K) return -1;
+    if (band > (size_t)Ho) band = (size_t)Ho;
+    nb = ((size_t)Ho + band - 1) / band;
+    band = ((size_t)Ho + nb - 1) / nb; /* evened out, as vla__conv_band */
+    mark = vla_arena_scratch_mark(scratch);
+    mem = (unsigned char *)vla_arena_scratch(scratch, table + band * Wo * (ldx + sizeof(float)));
+    if (!mem) return -1;
+    j.amax = (float *)(void *)mem;
+    mem += table;
+    j.x = x; j.w = w; j.b = b; j.ldx = ldx;
+    j.H = H; j.W = W; j.Cin = Cin; j.k = k; j.stride = stride; j.pad = pad; j.Wo = Wo;
+    j.xq = mem;
+    j.dx = (float *)(void *)(mem + band * Wo * ldx); /* ldx is a multiple of 64 */
+    j.n_tasks = T < H * W ? T : H * W;
+    vla__run(ex, vla__convq_amax_task, &j, j.n_tasks);
+    for (r0 = 0; r0 < Ho; r0 += (int)band) {
+        int nr = Ho - r0 < (int)band ? Ho - r0 : (int)band, um;
+        j.r0 = r0;
+        j.n_pix = nr * Wo;
+        j.y = y + (size_t)r0 * Wo * w->rows;
+        j.n_tasks = T < j.n_pix ? T : j.n_pix;
+        vla__run(ex, vla__convq_quant_task, &j, j.n_tasks);
+        um = (j.n_pix + VLA__I8_MRV - 1) / VLA__I8_MRV;
+        j.split_m = un < T; /* a panel for every task: split N (each packs only its panels) */
+        j.n_tasks = j.split_m ? (T < um ? T : um) : T;
+        vla__run(ex, vla__convq_gemm_task, &j, j.n_tasks);
+    }
+    vla_arena_scratch_release(scratch, mark);
+    return 0;
+}
+#endif
+
 VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
                               const float *b, int H, int W, int Cin, int k, int stride, int pad) {
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin, Cout = w->rows;
@@ -4908,6 +5061,11 @@ VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, 
         else vla_conv2d_ref(y, x, w, b, H, W, Cin, k, stride, pad);
         return VLA_OK;
     }
+#if defined(VLA__I8_PREQ)
+    if (w->type == VLA_TYPE_I8 && !ex->int8_widen && Wo >= VLA__I8_TILED_M &&
+        vla__conv2d_i8q(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad) == 0)
+        return VLA_OK;
+#endif
     band = vla__conv_band(Wo, K, Ho);
     mark = vla_arena_scratch_mark(scratch);
     col = (float *)vla_arena_scratch(scratch, (size_t)band * Wo * K * sizeof(float));

@@ -616,6 +616,14 @@ static void test_i8(void) {
     check_i8_conv(6, 5, 3, 5, 1, 1, 0);
     check_i8_conv(7, 7, 5, 6, 3, 1, 1);
     check_i8_conv(9, 8, 16, 9, 3, 2, 1);
+    /* Wo >= 9: on AVX-512 VNNI the convolution quantizes its im2col rows itself
+     * (vla__conv2d_i8q): a 64-wide panel and a narrow tail, K not a multiple of 4,
+     * K blocks with a tail, the 3 x 3 stem's K = 27, a stride, two bands */
+    check_i8_conv(12, 11, 16, 70, 3, 1, 1);
+    check_i8_conv(10, 30, 7, 5, 3, 1, 1);
+    check_i8_conv(14, 14, 40, 100, 3, 1, 1);
+    check_i8_conv(20, 18, 3, 32, 3, 2, 1);
+    if (VLA_TEST_WORK >= 16) check_i8_conv(60, 60, 32, 40, 3, 1, 1);
 }
 
 /* ==========================================================================
