@@ -4931,6 +4931,31 @@ VLA_DEF size_t vla_conv2d_scratch_size(int H, int W, int Cin, int k, int stride,
                          VLA_ALIGN);
 }
 
+/* im2col of a band of output pixels [r0 * Wo, r0 * Wo + n_pix) into col
+ * [n_pix, k * k * Cin] (padding 0), the pixels split over the tasks. */
+typedef struct vla__im2col_job {
+    const float *x;
+    float *col;
+    int H, W, Cin, k, stride, pad, Wo, r0, n_pix, n_tasks;
+} vla__im2col_job;
+
+static void vla__im2col_task(void *arg, int t) {
+    const vla__im2col_job *j = (const vla__im2col_job *)arg;
+    const size_t K = (size_t)j->k * j->k * j->Cin, row = sizeof(float) * (size_t)j->Cin;
+    int p0, p1, p, ky, kx;
+    vla__gemm_range(j->n_pix, 1, t, j->n_tasks, &p0, &p1);
+    for (p = p0; p < p1; p++) {
+        const int oy = j->r0 + p / j->Wo, ox = p % j->Wo;
+        float *dst = j->col + (size_t)p * K;
+        for (ky = 0; ky < j->k; ky++)
+            for (kx = 0; kx < j->k; kx++, dst += j->Cin) {
+                const int iy = oy * j->stride + ky - j->pad, ix = ox * j->stride + kx - j->pad;
+                if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) VLA_MEMSET(dst, 0, row);
+                else VLA_MEMCPY(dst, j->x + ((size_t)iy * j->W + ix) * j->Cin, row);
+            }
+    }
+}
+
 #if defined(VLA__I8_PREQ)
 /* The int8 convolution where the tiled kernels take quantized rows: a band
  * of output pixels is im2col'd straight into bytes (each pixel's row
@@ -5051,9 +5076,10 @@ static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, con
 VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
                               const float *b, int H, int W, int Cin, int k, int stride, int pad) {
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin, Cout = w->rows;
-    int band, r0, r, ox, ky, kx;
+    int band, r0;
     size_t mark;
     float *col;
+    vla__im2col_job j;
     if (w->cols != K) return VLA_ERR_MISMATCH;
     if (k == 1 && stride == 1 && pad == 0) { vla_linear(ex, y, x, w, b, H * W); return VLA_OK; }
     if (!ex || ex->force_reference) { /* I8: the definition, or fp32 when widened */
@@ -5070,18 +5096,13 @@ VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, 
     mark = vla_arena_scratch_mark(scratch);
     col = (float *)vla_arena_scratch(scratch, (size_t)band * Wo * K * sizeof(float));
     if (!col) return VLA_ERR_NOMEM;
+    j.x = x; j.col = col; j.H = H; j.W = W; j.Cin = Cin; j.k = k; j.stride = stride; j.pad = pad; j.Wo = Wo;
     for (r0 = 0; r0 < Ho; r0 += band) {
-        int nr = Ho - r0 < band ? Ho - r0 : band;
-        for (r = 0; r < nr; r++)
-            for (ox = 0; ox < Wo; ox++) {
-                float *dst = col + ((size_t)r * Wo + ox) * K;
-                for (ky = 0; ky < k; ky++)
-                    for (kx = 0; kx < k; kx++, dst += Cin) {
-                        int iy = (r0 + r) * stride + ky - pad, ix = ox * stride + kx - pad;
-                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) VLA_MEMSET(dst, 0, sizeof(float) * (size_t)Cin);
-                        else VLA_MEMCPY(dst, x + ((size_t)iy * W + ix) * Cin, sizeof(float) * (size_t)Cin);
-                    }
-            }
+        int nr = Ho - r0 < band ? Ho - r0 : band, T = vla__n_tasks(ex);
+        j.r0 = r0;
+        j.n_pix = nr * Wo;
+        j.n_tasks = T < j.n_pix ? T : j.n_pix;
+        vla__run(ex, vla__im2col_task, &j, j.n_tasks);
         vla_linear(ex, y + (size_t)r0 * Wo * Cout, col, w, b, nr * Wo);
     }
     vla_arena_scratch_release(scratch, mark);
