@@ -5054,18 +5054,21 @@ static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, con
     j.H = H; j.W = W; j.Cin = Cin; j.k = k; j.stride = stride; j.pad = pad; j.Wo = Wo;
     j.xq = mem;
     j.dx = (float *)(void *)(mem + band * Wo * ldx); /* ldx is a multiple of 64 */
-    j.n_tasks = T < H * W ? T : H * W;
+    j.n_tasks = T > 1 && 4 * T < H * W ? 4 * T : T < H * W ? T : H * W;
     vla__run(ex, vla__convq_amax_task, &j, j.n_tasks);
     for (r0 = 0; r0 < Ho; r0 += (int)band) {
         int nr = Ho - r0 < (int)band ? Ho - r0 : (int)band, um;
         j.r0 = r0;
         j.n_pix = nr * Wo;
         j.y = y + (size_t)r0 * Wo * w->rows;
-        j.n_tasks = T < j.n_pix ? T : j.n_pix;
+        /* more tasks than threads where that costs nothing (the pool hands
+         * them out as threads come free: a core slowed by other work takes
+         * fewer): 4 per thread for the pixels, one per panel for N */
+        j.n_tasks = T > 1 && 4 * T < j.n_pix ? 4 * T : T < j.n_pix ? T : j.n_pix;
         vla__run(ex, vla__convq_quant_task, &j, j.n_tasks);
         um = (j.n_pix + VLA__I8_MRV - 1) / VLA__I8_MRV;
         j.split_m = un < T; /* a panel for every task: split N (each packs only its panels) */
-        j.n_tasks = j.split_m ? (T < um ? T : um) : T;
+        j.n_tasks = !j.split_m ? un : T < um ? T : um;
         vla__run(ex, vla__convq_gemm_task, &j, j.n_tasks);
     }
     vla_arena_scratch_release(scratch, mark);
