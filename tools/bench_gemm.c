@@ -119,7 +119,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 typedef struct run_ctx {
-    int which; /* 0 ours fp32, 1 blas, 2 ours int8 (Q8_0), 3 ours I8 */
+    int which; /* 0 ours fp32, 1 blas, 2 ours int8 (Q8_0), 3 ours I8, 4 ours I8 convolution */
     const vla_exec *ex;
     float *y;
     const float *x;
@@ -127,6 +127,8 @@ typedef struct run_ctx {
     int M;
     const vla_mat *ws; /* cold rows: nw copies of W, used in turn */
     int nw, iw;
+    vla_arena *scratch; /* which 4: vla_conv2d of an H x H x Cin input, k x k, stride */
+    int H, Cin, k, stride;
 } run_ctx;
 
 static void run_once(run_ctx *c) {
@@ -141,6 +143,8 @@ static void run_once(run_ctx *c) {
         BENCH_LINEAR_Q8(c->ex, c->y, c->x, c->w, NULL, c->M);
     else if (c->which == 3)
         vla_linear(c->ex, c->y, c->x, c->w, NULL, c->M); /* I8: the integer path */
+    else if (c->which == 4)
+        (void)vla_conv2d(c->ex, c->scratch, c->y, c->x, c->w, NULL, c->H, c->H, c->Cin, c->k, c->stride, c->k / 2);
     else
         BENCH_LINEAR(c->ex, c->y, c->x, c->w, NULL, c->M);
 }
@@ -407,6 +411,58 @@ int main(int argc, char **argv) {
             printf("\n");
             fflush(stdout);
             free(x); free(wq); free(sc); free(y); free(yr);
+        }
+        if (only != 0) { /* the convolutions as the CLIP trunk runs them (I8 files keep the 3-channel stem fp32) */
+            static const struct { const char *name; int H, Cin, Cout, k, stride; } cv[] = {
+                {"stem 3x3 32->32", 112, 32, 32, 3, 1}, {"stem 3x3 32->64", 112, 32, 64, 3, 1},
+                {"l1 3x3 64->64", 56, 64, 64, 3, 1},    {"l1 1x1 64->256", 56, 64, 256, 1, 1},
+                {"l1 1x1 256->64", 56, 256, 64, 1, 1},  {"l2 3x3 128->128", 28, 128, 128, 3, 1},
+                {"l3 3x3 256->256", 14, 256, 256, 3, 1}, {"l4 3x3 512->512", 7, 512, 512, 3, 1},
+            };
+            printf("\nI8 convolutions: vla_conv2d, i.e. what the CLIP trunk runs (im2col and the per-pixel quantization\n"
+                   "included; on AVX-512 VNNI the im2col is written as quantized bytes); \"exact\" = vla_conv2d_ref's floats\n");
+            printf("%-20s %18s %8s %8s %7s %6s", "convolution", "HxW Cin->Cout kxk", "int8 1T", "int8", "", "");
+            if (ipeak1 > 0.0) printf(" %7s %7s", "of peak", "of peak");
+            printf("\n%-20s %18s %8s %7dT %7s %6s", "", "", "GOP/s", maxT, "", "");
+            if (ipeak1 > 0.0) printf(" %7s %6dT", "1T", maxT);
+            printf("\n");
+            for (i = 0; i < (int)(sizeof cv / sizeof cv[0]); i++) {
+                const int H = cv[i].H, K = cv[i].k * cv[i].k * cv[i].Cin, N = cv[i].Cout, Ho = (H - 1) / cv[i].stride + 1;
+                size_t nx = (size_t)H * H * cv[i].Cin, nw = (size_t)N * K, ny = (size_t)Ho * Ho * N, r;
+                size_t ns = vla_conv2d_scratch_size(H, H, cv[i].Cin, cv[i].k, cv[i].stride, cv[i].k / 2);
+                float *x = (float *)malloc(nx * sizeof(float)), *wf = (float *)malloc(nw * sizeof(float));
+                float *y = (float *)malloc(ny * sizeof(float)), *yr = (float *)malloc(ny * sizeof(float));
+                float *sc = (float *)malloc((size_t)N * sizeof(float));
+                signed char *wq = (signed char *)malloc(nw);
+                void *smem = malloc(ns + 64);
+                double flops = 2.0 * Ho * Ho * (double)K * N, q1, qT;
+                vla_arena ar;
+                vla_mat m;
+                run_ctx c;
+                char dims[48];
+                int same;
+                if (!x || !wf || !y || !yr || !sc || !wq || !smem) return 1;
+                fill(x, nx, 7u);
+                fill(wf, nw, 8u);
+                for (r = 0; r < (size_t)N; r++) sc[r] = vla_quantize_i8_row(wq + r * K, wf + r * K, K);
+                m.type = VLA_TYPE_I8; m.rows = N; m.cols = K; m.data = wq; m.scale = sc;
+                vla_arena_init(&ar, smem, ns + 64);
+                memset(&c, 0, sizeof c);
+                c.which = 4; c.x = x; c.w = &m; c.y = y; c.nw = 1; c.scratch = &ar;
+                c.H = H; c.Cin = cv[i].Cin; c.k = cv[i].k; c.stride = cv[i].stride;
+                c.ex = &ex1;
+                (void)measure(&c, flops, 2, batch_s);
+                q1 = measure(&c, flops, n_batches, batch_s);
+                c.ex = &exT; qT = measure(&c, flops, n_batches, batch_s);
+                vla_conv2d_ref(yr, x, &m, NULL, H, H, cv[i].Cin, cv[i].k, cv[i].stride, cv[i].k / 2);
+                same = !memcmp(y, yr, ny * sizeof(float));
+                sprintf(dims, "%dx%d %d->%d %dx%d", H, H, cv[i].Cin, N, cv[i].k, cv[i].k);
+                printf("%-20s %18s %8.1f %8.1f %7s %6s", cv[i].name, dims, q1, qT, "", same ? "exact" : "DIFF");
+                if (ipeak1 > 0.0 && ipeakT > 0.0) printf(" %6.0f%% %6.0f%%", 100.0 * q1 / ipeak1, 100.0 * qT / ipeakT);
+                printf("\n");
+                fflush(stdout);
+                free(x); free(wf); free(y); free(yr); free(sc); free(wq); free(smem);
+            }
         }
     }
     vla_threadpool_destroy(&pool);
