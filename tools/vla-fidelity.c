@@ -413,6 +413,9 @@ static int fd_bart_inputs(const char *name, const char *dir, const vla_json *man
     for (i = 0; i < (int)ids.count; i++) ids32[i] = (int32_t)vla_npy_i(&ids, (size_t)i);
     memset(&in, 0, sizeof in);
     in.batch = B; in.text_len = (int)ids.shape[1]; in.ids = ids32;
+    /* a plain HuggingFace BART case (no "weights" block, no task) attends to
+     * its padding like BartModel does, as tools/vla-fixtures.c runs it */
+    in.no_pad_mask = !vla_json_get(man, "weights") && !vla_json_get(man, "task");
     snprintf(key, sizeof key, "vis_feats%s", suffix);
     if (hp->has_visual && fd_file(man, dir, key, p, sizeof p) && vla_npy_load(p, &feats, err, sizeof err) == 0 && feats.n_dims == 3 &&
         !strcmp(feats.descr, "<f4") && feats.shape[0] == B && feats.shape[2] == hp->feat_dim) {
@@ -565,6 +568,26 @@ done:
     return bad;
 }
 
+/* The first entry of the manifest's "files" that names a checkpoint file
+ * (.safetensors .pth .pt .bin .gguf, by key or by "file"), NULL: none. */
+static const vla_json *fd_weight_file(const vla_json *man) {
+    static const char *const ext[] = {".safetensors", ".pth", ".pt", ".bin", ".gguf"};
+    const vla_json *files = vla_json_get(man, "files");
+    int i, k, j;
+    for (i = 0; files && files->type == VLA_JSON_OBJECT && i < files->n_kid; i++) {
+        const vla_json *e = &files->kid[i], *fn = vla_json_get(e, "file");
+        const char *nm[2];
+        nm[0] = e->key;
+        nm[1] = fn && fn->type == VLA_JSON_STRING ? fn->s : "";
+        for (j = 0; j < 2; j++)
+            for (k = 0; k < (int)(sizeof ext / sizeof *ext); k++) {
+                size_t a = strlen(nm[j]), b = strlen(ext[k]);
+                if (a > b && !strcmp(nm[j] + a - b, ext[k])) return e;
+            }
+    }
+    return NULL;
+}
+
 /* One case directory: dispatch on what its manifest holds. */
 static int fd_case(const char *dir, const char *name, vla_type to, int beams, double min) {
     char p[2048], err[512];
@@ -588,7 +611,13 @@ static int fd_case(const char *dir, const char *name, vla_type to, int beams, do
             have = 1;
         }
         if (!have && w) { printf("%-28s FAIL manifest \"weights\" without a file name\n", name); rc = 1; }
-        else if (!have) { printf("%-28s SKIP no model weights (nothing to quantize)\n", name); rc = 0; }
+        else if (!have && vla_json_get(man, "mapping_to_cases")) { /* checkpoint_formats */
+            printf("%-28s SKIP other cases' weights in other file formats (mapping_to_cases): measured with those cases\n", name);
+            rc = 0;
+        } else if (!have && (w = fd_weight_file(man)) != NULL) {
+            printf("%-28s FAIL \"files\" lists weights (%s) but the manifest names no \"weights\" to run\n", name, w->key);
+            rc = 1;
+        } else if (!have) { printf("%-28s SKIP no model weights (nothing to quantize)\n", name); rc = 0; }
         else if (fd_file(man, dir, "input", err, sizeof err) && !fd_file(man, dir, "input_ids", err, sizeof err))
             rc = fd_clip_case(name, dir, man, p, to, min); /* pixels in, no text: the CLIP trunk */
         else rc = fd_bart_case(name, dir, man, p, to, beams, min);
