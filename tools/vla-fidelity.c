@@ -1,20 +1,41 @@
 /* vla-fidelity: how far a quantized model is from its F32 original, on the
  * fixture cases' own inputs.
  *
- *   vla-fidelity [--to i8|q8_0|f16] [--beams N] [DIR]...     (default tests/fixtures)
+ *   vla-fidelity [--to i8|q8_0|f16] [--beams N] [--min-cos X] [DIR]...   (default tests/fixtures)
  *
  * A DIR with a manifest.json is one case; otherwise each subdirectory with
- * one is.  A case is run when its manifest names BART weights ("weights" in
- * "files", or weights.file) and "input_ids" (vis_feats / boxes are used when
- * present).  The model is built as F32 in memory (config: the checkpoint's
- * config.json, else the manifest's "config"), quantized in memory with
- * tools/vla_quant.h, and both run the same inputs (the base model: PEFT
- * modules are not attached).  One line per case:
- *   <case> enc_cos=<cosine of all encoder outputs> logits_cos=<cosine of the
- *   teacher-forced logits along the F32 greedy output> greedy=<equal ids /
- *   positions> beam<N>=<equal ids / positions> weights=<worst relative RMS>
- * Cases without weights or inputs print SKIP and why.  Exit status 1 if a
- * case could not be run for another reason.
+ * one is.  Every model is built as F32 in memory the way tools/vla-fixtures.c
+ * builds it (vla_conv_clip / vla_conv_bart, config: the checkpoint's with the
+ * manifest's "config" scalars on top), quantized in memory with
+ * tools/vla_quant.h (its default policy: BART matrices, the embedding / LM
+ * head and the CLIP convolutions but the stem's first), and both run the same
+ * inputs (an I8 model on its integer path, the default).  PEFT modules in the
+ * weights (adapters, Compacter, Hyperformer, LoRA, prompts) become one F32
+ * adapter file bound to the F32 model's fingerprint; the quantizer copies
+ * that fingerprint, so the same file attaches to both models and the
+ * manifest's task is selected on both.  The cases:
+ *   BART ("weights" + input_ids, vis_feats / boxes when present; with a
+ *   "second_task", its inputs "<key>_<task>" on a second line "<case>/<task>"):
+ *     <case> <TYPE> enc_cos=<cosine of all encoder outputs> logits_cos=<cosine
+ *     of the teacher-forced logits along the F32 greedy output>
+ *     greedy=<equal ids / positions> beam<N>=<equal ids / positions>
+ *     weights_rel_rms=<worst per-tensor relative RMS> peft=<method|none>
+ *     [task=<task>] [(text only) | (zero boxes)]
+ *   CLIP trunk ("weights" + files.input, NCHW [1, 3, S, S] pixels, no ids):
+ *     <case> <TYPE> clip_cos=<cosine of the grid features>
+ *     pool6_cos=<the same after the 6x6 max pooling> grid=<HxWxC> weights_rel_rms=...
+ *   e2e (manifest "inputs": clip_weights, bart_weights, pixel_values,
+ *   input_ids, task; pixels -> CLIP -> BART + its PEFT modules in one model,
+ *   both halves quantized): the BART fields, then clip_cos= pool6_cos= (pixels)
+ * A measured cosine (enc_cos, logits_cos, clip_cos) under --min-cos (default
+ * 0.999) adds a line "<case> FAIL <field>=<value> < --min-cos X".  SKIP and why
+ * only for a case with nothing to quantize (no weights: tokenizer,
+ * preprocessing, input-only cases; checkpoint_formats, whose weights are
+ * other cases' in other formats).  Anything else that cannot be measured
+ * (unknown e2e inputs, a checkpoint the manifest does not name as weights,
+ * weights without inputs, a config asking for a PEFT method the weights do
+ * not hold, a model that does not build, quantize, attach or run) is a FAIL
+ * line.  Exit status 1 if any line is a FAIL.
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
