@@ -434,9 +434,11 @@ static int fd_bart_inputs(const char *name, const char *dir, const vla_json *man
     for (i = 0; i < (int)ids.count; i++) ids32[i] = (int32_t)vla_npy_i(&ids, (size_t)i);
     memset(&in, 0, sizeof in);
     in.batch = B; in.text_len = (int)ids.shape[1]; in.ids = ids32;
-    /* a plain HuggingFace BART case (no "weights" block, no task) attends to
-     * its padding like BartModel does, as tools/vla-fixtures.c runs it */
-    in.no_pad_mask = !vla_json_get(man, "weights") && !vla_json_get(man, "task");
+    /* a plain HuggingFace BART case (no "weights" block, no task; not the
+     * decoding-settings case bart_decode_eos, which vla-fixtures runs apart)
+     * attends to its padding like BartModel does, as tools/vla-fixtures.c runs it */
+    in.no_pad_mask = !vla_json_get(man, "weights") && !vla_json_get(man, "task") &&
+                     !vla_json_get(vla_json_get(man, "files"), "beam_settings.npy");
     snprintf(key, sizeof key, "vis_feats%s", suffix);
     if (hp->has_visual && fd_file(man, dir, key, p, sizeof p) && vla_npy_load(p, &feats, err, sizeof err) == 0 && feats.n_dims == 3 &&
         !strcmp(feats.descr, "<f4") && feats.shape[0] == B && feats.shape[2] == hp->feat_dim) {
