@@ -98,6 +98,15 @@ try "$B/vla-mkmodel" -o "$W/x.gguf" --d-model -1
 try "$B/vla-mkmodel" -o "$W/x.gguf" --d-model 33 --heads 4
 try "$B/vla-mkmodel" -o "$W/x.gguf" --vocab 0
 try "$B/vla-mkmodel" --adapter nope --base "$T" -o "$W/x.gguf"
+try "$B/vla-fidelity" --min-cos 2
+try "$B/vla-fidelity" --min-cos x
+try "$B/vla-fidelity" --to f32
+try "$B/vla-fidelity" "$W/missing_dir"
+mkdir -p "$W/fid_unknown" "$W/fid_noweights"   # cases the fidelity tool cannot measure: a FAIL line, never a SKIP
+printf '{"inputs": {"mask": "x.npy"}, "files": {}}' > "$W/fid_unknown/manifest.json"
+printf '{"files": {"model.safetensors": {}}}' > "$W/fid_noweights/manifest.json"
+try "$B/vla-fidelity" "$W/fid_unknown"
+try "$B/vla-fidelity" "$W/fid_noweights"
 try "$B/stream" --width 0 --height 4 --format i420
 try "$B/stream" --width 64 --height 48 --format yuyv
 echo "test_cli: $n bad command lines, $bad not refused cleanly"

@@ -1,20 +1,41 @@
 /* vla-fidelity: how far a quantized model is from its F32 original, on the
  * fixture cases' own inputs.
  *
- *   vla-fidelity [--to i8|q8_0|f16] [--beams N] [DIR]...     (default tests/fixtures)
+ *   vla-fidelity [--to i8|q8_0|f16] [--beams N] [--min-cos X] [DIR]...   (default tests/fixtures)
  *
  * A DIR with a manifest.json is one case; otherwise each subdirectory with
- * one is.  A case is run when its manifest names BART weights ("weights" in
- * "files", or weights.file) and "input_ids" (vis_feats / boxes are used when
- * present).  The model is built as F32 in memory (config: the checkpoint's
- * config.json, else the manifest's "config"), quantized in memory with
- * tools/vla_quant.h, and both run the same inputs (the base model: PEFT
- * modules are not attached).  One line per case:
- *   <case> enc_cos=<cosine of all encoder outputs> logits_cos=<cosine of the
- *   teacher-forced logits along the F32 greedy output> greedy=<equal ids /
- *   positions> beam<N>=<equal ids / positions> weights=<worst relative RMS>
- * Cases without weights or inputs print SKIP and why.  Exit status 1 if a
- * case could not be run for another reason.
+ * one is.  Every model is built as F32 in memory the way tools/vla-fixtures.c
+ * builds it (vla_conv_clip / vla_conv_bart, config: the checkpoint's with the
+ * manifest's "config" scalars on top), quantized in memory with
+ * tools/vla_quant.h (its default policy: BART matrices, the embedding / LM
+ * head and the CLIP convolutions but the stem's first), and both run the same
+ * inputs (an I8 model on its integer path, the default).  PEFT modules in the
+ * weights (adapters, Compacter, Hyperformer, LoRA, prompts) become one F32
+ * adapter file bound to the F32 model's fingerprint; the quantizer copies
+ * that fingerprint, so the same file attaches to both models and the
+ * manifest's task is selected on both.  The cases:
+ *   BART ("weights" + input_ids, vis_feats / boxes when present; with a
+ *   "second_task", its inputs "<key>_<task>" on a second line "<case>/<task>"):
+ *     <case> <TYPE> enc_cos=<cosine of all encoder outputs> logits_cos=<cosine
+ *     of the teacher-forced logits along the F32 greedy output>
+ *     greedy=<equal ids / positions> beam<N>=<equal ids / positions>
+ *     weights_rel_rms=<worst per-tensor relative RMS> peft=<method|none>
+ *     [task=<task>] [(text only) | (zero boxes)]
+ *   CLIP trunk ("weights" + files.input, NCHW [1, 3, S, S] pixels, no ids):
+ *     <case> <TYPE> clip_cos=<cosine of the grid features>
+ *     pool6_cos=<the same after the 6x6 max pooling> grid=<HxWxC> weights_rel_rms=...
+ *   e2e (manifest "inputs": clip_weights, bart_weights, pixel_values,
+ *   input_ids, task; pixels -> CLIP -> BART + its PEFT modules in one model,
+ *   both halves quantized): the BART fields, then clip_cos= pool6_cos= (pixels)
+ * A measured cosine (enc_cos, logits_cos, clip_cos) under --min-cos (default
+ * 0.999) adds a line "<case> FAIL <field>=<value> < --min-cos X".  SKIP and why
+ * only for a case with nothing to quantize (no weights: tokenizer,
+ * preprocessing, input-only cases; checkpoint_formats, whose weights are
+ * other cases' in other formats).  Anything else that cannot be measured
+ * (unknown e2e inputs, a checkpoint the manifest does not name as weights,
+ * weights without inputs, a config asking for a PEFT method the weights do
+ * not hold, a model that does not build, quantize, attach or run) is a FAIL
+ * line.  Exit status 1 if any line is a FAIL.
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -28,8 +49,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-typedef struct fd_model { unsigned char *gguf; size_t n; void *mem; vla_model *m; } fd_model;
+typedef struct fd_model {
+    unsigned char *gguf;
+    size_t n;
+    void *mem;
+    vla_model *m;
+    void *ad_mem;             /* the adapter slot, when the case has PEFT modules */
+    vla_adapter *ad;
+} fd_model;
 
 static int fd_load(fd_model *f, unsigned char *gguf, size_t n) {
     size_t need;
@@ -39,7 +68,16 @@ static int fd_load(fd_model *f, unsigned char *gguf, size_t n) {
     return vla_model_init(&f->m, f->mem, need, gguf, n, NULL) == VLA_OK ? 0 : -1;
 }
 
-static void fd_free(fd_model *f) { free(f->mem); free(f->gguf); memset(f, 0, sizeof *f); }
+/* Attach adapter file file[n] to the loaded model (the file stays the caller's). */
+static vla_status fd_attach(fd_model *f, const unsigned char *file, size_t n) {
+    size_t need;
+    vla_status st = vla_adapter_mem_req(f->m, file, n, &need);
+    if (st != VLA_OK) return st;
+    if (!(f->ad_mem = malloc(need))) return VLA_ERR_NOMEM;
+    return vla_adapter_attach(&f->ad, f->m, f->ad_mem, need, file, n, NULL);
+}
+
+static void fd_free(fd_model *f) { free(f->ad_mem); free(f->mem); free(f->gguf); memset(f, 0, sizeof *f); }
 
 /* The case file of manifest key `key` ("files"[key].file, relative to dir). */
 static int fd_file(const vla_json *man, const char *dir, const char *key, char *out, size_t cap) {
@@ -62,24 +100,231 @@ static double fd_cos(const float *a, const float *b, size_t n) {
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
+/* The BART config as tools/vla-fixtures.c takes it: the checkpoint's own
+ * (config.json beside it, or the safetensors' __metadata__.config) with the
+ * scalars of the manifest's "config" on top.  NULL if there is neither. */
+static vla_json *fd_config(const vla_json *file_cfg, const vla_json *man_cfg) {
+    char err[64];
+    vla_json *c = file_cfg ? vla_json_copy(file_cfg) : NULL;
+    int i, j;
+    if (!man_cfg || man_cfg->type != VLA_JSON_OBJECT) return c;
+    if (!c && !(c = vla_json_parse("{}", 2, err, sizeof err))) return NULL;
+    for (i = 0; i < man_cfg->n_kid; i++) {
+        const vla_json *s = &man_cfg->kid[i];
+        vla_json *d = NULL;
+        if (s->type != VLA_JSON_NUMBER && s->type != VLA_JSON_TRUE && s->type != VLA_JSON_FALSE && s->type != VLA_JSON_STRING) continue;
+        for (j = 0; j < c->n_kid; j++)
+            if (!strcmp(c->kid[j].key, s->key)) d = &c->kid[j];
+        if (d && d->n_kid) continue; /* a scalar over an object or array: left as the checkpoint has it */
+        if (!d) {
+            vla_json *nk = (vla_json *)realloc(c->kid, sizeof *nk * (size_t)(c->n_kid + 1));
+            if (!nk) continue;
+            c->kid = nk;
+            d = &c->kid[c->n_kid++];
+            memset(d, 0, sizeof *d);
+            d->key = (char *)malloc(s->key_n + 1);
+            memcpy(d->key, s->key, s->key_n + 1);
+            d->key_n = s->key_n;
+        }
+        free(d->s);
+        d->s = NULL;
+        d->type = s->type; d->num = s->num; d->inum = s->inum; d->is_int = s->is_int; d->n = 0;
+        if (s->type == VLA_JSON_STRING && (d->s = (char *)malloc(s->n + 1)) != NULL) {
+            memcpy(d->s, s->s, s->n + 1);
+            d->n = s->n;
+        }
+    }
+    return c;
+}
+
+/* The parameter-efficient method a config asks for (NULL: none); the same
+ * keys tools/vla-fixtures.c reads. */
+static const char *fd_peft_asked(const vla_json *cfg) {
+    if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
+    if (vla_json_num(cfg, "use_compacter", 0)) return "compacter";
+    if (vla_json_num(cfg, "use_lradapter", 0)) return "lradapter";
+    if (vla_json_num(cfg, "use_adapter", 0)) return "adapter";
+    if (vla_json_num(cfg, "use_lora", 0)) return "lora";
+    if (vla_json_num(cfg, "encoder_prompt_len", 0) > 0) return "prompt";
+    return NULL;
+}
+
+/* A case's model twice: F32 and quantized.  Built as tools/vla-fixtures.c
+ * builds it (fx_model_build): the CLIP trunk (vla_conv_clip) and / or BART
+ * (vla_conv_bart) into one F32 GGUF in memory with its fingerprint, the PEFT
+ * modules (vla_conv_peft) as an F32 adapter file bound to that fingerprint.
+ * The base is quantized in memory with tools/vla_quant.h, which copies the
+ * metadata, vladapter.fingerprint included, so the one adapter file attaches
+ * to both bases unchanged (as vla-convert --quant writes its --adapter-out:
+ * the adapter's own tensors are never quantized). */
+typedef struct fd_pair {
+    vla_ckpt ck;
+    vla_json *cfg;
+    vla_conv cv, acv;
+    unsigned char *agguf;     /* the adapter file, NULL: no PEFT modules */
+    size_t an;
+    fd_model f, q;            /* F32, quantized */
+    vla_quant_stat qs;
+    const char *peft;         /* the adapter's method, or "none" */
+} fd_pair;
+
+static void fd_pair_free(fd_pair *P) {
+    fd_free(&P->q);
+    fd_free(&P->f);
+    free(P->agguf);
+    vla_conv_free(&P->acv);
+    vla_conv_free(&P->cv);
+    vla_json_free(P->cfg);
+    vla_ckpt_close(&P->ck);
+    memset(P, 0, sizeof *P);
+}
+
+/* bart_path / clip_path may be NULL (not both); overlay: a checkpoint whose
+ * tensors replace bart_path's (NULL: none); S: the CLIP input side.  0 or -1
+ * with a sentence in why. */
+static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, const char *overlay, const char *clip_path, int S,
+                    vla_type to, char *why, size_t why_n) {
+    char err[512];
+    unsigned char *buf = NULL, *qbuf = NULL;
+    size_t n = 0, nq = 0;
+    int skipped, n_peft = 0;
+    vla_quant_opts o;
+    vla_status st;
+    memset(P, 0, sizeof *P);
+    vla_conv_init(&P->cv);
+    vla_conv_init(&P->acv);
+    P->cv.quiet = P->acv.quiet = 1;
+    P->peft = "none";
+    if (clip_path) {
+        vla_ckpt k;
+        int rc;
+        if (vla_ckpt_open(&k, clip_path, NULL, err, sizeof err) != 0) { snprintf(why, why_n, "CLIP weights: %s", err); return -1; }
+        rc = vla_conv_clip(&P->cv, k.src, k.n, S);
+        vla_ckpt_close(&k);
+        if (rc != 0) { snprintf(why, why_n, "not a CLIP trunk checkpoint (%s)", P->cv.err); return -1; }
+    }
+    if (bart_path) {
+        const char *asked;
+        if (vla_ckpt_open(&P->ck, bart_path, overlay, err, sizeof err) != 0) { snprintf(why, why_n, "weights: %s", err); return -1; }
+        P->cfg = fd_config(P->ck.config, vla_json_get(man, "config"));
+        if (!P->cfg || vla_conv_bart(&P->cv, P->ck.src, P->ck.n, P->cfg, &skipped) != 0) {
+            snprintf(why, why_n, "not a BART checkpoint (%s)", P->cfg ? P->cv.err : "no config");
+            return -1;
+        }
+        if ((n_peft = vla_conv_peft(&P->acv, P->ck.src, P->ck.n, P->cfg)) < 0) { snprintf(why, why_n, "PEFT modules: %s", P->acv.err); return -1; }
+        if ((asked = fd_peft_asked(P->cfg)) != NULL && n_peft == 0) {
+            snprintf(why, why_n, "the config asks for '%s' but the weights hold no such modules", asked);
+            return -1;
+        }
+    }
+    P->cv.fingerprint = vla_conv_fingerprint(&P->cv);
+    if (vla_conv_write_mem(&P->cv, &buf, &n) != 0 || fd_load(&P->f, buf, n) != 0) {
+        if (!P->f.gguf) free(buf);
+        snprintf(why, why_n, "the F32 model does not load");
+        return -1;
+    }
+    memset(&o, 0, sizeof o);
+    o.to = to;
+    if (vla_quant_gguf(P->f.gguf, P->f.n, &o, &qbuf, &nq, &P->qs, err, sizeof err) != 0) { snprintf(why, why_n, "quantize: %s", err); return -1; }
+    if (fd_load(&P->q, qbuf, nq) != 0) {
+        if (!P->q.gguf) free(qbuf);
+        snprintf(why, why_n, "the %s model does not load", vla_type_name(to));
+        return -1;
+    }
+    if (n_peft > 0) {
+        if (vla_model_fingerprint(P->q.m) != vla_model_fingerprint(P->f.m)) {
+            snprintf(why, why_n, "the %s model's fingerprint differs from the F32 one's: the adapter cannot bind", vla_type_name(to));
+            return -1;
+        }
+        P->acv.base_fingerprint = P->cv.fingerprint;
+        if (vla_conv_write_mem(&P->acv, &P->agguf, &P->an) != 0) { snprintf(why, why_n, "adapter file: %s", P->acv.err); return -1; }
+        if ((st = fd_attach(&P->f, P->agguf, P->an)) != VLA_OK || (st = fd_attach(&P->q, P->agguf, P->an)) != VLA_OK) {
+            snprintf(why, why_n, "adapter attach (%s model): %s", P->q.ad_mem ? vla_type_name(to) : "F32", vla_status_str(st));
+            return -1;
+        }
+        P->peft = vla_adapter_method(P->f.ad);
+    }
+    return 0;
+}
+
+/* NCHW [1, 3, S, S] pixels (any float npy) -> HWC floats, the layout
+ * vla_clip_run and vla_input.images take.  NULL if not such an array. */
+static float *fd_hwc(const vla_npy *a, int *S) {
+    int C, H, W, ch, y, x;
+    float *o;
+    if (a->n_dims != 4 || a->shape[0] != 1 || a->shape[1] != 3 || a->shape[2] != a->shape[3] || a->shape[2] < 32 || a->shape[2] > 4096)
+        return NULL;
+    C = (int)a->shape[1]; H = (int)a->shape[2]; W = (int)a->shape[3];
+    if (!(o = (float *)malloc(sizeof(float) * (size_t)C * H * W))) return NULL;
+    for (ch = 0; ch < C; ch++)
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) o[((size_t)y * W + x) * C + ch] = (float)vla_npy_f(a, ((size_t)ch * H + y) * W + x);
+    *S = H;
+    return o;
+}
+
+/* The CLIP trunk's grid features (HWC, *h x *w x *ch) of one HWC picture.
+ * NULL on failure. */
+static float *fd_clip(const vla_model *m, const float *img, int S, int *h, int *w, int *ch) {
+    vla_ctx_params p;
+    vla_ctx *c;
+    void *mem = NULL;
+    size_t need;
+    float *out = (float *)malloc(sizeof(float) * (size_t)S * S * vla_model_hparams(m)->clip_width * 8); /* the largest stage */
+    memset(&p, 0, sizeof p);
+    p.max_batch = 1; p.max_text_len = 1; p.max_images = 1; p.max_dec_len = 2; p.max_beams = 1; p.use_clip = 1; p.exec.n_threads = 1;
+    if (!out || vla_ctx_mem_req(m, &p, &need) != VLA_OK || !(mem = malloc(need)) || vla_ctx_init(&c, m, &p, mem, need) != VLA_OK ||
+        vla_clip_run(c, img, 4, out, h, w, ch) != VLA_OK) {
+        free(out);
+        out = NULL;
+    }
+    free(mem);
+    return out;
+}
+
+/* clip_cos of two grids and, when the grid is at least 6x6, the cosine
+ * after VL-Adapter's 6x6 adaptive max pooling (pool6_cos). */
+static void fd_clip_cos(const float *a, const float *b, int h, int w, int ch, double *cos, double *pool) {
+    *cos = fd_cos(a, b, (size_t)h * w * ch);
+    *pool = -2;
+    if (h >= 6 && w >= 6) {
+        float *pa = (float *)malloc(sizeof(float) * 36 * (size_t)ch), *pb = (float *)malloc(sizeof(float) * 36 * (size_t)ch);
+        if (pa && pb) {
+            vla_adaptive_maxpool2d(pa, a, h, w, ch, 6, 6);
+            vla_adaptive_maxpool2d(pb, b, h, w, ch, 6, 6);
+            *pool = fd_cos(pa, pb, 36 * (size_t)ch);
+        }
+        free(pa);
+        free(pb);
+    }
+}
+
+#define FD_MAXLEN 20 /* generated ids per row */
+
 /* Everything one model produces for the case's inputs. */
 typedef struct fd_out { float *enc, *logits; size_t enc_n; int32_t *greedy, *beam; int gw, bw; } fd_out;
 
-static int fd_run(const vla_model *m, const vla_input *in, int beams, const int32_t *tf_ids, int T, fd_out *o) {
+/* Run model m (with adapter ad for task, NULL: none) on in: all encoder
+ * outputs, greedy and beam ids and, with tf_ids, the teacher-forced logits. */
+static int fd_run(const vla_model *m, const vla_adapter *ad, const char *task, const vla_input *in, int beams, const int32_t *tf_ids,
+                  int T, fd_out *o) {
     const vla_hparams *hp = vla_model_hparams(m);
     vla_ctx_params p;
     vla_gen_params g;
     vla_ctx *c;
     void *mem;
     size_t need;
-    int b, L = 0, ok = 0, maxlen = 20;
+    int b, L = 0, ok = 0, maxlen = FD_MAXLEN;
     memset(o, 0, sizeof *o);
     memset(&p, 0, sizeof p);
     p.max_batch = in->batch; p.max_text_len = in->text_len; p.max_images = in->n_images;
-    p.max_grid = in->grid_h * in->grid_w > 0 ? in->grid_h * in->grid_w : 1;
+    p.max_grid = in->grid_h * in->grid_w > 0 ? in->grid_h * in->grid_w : in->images ? 0 : 1;
+    p.use_clip = in->images != NULL;
+    p.max_prompt_len = ad ? vla_adapter_prompt_len(ad) : 0;
     p.max_dec_len = maxlen; p.max_beams = beams; p.exec.n_threads = 1;
     if (vla_ctx_mem_req(m, &p, &need) != VLA_OK || !(mem = malloc(need))) return -1;
-    if (vla_ctx_init(&c, m, &p, mem, need) != VLA_OK || vla_encode(c, in) != VLA_OK) goto done;
+    if (vla_ctx_init(&c, m, &p, mem, need) != VLA_OK || (ad && vla_ctx_set_adapter(c, ad, task) != VLA_OK) || vla_encode(c, in) != VLA_OK)
+        goto done;
     for (b = 0; b < in->batch; b++) { /* all encoder outputs, concatenated */
         const float *e = vla_encoder_output(c, b, &L);
         float *ne = (float *)realloc(o->enc, sizeof(float) * (o->enc_n + (size_t)L * hp->d_model));
@@ -108,84 +353,95 @@ done:
 
 static void fd_out_free(fd_out *o) { free(o->enc); free(o->logits); free(o->greedy); free(o->beam); }
 
-/* Equal ids of two [B, maxlen] generations, over the longer width. */
+/* Equal ids of two [B, FD_MAXLEN] generations, over the longer width. */
 static void fd_agree(const int32_t *a, int wa, const int32_t *b, int wb, int B, int *eq, int *tot) {
     int r, t, w = wa > wb ? wa : wb;
     *eq = *tot = 0;
     for (r = 0; r < B; r++)
         for (t = 0; t < w; t++) {
-            int x = t < wa ? a[r * 20 + t] : -1, y = t < wb ? b[r * 20 + t] : -1;
+            int x = t < wa ? a[r * FD_MAXLEN + t] : -1, y = t < wb ? b[r * FD_MAXLEN + t] : -1;
             *eq += x == y;
             (*tot)++;
         }
 }
 
-static int fd_case(const char *dir, const char *name, vla_type to, int beams) {
-    char p[2048], err[512];
-    unsigned char *buf = NULL;
-    size_t n = 0, nq = 0;
-    vla_json *man;
-    const vla_json *cfg;
-    vla_ckpt ck;
-    vla_conv cv;
-    vla_npy ids, feats, boxes;
-    int have_feats = 0, have_boxes = 0, skipped, i, rc = 1, B, Lt, T;
-    fd_model fm, qm;
+/* 1 and a FAIL line if a measured cosine is below the minimum. */
+static int fd_below(const char *name, const char *what, double v, double min) {
+    if (v >= min) return 0;
+    printf("%-28s FAIL %s=%.6f < --min-cos %g\n", name, what, v, min);
+    return 1;
+}
+
+/* The BART measurements of one input set, both models of P (their adapter
+ * set to task): one line, then a FAIL line per cosine under min.  clip_cos /
+ * pool (< -1: none) are the CLIP grids' cosines, printed after the rest. */
+static int fd_measure(const char *name, fd_pair *P, const char *task, const vla_input *in, vla_type to, int beams, double min,
+                      const char *note, double clip_cos, double pool) {
     fd_out fo, qo;
+    int32_t *tf = NULL;
+    int i, T, B = in->batch, bad = 1;
+    memset(&fo, 0, sizeof fo);
+    memset(&qo, 0, sizeof qo);
+    if (fd_run(P->f.m, P->f.ad, task, in, beams, NULL, 0, &fo) != 0) {
+        printf("%-28s FAIL the F32 model does not run these inputs (peft=%s%s%s)\n", name, P->peft, task ? " task=" : "", task ? task : "");
+        goto done;
+    }
+    T = fo.gw > 1 ? fo.gw : 2; /* teacher-forced along the F32 greedy output */
+    if (!(tf = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * T))) goto done;
+    for (i = 0; i < B * T; i++) tf[i] = (i % T) < fo.gw ? fo.greedy[(i / T) * FD_MAXLEN + i % T] : vla_model_hparams(P->f.m)->pad_id;
+    fd_out_free(&fo);
+    if (fd_run(P->f.m, P->f.ad, task, in, beams, tf, T, &fo) != 0 || fd_run(P->q.m, P->q.ad, task, in, beams, tf, T, &qo) != 0) {
+        printf("%-28s FAIL a model does not run (peft=%s)\n", name, P->peft);
+        goto done;
+    }
+    {
+        int ge, gt, be, bt;
+        double ec = fd_cos(fo.enc, qo.enc, fo.enc_n), lc = fd_cos(fo.logits, qo.logits, (size_t)B * T * vla_model_hparams(P->f.m)->vocab);
+        char cl[96] = "";
+        fd_agree(fo.greedy, fo.gw, qo.greedy, qo.gw, B, &ge, &gt);
+        fd_agree(fo.beam, fo.bw, qo.beam, qo.bw, B, &be, &bt);
+        if (clip_cos >= -1) snprintf(cl, sizeof cl, pool >= -1 ? " clip_cos=%.6f pool6_cos=%.6f" : " clip_cos=%.6f", clip_cos, pool);
+        printf("%-28s %s enc_cos=%.6f logits_cos=%.6f greedy=%d/%d beam%d=%d/%d weights_rel_rms=%.3g peft=%s%s%s%s%s\n", name,
+               vla_type_name(to), ec, lc, ge, gt, beams, be, bt, P->qs.worst_rel_rms, P->peft, task && P->f.ad ? " task=" : "",
+               task && P->f.ad ? task : "", cl, note);
+        bad = fd_below(name, "enc_cos", ec, min) | fd_below(name, "logits_cos", lc, min) | (clip_cos >= -1 && fd_below(name, "clip_cos", clip_cos, min));
+    }
+done:
+    fd_out_free(&fo);
+    fd_out_free(&qo);
+    free(tf);
+    return bad;
+}
+
+/* A BART case's input set `suffix` ("" or "_<task>": input_ids<suffix>,
+ * vis_feats<suffix>, boxes<suffix>) measured with the adapter set to task. */
+static int fd_bart_inputs(const char *name, const char *dir, const vla_json *man, fd_pair *P, const char *suffix, const char *task,
+                          vla_type to, int beams, double min) {
+    const vla_hparams *hp = vla_model_hparams(P->f.m);
+    char p[2048], key[96], err[256];
+    vla_npy ids, feats, boxes;
     vla_input in;
-    int32_t *ids32 = NULL, *tf = NULL;
-    unsigned char *qbuf = NULL;
-    vla_quant_opts o;
-    vla_quant_stat qs;
-    memset(&fm, 0, sizeof fm); memset(&qm, 0, sizeof qm); memset(&fo, 0, sizeof fo); memset(&qo, 0, sizeof qo);
+    int32_t *ids32 = NULL;
+    int i, B, have_feats = 0, have_boxes = 0, bad = 1;
     memset(&ids, 0, sizeof ids); memset(&feats, 0, sizeof feats); memset(&boxes, 0, sizeof boxes);
-    memset(&ck, 0, sizeof ck);
-    snprintf(p, sizeof p, "%s/manifest.json", dir);
-    if (!(buf = vla_tool_read_file(p, &n, err, sizeof err)) || !(man = vla_json_parse((const char *)buf, n, err, sizeof err))) {
-        printf("%-28s FAIL manifest: %s\n", name, err);
-        free(buf);
+    snprintf(key, sizeof key, "input_ids%s", suffix);
+    if (!fd_file(man, dir, key, p, sizeof p) || vla_npy_load(p, &ids, err, sizeof err) != 0 || ids.n_dims != 2) {
+        printf("%-28s FAIL BART weights but no readable [batch, L] %s to run them on\n", name, key);
         return 1;
     }
-    free(buf);
-    buf = NULL;
-    if (!fd_file(man, dir, "weights", p, sizeof p)) {
-        const vla_json *w = vla_json_get(man, "weights"), *fn = w ? vla_json_get(w, "file") : NULL;
-        if (!fn || fn->type != VLA_JSON_STRING) { printf("%-28s SKIP no BART weights\n", name); vla_json_free(man); return 0; }
-        snprintf(p, sizeof p, "%s/%s", dir, fn->s);
-    }
-    if (vla_ckpt_open(&ck, p, NULL, err, sizeof err) != 0) { printf("%-28s SKIP weights: %s\n", name, err); vla_json_free(man); return 0; }
-    cfg = ck.config ? ck.config : vla_json_get(man, "config");
-    vla_conv_init(&cv);
-    cv.quiet = 1;
-    if (!cfg || vla_conv_bart(&cv, ck.src, ck.n, cfg, &skipped) != 0) {
-        printf("%-28s SKIP not a BART checkpoint (%s)\n", name, cv.err);
-        rc = 0;
-        goto done;
-    }
-    if (!fd_file(man, dir, "input_ids", p, sizeof p) || vla_npy_load(p, &ids, err, sizeof err) != 0 || ids.n_dims != 2) {
-        printf("%-28s SKIP no input_ids\n", name);
-        rc = 0;
-        goto done;
-    }
-    cv.fingerprint = vla_conv_fingerprint(&cv);
-    if (vla_conv_write_mem(&cv, &buf, &n) != 0 || fd_load(&fm, buf, n) != 0) { printf("%-28s FAIL the F32 model does not load\n", name); goto done; }
-    buf = NULL;
-    memset(&o, 0, sizeof o);
-    o.to = to;
-    if (vla_quant_gguf(fm.gguf, fm.n, &o, &qbuf, &nq, &qs, err, sizeof err) != 0 || fd_load(&qm, qbuf, nq) != 0) {
-        printf("%-28s FAIL quantize: %s\n", name, err);
-        free(qbuf);
-        goto done;
-    }
     B = (int)ids.shape[0];
-    Lt = (int)ids.shape[1];
     ids32 = (int32_t *)malloc(sizeof(int32_t) * ids.count + 4);
     for (i = 0; i < (int)ids.count; i++) ids32[i] = (int32_t)vla_npy_i(&ids, (size_t)i);
     memset(&in, 0, sizeof in);
-    in.batch = B; in.text_len = Lt; in.ids = ids32;
-    if (vla_model_hparams(fm.m)->has_visual && fd_file(man, dir, "vis_feats", p, sizeof p) &&
-        vla_npy_load(p, &feats, err, sizeof err) == 0 && feats.n_dims == 3 && !strcmp(feats.descr, "<f4") &&
-        feats.shape[0] == B && feats.shape[2] == vla_model_hparams(fm.m)->feat_dim) {
+    in.batch = B; in.text_len = (int)ids.shape[1]; in.ids = ids32;
+    /* a plain HuggingFace BART case (no "weights" block, no task; not the
+     * decoding-settings case bart_decode_eos, which vla-fixtures runs apart)
+     * attends to its padding like BartModel does, as tools/vla-fixtures.c runs it */
+    in.no_pad_mask = !vla_json_get(man, "weights") && !vla_json_get(man, "task") &&
+                     !vla_json_get(vla_json_get(man, "files"), "beam_settings.npy");
+    snprintf(key, sizeof key, "vis_feats%s", suffix);
+    if (hp->has_visual && fd_file(man, dir, key, p, sizeof p) && vla_npy_load(p, &feats, err, sizeof err) == 0 && feats.n_dims == 3 &&
+        !strcmp(feats.descr, "<f4") && feats.shape[0] == B && feats.shape[2] == hp->feat_dim) {
         int per = (int)feats.shape[1], nimg, g;
         for (nimg = 1; nimg <= 2; nimg++) { /* square grids, 1 or 2 pictures (NLVR2) */
             for (g = 1; g * g < per / nimg; g++) {}
@@ -194,51 +450,208 @@ static int fd_case(const char *dir, const char *name, vla_type to, int beams) {
         if (nimg <= 2) {
             have_feats = 1;
             in.n_images = nimg; in.grid_h = in.grid_w = g; in.feats = (const float *)feats.data;
-            if (fd_file(man, dir, "boxes", p, sizeof p) && vla_npy_load(p, &boxes, err, sizeof err) == 0 &&
+            snprintf(key, sizeof key, "boxes%s", suffix);
+            if (fd_file(man, dir, key, p, sizeof p) && vla_npy_load(p, &boxes, err, sizeof err) == 0 &&
                 boxes.count == (size_t)B * per * 4 && !strcmp(boxes.descr, "<f4")) {
                 have_boxes = 1;
                 in.boxes = (const float *)boxes.data;
             }
         }
     }
-    if (fd_run(fm.m, &in, beams, NULL, 0, &fo) != 0) { printf("%-28s FAIL the F32 model does not run these inputs\n", name); goto done; }
-    T = fo.gw > 1 ? fo.gw : 2; /* teacher-forced along the F32 greedy output */
-    tf = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * T);
-    for (i = 0; i < B * T; i++) tf[i] = fo.greedy[(i / T) * 20 + i % T];
-    fd_out_free(&fo);
-    if (fd_run(fm.m, &in, beams, tf, T, &fo) != 0 || fd_run(qm.m, &in, beams, tf, T, &qo) != 0) {
-        printf("%-28s FAIL a model does not run\n", name);
-        goto done;
-    }
-    {
-        int ge, gt, be, bt;
-        fd_agree(fo.greedy, fo.gw, qo.greedy, qo.gw, B, &ge, &gt);
-        fd_agree(fo.beam, fo.bw, qo.beam, qo.bw, B, &be, &bt);
-        printf("%-28s %s enc_cos=%.6f logits_cos=%.6f greedy=%d/%d beam%d=%d/%d weights_rel_rms=%.3g%s%s\n", name,
-               vla_type_name(to), fd_cos(fo.enc, qo.enc, fo.enc_n), fd_cos(fo.logits, qo.logits, (size_t)B * T * vla_model_hparams(fm.m)->vocab),
-               ge, gt, beams, be, bt, qs.worst_rel_rms, have_feats ? "" : " (text only)", have_feats && !have_boxes ? " (zero boxes)" : "");
-    }
-    rc = 0;
-done:
-    fd_out_free(&fo);
-    fd_out_free(&qo);
+    bad = fd_measure(name, P, task, &in, to, beams, min, have_feats ? (have_boxes ? "" : " (zero boxes)") : " (text only)", -2, -2);
     free(ids32);
-    free(tf);
     vla_npy_free(&ids);
     vla_npy_free(&feats);
     vla_npy_free(&boxes);
-    fd_free(&qm);
-    fd_free(&fm);
+    return bad;
+}
+
+/* A BART case: its weights (+ PEFT modules), the manifest's task, and the
+ * second task's inputs when the manifest has a "second_task" (one more line,
+ * "<case>/<task>"). */
+static int fd_bart_case(const char *name, const char *dir, const vla_json *man, const char *wpath, vla_type to, int beams, double min) {
+    fd_pair P;
+    char why[700], sub[160], suffix[80];
+    const vla_json *tj = vla_json_get(man, "task"), *second = vla_json_get(man, "second_task"), *t2;
+    int bad;
+    if (fd_build(&P, man, wpath, NULL, NULL, 0, to, why, sizeof why) != 0) {
+        printf("%-28s FAIL %s\n", name, why);
+        fd_pair_free(&P);
+        return 1;
+    }
+    bad = fd_bart_inputs(name, dir, man, &P, "", tj && tj->type == VLA_JSON_STRING ? tj->s : NULL, to, beams, min);
+    if (second) {
+        t2 = vla_json_get(second, "task");
+        if (!t2 || t2->type != VLA_JSON_STRING) {
+            printf("%-28s FAIL second_task without a task name\n", name);
+            bad = 1;
+        } else {
+            snprintf(sub, sizeof sub, "%s/%s", name, t2->s);
+            snprintf(suffix, sizeof suffix, "_%s", t2->s);
+            bad |= fd_bart_inputs(sub, dir, man, &P, suffix, t2->s, to, beams, min);
+        }
+    }
+    fd_pair_free(&P);
+    return bad;
+}
+
+/* The CLIP trunk case: weights + files.input (NCHW pixels): the grid
+ * features of both models. */
+static int fd_clip_case(const char *name, const char *dir, const vla_json *man, const char *wpath, vla_type to, double min) {
+    fd_pair P;
+    char p[2048], why[700], err[256];
+    vla_npy px;
+    float *img = NULL, *fg = NULL, *qg = NULL;
+    int S = 0, h, w, ch, h2, w2, ch2, bad = 1;
+    memset(&P, 0, sizeof P);
+    if (!fd_file(man, dir, "input", p, sizeof p) || vla_npy_load(p, &px, err, sizeof err) != 0) {
+        printf("%-28s FAIL CLIP weights but no readable files.input pixels\n", name);
+        return 1;
+    }
+    if (!(img = fd_hwc(&px, &S))) printf("%-28s FAIL files.input is not one [1, 3, S, S] picture\n", name);
+    else if (fd_build(&P, man, NULL, NULL, wpath, S, to, why, sizeof why) != 0) printf("%-28s FAIL %s\n", name, why);
+    else if (!(fg = fd_clip(P.f.m, img, S, &h, &w, &ch)) || !(qg = fd_clip(P.q.m, img, S, &h2, &w2, &ch2)) || h != h2 || w != w2 || ch != ch2)
+        printf("%-28s FAIL the CLIP trunk does not run\n", name);
+    else {
+        double c, pc;
+        fd_clip_cos(fg, qg, h, w, ch, &c, &pc);
+        printf("%-28s %s clip_cos=%.6f pool6_cos=%.6f grid=%dx%dx%d weights_rel_rms=%.3g\n", name, vla_type_name(to), c, pc, h, w, ch,
+               P.qs.worst_rel_rms);
+        bad = fd_below(name, "clip_cos", c, min);
+    }
+    free(img); free(fg); free(qg);
+    vla_npy_free(&px);
+    fd_pair_free(&P);
+    return bad;
+}
+
+/* A manifest path value: "../x.npy (a note)" -> dir/../x.npy */
+static void fd_inpath(char *out, size_t cap, const char *dir, const char *v) { snprintf(out, cap, "%s/%.*s", dir, (int)strcspn(v, " "), v); }
+
+/* The e2e case (manifest "inputs"): pixels -> CLIP trunk -> VL-BART with the
+ * PEFT modules of its BART weights, one model holding both, F32 against
+ * quantized.  Pixels: inputs.pixel_values (the preprocessed picture, so both
+ * chains see the same floats).  Like tools/vla-fixtures.c, the BART values
+ * are those after that case's two training steps (params_step2.safetensors
+ * beside the weights) when the file exists. */
+static int fd_e2e_case(const char *name, const char *dir, const vla_json *man, vla_type to, int beams, double min) {
+    static const char *const known[] = {"image", "pixel_values", "clip_weights", "vis_feats", "bart_weights", "input_ids", "task", "image_size"};
+    const vla_json *in = vla_json_get(man, "inputs"), *jc = vla_json_get(in, "clip_weights"), *jb = vla_json_get(in, "bart_weights");
+    const vla_json *jp = vla_json_get(in, "pixel_values"), *ji = vla_json_get(in, "input_ids"), *jt = vla_json_get(in, "task");
+    char cp[2048], bp[2048], op[2048], ip[2048], why[700], err[256], *sl;
+    vla_npy px, ids;
+    fd_pair P;
+    vla_input vin;
+    float *img = NULL, *fg = NULL, *qg = NULL;
+    int32_t *ids32 = NULL;
+    int i, k, S = 0, h, w, ch, h2, w2, ch2, bad = 1;
+    memset(&P, 0, sizeof P); memset(&px, 0, sizeof px); memset(&ids, 0, sizeof ids);
+    for (i = 0; in && in->type == VLA_JSON_OBJECT && i < in->n_kid; i++) { /* nothing the tool would silently ignore */
+        for (k = 0; k < (int)(sizeof known / sizeof *known) && strcmp(in->kid[i].key, known[k]); k++) {}
+        if (k == (int)(sizeof known / sizeof *known)) { printf("%-28s FAIL unknown manifest inputs.%s\n", name, in->kid[i].key); return 1; }
+    }
+    if (!jc || !jb || !jp || jc->type != VLA_JSON_STRING || jb->type != VLA_JSON_STRING || jp->type != VLA_JSON_STRING) {
+        printf("%-28s FAIL the e2e inputs need clip_weights, bart_weights and pixel_values\n", name);
+        return 1;
+    }
+    fd_inpath(cp, sizeof cp, dir, jc->s);
+    fd_inpath(bp, sizeof bp, dir, jb->s);
+    fd_inpath(ip, sizeof ip, dir, jp->s);
+    snprintf(op, sizeof op, "%s", bp);
+    if ((sl = strrchr(op, '/')) != NULL) snprintf(sl + 1, sizeof op - (size_t)(sl + 1 - op), "params_step2.safetensors");
+    if (access(op, R_OK) != 0) op[0] = 0;
+    if (vla_npy_load(ip, &px, err, sizeof err) != 0 || !(img = fd_hwc(&px, &S))) {
+        printf("%-28s FAIL inputs.pixel_values: not one readable [1, 3, S, S] picture\n", name);
+        goto done;
+    }
+    if (!(ji && ji->type == VLA_JSON_STRING ? (fd_inpath(ip, sizeof ip, dir, ji->s), 1) : fd_file(man, dir, "input_ids", ip, sizeof ip)) ||
+        vla_npy_load(ip, &ids, err, sizeof err) != 0 || ids.n_dims != 2 || ids.shape[0] != 1) {
+        printf("%-28s FAIL no readable [1, L] input_ids\n", name);
+        goto done;
+    }
+    if (fd_build(&P, man, bp, op[0] ? op : NULL, cp, S, to, why, sizeof why) != 0) { printf("%-28s FAIL %s\n", name, why); goto done; }
+    if (!(fg = fd_clip(P.f.m, img, S, &h, &w, &ch)) || !(qg = fd_clip(P.q.m, img, S, &h2, &w2, &ch2)) || h != h2 || w != w2 || ch != ch2) {
+        printf("%-28s FAIL the CLIP trunk does not run\n", name);
+        goto done;
+    }
+    ids32 = (int32_t *)malloc(sizeof(int32_t) * ids.count + 4);
+    for (i = 0; i < (int)ids.count; i++) ids32[i] = (int32_t)vla_npy_i(&ids, (size_t)i);
+    memset(&vin, 0, sizeof vin);
+    vin.batch = 1; vin.text_len = (int)ids.shape[1]; vin.ids = ids32; vin.n_images = 1; vin.images = img;
+    {
+        double c, pc;
+        fd_clip_cos(fg, qg, h, w, ch, &c, &pc);
+        bad = fd_measure(name, &P, jt && jt->type == VLA_JSON_STRING ? jt->s : NULL, &vin, to, beams, min, " (pixels)", c, pc);
+    }
+done:
+    free(img); free(fg); free(qg); free(ids32);
+    vla_npy_free(&px);
+    vla_npy_free(&ids);
+    fd_pair_free(&P);
+    return bad;
+}
+
+/* The first entry of the manifest's "files" that names a checkpoint file
+ * (.safetensors .pth .pt .bin .gguf, by key or by "file"), NULL: none. */
+static const vla_json *fd_weight_file(const vla_json *man) {
+    static const char *const ext[] = {".safetensors", ".pth", ".pt", ".bin", ".gguf"};
+    const vla_json *files = vla_json_get(man, "files");
+    int i, k, j;
+    for (i = 0; files && files->type == VLA_JSON_OBJECT && i < files->n_kid; i++) {
+        const vla_json *e = &files->kid[i], *fn = vla_json_get(e, "file");
+        const char *nm[2];
+        nm[0] = e->key;
+        nm[1] = fn && fn->type == VLA_JSON_STRING ? fn->s : "";
+        for (j = 0; j < 2; j++)
+            for (k = 0; k < (int)(sizeof ext / sizeof *ext); k++) {
+                size_t a = strlen(nm[j]), b = strlen(ext[k]);
+                if (a > b && !strcmp(nm[j] + a - b, ext[k])) return e;
+            }
+    }
+    return NULL;
+}
+
+/* One case directory: dispatch on what its manifest holds. */
+static int fd_case(const char *dir, const char *name, vla_type to, int beams, double min) {
+    char p[2048], err[512];
+    unsigned char *buf;
+    size_t n = 0;
+    vla_json *man;
+    int rc;
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    if (!(buf = vla_tool_read_file(p, &n, err, sizeof err)) || !(man = vla_json_parse((const char *)buf, n, err, sizeof err))) {
+        printf("%-28s FAIL manifest: %s\n", name, err);
+        free(buf);
+        return 1;
+    }
     free(buf);
-    vla_conv_free(&cv);
-    vla_ckpt_close(&ck);
+    if (vla_json_get(man, "inputs")) rc = fd_e2e_case(name, dir, man, to, beams, min);
+    else {
+        const vla_json *w = vla_json_get(man, "weights"), *fn = w ? vla_json_get(w, "file") : NULL;
+        int have = fd_file(man, dir, "weights", p, sizeof p);
+        if (!have && w && fn && fn->type == VLA_JSON_STRING) {
+            snprintf(p, sizeof p, "%s/%s", dir, fn->s);
+            have = 1;
+        }
+        if (!have && w) { printf("%-28s FAIL manifest \"weights\" without a file name\n", name); rc = 1; }
+        else if (!have && vla_json_get(man, "mapping_to_cases")) { /* checkpoint_formats */
+            printf("%-28s SKIP other cases' weights in other file formats (mapping_to_cases): measured with those cases\n", name);
+            rc = 0;
+        } else if (!have && (w = fd_weight_file(man)) != NULL) {
+            printf("%-28s FAIL \"files\" lists weights (%s) but the manifest names no \"weights\" to run\n", name, w->key);
+            rc = 1;
+        } else if (!have) { printf("%-28s SKIP no model weights (nothing to quantize)\n", name); rc = 0; }
+        else if (fd_file(man, dir, "input", err, sizeof err) && !fd_file(man, dir, "input_ids", err, sizeof err))
+            rc = fd_clip_case(name, dir, man, p, to, min); /* pixels in, no text: the CLIP trunk */
+        else rc = fd_bart_case(name, dir, man, p, to, beams, min);
+    }
     vla_json_free(man);
     return rc;
 }
 
 static int fd_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static int fd_dir(const char *dir, vla_type to, int beams) {
+static int fd_dir(const char *dir, vla_type to, int beams, double min) {
     char p[2048];
     struct stat sb;
     DIR *d;
@@ -247,7 +660,7 @@ static int fd_dir(const char *dir, vla_type to, int beams) {
     int n = 0, i, bad = 0;
     const char *base = strrchr(dir, '/');
     snprintf(p, sizeof p, "%s/manifest.json", dir);
-    if (stat(p, &sb) == 0) return fd_case(dir, base && base[1] ? base + 1 : dir, to, beams);
+    if (stat(p, &sb) == 0) return fd_case(dir, base && base[1] ? base + 1 : dir, to, beams, min);
     if (!(d = opendir(dir))) { fprintf(stderr, "vla-fidelity: cannot read %s\n", dir); return 1; }
     while ((e = readdir(d)) != NULL) {
         char **nn;
@@ -262,7 +675,7 @@ static int fd_dir(const char *dir, vla_type to, int beams) {
     qsort(names, (size_t)n, sizeof *names, fd_cmp);
     for (i = 0; i < n; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        bad |= fd_case(p, names[i], to, beams);
+        bad |= fd_case(p, names[i], to, beams, min);
         free(names[i]);
     }
     free(names);
@@ -271,6 +684,7 @@ static int fd_dir(const char *dir, vla_type to, int beams) {
 
 int main(int argc, char **argv) {
     int i, t, bad = 0, ndir = 0, beams = 3;
+    double min = 0.999;
     vla_type to = VLA_TYPE_I8;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--to") && i + 1 < argc) {
@@ -278,16 +692,20 @@ int main(int argc, char **argv) {
             to = (vla_type)t;
         } else if (!strcmp(argv[i], "--beams") && i + 1 < argc) {
             if (vla_tool_int_arg("vla-fidelity", "--beams", argv[++i], 1, 16, &beams)) return 2;
+        } else if (!strcmp(argv[i], "--min-cos") && i + 1 < argc) {
+            char *end;
+            min = strtod(argv[++i], &end);
+            if (end == argv[i] || *end || !(min >= -1 && min <= 1)) { fprintf(stderr, "vla-fidelity: --min-cos: a number in [-1, 1]\n"); return 2; }
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: vla-fidelity [--to i8|q8_0|f16] [--beams N] [DIR]...\n");
+            printf("usage: vla-fidelity [--to i8|q8_0|f16] [--beams N] [--min-cos X] [DIR]...\n");
             return 0;
         }
     }
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--beams")) { i++; continue; }
-        bad |= fd_dir(argv[i], to, beams);
+        if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos")) { i++; continue; }
+        bad |= fd_dir(argv[i], to, beams, min);
         ndir++;
     }
-    if (!ndir) bad |= fd_dir("tests/fixtures", to, beams);
+    if (!ndir) bad |= fd_dir("tests/fixtures", to, beams, min);
     return bad;
 }
