@@ -5097,6 +5097,11 @@ VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, 
     float *col;
     vla__im2col_job j;
     if (w->cols != K) return VLA_ERR_MISMATCH;
+#if defined(VLA__I8_PREQ)
+    if (k == 1 && stride == 1 && pad == 0 && ex && !ex->force_reference && w->type == VLA_TYPE_I8 && !ex->int8_widen &&
+        Wo >= VLA__I8_TILED_M && vla__conv2d_i8q(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad) == 0)
+        return VLA_OK; /* a 1 x 1 convolution too, when the scratch holds a band (its size query asks for none) */
+#endif
     if (k == 1 && stride == 1 && pad == 0) { vla_linear(ex, y, x, w, b, H * W); return VLA_OK; }
     if (!ex || ex->force_reference) { /* I8: the definition, or fp32 when widened */
         if (w->type == VLA_TYPE_I8 && ex && ex->int8_widen) vla__conv2d_f32_ref(y, x, w, b, H, W, Cin, k, stride, pad);

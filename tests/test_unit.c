@@ -572,7 +572,9 @@ static void check_i8(int M, int K, int N, int variant) {
     vt_end(mk);
 }
 
-static void check_i8_conv(int H, int W, int Cin, int Cout, int k, int s, int p) {
+/* extra: scratch beyond the size query's (a 1 x 1 convolution asks for none but
+ * takes the quantized-band path when a model's arena lends it some) */
+static void check_i8_conv_x(int H, int W, int Cin, int Cout, int k, int s, int p, size_t extra) {
     int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1, K = k * k * Cin, i;
     vt_mark mk = vt_begin();
     float *x = vt_floats((size_t)H * W * Cin, 1), *wf = vt_floats((size_t)Cout * K, 2), *b = vt_floats((size_t)Cout, 3);
@@ -586,14 +588,16 @@ static void check_i8_conv(int H, int W, int Cin, int Cout, int k, int s, int p) 
     vt_fill(b, (size_t)Cout, 1.0f);
     for (i = 0; i < Cout; i++) sc[i] = vla_quantize_i8_row(q + (size_t)i * K, wf + (size_t)i * K, K);
     w.type = VLA_TYPE_I8; w.rows = Cout; w.cols = K; w.data = q; w.scale = sc;
-    vt_sub_arena(&sub, vla_conv2d_scratch_size(H, W, Cin, k, s, p));
+    vt_sub_arena(&sub, vla_conv2d_scratch_size(H, W, Cin, k, s, p) + extra);
     VC_CHECK(vla_conv2d(&ex, &sub, y, x, &w, b, H, W, Cin, k, s, p) == VLA_OK);
     vla_conv2d_ref(yr, x, &w, b, H, W, Cin, k, s, p);
-    VC_CHECKF(memcmp(y, yr, sizeof(float) * (size_t)Ho * Wo * Cout) == 0, "i8 conv2d %dx%dx%d k=%d s=%d p=%d: fast != ref", H,
-              W, Cin, k, s, p);
+    VC_CHECKF(memcmp(y, yr, sizeof(float) * (size_t)Ho * Wo * Cout) == 0, "i8 conv2d %dx%dx%d k=%d s=%d p=%d (+%lu scratch): fast != ref", H,
+              W, Cin, k, s, p, (unsigned long)extra);
     VT_CHECK_GUARDS("i8 conv2d wrote past a buffer");
     vt_end(mk);
 }
+
+static void check_i8_conv(int H, int W, int Cin, int Cout, int k, int s, int p) { check_i8_conv_x(H, W, Cin, Cout, k, s, p, 0); }
 
 static void test_i8(void) {
     static const float xr[8] = {127.0f, -63.5f, 0.5f, -0.5f, 1.49f, 2.5f, -2.5f, -126.5f};
@@ -624,6 +628,8 @@ static void test_i8(void) {
     check_i8_conv(14, 14, 40, 100, 3, 1, 1);
     check_i8_conv(20, 18, 3, 32, 3, 2, 1);
     if (VLA_TEST_WORK >= 16) check_i8_conv(60, 60, 32, 40, 3, 1, 1);
+    check_i8_conv_x(11, 10, 37, 70, 1, 1, 0, 65536); /* 1 x 1 with a lent band: Cin tail, panel tail */
+    check_i8_conv_x(9, 9, 64, 300, 1, 1, 0, 4096);   /* too little lent: vla_linear as before */
 }
 
 /* ==========================================================================
