@@ -7149,10 +7149,31 @@ static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv) {
     *conv = cs;
 }
 
+/* y = relu(y + a) (a: NULL: relu(y)) over n floats, in chunks over the
+ * tasks (the bits of vla_add then vla_relu: an add, then a comparison). */
+typedef struct vla__relu_job { float *y; const float *a; size_t n; int n_tasks; } vla__relu_job;
+
+static void vla__relu_task(void *arg, int t) {
+    const vla__relu_job *j = (const vla__relu_job *)arg;
+    const size_t c = (j->n / (size_t)j->n_tasks + 15) & ~(size_t)15, i0 = c * (size_t)t;
+    const size_t i1 = i0 + c < j->n ? i0 + c : j->n;
+    if (i0 >= i1) return;
+    if (j->a) vla_add(j->y + i0, j->y + i0, j->a + i0, i1 - i0);
+    vla_relu(j->y + i0, i1 - i0);
+}
+
+static void vla__add_relu(const vla_exec *ex, float *y, const float *a, size_t n) {
+    vla__relu_job j;
+    int T = vla__n_tasks(ex);
+    j.y = y; j.a = a; j.n = n;
+    j.n_tasks = n < 16384 ? 1 : T; /* small: not worth waking a thread */
+    vla__run(ex, vla__relu_task, &j, j.n_tasks);
+}
+
 static vla_status vla__clip_conv(vla_ctx *c, float *y, const float *x, const vla__conv *cv, int H, int stride, int relu) {
     int pad = cv->k / 2, Ho = (H + 2 * pad - cv->k) / stride + 1;
     vla_status st = vla_conv2d(&c->p.exec, &c->arena, y, x, &cv->w, cv->b, H, H, cv->cin, cv->k, stride, pad);
-    if (st == VLA_OK && relu) vla_relu(y, (size_t)Ho * Ho * cv->cout);
+    if (st == VLA_OK && relu) vla__add_relu(&c->p.exec, y, NULL, (size_t)Ho * Ho * cv->cout);
     return st;
 }
 
@@ -7201,11 +7222,10 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
                 float *id_in = P, *id_out = (main_in == Q) ? R : Q;
                 if (s > 1) { vla_avgpool2d(R, P, H, H, bk->c1.cin, s); id_in = R; id_out = Q; }
                 st = vla__clip_conv(c, id_out, id_in, &bk->down, Ho, 1, 0);
-                vla_add(S4, S4, id_out, (size_t)Ho * Ho * bk->c3.cout);
+                vla__add_relu(&c->p.exec, S4, id_out, (size_t)Ho * Ho * bk->c3.cout);
             } else {
-                vla_add(S4, S4, P, (size_t)Ho * Ho * bk->c3.cout);
+                vla__add_relu(&c->p.exec, S4, P, (size_t)Ho * Ho * bk->c3.cout);
             }
-            vla_relu(S4, (size_t)Ho * Ho * bk->c3.cout);
             t = P; P = S4; S4 = t; /* the output becomes the next block's input */
             H = Ho;
             C = bk->c3.cout;
