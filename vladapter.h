@@ -3854,20 +3854,24 @@ static float vla__i8_amax_v(const float *x, int K, int *done) { (void)x; (void)K
 static int vla__i8_quant_v(vla__i8p *dst, const float *x, int K, float id) { (void)dst; (void)x; (void)K; (void)id; return 0; }
 #endif
 
+/* max |x[k]| of row x[K] (NaN ignored, as vla__i8_scale_of), vector part
+ * then tail; d_x = that / 127 (the definition's scale). */
+static float vla__i8_row_amax(const float *x, int K) {
+    int k0, k;
+    float amax = vla__i8_amax_v(x, K, &k0);
+    for (k = k0; k < K; k++)
+        if (VLA_FABSF(x[k]) > amax) amax = VLA_FABSF(x[k]);
+    return amax;
+}
+
+static float vla__i8_row_scale(const float *x, int K) { return vla__i8_row_amax(x, K) / 127.0f; }
+
 /* Quantize row x[K] (the definition's rounding) into dst[kp], zero-padded;
  * returns d_x. */
 static float vla__i8_pack_row(vla__i8p *dst, const float *x, int K) {
     const size_t kp = vla__i8_kp(K);
-    float amax, d, id;
-    int k0;
+    const float d = vla__i8_row_scale(x, K), id = vla__i8_inv(d);
     size_t k;
-    amax = vla__i8_amax_v(x, K, &k0);
-    for (k = (size_t)k0; k < (size_t)K; k++) {
-        float a = VLA_FABSF(x[k]);
-        if (a > amax) amax = a;
-    }
-    d = amax / 127.0f;
-    id = vla__i8_inv(d);
     for (k = (size_t)vla__i8_quant_v(dst, x, K, id); k < (size_t)K; k++) {
 #if defined(VLA__I8_VNNI)
         dst[k] = (vla__i8p)(vla__i8_round(x[k] * id) + 128);
@@ -4415,18 +4419,6 @@ static VLA__NOINLINE void vla__i8_kern12x32(float *y, size_t ldy, const unsigned
     }
 }
 
-/* d_x of row x[K] (the definition's amax / 127). */
-static float vla__i8_row_scale(const float *x, int K) {
-    float amax;
-    int k0, k;
-    amax = vla__i8_amax_v(x, K, &k0);
-    for (k = k0; k < K; k++) {
-        float a = VLA_FABSF(x[k]);
-        if (a > amax) amax = a;
-    }
-    return amax / 127.0f;
-}
-
 /* Ask for the W rows the next vla__i8_pack_panel will read (rows [n,
  * n + 64) below n1, columns [k0, k0 + kc) below K) while the kernels of the
  * current panel run: the pack reads 64 rows K bytes apart, a pattern the
@@ -4657,18 +4649,6 @@ static VLA__NOINLINE void vla__i8_kern6x16(float *y, size_t ldy, const int16_t *
         VLA__I8_FIN(0) VLA__I8_FIN(1) VLA__I8_FIN(2) VLA__I8_FIN(3) VLA__I8_FIN(4) VLA__I8_FIN(5)
 #undef VLA__I8_FIN
     }
-}
-
-/* d_x of row x[K] (the definition's amax / 127). */
-static float vla__i8_row_scale(const float *x, int K) {
-    float amax;
-    int k0, k;
-    amax = vla__i8_amax_v(x, K, &k0);
-    for (k = k0; k < K; k++) {
-        float a = VLA_FABSF(x[k]);
-        if (a > amax) amax = a;
-    }
-    return amax / 127.0f;
 }
 
 /* The tiled path over y[m0..m1) x [n0..n1): the stack buffer holds the
@@ -4991,15 +4971,9 @@ typedef struct vla__convq_job {
 /* amax of every input pixel (a patch's amax is the max of its pixels'). */
 static void vla__convq_amax_task(void *arg, int t) {
     const vla__convq_job *j = (const vla__convq_job *)arg;
-    int p0, p1, p, c;
+    int p0, p1, p;
     vla__gemm_range(j->H * j->W, 1, t, j->n_tasks, &p0, &p1);
-    for (p = p0; p < p1; p++) {
-        const float *src = j->x + (size_t)p * j->Cin;
-        float a = vla__i8_amax_v(src, j->Cin, &c);
-        for (; c < j->Cin; c++)
-            if (VLA_FABSF(src[c]) > a) a = VLA_FABSF(src[c]);
-        j->amax[p] = a;
-    }
+    for (p = p0; p < p1; p++) j->amax[p] = vla__i8_row_amax(j->x + (size_t)p * j->Cin, j->Cin);
 }
 
 static void vla__convq_quant_task(void *arg, int t) {
