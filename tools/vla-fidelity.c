@@ -143,18 +143,6 @@ static vla_json *fd_config(const vla_json *file_cfg, const vla_json *man_cfg) {
     return c;
 }
 
-/* The parameter-efficient method a config asks for (NULL: none); the same
- * keys tools/vla-fixtures.c reads. */
-static const char *fd_peft_asked(const vla_json *cfg) {
-    if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
-    if (vla_json_num(cfg, "use_compacter", 0)) return "compacter";
-    if (vla_json_num(cfg, "use_lradapter", 0)) return "lradapter";
-    if (vla_json_num(cfg, "use_adapter", 0)) return "adapter";
-    if (vla_json_num(cfg, "use_lora", 0)) return "lora";
-    if (vla_json_num(cfg, "encoder_prompt_len", 0) > 0) return "prompt";
-    return NULL;
-}
-
 /* A case's model twice: F32 and quantized.  Built as tools/vla-fixtures.c
  * builds it (fx_model_build): the CLIP trunk (vla_conv_clip) and / or BART
  * (vla_conv_bart) into one F32 GGUF in memory with its fingerprint, the PEFT
@@ -218,7 +206,7 @@ static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, cons
             return -1;
         }
         if ((n_peft = vla_conv_peft(&P->acv, P->ck.src, P->ck.n, P->cfg)) < 0) { snprintf(why, why_n, "PEFT modules: %s", P->acv.err); return -1; }
-        if ((asked = fd_peft_asked(P->cfg)) != NULL && n_peft == 0) {
+        if ((asked = vla_json_peft_method(P->cfg)) != NULL && n_peft == 0) {
             snprintf(why, why_n, "the config asks for '%s' but the weights hold no such modules", asked);
             return -1;
         }

@@ -450,17 +450,6 @@ static vla_json *merged_config(const fx_case *c, const vla_json *file_cfg) {
     return base;
 }
 
-/* Which parameter-efficient method a config asks for (NULL: none). */
-static const char *peft_method(const vla_json *cfg) {
-    if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
-    if (vla_json_num(cfg, "use_compacter", 0)) return "compacter";
-    if (vla_json_num(cfg, "use_lradapter", 0)) return "lradapter";
-    if (vla_json_num(cfg, "use_adapter", 0)) return "adapter";
-    if (vla_json_num(cfg, "use_lora", 0)) return "lora";
-    if (vla_json_num(cfg, "encoder_prompt_len", 0) > 0) return "prompt";
-    return NULL;
-}
-
 /* Convert the case's weights to an in-memory GGUF and load it. bias_override
  * >= 0: set final_logits_bias[eos] to bias_value first. */
 static int fx_clip_into(vla_conv *cv, const char *clip_path, int image_size, char *why, size_t why_n);
@@ -1275,7 +1264,7 @@ static void run_bart_case(const fx_case *c) {
         return;
     }
     cfg = fm.cfg_owned;
-    peft = peft_method(cfg);
+    peft = vla_json_peft_method(cfg);
     if (peft && !fm.ad) {
         char note[128];
         snprintf(note, sizeof note, "config asks for '%s' but the weights hold no such modules", peft);

@@ -60,6 +60,10 @@ vla_json *vla_json_copy(const vla_json *j);
 const vla_json *vla_json_get(const vla_json *obj, const char *key);
 /* Convenience: number member as double / int with a default. */
 double vla_json_num(const vla_json *obj, const char *key, double dflt);
+/* The parameter-efficient method a VL-Adapter config (config.json / a
+ * fixture manifest's "config") asks for: "hyperformer", "compacter",
+ * "lradapter", "adapter", "lora", "prompt", or NULL for none. */
+const char *vla_json_peft_method(const vla_json *cfg);
 
 /* ---- [T3] .npy ---- */
 typedef struct vla_npy {
@@ -403,6 +407,16 @@ const vla_json *vla_json_get(const vla_json *obj, const char *key) {
     if (!obj || obj->type != VLA_JSON_OBJECT) return NULL;
     for (i = 0; i < obj->n_kid; i++)
         if (obj->kid[i].key_n == n && memcmp(obj->kid[i].key, key, n) == 0) return &obj->kid[i];
+    return NULL;
+}
+
+const char *vla_json_peft_method(const vla_json *cfg) {
+    if (vla_json_num(cfg, "use_hyperformer", 0)) return "hyperformer";
+    if (vla_json_num(cfg, "use_compacter", 0)) return "compacter";
+    if (vla_json_num(cfg, "use_lradapter", 0)) return "lradapter";
+    if (vla_json_num(cfg, "use_adapter", 0)) return "adapter";
+    if (vla_json_num(cfg, "use_lora", 0)) return "lora";
+    if (vla_json_num(cfg, "encoder_prompt_len", 0) > 0) return "prompt";
     return NULL;
 }
 
