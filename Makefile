@@ -40,7 +40,8 @@ TOOLS    := $(B)/vla-fixtures $(B)/vla-inspect $(B)/vla-convert $(B)/vla-mkmodel
 TESTS    := $(B)/test_gguf $(B)/test_gguf_asan $(B)/test_model $(B)/test_tokenizer $(B)/test_tokenizer_asan \
             $(B)/test_image $(B)/test_image_asan $(B)/test_torch_asan $(B)/test_gemm $(B)/test_i8 $(B)/test_i8_asan $(B)/test_quant $(B)/test_quant_asan $(B)/test_adapters_asan $(B)/test_convert_asan \
             $(B)/test_train_io $(B)/test_train_io_asan $(B)/test_whiten $(B)/test_pyrandom $(B)/test_train $(B)/test_train_asan \
-            $(B)/test_task $(B)/test_task_asan $(B)/test_threads_tsan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan
+            $(B)/test_task $(B)/test_task_asan $(B)/test_threads_tsan $(B)/test_exhaust $(B)/test_exhaust_asan $(B)/test_export $(B)/test_export_asan $(B)/test_eval $(B)/test_eval_asan $(B)/test_shapes $(B)/test_shapes_asan \
+            $(B)/test_designed
 
 .PHONY: all tools tests test test-native check-header clean bench bench-quick paper-table examples install valgrind
 all: tools examples tests
@@ -199,6 +200,9 @@ $(B)/test_eval: tests/test_eval.c $(EVAL_DEPS) | $(B)
 $(B)/test_eval_asan: tests/test_eval.c $(EVAL_DEPS) | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $< -o $@ $(LDLIBS)
 
+$(B)/test_designed: tests/test_designed.c $(HDR) $(TOOL_HDR) tools/vla_random.h tests/test_util.h | $(B)
+	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+
 $(B)/test_shapes: tests/test_shapes.c tools/vla_shapes.h $(EVAL_DEPS) | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 
@@ -283,6 +287,7 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_train_io $(FIXTURES)
 	$(B)/test_train_io_asan $(FIXTURES)
 	$(B)/test_whiten
+	$(B)/test_designed
 	$(B)/test_pyrandom
 	bash tests/test_vla_train.sh $(B)
 	$(B)/test_pipeline $(B)/tiny_caption.gguf tests/data/images/coffee.ppm $(B)/caption $(if $(STB_H),tests/data/images/coffee.png)

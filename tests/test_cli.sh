@@ -98,6 +98,8 @@ try "$B/vla-mkmodel" -o "$W/x.gguf" --d-model -1
 try "$B/vla-mkmodel" -o "$W/x.gguf" --d-model 33 --heads 4
 try "$B/vla-mkmodel" -o "$W/x.gguf" --vocab 0
 try "$B/vla-mkmodel" --adapter nope --base "$T" -o "$W/x.gguf"
+try "$B/vla-mkmodel" -o "$W/x.gguf" --clip-designed
+try "$B/vla-mkmodel" -o "$W/x.gguf" --clip-width 12 --clip-designed
 try "$B/vla-fidelity" --min-cos 2
 try "$B/vla-fidelity" --min-cos x
 try "$B/vla-fidelity" --to f32

@@ -13,6 +13,9 @@
  * trunk instead (tools/vla_random.h: stem 3 -> W/2 -> W/2 -> W, bottlenecks
  * per stage, default 1,1,1,1; grid channels 32 W, which becomes --feat-dim
  * unless given), at --image-size (224; a multiple of 32, grid = size / 32).
+ * --clip-designed makes that trunk's stem compute colour, objectness and
+ * edge-orientation channels by design (the Shapes world's base model; width
+ * >= 16; tools/vla_random.h), passed unchanged to the grid.
  * --no-repeat-ngram N sets the file's generation default
  * (vladapter.gen.no_repeat_ngram_size; BART's config says 3, 0 = off).
  * METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer
@@ -36,8 +39,8 @@ static void tok_arrays(void *user, vla_gguf_writer *w) { vla_tokconv_add((const 
 static void usage(FILE *f) {
     fprintf(f, "usage: vla-mkmodel -o BASE.gguf [--preset bart-base|tiny] [--d-model N] [--enc-layers N] [--dec-layers N]\n"
                "                   [--heads N] [--ffn N] [--vocab N] [--max-pos N] [--feat-dim N] [--n-boxes N] [--seed N]\n"
-               "                   [--tokenizer DIR] [--clip CKPT | --clip-width W [--clip-layers A,B,C,D]] [--image-size N]\n"
-               "                   [--no-repeat-ngram N]\n"
+               "                   [--tokenizer DIR] [--clip CKPT | --clip-width W [--clip-layers A,B,C,D] [--clip-designed]]\n"
+               "                   [--image-size N] [--no-repeat-ngram N]\n"
                "       vla-mkmodel --adapter METHOD --base BASE.gguf -o ADAPTER.gguf [--seed N]\n"
                "METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters\n"
                "        single_compacter multiple_lora single_lora multiple_prompts single_prompt\n");
@@ -77,6 +80,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-pos") && more) r.max_pos = atoi(argv[++i]);
         else if (!strcmp(a, "--feat-dim") && more) { r.feat_dim = atoi(argv[++i]); feat_dim_set = 1; }
         else if (!strcmp(a, "--clip-width") && more) clip_width = atoi(argv[++i]);
+        else if (!strcmp(a, "--clip-designed")) rclip.designed = 1;
         else if (!strcmp(a, "--clip-layers") && more) {
             if (sscanf(argv[++i], "%d,%d,%d,%d", &rclip.layers[0], &rclip.layers[1], &rclip.layers[2], &rclip.layers[3]) != 4) {
                 fprintf(stderr, "vla-mkmodel: --clip-layers wants four counts A,B,C,D\n");
@@ -92,6 +96,7 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "vla-mkmodel: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
     }
     if (!out) { usage(stderr); return 2; }
+    if (rclip.designed && !clip_width) { fprintf(stderr, "vla-mkmodel: --clip-designed needs --clip-width\n"); return 2; }
     if (clip_width) {
         if (clip) { fprintf(stderr, "vla-mkmodel: --clip and --clip-width exclude each other\n"); return 2; }
         if (clip_width < 2 || clip_width % 2 || image_size < 32 || image_size % 32 || rclip.layers[0] < 1 || rclip.layers[1] < 1 ||
