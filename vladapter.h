@@ -1392,9 +1392,9 @@ VLA_DEF void vla_attention_bwd_ref(float *dq, float *dk, float *dv, int ld, cons
  *
  *             encoder text                  truncation  decoding
  *   caption   <s> prefix </s>               40 ids      preset, else 5 beams,
- *                                                       max_length 20
+ *                                                       the file's max_length
  *   answer    <s> prefix question </s>      20 ids      preset, else greedy,
- *             (VQA and GQA)                             max_length 20
+ *             (VQA and GQA)                             the file's max_length
  *   verify    <s> prefix statement </s>,    none: a     no generation: decoder
  *             two pictures (NLVR2)          longer text input [</s>, <s>], true
  *                                           is an error iff logit("true") >
@@ -1449,8 +1449,9 @@ VLA_DEF vla_status vla_task_ctx_params(vla_ctx_params *p, const vla_model *m, co
                                        const vla_adapter *const *adapters, int n_adapters);
 
 /* The decoding settings a call uses when g is NULL: the selected adapter
- * task's preset, else the official ones (captions 5 beams, answers greedy,
- * max_length 20, the rest from the model file).  Copy, change, pass as g. */
+ * task's preset, else the official ones (captions 5 beams, answers greedy)
+ * with the rest from the model file (vladapter.gen.max_length: 20 when the
+ * file has none, as the official evaluation).  Copy, change, pass as g. */
 typedef enum vla_task_kind { VLA_TASK_CAPTION = 0, VLA_TASK_ANSWER = 1 } vla_task_kind;
 VLA_DEF vla_gen_params vla_task_preset(const vla_ctx *c, vla_task_kind kind);
 
@@ -12584,9 +12585,10 @@ VLA_DEF vla_gen_params vla_task_preset(const vla_ctx *c, vla_task_kind kind) {
     const vla__task *T = vla__T(c);
     vla_gen_params q;
     if (T && T->has_preset) return T->preset;
-    q = vla_gen_defaults(c->m); /* the official settings: captions 5 beams, answers greedy; max_length 20 */
+    /* the official settings: captions 5 beams, answers greedy; max_length the
+     * model file's vladapter.gen.max_length (20 when it has none, as the official) */
+    q = vla_gen_defaults(c->m);
     q.num_beams = kind == VLA_TASK_CAPTION ? 5 : 1;
-    q.max_length = 20;
     return q;
 }
 

@@ -17,7 +17,9 @@
  * edge-orientation channels by design (the Shapes world's base model; width
  * >= 16; tools/vla_random.h), passed unchanged to the grid.
  * --no-repeat-ngram N sets the file's generation default
- * (vladapter.gen.no_repeat_ngram_size; BART's config says 3, 0 = off).
+ * (vladapter.gen.no_repeat_ngram_size; BART's config says 3, 0 = off),
+ * --max-length N vladapter.gen.max_length (20; the Shapes world's locate
+ * lines need more).
  * METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer
  * multiple_compacters single_compacter multiple_lora single_lora
  * multiple_prompts single_prompt (sizes as the paper's scripts).
@@ -40,7 +42,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: vla-mkmodel -o BASE.gguf [--preset bart-base|tiny] [--d-model N] [--enc-layers N] [--dec-layers N]\n"
                "                   [--heads N] [--ffn N] [--vocab N] [--max-pos N] [--feat-dim N] [--n-boxes N] [--seed N]\n"
                "                   [--tokenizer DIR] [--clip CKPT | --clip-width W [--clip-layers A,B,C,D] [--clip-designed]]\n"
-               "                   [--image-size N] [--no-repeat-ngram N]\n"
+               "                   [--image-size N] [--no-repeat-ngram N] [--max-length N]\n"
                "       vla-mkmodel --adapter METHOD --base BASE.gguf -o ADAPTER.gguf [--seed N]\n"
                "METHOD: multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters\n"
                "        single_compacter multiple_lora single_lora multiple_prompts single_prompt\n");
@@ -48,7 +50,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *out = NULL, *method = NULL, *base = NULL, *clip = NULL, *tokdir = NULL;
-    int image_size = 224, clip_width = 0, feat_dim_set = 0, no_repeat = -1;
+    int image_size = 224, clip_width = 0, feat_dim_set = 0, no_repeat = -1, max_length = 0;
     vla_rand_clip rclip;
     vla_tokconv tc;
     vla_rand_bart r;
@@ -88,6 +90,10 @@ int main(int argc, char **argv) {
             }
         }
         else if (!strcmp(a, "--no-repeat-ngram") && more) no_repeat = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-length") && more) {
+            max_length = atoi(argv[++i]);
+            if (max_length < 2 || max_length > 4096) { fprintf(stderr, "vla-mkmodel: --max-length wants 2..4096\n"); return 2; }
+        }
         else if (!strcmp(a, "--n-boxes") && more) r.n_boxes = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more) r.seed = (uint64_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--clip") && more) clip = argv[++i];
@@ -168,6 +174,7 @@ int main(int argc, char **argv) {
         }
         if (vla_conv_random_bart(&cv, &r) != 0) { fprintf(stderr, "vla-mkmodel: %s\n", cv.err); vla_conv_free(&cv); return 1; }
         if (no_repeat >= 0) vla_conv_u32(&cv, "vladapter.gen.no_repeat_ngram_size", (uint32_t)no_repeat);
+        if (max_length) vla_conv_u32(&cv, "vladapter.gen.max_length", (uint32_t)max_length);
         if (tokdir) {
             char vp[4096], mp[4096], err[512];
             snprintf(vp, sizeof vp, "%s/vocab.json", tokdir);

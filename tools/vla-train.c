@@ -1592,10 +1592,10 @@ static void dev_eval(run *R, vla_trainer *tr, int epoch, batchbuf *bb, int max_b
         if (ad) {
             int ai = vla_adapter_find_task(ad, T->name);
             if (ai < 0 || vla_adapter_task(ad, ai, NULL, NULL, &gp[t]) != VLA_OK) die("dev: the adapter lost task %s", T->name);
-        } else { /* the official evaluation: greedy (VQA, GQA), 5 beams for captions, max_length 20 */
+        } else { /* the official evaluation: greedy (VQA, GQA), 5 beams for captions; max_length the
+                  * model file's (vladapter.gen.max_length, 20 when the file has none, as the official) */
             gp[t] = vla_gen_defaults(em);
             gp[t].num_beams = T->kind == K_CAPTION ? 5 : 1;
-            gp[t].max_length = 20;
         }
         if (gp[t].max_length > R->pos_limit) gp[t].max_length = R->pos_limit; /* a tiny position table */
         if (!T->n_dev) continue;
