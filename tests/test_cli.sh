@@ -103,6 +103,7 @@ try "$B/vla-mkmodel" -o "$W/x.gguf" --clip-width 12 --clip-designed
 try "$B/vla-fidelity" --min-cos 2
 try "$B/vla-fidelity" --min-cos x
 try "$B/vla-fidelity" --to f32
+try "$B/vla-fidelity" --keep
 try "$B/vla-fidelity" "$W/missing_dir"
 mkdir -p "$W/fid_unknown" "$W/fid_noweights"   # cases the fidelity tool cannot measure: a FAIL line, never a SKIP
 printf '{"inputs": {"mask": "x.npy"}, "files": {}}' > "$W/fid_unknown/manifest.json"

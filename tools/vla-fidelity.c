@@ -1,7 +1,8 @@
 /* vla-fidelity: how far a quantized model is from its F32 original, on the
  * fixture cases' own inputs.
  *
- *   vla-fidelity [--to i8|q8_0|f16] [--beams N] [--min-cos X] [DIR]...   (default tests/fixtures)
+ *   vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X] [DIR]...
+ *                (default DIR: tests/fixtures)
  *
  * A DIR with a manifest.json is one case; otherwise each subdirectory with
  * one is.  Every model is built as F32 in memory the way tools/vla-fixtures.c
@@ -9,7 +10,9 @@
  * manifest's "config" scalars on top), quantized in memory with
  * tools/vla_quant.h (its default policy: BART matrices, the embedding / LM
  * head and the CLIP convolutions but the stem's first), and both run the same
- * inputs (an I8 model on its integer path, the default).  PEFT modules in the
+ * inputs (an I8 model on its integer path, the default).  --keep GLOB
+ * (repeatable) keeps the tensors it matches F32, as vla-quantize --keep does
+ * (--keep 'visual.*': the whole CLIP trunk).  PEFT modules in the
  * weights (adapters, Compacter, Hyperformer, LoRA, prompts) become one F32
  * adapter file bound to the F32 model's fingerprint; the quantizer copies
  * that fingerprint, so the same file attaches to both models and the
@@ -30,11 +33,15 @@
  * A measured cosine (enc_cos, logits_cos, clip_cos) under --min-cos (default
  * 0.999) adds a line "<case> FAIL <field>=<value> < X (--min-cos)".  The
  * cases whose CLIP trunk is quantized (the CLIP trunk case, e2e) are held to
- * --min-cos-clip instead (default: --min-cos): the fixtures' small random
- * trunk amplifies any weight error (F16 weights alone: grid cosine 0.994;
- * I8: 0.755, the same with fp32 activations, so the weights and not the
- * integer arithmetic), so `make test` holds them to a floor just under the
- * measured values, as a regression guard, and prints them.  SKIP and why
+ * --min-cos-clip instead (default: --min-cos): the fixtures' trunk
+ * amplifies every error that enters it (measured, docs/clip-int8.md: a
+ * relative perturbation of the stem's output comes out about 180 times
+ * larger in the grid, linearly), so F16 weights alone give grid cosine 0.994
+ * and I8 0.755 (0.777 with fp32 activations, 0.840 with fp32 weights and
+ * int8 activations), and no 8-bit scheme reaches 0.999 on it.  `make test`
+ * holds those two cases to a floor just under the measured values, as a
+ * regression guard, and checks the documented way out, --keep 'visual.*'
+ * (the trunk F32, BART I8), against --min-cos.  SKIP and why
  * only for a case with nothing to quantize (no weights: tokenizer,
  * preprocessing, input-only cases; checkpoint_formats, whose weights are
  * other cases' in other formats).  Anything else that cannot be measured
@@ -177,7 +184,7 @@ static void fd_pair_free(fd_pair *P) {
  * tensors replace bart_path's (NULL: none); S: the CLIP input side.  0 or -1
  * with a sentence in why. */
 static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, const char *overlay, const char *clip_path, int S,
-                    vla_type to, char *why, size_t why_n) {
+                    const vla_quant_opts *qo, char *why, size_t why_n) {
     char err[512];
     unsigned char *buf = NULL, *qbuf = NULL;
     size_t n = 0, nq = 0;
@@ -217,23 +224,22 @@ static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, cons
         snprintf(why, why_n, "the F32 model does not load");
         return -1;
     }
-    memset(&o, 0, sizeof o);
-    o.to = to;
+    o = *qo;
     if (vla_quant_gguf(P->f.gguf, P->f.n, &o, &qbuf, &nq, &P->qs, err, sizeof err) != 0) { snprintf(why, why_n, "quantize: %s", err); return -1; }
     if (fd_load(&P->q, qbuf, nq) != 0) {
         if (!P->q.gguf) free(qbuf);
-        snprintf(why, why_n, "the %s model does not load", vla_type_name(to));
+        snprintf(why, why_n, "the %s model does not load", vla_type_name(qo->to));
         return -1;
     }
     if (n_peft > 0) {
         if (vla_model_fingerprint(P->q.m) != vla_model_fingerprint(P->f.m)) {
-            snprintf(why, why_n, "the %s model's fingerprint differs from the F32 one's: the adapter cannot bind", vla_type_name(to));
+            snprintf(why, why_n, "the %s model's fingerprint differs from the F32 one's: the adapter cannot bind", vla_type_name(qo->to));
             return -1;
         }
         P->acv.base_fingerprint = P->cv.fingerprint;
         if (vla_conv_write_mem(&P->acv, &P->agguf, &P->an) != 0) { snprintf(why, why_n, "adapter file: %s", P->acv.err); return -1; }
         if ((st = fd_attach(&P->f, P->agguf, P->an)) != VLA_OK || (st = fd_attach(&P->q, P->agguf, P->an)) != VLA_OK) {
-            snprintf(why, why_n, "adapter attach (%s model): %s", P->q.ad_mem ? vla_type_name(to) : "F32", vla_status_str(st));
+            snprintf(why, why_n, "adapter attach (%s model): %s", P->q.ad_mem ? vla_type_name(qo->to) : "F32", vla_status_str(st));
             return -1;
         }
         P->peft = vla_adapter_method(P->f.ad);
@@ -369,7 +375,7 @@ static int fd_below(const char *name, const char *what, double v, double min) {
 /* The BART measurements of one input set, both models of P (their adapter
  * set to task): one line, then a FAIL line per cosine under min.  clip_cos /
  * pool (< -1: none) are the CLIP grids' cosines, printed after the rest. */
-static int fd_measure(const char *name, fd_pair *P, const char *task, const vla_input *in, vla_type to, int beams, double min,
+static int fd_measure(const char *name, fd_pair *P, const char *task, const vla_input *in, const vla_quant_opts *opt, int beams, double min,
                       const char *note, double clip_cos, double pool) {
     fd_out fo, qo;
     int32_t *tf = NULL;
@@ -396,7 +402,7 @@ static int fd_measure(const char *name, fd_pair *P, const char *task, const vla_
         fd_agree(fo.beam, fo.bw, qo.beam, qo.bw, B, &be, &bt);
         if (clip_cos >= -1) snprintf(cl, sizeof cl, pool >= -1 ? " clip_cos=%.6f pool6_cos=%.6f" : " clip_cos=%.6f", clip_cos, pool);
         printf("%-28s %s enc_cos=%.6f logits_cos=%.6f greedy=%d/%d beam%d=%d/%d weights_rel_rms=%.3g peft=%s%s%s%s%s\n", name,
-               vla_type_name(to), ec, lc, ge, gt, beams, be, bt, P->qs.worst_rel_rms, P->peft, task && P->f.ad ? " task=" : "",
+               vla_type_name(opt->to), ec, lc, ge, gt, beams, be, bt, P->qs.worst_rel_rms, P->peft, task && P->f.ad ? " task=" : "",
                task && P->f.ad ? task : "", cl, note);
         bad = fd_below(name, "enc_cos", ec, min) | fd_below(name, "logits_cos", lc, min) | (clip_cos >= -1 && fd_below(name, "clip_cos", clip_cos, min));
     }
@@ -410,7 +416,7 @@ done:
 /* A BART case's input set `suffix` ("" or "_<task>": input_ids<suffix>,
  * vis_feats<suffix>, boxes<suffix>) measured with the adapter set to task. */
 static int fd_bart_inputs(const char *name, const char *dir, const vla_json *man, fd_pair *P, const char *suffix, const char *task,
-                          vla_type to, int beams, double min) {
+                          const vla_quant_opts *qo, int beams, double min) {
     const vla_hparams *hp = vla_model_hparams(P->f.m);
     char p[2048], key[96], err[256];
     vla_npy ids, feats, boxes;
@@ -452,7 +458,7 @@ static int fd_bart_inputs(const char *name, const char *dir, const vla_json *man
             }
         }
     }
-    bad = fd_measure(name, P, task, &in, to, beams, min, have_feats ? (have_boxes ? "" : " (zero boxes)") : " (text only)", -2, -2);
+    bad = fd_measure(name, P, task, &in, qo, beams, min, have_feats ? (have_boxes ? "" : " (zero boxes)") : " (text only)", -2, -2);
     free(ids32);
     vla_npy_free(&ids);
     vla_npy_free(&feats);
@@ -463,17 +469,17 @@ static int fd_bart_inputs(const char *name, const char *dir, const vla_json *man
 /* A BART case: its weights (+ PEFT modules), the manifest's task, and the
  * second task's inputs when the manifest has a "second_task" (one more line,
  * "<case>/<task>"). */
-static int fd_bart_case(const char *name, const char *dir, const vla_json *man, const char *wpath, vla_type to, int beams, double min) {
+static int fd_bart_case(const char *name, const char *dir, const vla_json *man, const char *wpath, const vla_quant_opts *qo, int beams, double min) {
     fd_pair P;
     char why[700], sub[160], suffix[80];
     const vla_json *tj = vla_json_get(man, "task"), *second = vla_json_get(man, "second_task"), *t2;
     int bad;
-    if (fd_build(&P, man, wpath, NULL, NULL, 0, to, why, sizeof why) != 0) {
+    if (fd_build(&P, man, wpath, NULL, NULL, 0, qo, why, sizeof why) != 0) {
         printf("%-28s FAIL %s\n", name, why);
         fd_pair_free(&P);
         return 1;
     }
-    bad = fd_bart_inputs(name, dir, man, &P, "", tj && tj->type == VLA_JSON_STRING ? tj->s : NULL, to, beams, min);
+    bad = fd_bart_inputs(name, dir, man, &P, "", tj && tj->type == VLA_JSON_STRING ? tj->s : NULL, qo, beams, min);
     if (second) {
         t2 = vla_json_get(second, "task");
         if (!t2 || t2->type != VLA_JSON_STRING) {
@@ -482,7 +488,7 @@ static int fd_bart_case(const char *name, const char *dir, const vla_json *man, 
         } else {
             snprintf(sub, sizeof sub, "%s/%s", name, t2->s);
             snprintf(suffix, sizeof suffix, "_%s", t2->s);
-            bad |= fd_bart_inputs(sub, dir, man, &P, suffix, t2->s, to, beams, min);
+            bad |= fd_bart_inputs(sub, dir, man, &P, suffix, t2->s, qo, beams, min);
         }
     }
     fd_pair_free(&P);
@@ -491,7 +497,7 @@ static int fd_bart_case(const char *name, const char *dir, const vla_json *man, 
 
 /* The CLIP trunk case: weights + files.input (NCHW pixels): the grid
  * features of both models. */
-static int fd_clip_case(const char *name, const char *dir, const vla_json *man, const char *wpath, vla_type to, double min) {
+static int fd_clip_case(const char *name, const char *dir, const vla_json *man, const char *wpath, const vla_quant_opts *qo, double min) {
     fd_pair P;
     char p[2048], why[700], err[256];
     vla_npy px;
@@ -503,13 +509,13 @@ static int fd_clip_case(const char *name, const char *dir, const vla_json *man, 
         return 1;
     }
     if (!(img = fd_hwc(&px, &S))) printf("%-28s FAIL files.input is not one [1, 3, S, S] picture\n", name);
-    else if (fd_build(&P, man, NULL, NULL, wpath, S, to, why, sizeof why) != 0) printf("%-28s FAIL %s\n", name, why);
+    else if (fd_build(&P, man, NULL, NULL, wpath, S, qo, why, sizeof why) != 0) printf("%-28s FAIL %s\n", name, why);
     else if (!(fg = fd_clip(P.f.m, img, S, &h, &w, &ch)) || !(qg = fd_clip(P.q.m, img, S, &h2, &w2, &ch2)) || h != h2 || w != w2 || ch != ch2)
         printf("%-28s FAIL the CLIP trunk does not run\n", name);
     else {
         double c, pc;
         fd_clip_cos(fg, qg, h, w, ch, &c, &pc);
-        printf("%-28s %s clip_cos=%.6f pool6_cos=%.6f grid=%dx%dx%d weights_rel_rms=%.3g\n", name, vla_type_name(to), c, pc, h, w, ch,
+        printf("%-28s %s clip_cos=%.6f pool6_cos=%.6f grid=%dx%dx%d weights_rel_rms=%.3g\n", name, vla_type_name(qo->to), c, pc, h, w, ch,
                P.qs.worst_rel_rms);
         bad = fd_below(name, "clip_cos", c, min);
     }
@@ -528,7 +534,7 @@ static void fd_inpath(char *out, size_t cap, const char *dir, const char *v) { s
  * chains see the same floats).  Like tools/vla-fixtures.c, the BART values
  * are those after that case's two training steps (params_step2.safetensors
  * beside the weights) when the file exists. */
-static int fd_e2e_case(const char *name, const char *dir, const vla_json *man, vla_type to, int beams, double min) {
+static int fd_e2e_case(const char *name, const char *dir, const vla_json *man, const vla_quant_opts *qo, int beams, double min) {
     static const char *const known[] = {"image", "pixel_values", "clip_weights", "vis_feats", "bart_weights", "input_ids", "task", "image_size"};
     const vla_json *in = vla_json_get(man, "inputs"), *jc = vla_json_get(in, "clip_weights"), *jb = vla_json_get(in, "bart_weights");
     const vla_json *jp = vla_json_get(in, "pixel_values"), *ji = vla_json_get(in, "input_ids"), *jt = vla_json_get(in, "task");
@@ -563,7 +569,7 @@ static int fd_e2e_case(const char *name, const char *dir, const vla_json *man, v
         printf("%-28s FAIL no readable [1, L] input_ids\n", name);
         goto done;
     }
-    if (fd_build(&P, man, bp, op[0] ? op : NULL, cp, S, to, why, sizeof why) != 0) { printf("%-28s FAIL %s\n", name, why); goto done; }
+    if (fd_build(&P, man, bp, op[0] ? op : NULL, cp, S, qo, why, sizeof why) != 0) { printf("%-28s FAIL %s\n", name, why); goto done; }
     if (!(fg = fd_clip(P.f.m, img, S, &h, &w, &ch)) || !(qg = fd_clip(P.q.m, img, S, &h2, &w2, &ch2)) || h != h2 || w != w2 || ch != ch2) {
         printf("%-28s FAIL the CLIP trunk does not run\n", name);
         goto done;
@@ -575,7 +581,7 @@ static int fd_e2e_case(const char *name, const char *dir, const vla_json *man, v
     {
         double c, pc;
         fd_clip_cos(fg, qg, h, w, ch, &c, &pc);
-        bad = fd_measure(name, &P, jt && jt->type == VLA_JSON_STRING ? jt->s : NULL, &vin, to, beams, min, " (pixels)", c, pc);
+        bad = fd_measure(name, &P, jt && jt->type == VLA_JSON_STRING ? jt->s : NULL, &vin, qo, beams, min, " (pixels)", c, pc);
     }
 done:
     free(img); free(fg); free(qg); free(ids32);
@@ -606,7 +612,7 @@ static const vla_json *fd_weight_file(const vla_json *man) {
 }
 
 /* One case directory: dispatch on what its manifest holds. */
-static int fd_case(const char *dir, const char *name, vla_type to, int beams, double min, double min_clip) {
+static int fd_case(const char *dir, const char *name, const vla_quant_opts *qo, int beams, double min, double min_clip) {
     char p[2048], err[512];
     unsigned char *buf;
     size_t n = 0;
@@ -619,7 +625,7 @@ static int fd_case(const char *dir, const char *name, vla_type to, int beams, do
         return 1;
     }
     free(buf);
-    if (vla_json_get(man, "inputs")) rc = fd_e2e_case(name, dir, man, to, beams, min_clip);
+    if (vla_json_get(man, "inputs")) rc = fd_e2e_case(name, dir, man, qo, beams, min_clip);
     else {
         const vla_json *w = vla_json_get(man, "weights"), *fn = w ? vla_json_get(w, "file") : NULL;
         int have = fd_file(man, dir, "weights", p, sizeof p);
@@ -636,8 +642,8 @@ static int fd_case(const char *dir, const char *name, vla_type to, int beams, do
             rc = 1;
         } else if (!have) { printf("%-28s SKIP no model weights (nothing to quantize)\n", name); rc = 0; }
         else if (fd_file(man, dir, "input", err, sizeof err) && !fd_file(man, dir, "input_ids", err, sizeof err))
-            rc = fd_clip_case(name, dir, man, p, to, min_clip); /* pixels in, no text: the CLIP trunk */
-        else rc = fd_bart_case(name, dir, man, p, to, beams, min);
+            rc = fd_clip_case(name, dir, man, p, qo, min_clip); /* pixels in, no text: the CLIP trunk */
+        else rc = fd_bart_case(name, dir, man, p, qo, beams, min);
     }
     vla_json_free(man);
     return rc;
@@ -645,7 +651,7 @@ static int fd_case(const char *dir, const char *name, vla_type to, int beams, do
 
 static int fd_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static int fd_dir(const char *dir, vla_type to, int beams, double min, double min_clip) {
+static int fd_dir(const char *dir, const vla_quant_opts *qo, int beams, double min, double min_clip) {
     char p[2048];
     struct stat sb;
     DIR *d;
@@ -654,7 +660,7 @@ static int fd_dir(const char *dir, vla_type to, int beams, double min, double mi
     int n = 0, i, bad = 0;
     const char *base = strrchr(dir, '/');
     snprintf(p, sizeof p, "%s/manifest.json", dir);
-    if (stat(p, &sb) == 0) return fd_case(dir, base && base[1] ? base + 1 : dir, to, beams, min, min_clip);
+    if (stat(p, &sb) == 0) return fd_case(dir, base && base[1] ? base + 1 : dir, qo, beams, min, min_clip);
     if (!(d = opendir(dir))) { fprintf(stderr, "vla-fidelity: cannot read %s\n", dir); return 1; }
     while ((e = readdir(d)) != NULL) {
         char **nn;
@@ -669,7 +675,7 @@ static int fd_dir(const char *dir, vla_type to, int beams, double min, double mi
     qsort(names, (size_t)n, sizeof *names, fd_cmp);
     for (i = 0; i < n; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        bad |= fd_case(p, names[i], to, beams, min, min_clip);
+        bad |= fd_case(p, names[i], qo, beams, min, min_clip);
         free(names[i]);
     }
     free(names);
@@ -679,11 +685,23 @@ static int fd_dir(const char *dir, vla_type to, int beams, double min, double mi
 int main(int argc, char **argv) {
     int i, t, bad = 0, ndir = 0, beams = 3;
     double min = 0.999, min_clip = -2; /* -2: as --min-cos */
-    vla_type to = VLA_TYPE_I8;
+    const char *keep[256];
+    vla_quant_opts o, *qo = &o;
+    memset(&o, 0, sizeof o);
+    o.to = VLA_TYPE_I8;
+    o.keep = keep;
     for (i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "--to") || !strcmp(argv[i], "--keep") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
+             !strcmp(argv[i], "--min-cos-clip")) && i + 1 == argc) {
+            fprintf(stderr, "vla-fidelity: %s needs a value\n", argv[i]);
+            return 2;
+        }
         if (!strcmp(argv[i], "--to") && i + 1 < argc) {
             if ((t = vla_quant_parse_type(argv[++i])) < 0 || t == VLA_TYPE_F32) { fprintf(stderr, "vla-fidelity: --to i8, q8_0 or f16\n"); return 2; }
-            to = (vla_type)t;
+            o.to = (vla_type)t;
+        } else if (!strcmp(argv[i], "--keep") && i + 1 < argc) {
+            if (o.n_keep == 256) { fprintf(stderr, "vla-fidelity: too many --keep\n"); return 2; }
+            keep[o.n_keep++] = argv[++i];
         } else if (!strcmp(argv[i], "--beams") && i + 1 < argc) {
             if (vla_tool_int_arg("vla-fidelity", "--beams", argv[++i], 1, 16, &beams)) return 2;
         } else if (!strcmp(argv[i], "--min-cos") && i + 1 < argc) {
@@ -698,21 +716,21 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: vla-fidelity [--to i8|q8_0|f16] [--beams N] [--min-cos X] [--min-cos-clip X] [DIR]...\n");
+            printf("usage: vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X] [DIR]...\n");
             return 0;
         }
     }
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
+        if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--keep") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
             !strcmp(argv[i], "--min-cos-clip")) {
             i++;
             continue;
         }
         if (min_clip < -1) min_clip = min;
-        bad |= fd_dir(argv[i], to, beams, min, min_clip);
+        bad |= fd_dir(argv[i], qo, beams, min, min_clip);
         ndir++;
     }
     if (min_clip < -1) min_clip = min;
-    if (!ndir) bad |= fd_dir("tests/fixtures", to, beams, min, min_clip);
+    if (!ndir) bad |= fd_dir("tests/fixtures", qo, beams, min, min_clip);
     return bad;
 }
