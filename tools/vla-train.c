@@ -950,6 +950,7 @@ static void make_init_adapter(run *R, const init_spec *s) {
     ra.prompt_len = s->prompt_len; ra.prompt_mid = s->mid;
     ra.task_emb = s->task_emb; ra.task_hidden = s->task_hidden; ra.task_proj = s->task_proj;
     ra.base_fingerprint = R->fingerprint;
+    ra.max_length = R->hp->max_length; /* the base's decoding length (20 in a converted BART) */
     ra.seed = R->o.seed;
     ra.init = VLA_RAND_INIT_OFFICIAL;
     ra.prefixes = s->prefixes;
@@ -964,8 +965,8 @@ static void make_init_adapter(run *R, const init_spec *s) {
         if (!strcmp(s->method, "lora")) snprintf(size, sizeof size, "rank %d, alpha %g", ra.hidden, (double)ra.lora_alpha);
         else if (!strcmp(s->method, "prompt")) snprintf(size, sizeof size, "%d prompt vectors, MLP width %d", ra.prompt_len, ra.prompt_mid);
         else snprintf(size, sizeof size, "hidden size %d", ra.hidden);
-        note("--init %s: a fresh adapter file, method %s, %s, %s, tasks %s, official initialisation", R->o.init, s->method,
-             s->shared ? "one module for all tasks" : "one module per task", size, list);
+        note("--init %s: a fresh adapter file, method %s, %s, %s, tasks %s, official initialisation, decoding max_length %d (the base's)",
+             R->o.init, s->method, s->shared ? "one module for all tasks" : "one module per task", size, list, ra.max_length);
     }
 }
 

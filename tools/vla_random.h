@@ -72,6 +72,7 @@ typedef struct vla_rand_adapter {
     int task_hidden;        /* hyperformer: projector hidden size (128)                 */
     int task_proj;          /* hyperformer: projected embedding size (64)               */
     uint64_t base_fingerprint; /* the model's vladapter.fingerprint                     */
+    int max_length;         /* every task's preset max_length (0: 20, the official)      */
     uint64_t seed;
     int init;               /* VLA_RAND_INIT_FAST (0) or VLA_RAND_INIT_OFFICIAL            */
     int prefixes;           /* task text prefixes: VLA_RAND_PREFIX_TASK (0) "<task>: ",
@@ -376,7 +377,7 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r) {
         snprintf(cv->task_names[ti], sizeof cv->task_names[ti], "%s", tn);
         vla_rnd__prefix(cv->task_prefix[ti], sizeof cv->task_prefix[ti], tn, r->prefixes);
         cv->task_beams[ti] = !strcmp(tn, "caption") ? 5 : 1;
-        cv->task_maxlen[ti] = 20;
+        cv->task_maxlen[ti] = r->max_length > 0 ? (uint32_t)r->max_length : 20;
     }
     cv->base_fingerprint = r->base_fingerprint;
     vla_conv_str(cv, "general.architecture", "vladapter");
