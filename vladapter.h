@@ -1436,7 +1436,7 @@ typedef struct vla_task_sizes {
     int max_picture_w;      /* largest picture, in pixels (camera resolution)    */
     int max_picture_h;
     int max_beams;          /* 0: whatever the presets need (5 for captions)      */
-    int max_length;         /* 0: whatever the presets need (20)                  */
+    int max_length;         /* 0: whatever the presets and the model file need      */
 } vla_task_sizes;
 
 /* Context parameters for the task-level calls: *p is zeroed and filled from
@@ -12434,6 +12434,7 @@ VLA_DEF vla_status vla_task_ctx_params(vla_ctx_params *p, const vla_model *m, co
     if (!p || !m || !s || n_adapters < 0 || (n_adapters > 0 && !adapters)) return VLA_ERR_ARGS;
     VLA_MEMSET(p, 0, sizeof *p);
     hp = &m->hp;
+    len = hp->max_length; /* the model file's decoding length (20 when it has none) */
     pics = s->max_pictures ? s->max_pictures : 1;
     Q = s->max_question_bytes;
     if (pics < 1 || pics > 2 || Q < 0 || s->max_picture_w < 1 || s->max_picture_h < 1 || s->max_beams < 0 || s->max_length < 0)

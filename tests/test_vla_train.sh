@@ -197,6 +197,19 @@ QUICK[2]=$T/model300.gguf
 bad_line 1 "outside the model's 300 embedding rows" "$GOOD"
 QUICK[2]=$M
 
+# ---- 5b. the decoding length a model file carries reaches the adapter and the task calls ----
+"$B/vla-mkmodel" -o "$T/model30.gguf" --preset tiny --vocab 50465 --max-length 30 --clip "$FIX/clip_trunk/weights.safetensors" \
+    --tokenizer "$FIX/tokenizer" >/dev/null 2>&1
+"$B/vla-inspect" "$T/model30.gguf" >"$T/inspect30.log" 2>&1
+check "vla-mkmodel --max-length 30 writes vladapter.gen.max_length 30" grep -Eq 'vladapter.gen.max_length +u32 +30$' "$T/inspect30.log"
+"$B/vla-train" --model "$T/model30.gguf" --data "$T/data/train.jsonl" --init single_adapter --epochs 1 --batch 4 \
+    --threads 1 --out "$T/m30" >"$T/m30.log" 2>&1
+check "--init on it: the adapter's presets say max_length 30" has "$T/m30.log" "decoding max_length 30 (the base's)"
+"$B/vla-inspect" "$T/m30/adapter.gguf" >"$T/inspect30a.log" 2>&1
+check "vla-inspect: vladapter.adapter.max_length holds 30s" grep -Eq 'vladapter.adapter.max_length +array +\[u32 x 4\] 30 30 30 30' "$T/inspect30a.log"
+"$B/vqa" --model "$T/model30.gguf" "$T/data/img/p1.ppm" "what color is it?" >"$T/vqa30.log" 2>&1
+check "the vqa example sizes its context for the file's length (it ran)" test $? -eq 0
+
 # ---- 6. Python's random, from constants ----
 "$B/test_pyrandom" >"$T/pyrandom.log" 2>&1
 check "test_pyrandom: $(tail -n 1 "$T/pyrandom.log")" test $? -eq 0
