@@ -220,14 +220,14 @@ $(B)/test_i8: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util.h | 
 $(B)/test_i8_asan: tests/test_i8.c $(HDR) examples/vla_threads.h tests/test_util.h | $(B)
 	$(CC) $(WARN) $(WERROR) $(SAN) $(ARCH) $< -o $@ $(LDLIBS) -lpthread
 
-$(B)/vla-quantize: tools/vla-quantize.c tools/vla_quant.h $(HDR) tools/vla_tool.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+$(B)/vla-quantize: tools/vla-quantize.c tools/vla_quant.h $(HDR) tools/vla_tool.h examples/image_io.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
 
 # Quantized vs F32 on every fixture case's inputs (cosines, token agreement):
 # BART cases with their PEFT modules, the CLIP trunk, the e2e chain.  In
 # test-native it fails when a cosine is under 0.999 (I8).
-$(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h $(HDR) $(TOOL_HDR) tools/vla_torch.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
+$(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h $(HDR) $(TOOL_HDR) tools/vla_torch.h examples/image_io.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
 
 # vla-quantize's library (tools/vla_quant.h) and I8 model files: round trips,
 # error table, the I8 model against F32, malformed inputs.  Takes the cross
