@@ -45,9 +45,9 @@
  * (min_cos); a rejected convolution does not end the search.  Candidates:
  * the trunk convolutions the policy converts, minus those a keep pattern
  * names.  Each measurement quantizes the model with vla_quant_gguf (the
- * others as keep names), so the plan's I8 tensors are exactly what the plain
- * conversion writes for them.  Cost: about 2 x (convolutions) x (pictures)
- * trunk runs.  The plan's keep list then goes to vla_quant_gguf with
+ * others as keep names; on a copy of the file holding only its "visual.*"
+ * tensors), so the plan's I8 tensors are exactly what the plain conversion
+ * writes for them.  Cost: up to 2 x (convolutions) x (pictures) trunk runs.  The plan's keep list then goes to vla_quant_gguf with
  * opts.clip_plan set, which writes it into the file:
  *   vladapter.quant.clip_plan               STRING  a sentence: target,
  *                                                   pictures, I8 count and
@@ -594,6 +594,46 @@ static int vla_quant__by_sens(const void *a, const void *b) {
     return x < y ? -1 : x > y ? 1 : *(const int *)a - *(const int *)b;
 }
 
+/* The trunk of model g alone: every key-value and the "visual.*" tensors, as
+ * a malloc'd GGUF file (what the plan measures: quantizing and loading the
+ * rest of a large model for every measurement would cost more than the
+ * trunk runs).  0, or -1 with a sentence. */
+static int vla_quant__trunk_only(const vla_gguf *g, unsigned char **out, size_t *out_n, char *err, size_t err_len) {
+    vla_arena wa;
+    vla_gguf_writer w;
+    vla_quant__buf ob;
+    size_t wneed = 4 * g->blob_offset + ((size_t)g->n_kv + (size_t)g->n_tensors + 8) * (sizeof(vla_gguf_wkv) + sizeof(vla_gguf_wtensor) + 400);
+    void *wmem = malloc(wneed);
+    uint64_t i;
+    int rc = -1;
+    memset(&ob, 0, sizeof ob);
+    if (!wmem) { vla_quant__err(err, err_len, "out of memory"); return -1; }
+    vla_arena_init(&wa, wmem, wneed);
+    if (vla_gguf_writer_init(&w, &wa, (int)g->n_kv, (int)g->n_tensors, g->alignment) != VLA_OK) { vla_quant__err(err, err_len, "out of memory"); goto done; }
+    for (i = 0; i < g->n_kv; i++) {
+        static const char al[] = "general.alignment";
+        if (g->kv[i].key.n == sizeof al - 1 && memcmp(g->kv[i].key.s, al, sizeof al - 1) == 0) continue;
+        vla_gguf_add_kv(&w, &g->kv[i]);
+    }
+    for (i = 0; i < g->n_tensors; i++) {
+        const vla_tensor *t = &g->tensors[i];
+        char name[300];
+        if (t->name.n < 7 || memcmp(t->name.s, "visual.", 7) != 0 || t->name.n >= sizeof name) continue;
+        memcpy(name, t->name.s, t->name.n);
+        name[t->name.n] = 0;
+        vla_gguf_add_tensor(&w, name, t->type, t->n_dims, t->ne, t->data);
+    }
+    if (vla_gguf_write(&w, vla_quant__write, &ob) != VLA_OK) { vla_quant__err(err, err_len, "writing the trunk alone failed"); goto done; }
+    *out = ob.p;
+    *out_n = ob.n;
+    ob.p = NULL;
+    rc = 0;
+done:
+    free(ob.p);
+    free(wmem);
+    return rc;
+}
+
 int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_opts *base, const vla_quant_clip_cal *cal,
                              vla_quant_clip_plan *plan, char *err, size_t err_len) {
     vla_gguf g;
@@ -601,7 +641,8 @@ int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_
     void *rmem = NULL;
     float *ref = NULL;
     double *cosv = NULL;
-    unsigned char *set = NULL;
+    unsigned char *set = NULL, *trunk = NULL;
+    size_t trunk_n = 0;
     char **other = NULL; /* converted matrices that are not candidates (kept while measuring) */
     int *order = NULL, S, out_ch = 0, i, j, n_other = 0, nk_fixed = 0, rc = -1;
     size_t need, grid_n;
@@ -658,7 +699,7 @@ int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_
             if (fnmatch(base->keep[k], nm, 0) == 0) kept = 1;
         if (t->n_dims != 4 || kept) {
             other[n_other++] = nm;
-            if (!kept) keep[nk_fixed++] = nm;
+            if (!kept && !strncmp(nm, "visual.", 7)) keep[nk_fixed++] = nm; /* the measured file holds only visual.* */
             continue;
         }
         plan->macs[plan->n_conv] = mc;
@@ -674,12 +715,13 @@ int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_
     if (!(ref = (float *)malloc(sizeof(float) * grid_n * (size_t)cal->n_pics)) || !(set = (unsigned char *)calloc((size_t)plan->n_conv, 1)) ||
         !(order = (int *)malloc(sizeof(int) * (size_t)plan->n_conv)))
         goto oom;
-    if (vla_quant__clip_grids(in, n, cal, grid_n, ref, NULL, cosv, -2, err, err_len) != 0) goto done;
+    if (vla_quant__trunk_only(&g, &trunk, &trunk_n, err, err_len) != 0) goto done;
+    if (vla_quant__clip_grids(trunk, trunk_n, cal, grid_n, ref, NULL, cosv, -2, err, err_len) != 0) goto done;
     /* each candidate alone */
     for (i = 0; i < plan->n_conv; i++) {
         double lo = 1;
         set[i] = 1;
-        if (vla_quant__clip_measure(in, n, plan, set, keep, nk_fixed, cal, grid_n, ref, cosv, -2, err, err_len) != 0) goto done;
+        if (vla_quant__clip_measure(trunk, trunk_n, plan, set, keep, nk_fixed, cal, grid_n, ref, cosv, -2, err, err_len) != 0) goto done;
         set[i] = 0;
         for (j = 0; j < cal->n_pics; j++) lo = cosv[j] < lo ? cosv[j] : lo;
         plan->sens[i] = 1 - lo;
@@ -696,7 +738,8 @@ int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_
         if (plan->sens[c] > 1 - cal->min_cos) ok = 0; /* alone already under the target */
         else {
             set[c] = 1;
-            if (vla_quant__clip_measure(in, n, plan, set, keep, nk_fixed, cal, grid_n, ref, cosv, cal->min_cos, err, err_len) != 0) goto done;
+            if (vla_quant__clip_measure(trunk, trunk_n, plan, set, keep, nk_fixed, cal, grid_n, ref, cosv, cal->min_cos, err, err_len) != 0)
+                goto done;
             for (j = 0; j < cal->n_pics; j++) lo = cosv[j] < lo ? cosv[j] : lo;
             ok = lo >= cal->min_cos;
             set[c] = (unsigned char)ok;
@@ -721,7 +764,7 @@ oom:
     vla_quant__err(err, err_len, "out of memory");
 done:
     for (i = 0; other && i < n_other; i++) free(other[i]);
-    free(other); free(rmem); free(ref); free(cosv); free(order); free(set); free(keep);
+    free(other); free(rmem); free(ref); free(cosv); free(order); free(set); free(keep); free(trunk);
     return rc;
 }
 
