@@ -588,10 +588,13 @@ static int vla_quant__clip_measure(const unsigned char *in, size_t n, const vla_
     return rc;
 }
 
-static const double *vla_quant__sort_key;
-static int vla_quant__by_sens(const void *a, const void *b) {
-    double x = vla_quant__sort_key[*(const int *)a], y = vla_quant__sort_key[*(const int *)b];
-    return x < y ? -1 : x > y ? 1 : *(const int *)a - *(const int *)b;
+/* The smallest measured cosine (pictures after an early stop are -2). */
+static double vla_quant__lowest(const double *cos, int n) {
+    double lo = 1;
+    int i;
+    for (i = 0; i < n; i++)
+        if (cos[i] >= -1 && cos[i] < lo) lo = cos[i];
+    return lo;
 }
 
 /* The trunk of model g alone: every key-value and the "visual.*" tensors, as
@@ -723,13 +726,16 @@ int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_
         set[i] = 1;
         if (vla_quant__clip_measure(trunk, trunk_n, plan, set, keep, nk_fixed, cal, grid_n, ref, cosv, -2, err, err_len) != 0) goto done;
         set[i] = 0;
-        for (j = 0; j < cal->n_pics; j++) lo = cosv[j] < lo ? cosv[j] : lo;
+        lo = vla_quant__lowest(cosv, cal->n_pics);
         plan->sens[i] = 1 - lo;
         order[i] = i;
         if (cal->progress) fprintf(cal->progress, "[sensitivity %d/%d] %s: grid cosine %.6f alone\n", i + 1, plan->n_conv, plan->name[i], lo);
     }
-    vla_quant__sort_key = plan->sens;
-    qsort(order, (size_t)plan->n_conv, sizeof *order, vla_quant__by_sens);
+    for (i = 1; i < plan->n_conv; i++) { /* least sensitive first; ties in file order (stable) */
+        int c = order[i];
+        for (j = i; j > 0 && plan->sens[order[j - 1]] > plan->sens[c]; j--) order[j] = order[j - 1];
+        order[j] = c;
+    }
     for (j = 0; j < cal->n_pics; j++) plan->grid_cos[j] = 1;
     /* greedy, least sensitive first */
     for (i = 0; i < plan->n_conv; i++) {
@@ -740,7 +746,7 @@ int vla_quant_clip_plan_make(const unsigned char *in, size_t n, const vla_quant_
             set[c] = 1;
             if (vla_quant__clip_measure(trunk, trunk_n, plan, set, keep, nk_fixed, cal, grid_n, ref, cosv, cal->min_cos, err, err_len) != 0)
                 goto done;
-            for (j = 0; j < cal->n_pics; j++) lo = cosv[j] < lo ? cosv[j] : lo;
+            lo = vla_quant__lowest(cosv, cal->n_pics);
             ok = lo >= cal->min_cos;
             set[c] = (unsigned char)ok;
         }
