@@ -162,6 +162,21 @@
  * projection (their rows are added, or K is tiny), adapter/LoRA/prompt
  * modules (adapter files are F32), and whatever --keep names.  A file may
  * mix I8, Q8_0, F16 and F32 tensors; Q8_0 files still load and run as before.
+ * A CLIP trunk in mixed precision (vla-quantize --clip-calibrate PIC...
+ * --min-grid-cos X): some trunk convolutions I8, the others F32 because
+ * they were measured too sensitive on calibration pictures (each one's grid
+ * cosine alone against the F32 trunk; the least sensitive made I8 while the
+ * smallest grid cosine over the pictures stays >= X).  Such a file says so
+ * in its metadata (the loader ignores these keys):
+ *   vladapter.quant.clip_plan               STRING  the plan in a sentence:
+ *                                           pictures, I8 count, share of
+ *                                           the trunk's multiply-adds, target
+ *   vladapter.quant.clip_plan.i8            ARRAY of STRING: the convolutions
+ *                                           made I8 (tensor names)
+ *   vladapter.quant.clip_plan.min_grid_cos  F32  the target X
+ *   vladapter.quant.clip_plan.grid_cos      ARRAY of F32: the measured grid
+ *                                           cosine per calibration picture
+ * Rewriting the file with vla-quantize drops them (a new plan writes its own).
  * Arithmetic: a linear layer or convolution with I8 weights runs the integer
  * path by default (no flag): each row of activations (for a convolution,
  * each output pixel's im2col row, so 1x1 and 3x3 convolutions alike, with

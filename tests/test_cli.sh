@@ -100,6 +100,27 @@ try "$B/vla-mkmodel" -o "$W/x.gguf" --vocab 0
 try "$B/vla-mkmodel" --adapter nope --base "$T" -o "$W/x.gguf"
 try "$B/vla-mkmodel" -o "$W/x.gguf" --clip-designed
 try "$B/vla-mkmodel" -o "$W/x.gguf" --clip-width 12 --clip-designed
+# vla-quantize --clip-calibrate: no pictures, unreadable pictures, a model without a CLIP trunk (BART only),
+# an already-I8 trunk, targets outside (0, 1], a type other than I8
+"$B/vla-convert" --quiet -o "$W/bart_only.gguf" --bart tests/fixtures/bart_base/weights.safetensors 2>/dev/null
+"$B/vla-quantize" --quiet "$T" "$W/t_i8.gguf"
+try "$B/vla-quantize" "$T" "$W/x.gguf" --clip-calibrate
+try "$B/vla-quantize" --min-grid-cos 0.999 "$T" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$W/missing.ppm" "$T" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$W/junk.gguf" "$T" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" "$W/bart_only.gguf" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" "$W/t_i8.gguf" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" "$W/junk.gguf" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" --min-grid-cos 0 "$T" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" --min-grid-cos 1.5 "$T" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" --min-grid-cos x "$T" "$W/x.gguf"
+try "$B/vla-quantize" --clip-calibrate "$I" --to f16 "$T" "$W/x.gguf"
+try "$B/vla-fidelity" --clip-calibrate "$W/missing.ppm" tests/fixtures/clip_trunk
+try "$B/vla-fidelity" --clip-calibrate "$W/junk.gguf" tests/fixtures/clip_trunk
+try "$B/vla-fidelity" --min-grid-cos 0.999 tests/fixtures/clip_trunk
+try "$B/vla-fidelity" --clip-calibrate "$I" --min-grid-cos 2 tests/fixtures/clip_trunk
+try "$B/vla-fidelity" --clip-calibrate "$I" --to f16 tests/fixtures/clip_trunk
+try "$B/vla-fidelity" --clip-calibrate
 try "$B/vla-fidelity" --min-cos 2
 try "$B/vla-fidelity" --min-cos x
 try "$B/vla-fidelity" --to f32

@@ -14,6 +14,18 @@
  *       vla_exec.int8_widen closer still; force_reference runs too
  *   Malformed inputs: truncated files, a missing scale tensor, a scale of the
  *       wrong shape or type: vla_quant_gguf and vla_model_init refuse them
+ *
+ *   test_quant MODEL.gguf PLAN_MODEL.gguf PICTURE.ppm   (PLAN_MODEL: a model
+ *       with the fixture CLIP trunk, e.g. build/tiny_caption.gguf)
+ *   The CLIP mixed-precision plan (vla_quant_clip_plan_make) on that picture:
+ *       some but not all of the 105 candidate convolutions I8; the written
+ *       file's I8 tensors and scales are byte-identical to the plain I8
+ *       conversion's, its F32 ones to the input's, BART as in the plain I8
+ *       file; the metadata keys read back as the plan; the grid cosine,
+ *       recomputed here with the library's trunk, is >= the target and the
+ *       plain I8 trunk's is not; re-quantizing drops the keys; no pictures,
+ *       a target outside (0, 1] and an already-I8 trunk are refused with a
+ *       sentence (the command-line cases: tests/test_cli.sh)
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -195,6 +207,185 @@ static unsigned char *rewrite(const vla_gguf *g, const char *drop, vla_type type
     return mb.p;
 }
 
+/* The grid of model file[n] on picture img (HWC, S x S), malloc'd. */
+static float *grid_of(const unsigned char *file, size_t n, const float *img, size_t *gn) {
+    vla_model *m;
+    vla_ctx *c;
+    vla_ctx_params p;
+    size_t need;
+    void *mm, *cm;
+    float *out = NULL;
+    int h, w, ch;
+    if (vla_model_mem_req(file, n, &need) != VLA_OK) return NULL;
+    mm = xmalloc(need);
+    if (vla_model_init(&m, mm, need, file, n, NULL) != VLA_OK) { free(mm); return NULL; }
+    memset(&p, 0, sizeof p);
+    p.max_batch = 1; p.max_text_len = 1; p.max_images = 1; p.max_dec_len = 2; p.max_beams = 1; p.use_clip = 1; p.exec.n_threads = 1;
+    if (vla_ctx_mem_req(m, &p, &need) == VLA_OK) {
+        cm = xmalloc(need);
+        out = (float *)xmalloc(sizeof(float) * (size_t)vla_model_hparams(m)->clip_image_size * vla_model_hparams(m)->clip_image_size *
+                               (size_t)vla_model_hparams(m)->clip_width * 8);
+        if (vla_ctx_init(&c, m, &p, cm, need) != VLA_OK || vla_clip_run(c, img, 4, out, &h, &w, &ch) != VLA_OK) { free(out); out = NULL; }
+        else *gn = (size_t)h * w * ch;
+        free(cm);
+    }
+    free(mm);
+    return out;
+}
+
+static int same_bytes(const vla_gguf *a, const vla_gguf *b, const char *name) {
+    vla_tensor x, y;
+    return vla_gguf_get_tensor(a, name, &x) == VLA_OK && vla_gguf_get_tensor(b, name, &y) == VLA_OK && x.type == y.type &&
+           x.nbytes == y.nbytes && memcmp(x.data, y.data, x.nbytes) == 0;
+}
+
+static void test_clip_plan(const char *model_path, const char *pic_path) {
+    unsigned char *in, *ppm, *plain = NULL, *planned = NULL, *again = NULL;
+    size_t n, pn, np = 0, nq = 0, na = 0, gn = 0, gn2 = 0, i;
+    char err[512], sum[1024];
+    vla_image im;
+    vla_quant_opts o;
+    vla_quant_clip_cal cal;
+    vla_quant_clip_plan plan;
+    opened gin, gp, gq, ga;
+    float *img, *gf, *gq8, *gpl;
+    const float *pics[1];
+    const char *names[1];
+    int S, k, bad_i8 = 0, bad_f32 = 0, bad_other = 0, n_f32 = 0;
+    memset(&gin, 0, sizeof gin); memset(&gp, 0, sizeof gp); memset(&gq, 0, sizeof gq); memset(&ga, 0, sizeof ga);
+    in = vla_tool_read_file(model_path, &n, err, sizeof err);
+    ppm = vla_tool_read_file(pic_path, &pn, err, sizeof err);
+    CHECK(in && ppm && vla_pnm_read(&im, ppm, pn, NULL) == VLA_OK, "plan inputs: %s %s", model_path, pic_path);
+    if (!in || !ppm) { free(in); free(ppm); return; }
+    S = vla_quant_clip_side(in, n, err, sizeof err);
+    CHECK(S == 224, "CLIP side %d, want the fixture's 224 (%s)", S, err);
+    img = vla_quant_clip_picture((const unsigned char *)im.data, im.width, im.height, im.channels, S, err, sizeof err);
+    CHECK(img != NULL, "picture: %s", err);
+    if (!img) { free(in); free(ppm); return; }
+    pics[0] = img;
+    names[0] = "coffee";
+    memset(&o, 0, sizeof o);
+    o.to = VLA_TYPE_I8;
+    memset(&cal, 0, sizeof cal);
+    cal.pics = pics; cal.names = names; cal.n_pics = 1; cal.min_cos = 0.999;
+    CHECK(vla_quant_clip_plan_make(in, n, &o, &cal, &plan, err, sizeof err) == 0, "plan: %s", err);
+    /* the fixture trunk: 3 stem + 10 + 13 + 70 + 10 convolutions, the pixel stem never a candidate */
+    CHECK(plan.n_conv == 105, "%d candidates, want 105", plan.n_conv);
+    CHECK(plan.n_i8 > 5 && plan.n_i8 < 100, "%d of %d I8: want some of each on this trunk", plan.n_i8, plan.n_conv);
+    {   /* multiply-adds: the stem's first (112 x 112 outputs of 27 inputs, 4 channels) is the rest of the total */
+        double cand = 0;
+        for (k = 0; k < plan.n_conv; k++) cand += plan.macs[k];
+        CHECK(fabs(plan.macs_total - cand - 112.0 * 112 * 27 * 4) < 0.5, "MAC total %.0f = candidates %.0f + stem %.0f", plan.macs_total, cand,
+              112.0 * 112 * 27 * 4);
+        CHECK(plan.macs_i8 > 0 && plan.macs_i8 < plan.macs_total, "I8 MACs %.0f of %.0f", plan.macs_i8, plan.macs_total);
+    }
+    o.keep = plan.keep; o.n_keep = plan.n_keep; o.clip_plan = &plan;
+    CHECK(vla_quant_gguf(in, n, &o, &planned, &np, NULL, err, sizeof err) == 0, "planned file: %s", err);
+    memset(&o, 0, sizeof o);
+    o.to = VLA_TYPE_I8;
+    CHECK(vla_quant_gguf(in, n, &o, &plain, &nq, NULL, err, sizeof err) == 0, "plain I8 file: %s", err);
+    if (!planned || !plain || !open_file(&gin, in, n) || !open_file(&gp, planned, np) || !open_file(&gq, plain, nq)) {
+        CHECK(0, "the files open");
+        goto done;
+    }
+    /* tensors: the plan's I8 ones (and scales) as the plain conversion wrote them, its F32 ones as the input */
+    for (k = 0; k < plan.n_conv; k++) {
+        char sn[320];
+        vla_i8_scale_name(sn, sizeof sn, plan.name[k]);
+        if (plan.i8[k]) bad_i8 += !(is_type(&gp.g, plan.name[k], VLA_TYPE_I8) && same_bytes(&gp.g, &gq.g, plan.name[k]) && same_bytes(&gp.g, &gq.g, sn));
+        else {
+            vla_tensor t;
+            n_f32++;
+            bad_f32 += !(is_type(&gp.g, plan.name[k], VLA_TYPE_F32) && same_bytes(&gp.g, &gin.g, plan.name[k]) && vla_gguf_get_tensor(&gp.g, sn, &t) == VLA_ERR_NOT_FOUND);
+        }
+    }
+    for (i = 0; i < gq.g.n_tensors; i++) { /* everything else as the plain I8 file */
+        char nm[300];
+        const vla_tensor *t = &gq.g.tensors[i];
+        int cand = 0;
+        if (t->name.n >= sizeof nm) continue;
+        memcpy(nm, t->name.s, t->name.n);
+        nm[t->name.n] = 0;
+        for (k = 0; k < plan.n_conv; k++) {
+            size_t l = strlen(plan.name[k]);
+            if (!strncmp(nm, plan.name[k], l) && (!nm[l] || !strcmp(nm + l, "_scale"))) cand = 1;
+        }
+        if (!cand) bad_other += !same_bytes(&gp.g, &gq.g, nm);
+    }
+    CHECK(bad_i8 == 0, "%d of the plan's I8 convolutions differ from the plain I8 conversion", bad_i8);
+    CHECK(bad_f32 == 0 && n_f32 == plan.n_conv - plan.n_i8, "%d of the plan's F32 convolutions are not the input's bytes", bad_f32);
+    CHECK(bad_other == 0 && is_type(&gp.g, "encoder.layers.0.fc1.weight", VLA_TYPE_I8), "%d other tensors differ from the plain I8 file", bad_other);
+    {   /* the metadata */
+        vla_str str;
+        vla_gguf_kv kv;
+        float f = 0;
+        vla_quant_clip_plan_summary(&plan, sum, sizeof sum);
+        CHECK(vla_gguf_get_str(&gp.g, "vladapter.quant.clip_plan", &str) == VLA_OK && str.n == strlen(sum) && !memcmp(str.s, sum, str.n),
+              "vladapter.quant.clip_plan does not read back");
+        CHECK(strstr(sum, "coffee") && strstr(sum, "0.999"), "summary: %s", sum);
+        CHECK(vla_gguf_get_f32(&gp.g, "vladapter.quant.clip_plan.min_grid_cos", &f) == VLA_OK && f == 0.999f, "min_grid_cos %g", (double)f);
+        CHECK(vla_gguf_get_kv(&gp.g, "vladapter.quant.clip_plan.grid_cos", &kv) == VLA_OK && kv.arr_type == VLA_GGUF_F32 && kv.arr_n == 1 &&
+                  (memcpy(&f, kv.val, 4), f == (float)plan.grid_cos[0]),
+              "grid_cos does not read back");
+        if (vla_gguf_get_kv(&gp.g, "vladapter.quant.clip_plan.i8", &kv) == VLA_OK && kv.arr_type == VLA_GGUF_STRING && kv.arr_n == (uint64_t)plan.n_i8) {
+            const unsigned char *q = kv.val;
+            int bad = 0;
+            for (k = 0; k < plan.n_conv; k++) { /* GGUF strings: u64 length, bytes; in the plan's order */
+                uint64_t l;
+                if (!plan.i8[k]) continue;
+                memcpy(&l, q, 8);
+                bad += l != strlen(plan.name[k]) || memcmp(q + 8, plan.name[k], (size_t)l) != 0;
+                q += 8 + l;
+            }
+            CHECK(bad == 0, "%d names of vladapter.quant.clip_plan.i8 differ", bad);
+        } else CHECK(0, "vladapter.quant.clip_plan.i8: not an array of %d strings", plan.n_i8);
+    }
+    /* the grid cosines, recomputed here */
+    gf = grid_of(in, n, img, &gn);
+    gq8 = grid_of(plain, nq, img, &gn2);
+    gpl = grid_of(planned, np, img, &gn2);
+    CHECK(gf && gq8 && gpl && gn == 7 * 7 * 256, "grids (%lu values)", (unsigned long)gn);
+    if (gf && gq8 && gpl) {
+        double cp = cosine(gf, gpl, (int)gn), cq = cosine(gf, gq8, (int)gn);
+        printf("clip plan on coffee: %d of %d I8 (%.1f%% of MACs), grid cosine %.6f (plain I8 %.6f)\n", plan.n_i8, plan.n_conv,
+               100 * plan.macs_i8 / plan.macs_total, cp, cq);
+        CHECK(cp >= 0.999 && fabs(cp - plan.grid_cos[0]) < 1e-9, "planned grid cosine %.9f (plan says %.9f)", cp, plan.grid_cos[0]);
+        CHECK(cq < 0.99, "the plain I8 trunk's grid cosine %.6f: the plan would not be needed", cq);
+    }
+    free(gf); free(gq8); free(gpl);
+    /* re-quantizing drops the plan's keys */
+    o.to = VLA_TYPE_F32;
+    CHECK(vla_quant_gguf(planned, np, &o, &again, &na, NULL, err, sizeof err) == 0 && open_file(&ga, again, na), "planned -> f32: %s", err);
+    {
+        vla_gguf_kv kv;
+        CHECK(vla_gguf_get_kv(&ga.g, "vladapter.quant.clip_plan", &kv) == VLA_ERR_NOT_FOUND &&
+                  vla_gguf_get_kv(&ga.g, "vladapter.quant.clip_plan.i8", &kv) == VLA_ERR_NOT_FOUND,
+              "the F32 rewrite keeps a stale plan");
+    }
+    /* refused: no pictures, targets outside (0, 1], an I8 trunk, no trunk */
+    {
+        vla_quant_clip_plan p2;
+        o.to = VLA_TYPE_I8;
+        cal.n_pics = 0;
+        CHECK(vla_quant_clip_plan_make(in, n, &o, &cal, &p2, err, sizeof err) != 0 && strstr(err, "no calibration pictures"), "no pictures: %s", err);
+        vla_quant_clip_plan_free(&p2);
+        cal.n_pics = 1;
+        cal.min_cos = 0;
+        CHECK(vla_quant_clip_plan_make(in, n, &o, &cal, &p2, err, sizeof err) != 0 && strstr(err, "(0, 1]"), "target 0: %s", err);
+        vla_quant_clip_plan_free(&p2);
+        cal.min_cos = 1.5;
+        CHECK(vla_quant_clip_plan_make(in, n, &o, &cal, &p2, err, sizeof err) != 0 && strstr(err, "(0, 1]"), "target 1.5: %s", err);
+        vla_quant_clip_plan_free(&p2);
+        cal.min_cos = 0.999;
+        CHECK(vla_quant_clip_plan_make(plain, nq, &o, &cal, &p2, err, sizeof err) != 0 && strstr(err, "is I8"), "an I8 trunk: %s", err);
+        vla_quant_clip_plan_free(&p2);
+    }
+done:
+    vla_quant_clip_plan_free(&plan);
+    free(gin.mem); free(gp.mem); free(gq.mem); free(ga.mem);
+    free(in); free(ppm); free(img); free(plain); free(planned); free(again);
+}
+
 int main(int argc, char **argv) {
     unsigned char *in, *q8 = NULL, *i8 = NULL, *back = NULL, *i8b = NULL, *kept = NULL;
     size_t n, n8 = 0, ni8 = 0, nb = 0, ni8b = 0, nk = 0;
@@ -202,7 +393,7 @@ int main(int argc, char **argv) {
     vla_quant_stat s;
     opened gin, gi8, gback, gk;
     double worst;
-    if (argc < 2) { printf("usage: test_quant MODEL.gguf\n"); return 2; }
+    if (argc != 2 && argc != 4) { printf("usage: test_quant MODEL.gguf [PLAN_MODEL.gguf PICTURE.ppm]\n"); return 2; }
     if (!(in = vla_tool_read_file(argv[1], &n, err, sizeof err))) { printf("%s\n0 passed, 1 failed\n", err); return 1; }
     CHECK(open_file(&gin, in, n), "input opens");
 
@@ -372,6 +563,8 @@ int main(int argc, char **argv) {
         }
         free(mm);
     }
+
+    if (argc == 4) test_clip_plan(argv[2], argv[3]);
 
     free(in); free(q8); free(i8); free(back); free(i8b); free(kept);
     free(gin.mem); free(gi8.mem); free(gback.mem); free(gk.mem);

@@ -1,7 +1,8 @@
 /* vla-fidelity: how far a quantized model is from its F32 original, on the
  * fixture cases' own inputs.
  *
- *   vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X] [DIR]...
+ *   vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X]
+ *                [--clip-calibrate PIC]... [--min-grid-cos X] [DIR]...
  *                (default DIR: tests/fixtures)
  *
  * A DIR with a manifest.json is one case; otherwise each subdirectory with
@@ -49,6 +50,17 @@
  * weights without inputs, a config asking for a PEFT method the weights do
  * not hold, a model that does not build, quantize, attach or run) is a FAIL
  * line.  Exit status 1 if any line is a FAIL.
+ *
+ * --clip-calibrate PIC (repeatable, with --to i8; --min-grid-cos X, default
+ * 0.999): the CLIP trunk in mixed precision as vla-quantize --clip-calibrate
+ * makes it (tools/vla_quant.h vla_quant_clip_plan_make): the plan is measured
+ * on these pictures for each case's own F32 model, then the case runs its own
+ * inputs, which are held out from the calibration when PIC are other
+ * pictures (the fixtures' pixels are the chelsea picture; tests/data/images
+ * holds coffee and astronaut).  The CLIP case lines then end with
+ * plan=<I8>/<candidates> i8_macs=<share of the trunk's multiply-adds>
+ * cal_grid_cos=<smallest calibration grid cosine>; a case without a CLIP
+ * trunk is measured as without the option.
  */
 #define VLADAPTER_IMPLEMENTATION
 #include "../vladapter.h"
@@ -56,6 +68,7 @@
 #include "vla_convert.h"
 #define VLA_QUANT_IMPLEMENTATION
 #include "vla_quant.h"
+#include "../examples/image_io.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -63,6 +76,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The --clip-calibrate pictures, decoded (preprocessed per model side). */
+typedef struct fd_cal_pics {
+    int n;
+    const char *path[64];
+    unsigned char *px[64];
+    int w[64], h[64], ch[64];
+    double min_cos;
+} fd_cal_pics;
+static fd_cal_pics fd_cal; /* n == 0: no plan */
 
 typedef struct fd_model {
     unsigned char *gguf;
@@ -167,9 +190,12 @@ typedef struct fd_pair {
     fd_model f, q;            /* F32, quantized */
     vla_quant_stat qs;
     const char *peft;         /* the adapter's method, or "none" */
+    vla_quant_clip_plan plan; /* --clip-calibrate: the trunk's plan (n_conv 0: none) */
+    char plan_note[160];      /* " plan=... i8_macs=... cal_grid_cos=..." or "" */
 } fd_pair;
 
 static void fd_pair_free(fd_pair *P) {
+    vla_quant_clip_plan_free(&P->plan);
     fd_free(&P->q);
     fd_free(&P->f);
     free(P->agguf);
@@ -178,6 +204,39 @@ static void fd_pair_free(fd_pair *P) {
     vla_json_free(P->cfg);
     vla_ckpt_close(&P->ck);
     memset(P, 0, sizeof *P);
+}
+
+/* The --clip-calibrate plan for P's F32 model (input side S): o's keep list
+ * becomes the plan's.  0 or -1 with a sentence in why. */
+static int fd_plan(fd_pair *P, vla_quant_opts *o, int S, char *why, size_t why_n) {
+    vla_quant_clip_cal cal;
+    float *pic[64];
+    char err[512];
+    int i, rc = -1;
+    double lo = 1;
+    memset(&cal, 0, sizeof cal);
+    for (i = 0; i < fd_cal.n; i++)
+        if (!(pic[i] = vla_quant_clip_picture(fd_cal.px[i], fd_cal.w[i], fd_cal.h[i], fd_cal.ch[i], S, err, sizeof err))) {
+            snprintf(why, why_n, "--clip-calibrate %s: %s", fd_cal.path[i], err);
+            while (i > 0) free(pic[--i]);
+            return -1;
+        }
+    cal.pics = (const float *const *)pic;
+    cal.names = fd_cal.path;
+    cal.n_pics = fd_cal.n;
+    cal.min_cos = fd_cal.min_cos;
+    if (vla_quant_clip_plan_make(P->f.gguf, P->f.n, o, &cal, &P->plan, err, sizeof err) != 0) snprintf(why, why_n, "CLIP plan: %s", err);
+    else {
+        for (i = 0; i < P->plan.n_pics; i++) lo = P->plan.grid_cos[i] < lo ? P->plan.grid_cos[i] : lo;
+        snprintf(P->plan_note, sizeof P->plan_note, " plan=%d/%d i8_macs=%.1f%% cal_grid_cos=%.6f", P->plan.n_i8, P->plan.n_conv,
+                 P->plan.macs_total > 0 ? 100 * P->plan.macs_i8 / P->plan.macs_total : 0.0, lo);
+        o->keep = P->plan.keep;
+        o->n_keep = P->plan.n_keep;
+        o->clip_plan = &P->plan;
+        rc = 0;
+    }
+    for (i = 0; i < fd_cal.n; i++) free(pic[i]);
+    return rc;
 }
 
 /* bart_path / clip_path may be NULL (not both); overlay: a checkpoint whose
@@ -225,6 +284,7 @@ static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, cons
         return -1;
     }
     o = *qo;
+    if (fd_cal.n && clip_path && fd_plan(P, &o, S, why, why_n) != 0) return -1;
     if (vla_quant_gguf(P->f.gguf, P->f.n, &o, &qbuf, &nq, &P->qs, err, sizeof err) != 0) { snprintf(why, why_n, "quantize: %s", err); return -1; }
     if (fd_load(&P->q, qbuf, nq) != 0) {
         if (!P->q.gguf) free(qbuf);
@@ -515,8 +575,8 @@ static int fd_clip_case(const char *name, const char *dir, const vla_json *man, 
     else {
         double c, pc;
         fd_clip_cos(fg, qg, h, w, ch, &c, &pc);
-        printf("%-28s %s clip_cos=%.6f pool6_cos=%.6f grid=%dx%dx%d weights_rel_rms=%.3g\n", name, vla_type_name(qo->to), c, pc, h, w, ch,
-               P.qs.worst_rel_rms);
+        printf("%-28s %s clip_cos=%.6f pool6_cos=%.6f grid=%dx%dx%d weights_rel_rms=%.3g%s\n", name, vla_type_name(qo->to), c, pc, h, w, ch,
+               P.qs.worst_rel_rms, P.plan_note);
         bad = fd_below(name, "clip_cos", c, min);
     }
     free(img); free(fg); free(qg);
@@ -581,7 +641,9 @@ static int fd_e2e_case(const char *name, const char *dir, const vla_json *man, c
     {
         double c, pc;
         fd_clip_cos(fg, qg, h, w, ch, &c, &pc);
-        bad = fd_measure(name, &P, jt && jt->type == VLA_JSON_STRING ? jt->s : NULL, &vin, qo, beams, min, " (pixels)", c, pc);
+        char note[200];
+        snprintf(note, sizeof note, " (pixels)%s", P.plan_note);
+        bad = fd_measure(name, &P, jt && jt->type == VLA_JSON_STRING ? jt->s : NULL, &vin, qo, beams, min, note, c, pc);
     }
 done:
     free(img); free(fg); free(qg); free(ids32);
@@ -684,7 +746,7 @@ static int fd_dir(const char *dir, const vla_quant_opts *qo, int beams, double m
 
 int main(int argc, char **argv) {
     int i, t, bad = 0, ndir = 0, beams = 3;
-    double min = 0.999, min_clip = -2; /* -2: as --min-cos */
+    double min = 0.999, min_clip = -2, min_grid = -2; /* -2: as --min-cos; --min-grid-cos not given */
     const char *keep[256];
     vla_quant_opts o, *qo = &o;
     memset(&o, 0, sizeof o);
@@ -692,7 +754,8 @@ int main(int argc, char **argv) {
     o.keep = keep;
     for (i = 1; i < argc; i++) {
         if ((!strcmp(argv[i], "--to") || !strcmp(argv[i], "--keep") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
-             !strcmp(argv[i], "--min-cos-clip")) && i + 1 == argc) {
+             !strcmp(argv[i], "--min-cos-clip") || !strcmp(argv[i], "--clip-calibrate") || !strcmp(argv[i], "--min-grid-cos")) &&
+            i + 1 == argc) {
             fprintf(stderr, "vla-fidelity: %s needs a value\n", argv[i]);
             return 2;
         }
@@ -715,14 +778,35 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "vla-fidelity: --min-cos-clip: a number in [-1, 1]\n");
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--clip-calibrate") && i + 1 < argc) {
+            char err[512];
+            int k = fd_cal.n;
+            if (k == 64) { fprintf(stderr, "vla-fidelity: too many --clip-calibrate (64 at most)\n"); return 2; }
+            fd_cal.path[k] = argv[++i];
+            if (!(fd_cal.px[k] = vla_example_load_image(argv[i], &fd_cal.w[k], &fd_cal.h[k], &fd_cal.ch[k], err, sizeof err))) {
+                fprintf(stderr, "vla-fidelity: --clip-calibrate %s: %s\n", argv[i], err);
+                return 1;
+            }
+            fd_cal.n++;
+        } else if (!strcmp(argv[i], "--min-grid-cos") && i + 1 < argc) {
+            char *end;
+            min_grid = strtod(argv[++i], &end);
+            if (end == argv[i] || *end || !(min_grid > 0 && min_grid <= 1)) {
+                fprintf(stderr, "vla-fidelity: --min-grid-cos: a number in (0, 1]\n");
+                return 2;
+            }
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X] [DIR]...\n");
+            printf("usage: vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X]\n"
+                   "                    [--clip-calibrate PIC]... [--min-grid-cos X] [DIR]...\n");
             return 0;
         }
     }
+    if (min_grid > -1 && !fd_cal.n) { fprintf(stderr, "vla-fidelity: --min-grid-cos needs calibration pictures (--clip-calibrate PIC)\n"); return 2; }
+    if (fd_cal.n && o.to != VLA_TYPE_I8) { fprintf(stderr, "vla-fidelity: --clip-calibrate makes an I8 plan: use --to i8\n"); return 2; }
+    fd_cal.min_cos = min_grid > -1 ? min_grid : 0.999;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--keep") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
-            !strcmp(argv[i], "--min-cos-clip")) {
+            !strcmp(argv[i], "--min-cos-clip") || !strcmp(argv[i], "--clip-calibrate") || !strcmp(argv[i], "--min-grid-cos")) {
             i++;
             continue;
         }
@@ -732,5 +816,6 @@ int main(int argc, char **argv) {
     }
     if (min_clip < -1) min_clip = min;
     if (!ndir) bad |= fd_dir("tests/fixtures", qo, beams, min, min_clip);
+    for (i = 0; i < fd_cal.n; i++) vla_example_free_image(fd_cal.px[i]);
     return bad;
 }
