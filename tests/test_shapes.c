@@ -821,6 +821,69 @@ static void check_dir(const char *dir, const vls_opts *o) {
     free(sc);
 }
 
+/* The pretraining lines --mlm and --match: the masked word put back gives
+ * the scene's caption or its locate line; a "true" match line holds the
+ * canonical caption, a "false" one a canonical caption of other objects. */
+static void check_pretrain(const char *dir, const vls_opts *o) {
+    tscene *sc = NULL;
+    long ns = 0;
+    int sp, mlm = 0, mlm_ok = 0, match = 0, match_ok = 0, tf[2] = {0, 0}, from_locate = 0;
+    char path[1300], *locs = NULL;
+    vc_section("pretraining lines: mlm, match");
+    if (!read_scenes(dir, &sc, &ns)) { VC_CHECKF(0, "cannot read %s/scenes.jsonl", dir); return; }
+    locs = (char *)calloc((size_t)ns, 512);
+    for (sp = 0; sp < 3 && locs; sp++) { /* the locate text of every scene */
+        jlines l;
+        int k;
+        snprintf(path, sizeof path, "%s/locate_%s.jsonl", dir, vls_split_name[sp]);
+        if (!jl_read(path, &l)) continue;
+        for (k = 0; k < l.n; k++) {
+            long si = (long)vla_json_num(l.v[k], "scene", -1);
+            const char *tg = jstr(l.v[k], "target");
+            if (si >= 0 && si < ns && tg) snprintf(locs + 512 * si, 512, "%s", tg);
+        }
+        jl_free(&l);
+    }
+    for (sp = 0; sp < 3 && locs; sp++) {
+        jlines l;
+        int k;
+        snprintf(path, sizeof path, "%s/mlm_%s.jsonl", dir, vls_split_name[sp]);
+        if (VC_CHECKF(jl_read(path, &l), "cannot read %s", path)) {
+            for (k = 0; k < l.n; k++) {
+                const char *in = jstr(l.v[k], "input"), *tg = jstr(l.v[k], "target"), *m = in ? strstr(in, "<mask>") : NULL;
+                long si = (long)vla_json_num(l.v[k], "scene", -1);
+                char full[600];
+                mlm++;
+                if (!m || !tg || !*tg || strstr(m + 1, "<mask>") || si < 0 || si >= ns || sc[si].split != sp) continue;
+                snprintf(full, sizeof full, "%.*s%s%s", (int)(m - in), in, tg, m + 6);
+                if (!strcmp(full, locs + 512 * si)) { from_locate++; mlm_ok++; }
+                else mlm_ok += t_caption_ok(&sc[si], full, 1);
+            }
+            jl_free(&l);
+        }
+        snprintf(path, sizeof path, "%s/match_%s.jsonl", dir, vls_split_name[sp]);
+        if (VC_CHECKF(jl_read(path, &l), "cannot read %s", path)) {
+            for (k = 0; k < l.n; k++) {
+                const char *in = jstr(l.v[k], "input"), *tg = jstr(l.v[k], "target");
+                long si = (long)vla_json_num(l.v[k], "scene", -1);
+                int cnt[3][5][2], truth;
+                match++;
+                if (!in || !tg || strncmp(in, "image text match: ", 18) || si < 0 || si >= ns || sc[si].split != sp) continue;
+                if (!t_parse_groups(in + 18, 1, cnt)) continue; /* a canonical caption, true or not */
+                truth = t_caption_ok(&sc[si], in + 18, 1);
+                if (!strcmp(tg, truth ? "true" : "false")) { match_ok++; tf[truth]++; }
+            }
+            jl_free(&l);
+        }
+    }
+    VC_CHECKF(mlm == o->mlm_per_scene * ns && mlm_ok == mlm, "mlm: %d of %d lines put back give the caption or locate text (%ld scenes)", mlm_ok, mlm, ns);
+    VC_CHECKF(from_locate > 0 && from_locate < mlm, "mlm: %d of %d from the locate text", from_locate, mlm);
+    VC_CHECKF(match == o->match_per_scene * ns && match_ok == match, "match: %d of %d lines right", match_ok, match);
+    VC_CHECKF(tf[0] > match / 4 && tf[1] > match / 4, "match: true %d false %d", tf[1], tf[0]);
+    free(locs);
+    free(sc);
+}
+
 /* The val file's own answers as predictions: every task at 100%. */
 static void check_eval(const char *dir, double noise) {
     char data[1024], pred[1024], err[1024];
@@ -1029,6 +1092,10 @@ int main(int argc, char **argv) {
             free(buf);
         }
         VC_CHECKF(lines == o3.scenes && good == lines, "locate lines: %d of %d well-formed, %ld scenes", good, lines, (long)o3.scenes);
+        o3.mlm_per_scene = 3;
+        o3.match_per_scene = 2;
+        VC_CHECKF(vls_generate(&o3, err, sizeof err) == 0, "generate: %s", err);
+        check_pretrain(c, &o3);
     }
     check_eval(e, o2.answer_noise);
 

@@ -2,11 +2,12 @@
  *
  *   vla-shapes --out DIR [--seed 1] [--scenes 2000] [--size 128]
  *              [--val 0.1] [--test 0.1] [--vqa 3] [--gqa 3] [--nlvr 1]
- *              [--paraphrases] [--locate] [--answer-variants 0.1] [--answer-noise 0]
+ *              [--paraphrases] [--locate] [--mlm N] [--match N] [--answer-variants 0.1] [--answer-noise 0]
  *              [--png] [--quiet]
  *
  * Writes DIR/img/NNNNNN.ppm (or .png), DIR/scenes.jsonl (what each picture
- * holds, exactly), DIR/{caption,vqa,gqa,nlvr}_{train,val,test}.jsonl and
+ * holds, exactly), DIR/{caption,vqa,gqa,nlvr}_{train,val,test}.jsonl (and
+ * locate_, mlm_, match_ when asked for: pretraining tasks) and
  * DIR/{train,val,test}.jsonl (all tasks of a split) in vla-train's data
  * format.  The same options give the same bytes.
  */
@@ -18,7 +19,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: vla-shapes --out DIR [--seed N] [--scenes N] [--size PIXELS] [--val F] [--test F]\n"
-            "                  [--vqa N] [--gqa N] [--nlvr N] [--paraphrases] [--locate] [--answer-variants P]\n"
+            "                  [--vqa N] [--gqa N] [--nlvr N] [--paraphrases] [--locate] [--mlm N] [--match N]\n"
+            "                  [--answer-variants P]\n"
             "                  [--answer-noise P] [--png] [--quiet]\n"
             "  --seed N            everything follows from it (default 1)\n"
             "  --scenes N          pictures (default 2000)\n"
@@ -27,6 +29,10 @@ static void usage(FILE *f) {
             "  --vqa N, --gqa N    questions per scene (default 3 each); --nlvr N statements per scene (1)\n"
             "  --paraphrases       train captions: a paraphrase line per scene besides the canonical one\n"
             "  --locate            a \"locate\" line per scene (every object and where it is: a pretraining task)\n"
+            "  --mlm N             N \"mlm\" lines per scene: the caption or locate text with one word as <mask>,\n"
+            "                      the word the target (a pretraining task; default 0)\n"
+            "  --match N           N \"match\" lines per scene: \"image text match: CAPTION\" -> true / false, the\n"
+            "                      caption the picture's or one with a change (a pretraining task; default 0)\n"
             "  --answer-variants P each of the 10 VQA answers is written differently (\"Two\", \"yes.\")\n"
             "                      with probability P (default 0.1; the official normalisation undoes it)\n"
             "  --answer-noise P    each of the 10 VQA answers is a wrong one with probability P (default 0)\n"
@@ -75,6 +81,8 @@ int main(int argc, char **argv) {
         else if (OPT("--vqa")) o.vqa_per_scene = (int)num(a, v, 0, 64);
         else if (OPT("--gqa")) o.gqa_per_scene = (int)num(a, v, 0, 64);
         else if (OPT("--nlvr")) o.nlvr_per_scene = (int)num(a, v, 0, 64);
+        else if (OPT("--mlm")) o.mlm_per_scene = (int)num(a, v, 0, 64);
+        else if (OPT("--match")) o.match_per_scene = (int)num(a, v, 0, 64);
         else if (OPT("--answer-variants")) o.answer_variants = num(a, v, 0, 1);
         else if (OPT("--answer-noise")) o.answer_noise = num(a, v, 0, 1);
         else if (!strcmp(a, "--paraphrases")) o.paraphrases = 1;

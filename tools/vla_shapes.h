@@ -68,7 +68,7 @@ static uint64_t vls_next(vls_rng *r) {
 }
 
 /* Streams: what a scene's numbers are used for. */
-enum { VLS_ST_SCENE = 1, VLS_ST_CAPTION, VLS_ST_VQA, VLS_ST_GQA, VLS_ST_NLVR };
+enum { VLS_ST_SCENE = 1, VLS_ST_CAPTION, VLS_ST_VQA, VLS_ST_GQA, VLS_ST_NLVR, VLS_ST_MLM, VLS_ST_MATCH };
 
 /* The generator of (seed, stream, index): scene i is the same whatever the
  * number of scenes asked for. */
@@ -446,6 +446,67 @@ VLS_FN void vls_locate(const vls_scene *s, char *buf, size_t n) {
     }
 }
 
+/* Two more pretraining texts, VL-T5's image-conditioned objectives (not
+ * among the four tasks; --mlm, --match):
+ *
+ * "mlm": the caption or the locate text with one content word (a size,
+ * colour, shape, number or place word) replaced by <mask>; the target is
+ * that word alone, so the text must be read to know which word is asked
+ * ("a small <mask> circle at the top left and a large blue square at the
+ * center" -> "red").  A text that lists the objects can be written from the
+ * picture alone; a word asked by the text cannot.
+ *
+ * "match": "image text match: CAPTION" -> "true" when CAPTION is the
+ * picture's canonical caption, "false" when it is the canonical caption of
+ * the picture with one change: an object's colour, shape or size changed, an
+ * object added (a copy of one there, at most 4) or one taken away.  Every
+ * change alters the multiset of objects, so a false caption is never true. */
+static int vls_content_word(const char *w, size_t n) {
+    static const char *const words[] = {"small", "large", "red", "green", "blue", "yellow", "purple", "circle", "circles",
+                                        "square", "squares", "triangle", "triangles", "two", "three", "four", "top", "bottom",
+                                        "left", "right", "center"};
+    size_t k;
+    for (k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (strlen(words[k]) == n && !memcmp(words[k], w, n)) return 1;
+    return 0;
+}
+
+VLS_FN void vls_mlm(const vls_scene *s, vls_rng *r, char *in, size_t inn, char *word, size_t wn) {
+    char text[512];
+    size_t at[64], len[64], i = 0, k;
+    int nw = 0;
+    if (vls_below(r, 2)) vls_caption(s, text, sizeof text);
+    else vls_locate(s, text, sizeof text);
+    while (text[i] && nw < 64) { /* the content words: offset and length, a trailing ',' not included */
+        size_t b = i, e;
+        while (text[i] && text[i] != ' ') i++;
+        e = i;
+        if (e > b && text[e - 1] == ',') e--;
+        if (vls_content_word(text + b, e - b)) { at[nw] = b; len[nw] = e - b; nw++; }
+        while (text[i] == ' ') i++;
+    }
+    k = nw ? (size_t)vls_below(r, (uint64_t)nw) : 0;
+    if (!nw) { snprintf(in, inn, "%s", text); word[0] = 0; return; } /* not reached: every text names a shape */
+    snprintf(word, wn, "%.*s", (int)len[k], text + at[k]);
+    snprintf(in, inn, "%.*s<mask>%s", (int)at[k], text, text + at[k] + len[k]);
+}
+
+VLS_FN int vls_match_text(const vls_scene *s, vls_rng *r, char *buf, size_t n) {
+    vls_scene f = *s;
+    int k = (int)vls_below(r, (uint64_t)s->n), ok = (int)vls_below(r, 2), kind;
+    if (ok) { vls_caption(s, buf, n); return 1; }
+    do kind = (int)vls_below(r, 5); while ((kind == 3 && s->n >= VLS_MAX_OBJ) || (kind == 4 && s->n < 2));
+    switch (kind) {
+    case 0: f.o[k].color = (f.o[k].color + 1 + (int)vls_below(r, VLS_N_COLORS - 1)) % VLS_N_COLORS; break;
+    case 1: f.o[k].shape = (f.o[k].shape + 1 + (int)vls_below(r, VLS_N_SHAPES - 1)) % VLS_N_SHAPES; break;
+    case 2: f.o[k].size = 1 - f.o[k].size; break;
+    case 3: f.o[f.n++] = f.o[k]; break;
+    default: f.o[k] = f.o[f.n - 1]; f.n--; break;
+    }
+    vls_caption(&f, buf, n);
+    return 0;
+}
+
 /* ======================================================================
  * [S5] questions and statements
  * ====================================================================== */
@@ -820,6 +881,8 @@ typedef struct vls_opts {
     int vqa_per_scene, gqa_per_scene, nlvr_per_scene;
     int paraphrases;        /* train captions: one paraphrase line per scene too */
     int locate;             /* 1: a "locate" line per scene (a pretraining task) */
+    int mlm_per_scene;      /* "mlm" lines per scene (a pretraining task) */
+    int match_per_scene;    /* "match" lines per scene (a pretraining task) */
     double answer_variants; /* per human answer: a surface variant ("Two", "yes.") */
     double answer_noise;    /* per human answer: a wrong answer of the same kind */
     int png;                /* pictures as PNG (needs stb_image_write) */
@@ -840,14 +903,20 @@ VLS_FN void vls_default_opts(vls_opts *o) {
 }
 
 /* ---- output helpers ---- */
+#define VLS_N_TASKS 7 /* caption, vqa, gqa, nlvr, then the pretraining tasks locate, mlm, match */
 typedef struct vls_out {
-    FILE *f[5][3]; /* task x split (locate: only with opts.locate) */
+    FILE *f[VLS_N_TASKS][3]; /* task x split (the pretraining tasks only when asked for) */
     FILE *all[3];  /* every task of a split */
     FILE *scenes;
-    long lines[5][3];
+    long lines[VLS_N_TASKS][3];
 } vls_out;
 
-static const char *const vls_task_name[5] = {"caption", "vqa", "gqa", "nlvr", "locate"};
+static const char *const vls_task_name[VLS_N_TASKS] = {"caption", "vqa", "gqa", "nlvr", "locate", "mlm", "match"};
+
+/* Whether task t is written: the four always, a pretraining task when asked. */
+static int vls_task_on(const vls_opts *o, int t) {
+    return t < 4 || (t == 4 && o->locate) || (t == 5 && o->mlm_per_scene > 0) || (t == 6 && o->match_per_scene > 0);
+}
 
 static void vls_jstr(FILE *f, const char *s) {
     fputc('"', f);
@@ -975,7 +1044,8 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
     if (!vls_mkdir(o->out, err, errn)) return -1;
     snprintf(path, sizeof path, "%s/img", o->out);
     if (!vls_mkdir(path, err, errn)) return -1;
-    for (t = 0; t < (o->locate ? 5 : 4); t++)
+    for (t = 0; t < VLS_N_TASKS; t++)
+        if (vls_task_on(o, t))
         for (sp = 0; sp < 3; sp++) {
             snprintf(path, sizeof path, "%s/%s_%s.jsonl", o->out, vls_task_name[t], vls_split_name[sp]);
             if (!(out.f[t][sp] = fopen(path, "w"))) { snprintf(err, errn, "cannot write %s", path); goto done; }
@@ -1054,6 +1124,34 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
             vls_lstr(&line, cap);
             vls_lprintf(&line, ", \"id\": \"locate-%06ld\", \"scene\": %ld}", i, i);
             vls_emit(&out, 4, s->split, line.p);
+        }
+        for (q = 0; q < o->mlm_per_scene; q++) { /* a word of the caption or the locate text, masked */
+            char in[600], word[32];
+            if (q == 0) vls_rng_init(&r, o->seed, VLS_ST_MLM, (uint64_t)i);
+            vls_mlm(s, &r, in, sizeof in, word, sizeof word);
+            line.n = 0;
+            vls_lprintf(&line, "{\"task\": \"mlm\", \"image\": ");
+            vls_lstr(&line, img);
+            vls_lprintf(&line, ", \"input\": ");
+            vls_lstr(&line, in);
+            vls_lprintf(&line, ", \"target\": ");
+            vls_lstr(&line, word);
+            vls_lprintf(&line, ", \"id\": \"mlm-%06ld-%d\", \"scene\": %ld}", i, q, i);
+            vls_emit(&out, 5, s->split, line.p);
+        }
+        for (q = 0; q < o->match_per_scene; q++) { /* the caption, or one changed: true / false */
+            char in[600];
+            int ok;
+            if (q == 0) vls_rng_init(&r, o->seed, VLS_ST_MATCH, (uint64_t)i);
+            ok = vls_match_text(s, &r, cap, sizeof cap);
+            snprintf(in, sizeof in, "image text match: %s", cap);
+            line.n = 0;
+            vls_lprintf(&line, "{\"task\": \"match\", \"image\": ");
+            vls_lstr(&line, img);
+            vls_lprintf(&line, ", \"input\": ");
+            vls_lstr(&line, in);
+            vls_lprintf(&line, ", \"target\": \"%s\", \"id\": \"match-%06ld-%d\", \"scene\": %ld}", ok ? "true" : "false", i, q, i);
+            vls_emit(&out, 6, s->split, line.p);
         }
         /* VQA and GQA */
         for (t = 1; t <= 2; t++) {
@@ -1147,7 +1245,8 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
     rc = 0;
     if (!o->quiet) {
         fprintf(stderr, "vla-shapes: %ld scenes (train %ld, val %ld, test %ld) in %s\n", o->scenes, split_n[0], split_n[1], split_n[2], o->out);
-        for (t = 0; t < (o->locate ? 5 : 4); t++) {
+        for (t = 0; t < VLS_N_TASKS; t++) {
+            if (!vls_task_on(o, t)) continue;
             fprintf(stderr, "vla-shapes: %-8s lines train %ld, val %ld, test %ld", vls_task_name[t], out.lines[t][0], out.lines[t][1], out.lines[t][2]);
             if (t && t < 4) {
                 long y = yes[t - 1][0] + yes[t - 1][1] + yes[t - 1][2], nn = no[t - 1][0] + no[t - 1][1] + no[t - 1][2];
@@ -1157,7 +1256,7 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
         }
     }
 done:
-    for (t = 0; t < 5; t++)
+    for (t = 0; t < VLS_N_TASKS; t++)
         for (sp = 0; sp < 3; sp++)
             if (out.f[t][sp] && fclose(out.f[t][sp]) && rc == 0) { snprintf(err, errn, "cannot write the %s files", vls_task_name[t]); rc = -1; }
     for (sp = 0; sp < 3; sp++)
