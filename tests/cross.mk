@@ -8,7 +8,8 @@
 #       build + run test_unit for one target; the status is the test's
 #   make test-cross [CROSS_MATRIX="..."]
 #       every target, one line each (target, SIMD path, passed/failed,
-#       seconds), a total, and the deliberate-failure self-checks
+#       seconds), a total, and the deliberate-failure self-checks; then the
+#       Shapes model's caption on the Cortex-M55 board (tests/board_caption.sh)
 #   make cross-list      the targets with their compiler, CPU flags, emulator
 #   make clean-cross     remove build/cross
 #
@@ -300,8 +301,13 @@ endif
 endif
 
 # The matrix runs each entry in its own sub-make, one after the other.
+# Then the Shapes world's shipped model captions a picture on the Cortex-M55
+# board from flash, and the caption must equal this machine's (issue 11;
+# tests/board_caption.sh, about 2 minutes).
 test-cross:
 	@sh $(VX_ROOT)/tests/board/matrix.sh $(VX_OUT) '$(MAKE) --no-print-directory -f $(VX_MK) VX_FROM_MATRIX=1' $(CROSS_MATRIX)
+	@echo "== the Shapes model captions on the Cortex-M55 board from flash (tests/board_caption.sh)"
+	@sh $(VX_ROOT)/tests/board_caption.sh examples/shapes/base.gguf examples/shapes/adapter.gguf examples/shapes/pictures/scene0.ppm
 
 cross-list:
 	@for t in $(filter-out %+selftest %+argfail,$(CROSS_MATRIX)); do \
