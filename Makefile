@@ -316,6 +316,7 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	$(B)/test_eval_asan $(B)
 	$(B)/test_shapes $(B) --vla-train $(B)/vla-train
 	$(B)/test_shapes_asan $(B)
+	sh tests/test_shapes_model.sh $(B)
 	$(B)/vla-fixtures $(FIXTURES)
 
 ifeq ($(TARGET),native)

@@ -82,7 +82,7 @@ SHAPES_ADAPTER3_FLAGS := --epochs 5 --lr 1e-3 $(SHAPES_RUN) --seed 9597
 .PHONY: shapes-base shapes-adapter shapes-base-eval clean-shapes demo reproduce board-caption
 
 # Table 1 in miniature: every method from the shipped base (tools/shapes_reproduce.sh)
-reproduce: $(B)/vla-train $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval $(B)/vla-inspect
+reproduce: $(B)/vla-train $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval $(B)/vla-inspect $(B)/vla-quantize
 	sh tools/shapes_reproduce.sh
 
 demo: $(B)/vla-predict $(B)/vla-shapes $(B)/vla-eval

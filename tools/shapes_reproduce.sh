@@ -32,7 +32,7 @@ SEED=${SEED:-21}
 METHODS=${METHODS:-"full multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters single_compacter multiple_lora single_lora multiple_prompts single_prompt"}
 TASKS=vqa+gqa+nlvr+caption
 
-for exe in vla-train vla-predict vla-shapes vla-eval vla-inspect; do
+for exe in vla-train vla-predict vla-shapes vla-eval vla-inspect vla-quantize; do
     [ -x "$B/$exe" ] || { echo "reproduce: $B/$exe is missing (make builds it)"; exit 1; }
 done
 [ -f "$BASE" ] || { echo "reproduce: $BASE is missing"; exit 1; }
@@ -44,6 +44,13 @@ RANK=$(sc 128); MID=$(sc 800); TEMB=$(sc 512); THID=$(sc 128)
 ALPHA=$(awk "BEGIN { printf \"%g\", 32 * $RANK / 128 }")
 mkdir -p "$W"
 t0=$(date +%s)
+# Every method starts from the same F32 copy of the base: full fine-tuning
+# cannot train I8 tensors, and the adapters are trained (and scored) on the
+# same weights as the full model (the shipped base's int8 values, widened).
+if [ ! -f "$W/base-f32.gguf" ] || [ "$BASE" -nt "$W/base-f32.gguf" ]; then
+    "$B/vla-quantize" --quiet --to f32 "$BASE" "$W/base-f32.gguf.tmp" && mv "$W/base-f32.gguf.tmp" "$W/base-f32.gguf"
+fi
+BASE=$W/base-f32.gguf
 if [ ! -f "$W/data/train.jsonl" ] || [ ! -f "$W/test/test.jsonl" ]; then
     rm -rf "$W/data" "$W/test"
     "$B/vla-shapes" --seed "$SEED" --scenes "$SCENES" --vqa 2 --gqa 2 --nlvr 1 --val 0 --test 0 --out "$W/data" --quiet
@@ -76,9 +83,22 @@ for m in $METHODS; do
     "$B/vla-eval" --data "$W/test/test.jsonl" --pred "$R/pred.tmp" > "$R/eval.txt"
     if [ "$m" = full ]; then "$B/vla-inspect" --params "$BASE" > "$R/params.txt"
     else "$B/vla-inspect" --params "$BASE" "$R/adapter.gguf" > "$R/params.txt"; fi
-    awk '/^step / { first = first ? first : $0; last = $0 } END { print "first: " first; print "last:  " last }' "$W/$m.log" > "$R/loss.txt"
+    # the mean training loss of the first and the last epoch ("epoch E/N: train loss X (...)")
+    awk '/^epoch [0-9]+\/[0-9]+: train loss / { if (first == "") first = $5; last = $5; n++ }
+         END { printf "first %s last %s epochs %d\n", first, last, n }' "$W/$m.log" > "$R/loss.txt"
     mv "$R/pred.tmp" "$R/pred.jsonl"
     echo "reproduce: $m: $(($(date +%s) - t1)) s"
+done
+echo
+# every method's training loss must fall from the first epoch to the last
+bad=0
+for m in $METHODS; do
+    R=$W/$m
+    [ -f "$R/loss.txt" ] || { echo "reproduce: $m: no loss record"; bad=1; continue; }
+    read -r _f first _l last _e epochs < "$R/loss.txt"
+    if [ "$epochs" -lt 2 ]; then echo "reproduce: $m: $epochs epoch(s): cannot tell whether the loss falls"; bad=1
+    elif awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }'; then echo "reproduce: $m: training loss $first -> $last over $epochs epochs"
+    else echo "reproduce: $m: FAIL: the training loss did not fall ($first -> $last over $epochs epochs)"; bad=1; fi
 done
 echo
 echo "Table 1 in the Shapes world ($SCENES training scenes x $EPOCHS epochs, $TEST_SCENES test scenes; $(($(date +%s) - t0)) s)"
@@ -91,3 +111,4 @@ for m in $METHODS; do
         $1 == "caption" { for (i = 1; i <= NF; i++) if ($i == "(x100:") { c = $(i + 1); sub(/\)/, "", c) } }
         END { printf "%-22s %9.2f %7.2f %7.2f %7.2f %9.2f %7.2f\n", m, p, v, g, n, c, (v + g + n + c) / 4 }' "$R/eval.txt"
 done
+[ "$bad" = 0 ] || { echo "reproduce: FAIL"; exit 1; }
