@@ -129,13 +129,6 @@ static int fd_file(const vla_json *man, const char *dir, const char *key, char *
     return 0;
 }
 
-static double fd_cos(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    size_t i;
-    for (i = 0; i < n; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
-}
-
 /* The BART config as tools/vla-fixtures.c takes it: the checkpoint's own
  * (config.json beside it, or the safetensors' __metadata__.config) with the
  * scalars of the manifest's "config" on top.  NULL if there is neither. */
@@ -345,14 +338,14 @@ static float *fd_clip(const vla_model *m, const float *img, int S, int *h, int *
 /* clip_cos of two grids and, when the grid is at least 6x6, the cosine
  * after VL-Adapter's 6x6 adaptive max pooling (pool6_cos). */
 static void fd_clip_cos(const float *a, const float *b, int h, int w, int ch, double *cos, double *pool) {
-    *cos = fd_cos(a, b, (size_t)h * w * ch);
+    *cos = vla_quant_cos(a, b, (size_t)h * w * ch);
     *pool = -2;
     if (h >= 6 && w >= 6) {
         float *pa = (float *)malloc(sizeof(float) * 36 * (size_t)ch), *pb = (float *)malloc(sizeof(float) * 36 * (size_t)ch);
         if (pa && pb) {
             vla_adaptive_maxpool2d(pa, a, h, w, ch, 6, 6);
             vla_adaptive_maxpool2d(pb, b, h, w, ch, 6, 6);
-            *pool = fd_cos(pa, pb, 36 * (size_t)ch);
+            *pool = vla_quant_cos(pa, pb, 36 * (size_t)ch);
         }
         free(pa);
         free(pb);
@@ -456,7 +449,7 @@ static int fd_measure(const char *name, fd_pair *P, const char *task, const vla_
     }
     {
         int ge, gt, be, bt;
-        double ec = fd_cos(fo.enc, qo.enc, fo.enc_n), lc = fd_cos(fo.logits, qo.logits, (size_t)B * T * vla_model_hparams(P->f.m)->vocab);
+        double ec = vla_quant_cos(fo.enc, qo.enc, fo.enc_n), lc = vla_quant_cos(fo.logits, qo.logits, (size_t)B * T * vla_model_hparams(P->f.m)->vocab);
         char cl[96] = "";
         fd_agree(fo.greedy, fo.gw, qo.greedy, qo.gw, B, &ge, &gt);
         fd_agree(fo.beam, fo.bw, qo.beam, qo.bw, B, &be, &bt);

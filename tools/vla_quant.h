@@ -521,7 +521,8 @@ static double vla_quant__clip_macs(const vla_tensor *t, int S) {
     return (double)side * side * (double)t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
 }
 
-static double vla_quant__cos(const float *a, const float *b, size_t n) {
+/* Cosine of two float vectors in double (1 when both are zero). */
+static double vla_quant_cos(const float *a, const float *b, size_t n) {
     double ab = 0, aa = 0, bb = 0;
     size_t i;
     for (i = 0; i < n; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
@@ -557,7 +558,7 @@ static int vla_quant__clip_grids(const unsigned char *g, size_t n, const vla_qua
             vla_quant__err(err, err_len, "the CLIP trunk does not run");
             goto done;
         }
-        cos[i] = ref ? vla_quant__cos(ref + (size_t)i * grid_n, out, grid_n) : 1.0;
+        cos[i] = ref ? vla_quant_cos(ref + (size_t)i * grid_n, out, grid_n) : 1.0;
         if (cos[i] < stop) break;
     }
     rc = 0;
