@@ -129,43 +129,6 @@ static int fd_file(const vla_json *man, const char *dir, const char *key, char *
     return 0;
 }
 
-/* The BART config as tools/vla-fixtures.c takes it: the checkpoint's own
- * (config.json beside it, or the safetensors' __metadata__.config) with the
- * scalars of the manifest's "config" on top.  NULL if there is neither. */
-static vla_json *fd_config(const vla_json *file_cfg, const vla_json *man_cfg) {
-    char err[64];
-    vla_json *c = file_cfg ? vla_json_copy(file_cfg) : NULL;
-    int i, j;
-    if (!man_cfg || man_cfg->type != VLA_JSON_OBJECT) return c;
-    if (!c && !(c = vla_json_parse("{}", 2, err, sizeof err))) return NULL;
-    for (i = 0; i < man_cfg->n_kid; i++) {
-        const vla_json *s = &man_cfg->kid[i];
-        vla_json *d = NULL;
-        if (s->type != VLA_JSON_NUMBER && s->type != VLA_JSON_TRUE && s->type != VLA_JSON_FALSE && s->type != VLA_JSON_STRING) continue;
-        for (j = 0; j < c->n_kid; j++)
-            if (!strcmp(c->kid[j].key, s->key)) d = &c->kid[j];
-        if (d && d->n_kid) continue; /* a scalar over an object or array: left as the checkpoint has it */
-        if (!d) {
-            vla_json *nk = (vla_json *)realloc(c->kid, sizeof *nk * (size_t)(c->n_kid + 1));
-            if (!nk) continue;
-            c->kid = nk;
-            d = &c->kid[c->n_kid++];
-            memset(d, 0, sizeof *d);
-            d->key = (char *)malloc(s->key_n + 1);
-            memcpy(d->key, s->key, s->key_n + 1);
-            d->key_n = s->key_n;
-        }
-        free(d->s);
-        d->s = NULL;
-        d->type = s->type; d->num = s->num; d->inum = s->inum; d->is_int = s->is_int; d->n = 0;
-        if (s->type == VLA_JSON_STRING && (d->s = (char *)malloc(s->n + 1)) != NULL) {
-            memcpy(d->s, s->s, s->n + 1);
-            d->n = s->n;
-        }
-    }
-    return c;
-}
-
 /* A case's model twice: F32 and quantized.  Built as tools/vla-fixtures.c
  * builds it (fx_model_build): the CLIP trunk (vla_conv_clip) and / or BART
  * (vla_conv_bart) into one F32 GGUF in memory with its fingerprint, the PEFT
@@ -259,7 +222,7 @@ static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, cons
     if (bart_path) {
         const char *asked;
         if (vla_ckpt_open(&P->ck, bart_path, overlay, err, sizeof err) != 0) { snprintf(why, why_n, "weights: %s", err); return -1; }
-        P->cfg = fd_config(P->ck.config, vla_json_get(man, "config"));
+        P->cfg = vla_json_merge_config(P->ck.config, vla_json_get(man, "config"));
         if (!P->cfg || vla_conv_bart(&P->cv, P->ck.src, P->ck.n, P->cfg, &skipped) != 0) {
             snprintf(why, why_n, "not a BART checkpoint (%s)", P->cfg ? P->cv.err : "no config");
             return -1;

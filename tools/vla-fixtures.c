@@ -408,48 +408,6 @@ static void log_stderr(void *user, vla_log_level lvl, const char *msg) {
     if (lvl <= VLA_LOG_WARN) fprintf(stderr, "  vladapter: %s\n", msg);
 }
 
-/* The model config: the weights' __metadata__.config with the manifest's
- * config keys on top. */
-static vla_json *merged_config(const fx_case *c, const vla_json *file_cfg) {
-    const vla_json *mc = vla_json_get(c->man, "config");
-    vla_json *base = NULL;
-    char err[256];
-    int i, j;
-    if (file_cfg) { /* a deep copy through text is simplest: re-parse a serialisation */
-        base = vla_json_copy(file_cfg);
-    }
-    if (!base) { base = vla_json_parse("{}", 2, err, sizeof err); }
-    if (mc && mc->type == VLA_JSON_OBJECT) {
-        for (i = 0; i < mc->n_kid; i++) {
-            const vla_json *src = &mc->kid[i];
-            vla_json *dst = NULL;
-            for (j = 0; j < base->n_kid; j++) if (!strcmp(base->kid[j].key, src->key)) dst = &base->kid[j];
-            if (!dst) {
-                vla_json *nk = (vla_json *)realloc(base->kid, sizeof(vla_json) * (size_t)(base->n_kid + 1));
-                if (!nk) continue;
-                base->kid = nk;
-                dst = &base->kid[base->n_kid++];
-                memset(dst, 0, sizeof *dst);
-                dst->key = (char *)malloc(strlen(src->key) + 1);
-                strcpy(dst->key, src->key);
-                dst->key_n = strlen(src->key);
-            }
-            /* only scalars are merged (numbers, booleans, strings) */
-            if (src->type == VLA_JSON_NUMBER || src->type == VLA_JSON_TRUE || src->type == VLA_JSON_FALSE) {
-                free(dst->s); dst->s = NULL;
-                dst->type = src->type; dst->num = src->num; dst->inum = src->inum; dst->is_int = src->is_int;
-            } else if (src->type == VLA_JSON_STRING) {
-                free(dst->s);
-                dst->type = VLA_JSON_STRING;
-                dst->s = (char *)malloc(src->n + 1);
-                memcpy(dst->s, src->s, src->n + 1);
-                dst->n = src->n;
-            }
-        }
-    }
-    return base;
-}
-
 /* Convert the case's weights to an in-memory GGUF and load it. bias_override
  * >= 0: set final_logits_bias[eos] to bias_value first. */
 static int fx_clip_into(vla_conv *cv, const char *clip_path, int image_size, char *why, size_t why_n);
@@ -471,7 +429,8 @@ static int fx_model_build(const fx_case *c, const char *bart_path, const char *c
     if (clip_path && fx_clip_into(&f->cv, clip_path, image_size, why, why_n) != 0) return -1;
     if (!bart_path) goto write_base;
     if (vla_ckpt_open(&f->ck, bart_path, overlay_path, err, sizeof err) != 0) { snprintf(why, why_n, "%s", err); return -1; }
-    f->cfg_owned = merged_config(c, f->ck.config);
+    f->cfg_owned = vla_json_merge_config(f->ck.config, vla_json_get(c->man, "config"));
+    if (!f->cfg_owned) f->cfg_owned = vla_json_parse("{}", 2, err, sizeof err); /* neither: the converter's defaults */
     if (vla_conv_bart(&f->cv, f->ck.src, f->ck.n, f->cfg_owned, &skipped) != 0) {
         snprintf(why, why_n, "convert: %s", f->cv.err);
         return -1;

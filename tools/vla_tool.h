@@ -56,6 +56,12 @@ vla_json *vla_json_parse(const char *text, size_t len, char *err, size_t err_len
 void vla_json_free(vla_json *j);
 /* A deep copy (NULL on failure). */
 vla_json *vla_json_copy(const vla_json *j);
+/* A model config as the fixture tools take it: a copy of file_cfg (the
+ * checkpoint's own config; NULL: an empty object) with every scalar member
+ * (number, boolean, string) of over (a manifest's "config") put on top.  A
+ * scalar never replaces an object or array member.  NULL when neither exists
+ * or out of memory. */
+vla_json *vla_json_merge_config(const vla_json *file_cfg, const vla_json *over);
 /* Member of an object by name (first match), or NULL. */
 const vla_json *vla_json_get(const vla_json *obj, const char *key);
 /* Convenience: number member as double / int with a default. */
@@ -399,6 +405,41 @@ vla_json *vla_json_copy(const vla_json *j) {
     if (!d) return NULL;
     if (!vla_tool__jcopy(d, j)) { vla_json_free(d); return NULL; }
     return d;
+}
+
+vla_json *vla_json_merge_config(const vla_json *file_cfg, const vla_json *over) {
+    char err[64];
+    vla_json *c = file_cfg ? vla_json_copy(file_cfg) : NULL;
+    int i, j;
+    if (!over || over->type != VLA_JSON_OBJECT) return c;
+    if (!c && !(c = vla_json_parse("{}", 2, err, sizeof err))) return NULL;
+    for (i = 0; i < over->n_kid; i++) {
+        const vla_json *s = &over->kid[i];
+        vla_json *d = NULL;
+        if (s->type != VLA_JSON_NUMBER && s->type != VLA_JSON_TRUE && s->type != VLA_JSON_FALSE && s->type != VLA_JSON_STRING) continue;
+        for (j = 0; j < c->n_kid; j++)
+            if (!strcmp(c->kid[j].key, s->key)) d = &c->kid[j];
+        if (d && d->n_kid) continue; /* a scalar over an object or array: left as the checkpoint has it */
+        if (!d) {
+            vla_json *nk = (vla_json *)realloc(c->kid, sizeof *nk * (size_t)(c->n_kid + 1));
+            char *key = (char *)malloc(s->key_n + 1);
+            if (!nk || !key) { free(key); if (nk) c->kid = nk; continue; }
+            c->kid = nk;
+            d = &c->kid[c->n_kid++];
+            memset(d, 0, sizeof *d);
+            memcpy(key, s->key, s->key_n + 1);
+            d->key = key;
+            d->key_n = s->key_n;
+        }
+        free(d->s);
+        d->s = NULL;
+        d->type = s->type; d->num = s->num; d->inum = s->inum; d->is_int = s->is_int; d->n = 0;
+        if (s->type == VLA_JSON_STRING && (d->s = (char *)malloc(s->n + 1)) != NULL) {
+            memcpy(d->s, s->s, s->n + 1);
+            d->n = s->n;
+        }
+    }
+    return c;
 }
 
 const vla_json *vla_json_get(const vla_json *obj, const char *key) {
