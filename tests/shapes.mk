@@ -100,26 +100,26 @@ board-caption:
 # vla-mkmodel now also includes these (the top Makefile lists only TOOL_HDR)
 $(B)/vla-mkmodel: tools/vla_random.h tools/vla_tokconv.h
 
-# Lines of DIR's TASK files with their pictures' paths made relative to $(SHAPES).
-shapes_lines = for t in $(2); do sed 's\#"image": "img/\#"image": "$(1)/img/\#; s\#"image2": "img/\#"image2": "$(1)/img/\#' $(SHAPES)/$(1)/$${t}_$(3).jsonl; done
+# Lines of DIR's TASK files with their pictures' paths made relative to
+# $(SHAPES): all of SPLIT (shapes_lines) or the first N of each (shapes_head).
+shapes_rel = sed 's\#"image": "img/\#"image": "$(1)/img/\#; s\#"image2": "img/\#"image2": "$(1)/img/\#'
+shapes_lines = for t in $(2); do $(call shapes_rel,$(1)) $(SHAPES)/$(1)/$${t}_$(3).jsonl; done
+shapes_head = for t in $(2); do head -n $(4) $(SHAPES)/$(1)/$${t}_$(3).jsonl | $(call shapes_rel,$(1)); done
 
 $(SHAPES)/pre/scenes.jsonl: | $(B)/vla-shapes
 	@mkdir -p $(SHAPES)
 	rm -rf $(SHAPES)/pre
 	$(B)/vla-shapes --seed 11 --scenes 8000 --vqa 2 --gqa 2 --nlvr 1 --locate --mlm 3 --match 2 --val 0.03 --test 0 --out $(SHAPES)/pre --quiet
 	$(call shapes_lines,pre,caption locate,train) > $(SHAPES)/stage1.jsonl
-	for t in caption locate; do head -n 50 $(SHAPES)/pre/$${t}_val.jsonl | \
-	    sed 's#"image": "img/#"image": "pre/img/#'; done > $(SHAPES)/stage-dev.jsonl
+	$(call shapes_head,pre,caption locate,val,50) > $(SHAPES)/stage-dev.jsonl
 	$(call shapes_lines,pre,vqa gqa nlvr caption,train) > $(SHAPES)/four.jsonl
 	{ $(call shapes_lines,pre,caption,train); $(call shapes_lines,pre,vqa gqa nlvr,train) | awk -f tools/shapes_denoise.awk; } \
 	    > $(SHAPES)/stage3.jsonl
 	{ head -n 50 $(SHAPES)/stage-dev.jsonl; $(call shapes_lines,pre,vqa gqa nlvr,val) | awk -f tools/shapes_denoise.awk | \
 	    awk 'NR % 20 == 1' | head -n 50; } > $(SHAPES)/stage3-dev.jsonl
 	$(call shapes_lines,pre,caption locate mlm match,train) > $(SHAPES)/stage4.jsonl
-	{ head -n 30 $(SHAPES)/pre/caption_val.jsonl; head -n 60 $(SHAPES)/pre/mlm_val.jsonl; head -n 60 $(SHAPES)/pre/match_val.jsonl; } | \
-	    sed 's#"image": "img/#"image": "pre/img/#' > $(SHAPES)/stage4-dev.jsonl
-	for t in vqa gqa nlvr caption; do head -n 50 $(SHAPES)/pre/$${t}_val.jsonl | \
-	    sed 's#"image": "img/#"image": "pre/img/#; s#"image2": "img/#"image2": "pre/img/#'; done > $(SHAPES)/four-dev.jsonl
+	{ $(call shapes_head,pre,caption,val,30); $(call shapes_head,pre,mlm match,val,60); } > $(SHAPES)/stage4-dev.jsonl
+	$(call shapes_head,pre,vqa gqa nlvr caption,val,50) > $(SHAPES)/four-dev.jsonl
 
 $(SHAPES)/pre2/scenes.jsonl: | $(B)/vla-shapes
 	@mkdir -p $(SHAPES)
