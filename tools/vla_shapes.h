@@ -980,6 +980,20 @@ static void vls_lstr(vls_line *b, const char *s) {
     vls_lprintf(b, "\"");
 }
 
+/* The start of a text line: {"task": T, "image": IMG[, "input": IN], "target": TG
+ * (the caller appends the rest and the closing brace). */
+static void vls_text_line(vls_line *line, const char *task, const char *img, const char *input, const char *target) {
+    line->n = 0;
+    vls_lprintf(line, "{\"task\": \"%s\", \"image\": ", task);
+    vls_lstr(line, img);
+    if (input) {
+        vls_lprintf(line, ", \"input\": ");
+        vls_lstr(line, input);
+    }
+    vls_lprintf(line, ", \"target\": ");
+    vls_lstr(line, target);
+}
+
 static void vls_image_name(char *buf, size_t n, long i, int png) { snprintf(buf, n, "img/%06ld.%s", i, png ? "png" : "ppm"); }
 
 /* A human's answer: the truth, sometimes written differently or wrong. */
@@ -1092,11 +1106,7 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
         fprintf(out.scenes, "]}\n");
         /* caption */
         vls_caption(s, cap, sizeof cap);
-        line.n = 0;
-        vls_lprintf(&line, "{\"task\": \"caption\", \"image\": ");
-        vls_lstr(&line, img);
-        vls_lprintf(&line, ", \"target\": ");
-        vls_lstr(&line, cap);
+        vls_text_line(&line, "caption", img, NULL, cap);
         vls_lprintf(&line, ", \"refs\": [");
         vls_lstr(&line, cap);
         vls_lprintf(&line, "], \"id\": \"caption-%06ld\", \"scene\": %ld}", i, i);
@@ -1105,23 +1115,15 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
             char para[512];
             vls_rng_init(&r, o->seed, VLS_ST_CAPTION, (uint64_t)i);
             vls_paraphrase(s, &r, para, sizeof para);
-            line.n = 0;
-            vls_lprintf(&line, "{\"task\": \"caption\", \"image\": ");
-            vls_lstr(&line, img);
-            vls_lprintf(&line, ", \"target\": ");
-            vls_lstr(&line, para);
+            vls_text_line(&line, "caption", img, NULL, para);
             vls_lprintf(&line, ", \"id\": \"caption-%06ld-p\", \"scene\": %ld, \"paraphrase\": true}", i, i);
             vls_emit(&out, 0, s->split, line.p);
         }
         if (o->locate) { /* every object with where it is: a pretraining task */
             vls_locate(s, cap, sizeof cap);
-            line.n = 0;
-            vls_lprintf(&line, "{\"task\": \"locate\", \"image\": ");
-            vls_lstr(&line, img);
             /* a question of its own: a whole model has no task prefixes, and
              * a caption line of the same picture has no input text */
-            vls_lprintf(&line, ", \"input\": \"where is each object?\", \"target\": ");
-            vls_lstr(&line, cap);
+            vls_text_line(&line, "locate", img, "where is each object?", cap);
             vls_lprintf(&line, ", \"id\": \"locate-%06ld\", \"scene\": %ld}", i, i);
             vls_emit(&out, 4, s->split, line.p);
         }
@@ -1129,13 +1131,7 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
             char in[600], word[32];
             if (q == 0) vls_rng_init(&r, o->seed, VLS_ST_MLM, (uint64_t)i);
             vls_mlm(s, &r, in, sizeof in, word, sizeof word);
-            line.n = 0;
-            vls_lprintf(&line, "{\"task\": \"mlm\", \"image\": ");
-            vls_lstr(&line, img);
-            vls_lprintf(&line, ", \"input\": ");
-            vls_lstr(&line, in);
-            vls_lprintf(&line, ", \"target\": ");
-            vls_lstr(&line, word);
+            vls_text_line(&line, "mlm", img, in, word);
             vls_lprintf(&line, ", \"id\": \"mlm-%06ld-%d\", \"scene\": %ld}", i, q, i);
             vls_emit(&out, 5, s->split, line.p);
         }
@@ -1145,12 +1141,8 @@ VLS_FN int vls_generate(const vls_opts *o, char *err, size_t errn) {
             if (q == 0) vls_rng_init(&r, o->seed, VLS_ST_MATCH, (uint64_t)i);
             ok = vls_match_text(s, &r, cap, sizeof cap);
             snprintf(in, sizeof in, "image text match: %s", cap);
-            line.n = 0;
-            vls_lprintf(&line, "{\"task\": \"match\", \"image\": ");
-            vls_lstr(&line, img);
-            vls_lprintf(&line, ", \"input\": ");
-            vls_lstr(&line, in);
-            vls_lprintf(&line, ", \"target\": \"%s\", \"id\": \"match-%06ld-%d\", \"scene\": %ld}", ok ? "true" : "false", i, q, i);
+            vls_text_line(&line, "match", img, in, ok ? "true" : "false");
+            vls_lprintf(&line, ", \"id\": \"match-%06ld-%d\", \"scene\": %ld}", i, q, i);
             vls_emit(&out, 6, s->split, line.p);
         }
         /* VQA and GQA */
