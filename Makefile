@@ -286,6 +286,8 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	@# checked on the fixtures' own picture (chelsea, held out) at the default 0.999 (docs/clip-int8.md)
 	$(B)/vla-fidelity --clip-calibrate tests/data/images/coffee.ppm --clip-calibrate tests/data/images/astronaut.ppm \
 	    $(FIXTURES)/clip_trunk $(FIXTURES)/e2e
+	@# --model: a whole model file on drawn inputs (the bart-base-shaped figures: README, int8)
+	$(B)/vla-fidelity --model $(B)/tiny_caption.gguf --inputs 3
 	$(B)/test_adapters_asan
 	$(B)/test_convert_asan $(FIXTURES)
 	$(B)/test_train

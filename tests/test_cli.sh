@@ -121,6 +121,16 @@ try "$B/vla-fidelity" --min-grid-cos 0.999 tests/fixtures/clip_trunk
 try "$B/vla-fidelity" --clip-calibrate "$I" --min-grid-cos 2 tests/fixtures/clip_trunk
 try "$B/vla-fidelity" --clip-calibrate "$I" --to f16 tests/fixtures/clip_trunk
 try "$B/vla-fidelity" --clip-calibrate
+# vla-fidelity --model: a missing file, not a GGUF, an already-I8 file (the reference would be rounded),
+# case directories beside it, calibration pictures with it, a bad --inputs, an unknown option
+try "$B/vla-fidelity" --model "$W/missing.gguf"
+try "$B/vla-fidelity" --model "$W/junk.gguf"
+try "$B/vla-fidelity" --model "$W/t_i8.gguf"
+try "$B/vla-fidelity" --model "$T" tests/fixtures/clip_trunk
+try "$B/vla-fidelity" --model "$T" --clip-calibrate "$I"
+try "$B/vla-fidelity" --model "$T" --inputs 0
+try "$B/vla-fidelity" --model "$T" --inputs x
+try "$B/vla-fidelity" --bogus
 try "$B/vla-fidelity" --min-cos 2
 try "$B/vla-fidelity" --min-cos x
 try "$B/vla-fidelity" --to f32

@@ -4,6 +4,24 @@
  *   vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X]
  *                [--clip-calibrate PIC]... [--min-grid-cos X] [DIR]...
  *                (default DIR: tests/fixtures)
+ *   vla-fidelity [--to ...] [--keep GLOB]... [--beams N] [--min-cos X] --model FILE.gguf [--inputs N] [--seed S]
+ *
+ * --model: a model file of any size instead of the fixture cases (a
+ * bart-base-shaped one: `make bench` leaves random bart-base + RN101 files
+ * in build/bench-files; a trained one: examples/shapes is I8 already, its
+ * F32 original is what `make shapes-base` trains).  Its tensors must be
+ * F32 or F16 (the quantizer's input); it is quantized in memory the same
+ * way and both models run N inputs (default 4, --seed S, default 1): batch 1,
+ * 10 text ids drawn uniformly from the base vocabulary between <s> and </s>,
+ * and when the model has a visual embedding a 7 x 7 grid of feat_dim
+ * features max(0, N(0, 1)) (as ReLU'd CLIP grids are: non-negative, about
+ * half zeros), max-pooled to the model's boxes as a picture's grid is.  One
+ * line per input, the BART fields above, named "<file>#<i>".  The inputs
+ * are drawn, not real text: this measures the arithmetic's distance (the
+ * cosines), while token agreement on random weights mostly says how flat
+ * their logits are.  Generation bans EOS until the last step here (as
+ * tools/bench_model.c does), so that every row compares all its tokens
+ * whatever the weights: random ones would stop after a token or two.
  *
  * A DIR with a manifest.json is one case; otherwise each subdirectory with
  * one is.  Every model is built as F32 in memory the way tools/vla-fixtures.c
@@ -86,6 +104,7 @@ typedef struct fd_cal_pics {
     double min_cos;
 } fd_cal_pics;
 static fd_cal_pics fd_cal; /* n == 0: no plan */
+static int fd_full_length;  /* --model: EOS banned until the last step (every row compares FD_MAXLEN - 1 ids) */
 
 typedef struct fd_model {
     unsigned char *gguf;
@@ -351,6 +370,7 @@ static int fd_run(const vla_model *m, const vla_adapter *ad, const char *task, c
     }
     g = vla_gen_defaults(m);
     g.max_length = maxlen;
+    if (fd_full_length) g.min_length = maxlen - 1;
     g.num_beams = 1;
     o->greedy = (int32_t *)malloc(sizeof(int32_t) * (size_t)in->batch * maxlen);
     o->beam = (int32_t *)malloc(sizeof(int32_t) * (size_t)in->batch * maxlen);
@@ -700,8 +720,93 @@ static int fd_dir(const char *dir, const vla_quant_opts *qo, int beams, double m
     return bad;
 }
 
+/* --model: FILE quantized in memory, both run n_inputs drawn inputs. */
+static uint64_t fd_rng(uint64_t *s) { /* splitmix64 */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int fd_model_file(const char *path, const vla_quant_opts *qo, int beams, double min, int n_inputs, uint64_t seed) {
+    fd_pair P;
+    char err[512], name[300];
+    unsigned char *buf, *qbuf = NULL;
+    size_t n, nq = 0;
+    const vla_hparams *hp;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    int i, k, bad = 0, L = 10, G = 7;
+    memset(&P, 0, sizeof P);
+    P.peft = "none";
+    if (!(buf = vla_tool_read_file(path, &n, err, sizeof err))) {
+        printf("%-28s FAIL %s\n", base, err);
+        return 1;
+    }
+    if (fd_load(&P.f, buf, n) != 0) {
+        if (!P.f.gguf) free(buf);
+        printf("%-28s FAIL not a model file this library loads\n", base);
+        fd_pair_free(&P);
+        return 1;
+    }
+    if (vla_quant_gguf(P.f.gguf, P.f.n, qo, &qbuf, &nq, &P.qs, err, sizeof err) != 0 || fd_load(&P.q, qbuf, nq) != 0) {
+        if (qbuf && !P.q.gguf) free(qbuf);
+        printf("%-28s FAIL quantize to %s: %s\n", base, vla_type_name(qo->to), qbuf ? "the result does not load" : err);
+        fd_pair_free(&P);
+        return 1;
+    }
+    hp = vla_model_hparams(P.f.m);
+    if (P.qs.n_int8_in > 0) { /* the reference would carry the rounding being measured */
+        printf("%-28s FAIL %d tensors are I8 or Q8_0 already: give the F32 (or F16) original\n", base, P.qs.n_int8_in);
+        fd_pair_free(&P);
+        return 1;
+    }
+    if (hp->vocab < 300) {
+        printf("%-28s FAIL vocabulary of %d: too small to draw text from\n", base, hp->vocab);
+        fd_pair_free(&P);
+        return 1;
+    }
+    for (i = 0; i < n_inputs; i++) {
+        uint64_t s = seed * 1000003ull + (uint64_t)i;
+        int32_t ids[10];
+        float *feats = NULL;
+        vla_input in;
+        memset(&in, 0, sizeof in);
+        ids[0] = hp->bos_id;
+        ids[L - 1] = hp->eos_id;
+        for (k = 1; k < L - 1; k++) /* ids 4 .. vocab - 201: past <s> <pad> </s> <unk>, before <mask> and VL-Adapter's 200 */
+            ids[k] = 4 + (int32_t)(fd_rng(&s) % (uint64_t)(hp->vocab - 205));
+        in.batch = 1; in.text_len = L; in.ids = ids;
+        if (hp->has_visual) {
+            size_t m = (size_t)G * G * hp->feat_dim, j;
+            if (!(feats = (float *)malloc(sizeof(float) * m))) { printf("%-28s FAIL out of memory\n", base); bad = 1; break; }
+            for (j = 0; j < m; j++) { /* Box-Muller from two uniforms in (0, 1] */
+                double u1 = ((fd_rng(&s) >> 11) + 1.0) / 9007199254740992.0, u2 = (fd_rng(&s) >> 11) / 9007199254740992.0;
+                double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+                feats[j] = z > 0 ? (float)z : 0.0f;
+            }
+            in.n_images = 1; in.grid_h = in.grid_w = G; in.feats = feats;
+        }
+        snprintf(name, sizeof name, "%s#%d", base, i);
+        bad |= fd_measure(name, &P, NULL, &in, qo, beams, min, hp->has_visual ? " (drawn ids + 7x7 grid)" : " (drawn ids)", -2, -2);
+        free(feats);
+    }
+    fd_pair_free(&P);
+    return bad;
+}
+
+/* The options that take a value. */
+static int fd_valued(const char *a) {
+    static const char *const v[] = {"--to", "--keep", "--beams", "--min-cos", "--min-cos-clip", "--clip-calibrate",
+                                    "--min-grid-cos", "--model", "--inputs", "--seed"};
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (!strcmp(a, v[i])) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int i, t, bad = 0, ndir = 0, beams = 3;
+    int i, t, bad = 0, ndir = 0, beams = 3, n_inputs = 4, seed = 1;
+    const char *model = NULL;
     double min = 0.999, min_clip = -2, min_grid = -2; /* -2: as --min-cos; --min-grid-cos not given */
     const char *keep[256];
     vla_quant_opts o, *qo = &o;
@@ -709,9 +814,7 @@ int main(int argc, char **argv) {
     o.to = VLA_TYPE_I8;
     o.keep = keep;
     for (i = 1; i < argc; i++) {
-        if ((!strcmp(argv[i], "--to") || !strcmp(argv[i], "--keep") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
-             !strcmp(argv[i], "--min-cos-clip") || !strcmp(argv[i], "--clip-calibrate") || !strcmp(argv[i], "--min-grid-cos")) &&
-            i + 1 == argc) {
+        if (fd_valued(argv[i]) && i + 1 == argc) {
             fprintf(stderr, "vla-fidelity: %s needs a value\n", argv[i]);
             return 2;
         }
@@ -751,27 +854,40 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "vla-fidelity: --min-grid-cos: a number in (0, 1]\n");
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(argv[i], "--inputs") && i + 1 < argc) {
+            if (vla_tool_int_arg("vla-fidelity", "--inputs", argv[++i], 1, 1000, &n_inputs)) return 2;
+        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+            if (vla_tool_int_arg("vla-fidelity", "--seed", argv[++i], 0, 2147483647, &seed)) return 2;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: vla-fidelity [--to i8|q8_0|f16] [--keep GLOB]... [--beams N] [--min-cos X] [--min-cos-clip X]\n"
-                   "                    [--clip-calibrate PIC]... [--min-grid-cos X] [DIR]...\n");
+                   "                    [--clip-calibrate PIC]... [--min-grid-cos X] [DIR]...\n"
+                   "       vla-fidelity [--to ...] [--keep GLOB]... [--beams N] [--min-cos X] --model FILE.gguf [--inputs N] [--seed S]\n");
             return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "vla-fidelity: unknown option %s (--help)\n", argv[i]);
+            return 2;
         }
     }
+    if (model && fd_cal.n) { fprintf(stderr, "vla-fidelity: --clip-calibrate is for the fixture cases, not --model\n"); return 2; }
     if (min_grid > -1 && !fd_cal.n) { fprintf(stderr, "vla-fidelity: --min-grid-cos needs calibration pictures (--clip-calibrate PIC)\n"); return 2; }
     if (fd_cal.n && o.to != VLA_TYPE_I8) { fprintf(stderr, "vla-fidelity: --clip-calibrate makes an I8 plan: use --to i8\n"); return 2; }
     fd_cal.min_cos = min_grid > -1 ? min_grid : 0.999;
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--to") || !strcmp(argv[i], "--keep") || !strcmp(argv[i], "--beams") || !strcmp(argv[i], "--min-cos") ||
-            !strcmp(argv[i], "--min-cos-clip") || !strcmp(argv[i], "--clip-calibrate") || !strcmp(argv[i], "--min-grid-cos")) {
+        if (fd_valued(argv[i])) {
             i++;
             continue;
         }
+        if (model) { fprintf(stderr, "vla-fidelity: --model measures one file: no case directories with it (%s)\n", argv[i]); return 2; }
         if (min_clip < -1) min_clip = min;
         bad |= fd_dir(argv[i], qo, beams, min, min_clip);
         ndir++;
     }
     if (min_clip < -1) min_clip = min;
-    if (!ndir) bad |= fd_dir("tests/fixtures", qo, beams, min, min_clip);
+    fd_full_length = model != NULL;
+    if (model) bad |= fd_model_file(model, qo, beams, min, n_inputs, (uint64_t)seed);
+    else if (!ndir) bad |= fd_dir("tests/fixtures", qo, beams, min, min_clip);
     for (i = 0; i < fd_cal.n; i++) vla_example_free_image(fd_cal.px[i]);
     return bad;
 }

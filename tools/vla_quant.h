@@ -79,6 +79,7 @@ typedef struct vla_quant_stat {
     double max_abs;           /* largest |out - in| over the file */
     double worst_rel_rms;     /* largest per-tensor sqrt(sum (out - in)^2 / sum in^2) */
     int n_converted;          /* tensors written in a new type */
+    int n_int8_in;            /* input tensors that were already I8 or Q8_0 */
 } vla_quant_stat;
 
 /* in[n] (a GGUF file) -> *out (malloc'd, *out_n bytes).  Returns 0, or -1
@@ -311,6 +312,7 @@ int vla_quant_gguf(const unsigned char *in, size_t n, const vla_quant_opts *o, u
         memcpy(name, t->name.s, t->name.n);
         name[t->name.n] = 0;
         if (o->progress) fprintf(o->progress, "[%llu/%llu] %s\n", (unsigned long long)i + 1, (unsigned long long)g.n_tensors, name);
+        if (stat && (t->type == VLA_TYPE_I8 || t->type == VLA_TYPE_Q8_0)) stat->n_int8_in++;
         if (vla_quant__ends(t->name, "_scale")) { /* the scale of an I8 tensor is rewritten with it */
             vla_tensor base;
             name[t->name.n - 6] = 0;
