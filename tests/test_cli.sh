@@ -90,6 +90,10 @@ try "$B/vla-predict" --model "$T" --bogus
 try "$B/vla-eval"
 try "$B/vla-eval" --data "$W/missing.jsonl" --pred "$W/missing.jsonl"
 try "$B/vla-eval" --data "$W/junk.gguf" --pred "$W/junk.gguf"
+printf '{"id": "a", "task": "nlvr", "target": "true"}\n' > "$W/ev_ref.jsonl"
+printf '{"id": "a", "prediction": "true"}\n' > "$W/ev_pred.jsonl"
+try "$B/vla-eval" --data "$W/ev_ref.jsonl" --pred "$W/ev_pred.jsonl" --summary "$W/no/such/dir/s.tsv"
+try "$B/vla-eval" --data "$W/ev_ref.jsonl" --pred "$W/ev_pred.jsonl" --summary
 try "$B/vla-data"
 try "$B/vla-data" --task nope "$W/junk.gguf"
 try "$B/vla-data" --task vqa "$W/junk.gguf"

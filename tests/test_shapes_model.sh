@@ -33,16 +33,15 @@ a=$("$B/vqa" --model "$D/base.gguf" --adapter "$D/adapter.gguf" --task gqa "$D/p
 # 2. the 200 test scenes: measured (I8 base + adapter, 2026-12-07) caption EM 71.0, VQA 90.67, GQA 64.57, NLVR2 76.5
 "$B/vla-shapes" --seed 2 --scenes 200 --val 0 --test 1 --out "$W/test" --quiet
 "$B/vla-predict" --model "$D/base.gguf" --adapter "$D/adapter.gguf" --data "$W/test/test.jsonl" --out "$W/pred.jsonl" --threads 2 --quiet
-"$B/vla-eval" --data "$W/test/test.jsonl" --pred "$W/pred.jsonl" > "$W/eval.txt"
-cat "$W/eval.txt"
-floor() { # task field floor
-    v=$(awk -v t="$1" -v f="$2" '$1 == t { print $f }' "$W/eval.txt")
-    if [ -n "$v" ] && awk -v v="$v" -v f="$3" 'BEGIN { exit !(v ~ /^[0-9]+(\.[0-9]+)?$/ && v + 0 >= f) }'; then ok "$1 $v >= $3"; else bad "$1 '${v:-missing}' < $3"; fi
+"$B/vla-eval" --data "$W/test/test.jsonl" --pred "$W/pred.jsonl" --summary "$W/eval.tsv"
+floor() { # task floor: the task's score (vla-eval --summary, column 3)
+    v=$(awk -F '\t' -v t="$1" '$1 == t { print $3 }' "$W/eval.tsv")
+    if [ -n "$v" ] && awk -v v="$v" -v f="$2" 'BEGIN { exit !(v ~ /^[0-9]+(\.[0-9]+)?$/ && v + 0 >= f) }'; then ok "$1 $v >= $2"; else bad "$1 '${v:-missing}' < $2"; fi
 }
-floor caption 5 69
-floor vqa 4 89
-floor gqa 5 62
-floor nlvr 4 74
+floor caption 69
+floor vqa 89
+floor gqa 62
+floor nlvr 74
 
 # 3. Table 1 in miniature, reduced
 if B=$B W="$W/reproduce" METHODS="single_adapter single_prompt" SCENES=120 TEST_SCENES=20 EPOCHS=2 THREADS=2 \

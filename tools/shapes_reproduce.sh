@@ -80,7 +80,7 @@ for m in $METHODS; do
     fi
     if [ "$m" = full ]; then set -- --model "$R/model.gguf"; else set -- --model "$BASE" --adapter "$R/adapter.gguf"; fi
     "$B/vla-predict" "$@" --data "$W/test/test.jsonl" --out "$R/pred.tmp" --threads "$THREADS" --quiet
-    "$B/vla-eval" --data "$W/test/test.jsonl" --pred "$R/pred.tmp" > "$R/eval.txt"
+    "$B/vla-eval" --data "$W/test/test.jsonl" --pred "$R/pred.tmp" --summary "$R/eval.tsv" > "$R/eval.txt"
     if [ "$m" = full ]; then "$B/vla-inspect" --params "$BASE" > "$R/params.txt"
     else "$B/vla-inspect" --params "$BASE" "$R/adapter.gguf" > "$R/params.txt"; fi
     # the mean training loss of the first and the last epoch ("epoch E/N: train loss X (...)")
@@ -105,10 +105,9 @@ echo "Table 1 in the Shapes world ($SCENES training scenes x $EPOCHS epochs, $TE
 printf '%-22s %9s %7s %7s %7s %9s %7s\n' method "params %" VQA GQA NLVR2 "CIDEr-D" avg
 for m in $METHODS; do
     R=$W/$m
-    [ -f "$R/eval.txt" ] || continue
-    awk -v m="$m" -v p="$(sed -n 's/.*percent=\([0-9.]*\).*/\1/p' "$R/params.txt")" '
-        $1 == "vqa" { v = $4 } $1 == "gqa" { g = $5 } $1 == "nlvr" { n = $4 }
-        $1 == "caption" { for (i = 1; i <= NF; i++) if ($i == "(x100:") { c = $(i + 1); sub(/\)/, "", c) } }
-        END { printf "%-22s %9.2f %7.2f %7.2f %7.2f %9.2f %7.2f\n", m, p, v, g, n, c, (v + g + n + c) / 4 }' "$R/eval.txt"
+    [ -f "$R/eval.tsv" ] || { printf '%-22s no evaluation (%s/eval.tsv is missing)\n' "$m" "$R"; bad=1; continue; }
+    awk -F '\t' -v m="$m" -v p="$(sed -n 's/.*percent=\([0-9.]*\).*/\1/p' "$R/params.txt")" '
+        $1 == "vqa" { v = $3 } $1 == "gqa" { g = $3 } $1 == "nlvr" { n = $3 } $1 == "caption" { c = $4 }
+        END { printf "%-22s %9.2f %7.2f %7.2f %7.2f %9.2f %7.2f\n", m, p, v, g, n, c, (v + g + n + c) / 4 }' "$R/eval.tsv"
 done
 [ "$bad" = 0 ] || { echo "reproduce: FAIL"; exit 1; }

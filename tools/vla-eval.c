@@ -2,7 +2,7 @@
  * captions; any other task by exact match).
  *
  *   vla-eval --data REFS.jsonl --pred PREDICTIONS.jsonl
- *            [--task NAME] [--allow-missing] [--scores OUT.jsonl] [--raw-captions]
+ *            [--task NAME] [--allow-missing] [--scores OUT.jsonl] [--summary OUT.tsv] [--raw-captions]
  *
  * REFS.jsonl is a data file in vla-train's format (docs/train.md), e.g. the
  * val/test files of vla-shapes; every line used needs an "id" (string or
@@ -30,8 +30,12 @@
  * way), CIDEr-D as pycocoevalcap reports it (x100 in parentheses).
  *
  * --scores OUT.jsonl writes one line per scored example: {"id", "task",
- * "score"} (and "cider" for captions).  Exit status 0, 1 on a bad file, 2 on
- * bad arguments.
+ * "score"} (and "cider" for captions).  --summary OUT.tsv writes one line per
+ * task for scripts, TAB-separated: task, examples, the task's score (the
+ * percentage printed above: VQA accuracy, exact match, NLVR2 accuracy,
+ * caption exact match) and CIDEr-D x100 (captions; "-" for the others).
+ * Scripts read that file, never the text above, whose columns differ from
+ * task to task.  Exit status 0, 1 on a bad file, 2 on bad arguments.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -477,10 +481,21 @@ static void ev_print(FILE *f, const ev_result *r) {
     }
 }
 
+/* --summary: task, n, score (percent), CIDEr-D x100 or "-". */
+static void ev_summary(FILE *f, const ev_result *r) {
+    int t;
+    for (t = 0; t < r->n_tasks; t++) {
+        const ev_task *T = &r->t[t];
+        fprintf(f, "%s\t%ld\t%.2f\t", T->name, T->n, T->n ? 100.0 * T->sum / (double)T->n : 0.0);
+        if (T->is_caption) fprintf(f, "%.2f\n", 100.0 * T->cider_mean);
+        else fprintf(f, "-\n");
+    }
+}
+
 #ifndef VLA_EVAL_NO_MAIN
 static void usage(FILE *f) {
     fprintf(f, "usage: vla-eval --data REFS.jsonl --pred PREDICTIONS.jsonl [--task NAME] [--allow-missing]\n"
-               "                [--scores OUT.jsonl] [--raw-captions]\n"
+               "                [--scores OUT.jsonl] [--summary OUT.tsv] [--raw-captions]\n"
                "PREDICTIONS.jsonl: one {\"id\": ..., \"prediction\": \"...\"} per line, joined with REFS by id.\n");
 }
 
@@ -488,6 +503,7 @@ int main(int argc, char **argv) {
     ev_opts o;
     ev_result r;
     char err[1024];
+    const char *summary = NULL;
     int i;
     memset(&o, 0, sizeof o);
     for (i = 1; i < argc; i++) {
@@ -498,6 +514,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--pred") && has) o.pred = argv[++i];
         else if (!strcmp(a, "--task") && has) o.task = argv[++i];
         else if (!strcmp(a, "--scores") && has) o.scores = argv[++i];
+        else if (!strcmp(a, "--summary") && has) summary = argv[++i];
         else if (!strcmp(a, "--allow-missing")) o.allow_missing = 1;
         else if (!strcmp(a, "--raw-captions")) o.raw_captions = 1;
         else { fprintf(stderr, "vla-eval: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
@@ -505,6 +522,15 @@ int main(int argc, char **argv) {
     if (!o.data || !o.pred) { usage(stderr); return 2; }
     if (ev_run(&o, &r, err, sizeof err)) { fprintf(stderr, "vla-eval: %s\n", err); return 1; }
     ev_print(stdout, &r);
+    if (summary) {
+        FILE *f = fopen(summary, "w");
+        if (f) ev_summary(f, &r);
+        if (!f || fclose(f)) {
+            fprintf(stderr, "vla-eval: cannot write %s\n", summary);
+            ev_result_free(&r);
+            return 1;
+        }
+    }
     ev_result_free(&r);
     return 0;
 }
