@@ -74,11 +74,9 @@ SHAPES_STAGE1 := --full --whiten-visual --epochs 8 --lr 1e-3 $(SHAPES_COMMON)
 SHAPES_STAGE2 := --full --epochs 4 --lr 5e-4 $(SHAPES_COMMON)
 SHAPES_STAGE3 := --full --epochs 1 --lr 5e-4 $(SHAPES_COMMON)
 SHAPES_STAGE4 := --full --epochs 3 --lr 1e-3 $(SHAPES_COMMON)
-# the adapter: four runs, each a fresh linear schedule from lr 1e-3 (2, 4, 5 and 5 epochs)
-SHAPES_ADAPTER_FLAGS := --init single_adapter:tasks=vqa+gqa+nlvr+caption,reduction=2 --epochs 2 --lr 1e-3 $(SHAPES_COMMON)
-SHAPES_ADAPTER2_FLAGS := --epochs 4 --lr 1e-3 $(SHAPES_RUN) --seed 9596
-SHAPES_ADAPTER3_FLAGS := --epochs 5 --lr 1e-3 $(SHAPES_RUN) --seed 9597
-SHAPES_ADAPTER4_FLAGS := --epochs 5 --lr 1e-3 $(SHAPES_RUN) --seed 9598
+# the adapter: four runs, each a fresh linear schedule from lr 1e-3 (2, 4, 5 and 5 epochs; see
+# SHAPES_ADAPTER_RUN below), the first from this init
+SHAPES_ADAPTER_INIT := --init single_adapter:tasks=vqa+gqa+nlvr+caption,reduction=2
 
 .PHONY: shapes-base shapes-adapter shapes-base-eval clean-shapes demo reproduce board-caption
 
@@ -139,10 +137,11 @@ $(SHAPES)/random.gguf: | $(B)/vla-mkmodel
 	@mkdir -p $(SHAPES)
 	$(B)/vla-mkmodel -o $@ $(SHAPES_MODEL_FLAGS) --tokenizer $(SHAPES_TOK)
 
-# one vla-train run: $(1) model, $(2) data, $(3) dev, $(4) run directory, $(5) flags
+# one vla-train run: $(1) model, $(2) data, $(3) dev, $(4) run directory, $(5) flags, $(6) the
+# feature cache (default $(4).feats; runs on one model and data may share one)
 define SHAPES_TRAIN
 rm -rf $(4)
-$(SHAPES_NICE) $(B)/vla-train --model $(1) --data $(2) --dev $(3) --out $(4) --feat-cache $(4).feats $(5) 2> $(4).log || \
+$(SHAPES_NICE) $(B)/vla-train --model $(1) --data $(2) --dev $(3) --out $(4) --feat-cache $(or $(6),$(4).feats) $(5) 2> $(4).log || \
     { tail -n 20 $(4).log; exit 1; }
 grep -E '^(vla-train:|epoch|dev epoch)' $(4).log | tail -n 8
 endef
@@ -163,17 +162,17 @@ $(SHAPES_BASE): $(SHAPES)/stage4/model.gguf | $(B)/vla-quantize
 	@mkdir -p $(dir $@)
 	$(B)/vla-quantize --to i8 --keep 'encoder.visual_embedding.*' $< $@
 
-$(SHAPES)/adapter/adapter.gguf: $(SHAPES)/stage4/model.gguf $(SHAPES)/pre/scenes.jsonl | $(B)/vla-train
-	$(call SHAPES_TRAIN,$(SHAPES)/stage4/model.gguf,$(SHAPES)/four.jsonl,$(SHAPES)/four-dev.jsonl,$(SHAPES)/adapter,$(SHAPES_ADAPTER_FLAGS))
-
-$(SHAPES)/adapter2/adapter.gguf: $(SHAPES)/adapter/adapter.gguf
-	$(call SHAPES_TRAIN,$(SHAPES)/stage4/model.gguf,$(SHAPES)/four.jsonl,$(SHAPES)/four-dev.jsonl,$(SHAPES)/adapter2,--adapter $< $(SHAPES_ADAPTER2_FLAGS))
-
-$(SHAPES)/adapter3/adapter.gguf: $(SHAPES)/adapter2/adapter.gguf
-	$(call SHAPES_TRAIN,$(SHAPES)/stage4/model.gguf,$(SHAPES)/four.jsonl,$(SHAPES)/four-dev.jsonl,$(SHAPES)/adapter3,--adapter $< $(SHAPES_ADAPTER3_FLAGS))
-
-$(SHAPES)/adapter4/adapter.gguf: $(SHAPES)/adapter3/adapter.gguf
-	$(call SHAPES_TRAIN,$(SHAPES)/stage4/model.gguf,$(SHAPES)/four.jsonl,$(SHAPES)/four-dev.jsonl,$(SHAPES)/adapter4,--adapter $< $(SHAPES_ADAPTER4_FLAGS))
+# One adapter run on the stage-4 base: $(1) its directory, $(2) the run it continues (empty: the
+# first, from SHAPES_ADAPTER_INIT), $(3) epochs, $(4) seed.  The runs share one feature cache
+# (same model, same pictures).
+define SHAPES_ADAPTER_RUN
+$(SHAPES)/$(1)/adapter.gguf: $(if $(2),$(SHAPES)/$(2)/adapter.gguf,$(SHAPES)/stage4/model.gguf $(SHAPES)/pre/scenes.jsonl | $(B)/vla-train)
+	$$(call SHAPES_TRAIN,$(SHAPES)/stage4/model.gguf,$(SHAPES)/four.jsonl,$(SHAPES)/four-dev.jsonl,$(SHAPES)/$(1),$(if $(2),--adapter $(SHAPES)/$(2)/adapter.gguf,$$(SHAPES_ADAPTER_INIT)) --epochs $(3) --lr 1e-3 $$(SHAPES_RUN) --seed $(4),$(SHAPES)/adapter.feats)
+endef
+$(eval $(call SHAPES_ADAPTER_RUN,adapter,,2,9595))
+$(eval $(call SHAPES_ADAPTER_RUN,adapter2,adapter,4,9596))
+$(eval $(call SHAPES_ADAPTER_RUN,adapter3,adapter2,5,9597))
+$(eval $(call SHAPES_ADAPTER_RUN,adapter4,adapter3,5,9598))
 
 $(SHAPES_ADAPTER): $(SHAPES)/adapter4/adapter.gguf
 	@mkdir -p $(dir $@)
