@@ -7141,12 +7141,25 @@ static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv) {
 
 /* y = relu(y + a) (a: NULL: relu(y)) over n floats, in chunks over the
  * tasks (the bits of vla_add then vla_relu: an add, then a comparison). */
+/* An elementwise pass over n floats in tasks: how many (one below 16384
+ * elements: not worth waking a thread), and task t's range [*i0, *i1), in
+ * chunks of whole 16-float vectors.  Each element's result does not depend
+ * on the split.  The trainer's passes (vla__tew) split the same way. */
+static int vla__ew_tasks(const vla_exec *ex, size_t n) { return n < 16384 ? 1 : vla__n_tasks(ex); }
+
+static void vla__ew_range(size_t n, int n_tasks, int t, size_t *i0, size_t *i1) {
+    const size_t c = (n / (size_t)n_tasks + 15) & ~(size_t)15;
+    *i0 = c * (size_t)t;
+    *i1 = t == n_tasks - 1 ? n : *i0 + c < n ? *i0 + c : n;
+    if (*i0 > n) *i0 = n;
+}
+
 typedef struct vla__relu_job { float *y; const float *a; size_t n; int n_tasks; } vla__relu_job;
 
 static void vla__relu_task(void *arg, int t) {
     const vla__relu_job *j = (const vla__relu_job *)arg;
-    const size_t c = (j->n / (size_t)j->n_tasks + 15) & ~(size_t)15, i0 = c * (size_t)t;
-    const size_t i1 = i0 + c < j->n ? i0 + c : j->n;
+    size_t i0, i1;
+    vla__ew_range(j->n, j->n_tasks, t, &i0, &i1);
     if (i0 >= i1) return;
     if (j->a) vla_add(j->y + i0, j->y + i0, j->a + i0, i1 - i0);
     vla_relu(j->y + i0, i1 - i0);
@@ -7154,9 +7167,8 @@ static void vla__relu_task(void *arg, int t) {
 
 static void vla__add_relu(const vla_exec *ex, float *y, const float *a, size_t n) {
     vla__relu_job j;
-    int T = vla__n_tasks(ex);
     j.y = y; j.a = a; j.n = n;
-    j.n_tasks = n < 16384 ? 1 : T; /* small: not worth waking a thread */
+    j.n_tasks = vla__ew_tasks(ex, n);
     vla__run(ex, vla__relu_task, &j, j.n_tasks);
 }
 
@@ -10879,15 +10891,17 @@ static void vla__tr_modules_bwd(vla_trainer *t) {
 
 /* ---- training forward / backward, layer by layer ---- */
 
-/* Elementwise passes over large buffers, split across the exec's threads in
- * fixed chunks (each element's result does not depend on the split).
+/* Elementwise passes over large buffers, split across the exec's threads as
+ * vla__add_relu's (vla__ew_tasks, vla__ew_range).
  * Dropout: x[i] = keep(i) ? x[i] / (1 - p) : 0, its own backward. */
 enum { VLA__EW_DROP = 0, VLA__EW_GELU, VLA__EW_GELU_BWD };
-typedef struct vla__ew_job { int op; float *x; const float *a; size_t n, per; vla__drop dr; } vla__ew_job;
+typedef struct vla__ew_job { int op; float *x; const float *a; size_t n; int n_tasks; vla__drop dr; } vla__ew_job;
 
 static void vla__ew_task(void *arg, int i) {
     const vla__ew_job *j = (const vla__ew_job *)arg;
-    size_t k0 = (size_t)i * j->per, k1 = k0 + j->per > j->n ? j->n : k0 + j->per, k;
+    size_t k0, k1, k;
+    vla__ew_range(j->n, j->n_tasks, i, &k0, &k1);
+    if (k0 >= k1) return;
     if (j->op == VLA__EW_DROP) {
         float s = 1.0f / (1.0f - j->dr.p);
         for (k = k0; k < k1; k++) j->x[k] = vla__keep(&j->dr, k) ? j->x[k] * s : 0.0f;
@@ -10897,13 +10911,11 @@ static void vla__ew_task(void *arg, int i) {
 
 static void vla__tew(const vla_trainer *t, int op, float *x, const float *a, size_t n, const vla__drop *dr) {
     vla__ew_job j;
-    int nt = vla__n_tasks(&t->p.exec);
     if (op == VLA__EW_DROP && (!dr || dr->p <= 0.0f)) return;
     j.op = op; j.x = x; j.a = a; j.n = n;
     if (dr) j.dr = *dr;
-    if (n < 65536) nt = 1;
-    j.per = (n + (size_t)nt - 1) / (size_t)nt;
-    vla__run(&t->p.exec, vla__ew_task, &j, nt);
+    j.n_tasks = vla__ew_tasks(&t->p.exec, n);
+    vla__run(&t->p.exec, vla__ew_task, &j, j.n_tasks);
 }
 
 static void vla__tlin(const vla_trainer *t, float *y, const float *x, const vla__lin *l, int M) {
