@@ -232,7 +232,7 @@ $(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h $(HDR) $(TOOL_HDR) too
 # vla-quantize's library (tools/vla_quant.h) and I8 model files: round trips,
 # error table, the I8 model against F32, malformed inputs.  Takes the cross
 # tests' tiny model (BART + CLIP trunk).
-QUANT_DEPS := tests/test_quant.c tools/vla_quant.h tools/vla_tool.h $(HDR) tests/test_util.h
+QUANT_DEPS := tests/test_quant.c tools/vla_quant.h tools/vla_tool.h $(HDR) tests/test_util.h examples/image_io.h
 $(B)/test_quant: $(QUANT_DEPS) | $(B)
 	$(CC) $(WARN) $(WERROR) $(CFLAGS) $(ARCH) $< -o $@ $(LDLIBS)
 

@@ -128,24 +128,12 @@ static EX_UNUSED vla_ctx *ex_task_ctx(const vla_model *m, const vla_task_sizes *
  * the pixels directly. */
 static EX_UNUSED float *ex_load_picture(const char *path, int S) {
     int w, h, ch;
-    char err[160];
+    char err[200];
     unsigned char *px = vla_example_load_image(path, &w, &h, &ch, err, sizeof err);
-    vla_image img;
-    vla_arena a;
-    size_t need;
-    void *scratch;
-    float *out;
-    vla_status st;
-    if (!px) { fprintf(stderr, "error: %s\n", err); return NULL; }
-    need = vla_clip_preprocess_scratch_size(w, h, S) + 2 * VLA_ALIGN;
-    scratch = malloc(need);
-    out = (float *)malloc(sizeof(float) * (size_t)S * S * 3);
-    if (!scratch || !out) { free(scratch); free(out); vla_example_free_image(px); return NULL; }
-    vla_arena_init(&a, scratch, need);
-    if ((st = vla_image_view(&img, px, w, h, ch, 0)) == VLA_OK) st = vla_clip_preprocess(&a, out, S, VLA_LAYOUT_HWC, &img);
+    float *out = px ? vla_example_clip_input(px, w, h, ch, S, err, sizeof err) : NULL;
+    if (px && !out) fprintf(stderr, "error: %s: %s\n", path, err);
+    else if (!px) fprintf(stderr, "error: %s\n", err);
     vla_example_free_image(px);
-    free(scratch);
-    if (st != VLA_OK) { fprintf(stderr, "error: %s: %s\n", path, vla_status_str(st)); free(out); return NULL; }
     return out;
 }
 

@@ -211,4 +211,37 @@ static inline unsigned char *vla_example_load_image_mem(const void *data, size_t
 
 static inline void vla_example_free_image(unsigned char *pixels) { free(pixels); }
 
+/* Decoded pixels (w x h, ch 1 to 4 interleaved 8-bit channels, rows packed)
+ * -> a malloc'd CLIP input [S, S, 3] (HWC) through vla_clip_preprocess; NULL
+ * with a sentence in err.  Free with free(). */
+static inline float *vla_example_clip_input(const unsigned char *px, int w, int h, int ch, int S, char *err, size_t cap) {
+    vla_image im;
+    vla_arena a;
+    vla_status st;
+    size_t need;
+    void *mem;
+    float *out;
+    if (S <= 0 || vla_image_view(&im, px, w, h, ch, 0) != VLA_OK) {
+        if (err && cap) snprintf(err, cap, "not a picture the library takes (%dx%d, %d channels)", w, h, ch);
+        return NULL;
+    }
+    need = vla_clip_preprocess_scratch_size(w, h, S) + 2 * VLA_ALIGN;
+    out = (float *)malloc(sizeof(float) * 3 * (size_t)S * S);
+    mem = malloc(need);
+    if (!out || !mem) {
+        free(out);
+        free(mem);
+        if (err && cap) snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    vla_arena_init(&a, mem, need);
+    if ((st = vla_clip_preprocess(&a, out, S, VLA_LAYOUT_HWC, &im)) != VLA_OK) {
+        if (err && cap) snprintf(err, cap, "the CLIP preprocessing refuses it (%dx%d, %d channels): %s", w, h, ch, vla_status_str(st));
+        free(out);
+        out = NULL;
+    }
+    free(mem);
+    return out;
+}
+
 #endif /* VLA_EXAMPLE_IMAGE_IO_H */

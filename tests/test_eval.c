@@ -257,6 +257,21 @@ static void test_cli(const char *dir) {
     VC_CHECKF(rc == 0, "ev_run: %s", rc ? err : "");
     if (rc) return;
     ev_print(stdout, &r);
+    { /* --summary: one line per task; the caption's CIDEr-D is pycocoevalcap's (g_main_mean) */
+        char sum_path[1100], want[512];
+        FILE *f;
+        size_t n;
+        unsigned char *got;
+        snprintf(sum_path, sizeof sum_path, "%s/test_eval_summary.tsv", dir);
+        f = fopen(sum_path, "w");
+        VC_CHECK(f != NULL);
+        if (f) { ev_summary(f, &r); fclose(f); }
+        got = vla_tool_read_file(sum_path, &n, err, sizeof err);
+        snprintf(want, sizeof want, "vqa\t3\t73.33\t-\ngqa\t2\t50.00\t-\nnlvr\t4\t75.00\t-\ncaption\t6\t16.67\t%.2f\ncount\t1\t100.00\t-\n",
+                 100.0 * g_main_mean);
+        VC_CHECKF(got && n == strlen(want) && !memcmp(got, want, n), "--summary wrote:\n%.*s", got ? (int)n : 0, got ? (const char *)got : "");
+        free(got);
+    }
     VC_CHECK(r.n_used == 16 && r.n_joined == 16 && r.n_missing == 0 && r.n_tasks == 5);
     T = find_task(&r, "vqa");
     /* 1.0 (normalised, the answers differ) + 0.6 (2 of 10 say red) + 0.6 (the score of "red") */

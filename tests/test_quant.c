@@ -34,6 +34,8 @@
 #include "../tools/vla_tool.h"
 #define VLA_QUANT_IMPLEMENTATION
 #include "../tools/vla_quant.h"
+#define VLA_NO_STB_IMAGE /* only vla_example_clip_input: no decoder to link */
+#include "../examples/image_io.h"
 
 #include <math.h>
 
@@ -259,7 +261,7 @@ static void test_clip_plan(const char *model_path, const char *pic_path) {
     if (!in || !ppm) { free(in); free(ppm); return; }
     S = vla_quant_clip_side(in, n, err, sizeof err);
     CHECK(S == 224, "CLIP side %d, want the fixture's 224 (%s)", S, err);
-    img = vla_quant_clip_picture((const unsigned char *)im.data, im.width, im.height, im.channels, S, err, sizeof err);
+    img = vla_example_clip_input((const unsigned char *)im.data, im.width, im.height, im.channels, S, err, sizeof err);
     CHECK(img != NULL, "picture: %s", err);
     if (!img) { free(in); free(ppm); return; }
     pics[0] = img;

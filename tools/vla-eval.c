@@ -482,7 +482,7 @@ static void ev_print(FILE *f, const ev_result *r) {
 }
 
 /* --summary: task, n, score (percent), CIDEr-D x100 or "-". */
-static void ev_summary(FILE *f, const ev_result *r) {
+VLA_EVAL_FN void ev_summary(FILE *f, const ev_result *r) {
     int t;
     for (t = 0; t < r->n_tasks; t++) {
         const ev_task *T = &r->t[t];

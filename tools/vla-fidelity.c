@@ -191,7 +191,7 @@ static int fd_plan(fd_pair *P, vla_quant_opts *o, int S, char *why, size_t why_n
     double lo = 1;
     memset(&cal, 0, sizeof cal);
     for (i = 0; i < fd_cal.n; i++)
-        if (!(pic[i] = vla_quant_clip_picture(fd_cal.px[i], fd_cal.w[i], fd_cal.h[i], fd_cal.ch[i], S, err, sizeof err))) {
+        if (!(pic[i] = vla_example_clip_input(fd_cal.px[i], fd_cal.w[i], fd_cal.h[i], fd_cal.ch[i], S, err, sizeof err))) {
             snprintf(why, why_n, "--clip-calibrate %s: %s", fd_cal.path[i], err);
             while (i > 0) free(pic[--i]);
             return -1;

@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
         for (i = 0; i < n_pics; i++) {
             int w, h, ch;
             unsigned char *px = vla_example_load_image(pics[i], &w, &h, &ch, err, sizeof err);
-            pic[i] = px ? vla_quant_clip_picture(px, w, h, ch, S, err, sizeof err) : NULL;
+            pic[i] = px ? vla_example_clip_input(px, w, h, ch, S, err, sizeof err) : NULL;
             vla_example_free_image(px);
             if (!pic[i]) {
                 fprintf(stderr, "vla-quantize: --clip-calibrate %s: %s\n", pics[i], err);

@@ -94,7 +94,7 @@ int vla_quant_parse_type(const char *s);
 
 /* The calibration of a CLIP mixed-precision plan. */
 typedef struct vla_quant_clip_cal {
-    const float *const *pics; /* n_pics pictures [S, S, 3] as vla_clip_preprocess gives them (vla_quant_clip_picture) */
+    const float *const *pics; /* n_pics pictures [S, S, 3] as vla_clip_preprocess gives them (vla_example_clip_input) */
     const char *const *names; /* their names for the metadata (NULL: "picture N") */
     int n_pics;
     double min_cos;           /* the smallest grid cosine allowed on any picture, in (0, 1] */
@@ -132,9 +132,6 @@ void vla_quant_clip_plan_free(vla_quant_clip_plan *plan);
 void vla_quant_clip_plan_print(const vla_quant_clip_plan *plan, FILE *f);
 /* The summary sentence (what vladapter.quant.clip_plan holds). */
 void vla_quant_clip_plan_summary(const vla_quant_clip_plan *plan, char *buf, size_t cap);
-/* Decoded RGB pixels (w x h, ch 1 or 3) -> a malloc'd [S, S, 3] picture
- * through vla_clip_preprocess; NULL with a sentence in err. */
-float *vla_quant_clip_picture(const unsigned char *px, int w, int h, int ch, int S, char *err, size_t err_len);
 /* The CLIP input side of model in[n] (vladapter.clip.image_size), 0 with a
  * sentence in err when it does not load or has no CLIP trunk. */
 int vla_quant_clip_side(const unsigned char *in, size_t n, char *err, size_t err_len);
@@ -450,27 +447,6 @@ static int vla_quant__clip_hp(const unsigned char *in, size_t n, int *out_ch, ch
 int vla_quant_clip_side(const unsigned char *in, size_t n, char *err, size_t err_len) {
     int ch;
     return vla_quant__clip_hp(in, n, &ch, err, err_len);
-}
-
-float *vla_quant_clip_picture(const unsigned char *px, int w, int h, int ch, int S, char *err, size_t err_len) {
-    vla_image im;
-    vla_arena a;
-    size_t need;
-    void *mem;
-    float *out;
-    if (vla_image_view(&im, px, w, h, ch, 0) != VLA_OK) { vla_quant__err(err, err_len, "not a picture the library takes (%dx%d, %d channels)", w, h, ch); return NULL; }
-    need = vla_clip_preprocess_scratch_size(w, h, S) + 64;
-    out = (float *)malloc(sizeof(float) * 3 * (size_t)S * S);
-    mem = malloc(need);
-    if (!out || !mem) { free(out); free(mem); vla_quant__err(err, err_len, "out of memory"); return NULL; }
-    vla_arena_init(&a, mem, need);
-    if (vla_clip_preprocess(&a, out, S, VLA_LAYOUT_HWC, &im) != VLA_OK) {
-        vla_quant__err(err, err_len, "the CLIP preprocessing refuses it (%dx%d, %d channels)", w, h, ch);
-        free(out);
-        out = NULL;
-    }
-    free(mem);
-    return out;
 }
 
 void vla_quant_clip_plan_free(vla_quant_clip_plan *p) {
