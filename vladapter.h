@@ -4948,21 +4948,32 @@ typedef struct vla__im2col_job {
     int H, W, Cin, k, stride, pad, Wo, r0, n_pix, n_tasks;
 } vla__im2col_job;
 
-static void vla__im2col_task(void *arg, int t) {
-    const vla__im2col_job *j = (const vla__im2col_job *)arg;
-    const size_t K = (size_t)j->k * j->k * j->Cin, row = sizeof(float) * (size_t)j->Cin;
-    int p0, p1, p, ky, kx;
-    vla__gemm_range(j->n_pix, 1, t, j->n_tasks, &p0, &p1);
+/* The im2col rows of output pixels [p0, p1) (p = oy * Wo + ox) of x [H, W,
+ * Cin] into col [p1 - p0, k * k * Cin], columns in the weights' (ky, kx,
+ * ci) order, padding 0.  The trainer's explicit im2col ([I14]) is this too. */
+static void vla__im2col_px(float *col, const float *x, int H, int W, int Cin, int k, int stride, int pad, int Wo, size_t p0,
+                           size_t p1) {
+    const size_t row = sizeof(float) * (size_t)Cin;
+    size_t p;
+    int ky, kx;
     for (p = p0; p < p1; p++) {
-        const int oy = j->r0 + p / j->Wo, ox = p % j->Wo;
-        float *dst = j->col + (size_t)p * K;
-        for (ky = 0; ky < j->k; ky++)
-            for (kx = 0; kx < j->k; kx++, dst += j->Cin) {
-                const int iy = oy * j->stride + ky - j->pad, ix = ox * j->stride + kx - j->pad;
-                if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) VLA_MEMSET(dst, 0, row);
-                else VLA_MEMCPY(dst, j->x + ((size_t)iy * j->W + ix) * j->Cin, row);
+        const int oy = (int)(p / (size_t)Wo), ox = (int)(p % (size_t)Wo);
+        for (ky = 0; ky < k; ky++)
+            for (kx = 0; kx < k; kx++, col += Cin) {
+                const int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) VLA_MEMSET(col, 0, row);
+                else VLA_MEMCPY(col, x + ((size_t)iy * W + ix) * Cin, row);
             }
     }
+}
+
+static void vla__im2col_task(void *arg, int t) {
+    const vla__im2col_job *j = (const vla__im2col_job *)arg;
+    const size_t K = (size_t)j->k * j->k * j->Cin, base = (size_t)j->r0 * j->Wo;
+    int p0, p1;
+    vla__gemm_range(j->n_pix, 1, t, j->n_tasks, &p0, &p1);
+    vla__im2col_px(j->col + (size_t)p0 * K, j->x, j->H, j->W, j->Cin, j->k, j->stride, j->pad, j->Wo, base + (size_t)p0,
+                   base + (size_t)p1);
 }
 
 #if defined(VLA__I8_PREQ)
@@ -11588,20 +11599,11 @@ static vla_status vla__tcheck(vla_trainer *t, const vla_train_batch *bt) {
  * block's output.  Offsets of those tensors in a picture's saved floats are
  * planned once (vla__tclip_plan) and shared by every picture. */
 
-/* col [Ho*Ho, k*k*C] from x [H, H, C] (zero padding), columns in the weights'
- * (ky, kx, c) order. */
+/* col [Ho*Ho, k*k*C] from x [H, H, C] (zero padding): vla__im2col_px over
+ * every output pixel. */
 static void vla__im2col(float *col, const float *x, int H, int C, int k, int s, int pad) {
-    int Ho = (H + 2 * pad - k) / s + 1, oy, ox, ky, kx;
-    for (oy = 0; oy < Ho; oy++)
-        for (ox = 0; ox < Ho; ox++) {
-            float *r = col + ((size_t)oy * Ho + ox) * (size_t)(k * k * C);
-            for (ky = 0; ky < k; ky++)
-                for (kx = 0; kx < k; kx++, r += C) {
-                    int iy = oy * s + ky - pad, ix = ox * s + kx - pad;
-                    if (iy >= 0 && iy < H && ix >= 0 && ix < H) VLA_MEMCPY(r, x + ((size_t)iy * H + ix) * C, sizeof(float) * (size_t)C);
-                    else VLA_MEMSET(r, 0, sizeof(float) * (size_t)C);
-                }
-        }
+    const int Ho = (H + 2 * pad - k) / s + 1;
+    vla__im2col_px(col, x, H, H, C, k, s, pad, Ho, 0, (size_t)Ho * Ho);
 }
 
 /* x [H, H, C] = the sum of every column entry of col that reads it. */
