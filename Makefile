@@ -226,7 +226,7 @@ $(B)/vla-quantize: tools/vla-quantize.c tools/vla_quant.h $(HDR) tools/vla_tool.
 # Quantized vs F32 on every fixture case's inputs (cosines, token agreement):
 # BART cases with their PEFT modules, the CLIP trunk, the e2e chain.  In
 # test-native it fails when a cosine is under 0.999 (I8).
-$(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h $(HDR) $(TOOL_HDR) tools/vla_torch.h examples/image_io.h | $(B)
+$(B)/vla-fidelity: tools/vla-fidelity.c tools/vla_quant.h tools/vla_random.h $(HDR) $(TOOL_HDR) tools/vla_torch.h examples/image_io.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(ARCH) $(IMG_FLAGS) $< -o $@ $(IMG_LIBS) $(LDLIBS)
 
 # vla-quantize's library (tools/vla_quant.h) and I8 model files: round trips,

@@ -86,6 +86,8 @@
 #include "vla_convert.h"
 #define VLA_QUANT_IMPLEMENTATION
 #include "vla_quant.h"
+#define VLA_RANDOM_IMPLEMENTATION
+#include "vla_random.h"
 #include "../examples/image_io.h"
 
 #include <dirent.h>
@@ -721,12 +723,6 @@ static int fd_dir(const char *dir, const vla_quant_opts *qo, int beams, double m
 }
 
 /* --model: FILE quantized in memory, both run n_inputs drawn inputs. */
-static uint64_t fd_rng(uint64_t *s) { /* splitmix64 */
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static int fd_model_file(const char *path, const vla_quant_opts *qo, int beams, double min, int n_inputs, uint64_t seed) {
     fd_pair P;
@@ -774,14 +770,13 @@ static int fd_model_file(const char *path, const vla_quant_opts *qo, int beams, 
         ids[0] = hp->bos_id;
         ids[L - 1] = hp->eos_id;
         for (k = 1; k < L - 1; k++) /* ids 4 .. vocab - 201: past <s> <pad> </s> <unk>, before <mask> and VL-Adapter's 200 */
-            ids[k] = 4 + (int32_t)(fd_rng(&s) % (uint64_t)(hp->vocab - 205));
+            ids[k] = 4 + (int32_t)(vla_random_u64(&s) % (uint64_t)(hp->vocab - 205));
         in.batch = 1; in.text_len = L; in.ids = ids;
         if (hp->has_visual) {
             size_t m = (size_t)G * G * hp->feat_dim, j;
             if (!(feats = (float *)malloc(sizeof(float) * m))) { printf("%-28s FAIL out of memory\n", base); bad = 1; break; }
-            for (j = 0; j < m; j++) { /* Box-Muller from two uniforms in (0, 1] */
-                double u1 = ((fd_rng(&s) >> 11) + 1.0) / 9007199254740992.0, u2 = (fd_rng(&s) >> 11) / 9007199254740992.0;
-                double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+            for (j = 0; j < m; j++) {
+                const double z = vla_random_normal(&s);
                 feats[j] = z > 0 ? (float)z : 0.0f;
             }
             in.n_images = 1; in.grid_h = in.grid_w = G; in.feats = feats;

@@ -87,6 +87,10 @@ enum { VLA_RAND_PREFIX_TASK = 0, VLA_RAND_PREFIX_OFFICIAL = 1, VLA_RAND_PREFIX_N
 
 /* Fill an empty cv with one adapter file.  0 on success, -1 (cv->err). */
 int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r);
+/* The generator under all of it: splitmix64, *state advanced by one step.
+ * vla_random_normal: N(0, 1) by Box-Muller from two of its draws. */
+uint64_t vla_random_u64(uint64_t *state);
+double vla_random_normal(uint64_t *state);
 
 #endif /* VLA_RANDOM_H */
 
@@ -99,11 +103,17 @@ int vla_random_adapter(vla_conv *cv, const vla_rand_adapter *r);
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t vla_rnd__u64(uint64_t *s) {
+uint64_t vla_random_u64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+double vla_random_normal(uint64_t *s) {
+    const double u1 = ((double)(vla_random_u64(s) >> 11) + 1.0) * (1.0 / 9007199254740992.0); /* (0, 1] */
+    const double u2 = (double)(vla_random_u64(s) >> 11) * (1.0 / 9007199254740992.0);        /* [0, 1) */
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 /* n floats, uniform with the given mean and standard deviation. */
@@ -113,7 +123,7 @@ static float *vla_rnd__vals(size_t n, double mean, double std, uint64_t *s) {
     size_t i;
     if (!d) return NULL;
     for (i = 0; i < n; i++) {
-        double u = (double)(vla_rnd__u64(s) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+        double u = (double)(vla_random_u64(s) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
         d[i] = (float)(mean + a * (2.0 * u - 1.0));
     }
     return d;
@@ -323,7 +333,7 @@ static int vla_rnd__put(vla_conv *cv, vla_rnd__gen *g, const char *name, int nd,
     for (i = 0; i < n; i++) {
         if (kind == VLA_RND__NORMAL) d[i] = (float)(a * vla_conv_randn(&g->normal));
         else if (kind == VLA_RND__UNIFORM) {
-            double u = (double)(vla_rnd__u64(&g->unif) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+            double u = (double)(vla_random_u64(&g->unif) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
             d[i] = (float)(a * (2.0 * u - 1.0));
         } else d[i] = (float)a;
     }
