@@ -12,7 +12,7 @@
 #   make clean-shapes     remove $(SHAPES) (data, features, runs)
 #   make demo             the shipped model and adapter on the bundled requests
 #                         and on 200 scenes generated on the spot (tools/shapes_demo.sh)
-#   make reproduce        the paper's Table 1 from the shipped base (tools/shapes_reproduce.sh)
+#   make reproduce        the paper's Table 1 from the shipped base (tools/shapes_reproduce.sh; 23 min)
 #   make board-caption    the shipped model captions a picture on the Cortex-M55 board from flash
 #
 # What it does (docs/shapes.md, "Base model"):

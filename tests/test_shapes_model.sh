@@ -55,5 +55,15 @@ for m in single_adapter single_prompt; do
     grep -q "^$m  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9.]*$" "$W/reproduce.txt" && ok "table row: $m" || bad "no table row for $m"
     grep -q "^reproduce: $m: training loss .* over 2 epochs" "$W/reproduce.txt" && ok "$m: the loss falls" || bad "$m: the loss does not fall"
 done
+# the same directory with another budget must not reuse the runs above (it once printed "done before")
+# (1 epoch: the run itself fails its loss check, which this part expects)
+B=$B W="$W/reproduce" METHODS="single_prompt" SCENES=120 TEST_SCENES=20 EPOCHS=1 THREADS=2 \
+    sh tools/shapes_reproduce.sh > "$W/reproduce1.txt" 2>&1 || true
+if grep -q "made with other settings" "$W/reproduce1.txt" && ! grep -q "done before" "$W/reproduce1.txt" &&
+        grep -q "^reproduce: single_prompt: 1 epoch(s): cannot tell" "$W/reproduce1.txt"; then
+    ok "reproduce: other settings start afresh"
+else
+    cat "$W/reproduce1.txt"; bad "reproduce: a run of other settings was reused"
+fi
 echo "test_shapes_model: $fails failure(s)"
 [ "$fails" = 0 ]

@@ -15,9 +15,11 @@
 # alpha / rank stay as they are).
 #
 # Variables (defaults in brackets): B [build], W [$B/reproduce], THREADS [2],
-# SCENES [1500] training scenes, TEST_SCENES [200], EPOCHS [2], BATCH [32],
+# SCENES [1500] training scenes, TEST_SCENES [200], EPOCHS [3], BATCH [32],
 # METHODS [all eleven], BASE [examples/shapes/base.gguf], SEED [21].
-# A method whose run is complete (its predictions exist) is not trained again.
+# A method whose run is complete (its predictions exist) is not trained again
+# while these settings and the base stay the same ($W/settings); otherwise W
+# starts afresh.
 set -eu
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
@@ -25,7 +27,7 @@ W=${W:-$B/reproduce}
 THREADS=${THREADS:-2}
 SCENES=${SCENES:-1500}
 TEST_SCENES=${TEST_SCENES:-200}
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-3}
 BATCH=${BATCH:-32}
 BASE=${BASE:-examples/shapes/base.gguf}
 SEED=${SEED:-21}
@@ -44,6 +46,18 @@ RANK=$(sc 128); MID=$(sc 800); TEMB=$(sc 512); THID=$(sc 128)
 ALPHA=$(awk "BEGIN { printf \"%g\", 32 * $RANK / 128 }")
 mkdir -p "$W"
 t0=$(date +%s)
+# What W's data and runs were made with: anything else starts W afresh (a
+# run left by other settings must not reach the table).
+settings="scenes=$SCENES test_scenes=$TEST_SCENES seed=$SEED epochs=$EPOCHS batch=$BATCH base=$(cksum < "$BASE" | cut -d' ' -f1)"
+if [ "$(cat "$W/settings" 2>/dev/null)" != "$settings" ]; then
+    [ -f "$W/settings" ] && echo "reproduce: $W was made with other settings ($(cat "$W/settings")): starting afresh"
+    for m in full multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters single_compacter \
+             multiple_lora single_lora multiple_prompts single_prompt $METHODS; do
+        rm -rf "${W:?}/$m" "$W/$m.log" # only what this script writes: W may hold other files
+    done
+    rm -rf "$W/data" "$W/test" "$W/base-f32.gguf" "$W/base-f32.gguf.tmp" "$W/feats.bin"
+    echo "$settings" > "$W/settings"
+fi
 # Every method starts from the same F32 copy of the base: full fine-tuning
 # cannot train I8 tensors, and the adapters are trained (and scored) on the
 # same weights as the full model (the shipped base's int8 values, widened).
