@@ -7150,8 +7150,6 @@ static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv) {
     *conv = cs;
 }
 
-/* y = relu(y + a) (a: NULL: relu(y)) over n floats, in chunks over the
- * tasks (the bits of vla_add then vla_relu: an add, then a comparison). */
 /* An elementwise pass over n floats in tasks: how many (one below 16384
  * elements: not worth waking a thread), and task t's range [*i0, *i1), in
  * chunks of whole 16-float vectors.  Each element's result does not depend
@@ -7165,6 +7163,8 @@ static void vla__ew_range(size_t n, int n_tasks, int t, size_t *i0, size_t *i1) 
     if (*i0 > n) *i0 = n;
 }
 
+/* y = relu(y + a) (a: NULL: relu(y)) over n floats, in chunks over the
+ * tasks (the bits of vla_add then vla_relu: an add, then a comparison). */
 typedef struct vla__relu_job { float *y; const float *a; size_t n; int n_tasks; } vla__relu_job;
 
 static void vla__relu_task(void *arg, int t) {

@@ -31,7 +31,8 @@ EPOCHS=${EPOCHS:-3}
 BATCH=${BATCH:-32}
 BASE=${BASE:-examples/shapes/base.gguf}
 SEED=${SEED:-21}
-METHODS=${METHODS:-"full multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters single_compacter multiple_lora single_lora multiple_prompts single_prompt"}
+ALL_METHODS="full multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters single_compacter multiple_lora single_lora multiple_prompts single_prompt"
+METHODS=${METHODS:-$ALL_METHODS}
 TASKS=vqa+gqa+nlvr+caption
 
 for exe in vla-train vla-predict vla-shapes vla-eval vla-inspect vla-quantize; do
@@ -51,8 +52,7 @@ t0=$(date +%s)
 settings="scenes=$SCENES test_scenes=$TEST_SCENES seed=$SEED epochs=$EPOCHS batch=$BATCH base=$(cksum < "$BASE" | cut -d' ' -f1)"
 if [ "$(cat "$W/settings" 2>/dev/null)" != "$settings" ]; then
     [ -f "$W/settings" ] && echo "reproduce: $W was made with other settings ($(cat "$W/settings")): starting afresh"
-    for m in full multiple_adapters half_shared_adapters single_adapter hyperformer multiple_compacters single_compacter \
-             multiple_lora single_lora multiple_prompts single_prompt $METHODS; do
+    for m in $ALL_METHODS; do
         rm -rf "${W:?}/$m" "$W/$m.log" # only what this script writes: W may hold other files
     done
     rm -rf "$W/data" "$W/test" "$W/base-f32.gguf" "$W/base-f32.gguf.tmp" "$W/feats.bin"

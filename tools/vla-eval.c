@@ -459,6 +459,9 @@ out:
     return rc;
 }
 
+/* A task's score in percent: the mean of its examples' scores. */
+static double ev_pct(const ev_task *T) { return T->n ? 100.0 * T->sum / (double)T->n : 0.0; }
+
 static void ev_print(FILE *f, const ev_result *r) {
     int t;
     fprintf(f, "%ld reference line(s), %ld scored", r->n_used, r->n_joined);
@@ -466,7 +469,7 @@ static void ev_print(FILE *f, const ev_result *r) {
     fprintf(f, "\n");
     for (t = 0; t < r->n_tasks; t++) {
         const ev_task *T = &r->t[t];
-        double pct = T->n ? 100.0 * T->sum / (double)T->n : 0.0;
+        double pct = ev_pct(T);
         fprintf(f, "%-8s %7ld  ", T->name, T->n);
         if (T->is_caption)
             fprintf(f, "exact match %6.2f  CIDEr-D %.4f (x100: %.2f)\n", pct, T->cider_mean, 100.0 * T->cider_mean);
@@ -486,7 +489,7 @@ VLA_EVAL_FN void ev_summary(FILE *f, const ev_result *r) {
     int t;
     for (t = 0; t < r->n_tasks; t++) {
         const ev_task *T = &r->t[t];
-        fprintf(f, "%s\t%ld\t%.2f\t", T->name, T->n, T->n ? 100.0 * T->sum / (double)T->n : 0.0);
+        fprintf(f, "%s\t%ld\t%.2f\t", T->name, T->n, ev_pct(T));
         if (T->is_caption) fprintf(f, "%.2f\n", 100.0 * T->cider_mean);
         else fprintf(f, "-\n");
     }

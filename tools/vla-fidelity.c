@@ -216,14 +216,28 @@ static int fd_plan(fd_pair *P, vla_quant_opts *o, int S, char *why, size_t why_n
     return rc;
 }
 
+/* P->q = P->f's model quantized with o.  0 or -1 with a sentence in why. */
+static int fd_quantized(fd_pair *P, const vla_quant_opts *o, char *why, size_t why_n) {
+    char err[512];
+    unsigned char *qbuf = NULL;
+    size_t nq = 0;
+    if (vla_quant_gguf(P->f.gguf, P->f.n, o, &qbuf, &nq, &P->qs, err, sizeof err) != 0) { snprintf(why, why_n, "quantize: %s", err); return -1; }
+    if (fd_load(&P->q, qbuf, nq) != 0) {
+        if (!P->q.gguf) free(qbuf);
+        snprintf(why, why_n, "the %s model does not load", vla_type_name(o->to));
+        return -1;
+    }
+    return 0;
+}
+
 /* bart_path / clip_path may be NULL (not both); overlay: a checkpoint whose
  * tensors replace bart_path's (NULL: none); S: the CLIP input side.  0 or -1
  * with a sentence in why. */
 static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, const char *overlay, const char *clip_path, int S,
                     const vla_quant_opts *qo, char *why, size_t why_n) {
     char err[512];
-    unsigned char *buf = NULL, *qbuf = NULL;
-    size_t n = 0, nq = 0;
+    unsigned char *buf = NULL;
+    size_t n = 0;
     int skipped, n_peft = 0;
     vla_quant_opts o;
     vla_status st;
@@ -262,12 +276,7 @@ static int fd_build(fd_pair *P, const vla_json *man, const char *bart_path, cons
     }
     o = *qo;
     if (fd_cal.n && clip_path && fd_plan(P, &o, S, why, why_n) != 0) return -1;
-    if (vla_quant_gguf(P->f.gguf, P->f.n, &o, &qbuf, &nq, &P->qs, err, sizeof err) != 0) { snprintf(why, why_n, "quantize: %s", err); return -1; }
-    if (fd_load(&P->q, qbuf, nq) != 0) {
-        if (!P->q.gguf) free(qbuf);
-        snprintf(why, why_n, "the %s model does not load", vla_type_name(qo->to));
-        return -1;
-    }
+    if (fd_quantized(P, &o, why, why_n) != 0) return -1;
     if (n_peft > 0) {
         if (vla_model_fingerprint(P->q.m) != vla_model_fingerprint(P->f.m)) {
             snprintf(why, why_n, "the %s model's fingerprint differs from the F32 one's: the adapter cannot bind", vla_type_name(qo->to));
@@ -727,8 +736,8 @@ static int fd_dir(const char *dir, const vla_quant_opts *qo, int beams, double m
 static int fd_model_file(const char *path, const vla_quant_opts *qo, int beams, double min, int n_inputs, uint64_t seed) {
     fd_pair P;
     char err[512], name[300];
-    unsigned char *buf, *qbuf = NULL;
-    size_t n, nq = 0;
+    unsigned char *buf;
+    size_t n;
     const vla_hparams *hp;
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     int i, k, bad = 0, L = 10, G = 7;
@@ -744,9 +753,8 @@ static int fd_model_file(const char *path, const vla_quant_opts *qo, int beams, 
         fd_pair_free(&P);
         return 1;
     }
-    if (vla_quant_gguf(P.f.gguf, P.f.n, qo, &qbuf, &nq, &P.qs, err, sizeof err) != 0 || fd_load(&P.q, qbuf, nq) != 0) {
-        if (qbuf && !P.q.gguf) free(qbuf);
-        printf("%-28s FAIL quantize to %s: %s\n", base, vla_type_name(qo->to), qbuf ? "the result does not load" : err);
+    if (fd_quantized(&P, qo, err, sizeof err) != 0) {
+        printf("%-28s FAIL %s\n", base, err);
         fd_pair_free(&P);
         return 1;
     }
