@@ -278,9 +278,10 @@ test-native: tools examples tests check-header $(B)/tiny_caption.gguf $(B)/test_
 	head -c 5000 $(B)/tmp/tiny_i8.gguf > $(B)/tmp/tiny_i8_cut.gguf
 	! $(B)/vla-quantize --quiet --to f32 $(B)/tmp/tiny_i8_cut.gguf $(B)/tmp/never.gguf 2>/dev/null
 	test ! -e $(B)/tmp/never.gguf
-	@# the CLIP cases: a floor just under this header's measured 0.755 / 0.9918 (see tools/vla-fidelity.c,
+	@# the CLIP cases: a floor just under this header's measured grid cosine 0.724 (one activation scale per
+	@# picture for the convolutions; 0.755 with one per im2col row before: tools/vla-fidelity.c,
 	@# docs/clip-int8.md); with the trunk kept F32 they meet the default 0.999
-	$(B)/vla-fidelity --min-cos-clip 0.74 $(FIXTURES)
+	$(B)/vla-fidelity --min-cos-clip 0.71 $(FIXTURES)
 	$(B)/vla-fidelity --keep 'visual.*' $(FIXTURES)/clip_trunk $(FIXTURES)/e2e
 	@# and in mixed precision (vla-quantize --clip-calibrate): the plan measured on coffee and astronaut,
 	@# checked on the fixtures' own picture (chelsea, held out) at the default 0.999 (docs/clip-int8.md)

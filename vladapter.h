@@ -178,11 +178,14 @@
  *                                           cosine per calibration picture
  * Rewriting the file with vla-quantize drops them (a new plan writes its own).
  * Arithmetic: a linear layer or convolution with I8 weights runs the integer
- * path by default (no flag): each row of activations (for a convolution,
- * each output pixel's im2col row, so 1x1 and 3x3 convolutions alike, with
- * ModifiedResNet's avgpool strides unchanged) gets its own scale, the int32
- * sum runs over the whole row, and one fp32 epilogue per output gives
- * ((float)isum * (d_x * d_w)) + b (definition: vla_linear in [D4]).  Every
+ * path by default (no flag): for a linear layer each row of activations
+ * gets its own scale; for a convolution (1x1 and 3x3 alike, ModifiedResNet's
+ * avgpool strides unchanged) the whole input picture gets one, as TFLite and
+ * CMSIS-NN do, so each input value is quantized once and not once per
+ * kernel tap (which had cost as much as the dot products at the 32- and
+ * 64-channel stem); the int32 sum runs over the whole im2col row, and one
+ * fp32 epilogue per output gives ((float)isum * (d_x * d_w)) + b
+ * (definitions: vla_linear and vla_conv2d in [D4]).  Every
  * SIMD path (AVX-512 VNNI, AVX2, NEON, NEON dotprod, Helium, RVV) returns
  * the scalar definition's bits, for any thread count, so a model gives the
  * same floats on every target (tests/test_i8.c; tests/test_unit.c section
@@ -402,7 +405,13 @@ VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const fl
  * w is [Cout, k*k*Cin] with the inner order (ky, kx, cin) (tools/ reorders
  * PyTorch's (cin, ky, kx) at conversion).  A k > 1 convolution needs scratch
  * (im2col of a band of output rows) from the arena's scratch stack; its size
- * is vla_conv2d_scratch_size(). */
+ * is vla_conv2d_scratch_size().
+ * I8 weights (vla_conv2d_ref is the definition): one activation scale for
+ * the call, d_x = amax over all of x / 127 (fp32; NaN ignored), id = 1/d_x
+ * (0 if d_x = 0); every im2col row (padding 0) is rounded with id as in the
+ * I8 definition of vla_linear above and meets each weight row in an exact
+ * int32 sum; y = ((float)isum * (d_x * d_w[n])) + b[n], the same epilogue.
+ * One call is one picture: the CLIP trunk calls it per picture. */
 VLA_DEF size_t vla_conv2d_scratch_size(int H, int W, int Cin, int k, int stride, int pad);
 VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
                               const float *b, int H, int W, int Cin, int k, int stride, int pad);
@@ -1944,21 +1953,17 @@ static float vla__patch_at(const float *x, int H, int W, int Cin, int k, int str
     return (iy < 0 || iy >= H || ix < 0 || ix >= W) ? 0.0f : x[((size_t)iy * W + ix) * Cin + ci];
 }
 
-/* I8 convolution, reference: each output pixel's im2col row is one row of
- * the I8 definition (quantized with its own scale). */
+/* I8 convolution, reference: one activation scale for the whole call (a
+ * picture): d_x = amax of x [H, W, Cin] / 127; each output pixel's im2col
+ * row (padding 0) is quantized with it and meets the weight rows as in
+ * vla__linear_i8_ref (int32 sum over the row, the same epilogue). */
 static void vla__conv2d_i8_ref(float *y, const float *x, const vla_mat *w, const float *b, int H, int W, int Cin,
                                int k, int stride, int pad) {
-    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin;
+    const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin;
+    const float dx = vla__i8_scale_of(x, H * W * Cin), id = vla__i8_inv(dx);
     int oy, ox, co, j;
     for (oy = 0; oy < Ho; oy++)
-        for (ox = 0; ox < Wo; ox++) {
-            float amax = 0.0f, dx, id;
-            for (j = 0; j < K; j++) {
-                float a = VLA_FABSF(vla__patch_at(x, H, W, Cin, k, stride, pad, oy, ox, j));
-                if (a > amax) amax = a;
-            }
-            dx = amax / 127.0f;
-            id = vla__i8_inv(dx);
+        for (ox = 0; ox < Wo; ox++)
             for (co = 0; co < w->rows; co++) {
                 const signed char *q = (const signed char *)w->data + (size_t)co * K;
                 int32_t isum = 0;
@@ -1966,7 +1971,6 @@ static void vla__conv2d_i8_ref(float *y, const float *x, const vla_mat *w, const
                     isum += VLA__I8_MUL(vla__i8_round(vla__patch_at(x, H, W, Cin, k, stride, pad, oy, ox, j) * id), q[j]);
                 y[((size_t)oy * Wo + ox) * w->rows + co] = vla__i8_out(isum, dx * w->scale[co], b ? b[co] : 0.0f);
             }
-        }
 }
 
 /* fp32 reference of any weight type (I8 widened). */
@@ -3882,11 +3886,12 @@ static float vla__i8_row_amax(const float *x, int K) {
 
 static float vla__i8_row_scale(const float *x, int K) { return vla__i8_row_amax(x, K) / 127.0f; }
 
-/* Quantize row x[K] (the definition's rounding) into dst[kp], zero-padded;
- * returns d_x. */
-static float vla__i8_pack_row(vla__i8p *dst, const float *x, int K) {
+/* Quantize row x[K] with scale d (the definition's rounding) into dst[kp],
+ * zero-padded; d = *dfix when given (a convolution's per-picture scale),
+ * else the row's own d_x.  Returns d. */
+static float vla__i8_pack_row(vla__i8p *dst, const float *x, int K, const float *dfix) {
     const size_t kp = vla__i8_kp(K);
-    const float d = vla__i8_row_scale(x, K), id = vla__i8_inv(d);
+    const float d = dfix ? *dfix : vla__i8_row_scale(x, K), id = vla__i8_inv(d);
     size_t k;
     for (k = (size_t)vla__i8_quant_v(dst, x, K, id); k < (size_t)K; k++) {
 #if defined(VLA__I8_VNNI)
@@ -4197,13 +4202,15 @@ static void vla__i8_row1x4(float *y, const vla__i8p *x, float dx, const signed c
     for (n = 0; n < nr; n++) y[n] = vla__i8_out((int32_t)((uint32_t)s[n] - (uint32_t)corr[n]), dx * dw[n], b4[n]);
 }
 
-/* The reference loop over a rectangle (rows too long for the buffer). */
-static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0, int n1) {
+/* The reference loop over a rectangle (rows too long for the buffer);
+ * dfix as vla__i8_pack_row. */
+static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0, int n1,
+                             const float *dfix) {
     const int K = w->cols, N = w->rows;
     int m, n, k;
     for (m = m0; m < m1; m++) {
         const float *xm = x + (size_t)m * K;
-        const float dx = vla__i8_scale_of(xm, K), id = vla__i8_inv(dx);
+        const float dx = dfix ? *dfix : vla__i8_scale_of(xm, K), id = vla__i8_inv(dx);
         for (n = n0; n < n1; n++) {
             const signed char *q = (const signed char *)w->data + (size_t)n * K;
             int32_t isum = 0;
@@ -4449,7 +4456,7 @@ static void vla__i8_prefetch_next(const signed char *w, int K, int n, int k0, in
 /* The tiled path over y[m0..m1) x [n0..n1); the stack buffer holds the
  * panel P, its corrections, mc rows of one K block of x and their scales. */
 static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
-                               int n1) {
+                               int n1, const float *dfix) {
     unsigned char buf[VLA_GEMM_I8_STACK];
     const int K = w->cols, N = w->rows;
     int kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
@@ -4474,11 +4481,11 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
     xq = (unsigned char *)(void *)(corr + VLA__I8_NRV);
     if (mc >= 12) mc -= mc % 12; /* whole tiles of both kernels */
     if (mc > 1020) mc = 1020;
-    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1, dfix); return; }
     ds = (float *)(void *)(xq + mc * kcs);
     for (mb = m0; mb < m1; mb += rb) {
         rb = m1 - mb < (int)mc ? m1 - mb : (int)mc;
-        for (i = 0; i < rb; i++) ds[i] = vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
+        for (i = 0; i < rb; i++) ds[i] = dfix ? *dfix : vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
         for (k0 = 0; k0 < K; k0 += kb) {
             size_t kbp;
             kb = K - k0 < kc ? K - k0 : kc;
@@ -4670,7 +4677,7 @@ static VLA__NOINLINE void vla__i8_kern6x16(float *y, size_t ldy, const int16_t *
 /* The tiled path over y[m0..m1) x [n0..n1): the stack buffer holds the
  * panel P, mc rows of one K block of x (int16) and their scales. */
 static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
-                               int n1) {
+                               int n1, const float *dfix) {
     unsigned char buf[VLA_GEMM_I8_STACK];
     const int K = w->cols, N = w->rows;
     int kc = K < VLA__I8_KCV ? K : VLA__I8_KCV;
@@ -4691,11 +4698,11 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
     xq = P + pbytes / sizeof(int16_t);
     if (mc >= VLA__I8_MRV) mc -= mc % VLA__I8_MRV;
     if (mc > 1020) mc = 1020;
-    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    if (mc < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1, dfix); return; }
     ds = (float *)(void *)(xq + mc * kcs);
     for (mb = m0; mb < m1; mb += rb) {
         rb = m1 - mb < (int)mc ? m1 - mb : (int)mc;
-        for (i = 0; i < rb; i++) ds[i] = vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
+        for (i = 0; i < rb; i++) ds[i] = dfix ? *dfix : vla__i8_row_scale(x + (size_t)(mb + i) * K, K);
         for (k0 = 0; k0 < K; k0 += kb) {
             size_t kbp;
             kb = K - k0 < kc ? K - k0 : kc;
@@ -4724,17 +4731,17 @@ static void vla__gemm_i8_tiled(float *y, const float *x, const vla_mat *w, const
 
 
 static void vla__gemm_i8_rect(float *y, const float *x, const vla_mat *w, const float *b, int m0, int m1, int n0,
-                              int n1) {
+                              int n1, const float *dfix) {
     float buf[VLA_GEMM_I8_STACK / sizeof(float)]; /* R packed rows, then R scales */
     const int K = w->cols, N = w->rows, R = vla__i8_rows(K);
     const size_t kp = vla__i8_kp(K);
     vla__i8p *xq = (vla__i8p *)(void *)buf;
     float *ds = (float *)(void *)(xq + (size_t)R * kp); /* kp * size is a multiple of 16: aligned */
     int mb, r, i, n, nr;
-    if (R < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1); return; }
+    if (R < 1) { vla__i8_ref_rect(y, x, w, b, m0, m1, n0, n1, dfix); return; }
     for (mb = m0; mb < m1; mb += r) {
         r = m1 - mb < R ? m1 - mb : R;
-        for (i = 0; i < r; i++) ds[i] = vla__i8_pack_row(xq + (size_t)i * kp, x + (size_t)(mb + i) * K, K);
+        for (i = 0; i < r; i++) ds[i] = vla__i8_pack_row(xq + (size_t)i * kp, x + (size_t)(mb + i) * K, K, dfix);
         for (n = n0; n < n1; n += VLA__I8_NR) {
             const signed char *wr[VLA__I8_NR];
             float dw[VLA__I8_NR], b4[VLA__I8_NR];
@@ -4785,6 +4792,7 @@ typedef struct vla__gemm_job {
     const float *x;
     const vla_mat *w;
     const float *b;
+    const float *dfix; /* I8: one activation scale for every row (a convolution's, [D4]); NULL: each row its own */
     int M, n_tasks, split_m, int8, packed, stream;
     int i8tiled; /* I8 on AVX-512 VNNI or AVX2: the tiled path (vla__gemm_i8_tiled) */
     int unit_m, unit_n; /* split granularity: the kernel's tile */
@@ -4805,9 +4813,9 @@ static void vla__gemm_task(void *arg, int t) {
     else vla__gemm_range(j->w->rows, j->unit_n, t, j->n_tasks, &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
 #if defined(VLA__I8_TILED)
-    if (j->i8tiled) { vla__gemm_i8_tiled(j->y, j->x, j->w, j->b, m0, m1, n0, n1); return; }
+    if (j->i8tiled) { vla__gemm_i8_tiled(j->y, j->x, j->w, j->b, m0, m1, n0, n1, j->dfix); return; }
 #endif
-    if (j->int8 == 2) vla__gemm_i8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
+    if (j->int8 == 2) vla__gemm_i8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, j->dfix);
     else if (j->int8) vla__gemm_q8_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->packed) vla__gemm_packed_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1);
     else if (j->w->type == VLA_TYPE_F32) vla__gemm_f32_rect(j->y, j->x, j->w, j->b, m0, m1, n0, n1, NULL, j->stream);
@@ -4815,10 +4823,10 @@ static void vla__gemm_task(void *arg, int t) {
 }
 
 static void vla__gemm_run(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M,
-                          int int8) {
+                          int int8, const float *dfix) {
     vla__gemm_job j;
     int um, un, T = vla__n_tasks(ex);
-    j.y = y; j.x = x; j.w = w; j.b = b; j.M = M; j.int8 = int8;
+    j.y = y; j.x = x; j.w = w; j.b = b; j.M = M; j.int8 = int8; j.dfix = dfix;
     j.packed = !int8 && vla__gemm_use_packed(M, w->cols);
     /* From the whole M (same kernels whatever the split); F32 only: F16/Q8_0
      * rows are already read one after another by the conversion, and the
@@ -4865,7 +4873,7 @@ VLA__MAYBE_UNUSED static void vla__linear_fast(const vla_exec *ex, float *y, con
         vla__linear_f32_ref(y, x, w, b, M); /* nothing faster for other types */
         return;
     }
-    vla__gemm_run(ex, y, x, w, b, M, 0);
+    vla__gemm_run(ex, y, x, w, b, M, 0, NULL);
 }
 
 /* Q8_0 weights: int8 activations (see the header comment); anything else, or
@@ -4877,14 +4885,16 @@ VLA__MAYBE_UNUSED static void vla__linear_q8(const vla_exec *ex, float *y, const
         vla__linear_fast(ex, y, x, w, b, M);
         return;
     }
-    vla__gemm_run(ex, y, x, w, b, M, 1);
+    vla__gemm_run(ex, y, x, w, b, M, 1, NULL);
 }
 
-/* I8 weights: the integer path (vla_linear's definition in [D4]). */
-static void vla__linear_i8(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M) {
+/* I8 weights: the integer path (vla_linear's definition in [D4]); dfix
+ * (NULL: each row its own scale) as vla__gemm_job. */
+static void vla__linear_i8(const vla_exec *ex, float *y, const float *x, const vla_mat *w, const float *b, int M,
+                           const float *dfix) {
     if (M <= 0 || w->rows <= 0) return;
     if (w->cols <= 0) { vla__linear_i8_ref(y, x, w, b, M); return; }
-    vla__gemm_run(ex, y, x, w, b, M, 2);
+    vla__gemm_run(ex, y, x, w, b, M, 2, dfix);
 }
 
 /* Largest stack buffer of one task (bytes): what a board's thread stacks
@@ -4907,7 +4917,7 @@ VLA_DEF void vla_linear(const vla_exec *ex, float *y, const float *x, const vla_
         else vla_linear_ref(y, x, w, b, M);
         return;
     }
-    if (w->type == VLA_TYPE_I8 && !widen) vla__linear_i8(ex, y, x, w, b, M);
+    if (w->type == VLA_TYPE_I8 && !widen) vla__linear_i8(ex, y, x, w, b, M, NULL);
     else if (ex->int8_activations && w->type == VLA_TYPE_Q8_0) vla__linear_q8(ex, y, x, w, b, M);
     else vla__linear_fast(ex, y, x, w, b, M);
 }
@@ -4976,111 +4986,217 @@ static void vla__im2col_task(void *arg, int t) {
                    base + (size_t)p1);
 }
 
+/* A convolution's activation scale with I8 weights ([D4]): amax of the
+ * whole input x [n] / 127, the tasks each taking a part (max is exact in
+ * any order, so any split gives the same d). */
+#define VLA__AMAX_PARTS 64
+typedef struct vla__amax_job {
+    const float *x;
+    size_t n;
+    int n_tasks;
+    float part[VLA__AMAX_PARTS];
+} vla__amax_job;
+
+static void vla__amax_task(void *arg, int t) {
+    vla__amax_job *j = (vla__amax_job *)arg;
+    const size_t units = (j->n + 63) / 64, u0 = units * (size_t)t / (size_t)j->n_tasks,
+                 u1 = units * (size_t)(t + 1) / (size_t)j->n_tasks;
+    const size_t lo = u0 * 64 < j->n ? u0 * 64 : j->n, hi = u1 * 64 < j->n ? u1 * 64 : j->n;
+    size_t at;
+    float amax = 0.0f;
+    for (at = lo; at < hi; at += (size_t)1 << 30) { /* parts of at most 2^30 floats (int lengths) */
+        const float a = vla__i8_row_amax(j->x + at, (int)(hi - at < ((size_t)1 << 30) ? hi - at : ((size_t)1 << 30)));
+        if (a > amax) amax = a;
+    }
+    j->part[t] = amax;
+}
+
+static float vla__conv_i8_scale(const vla_exec *ex, const float *x, size_t n) {
+    vla__amax_job j;
+    int T = vla__n_tasks(ex), t;
+    float amax = 0.0f;
+    if (T > VLA__AMAX_PARTS) T = VLA__AMAX_PARTS;
+    if ((size_t)T > (n + 16383) / 16384) T = (int)((n + 16383) / 16384); /* 64 KiB a task at least */
+    j.x = x; j.n = n; j.n_tasks = T < 1 ? 1 : T;
+    vla__run(ex, vla__amax_task, &j, j.n_tasks);
+    for (t = 0; t < j.n_tasks; t++)
+        if (j.part[t] > amax) amax = j.part[t];
+    return amax / 127.0f;
+}
+
 #if defined(VLA__I8_PREQ)
-/* The int8 convolution where the tiled kernels take quantized rows: a band
- * of output pixels is im2col'd straight into bytes (each pixel's row
- * quantized as vla__conv2d_i8_ref defines it: d_x = amax of its k x k x Cin
- * patch / 127, padding is 0), the tasks splitting the pixels; then the tasks
- * run vla__gemm_i8_tiled_q over N panels (or rows when N has fewer panels
- * than tasks).  Against the fp32 im2col this writes a quarter of the bytes,
- * reads the patch once for the scale instead of twice, quantizes it once
- * (not once per task) and packs W once per band of up to 4x the rows. */
+/* The int8 convolution on AVX-512 VNNI, from bytes quantized once.  Per
+ * band of output rows: the input rows the band reads are quantized with
+ * the picture's scale into xin, laid out as the zero-padded picture
+ * [rows][W + 2 pad][Cin] (u8 = q_x + 128; the padding 128, i.e. q_x = 0),
+ * the tasks splitting the rows.  Then, for each tap row ky, the k taps of
+ * an output pixel are k * Cin consecutive bytes of xin, and consecutive
+ * pixels of an output row are stride * Cin bytes apart: the register tiles
+ * read them in place (an implicit GEMM, K in blocks of one tap row), W
+ * packed once per K block and band.  A tile stays inside one output row, so
+ * narrow outputs (Wo < VLA__I8_IMPLICIT_WO: 14 x 14 and 7 x 7 would waste a
+ * third of their tiles) copy each pixel's row into an im2col band first and
+ * run vla__gemm_i8_tiled_q on it; a 1 x 1 convolution (stride 1, no
+ * padding) is one long output row.  Each input value is quantized once,
+ * not once per tap: at the stem (N = 32 or 64 weight rows) the per-pixel
+ * quantization and then the im2col copies had cost as much as the dot
+ * products. */
+#define VLA__I8_IMPLICIT_WO 24
 typedef struct vla__convq_job {
     const float *x;
-    unsigned char *xq;
-    float *dx, *y, *amax; /* amax[H * W]: max |x| of each input pixel's Cin values */
+    unsigned char *xin, *xq; /* xin [n_prow][Wp][Cin] from padded row prow0; xq [n_pix][ldx] (im2col mode) */
+    float *y;
+    const float *dx; /* d for every row (all equal) */
+    float id;
     size_t ldx;
-    int H, W, Cin, k, stride, pad, Wo, r0, n_pix, n_tasks, split_m;
+    int H, W, Wp, Cin, k, stride, pad, Wo, r0, nr, prow0, n_prow, n_pix, n_tasks, split_m, flat;
     const vla_mat *w;
     const float *b;
 } vla__convq_job;
 
-/* amax of every input pixel (a patch's amax is the max of its pixels'). */
-static void vla__convq_amax_task(void *arg, int t) {
-    const vla__convq_job *j = (const vla__convq_job *)arg;
-    int p0, p1, p;
-    vla__gemm_range(j->H * j->W, 1, t, j->n_tasks, &p0, &p1);
-    for (p = p0; p < p1; p++) j->amax[p] = vla__i8_row_amax(j->x + (size_t)p * j->Cin, j->Cin);
-}
-
 static void vla__convq_quant_task(void *arg, int t) {
     const vla__convq_job *j = (const vla__convq_job *)arg;
-    const int Cin = j->Cin, k = j->k, K = k * k * Cin;
-    int p0, p1, p, ky, kx, c;
+    const size_t Cin = (size_t)j->Cin, row = (size_t)j->Wp * Cin, pad = (size_t)j->pad * Cin, n = (size_t)j->W * Cin;
+    int r0, r1, r;
+    vla__gemm_range(j->n_prow, 1, t, j->n_tasks, &r0, &r1);
+    for (r = r0; r < r1; r++) {
+        const int iy = j->prow0 + r - j->pad;
+        unsigned char *dst = j->xin + (size_t)r * row;
+        const float *src = j->x + (size_t)iy * n;
+        size_t c = 0, at;
+        if (iy < 0 || iy >= j->H) { VLA_MEMSET(dst, 128, row); continue; }
+        VLA_MEMSET(dst, 128, pad);
+        dst += pad;
+        for (at = 0; at < n; at += c) { /* parts of at most 2^30 values (int lengths) */
+            const int part = (int)(n - at < ((size_t)1 << 30) ? n - at : ((size_t)1 << 30));
+            int q;
+            for (q = vla__i8_quant_v(dst + at, src + at, part, j->id); q < part; q++)
+                dst[at + (size_t)q] = (unsigned char)(vla__i8_round(src[at + (size_t)q] * j->id) + 128);
+            c = (size_t)part;
+        }
+        VLA_MEMSET(dst + n, 128, pad);
+    }
+}
+
+/* n bytes, n small (one tap row of a pixel): 16-byte moves the compiler
+ * inlines instead of a library call per tap. */
+static void vla__copy_small(unsigned char *d, const unsigned char *s, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) VLA_MEMCPY(d + i, s + i, 16);
+    for (; i < n; i++) d[i] = s[i];
+}
+
+/* Im2col mode: each pixel's row, k runs of k * Cin bytes of xin. */
+static void vla__convq_im2col_task(void *arg, int t) {
+    const vla__convq_job *j = (const vla__convq_job *)arg;
+    const size_t seg = (size_t)j->k * j->Cin, row = (size_t)j->Wp * j->Cin;
+    int p0, p1, p, ky;
     vla__gemm_range(j->n_pix, 1, t, j->n_tasks, &p0, &p1);
     for (p = p0; p < p1; p++) {
         const int oy = j->r0 + p / j->Wo, ox = p % j->Wo;
         unsigned char *o = j->xq + (size_t)p * j->ldx;
-        float amax = 0.0f, d, id;
-        for (ky = 0; ky < k; ky++)
-            for (kx = 0; kx < k; kx++) {
-                const int iy = oy * j->stride + ky - j->pad, ix = ox * j->stride + kx - j->pad;
-                if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) continue; /* padding: |0| raises no amax */
-                if (j->amax[(size_t)iy * j->W + ix] > amax) amax = j->amax[(size_t)iy * j->W + ix];
-            }
-        d = amax / 127.0f;
-        id = vla__i8_inv(d);
-        j->dx[p] = d;
-        for (ky = 0; ky < k; ky++)
-            for (kx = 0; kx < k; kx++) {
-                const int iy = oy * j->stride + ky - j->pad, ix = ox * j->stride + kx - j->pad;
-                unsigned char *dst = o + (size_t)(ky * k + kx) * Cin;
-                const float *src;
-                if (iy < 0 || iy >= j->H || ix < 0 || ix >= j->W) { VLA_MEMSET(dst, 128, (size_t)Cin); continue; }
-                src = j->x + ((size_t)iy * j->W + ix) * Cin;
-                for (c = vla__i8_quant_v(dst, src, Cin, id); c < Cin; c++)
-                    dst[c] = (unsigned char)(vla__i8_round(src[c] * id) + 128);
-            }
-        VLA_MEMSET(o + K, 128, j->ldx - (size_t)K);
+        const unsigned char *s = j->xin + (size_t)(oy * j->stride - j->prow0) * row + (size_t)ox * j->stride * j->Cin;
+        for (ky = 0; ky < j->k; ky++) vla__copy_small(o + (size_t)ky * seg, s + (size_t)ky * row, seg);
+        for (ky = j->k * (int)seg; ky < j->k * (int)seg + 3 && (size_t)ky < j->ldx; ky++) o[ky] = 128; /* to a dword */
     }
+}
+
+/* The register tiles over output rows [a0, a1) (pixels, when flat) and W
+ * rows [n0, n1), reading xin in place. */
+static void vla__convq_implicit(const vla__convq_job *j, int a0, int a1, int n0, int n1) {
+    unsigned char buf[63 + VLA__I8_KCV * VLA__I8_NRV + VLA__I8_NRV * sizeof(int32_t)];
+    signed char *P = (signed char *)(void *)(buf + ((64 - ((size_t)buf & 63)) & 63));
+    int32_t *corr = (int32_t *)(void *)(P + VLA__I8_KCV * VLA__I8_NRV);
+    const signed char *wd = (const signed char *)j->w->data;
+    const int K = j->w->cols, N = j->w->rows, seg = j->k * j->Cin, ldx = j->stride * j->Cin;
+    const int rows = j->flat ? 1 : a1 - a0, cols = j->flat ? a1 - a0 : j->Wo;
+    const size_t prow = (size_t)j->Wp * j->Cin;
+    int ky, sub, kb, n, nr, r, px;
+    for (ky = 0; ky < j->k; ky++)
+        for (sub = 0; sub < seg; sub += kb) {
+            const int k0 = ky * seg + sub, narrow_mr = 12;
+            kb = seg - sub < VLA__I8_KCV ? seg - sub : VLA__I8_KCV;
+            for (n = n0; n < n1; n += VLA__I8_NRV) {
+                const int narrow = (nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV) <= 32;
+                vla__i8_pack_panel(P, corr, wd, K, n, nr, k0, kb, narrow ? 32 : VLA__I8_NRV);
+                for (r = 0; r < rows; r++) {
+                    /* output row oy (band-relative a0 + r) reads padded row oy * stride + ky */
+                    const unsigned char *xr = j->flat ? j->xin + (size_t)a0 * j->Cin + sub
+                                                      : j->xin + (size_t)((j->r0 + a0 + r) * j->stride + ky - j->prow0) * prow + sub;
+                    float *yr = j->y + ((size_t)(j->flat ? a0 : (a0 + r) * j->Wo)) * N + n;
+                    const int mr = narrow ? narrow_mr : VLA__I8_MRV;
+                    for (px = 0; px < cols; px += mr) {
+                        const int m = cols - px < mr ? cols - px : mr;
+                        if (narrow)
+                            vla__i8_kern12x32(yr + (size_t)px * N, (size_t)N, xr + (size_t)px * ldx, (size_t)ldx, m, P,
+                                              (kb + 3) / 4, corr, k0 == 0, k0 + kb >= K, j->dx, j->w->scale + n,
+                                              j->b ? j->b + n : NULL, nr);
+                        else
+                            vla__i8_kern6x64(yr + (size_t)px * N, (size_t)N, xr + (size_t)px * ldx, (size_t)ldx, m, P,
+                                             (kb + 3) / 4, corr, k0 == 0, k0 + kb >= K, j->dx, j->w->scale + n,
+                                             j->b ? j->b + n : NULL, nr);
+                    }
+                }
+            }
+        }
 }
 
 static void vla__convq_gemm_task(void *arg, int t) {
     const vla__convq_job *j = (const vla__convq_job *)arg;
-    int m0 = 0, m1 = j->n_pix, n0 = 0, n1 = j->w->rows;
-    if (j->split_m) vla__gemm_range(j->n_pix, VLA__I8_MRV, t, j->n_tasks, &m0, &m1);
+    const int implicit = j->xq == NULL, flat_unit = VLA__I8_MRV * 2; /* whole tiles of both kernels */
+    const int M = implicit ? (j->flat ? j->n_pix : j->nr) : j->n_pix;
+    int m0 = 0, m1 = M, n0 = 0, n1 = j->w->rows;
+    if (j->split_m) vla__gemm_range(M, implicit ? (j->flat ? flat_unit : 1) : VLA__I8_MRV, t, j->n_tasks, &m0, &m1);
     else vla__gemm_range(j->w->rows, VLA__I8_NRV, t, j->n_tasks, &n0, &n1);
-    if (m0 < m1 && n0 < n1) vla__gemm_i8_tiled_q(j->y, j->xq, j->ldx, j->dx, j->w, j->b, m0, m1, n0, n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    if (implicit) vla__convq_implicit(j, m0, m1, n0, n1);
+    else vla__gemm_i8_tiled_q(j->y, j->xq, j->ldx, j->dx, j->w, j->b, m0, m1, n0, n1);
 }
 
-/* Returns 0 when it did the convolution, -1 when the caller's path must
- * (the scratch fp32 im2col asked for holds less than one row of bytes). */
+/* Returns 0 when it did the convolution (scale d), -1 when the caller's
+ * path must (the scratch the fp32 im2col asks for holds less than one band
+ * of one row). */
 static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
-                           const float *b, int H, int W, int Cin, int k, int stride, int pad) {
-    const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin;
+                           const float *b, int H, int W, int Cin, int k, int stride, int pad, float d) {
+    const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin, Wp = W + 2 * pad;
+    const int flat = k == 1 && stride == 1 && pad == 0, implicit = flat || Wo >= VLA__I8_IMPLICIT_WO;
     const size_t ldx = ((size_t)K + 63) & ~(size_t)63, avail = (size_t)vla__conv_band(Wo, K, Ho) * Wo * K * sizeof(float);
-    const size_t table = ((size_t)H * W * sizeof(float) + 63) & ~(size_t)63;
-    size_t mark, band, nb;
+    const size_t prow = (size_t)Wp * Cin, per_row = (size_t)stride * prow + (size_t)Wo * (sizeof(float) + (implicit ? 0 : ldx));
+    const size_t fixed = 128 + (size_t)k * prow;
+    size_t mark, band, nb, i;
     int T = vla__n_tasks(ex), un = (w->rows + VLA__I8_NRV - 1) / VLA__I8_NRV, r0;
     vla__convq_job j;
     unsigned char *mem;
-    band = avail > table + 64 ? (avail - table - 64) / ((size_t)Wo * (ldx + sizeof(float))) : 0;
+    float *dx;
+    band = avail > fixed ? (avail - fixed) / per_row : 0;
     if (band < 1 || K > VLA_I8_MAX_K) return -1;
     if (band > (size_t)Ho) band = (size_t)Ho;
     nb = ((size_t)Ho + band - 1) / band;
     band = ((size_t)Ho + nb - 1) / nb; /* evened out, as vla__conv_band */
     mark = vla_arena_scratch_mark(scratch);
-    mem = (unsigned char *)vla_arena_scratch(scratch, table + band * Wo * (ldx + sizeof(float)));
+    mem = (unsigned char *)vla_arena_scratch(scratch, band * per_row + fixed);
     if (!mem) return -1;
-    j.amax = (float *)(void *)mem;
-    mem += table;
-    j.x = x; j.w = w; j.b = b; j.ldx = ldx;
-    j.H = H; j.W = W; j.Cin = Cin; j.k = k; j.stride = stride; j.pad = pad; j.Wo = Wo;
-    j.xq = mem;
-    j.dx = (float *)(void *)(mem + band * Wo * ldx); /* ldx is a multiple of 64 */
-    j.n_tasks = T > 1 && 4 * T < H * W ? 4 * T : T < H * W ? T : H * W;
-    vla__run(ex, vla__convq_amax_task, &j, j.n_tasks);
+    j.xq = implicit ? NULL : mem; /* ldx is a multiple of 64: dx follows aligned */
+    dx = (float *)(void *)(mem + (implicit ? 0 : band * Wo * ldx));
+    for (i = 0; i < band * Wo; i++) dx[i] = d;
+    j.xin = (unsigned char *)(dx + band * Wo);
+    j.x = x; j.w = w; j.b = b; j.ldx = ldx; j.dx = dx; j.id = vla__i8_inv(d); j.flat = flat;
+    j.H = H; j.W = W; j.Wp = Wp; j.Cin = Cin; j.k = k; j.stride = stride; j.pad = pad; j.Wo = Wo;
     for (r0 = 0; r0 < Ho; r0 += (int)band) {
-        int nr = Ho - r0 < (int)band ? Ho - r0 : (int)band, um;
+        int um;
         j.r0 = r0;
-        j.n_pix = nr * Wo;
+        j.nr = Ho - r0 < (int)band ? Ho - r0 : (int)band;
+        j.n_pix = j.nr * Wo;
         j.y = y + (size_t)r0 * Wo * w->rows;
-        /* more tasks than threads where that costs nothing (the pool hands
-         * them out as threads come free: a core slowed by other work takes
-         * fewer): 4 per thread for the pixels, one per panel for N */
-        j.n_tasks = T > 1 && 4 * T < j.n_pix ? 4 * T : T < j.n_pix ? T : j.n_pix;
+        j.prow0 = r0 * stride; /* the padded rows the band reads */
+        j.n_prow = (j.nr - 1) * stride + k;
+        j.n_tasks = T < j.n_prow ? T : j.n_prow;
         vla__run(ex, vla__convq_quant_task, &j, j.n_tasks);
-        um = (j.n_pix + VLA__I8_MRV - 1) / VLA__I8_MRV;
+        if (!implicit) {
+            j.n_tasks = T < j.n_pix ? T : j.n_pix;
+            vla__run(ex, vla__convq_im2col_task, &j, j.n_tasks);
+        }
+        um = implicit ? (flat ? (j.n_pix + 11) / 12 : j.nr) : (j.n_pix + VLA__I8_MRV - 1) / VLA__I8_MRV;
         j.split_m = un < T; /* a panel for every task: split N (each packs only its panels) */
         j.n_tasks = !j.split_m ? un : T < um ? T : um;
         vla__run(ex, vla__convq_gemm_task, &j, j.n_tasks);
@@ -5090,30 +5206,15 @@ static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, con
 }
 #endif
 
-VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
-                              const float *b, int H, int W, int Cin, int k, int stride, int pad) {
+/* The im2col bands of x, each through vla_linear (dfix NULL) or, with I8
+ * weights, through the integer path with the picture's scale *dfix. */
+static vla_status vla__conv2d_cols(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                                   const float *b, int H, int W, int Cin, int k, int stride, int pad, const float *dfix) {
     int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin, Cout = w->rows;
     int band, r0;
     size_t mark;
     float *col;
     vla__im2col_job j;
-    if (w->cols != K) return VLA_ERR_MISMATCH;
-#if defined(VLA__I8_PREQ)
-    if (k == 1 && stride == 1 && pad == 0 && ex && !ex->force_reference && w->type == VLA_TYPE_I8 && !ex->int8_widen &&
-        Wo >= VLA__I8_TILED_M && vla__conv2d_i8q(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad) == 0)
-        return VLA_OK; /* a 1 x 1 convolution too, when the scratch holds a band (its size query asks for none) */
-#endif
-    if (k == 1 && stride == 1 && pad == 0) { vla_linear(ex, y, x, w, b, H * W); return VLA_OK; }
-    if (!ex || ex->force_reference) { /* I8: the definition, or fp32 when widened */
-        if (w->type == VLA_TYPE_I8 && ex && ex->int8_widen) vla__conv2d_f32_ref(y, x, w, b, H, W, Cin, k, stride, pad);
-        else vla_conv2d_ref(y, x, w, b, H, W, Cin, k, stride, pad);
-        return VLA_OK;
-    }
-#if defined(VLA__I8_PREQ)
-    if (w->type == VLA_TYPE_I8 && !ex->int8_widen && Wo >= VLA__I8_TILED_M &&
-        vla__conv2d_i8q(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad) == 0)
-        return VLA_OK;
-#endif
     band = vla__conv_band(Wo, K, Ho);
     mark = vla_arena_scratch_mark(scratch);
     col = (float *)vla_arena_scratch(scratch, (size_t)band * Wo * K * sizeof(float));
@@ -5125,10 +5226,36 @@ VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, 
         j.n_pix = nr * Wo;
         j.n_tasks = T < j.n_pix ? T : j.n_pix;
         vla__run(ex, vla__im2col_task, &j, j.n_tasks);
-        vla_linear(ex, y + (size_t)r0 * Wo * Cout, col, w, b, nr * Wo);
+        if (dfix) vla__linear_i8(ex, y + (size_t)r0 * Wo * Cout, col, w, b, nr * Wo, dfix);
+        else vla_linear(ex, y + (size_t)r0 * Wo * Cout, col, w, b, nr * Wo);
     }
     vla_arena_scratch_release(scratch, mark);
     return VLA_OK;
+}
+
+VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                              const float *b, int H, int W, int Cin, int k, int stride, int pad) {
+    int K = k * k * Cin;
+    if (w->cols != K) return VLA_ERR_MISMATCH;
+    if (w->type == VLA_TYPE_I8 && !(ex && ex->int8_widen)) { /* the integer path: one activation scale per picture */
+        float d;
+        if (!ex || ex->force_reference) { vla__conv2d_i8_ref(y, x, w, b, H, W, Cin, k, stride, pad); return VLA_OK; }
+        d = vla__conv_i8_scale(ex, x, (size_t)H * W * Cin);
+#if defined(VLA__I8_PREQ)
+        if ((W + 2 * pad - k) / stride + 1 >= VLA__I8_TILED_M &&
+            vla__conv2d_i8q(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad, d) == 0)
+            return VLA_OK; /* a 1 x 1 convolution too, when the scratch holds a band (its size query asks for none) */
+#endif
+        if (k == 1 && stride == 1 && pad == 0) { vla__linear_i8(ex, y, x, w, b, H * W, &d); return VLA_OK; }
+        return vla__conv2d_cols(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad, &d);
+    }
+    if (k == 1 && stride == 1 && pad == 0) { vla_linear(ex, y, x, w, b, H * W); return VLA_OK; }
+    if (!ex || ex->force_reference) { /* fp32, or I8 widened */
+        if (w->type == VLA_TYPE_I8) vla__conv2d_f32_ref(y, x, w, b, H, W, Cin, k, stride, pad);
+        else vla_conv2d_ref(y, x, w, b, H, W, Cin, k, stride, pad);
+        return VLA_OK;
+    }
+    return vla__conv2d_cols(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad, NULL);
 }
 
 VLA_DEF size_t vla_attention_scratch_size(int Lq, int Lk) {

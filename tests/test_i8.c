@@ -156,7 +156,7 @@ static int check_sums(kase *c, const int32_t *isums) {
     vla__i8p *xp = (vla__i8p *)xmalloc(kp * sizeof(vla__i8p));
     int m, n, j, bad = 0;
     for (m = 0; m < c->M; m++) {
-        vla__i8_pack_row(xp, c->x + (size_t)m * c->K, c->K);
+        vla__i8_pack_row(xp, c->x + (size_t)m * c->K, c->K, NULL);
         for (n = 0; n < c->N; n += 4) {
             const signed char *wr[4];
             int32_t s[4];
@@ -263,20 +263,28 @@ static void test_roundtrip(void) {
 }
 
 /* ---- convolutions ---------------------------------------------------------- */
-static void run_conv(int H, int W, int Cin, int Cout, int k, int s, int p, int T) {
+/* I8 convolution: the fast path against vla_conv2d_ref bit for bit, the
+ * reference against the definition spelt out here (one activation scale
+ * for the whole input, [D4]), and against fp32 within the rounding bound.
+ * extra: scratch lent beyond the size query (a 1 x 1 convolution then
+ * quantizes in bands, vla__conv2d_i8q). */
+static void run_conv_x(int H, int W, int Cin, int Cout, int k, int s, int p, int T, size_t extra) {
     const int K = k * k * Cin, Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
     float *x = (float *)xmalloc(sizeof(float) * (size_t)H * W * Cin), *b = (float *)xmalloc(sizeof(float) * Cout);
     float *sc = (float *)xmalloc(sizeof(float) * Cout), *wf = (float *)xmalloc(sizeof(float) * (size_t)Cout * K);
     float *y = (float *)xmalloc(sizeof(float) * (size_t)Ho * Wo * Cout), *yr = (float *)xmalloc(sizeof(float) * (size_t)Ho * Wo * Cout);
     float *yf = (float *)xmalloc(sizeof(float) * (size_t)Ho * Wo * Cout);
     signed char *q = (signed char *)xmalloc((size_t)Cout * K);
-    size_t scr = vla_conv2d_scratch_size(H, W, Cin, k, s, p);
+    signed char *qx = (signed char *)xmalloc((size_t)H * W * Cin);
+    size_t scr = vla_conv2d_scratch_size(H, W, Cin, k, s, p) + extra;
+    float dx;
+    int oy, ox, co, ky, kx, ci, bad_def = 0;
     void *mem = xmalloc(scr + 64);
     vla_arena a;
     vla_mat w, wfm;
     vla_exec ex;
     int i, bad = 0;
-    for (i = 0; i < H * W * Cin; i++) x[i] = frand();
+    for (i = 0; i < H * W * Cin; i++) x[i] = frand() * (i % 7 == 0 ? 0.05f : 1.0f); /* uneven pixels */
     for (i = 0; i < Cout; i++) b[i] = frand();
     for (i = 0; i < Cout * K; i++) wf[i] = frand() * 0.1f;
     for (i = 0; i < Cout; i++) sc[i] = vla_quantize_i8_row(q + (size_t)i * K, wf + (size_t)i * K, K);
@@ -289,7 +297,28 @@ static void run_conv(int H, int W, int Cin, int Cout, int k, int s, int p, int T
     vla_conv2d_ref(yr, x, &w, b, H, W, Cin, k, s, p);
     CHECK(same_bits(y, yr, (size_t)Ho * Wo * Cout), "conv2d I8 fast != ref H=%d W=%d Cin=%d Cout=%d k=%d s=%d p=%d T=%d", H, W,
           Cin, Cout, k, s, p, T);
-    /* against fp32 on the widened weights: half a step of each patch's scale */
+    /* the definition: x quantized once with d = amax(x) / 127 (padding 0), int32 sums, the epilogue */
+    dx = vla_quantize_i8_row(qx, x, H * W * Cin);
+    for (oy = 0; oy < Ho; oy++)
+        for (ox = 0; ox < Wo; ox++)
+            for (co = 0; co < Cout; co++) {
+                int32_t isum = 0;
+                volatile float t;
+                float want;
+                for (ky = 0; ky < k; ky++)
+                    for (kx = 0; kx < k; kx++) {
+                        int iy = oy * s + ky - p, ix = ox * s + kx - p;
+                        if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                        for (ci = 0; ci < Cin; ci++)
+                            isum += (int32_t)qx[((size_t)iy * W + ix) * Cin + ci] * q[(size_t)co * K + (ky * k + kx) * Cin + ci];
+                    }
+                t = (float)isum * (dx * sc[co]);
+                want = t + b[co];
+                if (memcmp(&want, &yr[((size_t)oy * Wo + ox) * Cout + co], sizeof want) != 0) bad_def++;
+            }
+    CHECK(bad_def == 0, "conv2d I8 ref != the per-picture-scale definition in %d outputs (H=%d W=%d Cin=%d k=%d)", bad_def, H, W,
+          Cin, k);
+    /* against fp32 on the widened weights: half a step of the picture's scale */
     for (i = 0; i < Cout * K; i++) wf[i] = sc[i / K] * (float)q[i];
     wfm.type = VLA_TYPE_F32; wfm.rows = Cout; wfm.cols = K; wfm.data = wf; wfm.scale = NULL;
     vla_conv2d_ref(yf, x, &wfm, b, H, W, Cin, k, s, p);
@@ -300,8 +329,10 @@ static void run_conv(int H, int W, int Cin, int Cout, int k, int s, int p, int T
         if (fabs((double)y[i] - yf[i]) > 1.0 / 254.0 * sw * 1.001 + 1e-5 * (1 + sw)) bad++; /* |x| < 1 */
     }
     CHECK(bad == 0, "conv2d I8 vs fp32 widened: %d outputs beyond the quantization bound", bad);
-    free(x); free(b); free(sc); free(wf); free(y); free(yr); free(yf); free(q); free(mem);
+    free(x); free(b); free(sc); free(wf); free(y); free(yr); free(yf); free(q); free(qx); free(mem);
 }
+
+static void run_conv(int H, int W, int Cin, int Cout, int k, int s, int p, int T) { run_conv_x(H, W, Cin, Cout, k, s, p, T, 0); }
 
 /* ---- int8_widen ------------------------------------------------------------ */
 static void test_widen(void) {
@@ -413,6 +444,18 @@ int main(void) {
     run_conv(12, 11, 16, 9, 3, 2, 1, 3);
     run_conv(8, 8, 64, 33, 3, 1, 1, 4);
     run_conv(7, 9, 3, 8, 3, 2, 1, 1);
+    /* Wo >= 9 (on AVX-512 VNNI the quantized-band path, vla__conv2d_i8q):
+     * the stem's shapes scaled down, a stride, panel tails, several bands */
+    run_conv(20, 20, 3, 32, 3, 2, 1, 2);
+    run_conv(24, 24, 32, 32, 3, 1, 1, 1);
+    run_conv(24, 24, 32, 64, 3, 1, 1, 2);
+    run_conv(40, 33, 17, 70, 3, 1, 1, 3);
+    run_conv(80, 80, 64, 64, 3, 1, 1, 2);
+    run_conv(50, 50, 8, 40, 3, 2, 1, 2);     /* Wo = 25, stride 2: tiles read in place */
+    run_conv(160, 160, 48, 16, 3, 1, 1, 2);  /* the quantized rows in two bands */
+    run_conv(20, 20, 512, 8, 3, 1, 1, 2);    /* Wo < 24: im2col rows, several bands */
+    run_conv_x(16, 12, 37, 70, 1, 1, 0, 2, 1 << 20); /* 1 x 1 quantized in place */
+    run_conv_x(16, 12, 64, 300, 1, 1, 0, 1, 0);      /* 1 x 1 without scratch: the integer GEMM on x */
     test_widen();
     test_gguf_mat();
 

@@ -620,16 +620,19 @@ static void test_i8(void) {
     check_i8_conv(6, 5, 3, 5, 1, 1, 0);
     check_i8_conv(7, 7, 5, 6, 3, 1, 1);
     check_i8_conv(9, 8, 16, 9, 3, 2, 1);
-    /* Wo >= 9: on AVX-512 VNNI the convolution quantizes its im2col rows itself
-     * (vla__conv2d_i8q): a 64-wide panel and a narrow tail, K not a multiple of 4,
-     * K blocks with a tail, the 3 x 3 stem's K = 27, a stride, two bands */
+    /* Wo >= 9: on AVX-512 VNNI the convolution quantizes its input rows once
+     * (vla__conv2d_i8q; im2col rows for Wo < 24, tiles reading them in place
+     * above): a 64-wide panel and a narrow tail, K not a multiple of 4, K
+     * blocks with a tail, the 3 x 3 stem's K = 27, a stride */
     check_i8_conv(12, 11, 16, 70, 3, 1, 1);
     check_i8_conv(10, 30, 7, 5, 3, 1, 1);
     check_i8_conv(14, 14, 40, 100, 3, 1, 1);
     check_i8_conv(20, 18, 3, 32, 3, 2, 1);
+    check_i8_conv(30, 26, 5, 40, 3, 1, 1);  /* Wo = 26: in place, a 32-wide panel tail */
+    check_i8_conv(52, 50, 4, 70, 3, 2, 1);  /* Wo = 25, stride 2, in place */
     if (VLA_TEST_WORK >= 16) check_i8_conv(60, 60, 32, 40, 3, 1, 1);
     check_i8_conv_x(11, 10, 37, 70, 1, 1, 0, 65536); /* 1 x 1 with a lent band: Cin tail, panel tail */
-    check_i8_conv_x(9, 9, 64, 300, 1, 1, 0, 4096);   /* too little lent: vla_linear as before */
+    check_i8_conv_x(9, 9, 64, 300, 1, 1, 0, 4096);   /* too little lent: the integer GEMM on x, the picture's scale */
 }
 
 /* ==========================================================================

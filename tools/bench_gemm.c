@@ -419,8 +419,9 @@ int main(int argc, char **argv) {
                 {"l1 1x1 256->64", 56, 256, 64, 1, 1},  {"l2 3x3 128->128", 28, 128, 128, 3, 1},
                 {"l3 3x3 256->256", 14, 256, 256, 3, 1}, {"l4 3x3 512->512", 7, 512, 512, 3, 1},
             };
-            printf("\nI8 convolutions: vla_conv2d, i.e. what the CLIP trunk runs (im2col and the per-pixel quantization\n"
-                   "included; on AVX-512 VNNI the im2col is written as quantized bytes); \"exact\" = vla_conv2d_ref's floats\n");
+            printf("\nI8 convolutions: vla_conv2d, i.e. what the CLIP trunk runs (the picture's amax, its quantization and\n"
+                   "the im2col included; on AVX-512 VNNI the tiles read the quantized picture in place from 24 output\n"
+                   "columns up); \"exact\" = vla_conv2d_ref's floats\n");
             printf("%-20s %18s %8s %8s %7s %6s", "convolution", "HxW Cin->Cout kxk", "int8 1T", "int8", "", "");
             if (ipeak1 > 0.0) printf(" %7s %7s", "of peak", "of peak");
             printf("\n%-20s %18s %8s %7dT %7s %6s", "", "", "GOP/s", maxT, "", "");
