@@ -199,10 +199,10 @@
  * (same bits, slower).
  * Measured on the build machine (1 thread, AVX-512 VNNI, Zen 5, shared
  * machine; build/bench_gemm -i, docs/bench.md): BART-base encoder GEMMs
- * (M = 46) 510-620 GOP/s, 68-82% of the measured vpdpbusd peak; CLIP
- * trunk GEMMs 50-85% at 28x28 and below, 41-58% at 56x56, 19-42% at the
- * 112x112 stem (N = 32/64: quantizing fp32 activations read from memory
- * sets the pace there); decode-step GEMVs (M <= 8) keep the dot kernels.
+ * (M = 46) 510-620 GOP/s, 61-82% of the measured vpdpbusd peak; CLIP
+ * convolutions (vla_conv2d: the picture's amax and quantization included)
+ * 61-81%, 45% for the 56x56 1x1 256->64 (its 3.2 MB fp32 input read twice:
+ * amax, quantization); decode-step GEMVs (M <= 8) keep the dot kernels.
  * Accuracy: on the tiny test model, encoder output and logits have cosine
  * 0.9998 with the F32 model (tests/test_quant.c prints it).
  */

@@ -367,6 +367,8 @@ int main(int argc, char **argv) {
         printf("\nI8 weights ([M5] integer path; no BLAS equivalent)   GOP/s (2MKN/t)%s\n",
                ipeak1 > 0.0 ? "; of peak = int8 path / the int8 dot-product peak (bench_peaks)" : "");
         printf("int8 kernel: %s; \"exact\" = every float equals vla__linear_i8_ref's\n", vla__i8_kernel_name());
+        printf("(the CLIP rows: vla_linear on an fp32 im2col matrix, one scale per row; the trunk's convolutions\n"
+               " quantize each picture once instead: what they run is the \"I8 convolutions\" table below)\n");
 
         printf("%-20s %18s %8s %8s %7s %6s", "shape", "M x K x N", "int8 1T", "int8", "stack", "");
         if (ipeak1 > 0.0) printf(" %7s %7s", "of peak", "of peak");
