@@ -1290,6 +1290,11 @@ typedef struct vla_train_params {
     float dropout;
     uint64_t seed;          /* dropout generator                                   */
     int recompute;          /* 1: gradient checkpointing per layer                 */
+    int rebind;             /* 1: an adapter file made for another base model (its
+                               base fingerprint differs) starts from its weights on
+                               this one, and the file vla_trainer_save writes binds
+                               to this base (warm start after the base trained on);
+                               0: such a file is refused (VLA_ERR_MISMATCH)        */
     vla_exec exec;
     vla_logger log;
 } vla_train_params;
@@ -12035,9 +12040,13 @@ static vla_status vla__trainer_open(vla_trainer *t, vla_arena *a, const vla_mode
             if (vla__str_eq(sv, vla__method_names[t->method], VLA_STRLEN(vla__method_names[t->method]))) break;
         if (t->method > VLA__M_PROMPT) return VLA_ERR_FORMAT;
         if (vla_gguf_get_kv(&t->ag, "vladapter.adapter.base_fingerprint", &kv) == VLA_OK) {
-            if (kv.type != VLA_GGUF_U64 || vla__rd64(kv.val) != vla_model_fingerprint(m)) {
-                vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file was made for a different base model (fingerprint)", 0, 0, 0);
-                return VLA_ERR_MISMATCH;
+            if (kv.type != VLA_GGUF_U64) return VLA_ERR_FORMAT;
+            if (vla__rd64(kv.val) != vla_model_fingerprint(m)) {
+                if (!p->rebind) {
+                    vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file was made for a different base model (fingerprint)", 0, 0, 0);
+                    return VLA_ERR_MISMATCH;
+                }
+                vla__log(&p->log, VLA_LOG_INFO, "trainer: the adapter file was made for another base model: its weights start here (rebind)", 0, 0, 0);
             }
         } else if (vla_model_fingerprint(m) != 0) {
             vla__log(&p->log, VLA_LOG_ERROR, "trainer: the adapter file has no base fingerprint", 0, 0, 0);
@@ -12331,8 +12340,10 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
         for (j = 0; j < t->n_tp; j++)
             if (t->tp[j].cls && vla_gguf_get_tensor(src, t->tp[j].name, &probe) != VLA_OK) n_out++;
     kv0 = src->kv_offset; kv1 = src->tinfo_offset;
-    /* a whole model that trained is another model: new fingerprint */
+    /* a whole model that trained is another model: new fingerprint; an adapter
+     * binds to the base it trained on (another one than its file's if rebind) */
     if (!t->has_ad && vla_gguf_get_kv(src, "vladapter.fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) patch = 1;
+    if (t->has_ad && vla_gguf_get_kv(src, "vladapter.adapter.base_fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) patch = 2;
     hdr = 24 + (uint64_t)(kv1 - kv0);
     for (i = 0; i < n_out; i++) {
         if (!vla__save_item(t, src, i, &x)) return VLA_ERR_STATE;
@@ -12346,13 +12357,14 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
     if (patch) {
         uint64_t h = vla__rd64(fp.val) ^ 0x7472616696e6564ull;
         size_t at = (size_t)(fp.val - src->data);
-        for (j = 0; j < t->n_tp; j++) {
+        if (patch == 2) h = vla_model_fingerprint(t->m);
+        else for (j = 0; j < t->n_tp; j++) {
             size_t k;
             const unsigned char *q = (const unsigned char *)t->tp[j].w;
             for (k = 0; k < t->tp[j].n * 4; k++) { h ^= q[k]; h *= 1099511628211ull; }
         }
         vla__wbytes(&b, src->data + kv0, at - kv0);
-        vla__wu64(&b, h ? h : 1);
+        vla__wu64(&b, h || patch == 2 ? h : 1);
         vla__wbytes(&b, src->data + at + 8, kv1 - at - 8);
     } else vla__wbytes(&b, src->data + kv0, kv1 - kv0);
     off = 0;

@@ -750,6 +750,8 @@ static double rel(double a, double b) { return fabs(a - b) / (fabs(b) > 1e-30 ? 
 
 #define LOSS_RTOL 1e-5
 
+static void test_rebind(const vla_model *b, const vla_model *t, const blob *ad);
+
 static void test_hotswap(const model *base, blob *ads) {
     const vla_model *m = base->m;
     int k, i;
@@ -844,12 +846,61 @@ static void test_hotswap(const model *base, blob *ads) {
             size_t an;
             VC_CHECK(vla_adapter_mem_req(mt.m, ads[0].p, ads[0].n, &an) == VLA_ERR_MISMATCH);
         }
+        if (k) test_rebind(m, mt.m, &ads[0]);
         printf("  %-12s trained model file %zu bytes, fingerprint %016llx (base %016llx); context vs trainer: worst rel %.2e\n",
                meth, f.n, (unsigned long long)vla_model_fingerprint(mt.m), (unsigned long long)vla_model_fingerprint(m), worst);
         free(c.mem);
         model_free(&mt);
         trn_free(&x);
     }
+}
+
+/* An adapter made for base b starts on t (b fine-tuned further, another
+ * fingerprint) only with p.rebind: then every tensor the file holds starts
+ * from the file, and the saved file binds to t, not to b. */
+static void test_rebind(const vla_model *b, const vla_model *t, const blob *ad) {
+    vla_train_params p = tparams(ad_methods[0], 0);
+    trn x, y;
+    blob f = {NULL, 0, 0};
+    vla_gguf g;
+    vla_arena a;
+    void *gm = NULL;
+    size_t an, need;
+    int i, n, from_file = 0, ok;
+    VC_CHECK(trn_new(&y, t, ad, &p, 0) == VLA_ERR_MISMATCH);
+    trn_free(&y);
+    p.rebind = 1;
+    ok = trn_new(&x, b, ad, &p, 0) == VLA_OK;
+    ok = ok && trn_new(&y, t, ad, &p, 0) == VLA_OK;
+    VC_CHECKF(ok, "rebind: trainers on the adapter's base and on the fine-tuned one");
+    vla_arena_init_measure(&a);
+    ok = ok && vla_gguf_open(&g, ad->p, ad->n, &a) == VLA_OK;
+    need = ok ? vla_arena_get_stats(&a).peak + 4096 : 0;
+    gm = ok ? malloc(need) : NULL;
+    if (gm) vla_arena_init(&a, gm, need);
+    ok = ok && gm && vla_gguf_open(&g, ad->p, ad->n, &a) == VLA_OK;
+    n = ok ? vla_trainer_n_tensors(y.t) : 0;
+    VC_CHECK(!ok || n == vla_trainer_n_tensors(x.t));
+    for (i = 0; ok && i < n; i++) {
+        vla_train_tensor tx, ty;
+        vla_tensor in_file;
+        VC_CHECK(vla_trainer_tensor(x.t, i, &tx) == VLA_OK && vla_trainer_tensor(y.t, i, &ty) == VLA_OK);
+        if (vla_gguf_get_tensor(&g, ty.name, &in_file) != VLA_OK) continue;
+        from_file++;
+        VC_CHECKF(tx.n == ty.n && !memcmp(tx.value, ty.value, tx.n * sizeof(float)), "rebind: %s starts from the adapter file", ty.name);
+    }
+    VC_CHECKF(!ok || from_file > 0, "rebind: the trainer holds %d of the adapter file's tensors", from_file);
+    ok = ok && vla_trainer_step(y.t, &g_tb[0].b, NULL, NULL) == VLA_OK && vla_trainer_save(y.t, grow_cb, &f) == VLA_OK;
+    VC_CHECKF(ok, "rebind: a step and the save");
+    if (ok) {
+        VC_CHECKF(vla_adapter_mem_req(t, f.p, f.n, &an) == VLA_OK, "rebind: the saved adapter binds to the fine-tuned base");
+        VC_CHECKF(vla_adapter_mem_req(b, f.p, f.n, &an) == VLA_ERR_MISMATCH, "rebind: the saved adapter no longer binds to the old base");
+    }
+    printf("  rebind       %d tensors from the adapter file; the saved file binds to the trained model only\n", from_file);
+    free(gm);
+    blob_free(&f);
+    trn_free(&x);
+    trn_free(&y);
 }
 
 /* ==========================================================================

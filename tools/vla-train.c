@@ -7,7 +7,7 @@
  *             [--batch N | --batch-same] [--lr X] [--warmup-ratio 0.1]
  *             [--dropout P] [--clip-norm X] [--seed 9595] [--threads N]
  *             [--recompute] [--save-every N] [--max-steps K] [--resume]
- *             [--log-every N] [--train-clip]
+ *             [--log-every N] [--train-clip] [--rebind]
  *
  * DATA FORMAT (docs/train.md has the long version).  One JSON object per
  * line; blank lines are skipped, anything else that is not such an object is
@@ -313,7 +313,7 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 typedef struct options {
     const char *model, *data, *dev, *adapter, *init, *out, *feat_cache;
-    int full, resume, recompute, threads, epochs, batch, batch_same, save_every, log_every, train_clip, whiten, calibrate;
+    int full, resume, recompute, rebind, threads, epochs, batch, batch_same, save_every, log_every, train_clip, whiten, calibrate;
     long max_steps;
     double lr, warmup_ratio;
     float dropout, clip_norm, clip_lr_scale;
@@ -328,7 +328,7 @@ static void usage(FILE *f) {
             "                 [--dev DEV.jsonl] [--feat-cache FILE] [--epochs N] [--batch N] [--batch-same]\n"
             "                 [--lr X] [--warmup-ratio X] [--dropout P] [--clip-norm X] [--seed N] [--threads N]\n"
             "                 [--recompute] [--save-every N] [--max-steps K] [--resume] [--log-every N] [--train-clip]\n"
-            "                 [--whiten-visual] [--clip-lr-scale X] [--calibrate-trunk]\n"
+            "                 [--whiten-visual] [--clip-lr-scale X] [--calibrate-trunk] [--rebind]\n"
             "METHOD: adapter (= multiple_adapters), single_adapter, half_shared_adapters, compacter (= multiple_compacters),\n"
             "        single_compacter, lora (= multiple_lora), single_lora, prompt (= multiple_prompts),\n"
             "        single_prompt, hyperformer\n"
@@ -371,6 +371,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--calibrate-trunk")) o->calibrate = 1;
         else if (!strcmp(a, "--resume")) o->resume = 1;
         else if (!strcmp(a, "--recompute")) o->recompute = 1;
+        else if (!strcmp(a, "--rebind")) o->rebind = 1;
         else if (!strcmp(a, "--batch-same")) o->batch_same = 1;
         else if (ARG("--epochs")) { o->epochs = (int)num_arg(a, v, 1, 1e6); i++; }
         else if (ARG("--batch")) { o->batch = (int)num_arg(a, v, 1, 4096); i++; }
@@ -395,6 +396,10 @@ static void parse_args(int argc, char **argv, options *o) {
     if (!o->model || !o->data || !o->out) { usage(stderr); exit(2); }
     if (!!o->init + !!o->adapter + !!o->full != 1) {
         fprintf(stderr, "vla-train: give exactly one of --init METHOD, --adapter FILE and --full\n");
+        exit(2);
+    }
+    if (o->rebind && !o->adapter) {
+        fprintf(stderr, "vla-train: --rebind starts an adapter file made for another base: use it with --adapter\n");
         exit(2);
     }
     if (o->train_clip && !o->full) {
@@ -1852,6 +1857,7 @@ int main(int argc, char **argv) {
     if (R.o.have_clip) p.clip_norm = R.o.clip_norm;
     p.seed = R.o.seed;
     p.recompute = R.o.recompute;
+    p.rebind = R.o.rebind;
     p.train_clip = R.o.train_clip;
     p.clip_lr_scale = R.o.clip_lr_scale;
     p.exec = R.exec;
