@@ -4991,43 +4991,69 @@ static void vla__im2col_task(void *arg, int t) {
                    base + (size_t)p1);
 }
 
-/* A convolution's activation scale with I8 weights ([D4]): amax of the
- * whole input x [n] / 127, the tasks each taking a part (max is exact in
- * any order, so any split gives the same d). */
+/* An elementwise pass over n floats in tasks: how many (one below 16384
+ * elements: not worth waking a thread), and task t's range [*i0, *i1), in
+ * chunks of whole 16-float vectors.  Each element's result does not depend
+ * on the split.  The trainer's passes (vla__tew) split the same way. */
+static int vla__ew_tasks(const vla_exec *ex, size_t n) { return n < 16384 ? 1 : vla__n_tasks(ex); }
+
+static void vla__ew_range(size_t n, int n_tasks, int t, size_t *i0, size_t *i1) {
+    const size_t c = (n / (size_t)n_tasks + 15) & ~(size_t)15;
+    *i0 = c * (size_t)t;
+    *i1 = t == n_tasks - 1 ? n : *i0 + c < n ? *i0 + c : n;
+    if (*i0 > n) *i0 = n;
+}
+
+/* amax = max |v| over the n floats v of a pass (the tasks each take a part;
+ * max is exact in any order, so any split gives the same amax):
+ *   relu = 0: v = x, read only (a convolution's input, [D4])
+ *   relu = 1: v = y = relu(y + a) written in place (a: NULL: relu(y)), the
+ *             bits of vla_add then vla_relu, in blocks of VLA__EW_BLOCK so
+ *             that the amax reads what the block just wrote from L1.
+ * The CLIP trunk takes its ReLU passes' amax as the next convolution's
+ * activation scale: one read of the activations fewer per convolution. */
 #define VLA__AMAX_PARTS 64
+#define VLA__EW_BLOCK 4096
 typedef struct vla__amax_job {
-    const float *x;
+    float *y;
+    const float *x, *a;
     size_t n;
-    int n_tasks;
+    int n_tasks, relu;
     float part[VLA__AMAX_PARTS];
 } vla__amax_job;
 
 static void vla__amax_task(void *arg, int t) {
     vla__amax_job *j = (vla__amax_job *)arg;
-    const size_t units = (j->n + 63) / 64, u0 = units * (size_t)t / (size_t)j->n_tasks,
-                 u1 = units * (size_t)(t + 1) / (size_t)j->n_tasks;
-    const size_t lo = u0 * 64 < j->n ? u0 * 64 : j->n, hi = u1 * 64 < j->n ? u1 * 64 : j->n;
-    size_t at;
+    size_t i0, i1, at;
     float amax = 0.0f;
-    for (at = lo; at < hi; at += (size_t)1 << 30) { /* parts of at most 2^30 floats (int lengths) */
-        const float a = vla__i8_row_amax(j->x + at, (int)(hi - at < ((size_t)1 << 30) ? hi - at : ((size_t)1 << 30)));
+    vla__ew_range(j->n, j->n_tasks, t, &i0, &i1);
+    for (at = i0; at < i1; at += VLA__EW_BLOCK) {
+        const size_t len = i1 - at < VLA__EW_BLOCK ? i1 - at : VLA__EW_BLOCK;
+        float a;
+        if (j->relu) {
+            if (j->a) vla_add(j->y + at, j->y + at, j->a + at, len);
+            vla_relu(j->y + at, len);
+        }
+        a = vla__i8_row_amax(j->relu ? j->y + at : j->x + at, (int)len);
         if (a > amax) amax = a;
     }
     j->part[t] = amax;
 }
 
-static float vla__conv_i8_scale(const vla_exec *ex, const float *x, size_t n) {
+static float vla__amax_pass(const vla_exec *ex, float *y, const float *x, const float *a, size_t n, int relu) {
     vla__amax_job j;
-    int T = vla__n_tasks(ex), t;
+    int t, T = vla__ew_tasks(ex, n);
     float amax = 0.0f;
-    if (T > VLA__AMAX_PARTS) T = VLA__AMAX_PARTS;
-    if ((size_t)T > (n + 16383) / 16384) T = (int)((n + 16383) / 16384); /* 64 KiB a task at least */
-    j.x = x; j.n = n; j.n_tasks = T < 1 ? 1 : T;
+    j.y = y; j.x = x; j.a = a; j.n = n; j.relu = relu;
+    j.n_tasks = T < VLA__AMAX_PARTS ? T : VLA__AMAX_PARTS;
     vla__run(ex, vla__amax_task, &j, j.n_tasks);
     for (t = 0; t < j.n_tasks; t++)
         if (j.part[t] > amax) amax = j.part[t];
-    return amax / 127.0f;
+    return amax;
 }
+
+/* y = relu(y + a) over n floats (a: NULL: relu(y)); returns max(y). */
+static float vla__add_relu(const vla_exec *ex, float *y, const float *a, size_t n) { return vla__amax_pass(ex, y, NULL, a, n, 1); }
 
 #if defined(VLA__I8_PREQ)
 /* The int8 convolution on AVX-512 VNNI, from bytes quantized once.  Per
@@ -5238,14 +5264,17 @@ static vla_status vla__conv2d_cols(const vla_exec *ex, vla_arena *scratch, float
     return VLA_OK;
 }
 
-VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
-                              const float *b, int H, int W, int Cin, int k, int stride, int pad) {
+/* vla_conv2d given x_amax = max |x| over the whole input when the caller
+ * already has it (the pass that wrote x measured it), else < 0. */
+static vla_status vla__conv2d_amax(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                                   const float *b, int H, int W, int Cin, int k, int stride, int pad, float x_amax) {
     int K = k * k * Cin;
     if (w->cols != K) return VLA_ERR_MISMATCH;
     if (w->type == VLA_TYPE_I8 && !(ex && ex->int8_widen)) { /* the integer path: one activation scale per picture */
         float d;
         if (!ex || ex->force_reference) { vla__conv2d_i8_ref(y, x, w, b, H, W, Cin, k, stride, pad); return VLA_OK; }
-        d = vla__conv_i8_scale(ex, x, (size_t)H * W * Cin);
+        if (x_amax < 0.0f) x_amax = vla__amax_pass(ex, NULL, x, NULL, (size_t)H * W * Cin, 0);
+        d = x_amax / 127.0f;
 #if defined(VLA__I8_PREQ)
         if ((W + 2 * pad - k) / stride + 1 >= VLA__I8_TILED_M &&
             vla__conv2d_i8q(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad, d) == 0)
@@ -5261,6 +5290,11 @@ VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, 
         return VLA_OK;
     }
     return vla__conv2d_cols(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad, NULL);
+}
+
+VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
+                              const float *b, int H, int W, int Cin, int k, int stride, int pad) {
+    return vla__conv2d_amax(ex, scratch, y, x, w, b, H, W, Cin, k, stride, pad, -1.0f);
 }
 
 VLA_DEF size_t vla_attention_scratch_size(int Lq, int Lk) {
@@ -7282,43 +7316,13 @@ static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv) {
     *conv = cs;
 }
 
-/* An elementwise pass over n floats in tasks: how many (one below 16384
- * elements: not worth waking a thread), and task t's range [*i0, *i1), in
- * chunks of whole 16-float vectors.  Each element's result does not depend
- * on the split.  The trainer's passes (vla__tew) split the same way. */
-static int vla__ew_tasks(const vla_exec *ex, size_t n) { return n < 16384 ? 1 : vla__n_tasks(ex); }
-
-static void vla__ew_range(size_t n, int n_tasks, int t, size_t *i0, size_t *i1) {
-    const size_t c = (n / (size_t)n_tasks + 15) & ~(size_t)15;
-    *i0 = c * (size_t)t;
-    *i1 = t == n_tasks - 1 ? n : *i0 + c < n ? *i0 + c : n;
-    if (*i0 > n) *i0 = n;
-}
-
-/* y = relu(y + a) (a: NULL: relu(y)) over n floats, in chunks over the
- * tasks (the bits of vla_add then vla_relu: an add, then a comparison). */
-typedef struct vla__relu_job { float *y; const float *a; size_t n; int n_tasks; } vla__relu_job;
-
-static void vla__relu_task(void *arg, int t) {
-    const vla__relu_job *j = (const vla__relu_job *)arg;
-    size_t i0, i1;
-    vla__ew_range(j->n, j->n_tasks, t, &i0, &i1);
-    if (i0 >= i1) return;
-    if (j->a) vla_add(j->y + i0, j->y + i0, j->a + i0, i1 - i0);
-    vla_relu(j->y + i0, i1 - i0);
-}
-
-static void vla__add_relu(const vla_exec *ex, float *y, const float *a, size_t n) {
-    vla__relu_job j;
-    j.y = y; j.a = a; j.n = n;
-    j.n_tasks = vla__ew_tasks(ex, n);
-    vla__run(ex, vla__relu_task, &j, j.n_tasks);
-}
-
-static vla_status vla__clip_conv(vla_ctx *c, float *y, const float *x, const vla__conv *cv, int H, int stride, int relu) {
+/* y = conv(x) (then relu(y) if relu); x_amax: max |x| if known, else < 0;
+ * *y_amax (relu only): max(y) from the ReLU pass, for the next convolution. */
+static vla_status vla__clip_conv(vla_ctx *c, float *y, const float *x, const vla__conv *cv, int H, int stride, int relu,
+                                 float x_amax, float *y_amax) {
     int pad = cv->k / 2, Ho = (H + 2 * pad - cv->k) / stride + 1;
-    vla_status st = vla_conv2d(&c->p.exec, &c->arena, y, x, &cv->w, cv->b, H, H, cv->cin, cv->k, stride, pad);
-    if (st == VLA_OK && relu) vla__add_relu(&c->p.exec, y, NULL, (size_t)Ho * Ho * cv->cout);
+    vla_status st = vla__conv2d_amax(&c->p.exec, &c->arena, y, x, &cv->w, cv->b, H, H, cv->cin, cv->k, stride, pad, x_amax);
+    if (st == VLA_OK && relu) *y_amax = vla__add_relu(&c->p.exec, y, NULL, (size_t)Ho * Ho * cv->cout);
     return st;
 }
 
@@ -7328,6 +7332,7 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
     float *P, *Q, *R, *S4, *t;
     size_t act, conv, mark;
     int H, si, bi, nb = 0, C;
+    float am = -1.0f, am1 = -1.0f, am2 = -1.0f; /* max of P (after the stem: unknown), of Q, of R */
     vla_status st = VLA_OK;
     if (!c || !image || !out || stage < 0 || stage > 4) return VLA_ERR_ARGS;
     m = c->m; hp = &m->hp;
@@ -7342,11 +7347,12 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
     if (!P || !Q || !R || !S4) { vla_arena_scratch_release(&c->arena, mark); return VLA_ERR_NOMEM; }
     /* stem: [S, S, 3] -> [S/2, S/2, w/2] -> [S/2, S/2, w/2] -> [S/2, S/2, w] -> [S/4, S/4, w] */
     H = hp->clip_image_size;
-    st = vla__clip_conv(c, P, image, &m->clip_stem[0], H, 2, 1);
+    st = vla__clip_conv(c, P, image, &m->clip_stem[0], H, 2, 1, -1.0f, &am);
     H /= 2;
-    if (st == VLA_OK) st = vla__clip_conv(c, Q, P, &m->clip_stem[1], H, 1, 1);
-    if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &m->clip_stem[2], H, 1, 1);
+    if (st == VLA_OK) st = vla__clip_conv(c, Q, P, &m->clip_stem[1], H, 1, 1, am, &am1);
+    if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &m->clip_stem[2], H, 1, 1, am1, &am2);
     vla_avgpool2d(P, R, H, H, hp->clip_width, 2);
+    am = -1.0f;
     H /= 2;
     C = hp->clip_width;
     for (si = 0; si < 4 && si < stage && st == VLA_OK; si++) {
@@ -7355,21 +7361,21 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
             int s = bk->stride, Ho = H / s, planes = bk->c1.cout;
             float *main_in;
             /* main branch: P -> Q -> R -> (pool) -> conv3 into S4 */
-            st = vla__clip_conv(c, Q, P, &bk->c1, H, 1, 1);
-            if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &bk->c2, H, 1, 1);
+            st = vla__clip_conv(c, Q, P, &bk->c1, H, 1, 1, am, &am1);
+            if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &bk->c2, H, 1, 1, am1, &am2);
             if (st != VLA_OK) break;
             main_in = R;
-            if (s > 1) { vla_avgpool2d(Q, R, H, H, planes, s); main_in = Q; }
-            st = vla__clip_conv(c, S4, main_in, &bk->c3, Ho, 1, 0);
+            if (s > 1) { vla_avgpool2d(Q, R, H, H, planes, s); main_in = Q; am2 = -1.0f; }
+            st = vla__clip_conv(c, S4, main_in, &bk->c3, Ho, 1, 0, am2, NULL);
             if (st != VLA_OK) break;
             /* identity branch, added into S4 */
             if (bk->has_down) {
-                float *id_in = P, *id_out = (main_in == Q) ? R : Q;
-                if (s > 1) { vla_avgpool2d(R, P, H, H, bk->c1.cin, s); id_in = R; id_out = Q; }
-                st = vla__clip_conv(c, id_out, id_in, &bk->down, Ho, 1, 0);
-                vla__add_relu(&c->p.exec, S4, id_out, (size_t)Ho * Ho * bk->c3.cout);
+                float *id_in = P, *id_out = (main_in == Q) ? R : Q, id_am = am;
+                if (s > 1) { vla_avgpool2d(R, P, H, H, bk->c1.cin, s); id_in = R; id_out = Q; id_am = -1.0f; }
+                st = vla__clip_conv(c, id_out, id_in, &bk->down, Ho, 1, 0, id_am, NULL);
+                am = vla__add_relu(&c->p.exec, S4, id_out, (size_t)Ho * Ho * bk->c3.cout);
             } else {
-                vla__add_relu(&c->p.exec, S4, P, (size_t)Ho * Ho * bk->c3.cout);
+                am = vla__add_relu(&c->p.exec, S4, P, (size_t)Ho * Ho * bk->c3.cout);
             }
             t = P; P = S4; S4 = t; /* the output becomes the next block's input */
             H = Ho;

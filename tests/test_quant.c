@@ -235,6 +235,83 @@ static float *grid_of(const unsigned char *file, size_t n, const float *img, siz
     return out;
 }
 
+/* y = conv(x) of the trunk's convolution "visual.NAME" ([Cout, k*k*Cin]
+ * weights, k 1 or 3, pad k / 2), then relu(y) if relu; returns Ho or 0. */
+static int conv_by_hand(const vla_gguf *g, const char *name, float *y, const float *x, int H, int Cin, int stride, int relu, int *Cout) {
+    static unsigned char scratch[64 << 20];
+    char nm[128];
+    vla_mat w;
+    vla_tensor b;
+    vla_arena a;
+    vla_exec ex;
+    int k, Ho;
+    snprintf(nm, sizeof nm, "visual.%s.weight", name);
+    if (vla_gguf_get_tensor(g, nm, &b) != VLA_OK || b.n_dims != 4) return 0;
+    if (b.type == VLA_TYPE_I8) { /* with its scale tensor */
+        if (vla_gguf_get_mat(g, nm, &w) != VLA_OK) return 0;
+    } else {
+        memset(&w, 0, sizeof w);
+        w.type = b.type; w.rows = (int)b.ne[3]; w.cols = (int)(b.ne[0] * b.ne[1] * b.ne[2]); w.data = b.data;
+    }
+    snprintf(nm, sizeof nm, "visual.%s.bias", name);
+    if (vla_gguf_get_tensor(g, nm, &b) != VLA_OK || b.type != VLA_TYPE_F32) return 0;
+    k = w.cols == 9 * Cin ? 3 : 1;
+    Ho = (H + 2 * (k / 2) - k) / stride + 1;
+    memset(&ex, 0, sizeof ex);
+    ex.n_threads = 1;
+    vla_arena_init(&a, scratch, sizeof scratch);
+    if (vla_conv2d(&ex, &a, y, x, &w, (const float *)b.data, H, H, Cin, k, stride, k / 2) != VLA_OK) return 0;
+    if (relu) vla_relu(y, (size_t)Ho * Ho * w.rows);
+    *Cout = w.rows;
+    return Ho;
+}
+
+/* The CLIP trunk of file g on img (S x S x 3) spelt out with the public
+ * kernels (docs/architecture.md: the stem, then bottlenecks with an average
+ * pool before conv3 and the downsample when the stride is 2); malloc'd. */
+static float *grid_by_hand(const vla_gguf *g, const float *img, int S) {
+    const size_t big = (size_t)S * S * 64;
+    float *P = (float *)xmalloc(big * 4), *Q = (float *)xmalloc(big * 4), *R = (float *)xmalloc(big * 4),
+          *T = (float *)xmalloc(big * 4), *t;
+    int H = S, C = 3, c1, c2, c3, cd, si, bi, ok = 1;
+    char nm[96];
+    vla_tensor probe;
+    ok = ok && (H = conv_by_hand(g, "conv1", P, img, H, C, 2, 1, &C)) > 0;
+    ok = ok && (H = conv_by_hand(g, "conv2", Q, P, H, C, 1, 1, &C)) > 0;
+    ok = ok && (H = conv_by_hand(g, "conv3", R, Q, H, C, 1, 1, &C)) > 0;
+    if (ok) { vla_avgpool2d(P, R, H, H, C, 2); H /= 2; }
+    for (si = 1; ok && si <= 4; si++)
+        for (bi = 0; ok; bi++) {
+            int s = si > 1 && bi == 0 ? 2 : 1, Ho = H / s;
+            const float *in3 = R, *id = P;
+            snprintf(nm, sizeof nm, "visual.layer%d.%d.conv1.weight", si, bi);
+            if (vla_gguf_get_tensor(g, nm, &probe) != VLA_OK) break;
+            snprintf(nm, sizeof nm, "layer%d.%d.conv1", si, bi);
+            ok = ok && conv_by_hand(g, nm, Q, P, H, C, 1, 1, &c1) > 0;
+            snprintf(nm, sizeof nm, "layer%d.%d.conv2", si, bi);
+            ok = ok && conv_by_hand(g, nm, R, Q, H, c1, 1, 1, &c2) > 0;
+            if (ok && s > 1) { vla_avgpool2d(Q, R, H, H, c2, s); in3 = Q; }
+            snprintf(nm, sizeof nm, "layer%d.%d.conv3", si, bi);
+            ok = ok && conv_by_hand(g, nm, T, in3, Ho, c2, 1, 0, &c3) > 0;
+            snprintf(nm, sizeof nm, "visual.layer%d.%d.downsample.0.weight", si, bi);
+            if (ok && vla_gguf_get_tensor(g, nm, &probe) == VLA_OK) {
+                const float *din = P;
+                if (s > 1) { vla_avgpool2d(R, P, H, H, C, s); din = R; }
+                snprintf(nm, sizeof nm, "layer%d.%d.downsample.0", si, bi);
+                ok = conv_by_hand(g, nm, Q, din, Ho, C, 1, 0, &cd) > 0 && cd == c3;
+                id = Q;
+            }
+            if (!ok) break;
+            vla_add(T, T, id, (size_t)Ho * Ho * c3);
+            vla_relu(T, (size_t)Ho * Ho * c3);
+            t = P; P = T; T = t;
+            H = Ho; C = c3;
+        }
+    free(Q); free(R); free(T);
+    if (!ok) { free(P); return NULL; }
+    return P;
+}
+
 static int same_bytes(const vla_gguf *a, const vla_gguf *b, const char *name) {
     vla_tensor x, y;
     return vla_gguf_get_tensor(a, name, &x) == VLA_OK && vla_gguf_get_tensor(b, name, &y) == VLA_OK && x.type == y.type &&
@@ -347,6 +424,19 @@ static void test_clip_plan(const char *model_path, const char *pic_path) {
     gq8 = grid_of(plain, nq, img, &gn2);
     gpl = grid_of(planned, np, img, &gn2);
     CHECK(gf && gq8 && gpl && gn == 7 * 7 * 256, "grids (%lu values)", (unsigned long)gn);
+    {   /* vla_clip_run takes each I8 convolution's scale from the ReLU pass that wrote its input:
+           the same bits as the trunk spelt out with vla_conv2d measuring every input itself
+           (and the F32 trunk the same bits as its spelling out: the same kernels) */
+        float *h8 = grid_by_hand(&gq.g, img, S), *hpl = grid_by_hand(&gp.g, img, S);
+        CHECK(h8 && gq8 && !memcmp(h8, gq8, gn * sizeof(float)), "I8 trunk: vla_clip_run and the trunk spelt out differ");
+        CHECK(hpl && gpl && !memcmp(hpl, gpl, gn * sizeof(float)), "mixed I8/F32 trunk: vla_clip_run and the trunk spelt out differ");
+        free(h8); free(hpl);
+        {
+            float *hf = grid_by_hand(&gin.g, img, S);
+            CHECK(hf && gf && !memcmp(hf, gf, gn * sizeof(float)), "F32 trunk: vla_clip_run and the trunk spelt out differ");
+            free(hf);
+        }
+    }
     if (gf && gq8 && gpl) {
         double cp = cosine(gf, gpl, (int)gn), cq = cosine(gf, gq8, (int)gn);
         printf("clip plan on coffee: %d of %d I8 (%.1f%% of MACs), grid cosine %.6f (plain I8 %.6f)\n", plan.n_i8, plan.n_conv,
