@@ -411,7 +411,9 @@ VLA_DEF void vla_linear_ref(float *y, const float *x, const vla_mat *w, const fl
  * (0 if d_x = 0); every im2col row (padding 0) is rounded with id as in the
  * I8 definition of vla_linear above and meets each weight row in an exact
  * int32 sum; y = ((float)isum * (d_x * d_w[n])) + b[n], the same epilogue.
- * One call is one picture: the CLIP trunk calls it per picture. */
+ * One call is one picture: the CLIP trunk calls it per picture, and hands
+ * it the amax its ReLU pass measured while writing x (the same number; one
+ * read of x fewer). */
 VLA_DEF size_t vla_conv2d_scratch_size(int H, int W, int Cin, int k, int stride, int pad);
 VLA_DEF vla_status vla_conv2d(const vla_exec *ex, vla_arena *scratch, float *y, const float *x, const vla_mat *w,
                               const float *b, int H, int W, int Cin, int k, int stride, int pad);
@@ -5133,7 +5135,11 @@ static void vla__convq_im2col_task(void *arg, int t) {
 }
 
 /* The register tiles over output rows [a0, a1) (pixels, when flat) and W
- * rows [n0, n1), reading xin in place. */
+ * rows [n0, n1), reading xin in place.  A tile has at most
+ * VLA__I8_TILE_M rows (12 x 32; 6 x 64 is half of it): a flat convolution's
+ * tasks split the pixels in such units, and every tile reads the same
+ * VLA__I8_TILE_M copies of the picture's d_x. */
+#define VLA__I8_TILE_M 12
 static void vla__convq_implicit(const vla__convq_job *j, int a0, int a1, int n0, int n1) {
     unsigned char buf[63 + VLA__I8_KCV * VLA__I8_NRV + VLA__I8_NRV * sizeof(int32_t)];
     signed char *P = (signed char *)(void *)(buf + ((64 - ((size_t)buf & 63)) & 63));
@@ -5145,7 +5151,7 @@ static void vla__convq_implicit(const vla__convq_job *j, int a0, int a1, int n0,
     int ky, sub, kb, n, nr, r, px;
     for (ky = 0; ky < j->k; ky++)
         for (sub = 0; sub < seg; sub += kb) {
-            const int k0 = ky * seg + sub, narrow_mr = 12;
+            const int k0 = ky * seg + sub, narrow_mr = VLA__I8_TILE_M;
             kb = seg - sub < VLA__I8_KCV ? seg - sub : VLA__I8_KCV;
             for (n = n0; n < n1; n += VLA__I8_NRV) {
                 const int narrow = (nr = n1 - n < VLA__I8_NRV ? n1 - n : VLA__I8_NRV) <= 32;
@@ -5174,10 +5180,10 @@ static void vla__convq_implicit(const vla__convq_job *j, int a0, int a1, int n0,
 
 static void vla__convq_gemm_task(void *arg, int t) {
     const vla__convq_job *j = (const vla__convq_job *)arg;
-    const int implicit = j->xq == NULL, flat_unit = VLA__I8_MRV * 2; /* whole tiles of both kernels */
+    const int implicit = j->xq == NULL;
     const int M = implicit ? (j->flat ? j->n_pix : j->nr) : j->n_pix;
     int m0 = 0, m1 = M, n0 = 0, n1 = j->w->rows;
-    if (j->split_m) vla__gemm_range(M, implicit ? (j->flat ? flat_unit : 1) : VLA__I8_MRV, t, j->n_tasks, &m0, &m1);
+    if (j->split_m) vla__gemm_range(M, implicit ? (j->flat ? VLA__I8_TILE_M : 1) : VLA__I8_MRV, t, j->n_tasks, &m0, &m1);
     else vla__gemm_range(j->w->rows, VLA__I8_NRV, t, j->n_tasks, &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
     if (implicit) vla__convq_implicit(j, m0, m1, n0, n1);
@@ -5192,9 +5198,10 @@ static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, con
     const int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1, K = k * k * Cin, Wp = W + 2 * pad;
     const int flat = k == 1 && stride == 1 && pad == 0, implicit = flat || Wo >= VLA__I8_IMPLICIT_WO;
     const size_t ldx = ((size_t)K + 63) & ~(size_t)63, avail = (size_t)vla__conv_band(Wo, K, Ho) * Wo * K * sizeof(float);
-    const size_t prow = (size_t)Wp * Cin, per_row = (size_t)stride * prow + (size_t)Wo * (sizeof(float) + (implicit ? 0 : ldx));
-    const size_t fixed = 128 + (size_t)k * prow;
-    size_t mark, band, nb, i;
+    /* per band row: its input rows' bytes (xin) and, with im2col, its pixels' rows (xq) and d_x copies */
+    const size_t prow = (size_t)Wp * Cin, per_row = (size_t)stride * prow + (implicit ? 0 : (size_t)Wo * (sizeof(float) + ldx));
+    const size_t fixed = 128 + (size_t)k * prow + (implicit ? VLA__I8_TILE_M * sizeof(float) : 0);
+    size_t mark, band, nb, i, n_dx;
     int T = vla__n_tasks(ex), un = (w->rows + VLA__I8_NRV - 1) / VLA__I8_NRV, r0;
     vla__convq_job j;
     unsigned char *mem;
@@ -5209,8 +5216,9 @@ static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, con
     if (!mem) return -1;
     j.xq = implicit ? NULL : mem; /* ldx is a multiple of 64: dx follows aligned */
     dx = (float *)(void *)(mem + (implicit ? 0 : band * Wo * ldx));
-    for (i = 0; i < band * Wo; i++) dx[i] = d;
-    j.xin = (unsigned char *)(dx + band * Wo);
+    n_dx = implicit ? VLA__I8_TILE_M : band * Wo; /* im2col: vla__gemm_i8_tiled_q reads dx[m] per pixel row m */
+    for (i = 0; i < n_dx; i++) dx[i] = d;
+    j.xin = (unsigned char *)(dx + n_dx);
     j.x = x; j.w = w; j.b = b; j.ldx = ldx; j.dx = dx; j.id = vla__i8_inv(d); j.flat = flat;
     j.H = H; j.W = W; j.Wp = Wp; j.Cin = Cin; j.k = k; j.stride = stride; j.pad = pad; j.Wo = Wo;
     for (r0 = 0; r0 < Ho; r0 += (int)band) {
@@ -5227,7 +5235,7 @@ static int vla__conv2d_i8q(const vla_exec *ex, vla_arena *scratch, float *y, con
             j.n_tasks = T < j.n_pix ? T : j.n_pix;
             vla__run(ex, vla__convq_im2col_task, &j, j.n_tasks);
         }
-        um = implicit ? (flat ? (j.n_pix + 11) / 12 : j.nr) : (j.n_pix + VLA__I8_MRV - 1) / VLA__I8_MRV;
+        um = implicit ? (flat ? (j.n_pix + VLA__I8_TILE_M - 1) / VLA__I8_TILE_M : j.nr) : (j.n_pix + VLA__I8_MRV - 1) / VLA__I8_MRV;
         j.split_m = un < T; /* a panel for every task: split N (each packs only its panels) */
         j.n_tasks = !j.split_m ? un : T < um ? T : um;
         vla__run(ex, vla__convq_gemm_task, &j, j.n_tasks);
