@@ -12338,6 +12338,15 @@ static int vla__save_item(const vla_trainer *t, const vla_gguf *src, uint64_t i,
     }
 }
 
+/* FNV-1a over n bytes, 8 at a time (the tail byte by byte). */
+static uint64_t vla__fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) { h ^= vla__rd64(b + i); h *= 1099511628211ull; }
+    for (; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
+    return h;
+}
+
 VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void *user) {
     const vla_gguf *src;
     vla__wbuf b;
@@ -12345,6 +12354,7 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
     vla_tensor x, probe;
     vla_gguf_kv fp;
     size_t kv0, kv1;
+    uint64_t fp_new = 0; /* the fingerprint key's new value, when patch */
     int j, patch = 0;
     if (!t || !fn) return VLA_ERR_ARGS;
     src = t->has_ad ? &t->ag : &t->m->gguf;
@@ -12354,10 +12364,19 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
         for (j = 0; j < t->n_tp; j++)
             if (t->tp[j].cls && vla_gguf_get_tensor(src, t->tp[j].name, &probe) != VLA_OK) n_out++;
     kv0 = src->kv_offset; kv1 = src->tinfo_offset;
-    /* a whole model that trained is another model: new fingerprint; an adapter
-     * binds to the base it trained on (another one than its file's if rebind) */
-    if (!t->has_ad && vla_gguf_get_kv(src, "vladapter.fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) patch = 1;
-    if (t->has_ad && vla_gguf_get_kv(src, "vladapter.adapter.base_fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) patch = 2;
+    /* a whole model that trained is another model: a new fingerprint, from the
+     * old one and every trained value (never 0: "none"); an adapter binds to
+     * the base it trained on (another one than its file's after rebind) */
+    if (!t->has_ad && vla_gguf_get_kv(src, "vladapter.fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) {
+        patch = 1;
+        fp_new = vla__rd64(fp.val) ^ 0x7472616696e6564ull;
+        for (j = 0; j < t->n_tp; j++) fp_new = vla__fnv(fp_new, t->tp[j].w, t->tp[j].n * 4);
+        if (!fp_new) fp_new = 1;
+    }
+    if (t->has_ad && vla_gguf_get_kv(src, "vladapter.adapter.base_fingerprint", &fp) == VLA_OK && fp.type == VLA_GGUF_U64) {
+        patch = 1;
+        fp_new = vla_model_fingerprint(t->m);
+    }
     hdr = 24 + (uint64_t)(kv1 - kv0);
     for (i = 0; i < n_out; i++) {
         if (!vla__save_item(t, src, i, &x)) return VLA_ERR_STATE;
@@ -12369,16 +12388,9 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
     vla__wu64(&b, n_out);
     vla__wu64(&b, src->n_kv);
     if (patch) {
-        uint64_t h = vla__rd64(fp.val) ^ 0x7472616696e6564ull;
-        size_t at = (size_t)(fp.val - src->data);
-        if (patch == 2) h = vla_model_fingerprint(t->m);
-        else for (j = 0; j < t->n_tp; j++) {
-            size_t k;
-            const unsigned char *q = (const unsigned char *)t->tp[j].w;
-            for (k = 0; k < t->tp[j].n * 4; k++) { h ^= q[k]; h *= 1099511628211ull; }
-        }
+        const size_t at = (size_t)(fp.val - src->data);
         vla__wbytes(&b, src->data + kv0, at - kv0);
-        vla__wu64(&b, h || patch == 2 ? h : 1);
+        vla__wu64(&b, fp_new);
         vla__wbytes(&b, src->data + at + 8, kv1 - at - 8);
     } else vla__wbytes(&b, src->data + kv0, kv1 - kv0);
     off = 0;
@@ -12409,14 +12421,6 @@ VLA_DEF vla_status vla_trainer_save(const vla_trainer *t, vla_write_fn fn, void 
  * cursor, the step counts, then each tensor's value, m and v in file order)
  * covers every value it restores. */
 #define VLA__STATE_TYPE "vladapter.train_state"
-
-static uint64_t vla__fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = (const unsigned char *)p;
-    size_t i;
-    for (i = 0; i + 8 <= n; i += 8) { h ^= vla__rd64(b + i); h *= 1099511628211ull; }
-    for (; i < n; i++) { h ^= b[i]; h *= 1099511628211ull; }
-    return h;
-}
 
 static uint64_t vla__trainer_identity(const vla_trainer *t) {
     uint64_t h = 14695981039346656037ull, f = vla_model_fingerprint(t->m);
