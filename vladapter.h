@@ -192,8 +192,8 @@
  * i8 under QEMU).  vla_exec.int8_widen = 1 widens I8 weights to fp32 and
  * runs the fp32 kernels instead (weights quantized, activations not).
  * Memory: no extra model memory (weights and scales point into the file);
- * one stack buffer per task of VLA_GEMM_I8_STACK bytes (32 KiB; 4 KiB on
- * Cortex-M) holds quantized activation rows and, on AVX-512 VNNI and AVX2
+ * one stack buffer per task of VLA_GEMM_I8_STACK bytes (32 KiB; 64 KiB with
+ * AVX-512 VNNI; 4 KiB on Cortex-M) holds quantized activation rows and, on AVX-512 VNNI and AVX2
  * for M >= 9 (8 on AVX2), one K block of a W panel packed for the register tile (any
  * K); elsewhere rows longer than the buffer holds run the reference loop
  * (same bits, slower).
@@ -2453,8 +2453,8 @@ static int vla__n_tasks(const vla_exec *ex) { return (ex && ex->n_threads > 1 &&
  *                          is on the stack: 6 x 512 x 4 = 12 KiB [512]
  *   VLA_GEMM_PANEL_BYTES   packed W^T panel of the small-K path [12 KiB]
  *   VLA_GEMM_Q8_STACK      int8 path: quantized rows of x [15 KiB]
- *   VLA_GEMM_I8_STACK      I8 path: quantized rows of x [32 KiB; 4 KiB on
- *                          Cortex-M]; rows that do not fit run the
+ *   VLA_GEMM_I8_STACK      I8 path: quantized rows of x [32 KiB; 64 KiB
+ *                          with AVX-512 VNNI; 4 KiB on Cortex-M]; rows that do not fit run the
  *                          reference loop (same bits)
  *   VLA_GEMM_L2            bytes of x to keep per M block [256 KiB]
  *   VLA_GEMM_PREFETCH_BYTES  read-ahead of the Q8_0 int8 GEMV kernel [2048]
@@ -3717,6 +3717,8 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
 #ifndef VLA_GEMM_I8_STACK
 #if defined(VLA__GEMM_SMALL_STACK)
 #define VLA_GEMM_I8_STACK 4096
+#elif defined(__AVX512VNNI__)
+#define VLA_GEMM_I8_STACK (64 * 1024) /* room for the VNNI tiles' K blocks of up to 768 */
 #else
 #define VLA_GEMM_I8_STACK (32 * 1024)
 #endif
@@ -4246,7 +4248,7 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
 #define VLA__I8_TILED 1
 #define VLA__I8_MRV 6
 #define VLA__I8_NRV 64
-#define VLA__I8_KCV 256
+#define VLA__I8_KCV 768 /* 384 when the rows of x need the room (vla__gemm_i8_tiled) */
 #define VLA__I8_TILED_M 9 /* below: the dot-product kernels (W read in place; M = 8 is two of their 4 x 4 tiles) */
 
 /* One x row of a register tile: broadcast its dword at xp (4 u8 of x) and
