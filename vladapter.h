@@ -196,7 +196,8 @@
  * AVX-512 VNNI; 4 KiB on Cortex-M) holds quantized activation rows and, on AVX-512 VNNI and AVX2
  * for M >= 9 (8 on AVX2), one K block of a W panel packed for the register tile (any
  * K); elsewhere rows longer than the buffer holds run the reference loop
- * (same bits, slower).
+ * (same bits, slower).  The VNNI convolutions pack their W panel in a stack
+ * buffer of their own (48.3 KiB with the 64 KiB default, 16.3 KiB below).
  * Measured on the build machine (1 thread, AVX-512 VNNI, Zen 5, shared
  * machine; build/bench_gemm -i, docs/bench.md): BART-base encoder GEMMs
  * (M = 46) 510-620 GOP/s, 61-82% of the measured vpdpbusd peak; CLIP
@@ -3662,8 +3663,9 @@ static void vla__gemm_q8_rect(float *y, const float *x, const vla_mat *w, const 
  * Two plans, both in one stack buffer of VLA_GEMM_I8_STACK bytes per task:
  *   tiled (AVX-512 VNNI from M = 9, AVX2 from M = 8: VLA__I8_TILED_M): a task takes
  *     a block of up to ~60-180 x rows (all of a BART layer's 46), computes
- *     their scales, and for each K block (256, or 128 when the task has more
- *     rows than one block) quantizes that slice of the rows, packs each
+ *     their scales, and for each K block (VNNI: 768 with the 64 KiB buffer,
+ *     256 with less; AVX2: 256; half when the task has more rows than one
+ *     block) quantizes that slice of the rows, packs each
  *     panel of W rows (64 or 32 for VNNI, 16 for AVX2) in the outer-product
  *     layout of the kernel and runs register tiles over it (6 x 64, 12 x 32;
  *     6 x 16 on AVX2).  The accumulator lanes are outputs: no horizontal
@@ -4248,7 +4250,12 @@ static void vla__i8_ref_rect(float *y, const float *x, const vla_mat *w, const f
 #define VLA__I8_TILED 1
 #define VLA__I8_MRV 6
 #define VLA__I8_NRV 64
-#define VLA__I8_KCV 768 /* 384 when the rows of x need the room (vla__gemm_i8_tiled) */
+/* the K block follows the stack buffer: 768 (a BART layer's K in two
+ * blocks of 384 when the rows of x need the room, vla__gemm_i8_tiled) in
+ * the VNNI default of 64 KiB, 256 in less.  The convolutions' panel buffer
+ * (P and its corrections: vla__gemm_i8_tiled_q, vla__convq_implicit) is
+ * sized by it too: 48.3 KiB of stack, or 16.3 KiB. */
+#define VLA__I8_KCV (VLA_GEMM_I8_STACK >= 64 * 1024 ? 768 : 256)
 #define VLA__I8_TILED_M 9 /* below: the dot-product kernels (W read in place; M = 8 is two of their 4 x 4 tiles) */
 
 /* One x row of a register tile: broadcast its dword at xp (4 u8 of x) and
