@@ -34,7 +34,7 @@ B=${B:-build}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
 QUICK=
 [ "${1:-}" = "-q" ] && QUICK=-q
-GEMM_ARGS="-8 ${BENCH_GEMM_ARGS:-} $QUICK" # -8: the Q8_0 int8 path too
+GEMM_ARGS="-8 ${BENCH_GEMM_ARGS:-} $QUICK -o $B/bench_gemm.tsv" # -8: the Q8_0 int8 path too
 PEAK_ARGS="-t ${THREADS:-2} $QUICK"
 if [ -n "${THREADS:-}" ]; then
     if [ "$THREADS" = 1 ]; then : "${BENCH_THREADS:=1}"; else : "${BENCH_THREADS:=1 $THREADS}"; fi
@@ -180,6 +180,27 @@ else
             r = units / (ms * 1e6)
             printf "%-34s %7d %10.2f %12.1f %10.1f %7.0f%%\n", label, t, ms, r, p, 100 * r / p
         }' || status=1
+fi
+
+echo
+echo "int8 GEMM against the int8 peak, 1 thread (acceptance: >= 50 % at the encoder and CLIP shapes; encoder ="
+echo "  the I8 table's BART rows at M = 46, CLIP = the I8 convolutions as the trunk runs them; from $B/bench_gemm.tsv)"
+if [ ! -s "$B/bench_gemm.tsv" ]; then
+    echo "int8 GEMM: missing ($B/bench_gemm.tsv was not written)"; status=1
+else
+    awk -F'\t' '
+        $3 == 1 && $1 == "i8_linear" && $2 ~ /^bart (q\/k\/v\/o proj|fc1|fc2)$/ { n["enc"]++; if (!("enc" in lo) || $5 < lo["enc"]) { lo["enc"] = $5; at["enc"] = $2 } }
+        $3 == 1 && $1 == "i8_conv" { n["clip"]++; if (!("clip" in lo) || $5 < lo["clip"]) { lo["clip"] = $5; at["clip"] = $2 } }
+        $1 ~ /DIFF/ { bad++ }
+        END {
+            split("enc clip", k, " "); name["enc"] = "encoder shapes"; name["clip"] = "CLIP shapes"
+            for (i = 1; i <= 2; i++) {
+                if (!(k[i] in n) || lo[k[i]] <= 0) { printf "int8 GEMM, %s: missing (no rows or no int8 peak)\n", name[k[i]]; continue }
+                printf "int8 GEMM, %s, 1 thread: lowest %.0f %% of the int8 peak (%s) over %d shapes (goal >= 50 %%: %s)\n",
+                    name[k[i]], 100 * lo[k[i]], at[k[i]], n[k[i]], (lo[k[i]] >= 0.5 ? "met" : "NOT met")
+            }
+            if (bad) printf "int8 GEMM: %d rows differ from the scalar reference (DIFF)\n", bad
+        }' "$B/bench_gemm.tsv"
 fi
 
 echo

@@ -12,6 +12,10 @@
  *                               the BART and conv shapes, each result checked
  *                               bit for bit against vla__linear_i8_ref
  *   build/bench_gemm -i         only the I8 table (what -8 adds for I8)
+ *   build/bench_gemm -o gemm.tsv  also the I8 rows as tab-separated lines
+ *                               (table, shape, threads, GOP/s, fraction of the
+ *                               int8 peak or 0): tools/bench.sh's acceptance
+ *                               summary reads them
  *   build/bench_gemm -p build/bench_peaks.tsv   also each of our rates as a
  *                               fraction of the measured fp32 FMA peak at the
  *                               same thread count (tools/bench_peaks.c)
@@ -196,11 +200,17 @@ static void fill(float *p, size_t n, unsigned seed) {
     }
 }
 
+/* one machine-readable line of an I8 table: table, shape, threads, GOP/s, fraction of the peak (0: none) */
+static void tsv_row(FILE *f, const char *table, const char *name, int T, double rate, double peak) {
+    if (f) fprintf(f, "%s\t%s\t%d\t%.1f\t%.4f\n", table, name, T, rate, peak > 0.0 ? rate / peak : 0.0);
+}
+
 int main(int argc, char **argv) {
     int i, phase, quick = 0, maxT = 2, only = -1, q8 = 0, i8only = 0;
     int n_batches;
     double batch_s, peak1 = 0.0, peakT = 0.0, ipeak1 = 0.0, ipeakT = 0.0;
-    const char *peaks = NULL;
+    const char *peaks = NULL, *tsv_path = NULL;
+    FILE *tsv = NULL;
     vla_exec ex1, exT;
     vla_threadpool pool;
     for (i = 1; i < argc; i++) {
@@ -209,11 +219,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-i")) q8 = i8only = 1;
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) maxT = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) peaks = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) tsv_path = argv[++i];
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) { i++; only = !strcmp(argv[i], "conv"); }
         else {
-            fprintf(stderr, "usage: %s [-q] [-8] [-i] [-t threads] [-s bart|conv] [-p peaks.tsv]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-q] [-8] [-i] [-t threads] [-s bart|conv] [-p peaks.tsv] [-o out.tsv]\n", argv[0]);
             return 2;
         }
+    }
+    if (tsv_path && !(tsv = fopen(tsv_path, "w"))) {
+        fprintf(stderr, "bench_gemm: cannot write %s\n", tsv_path);
+        return 1;
     }
     if (maxT < 2) maxT = 2;
     if (peaks) {
@@ -416,6 +431,8 @@ int main(int argc, char **argv) {
             if (ipeak1 > 0.0 && ipeakT > 0.0) printf(" %6.0f%% %6.0f%%", 100.0 * q1 / ipeak1, 100.0 * qT / ipeakT);
             printf("\n");
             fflush(stdout);
+            tsv_row(tsv, same ? "i8_linear" : "i8_linear_DIFF", s->name, 1, q1, ipeak1);
+            tsv_row(tsv, same ? "i8_linear" : "i8_linear_DIFF", s->name, maxT, qT, ipeakT);
             free(x); free(wq); free(sc); free(y); free(yr);
         }
         if (only != 0) { /* the convolutions as the CLIP trunk runs them (I8 files keep the 3-channel stem fp32) */
@@ -423,7 +440,10 @@ int main(int argc, char **argv) {
                 {"stem 3x3 32->32", 112, 32, 32, 3, 1}, {"stem 3x3 32->64", 112, 32, 64, 3, 1},
                 {"l1 3x3 64->64", 56, 64, 64, 3, 1},    {"l1 1x1 64->256", 56, 64, 256, 1, 1},
                 {"l1 1x1 256->64", 56, 256, 64, 1, 1},  {"l2 3x3 128->128", 28, 128, 128, 3, 1},
-                {"l3 3x3 256->256", 14, 256, 256, 3, 1}, {"l4 3x3 512->512", 7, 512, 512, 3, 1},
+                {"l2 1x1 512->128", 28, 512, 128, 1, 1}, {"l2 1x1 128->512", 28, 128, 512, 1, 1},
+                {"l3 3x3 256->256", 14, 256, 256, 3, 1}, {"l3 1x1 1024->256", 14, 1024, 256, 1, 1},
+                {"l3 1x1 256->1024", 14, 256, 1024, 1, 1}, {"l4 3x3 512->512", 7, 512, 512, 3, 1},
+                {"l4 1x1 2048->512", 7, 2048, 512, 1, 1}, {"l4 1x1 512->2048", 7, 512, 2048, 1, 1},
             };
             printf("\nI8 convolutions as the CLIP trunk runs them: the picture's quantization and the im2col included (on\n"
                    "AVX-512 VNNI the tiles read the quantized picture in place from 24 output columns up), its amax\n"
@@ -475,10 +495,17 @@ int main(int argc, char **argv) {
                     printf(" %6.0f%% %6.0f%% %6.0f%%", 100.0 * q1 / ipeak1, 100.0 * qT / ipeakT, 100.0 * qa / ipeak1);
                 printf("\n");
                 fflush(stdout);
+                tsv_row(tsv, same ? "i8_conv" : "i8_conv_DIFF", cv[i].name, 1, q1, ipeak1);
+                tsv_row(tsv, same ? "i8_conv" : "i8_conv_DIFF", cv[i].name, maxT, qT, ipeakT);
+                tsv_row(tsv, same ? "i8_conv_alone" : "i8_conv_DIFF", cv[i].name, 1, qa, ipeak1);
                 free(x); free(wf); free(y); free(yr); free(sc); free(wq); free(smem);
             }
         }
     }
     vla_threadpool_destroy(&pool);
+    if (tsv && fclose(tsv) != 0) {
+        fprintf(stderr, "bench_gemm: cannot write %s\n", tsv_path);
+        return 1;
+    }
     return 0;
 }

@@ -891,6 +891,15 @@ def inference_tables(c, ours, res, sections, steps):
             q = res.get((sec + "_int8", t), {}).get(key)
             qs = "%10.2f %7.2fx" % (q, q / o if o > 0 else float("nan")) if q is not None else "%10s %8s" % ("-", "-")
             print("%-30s %7d %10.2f %10.2f %7.2fx %s" % (label, t, o, r, r / o if o > 0 else float("nan"), qs))
+    if "clip" in sections:
+        print("acceptance, fp32 CLIP trunk: ours >= 1.00x PyTorch fp32")
+        for t in c["threads"]:
+            o, r = ours.get(("clip", t, "clip_ms")), res.get(("clip", t), {}).get("clip_ms")
+            if o is None or r is None or o <= 0:
+                print("  %d thread%s: missing (ours clip clip_ms or PyTorch clip)" % (t, "s" if t > 1 else ""))
+            else:
+                print("  %d thread%s: %.2fx (ours %.2f ms, PyTorch %.2f ms; goal >= 1.00x: %s)" % (
+                    t, "s" if t > 1 else "", r / o, o, r, "met" if r / o >= 1.0 else "NOT met"))
     print("\n== peak memory (MB): ours = arenas from the size queries + weight bytes read from the mapped file,")
     print("   and the section process's peak RSS; PyTorch = its section process's peak RSS (after import) ==")
     print("%-10s %7s %11s %11s %13s %14s %11s" % ("section", "threads", "ours arenas", "ours weights", "ours peak RSS",
