@@ -5050,6 +5050,8 @@ static void vla__ew_range(size_t n, int n_tasks, int t, size_t *i0, size_t *i1) 
  *   relu = 1: v = y = relu(y + a) written in place (a: NULL: relu(y)), the
  *             bits of vla_add then vla_relu, in blocks of VLA__EW_BLOCK so
  *             that the amax reads what the block just wrote from L1.
+ *   relu = 2: the same pass without the amax (an fp32 trunk has no use for
+ *             it); returns -1, "not measured".
  * The CLIP trunk takes its ReLU passes' amax as the next convolution's
  * activation scale: one read of the activations fewer per convolution. */
 #define VLA__AMAX_PARTS 64
@@ -5074,6 +5076,7 @@ static void vla__amax_task(void *arg, int t) {
             if (j->a) vla_add(j->y + at, j->y + at, j->a + at, len);
             vla_relu(j->y + at, len);
         }
+        if (j->relu == 2) continue;
         a = vla__i8_row_amax(j->relu ? j->y + at : j->x + at, (int)len);
         if (a > amax) amax = a;
     }
@@ -5089,11 +5092,14 @@ static float vla__amax_pass(const vla_exec *ex, float *y, const float *x, const 
     vla__run(ex, vla__amax_task, &j, j.n_tasks);
     for (t = 0; t < j.n_tasks; t++)
         if (j.part[t] > amax) amax = j.part[t];
-    return amax;
+    return relu == 2 ? -1.0f : amax;
 }
 
-/* y = relu(y + a) over n floats (a: NULL: relu(y)); returns max(y). */
-static float vla__add_relu(const vla_exec *ex, float *y, const float *a, size_t n) { return vla__amax_pass(ex, y, NULL, a, n, 1); }
+/* y = relu(y + a) over n floats (a: NULL: relu(y)); returns max(y) when
+ * want_amax, else -1 (the next convolution measures it, if it needs it). */
+static float vla__add_relu(const vla_exec *ex, float *y, const float *a, size_t n, int want_amax) {
+    return vla__amax_pass(ex, y, NULL, a, n, want_amax ? 1 : 2);
+}
 
 #if defined(VLA__I8_PREQ)
 /* The int8 convolution on AVX-512 VNNI, from bytes quantized once.  Per
@@ -7363,12 +7369,13 @@ static void vla__clip_sizes(const vla_hparams *hp, size_t *act, size_t *conv) {
 }
 
 /* y = conv(x) (then relu(y) if relu); x_amax: max |x| if known, else < 0;
- * *y_amax (relu only): max(y) from the ReLU pass, for the next convolution. */
+ * *y_amax (relu only): max(y) from the ReLU pass, for the next convolution
+ * (-1 unless want_amax: a trunk without I8 convolutions needs none). */
 static vla_status vla__clip_conv(vla_ctx *c, float *y, const float *x, const vla__conv *cv, int H, int stride, int relu,
-                                 float x_amax, float *y_amax) {
+                                 float x_amax, float *y_amax, int want_amax) {
     int pad = cv->k / 2, Ho = (H + 2 * pad - cv->k) / stride + 1;
     vla_status st = vla__conv2d_amax(&c->p.exec, &c->arena, y, x, &cv->w, cv->b, H, H, cv->cin, cv->k, stride, pad, x_amax);
-    if (st == VLA_OK && relu) *y_amax = vla__add_relu(&c->p.exec, y, NULL, (size_t)Ho * Ho * cv->cout);
+    if (st == VLA_OK && relu) *y_amax = vla__add_relu(&c->p.exec, y, NULL, (size_t)Ho * Ho * cv->cout, want_amax);
     return st;
 }
 
@@ -7379,12 +7386,19 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
     size_t act, conv, mark;
     int H, si, bi, nb = 0, C;
     float am = -1.0f, am1 = -1.0f, am2 = -1.0f; /* max of P (after the stem: unknown), of Q, of R */
+    int q8 = 0; /* any I8 convolution: the ReLU passes measure the amax it quantizes with */
     vla_status st = VLA_OK;
     if (!c || !image || !out || stage < 0 || stage > 4) return VLA_ERR_ARGS;
     m = c->m; hp = &m->hp;
     if (!hp->has_clip) return VLA_ERR_UNSUPPORTED;
     if (!c->p.use_clip) return VLA_ERR_STATE;
     vla__clip_sizes(hp, &act, &conv);
+    for (bi = 0; bi < 3; bi++) q8 |= m->clip_stem[bi].w.type == VLA_TYPE_I8;
+    for (bi = 0; bi < hp->clip_blocks[0] + hp->clip_blocks[1] + hp->clip_blocks[2] + hp->clip_blocks[3]; bi++) {
+        const vla__bottleneck *bk = &m->clip_blocks[bi];
+        q8 |= bk->c1.w.type == VLA_TYPE_I8 || bk->c2.w.type == VLA_TYPE_I8 || bk->c3.w.type == VLA_TYPE_I8 ||
+              (bk->has_down && bk->down.w.type == VLA_TYPE_I8);
+    }
     mark = vla_arena_scratch_mark(&c->arena);
     P = (float *)vla_arena_scratch(&c->arena, act * 4);
     Q = (float *)vla_arena_scratch(&c->arena, act * 4);
@@ -7393,10 +7407,10 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
     if (!P || !Q || !R || !S4) { vla_arena_scratch_release(&c->arena, mark); return VLA_ERR_NOMEM; }
     /* stem: [S, S, 3] -> [S/2, S/2, w/2] -> [S/2, S/2, w/2] -> [S/2, S/2, w] -> [S/4, S/4, w] */
     H = hp->clip_image_size;
-    st = vla__clip_conv(c, P, image, &m->clip_stem[0], H, 2, 1, -1.0f, &am);
+    st = vla__clip_conv(c, P, image, &m->clip_stem[0], H, 2, 1, -1.0f, &am, q8);
     H /= 2;
-    if (st == VLA_OK) st = vla__clip_conv(c, Q, P, &m->clip_stem[1], H, 1, 1, am, &am1);
-    if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &m->clip_stem[2], H, 1, 1, am1, &am2);
+    if (st == VLA_OK) st = vla__clip_conv(c, Q, P, &m->clip_stem[1], H, 1, 1, am, &am1, q8);
+    if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &m->clip_stem[2], H, 1, 1, am1, &am2, q8);
     vla_avgpool2d(P, R, H, H, hp->clip_width, 2);
     am = -1.0f;
     H /= 2;
@@ -7407,21 +7421,21 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
             int s = bk->stride, Ho = H / s, planes = bk->c1.cout;
             float *main_in;
             /* main branch: P -> Q -> R -> (pool) -> conv3 into S4 */
-            st = vla__clip_conv(c, Q, P, &bk->c1, H, 1, 1, am, &am1);
-            if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &bk->c2, H, 1, 1, am1, &am2);
+            st = vla__clip_conv(c, Q, P, &bk->c1, H, 1, 1, am, &am1, q8);
+            if (st == VLA_OK) st = vla__clip_conv(c, R, Q, &bk->c2, H, 1, 1, am1, &am2, q8);
             if (st != VLA_OK) break;
             main_in = R;
             if (s > 1) { vla_avgpool2d(Q, R, H, H, planes, s); main_in = Q; am2 = -1.0f; }
-            st = vla__clip_conv(c, S4, main_in, &bk->c3, Ho, 1, 0, am2, NULL);
+            st = vla__clip_conv(c, S4, main_in, &bk->c3, Ho, 1, 0, am2, NULL, q8);
             if (st != VLA_OK) break;
             /* identity branch, added into S4 */
             if (bk->has_down) {
                 float *id_in = P, *id_out = (main_in == Q) ? R : Q, id_am = am;
                 if (s > 1) { vla_avgpool2d(R, P, H, H, bk->c1.cin, s); id_in = R; id_out = Q; id_am = -1.0f; }
-                st = vla__clip_conv(c, id_out, id_in, &bk->down, Ho, 1, 0, id_am, NULL);
-                am = vla__add_relu(&c->p.exec, S4, id_out, (size_t)Ho * Ho * bk->c3.cout);
+                st = vla__clip_conv(c, id_out, id_in, &bk->down, Ho, 1, 0, id_am, NULL, q8);
+                am = vla__add_relu(&c->p.exec, S4, id_out, (size_t)Ho * Ho * bk->c3.cout, q8);
             } else {
-                am = vla__add_relu(&c->p.exec, S4, P, (size_t)Ho * Ho * bk->c3.cout);
+                am = vla__add_relu(&c->p.exec, S4, P, (size_t)Ho * Ho * bk->c3.cout, q8);
             }
             t = P; P = S4; S4 = t; /* the output becomes the next block's input */
             H = Ho;
