@@ -6118,6 +6118,7 @@ struct vla_model {
     /* CLIP trunk (hp.has_clip): BatchNorm folded into every convolution */
     vla__conv clip_stem[3];         /* 3x3: 3 -> w/2 (stride 2), w/2 -> w/2, w/2 -> w */
     vla__bottleneck *clip_blocks;   /* all stages, in order                      */
+    int clip_i8;                    /* any I8 convolution: the trunk's ReLU passes measure its amax */
 };
 
 /* Where tensors are looked up: the first file that has the name wins (an
@@ -6445,6 +6446,8 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
         if ((st = vla__load_conv(sp, "visual.conv1", 3, 3, &m->clip_stem[0])) != VLA_OK) return st;
         if ((st = vla__load_conv(sp, "visual.conv2", w / 2, 3, &m->clip_stem[1])) != VLA_OK) return st;
         if ((st = vla__load_conv(sp, "visual.conv3", w / 2, 3, &m->clip_stem[2])) != VLA_OK) return st;
+        m->clip_i8 = m->clip_stem[0].w.type == VLA_TYPE_I8 || m->clip_stem[1].w.type == VLA_TYPE_I8 ||
+                     m->clip_stem[2].w.type == VLA_TYPE_I8;
         if (m->clip_stem[0].cout != w / 2 || m->clip_stem[1].cout != w / 2) return vla__missing(&m->log, "visual.conv1", "has the wrong width");
         for (si = 0; si < 4; si++) {
             int planes = w << si;
@@ -6469,6 +6472,8 @@ VLA_DEF vla_status vla_model_init(vla_model **out, void *mem, size_t mem_size, c
                     if ((st = vla__load_conv(sp, pre, inpl, 1, &bk->down)) != VLA_OK) return st;
                     if (bk->down.cout != 4 * planes) return vla__missing(&m->log, pre, "has the wrong channel count");
                 }
+                m->clip_i8 |= bk->c1.w.type == VLA_TYPE_I8 || bk->c2.w.type == VLA_TYPE_I8 ||
+                              bk->c3.w.type == VLA_TYPE_I8 || (bk->has_down && bk->down.w.type == VLA_TYPE_I8);
                 inpl = 4 * planes;
             }
         }
@@ -7386,19 +7391,14 @@ VLA_DEF vla_status vla_clip_run(vla_ctx *c, const float *image, int stage, float
     size_t act, conv, mark;
     int H, si, bi, nb = 0, C;
     float am = -1.0f, am1 = -1.0f, am2 = -1.0f; /* max of P (after the stem: unknown), of Q, of R */
-    int q8 = 0; /* any I8 convolution: the ReLU passes measure the amax it quantizes with */
+    int q8; /* any I8 convolution: the ReLU passes measure the amax it quantizes with */
     vla_status st = VLA_OK;
     if (!c || !image || !out || stage < 0 || stage > 4) return VLA_ERR_ARGS;
     m = c->m; hp = &m->hp;
     if (!hp->has_clip) return VLA_ERR_UNSUPPORTED;
     if (!c->p.use_clip) return VLA_ERR_STATE;
     vla__clip_sizes(hp, &act, &conv);
-    for (bi = 0; bi < 3; bi++) q8 |= m->clip_stem[bi].w.type == VLA_TYPE_I8;
-    for (bi = 0; bi < hp->clip_blocks[0] + hp->clip_blocks[1] + hp->clip_blocks[2] + hp->clip_blocks[3]; bi++) {
-        const vla__bottleneck *bk = &m->clip_blocks[bi];
-        q8 |= bk->c1.w.type == VLA_TYPE_I8 || bk->c2.w.type == VLA_TYPE_I8 || bk->c3.w.type == VLA_TYPE_I8 ||
-              (bk->has_down && bk->down.w.type == VLA_TYPE_I8);
-    }
+    q8 = m->clip_i8;
     mark = vla_arena_scratch_mark(&c->arena);
     P = (float *)vla_arena_scratch(&c->arena, act * 4);
     Q = (float *)vla_arena_scratch(&c->arena, act * 4);
